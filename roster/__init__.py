@@ -1,0 +1,1 @@
+"""Roster: bulk contact imports into PostgreSQL, orchestrated by Dagster."""

@@ -1,0 +1,140 @@
+"""The PostgreSQL tables, as SQLAlchemy Core. Migrations (schemas/migrations) create them."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+metadata = sa.MetaData()
+
+
+def _uuid_pk() -> sa.Column:
+    return sa.Column("id", UUID(as_uuid=True), primary_key=True, server_default=sa.text("gen_random_uuid()"))
+
+
+def _created_at() -> sa.Column:
+    return sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now())
+
+
+def _team_id() -> sa.Column:
+    return sa.Column("team_id", sa.BigInteger, sa.ForeignKey("teams.id", ondelete="CASCADE"), nullable=False)
+
+
+teams = sa.Table(
+    "teams", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    _created_at(),
+)
+
+api_keys = sa.Table(
+    "api_keys", metadata,
+    _uuid_pk(),
+    _team_id(),
+    sa.Column("name", sa.Text, nullable=False),
+    # sha256 of the token: a leaked database does not leak usable keys.
+    sa.Column("token_hash", sa.Text, nullable=False, unique=True),
+    sa.Column("token_prefix", sa.Text, nullable=False),
+    _created_at(),
+)
+
+contacts = sa.Table(
+    "contacts", metadata,
+    _uuid_pk(),
+    _team_id(),
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("first_name", sa.Text),
+    sa.Column("last_name", sa.Text),
+    sa.Column("unsubscribed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("properties", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    _created_at(),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+# One contact per email per team, whatever the letter case.
+sa.Index("contacts_team_email_key", contacts.c.team_id, sa.func.lower(contacts.c.email), unique=True)
+
+contact_properties = sa.Table(
+    "contact_properties", metadata,
+    _uuid_pk(),
+    _team_id(),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("fallback_value", JSONB),
+    _created_at(),
+    sa.UniqueConstraint("team_id", "key"),
+    sa.CheckConstraint("type in ('string', 'number', 'boolean')", name="contact_properties_type"),
+)
+
+segments = sa.Table(
+    "segments", metadata,
+    _uuid_pk(),
+    _team_id(),
+    sa.Column("name", sa.Text, nullable=False),
+    _created_at(),
+)
+
+contact_segments = sa.Table(
+    "contact_segments", metadata,
+    sa.Column("contact_id", UUID(as_uuid=True), sa.ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("segment_id", UUID(as_uuid=True), sa.ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True),
+    _team_id(),
+    _created_at(),
+)
+sa.Index("contact_segments_segment", contact_segments.c.segment_id)
+
+topics = sa.Table(
+    "topics", metadata,
+    _uuid_pk(),
+    _team_id(),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("default_subscription", sa.Text, nullable=False, server_default="opt_in"),
+    _created_at(),
+)
+
+contact_topics = sa.Table(
+    "contact_topics", metadata,
+    sa.Column("contact_id", UUID(as_uuid=True), sa.ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("topic_id", UUID(as_uuid=True), sa.ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
+    _team_id(),
+    sa.Column("subscription", sa.Text, nullable=False),
+)
+
+contact_imports = sa.Table(
+    "contact_imports", metadata,
+    _uuid_pk(),
+    _team_id(),
+    sa.Column("status", sa.Text, nullable=False, server_default="queued"),
+    sa.Column("source", sa.Text, nullable=False, server_default="api"),
+    sa.Column("filename", sa.Text),
+    sa.Column("file_path", sa.Text, nullable=False),
+    # What was asked: column_map, on_conflict, segments, topics.
+    sa.Column("options", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    # What the job found and decided: encoding, delimiter, headers, the resolved column map.
+    sa.Column("file_info", JSONB),
+    sa.Column("column_map", JSONB),
+    sa.Column("rows_read", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("total", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("created", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("updated", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("skipped", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("failed", sa.BigInteger, nullable=False, server_default="0"),
+    # Set in the transaction that merges the contacts: a retried run sees the merge is done.
+    sa.Column("merged_at", sa.DateTime(timezone=True)),
+    sa.Column("error", sa.Text),
+    sa.Column("run_id", sa.Text),
+    _created_at(),
+    sa.Column("started_at", sa.DateTime(timezone=True)),
+    sa.Column("completed_at", sa.DateTime(timezone=True)),
+    sa.CheckConstraint("status in ('queued', 'in_progress', 'completed', 'failed')", name="contact_imports_status"),
+)
+sa.Index("contact_imports_team_created", contact_imports.c.team_id, contact_imports.c.created_at)
+
+contact_import_failures = sa.Table(
+    "contact_import_failures", metadata,
+    sa.Column("import_id", UUID(as_uuid=True), sa.ForeignKey("contact_imports.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("row_number", sa.BigInteger, primary_key=True),
+    sa.Column("email", sa.Text),
+    sa.Column("reason", sa.Text, nullable=False),
+    # The row as it was in the file, header -> value, so a person can fix and re-import it.
+    sa.Column("data", JSONB, nullable=False),
+)
