@@ -44,7 +44,8 @@ contacts = sa.Table(
     sa.Column("email", sa.Text, nullable=False),
     sa.Column("first_name", sa.Text),
     sa.Column("last_name", sa.Text),
-    sa.Column("unsubscribed", sa.Boolean, nullable=False, server_default=sa.false()),
+    # NULL means never given (it reads as false): an upsert whose row leaves it blank keeps it as is.
+    sa.Column("unsubscribed", sa.Boolean, server_default=sa.false()),
     sa.Column("properties", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
     _created_at(),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),

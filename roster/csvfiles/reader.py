@@ -142,3 +142,11 @@ def _tolerant_batches(source: SourceFile, batch_rows: int) -> Iterator[RowBatch]
                 yield flush()
         if rows or failures:
             yield flush()
+
+
+def sample_values(source: SourceFile, rows: int = 50) -> dict[str, list[str]]:
+    """The first non-blank values of each column, for the column mapper to look at."""
+    batch = next(_tolerant_batches(source, rows), None)
+    if batch is None:
+        return {h: [] for h in source.headers}
+    return {h: [v for v in batch.frame.get_column(h).to_list() if v is not None] for h in source.headers}

@@ -27,7 +27,8 @@ CREATE TABLE contacts (
   email text NOT NULL,
   first_name text,
   last_name text,
-  unsubscribed boolean NOT NULL DEFAULT false,
+  -- NULL: never given (reads as false). An import that does not give it then leaves it alone.
+  unsubscribed boolean DEFAULT false,
   properties jsonb NOT NULL DEFAULT '{}'::jsonb,
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now()

@@ -1,0 +1,1 @@
+"""The import's asset graph, one module per step. Thin: the work is in resources/."""

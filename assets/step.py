@@ -1,0 +1,46 @@
+"""What every import step shares: its import, and turning errors into a failed import."""
+
+import contextlib
+from collections.abc import Iterator
+
+from dagster import AssetExecutionContext, Failure
+
+from resources.contact_store import ContactStore
+from roster.csvfiles import FileRefused, SourceFile
+from roster.imports import ImportRefused
+from schemas.column_map import ColumnMap, ColumnMapError, ImportOptions
+
+GROUP = "contact_import"
+# A bad file or map fails the import at once; retrying cannot help.
+REFUSALS = (FileRefused, ColumnMapError, ImportRefused)
+
+@contextlib.contextmanager
+def import_step(context: AssetExecutionContext, store: ContactStore, step: str) -> Iterator[str]:
+    """Yields the import id (the partition key). A refusal marks the import failed with its reason
+    and ends the run without retries; any other error marks it failed with what went wrong."""
+    import_id = context.partition_key
+    try:
+        yield import_id
+    except REFUSALS as e:
+        store.fail(import_id, str(e))
+        raise Failure(description=str(e), allow_retries=False) from None
+    except Failure:
+        raise
+    except Exception as e:
+        store.fail(import_id, f"{step} failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}".strip())
+        raise
+
+def options_of(row: dict) -> ImportOptions:
+    return ImportOptions.model_validate(row["options"] or {})
+
+def source_of(row: dict) -> SourceFile:
+    """The opened file as the import_file step recorded it (nothing is pickled between steps)."""
+    info = dict(row["file_info"])
+    info["delimiter"] = {"tab": "\t"}.get(info["delimiter"], info["delimiter"])
+    from pathlib import Path
+
+    info["path"], info["original"] = Path(info["path"]), Path(info["original"])
+    return SourceFile(**info)
+
+def column_map_of(row: dict) -> ColumnMap:
+    return ColumnMap.model_validate(row["column_map"])

@@ -1,0 +1,1 @@
+"""The Dagster code location: definitions, the import job, partitions, sensors and schedules."""

@@ -1,0 +1,1 @@
+"""Dagster resources: where the import's work is done (the assets stay thin)."""

@@ -1,0 +1,198 @@
+"""The `roster` command line: imports run here and now, and the server's tools."""
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Roster: import millions of contacts from a CSV.")
+imports_app = typer.Typer(no_args_is_help=True, help="Imports: create, inspect, export failed rows.")
+db_app = typer.Typer(no_args_is_help=True, help="The database.")
+app.add_typer(imports_app, name="imports")
+app.add_typer(db_app, name="db")
+err = Console(stderr=True)
+
+TeamOpt = Annotated[str, typer.Option("--team", help="The team the contacts belong to (created if new).")]
+ColumnMapOpt = Annotated[Optional[str], typer.Option("--column-map", help="JSON, the API's column_map shape.")]
+OnConflictOpt = Annotated[str, typer.Option("--on-conflict", help="upsert or skip an existing contact.")]
+SegmentOpt = Annotated[Optional[list[str]], typer.Option("--segment", help="A segment id to add the contacts to (repeatable).")]
+
+
+def fail(message: str, code: int = 1) -> None:
+    """One line on stderr, no traceback."""
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _options(column_map: str | None, on_conflict: str, segments: list[str] | None):
+    from schemas.column_map import ColumnMapError, ImportOptions, parse_column_map
+
+    if on_conflict not in ("upsert", "skip"):
+        fail(f"--on-conflict must be upsert or skip, not {on_conflict!r}")
+    try:
+        return ImportOptions(column_map=parse_column_map(column_map), on_conflict=on_conflict, segments=segments or [])
+    except ColumnMapError as e:
+        fail(str(e))
+
+
+def _create(file: Path, team: str, options, source: str) -> tuple[str, int]:
+    from resources.landing_store import LandingStore
+    from roster.database import get_engine
+    from roster.imports import ImportRefused, create_import, ensure_team
+
+    if not file.is_file():
+        fail(f"no such file: {file}")
+    engine = get_engine()
+    team_id = ensure_team(engine, team)
+    try:
+        return create_import(engine, LandingStore(), team_id, file, file.name, options, source=source), team_id
+    except ImportRefused as e:
+        fail(f"the file was refused: {e}")
+
+
+@app.command("import")
+def import_(
+    file: Path,
+    column_map: ColumnMapOpt = None,
+    on_conflict: OnConflictOpt = "upsert",
+    segment: SegmentOpt = None,
+    team: TeamOpt = "default",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the finished import as JSON.")] = False,
+) -> None:
+    """Import FILE now, as a run of the contact_import job, and print the finished import."""
+    from roster.database import get_engine
+    from roster.imports import get_import, render_import
+    from roster.launch import run_import
+
+    options = _options(column_map, on_conflict, segment)
+    import_id, team_id = _create(file, team, options, source="cli")
+    engine = get_engine()
+    tags = {"roster/team": team, "roster/source": "cli"}
+    if as_json or not sys.stdout.isatty():
+        run_import(import_id, tags)
+    else:
+        _run_with_progress(engine, team_id, import_id, tags)
+    result = render_import(get_import(engine, team_id, import_id))
+    if as_json:
+        print(json.dumps(result, indent=2))
+    else:
+        _print_import(result)
+    if result["status"] != "completed":
+        fail(f"the import failed: {result.get('error') or 'see the run in the Dagster UI'}")
+
+
+def _run_with_progress(engine, team_id: int, import_id: str, tags: dict) -> None:
+    from roster.imports import get_import
+    from roster.launch import run_import
+
+    worker = threading.Thread(target=run_import, args=(import_id, tags), daemon=True)
+    worker.start()
+    columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[counts]}"), TimeElapsedColumn()]
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("importing", total=None, counts="")
+        while worker.is_alive():
+            row = get_import(engine, team_id, import_id)
+            counts = f"{row['rows_read']:,} rows read"
+            if row["merged_at"]:
+                counts = f"created {row['created']:,} · updated {row['updated']:,} · skipped {row['skipped']:,} · failed {row['failed']:,}"
+            progress.update(task, description=row["status"].replace("_", " "), counts=counts)
+            time.sleep(0.3)
+    worker.join()
+
+
+def _print_import(result: dict) -> None:
+    from rich.table import Table
+
+    out = Console()
+    c = result["counts"]
+    table = Table(title=f"import {result['id']}: {result['status']}", show_header=True)
+    for name in ("total", "created", "updated", "skipped", "failed"):
+        table.add_column(name, justify="right")
+    table.add_row(*(f"{c[k]:,}" for k in ("total", "created", "updated", "skipped", "failed")))
+    out.print(table)
+    if result.get("error"):
+        out.print(f"[red]{result['error']}[/red]")
+    elif c["failed"]:
+        out.print(f"{c['failed']} rows failed: [bold]roster imports failures {result['id']}[/bold] lists them.")
+
+
+@imports_app.command("create")
+def imports_create(
+    file: Path,
+    column_map: ColumnMapOpt = None,
+    on_conflict: OnConflictOpt = "upsert",
+    segment: SegmentOpt = None,
+    team: TeamOpt = "default",
+) -> None:
+    """Record a queued import and its partition, without running it; prints its id.
+
+    Run it with `dagster job execute` (see the README) or let the queued-imports sensor start it.
+    """
+    from roster.launch import add_partition
+
+    import_id, _ = _create(file, team, _options(column_map, on_conflict, segment), source="cli")
+    add_partition(import_id)
+    print(import_id)
+
+
+@imports_app.command("get")
+def imports_get(import_id: str, team: TeamOpt = "default") -> None:
+    """Print an import as JSON, as GET /contacts/imports/{id} shows it."""
+    from roster.database import get_engine
+    from roster.imports import ensure_team, get_import, render_import
+
+    engine = get_engine()
+    row = get_import(engine, ensure_team(engine, team), import_id)
+    if row is None:
+        fail(f"import {import_id} not found")
+    print(json.dumps(render_import(row), indent=2))
+
+
+@imports_app.command("failures")
+def imports_failures(
+    import_id: str,
+    team: TeamOpt = "default",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Write the failed rows as CSV: row number, email, reason, then the row's original values."""
+    from resources.contact_store import ContactStore
+    from roster.database import get_engine
+    from roster.imports import ensure_team, get_import
+
+    engine = get_engine()
+    team_id = ensure_team(engine, team)
+    if get_import(engine, team_id, import_id) is None:
+        fail(f"import {import_id} not found")
+    rows = ContactStore().failures(import_id, team_id)
+    value_columns: list[str] = []
+    for r in rows:
+        value_columns += [k for k in r["data"] if k not in value_columns]
+    out = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
+    writer = csv.writer(out)
+    writer.writerow(["row_number", "email", "reason", *value_columns])
+    for r in rows:
+        writer.writerow([r["row_number"], r["email"] or "", r["reason"], *(r["data"].get(k) or "" for k in value_columns)])
+    if output:
+        out.close()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations (they also run on first use)."""
+    from roster.database import get_engine
+    from schemas.migrate import upgrade
+
+    upgrade(get_engine(migrate=False))
+    print("database is up to date")
+
+
+def main() -> None:
+    app()

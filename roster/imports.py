@@ -1,0 +1,134 @@
+"""Creating imports and showing them: what every entry point (CLI, API, sensors) shares."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import BinaryIO
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Engine
+
+from resources.column_mapper import ColumnMapper, reconcile_property_types
+from resources.landing_store import LandingStore
+from roster.csvfiles import FileRefused, open_source, sample_values
+from schemas import tables as t
+from schemas.column_map import ColumnMapError, ImportOptions
+
+
+class ImportRefused(ValueError):
+    """The import cannot start; nothing was written. The message says why."""
+
+
+def ensure_team(engine: Engine, name: str) -> int:
+    with engine.begin() as conn:
+        conn.execute(insert(t.teams).values(name=name).on_conflict_do_nothing(index_elements=["name"]))
+        return conn.execute(sa.select(t.teams.c.id).where(t.teams.c.name == name)).scalar_one()
+
+
+def check_segments_and_topics(engine: Engine, team_id: int, options: ImportOptions) -> None:
+    with engine.connect() as conn:
+        for segment_id in options.segments:
+            if not _is_uuid(segment_id) or not conn.execute(
+                sa.select(t.segments.c.id).where(t.segments.c.id == segment_id, t.segments.c.team_id == team_id)
+            ).first():
+                raise ImportRefused(f"segment {segment_id} does not exist")
+        for topic in options.topics:
+            if not _is_uuid(topic.get("id")) or not conn.execute(
+                sa.select(t.topics.c.id).where(t.topics.c.id == topic.get("id"), t.topics.c.team_id == team_id)
+            ).first():
+                raise ImportRefused(f"topic {topic.get('id')} does not exist")
+
+
+def _is_uuid(value) -> bool:
+    try:
+        uuid.UUID(str(value))
+        return True
+    except ValueError:
+        return False
+
+
+def preflight(engine: Engine, team_id: int, path: Path, options: ImportOptions, workdir: Path) -> None:
+    """Everything that can be checked before an import is queued: the file opens, has an email
+    column, the column map fits it, the segments exist. Raises ImportRefused."""
+    try:
+        source = open_source(path, workdir)
+        existing = _properties(engine, team_id)
+        resolution = ColumnMapper().resolve(source.headers, sample_values(source), existing, options.column_map)
+        reconcile_property_types(resolution.column_map, existing)
+    except (FileRefused, ColumnMapError) as e:
+        raise ImportRefused(str(e)) from None
+    check_segments_and_topics(engine, team_id, options)
+
+
+def _properties(engine: Engine, team_id: int) -> dict[str, str]:
+    p = t.contact_properties
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.select(p.c.key, p.c.type).where(p.c.team_id == team_id)).all())
+
+
+def create_import(
+    engine: Engine,
+    landing: LandingStore,
+    team_id: int,
+    file: Path | BinaryIO,
+    filename: str,
+    options: ImportOptions,
+    source: str,
+    max_bytes: int | None = None,
+    check: bool = True,
+) -> str:
+    """Land the file, check it, and record a queued import. Returns the import's id."""
+    import_id = str(uuid.uuid4())
+    if isinstance(file, (str, Path)):
+        path = landing.save_path(import_id, Path(file))
+    else:
+        path = landing.save_stream(import_id, file, filename, max_bytes)
+    try:
+        if check:
+            preflight(engine, team_id, path, options, landing.workdir(import_id))
+    except ImportRefused:
+        landing.remove(import_id)
+        raise
+    finally:
+        landing.clean_work(import_id)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(t.contact_imports).values(
+            id=import_id, team_id=team_id, status="queued", source=source, filename=filename,
+            file_path=str(path), options=options.model_dump(mode="json", exclude_none=True),
+        ))
+    return import_id
+
+
+def pg_timestamp(value: datetime | None) -> str | None:
+    """PostgreSQL's rendering, as Resend's API shows it: 2026-05-15 18:32:37.823+00."""
+    if value is None:
+        return None
+    value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}+00"
+
+
+def render_import(row: dict) -> dict:
+    """The import object of GET /contacts/imports/{id}, plus `error` when it failed."""
+    out = {
+        "object": "contact_import",
+        "id": str(row["id"]),
+        "status": row["status"],
+        "created_at": pg_timestamp(row["created_at"]),
+        "completed_at": pg_timestamp(row["completed_at"]),
+        "counts": {k: int(row[k]) for k in ("total", "created", "updated", "skipped", "failed")},
+    }
+    if row["status"] == "failed" and row.get("error"):
+        out["error"] = row["error"]
+    return out
+
+
+def get_import(engine: Engine, team_id: int, import_id: str) -> dict | None:
+    if not _is_uuid(import_id):
+        return None
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(t.contact_imports).where(t.contact_imports.c.id == import_id, t.contact_imports.c.team_id == team_id)
+        ).mappings().first()
+    return dict(row) if row else None

@@ -1,0 +1,42 @@
+"""Running an import as a Dagster run, in this process, recorded in the Dagster instance."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from dagster import DagsterInstance
+
+from roster.settings import get_settings
+
+SHIPPED_INSTANCE_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "dagster.yaml"
+
+
+def dagster_instance() -> DagsterInstance:
+    """The instance under DAGSTER_HOME (default: the data directory), so runs show in the UI."""
+    home = get_settings().dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists() and SHIPPED_INSTANCE_CONFIG.exists():
+        shutil.copy(SHIPPED_INSTANCE_CONFIG, config)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return DagsterInstance.get()
+
+
+def run_import(import_id: str, tags: dict[str, str] | None = None, run_config: dict | None = None, instance=None):
+    """Add the import's partition and execute the contact_import job for it. Returns the result."""
+    from pipelines.definitions import defs
+    from pipelines.partitions import contact_imports
+
+    instance = instance or dagster_instance()
+    instance.add_dynamic_partitions(contact_imports.name, [import_id])
+    config = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}, **(run_config or {})}
+    return defs.resolve_job_def("contact_import").execute_in_process(
+        instance=instance, partition_key=import_id, tags=tags or {}, run_config=config, raise_on_error=False,
+    )
+
+
+def add_partition(import_id: str, instance=None) -> None:
+    from pipelines.partitions import contact_imports
+
+    (instance or dagster_instance()).add_dynamic_partitions(contact_imports.name, [import_id])
