@@ -50,7 +50,7 @@ class ContactStore(ConfigurableResource):
         if "column_map" in overrides:
             overrides["column_map"] = parse_column_map(overrides["column_map"])
         merged = ImportOptions.model_validate({**options, **overrides})
-        self.update_import(import_id, options=merged.model_dump(mode="json", exclude_none=True))
+        self.update_import(import_id, options=merged.model_dump(mode="json", exclude_unset=True))
 
     def start(self, import_id: str, run_id: str | None) -> None:
         """in_progress, unless it already ended (a re-executed run must not reopen a result)."""

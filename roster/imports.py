@@ -96,7 +96,7 @@ def create_import(
     with engine.begin() as conn:
         conn.execute(sa.insert(t.contact_imports).values(
             id=import_id, team_id=team_id, status="queued", source=source, filename=filename,
-            file_path=str(path), options=options.model_dump(mode="json", exclude_none=True),
+            file_path=str(path), options=options.model_dump(mode="json", exclude_unset=True),
         ))
     return import_id
 

@@ -1,0 +1,57 @@
+"""Tests run against a real PostgreSQL: a fresh database on $TEST_DATABASE_URL or $DATABASE_URL's
+server (CI: the machine's own), or on the embedded server when neither is set."""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def _admin_url(base: str) -> str:
+    return make_url(base).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("roster-data")
+    os.environ["ROSTER_DATA_DIR"] = str(data_dir)
+    os.environ["DAGSTER_HOME"] = str(data_dir / "dagster")
+    base = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if not base:
+        from roster.database import embedded_database_url
+
+        base = embedded_database_url()
+    name = f"roster_test_{uuid.uuid4().hex[:10]}"
+    admin = make_url(_admin_url(base))
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin.set(database=name).render_as_string(hide_password=False)
+    os.environ["DATABASE_URL"] = url
+    yield url
+    from roster.database import _engine_for
+
+    _engine_for.cache_clear()
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def engine(database):
+    from roster.database import get_engine
+
+    return get_engine()
+
+
+@pytest.fixture
+def team(engine) -> tuple[str, int]:
+    """A team of its own for each test: tests never see each other's contacts."""
+    from roster.imports import ensure_team
+
+    name = f"team-{uuid.uuid4().hex[:8]}"
+    return name, ensure_team(engine, name)
