@@ -21,7 +21,9 @@ app.add_typer(db_app, name="db")
 err = Console(stderr=True)
 
 TeamOpt = Annotated[str, typer.Option("--team", help="The team the contacts belong to (created if new).")]
-ColumnMapOpt = Annotated[Optional[str], typer.Option("--column-map", help="JSON, the API's column_map shape.")]
+ColumnMapOpt = Annotated[
+    Optional[str], typer.Option("--column-map", help="JSON in the API's column_map shape, or @FILE to read it from a file.")
+]
 OnConflictOpt = Annotated[str, typer.Option("--on-conflict", help="upsert or skip an existing contact.")]
 SegmentOpt = Annotated[Optional[list[str]], typer.Option("--segment", help="A segment id to add the contacts to (repeatable).")]
 
@@ -35,6 +37,11 @@ def fail(message: str, code: int = 1) -> None:
 def _options(column_map: str | None, on_conflict: str, segments: list[str] | None):
     from schemas.column_map import ColumnMapError, ImportOptions, parse_column_map
 
+    if column_map and column_map.startswith("@"):
+        try:
+            column_map = Path(column_map[1:]).read_text()
+        except OSError as e:
+            fail(f"cannot read the column map: {e}")
     if on_conflict not in ("upsert", "skip"):
         fail(f"--on-conflict must be upsert or skip, not {on_conflict!r}")
     try:
