@@ -202,4 +202,8 @@ def db_upgrade() -> None:
 
 
 def main() -> None:
+    import warnings
+
+    # Dagster's dependencies warn on import about things a CLI user cannot act on.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
     app()

@@ -15,7 +15,9 @@ def _created_at() -> sa.Column:
     return sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now())
 
 
-def _team_id() -> sa.Column:
+def _team_id(foreign_key: bool = True) -> sa.Column:
+    if not foreign_key:  # hot bulk-load tables: see the initial migration for why
+        return sa.Column("team_id", sa.BigInteger, nullable=False)
     return sa.Column("team_id", sa.BigInteger, sa.ForeignKey("teams.id", ondelete="CASCADE"), nullable=False)
 
 
@@ -40,7 +42,7 @@ api_keys = sa.Table(
 contacts = sa.Table(
     "contacts", metadata,
     _uuid_pk(),
-    _team_id(),
+    _team_id(foreign_key=False),
     sa.Column("email", sa.Text, nullable=False),
     sa.Column("first_name", sa.Text),
     sa.Column("last_name", sa.Text),
@@ -75,9 +77,9 @@ segments = sa.Table(
 
 contact_segments = sa.Table(
     "contact_segments", metadata,
-    sa.Column("contact_id", UUID(as_uuid=True), sa.ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("segment_id", UUID(as_uuid=True), sa.ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True),
-    _team_id(),
+    sa.Column("contact_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("segment_id", UUID(as_uuid=True), primary_key=True),
+    _team_id(foreign_key=False),
     _created_at(),
 )
 sa.Index("contact_segments_segment", contact_segments.c.segment_id)
@@ -94,9 +96,9 @@ topics = sa.Table(
 
 contact_topics = sa.Table(
     "contact_topics", metadata,
-    sa.Column("contact_id", UUID(as_uuid=True), sa.ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("topic_id", UUID(as_uuid=True), sa.ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
-    _team_id(),
+    sa.Column("contact_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("topic_id", UUID(as_uuid=True), primary_key=True),
+    _team_id(foreign_key=False),
     sa.Column("subscription", sa.Text, nullable=False),
 )
 
