@@ -30,16 +30,19 @@ def validated_rows(context: AssetExecutionContext, contact_store: ContactStore) 
         return MaterializeResult(metadata={"parser": parser, **counts})
 
 def _stage_all(store: ContactStore, import_id, source, column_map, props, batch_rows: int, tolerant: bool) -> dict:
-    store.reset_staging(import_id, props)
+    store.reset_failures(import_id)
     rows_read = valid = failed = 0
-    for batch in iter_batches(source, batch_rows, tolerant=tolerant):
-        checked = validate(batch.frame, column_map, source.headers)
-        failures = batch.failures + _with_values(checked.failures, batch.frame, source.headers)
-        rows_read += batch.frame.height + len(batch.failures)
-        valid += checked.rows.height
-        failed += store.record_failures(import_id, failures)
-        store.stage(import_id, checked.rows, props, rows_read)
+    with store.staging(import_id, props) as stage:
+        for batch in iter_batches(source, batch_rows, tolerant=tolerant):
+            checked = validate(batch.frame, column_map, source.headers)
+            failures = batch.failures + _with_values(checked.failures, batch.frame, source.headers)
+            rows_read += batch.frame.height + len(batch.failures)
+            valid += checked.rows.height
+            failed += store.record_failures(import_id, failures)
+            stage(checked.rows)
+            store.progress(import_id, rows_read)
     return {"rows_read": rows_read, "rows_valid": valid, "rows_failed": failed}
+
 
 def _with_values(failures: list[dict], frame, headers: list[str]) -> list[dict]:
     """Attach each failed row's original cells, so a person can fix and re-import it."""

@@ -4,9 +4,10 @@ Every statement names the import's team: no query can reach another team's conta
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 import polars as pl
 import sqlalchemy as sa
@@ -81,26 +82,41 @@ class ContactStore(ConfigurableResource):
         return self.get_import(import_id)
 
     # -- staging ----------------------------------------------------------------------------------
-    def reset_staging(self, import_id: str, props: list[PropertyField]) -> None:
-        """Start the rows over: a retried run re-reads the file into an empty stage."""
+    def reset_failures(self, import_id: str) -> None:
+        """Start the rows over: a retried run re-reads the file, so earlier failures go."""
         with self.engine().begin() as conn:
-            conn.execute(sa.text(create_stage_sql(import_id, props)))
             conn.execute(sa.delete(t.contact_import_failures).where(t.contact_import_failures.c.import_id == import_id))
             conn.execute(sa.update(t.contact_imports).where(t.contact_imports.c.id == import_id).values(rows_read=0))
 
-    def stage(self, import_id: str, rows: pl.DataFrame, props: list[PropertyField], rows_read: int) -> None:
-        """COPY a validated batch into the stage and note the progress, in one transaction."""
+    @contextlib.contextmanager
+    def staging(self, import_id: str, props: list[PropertyField]) -> Iterator[Callable[[pl.DataFrame], None]]:
+        """A writer of validated batches into a new staging table, all in one transaction.
+
+        The table is created in the same transaction as its COPYs, so they can use FREEZE: the rows
+        are written once, already frozen, instead of being rewritten when first read.
+        """
         columns = stage_columns(props)
-        data = rows.rename({"__row": "row_number"}).select(columns).write_csv(include_header=False, null_value="")
+        copy_sql = f"COPY {stage_table(import_id)} ({', '.join(columns)}) FROM STDIN (FORMAT csv, FREEZE)"
         raw = self.engine().raw_connection()
         try:
             with raw.driver_connection.cursor() as cur:
-                with cur.copy(f"COPY {stage_table(import_id)} ({', '.join(columns)}) FROM STDIN (FORMAT csv)") as copy:
-                    copy.write(data)
-                cur.execute("UPDATE contact_imports SET rows_read = %s WHERE id = %s", (rows_read, import_id))
+                cur.execute(create_stage_sql(import_id, props))
+
+                def write(rows: pl.DataFrame) -> None:
+                    data = rows.rename({"__row": "row_number"}).select(columns).write_csv(include_header=False, null_value="")
+                    with cur.copy(copy_sql) as copy:
+                        copy.write(data)
+
+                yield write
             raw.commit()
+        except BaseException:
+            raw.rollback()
+            raise
         finally:
             raw.close()
+
+    def progress(self, import_id: str, rows_read: int) -> None:
+        self.update_import(import_id, rows_read=rows_read)
 
     def record_failures(self, import_id: str, failures: Iterable[dict]) -> int:
         rows = [
@@ -199,15 +215,16 @@ class ContactStore(ConfigurableResource):
                 return self._counts(conn, import_id)
             if keep_ids:
                 conn.execute(sa.text(f"DROP TABLE IF EXISTS {merged_table(import_id)}; "
-                                     f"CREATE UNLOGGED TABLE {merged_table(import_id)} (id uuid PRIMARY KEY)"))
+                                     f"CREATE UNLOGGED TABLE {merged_table(import_id)} (id uuid NOT NULL)"))
             # The dedup sort of a million rows fits in memory with this, instead of spilling to disk.
             conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
-            staged = conn.execute(sa.text(f"SELECT count(*) FROM {stage}")).scalar_one()
             created, updated = conn.execute(sa.text(sql), params).one()
             failed = conn.execute(
                 sa.select(sa.func.count()).select_from(t.contact_import_failures)
                 .where(t.contact_import_failures.c.import_id == import_id)
             ).scalar_one()
+            # Every row read was staged or failed (both written by validated_rows before the merge).
+            staged = conn.execute(sa.select(t.contact_imports.c.rows_read).where(t.contact_imports.c.id == import_id)).scalar_one() - failed
             # Every staged row not merged was skipped: an earlier duplicate in the file, or (skip) an existing contact.
             skipped = staged - created - updated
             conn.execute(

@@ -50,7 +50,7 @@ def _options(column_map: str | None, on_conflict: str, segments: list[str] | Non
         fail(str(e))
 
 
-def _create(file: Path, team: str, options, source: str) -> tuple[str, int]:
+def _create(file: Path, team: str, options, source: str, launched: bool) -> tuple[str, int]:
     from resources.landing_store import LandingStore
     from roster.database import get_engine
     from roster.imports import ImportRefused, create_import, ensure_team
@@ -60,7 +60,8 @@ def _create(file: Path, team: str, options, source: str) -> tuple[str, int]:
     engine = get_engine()
     team_id = ensure_team(engine, team)
     try:
-        return create_import(engine, LandingStore(), team_id, file, file.name, options, source=source), team_id
+        import_id = create_import(engine, LandingStore(), team_id, file, file.name, options, source=source, launched=launched)
+        return import_id, team_id
     except ImportRefused as e:
         fail(f"the file was refused: {e}")
 
@@ -80,7 +81,7 @@ def import_(
     from roster.launch import run_import
 
     options = _options(column_map, on_conflict, segment)
-    import_id, team_id = _create(file, team, options, source="cli")
+    import_id, team_id = _create(file, team, options, source="cli", launched=True)
     engine = get_engine()
     tags = {"roster/team": team, "roster/source": "cli"}
     if as_json or not sys.stdout.isatty():
@@ -138,14 +139,16 @@ def imports_create(
     on_conflict: OnConflictOpt = "upsert",
     segment: SegmentOpt = None,
     team: TeamOpt = "default",
+    queue: Annotated[bool, typer.Option("--queue", help="Leave it to the daemon's queued-imports sensor to start.")] = False,
 ) -> None:
-    """Record a queued import and its partition, without running it; prints its id.
+    """Record an import and its partition, without running it; prints its id.
 
-    Run it with `dagster job execute` (see the README) or let the queued-imports sensor start it.
+    Run it with `dagster job execute` (see the README), or with --queue let the queued-imports
+    sensor of a running Dagster daemon (`roster serve`) start it.
     """
     from roster.launch import add_partition
 
-    import_id, _ = _create(file, team, _options(column_map, on_conflict, segment), source="cli")
+    import_id, _ = _create(file, team, _options(column_map, on_conflict, segment), source="cli", launched=not queue)
     add_partition(import_id)
     print(import_id)
 

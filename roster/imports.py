@@ -78,8 +78,11 @@ def create_import(
     source: str,
     max_bytes: int | None = None,
     check: bool = True,
+    launched: bool = False,
 ) -> str:
-    """Land the file, check it, and record a queued import. Returns the import's id."""
+    """Land the file, check it, and record a queued import. Returns the import's id.
+
+    `launched`: the caller runs it itself (the CLI), so the queued-imports sensor leaves it alone."""
     import_id = str(uuid.uuid4())
     if isinstance(file, (str, Path)):
         path = landing.save_path(import_id, Path(file))
@@ -97,6 +100,7 @@ def create_import(
         conn.execute(sa.insert(t.contact_imports).values(
             id=import_id, team_id=team_id, status="queued", source=source, filename=filename,
             file_path=str(path), options=options.model_dump(mode="json", exclude_unset=True),
+            launched_at=sa.func.now() if launched else None,
         ))
     return import_id
 

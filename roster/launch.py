@@ -40,3 +40,17 @@ def add_partition(import_id: str, instance=None) -> None:
     from pipelines.partitions import contact_imports
 
     (instance or dagster_instance()).add_dynamic_partitions(contact_imports.name, [import_id])
+
+
+def submit_import(import_id: str, tags: dict[str, str] | None = None) -> None:
+    """Get a queued import running in the background, as configured by ROSTER_LAUNCH:
+
+    - `sensor` (the default): nothing here; the Dagster daemon's queued-imports sensor adds the
+      partition and requests the run within seconds, under the instance's concurrency limits.
+    - `inline`: run it now in a thread of this process (development, tests), still as a Dagster
+      run recorded in the instance.
+    """
+    import threading
+
+    if os.environ.get("ROSTER_LAUNCH", "sensor") == "inline":
+        threading.Thread(target=run_import, args=(import_id, tags), daemon=True, name=f"import-{import_id}").start()

@@ -125,6 +125,7 @@ contact_imports = sa.Table(
     sa.Column("merged_at", sa.DateTime(timezone=True)),
     sa.Column("error", sa.Text),
     sa.Column("run_id", sa.Text),
+    sa.Column("launched_at", sa.DateTime(timezone=True)),
     _created_at(),
     sa.Column("started_at", sa.DateTime(timezone=True)),
     sa.Column("completed_at", sa.DateTime(timezone=True)),

@@ -95,6 +95,8 @@ CREATE TABLE contact_imports (
   merged_at timestamptz,
   error text,
   run_id text,
+  -- When a run was requested for it: the queued-imports sensor launches only imports nobody has.
+  launched_at timestamptz,
   created_at timestamptz NOT NULL DEFAULT now(),
   started_at timestamptz,
   completed_at timestamptz

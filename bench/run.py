@@ -1,0 +1,126 @@
+"""Roster against the raw-SQL floor, in the same run, on the same PostgreSQL server.
+
+Usage: python bench/run.py [--rows 1000000] [--memory-rows 0] [--repeat 1] [--shared ../shared]
+
+1. Generates the data with shared/bench/gen_contacts.py (kept in bench/data/ for the next run).
+2. Times shared/bench/floor.sh on it: a first load, then the same file again (updates every row).
+3. Times `roster import` the same two ways, into a fresh database on the same server, in a
+   fresh data directory, and reads its peak RSS.
+4. Prints each ratio to the floor. With --memory-rows N, also imports an N-row file and prints its
+   peak RSS and how its time compares with the 1M-row time (linearity).
+Needs the local PostgreSQL (socket /var/run/postgresql, as floor.sh does).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "bench" / "data"
+SOCKET = "/var/run/postgresql"
+COLUMN_MAP = {
+    "email": "Email", "first_name": "First Name", "last_name": "Last Name",
+    "unsubscribed": {"column": "Subscribed", "invert": True},
+    "properties": {
+        "plan": {"column": "Plan"}, "company": {"column": "Company"}, "country": {"column": "Country"},
+        "signup_date": {"column": "Signup Date"}, "ltv": {"column": "Lifetime Value", "type": "number"},
+    },
+}
+
+
+def generate(shared: Path, rows: int) -> Path:
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = DATA / f"contacts_{rows}.csv"
+    if not path.exists():
+        subprocess.run([sys.executable, str(shared / "bench" / "gen_contacts.py"), str(rows), str(path)], check=True)
+    return path
+
+
+def floor(shared: Path, path: Path) -> tuple[float, float]:
+    out = subprocess.run(["bash", str(shared / "bench" / "floor.sh"), str(path)], check=True, capture_output=True, text=True).stdout
+    create, update = out.strip().splitlines()[-1].split(":")[1].split()
+    return float(create), float(update)
+
+
+def psql(db: str, sql: str) -> None:
+    subprocess.run(["psql", "-qX", "-h", SOCKET, "-d", db, "-c", sql], check=True, capture_output=True)
+
+
+def roster_import(path: Path, env: dict, segment: str | None) -> tuple[float, dict, int]:
+    """Seconds, the import object, and the peak RSS (KiB) of the `roster import` process."""
+    cmd = [str(ROOT / ".venv" / "bin" / "roster"), "import", str(path), "--team", "bench", "--json",
+           "--column-map", json.dumps(COLUMN_MAP)]
+    if segment:
+        cmd += ["--segment", segment]
+    wrapped = ["/usr/bin/time", "-f", "%M", *cmd] if Path("/usr/bin/time").exists() else cmd
+    t0 = time.perf_counter()
+    p = subprocess.run(wrapped, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise SystemExit(f"roster import failed: {p.stderr[-2000:]}")
+    rss = int(p.stderr.strip().splitlines()[-1]) if wrapped is not cmd else resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return seconds, json.loads(p.stdout), rss
+
+
+def fresh_roster(tmp: Path) -> tuple[dict, str]:
+    """A new database and data directory, migrated, with a team and a segment to import into."""
+    db = "roster_bench"
+    psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    psql("postgres", f"CREATE DATABASE {db}")
+    env = {**os.environ, "DATABASE_URL": f"postgresql:///{db}?host={SOCKET}", "ROSTER_DATA_DIR": str(tmp)}
+    env.pop("DAGSTER_HOME", None)
+    code = ("from roster.database import get_engine; from roster.imports import ensure_team; import sqlalchemy as sa\n"
+            "e = get_engine(); t = ensure_team(e, 'bench')\n"
+            "with e.begin() as c: print(c.execute(sa.text(\"INSERT INTO segments (team_id, name) VALUES (:t, 'bench') RETURNING id\"), {'t': t}).scalar())")
+    segment = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", code], env=env, check=True, capture_output=True, text=True).stdout.strip()
+    return env, segment
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--memory-rows", type=int, default=0)
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each measurement; medians are printed")
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    ap.add_argument("--no-segment", action="store_true", help="import without adding contacts to a segment")
+    args = ap.parse_args()
+    path = generate(args.shared, args.rows)
+    floors, creates, updates, rss = [], [], [], []
+    for _ in range(args.repeat):
+        floors.append(floor(args.shared, path))
+        with tempfile.TemporaryDirectory() as tmp:
+            env, segment = fresh_roster(Path(tmp))
+            segment = None if args.no_segment else segment
+            s1, r1, m1 = roster_import(path, env, segment)
+            s2, r2, m2 = roster_import(path, env, segment)
+        assert r1["status"] == r2["status"] == "completed", (r1, r2)
+        creates.append(s1)
+        updates.append(s2)
+        rss += [m1, m2]
+        print(f"run: floor {floors[-1][0]:.2f}/{floors[-1][1]:.2f} s, roster {s1:.2f}/{s2:.2f} s, counts {r1['counts']} / {r2['counts']}", flush=True)
+    f_create = statistics.median(f[0] for f in floors)
+    f_update = statistics.median(f[1] for f in floors)
+    c, u = statistics.median(creates), statistics.median(updates)
+    print(f"rows: {args.rows:,}  segment: {not args.no_segment}")
+    print(f"floor   create {f_create:6.2f} s   update {f_update:6.2f} s")
+    print(f"roster  create {c:6.2f} s   update {u:6.2f} s   peak RSS {max(rss) / 1024:.0f} MiB")
+    print(f"ratio   create {c / f_create:6.2f}     update {u / f_update:6.2f}")
+    if args.memory_rows:
+        big = generate(args.shared, args.memory_rows)
+        with tempfile.TemporaryDirectory() as tmp:
+            env, segment = fresh_roster(Path(tmp))
+            s, r, m = roster_import(big, env, None if args.no_segment else segment)
+        print(f"memory  {args.memory_rows:,} rows: {s:.2f} s, peak RSS {m / 1024:.0f} MiB, "
+              f"time per row vs {args.rows:,}: {(s / args.memory_rows) / (c / args.rows):.2f}x, counts {r['counts']}")
+
+
+if __name__ == "__main__":
+    main()
