@@ -1,0 +1,74 @@
+"""`Authorization: Bearer <key>`: missing is 401 missing_api_key, unknown is 403 invalid_api_key."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from fastapi import Request
+
+from roster.api.errors import ApiError
+from roster.api.keys import hash_token
+from roster.database import get_engine
+from schemas import tables as t
+
+CACHE_SECONDS = 10.0
+_cache: dict[str, tuple[float, "Caller"]] = {}
+_cache_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Caller:
+    team_id: int
+    team_name: str
+    key_id: str
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token
+
+
+def _lookup(token_hash: str) -> Caller | None:
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(token_hash)
+        if hit and hit[0] > now:
+            return hit[1]
+    with get_engine().connect() as conn:
+        row = conn.execute(
+            sa.select(t.api_keys.c.id, t.api_keys.c.team_id, t.teams.c.name)
+            .join(t.teams, t.teams.c.id == t.api_keys.c.team_id)
+            .where(t.api_keys.c.token_hash == token_hash)
+        ).first()
+    if row is None:
+        return None
+    caller = Caller(team_id=row.team_id, team_name=row.name, key_id=str(row.id))
+    with _cache_lock:
+        if len(_cache) > 10_000:
+            _cache.clear()
+        _cache[token_hash] = (now + CACHE_SECONDS, caller)
+    return caller
+
+
+def require_caller(request: Request) -> Caller:
+    """The FastAPI dependency every resource route uses: the caller's team."""
+    token = bearer_token(request)
+    if token is None:
+        raise ApiError(
+            401, "missing_api_key",
+            "Missing API key in the authorization header. Include the following header in the request: "
+            "Authorization: Bearer YOUR_API_KEY",
+        )
+    caller = _lookup(hash_token(token))
+    if caller is None:
+        raise ApiError(403, "invalid_api_key", "API key is invalid")
+    request.state.caller = caller
+    return caller

@@ -1,0 +1,291 @@
+"""Contacts: create, get/update/delete by id or email, list (with a segment filter); and a
+contact's segments."""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from roster.api import render
+from roster.api.auth import Caller, require_caller
+from roster.api.errors import ApiError, not_found
+from roster.api.pagination import Page, is_uuid, page_params, paginate
+from roster.api.routers.common import Created, uuid_or_404
+from roster.api.routers.segments import Segment, SegmentList
+from roster.database import get_engine
+from schemas import tables as t
+
+router = APIRouter(tags=["contacts"])
+c = t.contacts
+
+
+class Contact(BaseModel):
+    object: Literal["contact"] = "contact"
+    id: str
+    email: str
+    first_name: str | None
+    last_name: str | None
+    created_at: str
+    unsubscribed: bool
+    properties: dict[str, Any]
+
+
+class ContactList(BaseModel):
+    object: Literal["list"] = "list"
+    has_more: bool
+    data: list[Contact]
+
+
+class SegmentRef(BaseModel):
+    id: str
+
+
+class TopicRef(BaseModel):
+    id: str
+    subscription: Literal["opt_in", "opt_out"] = "opt_in"
+
+
+class ContactCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    email: str = Field(min_length=3, max_length=320)
+    first_name: str | None = None
+    last_name: str | None = None
+    unsubscribed: bool | None = None
+    properties: dict[str, Any] | None = None
+    segments: list[SegmentRef] | None = None
+    topics: list[TopicRef] | None = None
+
+
+class ContactUpdate(BaseModel):
+    """`id` and `email` in the body (Resend's SDK sends them) are ignored: the path names the contact."""
+
+    model_config = ConfigDict(extra="ignore")
+    first_name: str | None = None
+    last_name: str | None = None
+    unsubscribed: bool | None = None
+    properties: dict[str, Any] | None = None
+
+
+class ContactDeleted(BaseModel):
+    object: Literal["contact"] = "contact"
+    id: str
+    contact: str
+    deleted: Literal[True] = True
+
+
+class MembershipChanged(BaseModel):
+    id: str
+    deleted: bool | None = None
+
+
+def _valid_email(email: str) -> str:
+    email = email.strip()
+    local, at, domain = email.rpartition("@")
+    if not at or not local or "." not in domain or " " in email or domain.startswith(".") or domain.endswith("."):
+        raise ApiError(422, "validation_error", f"`email`: {email!r} is not a valid email address")
+    return email
+
+
+def _check_properties(conn, team_id: int, props: dict[str, Any]) -> dict[str, Any]:
+    """Properties must exist for the team and fit their type; null removes a value."""
+    if not props:
+        return {}
+    p = t.contact_properties
+    known = dict(conn.execute(sa.select(p.c.key, p.c.type).where(p.c.team_id == team_id, p.c.key.in_(list(props)))).all())
+    for key, value in props.items():
+        if key not in known:
+            raise ApiError(422, "validation_error", f"property `{key}` does not exist; create it with POST /contact-properties")
+        if value is None:
+            continue
+        kind = known[key]
+        ok = (kind == "string" and isinstance(value, str)) or \
+             (kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool)) or \
+             (kind == "boolean" and isinstance(value, bool))
+        if not ok:
+            raise ApiError(422, "validation_error", f"property `{key}` must be a {kind}")
+    return props
+
+
+def contact_where(team_id: int, id_or_email: str):
+    if is_uuid(id_or_email):
+        return sa.and_(c.c.team_id == team_id, c.c.id == id_or_email)
+    return sa.and_(c.c.team_id == team_id, sa.func.lower(c.c.email) == id_or_email.strip().lower())
+
+
+def find_contact(conn, team_id: int, id_or_email: str) -> dict:
+    row = conn.execute(sa.select(c).where(contact_where(team_id, id_or_email))).mappings().first()
+    if row is None:
+        raise not_found("Contact")
+    return dict(row)
+
+
+def _check_segment(conn, team_id: int, segment_id: str) -> None:
+    s = t.segments
+    if not is_uuid(segment_id) or conn.execute(
+        sa.select(s.c.id).where(s.c.id == segment_id, s.c.team_id == team_id)
+    ).first() is None:
+        raise ApiError(422, "validation_error", f"segment {segment_id} does not exist")
+
+
+def _check_topic(conn, team_id: int, topic_id: str) -> None:
+    tp = t.topics
+    if not is_uuid(topic_id) or conn.execute(
+        sa.select(tp.c.id).where(tp.c.id == topic_id, tp.c.team_id == team_id)
+    ).first() is None:
+        raise ApiError(422, "validation_error", f"topic {topic_id} does not exist")
+
+
+@router.post("/contacts", status_code=201, response_model=Created, summary="Create a contact")
+def create_contact(body: ContactCreate, caller: Annotated[Caller, Depends(require_caller)]):
+    from sqlalchemy.dialects.postgresql import insert
+
+    email = _valid_email(body.email)
+    with get_engine().begin() as conn:
+        props = _check_properties(conn, caller.team_id, body.properties or {})
+        for s in body.segments or []:
+            _check_segment(conn, caller.team_id, s.id)
+        for tp in body.topics or []:
+            _check_topic(conn, caller.team_id, tp.id)
+        new_id = conn.execute(
+            insert(c).values(
+                team_id=caller.team_id, email=email, first_name=body.first_name, last_name=body.last_name,
+                unsubscribed=body.unsubscribed if body.unsubscribed is not None else False,
+                properties={k: v for k, v in props.items() if v is not None},
+            ).on_conflict_do_nothing().returning(c.c.id)
+        ).scalar()
+        if new_id is None:
+            raise ApiError(422, "validation_error", f"a contact with the email {email} already exists")
+        for s in body.segments or []:
+            conn.execute(insert(t.contact_segments).values(contact_id=new_id, segment_id=s.id, team_id=caller.team_id)
+                         .on_conflict_do_nothing())
+        for tp in body.topics or []:
+            conn.execute(insert(t.contact_topics).values(contact_id=new_id, topic_id=tp.id, team_id=caller.team_id,
+                                                         subscription=tp.subscription).on_conflict_do_nothing())
+    return {"object": "contact", "id": str(new_id)}
+
+
+@router.get("/contacts", response_model=ContactList, summary="List contacts")
+def list_contacts(
+    caller: Annotated[Caller, Depends(require_caller)],
+    page: Annotated[Page, Depends(page_params)],
+    segment_id: Annotated[str | None, Query(description="Only the contacts in this segment.")] = None,
+):
+    return _list(caller, page, segment_id)
+
+
+def _list(caller: Caller, page: Page, segment_id: str | None) -> dict:
+    query = sa.select(c).where(c.c.team_id == caller.team_id)
+    with get_engine().connect() as conn:
+        if segment_id is not None:
+            s = t.segments
+            if not is_uuid(segment_id) or conn.execute(
+                sa.select(s.c.id).where(s.c.id == segment_id, s.c.team_id == caller.team_id)
+            ).first() is None:
+                raise not_found("Segment")
+            cs = t.contact_segments
+            query = query.where(c.c.id.in_(
+                sa.select(cs.c.contact_id).where(cs.c.segment_id == segment_id, cs.c.team_id == caller.team_id)
+            ))
+        return paginate(
+            conn, query, c.c.created_at, c.c.id, page,
+            lambda cid: sa.select(c.c.created_at).where(c.c.id == cid, c.c.team_id == caller.team_id),
+            render.contact,
+        )
+
+
+@router.get("/segments/{segment_id}/contacts", response_model=ContactList, summary="List the contacts of a segment",
+            tags=["segments"])
+def list_segment_contacts(
+    segment_id: str, caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(page_params)],
+):
+    return _list(caller, page, segment_id)
+
+
+@router.get("/contacts/{id_or_email}", response_model=Contact, summary="Retrieve a contact by id or email")
+def get_contact(id_or_email: str, caller: Annotated[Caller, Depends(require_caller)]):
+    with get_engine().connect() as conn:
+        return render.contact(find_contact(conn, caller.team_id, id_or_email))
+
+
+@router.patch("/contacts/{id_or_email}", response_model=Created, summary="Update a contact by id or email")
+def update_contact(id_or_email: str, body: ContactUpdate, caller: Annotated[Caller, Depends(require_caller)]):
+    with get_engine().begin() as conn:
+        row = find_contact(conn, caller.team_id, id_or_email)
+        values: dict = {}
+        for f in ("first_name", "last_name", "unsubscribed"):
+            if f in body.model_fields_set:
+                values[f] = getattr(body, f)
+        if body.properties:
+            props = _check_properties(conn, caller.team_id, body.properties)
+            merged = {**(row["properties"] or {}), **props}
+            values["properties"] = {k: v for k, v in merged.items() if v is not None}
+        if values:
+            conn.execute(sa.update(c).where(c.c.id == row["id"], c.c.team_id == caller.team_id)
+                         .values(**values, updated_at=sa.func.now()))
+    return {"object": "contact", "id": str(row["id"])}
+
+
+@router.delete("/contacts/{id_or_email}", response_model=ContactDeleted, summary="Delete a contact by id or email")
+def delete_contact(id_or_email: str, caller: Annotated[Caller, Depends(require_caller)]):
+    with get_engine().begin() as conn:
+        row = find_contact(conn, caller.team_id, id_or_email)
+        cid = row["id"]
+        # contact_segments and contact_topics have no foreign keys (bulk-load speed): clean up here.
+        conn.execute(sa.delete(t.contact_segments).where(t.contact_segments.c.contact_id == cid,
+                                                         t.contact_segments.c.team_id == caller.team_id))
+        conn.execute(sa.delete(t.contact_topics).where(t.contact_topics.c.contact_id == cid,
+                                                       t.contact_topics.c.team_id == caller.team_id))
+        conn.execute(sa.delete(c).where(c.c.id == cid, c.c.team_id == caller.team_id))
+    return {"object": "contact", "id": str(cid), "contact": str(cid), "deleted": True}
+
+
+# -- a contact's segments -------------------------------------------------------------------------
+@router.get("/contacts/{id_or_email}/segments", response_model=SegmentList, summary="List a contact's segments",
+            tags=["segments"])
+def list_contact_segments(
+    id_or_email: str, caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(page_params)],
+):
+    s, cs = t.segments, t.contact_segments
+    with get_engine().connect() as conn:
+        contact = find_contact(conn, caller.team_id, id_or_email)
+        query = sa.select(s).where(s.c.team_id == caller.team_id, s.c.id.in_(
+            sa.select(cs.c.segment_id).where(cs.c.contact_id == contact["id"], cs.c.team_id == caller.team_id)))
+        return paginate(
+            conn, query, s.c.created_at, s.c.id, page,
+            lambda sid: sa.select(s.c.created_at).where(s.c.id == sid, s.c.team_id == caller.team_id),
+            render.segment,
+        )
+
+
+def _segment_or_404(conn, team_id: int, segment_id: str) -> None:
+    uuid_or_404(segment_id, "Segment")
+    s = t.segments
+    if conn.execute(sa.select(s.c.id).where(s.c.id == segment_id, s.c.team_id == team_id)).first() is None:
+        raise not_found("Segment")
+
+
+@router.post("/contacts/{id_or_email}/segments/{segment_id}", response_model=MembershipChanged,
+             response_model_exclude_none=True, summary="Add a contact to a segment", tags=["segments"])
+def add_contact_segment(id_or_email: str, segment_id: str, caller: Annotated[Caller, Depends(require_caller)]):
+    from sqlalchemy.dialects.postgresql import insert
+
+    with get_engine().begin() as conn:
+        contact = find_contact(conn, caller.team_id, id_or_email)
+        _segment_or_404(conn, caller.team_id, segment_id)
+        conn.execute(insert(t.contact_segments).values(contact_id=contact["id"], segment_id=segment_id,
+                                                       team_id=caller.team_id).on_conflict_do_nothing())
+    return {"id": segment_id}
+
+
+@router.delete("/contacts/{id_or_email}/segments/{segment_id}", response_model=MembershipChanged,
+               summary="Remove a contact from a segment", tags=["segments"])
+def remove_contact_segment(id_or_email: str, segment_id: str, caller: Annotated[Caller, Depends(require_caller)]):
+    with get_engine().begin() as conn:
+        contact = find_contact(conn, caller.team_id, id_or_email)
+        _segment_or_404(conn, caller.team_id, segment_id)
+        cs = t.contact_segments
+        conn.execute(sa.delete(cs).where(cs.c.contact_id == contact["id"], cs.c.segment_id == segment_id,
+                                         cs.c.team_id == caller.team_id))
+    return {"id": segment_id, "deleted": True}

@@ -1,0 +1,122 @@
+"""Contact properties: create, list, get, update the fallback value, delete."""
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict
+
+from roster.api import render
+from roster.api.auth import Caller, require_caller
+from roster.api.errors import ApiError, not_found
+from roster.api.pagination import Page, page_params, paginate
+from roster.api.routers.common import Created, Deleted, uuid_or_404
+from roster.database import get_engine
+from schemas import tables as t
+from schemas.column_map import PROPERTY_KEY
+
+router = APIRouter(tags=["contact properties"])
+p = t.contact_properties
+Fallback = Union[str, float, int, bool, None]
+
+
+class ContactProperty(BaseModel):
+    object: Literal["contact_property"] = "contact_property"
+    id: str
+    key: str
+    type: Literal["string", "number", "boolean"]
+    fallback_value: Fallback
+    created_at: str
+
+
+class ContactPropertyList(BaseModel):
+    object: Literal["list"] = "list"
+    has_more: bool
+    data: list[ContactProperty]
+
+
+class PropertyCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    key: str
+    type: Literal["string", "number", "boolean"]
+    fallback_value: Fallback = None
+
+
+class PropertyUpdate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    fallback_value: Fallback = None
+
+
+def _check_fallback(kind: str, value) -> None:
+    if value is None:
+        return
+    ok = (kind == "string" and isinstance(value, str)) or \
+         (kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool)) or \
+         (kind == "boolean" and isinstance(value, bool))
+    if not ok:
+        raise ApiError(422, "validation_error", f"`fallback_value` must be a {kind}")
+
+
+def _find(conn, team_id: int, property_id: str) -> dict:
+    uuid_or_404(property_id, "Contact property")
+    row = conn.execute(sa.select(p).where(p.c.id == property_id, p.c.team_id == team_id)).mappings().first()
+    if row is None:
+        raise not_found("Contact property")
+    return dict(row)
+
+
+@router.post("/contact-properties", status_code=201, response_model=Created, summary="Create a contact property")
+def create_property(body: PropertyCreate, caller: Annotated[Caller, Depends(require_caller)]):
+    from sqlalchemy.dialects.postgresql import insert
+
+    if not PROPERTY_KEY.match(body.key):
+        raise ApiError(422, "validation_error", "`key` must be 1 to 50 letters, digits or underscores")
+    _check_fallback(body.type, body.fallback_value)
+    with get_engine().begin() as conn:
+        new_id = conn.execute(
+            insert(p).values(team_id=caller.team_id, key=body.key, type=body.type, fallback_value=body.fallback_value)
+            .on_conflict_do_nothing(index_elements=["team_id", "key"]).returning(p.c.id)
+        ).scalar()
+    if new_id is None:
+        raise ApiError(422, "validation_error", f"a contact property with the key `{body.key}` already exists")
+    return {"object": "contact_property", "id": str(new_id)}
+
+
+@router.get("/contact-properties", response_model=ContactPropertyList, summary="List contact properties")
+def list_properties(caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(page_params)]):
+    with get_engine().connect() as conn:
+        return paginate(
+            conn, sa.select(p).where(p.c.team_id == caller.team_id), p.c.created_at, p.c.id, page,
+            lambda pid: sa.select(p.c.created_at).where(p.c.id == pid, p.c.team_id == caller.team_id),
+            render.contact_property,
+        )
+
+
+@router.get("/contact-properties/{property_id}", response_model=ContactProperty, summary="Retrieve a contact property")
+def get_property(property_id: str, caller: Annotated[Caller, Depends(require_caller)]):
+    with get_engine().connect() as conn:
+        return render.contact_property(_find(conn, caller.team_id, property_id))
+
+
+@router.patch("/contact-properties/{property_id}", response_model=Created,
+              summary="Update a contact property's fallback value (the only thing that can change)")
+def update_property(property_id: str, body: PropertyUpdate, caller: Annotated[Caller, Depends(require_caller)]):
+    with get_engine().begin() as conn:
+        row = _find(conn, caller.team_id, property_id)
+        _check_fallback(row["type"], body.fallback_value)
+        conn.execute(sa.update(p).where(p.c.id == property_id, p.c.team_id == caller.team_id)
+                     .values(fallback_value=sa.null() if body.fallback_value is None else body.fallback_value))
+    return {"object": "contact_property", "id": property_id}
+
+
+@router.delete("/contact-properties/{property_id}", response_model=Deleted,
+               summary="Delete a contact property (and its values on the team's contacts)")
+def delete_property(property_id: str, caller: Annotated[Caller, Depends(require_caller)]):
+    with get_engine().begin() as conn:
+        row = _find(conn, caller.team_id, property_id)
+        c = t.contacts
+        conn.execute(sa.update(c).where(c.c.team_id == caller.team_id, c.c.properties.has_key(row["key"]))
+                     .values(properties=c.c.properties - row["key"]))
+        conn.execute(sa.delete(p).where(p.c.id == property_id, p.c.team_id == caller.team_id))
+    return {"object": "contact_property", "id": property_id, "deleted": True}

@@ -1,0 +1,103 @@
+"""Topics: create, list, get, update (name, description), delete (with its subscriptions)."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from roster.api import render
+from roster.api.auth import Caller, require_caller
+from roster.api.errors import not_found
+from roster.api.pagination import Page, page_params, paginate
+from roster.api.routers.common import Created, Deleted, uuid_or_404
+from roster.database import get_engine
+from schemas import tables as t
+
+router = APIRouter(tags=["topics"])
+tp = t.topics
+
+
+class Topic(BaseModel):
+    object: Literal["topic"] = "topic"
+    id: str
+    name: str
+    description: str | None
+    default_subscription: Literal["opt_in", "opt_out"]
+    created_at: str
+
+
+class TopicList(BaseModel):
+    object: Literal["list"] = "list"
+    has_more: bool
+    data: list[Topic]
+
+
+class TopicCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str = Field(min_length=1, max_length=50)
+    default_subscription: Literal["opt_in", "opt_out"]
+    description: str | None = Field(default=None, max_length=200)
+
+
+class TopicUpdate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str | None = Field(default=None, min_length=1, max_length=50)
+    description: str | None = Field(default=None, max_length=200)
+
+
+def _find(conn, team_id: int, topic_id: str) -> dict:
+    uuid_or_404(topic_id, "Topic")
+    row = conn.execute(sa.select(tp).where(tp.c.id == topic_id, tp.c.team_id == team_id)).mappings().first()
+    if row is None:
+        raise not_found("Topic")
+    return dict(row)
+
+
+@router.post("/topics", status_code=201, response_model=Created, summary="Create a topic")
+def create_topic(body: TopicCreate, caller: Annotated[Caller, Depends(require_caller)]):
+    with get_engine().begin() as conn:
+        new_id = conn.execute(sa.insert(tp).values(
+            team_id=caller.team_id, name=body.name, description=body.description,
+            default_subscription=body.default_subscription,
+        ).returning(tp.c.id)).scalar_one()
+    return {"object": "topic", "id": str(new_id)}
+
+
+@router.get("/topics", response_model=TopicList, summary="List topics")
+def list_topics(caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(page_params)]):
+    with get_engine().connect() as conn:
+        return paginate(
+            conn, sa.select(tp).where(tp.c.team_id == caller.team_id), tp.c.created_at, tp.c.id, page,
+            lambda tid: sa.select(tp.c.created_at).where(tp.c.id == tid, tp.c.team_id == caller.team_id),
+            render.topic,
+        )
+
+
+@router.get("/topics/{topic_id}", response_model=Topic, summary="Retrieve a topic")
+def get_topic(topic_id: str, caller: Annotated[Caller, Depends(require_caller)]):
+    with get_engine().connect() as conn:
+        return render.topic(_find(conn, caller.team_id, topic_id))
+
+
+@router.patch("/topics/{topic_id}", response_model=Created, summary="Update a topic's name or description")
+def update_topic(topic_id: str, body: TopicUpdate, caller: Annotated[Caller, Depends(require_caller)]):
+    values = {f: getattr(body, f) for f in ("name", "description") if f in body.model_fields_set}
+    if values.get("name") is None:
+        values.pop("name", None)
+    with get_engine().begin() as conn:
+        _find(conn, caller.team_id, topic_id)
+        if values:
+            conn.execute(sa.update(tp).where(tp.c.id == topic_id, tp.c.team_id == caller.team_id).values(**values))
+    return {"object": "topic", "id": topic_id}
+
+
+@router.delete("/topics/{topic_id}", response_model=Deleted, summary="Delete a topic and its subscriptions")
+def delete_topic(topic_id: str, caller: Annotated[Caller, Depends(require_caller)]):
+    with get_engine().begin() as conn:
+        _find(conn, caller.team_id, topic_id)
+        ct = t.contact_topics
+        conn.execute(sa.delete(ct).where(ct.c.topic_id == topic_id, ct.c.team_id == caller.team_id))
+        conn.execute(sa.delete(tp).where(tp.c.id == topic_id, tp.c.team_id == caller.team_id))
+    return {"object": "topic", "id": topic_id, "deleted": True}

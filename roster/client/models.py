@@ -1,0 +1,162 @@
+"""Typed results: dataclasses built from the API's JSON (unknown keys are kept in `raw`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+def _build(cls, data: dict):
+    names = {f.name for f in fields(cls)} - {"raw"}
+    obj = cls(**{k: v for k, v in data.items() if k in names})
+    obj.raw = data
+    return obj
+
+
+@dataclass
+class ImportCounts:
+    total: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass
+class ContactImport:
+    id: str
+    status: str
+    created_at: str
+    completed_at: str | None = None
+    counts: ImportCounts = field(default_factory=ImportCounts)
+    error: str | None = None
+    object: str = "contact_import"
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("completed", "failed")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ContactImport":
+        obj = _build(cls, {**data, "counts": _build(ImportCounts, data.get("counts") or {})})
+        obj.raw = data
+        return obj
+
+
+@dataclass
+class Created:
+    """What a POST returns: the new object's id (and `object`)."""
+
+    id: str
+    object: str | None = None
+    name: str | None = None
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Created":
+        return _build(cls, data)
+
+
+@dataclass
+class Deleted:
+    id: str
+    deleted: bool = True
+    object: str | None = None
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Deleted":
+        return _build(cls, data)
+
+
+@dataclass
+class ImportFailure:
+    row_number: int
+    email: str | None
+    reason: str
+    data: dict
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ImportFailure":
+        return _build(cls, data)
+
+
+@dataclass
+class Contact:
+    id: str
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    unsubscribed: bool = False
+    created_at: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+    object: str = "contact"
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Contact":
+        return _build(cls, data)
+
+
+@dataclass
+class ContactProperty:
+    id: str
+    key: str
+    type: str
+    fallback_value: Any = None
+    created_at: str | None = None
+    object: str = "contact_property"
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ContactProperty":
+        return _build(cls, data)
+
+
+@dataclass
+class Segment:
+    id: str
+    name: str
+    created_at: str | None = None
+    object: str = "segment"
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Segment":
+        return _build(cls, data)
+
+
+@dataclass
+class Topic:
+    id: str
+    name: str
+    default_subscription: str = "opt_in"
+    description: str | None = None
+    created_at: str | None = None
+    object: str = "topic"
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Topic":
+        return _build(cls, data)
+
+
+@dataclass
+class ListPage(Generic[T]):
+    data: list[T]
+    has_more: bool
+    object: str = "list"
+
+    def __iter__(self):
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    @classmethod
+    def of(cls, item_cls, data: dict) -> "ListPage":
+        return cls(data=[item_cls.from_dict(d) for d in data.get("data", [])], has_more=bool(data.get("has_more")))

@@ -1,0 +1,238 @@
+"""The API's resources. Each method builds a request and hands it to the client, which performs it
+(Roster) or returns an awaitable (AsyncRoster): one definition serves both."""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+from urllib.parse import quote
+
+from roster.client._http import Request, open_file
+from roster.client.errors import ImportFailed, WaitTimeout
+from roster.client.models import (Contact, ContactImport, ContactProperty, Created, Deleted, ImportFailure, ListPage,
+                                  Segment, Topic)
+
+
+def _q(value: str) -> str:
+    return quote(str(value), safe="")
+
+
+def _page(limit, after, before, **extra) -> dict:
+    return {"limit": limit, "after": after, "before": before, **extra}
+
+
+class _Resource:
+    def __init__(self, client):
+        self._c = client
+
+    def _do(self, req: Request, after: Callable[[], None] | None = None):
+        return self._c._run(req, after)
+
+
+class Imports(_Resource):
+    """client.contacts.imports"""
+
+    def create(
+        self,
+        file,
+        column_map: dict | str | None = None,
+        on_conflict: str | None = None,
+        segments: list[str | dict] | None = None,
+        topics: list[dict] | None = None,
+        filename: str | None = None,
+        auto_map: bool | None = None,
+        auto_create_properties: bool | None = None,
+        idempotency_key: str | None = None,
+    ):
+        """Upload a CSV (a path, bytes, or a binary file object). Returns Created (the import's id)."""
+        data: dict[str, str] = {}
+        if column_map is not None:
+            data["column_map"] = column_map if isinstance(column_map, str) else json.dumps(column_map)
+        if on_conflict is not None:
+            data["on_conflict"] = on_conflict
+        if segments:
+            data["segments"] = json.dumps([s if isinstance(s, dict) else {"id": s} for s in segments])
+        if topics:
+            data["topics"] = json.dumps(topics)
+        if auto_map is not None:
+            data["auto_map"] = "true" if auto_map else "false"
+        if auto_create_properties is not None:
+            data["auto_create_properties"] = "true" if auto_create_properties else "false"
+        name, fileobj, opened = open_file(file, filename)
+        req = Request("POST", "/contacts/imports", data=data, file=(name, fileobj, "text/csv"),
+                      headers={"Idempotency-Key": idempotency_key} if idempotency_key else None,
+                      parse=lambda r: Created.from_dict(r.json()))
+        return self._do(req, fileobj.close if opened else None)
+
+    def get(self, import_id: str):
+        return self._do(Request("GET", f"/contacts/imports/{_q(import_id)}", parse=lambda r: ContactImport.from_dict(r.json())))
+
+    def list(self, limit: int | None = None, after: str | None = None, before: str | None = None, status: str | None = None):
+        return self._do(Request("GET", "/contacts/imports", params=_page(limit, after, before, status=status),
+                                parse=lambda r: ListPage.of(ContactImport, r.json())))
+
+    def failures(self, import_id: str):
+        """The failed rows, as a list of ImportFailure."""
+        return self._do(Request("GET", f"/contacts/imports/{_q(import_id)}/failures",
+                                headers={"Accept": "application/json"},
+                                parse=lambda r: [ImportFailure.from_dict(d) for d in r.json()["data"]]))
+
+    def failures_csv(self, import_id: str):
+        """The failed rows as the CSV text the API serves."""
+        return self._do(Request("GET", f"/contacts/imports/{_q(import_id)}/failures", headers={"Accept": "text/csv"},
+                                parse=lambda r: r.text))
+
+    def wait(self, import_id: str, on_progress: Callable[[ContactImport], Any] | None = None,
+             poll_interval: float = 0.5, timeout: float | None = None, raise_on_failure: bool = False) -> ContactImport:
+        """Poll until the import is completed or failed; on_progress(import) after each poll."""
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            imp = self.get(import_id)
+            if on_progress:
+                on_progress(imp)
+            if imp.done:
+                if raise_on_failure and imp.status == "failed":
+                    raise ImportFailed(imp)
+                return imp
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeout(imp, timeout)
+            self._c._http.sleep(poll_interval)
+
+
+class AsyncImports(Imports):
+    async def wait(self, import_id: str, on_progress: Callable[[ContactImport], Any] | None = None,
+                   poll_interval: float = 0.5, timeout: float | None = None,
+                   raise_on_failure: bool = False) -> ContactImport:
+        import inspect
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            imp = await self.get(import_id)
+            if on_progress:
+                result = on_progress(imp)
+                if inspect.isawaitable(result):
+                    await result
+            if imp.done:
+                if raise_on_failure and imp.status == "failed":
+                    raise ImportFailed(imp)
+                return imp
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeout(imp, timeout)
+            await self._c._http.sleep(poll_interval)
+
+
+class Contacts(_Resource):
+    """client.contacts (and client.contacts.imports)."""
+
+    imports_class = Imports
+
+    def __init__(self, client):
+        super().__init__(client)
+        self.imports = self.imports_class(client)
+
+    def create(self, email: str, first_name: str | None = None, last_name: str | None = None,
+               unsubscribed: bool | None = None, properties: dict | None = None,
+               segments: list[str | dict] | None = None, topics: list[dict] | None = None):
+        body: dict = {"email": email}
+        for k, v in (("first_name", first_name), ("last_name", last_name), ("unsubscribed", unsubscribed),
+                     ("properties", properties), ("topics", topics)):
+            if v is not None:
+                body[k] = v
+        if segments:
+            body["segments"] = [s if isinstance(s, dict) else {"id": s} for s in segments]
+        return self._do(Request("POST", "/contacts", json=body, parse=lambda r: Created.from_dict(r.json())))
+
+    def get(self, id_or_email: str):
+        return self._do(Request("GET", f"/contacts/{_q(id_or_email)}", parse=lambda r: Contact.from_dict(r.json())))
+
+    def list(self, limit: int | None = None, after: str | None = None, before: str | None = None,
+             segment_id: str | None = None):
+        return self._do(Request("GET", "/contacts", params=_page(limit, after, before, segment_id=segment_id),
+                                parse=lambda r: ListPage.of(Contact, r.json())))
+
+    def update(self, id_or_email: str, **fields):
+        """fields: first_name, last_name, unsubscribed, properties (a null value removes it)."""
+        return self._do(Request("PATCH", f"/contacts/{_q(id_or_email)}", json=fields,
+                                parse=lambda r: Created.from_dict(r.json())))
+
+    def delete(self, id_or_email: str):
+        return self._do(Request("DELETE", f"/contacts/{_q(id_or_email)}", parse=lambda r: Deleted.from_dict(r.json())))
+
+    def segments(self, id_or_email: str, limit: int | None = None, after: str | None = None, before: str | None = None):
+        return self._do(Request("GET", f"/contacts/{_q(id_or_email)}/segments", params=_page(limit, after, before),
+                                parse=lambda r: ListPage.of(Segment, r.json())))
+
+    def add_segment(self, id_or_email: str, segment_id: str):
+        return self._do(Request("POST", f"/contacts/{_q(id_or_email)}/segments/{_q(segment_id)}",
+                                parse=lambda r: r.json()))
+
+    def remove_segment(self, id_or_email: str, segment_id: str):
+        return self._do(Request("DELETE", f"/contacts/{_q(id_or_email)}/segments/{_q(segment_id)}",
+                                parse=lambda r: r.json()))
+
+
+class AsyncContacts(Contacts):
+    imports_class = AsyncImports
+
+
+class ContactProperties(_Resource):
+    def create(self, key: str, type: str = "string", fallback_value: Any = None):
+        body = {"key": key, "type": type}
+        if fallback_value is not None:
+            body["fallback_value"] = fallback_value
+        return self._do(Request("POST", "/contact-properties", json=body, parse=lambda r: Created.from_dict(r.json())))
+
+    def get(self, property_id: str):
+        return self._do(Request("GET", f"/contact-properties/{_q(property_id)}",
+                                parse=lambda r: ContactProperty.from_dict(r.json())))
+
+    def list(self, limit: int | None = None, after: str | None = None, before: str | None = None):
+        return self._do(Request("GET", "/contact-properties", params=_page(limit, after, before),
+                                parse=lambda r: ListPage.of(ContactProperty, r.json())))
+
+    def update(self, property_id: str, fallback_value: Any):
+        return self._do(Request("PATCH", f"/contact-properties/{_q(property_id)}", json={"fallback_value": fallback_value},
+                                parse=lambda r: Created.from_dict(r.json())))
+
+    def delete(self, property_id: str):
+        return self._do(Request("DELETE", f"/contact-properties/{_q(property_id)}",
+                                parse=lambda r: Deleted.from_dict(r.json())))
+
+
+class Segments(_Resource):
+    def create(self, name: str):
+        return self._do(Request("POST", "/segments", json={"name": name}, parse=lambda r: Created.from_dict(r.json())))
+
+    def get(self, segment_id: str):
+        return self._do(Request("GET", f"/segments/{_q(segment_id)}", parse=lambda r: Segment.from_dict(r.json())))
+
+    def list(self, limit: int | None = None, after: str | None = None, before: str | None = None):
+        return self._do(Request("GET", "/segments", params=_page(limit, after, before),
+                                parse=lambda r: ListPage.of(Segment, r.json())))
+
+    def delete(self, segment_id: str):
+        return self._do(Request("DELETE", f"/segments/{_q(segment_id)}", parse=lambda r: Deleted.from_dict(r.json())))
+
+
+class Topics(_Resource):
+    def create(self, name: str, default_subscription: str = "opt_in", description: str | None = None):
+        body = {"name": name, "default_subscription": default_subscription}
+        if description is not None:
+            body["description"] = description
+        return self._do(Request("POST", "/topics", json=body, parse=lambda r: Created.from_dict(r.json())))
+
+    def get(self, topic_id: str):
+        return self._do(Request("GET", f"/topics/{_q(topic_id)}", parse=lambda r: Topic.from_dict(r.json())))
+
+    def list(self, limit: int | None = None, after: str | None = None, before: str | None = None):
+        return self._do(Request("GET", "/topics", params=_page(limit, after, before),
+                                parse=lambda r: ListPage.of(Topic, r.json())))
+
+    def update(self, topic_id: str, name: str | None = None, description: str | None = None):
+        body = {k: v for k, v in (("name", name), ("description", description)) if v is not None}
+        return self._do(Request("PATCH", f"/topics/{_q(topic_id)}", json=body, parse=lambda r: Created.from_dict(r.json())))
+
+    def delete(self, topic_id: str):
+        return self._do(Request("DELETE", f"/topics/{_q(topic_id)}", parse=lambda r: Deleted.from_dict(r.json())))

@@ -1,0 +1,211 @@
+"""Client commands of the `roster` CLI, named as Resend's CLI: `roster contacts imports create|get|list`,
+built on the SDK (they talk to a Roster server over HTTP); `roster keys create`; `roster mcp`."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+contacts_app = typer.Typer(no_args_is_help=True, help="Contacts on a Roster server (over its REST API).")
+imports_app = typer.Typer(no_args_is_help=True, help="Contact imports on a Roster server: create, get, list.")
+contacts_app.add_typer(imports_app, name="imports")
+keys_app = typer.Typer(no_args_is_help=True, help="API keys.")
+err = Console(stderr=True)
+
+ApiKeyOpt = Annotated[Optional[str], typer.Option("--api-key", envvar="ROSTER_API_KEY", help="API key (else ROSTER_API_KEY).", show_envvar=False)]
+ApiUrlOpt = Annotated[Optional[str], typer.Option("--api-url", envvar="ROSTER_API_URL", help="Server URL (else ROSTER_API_URL).", show_envvar=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _fail(message: str, code: int = 1):
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _client(api_key: str | None, api_url: str | None):
+    from roster.client import Roster, RosterError
+
+    try:
+        return Roster(api_key=api_key, base_url=api_url)
+    except RosterError as e:
+        _fail(e.message)
+
+
+def _print_json(data) -> None:
+    print(json.dumps(data, indent=2))
+
+
+def _show(imp) -> None:
+    from rich.table import Table
+
+    out = Console()
+    c = imp.counts
+    table = Table(title=f"import {imp.id}: {imp.status}")
+    for name in ("total", "created", "updated", "skipped", "failed"):
+        table.add_column(name, justify="right")
+    table.add_row(*(f"{getattr(c, k):,}" for k in ("total", "created", "updated", "skipped", "failed")))
+    out.print(table)
+    if imp.error:
+        out.print(f"[red]{imp.error}[/red]")
+
+
+def _counts_text(imp) -> str:
+    c = imp.counts
+    if imp.status in ("queued",):
+        return "waiting to start"
+    if c.total == 0 and imp.status == "in_progress":
+        return "reading the file"
+    return f"created {c.created:,} · updated {c.updated:,} · skipped {c.skipped:,} · failed {c.failed:,}"
+
+
+@imports_app.command("create")
+def imports_create(
+    file: Annotated[Path, typer.Option("--file", "-f", help="The CSV to import.")],
+    column_map: Annotated[Optional[str], typer.Option("--column-map", help="JSON column map, or @FILE.")] = None,
+    on_conflict: Annotated[Optional[str], typer.Option("--on-conflict", help="upsert (default) or skip.")] = None,
+    segment_id: Annotated[Optional[list[str]], typer.Option("--segment-id", help="Add the contacts to this segment (repeatable).")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the import to finish, showing progress.")] = False,
+    as_json: JsonOpt = False,
+    api_key: ApiKeyOpt = None,
+    api_url: ApiUrlOpt = None,
+) -> None:
+    """Upload FILE as a new contact import; prints its id (with --wait, the finished import)."""
+    from roster.client import RosterError
+
+    if column_map and column_map.startswith("@"):
+        try:
+            column_map = Path(column_map[1:]).read_text()
+        except OSError as e:
+            _fail(f"cannot read the column map: {e}")
+    if column_map:
+        try:
+            json.loads(column_map)
+        except json.JSONDecodeError as e:
+            _fail(f"--column-map is not valid JSON: {e.msg}")
+    if on_conflict not in (None, "upsert", "skip"):
+        _fail(f"--on-conflict must be upsert or skip, not {on_conflict!r}")
+    if not file.is_file():
+        _fail(f"no such file: {file}")
+    client = _client(api_key, api_url)
+    try:
+        created = client.contacts.imports.create(file=file, column_map=column_map, on_conflict=on_conflict,
+                                                 segments=segment_id or None)
+        if not wait:
+            if as_json:
+                _print_json({"object": "contact_import", "id": created.id})
+            else:
+                print(created.id)
+            return
+        if as_json or not sys.stderr.isatty():
+            result = client.contacts.imports.wait(created.id, poll_interval=0.3)
+        else:
+            result = _wait_with_progress(client, created.id)
+    except RosterError as e:
+        _fail(e.message if e.status_code == 0 else f"{e.status_code} {e.name}: {e.message}")
+    finally:
+        client.close()
+    if as_json:
+        _print_json(result.raw)
+    else:
+        _show(result)
+    if result.status != "completed":
+        _fail(f"the import failed: {result.error or 'see the server'}")
+
+
+def _wait_with_progress(client, import_id: str):
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
+               TextColumn("{task.fields[counts]}"), TimeElapsedColumn()]
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("queued", total=None, counts="")
+
+        def update(imp) -> None:
+            progress.update(task, description=imp.status.replace("_", " "), counts=_counts_text(imp))
+
+        return client.contacts.imports.wait(import_id, on_progress=update, poll_interval=0.3)
+
+
+@imports_app.command("get")
+def imports_get(import_id: str, as_json: JsonOpt = False, api_key: ApiKeyOpt = None, api_url: ApiUrlOpt = None) -> None:
+    """Show an import."""
+    from roster.client import RosterError
+
+    client = _client(api_key, api_url)
+    try:
+        imp = client.contacts.imports.get(import_id)
+    except RosterError as e:
+        _fail(f"{e.status_code} {e.name}: {e.message}" if e.status_code else e.message)
+    finally:
+        client.close()
+    if as_json:
+        _print_json(imp.raw)
+    else:
+        _show(imp)
+
+
+@imports_app.command("list")
+def imports_list(
+    status: Annotated[Optional[str], typer.Option("--status", help="queued, in_progress, completed or failed.")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", help="1-100 (default 10).")] = None,
+    after: Annotated[Optional[str], typer.Option("--after", help="An import id: the page after it.")] = None,
+    as_json: JsonOpt = False,
+    api_key: ApiKeyOpt = None,
+    api_url: ApiUrlOpt = None,
+) -> None:
+    """List imports, newest first."""
+    from rich.table import Table
+
+    from roster.client import RosterError
+
+    client = _client(api_key, api_url)
+    try:
+        page = client.contacts.imports.list(limit=limit, after=after, status=status)
+    except RosterError as e:
+        _fail(f"{e.status_code} {e.name}: {e.message}" if e.status_code else e.message)
+    finally:
+        client.close()
+    if as_json:
+        _print_json({"object": "list", "has_more": page.has_more, "data": [i.raw for i in page.data]})
+        return
+    table = Table()
+    for col in ("id", "status", "created_at", "total", "created", "updated", "skipped", "failed"):
+        table.add_column(col, justify="right" if col in ("total", "created", "updated", "skipped", "failed") else "left")
+    for i in page.data:
+        c = i.counts
+        table.add_row(i.id, i.status, i.created_at, *(f"{getattr(c, k):,}" for k in ("total", "created", "updated", "skipped", "failed")))
+    Console().print(table)
+    if page.has_more:
+        Console().print(f"more: --after {page.data[-1].id}")
+
+
+@keys_app.command("create")
+def keys_create(
+    team: Annotated[str, typer.Option("--team", help="The team the key belongs to (created if new).")],
+    name: Annotated[str, typer.Option("--name", help="A name for the key.")] = "default",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an API key for a team and print its token (shown only this once)."""
+    from roster.api.keys import issue_api_key
+    from roster.database import get_engine
+
+    key = issue_api_key(get_engine(), team, name)
+    if as_json:
+        _print_json({"id": key.id, "token": key.token})
+    else:
+        print(key.token)
+        err.print(f"API key {key.id} for team {team!r}: keep the token, it is not shown again.")
+
+
+def mcp_command(
+    http: Annotated[Optional[int], typer.Option("--http", help="Serve streamable HTTP on this port instead of stdio.")] = None,
+    host: Annotated[str, typer.Option("--host", help="With --http: the address to listen on.")] = "127.0.0.1",
+) -> None:
+    """Run the MCP server (stdio by default); it talks to the REST API at ROSTER_API_URL with ROSTER_API_KEY."""
+    from roster.mcp_server.server import run
+
+    run(http_port=http, host=host)

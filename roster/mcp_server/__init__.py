@@ -1,0 +1,1 @@
+"""Roster's MCP server: `roster mcp` (stdio) or `roster mcp --http PORT`."""

@@ -1,0 +1,170 @@
+"""The MCP server: Resend's MCP tool names for contact imports, plus segments and contact
+properties. It talks to a Roster server's REST API through the SDK (ROSTER_API_URL,
+ROSTER_API_KEY), so it holds no database credentials of its own."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field
+
+from roster.client import AsyncRoster, RosterError
+from roster.mcp_server.fetch import Refused, check_path, download
+
+INSTRUCTIONS = """Import contacts into Roster from a CSV: create-contact-import (a file path, CSV text, or a URL),
+then get-contact-import until its status is completed or failed. Segments and contact properties
+can be listed and created first."""
+
+
+def _client() -> AsyncRoster:
+    try:
+        return AsyncRoster()
+    except RosterError as e:
+        raise ToolError(e.message) from None
+
+
+def _error(e: RosterError) -> ToolError:
+    return ToolError(f"{e.status_code} {e.name}: {e.message}" if e.status_code else e.message)
+
+
+async def create_contact_import(
+    filePath: Annotated[str | None, Field(description="Path of a CSV file on this machine (under ROSTER_MCP_ALLOWED_DIRS).")] = None,
+    content: Annotated[str | None, Field(description="The CSV itself, as text.")] = None,
+    url: Annotated[str | None, Field(description="An http(s) URL to fetch the CSV from.")] = None,
+    columnMap: Annotated[dict[str, Any] | None, Field(description='{"email": "<header>", "first_name": "<header>", "last_name": "<header>", "unsubscribed": "<header>", "properties": {"<key>": {"column": "<header>", "type": "string|number|boolean"}}}')] = None,
+    onConflict: Annotated[Literal["upsert", "skip"] | None, Field(description="upsert (default) updates existing contacts; skip leaves them.")] = None,
+    segmentIds: Annotated[list[str] | None, Field(description="Segment ids to add the imported contacts to.")] = None,
+) -> dict:
+    """Import contacts from a CSV: give exactly one of filePath, content or url. Returns the import's id;
+    the import runs in the background (see get-contact-import)."""
+    given = [n for n, v in (("filePath", filePath), ("content", content), ("url", url)) if v not in (None, "")]
+    if len(given) != 1:
+        raise ToolError("give exactly one of filePath, content or url" + (f" (got {', '.join(given)})" if given else ""))
+    cleanup: Path | None = None
+    try:
+        if filePath:
+            file: Any = check_path(filePath)
+            filename = file.name
+        elif content:
+            file, filename = content.encode("utf-8"), "import.csv"
+        else:
+            cleanup, filename = await download(url)
+            file = cleanup
+        async with _client() as client:
+            created = await client.contacts.imports.create(
+                file=file, filename=filename, column_map=columnMap, on_conflict=onConflict, segments=segmentIds or None)
+        return {"object": "contact_import", "id": created.id}
+    except Refused as e:
+        raise ToolError(str(e)) from None
+    except RosterError as e:
+        raise _error(e) from None
+    finally:
+        if cleanup is not None:
+            cleanup.unlink(missing_ok=True)
+
+
+async def get_contact_import(id: Annotated[str, Field(description="The import's id.")]) -> dict:
+    """An import: status (queued, in_progress, completed, failed) and counts (total, created, updated, skipped, failed)."""
+    try:
+        async with _client() as client:
+            return (await client.contacts.imports.get(id)).raw
+    except RosterError as e:
+        raise _error(e) from None
+
+
+async def list_contact_imports(
+    limit: Annotated[int | None, Field(ge=1, le=100, description="1-100, default 10.")] = None,
+    after: Annotated[str | None, Field(description="An import id: the page after it.")] = None,
+    status: Annotated[Literal["queued", "in_progress", "completed", "failed"] | None, Field()] = None,
+) -> dict:
+    """The imports, newest first."""
+    try:
+        async with _client() as client:
+            page = await client.contacts.imports.list(limit=limit, after=after, status=status)
+        return {"object": "list", "has_more": page.has_more, "data": [i.raw for i in page.data]}
+    except RosterError as e:
+        raise _error(e) from None
+
+
+async def list_segments(
+    limit: Annotated[int | None, Field(ge=1, le=100)] = None,
+    after: Annotated[str | None, Field(description="A segment id: the page after it.")] = None,
+) -> dict:
+    """The segments contacts can be imported into."""
+    try:
+        async with _client() as client:
+            page = await client.segments.list(limit=limit, after=after)
+        return {"object": "list", "has_more": page.has_more, "data": [s.raw for s in page.data]}
+    except RosterError as e:
+        raise _error(e) from None
+
+
+async def create_segment(name: Annotated[str, Field(min_length=1, description="The segment's name.")]) -> dict:
+    """Create a segment; returns its id."""
+    try:
+        async with _client() as client:
+            return (await client.segments.create(name)).raw
+    except RosterError as e:
+        raise _error(e) from None
+
+
+async def list_contact_properties(
+    limit: Annotated[int | None, Field(ge=1, le=100)] = None,
+    after: Annotated[str | None, Field(description="A property id: the page after it.")] = None,
+) -> dict:
+    """The team's contact properties (key, type, fallback value)."""
+    try:
+        async with _client() as client:
+            page = await client.contact_properties.list(limit=limit, after=after)
+        return {"object": "list", "has_more": page.has_more, "data": [p.raw for p in page.data]}
+    except RosterError as e:
+        raise _error(e) from None
+
+
+async def create_contact_property(
+    key: Annotated[str, Field(description="Letters, digits and underscores, at most 50.")],
+    type: Annotated[Literal["string", "number", "boolean"], Field(description="The value type.")] = "string",
+    fallbackValue: Annotated[str | float | bool | None, Field(description="The value used when a contact has none.")] = None,
+) -> dict:
+    """Create a contact property; returns its id."""
+    try:
+        async with _client() as client:
+            return (await client.contact_properties.create(key, type, fallbackValue)).raw
+    except RosterError as e:
+        raise _error(e) from None
+
+
+TOOLS = {
+    "create-contact-import": create_contact_import,
+    "get-contact-import": get_contact_import,
+    "list-contact-imports": list_contact_imports,
+    "list-segments": list_segments,
+    "create-segment": create_segment,
+    "list-contact-properties": list_contact_properties,
+    "create-contact-property": create_contact_property,
+}
+
+
+def register_suggest_column_mapping(server: MCPServer) -> None:
+    """Placeholder for the `suggest-column-mapping` tool (the column-mapping feature, later): it
+    will read a CSV's headers and sample values (filePath/content/url, as create-contact-import)
+    and return a suggested columnMap. Register it here when roster.mapping exposes it."""
+
+
+def build_server() -> MCPServer:
+    server = MCPServer(name="roster", instructions=INSTRUCTIONS)
+    for name, fn in TOOLS.items():
+        server.add_tool(fn, name=name, description=fn.__doc__)
+    register_suggest_column_mapping(server)
+    return server
+
+
+def run(http_port: int | None = None, host: str = "127.0.0.1") -> None:
+    server = build_server()
+    if http_port:
+        server.run("streamable-http", host=host, port=http_port)
+    else:
+        server.run("stdio")
