@@ -210,3 +210,11 @@ def main() -> None:
     # Dagster's dependencies warn on import about things a CLI user cannot act on.
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
     app()
+
+
+# --- client commands (roster/client_cli.py) ---
+from roster.client_cli import contacts_app, keys_app, mcp_command  # noqa: E402
+
+app.add_typer(contacts_app, name="contacts")
+app.add_typer(keys_app, name="keys")
+app.command("mcp")(mcp_command)
