@@ -101,13 +101,14 @@ class ContactStore(ConfigurableResource):
         try:
             with raw.driver_connection.cursor() as cur:
                 cur.execute(create_stage_sql(import_id, props))
+                # One COPY for the whole file: psycopg sends each batch from a worker thread while
+                # the next batch is read and validated here.
+                with cur.copy(copy_sql) as copy:
 
-                def write(rows: pl.DataFrame) -> None:
-                    data = rows.rename({"__row": "row_number"}).select(columns).write_csv(include_header=False, null_value="")
-                    with cur.copy(copy_sql) as copy:
-                        copy.write(data)
+                    def write(rows: pl.DataFrame) -> None:
+                        copy.write(rows.rename({"__row": "row_number"}).select(columns).write_csv(include_header=False, null_value=""))
 
-                yield write
+                    yield write
             raw.commit()
         except BaseException:
             raw.rollback()
@@ -171,7 +172,8 @@ class ContactStore(ConfigurableResource):
     def merge(self, import_id: str, team_id: int, props: list[PropertyField], on_conflict: str, keep_ids: bool) -> dict:
         """One set-based merge of the stage into contacts, and the counts, in one transaction.
 
-        Rows go in email order, so two imports that touch the same contacts lock them in the same
+        Rows go in email order (byte order: "C" sorts without the locale's cost, and any fixed order
+        does), so two imports that touch the same contacts lock them in the same
         order and cannot deadlock. `merged_at` is set in the same transaction: a retry after a
         crash sees the merge either whole or not at all, and never merges twice.
         """
@@ -196,12 +198,12 @@ class ContactStore(ConfigurableResource):
         keep = f", kept AS (INSERT INTO {merged_table(import_id)} (id) SELECT id FROM m)" if keep_ids else ""
         sql = f"""
             WITH src AS (
-              SELECT DISTINCT ON (email_key) email, email_key, first_name, last_name, unsubscribed,
+              SELECT DISTINCT ON (email_key COLLATE "C") email, email_key, first_name, last_name, unsubscribed,
                      {properties} AS properties
-              FROM {stage} ORDER BY email_key, row_number DESC
+              FROM {stage} ORDER BY email_key COLLATE "C", row_number DESC
             ), m AS (
               INSERT INTO contacts AS c (team_id, email, first_name, last_name, unsubscribed, properties)
-              SELECT :team, email, first_name, last_name, unsubscribed, properties FROM src ORDER BY email_key
+              SELECT :team, email, first_name, last_name, unsubscribed, properties FROM src ORDER BY email_key COLLATE "C"
               {conflict}
               RETURNING id, (xmax = 0) AS inserted
             ){keep}
