@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from resources.staging import create_stage_sql, drop_sql, merged_table, stage_columns, stage_table
 from roster.database import get_engine
+from roster.faults import crash_point
 from schemas import tables as t
 from schemas.rows import PropertyField
 
@@ -107,6 +108,7 @@ class ContactStore(ConfigurableResource):
 
                     def write(rows: pl.DataFrame) -> None:
                         copy.write(rows.rename({"__row": "row_number"}).select(columns).write_csv(include_header=False, null_value=""))
+                        crash_point("staging")
 
                     yield write
             raw.commit()
@@ -221,6 +223,7 @@ class ContactStore(ConfigurableResource):
             # The dedup sort of a million rows fits in memory with this, instead of spilling to disk.
             conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
             created, updated = conn.execute(sa.text(sql), params).one()
+            crash_point("merge")
             failed = conn.execute(
                 sa.select(sa.func.count()).select_from(t.contact_import_failures)
                 .where(t.contact_import_failures.c.import_id == import_id)
@@ -235,7 +238,9 @@ class ContactStore(ConfigurableResource):
                     merged_at=sa.func.now(),
                 )
             )
-            return self._counts(conn, import_id)
+            counts = self._counts(conn, import_id)
+        crash_point("merged")
+        return counts
 
     @staticmethod
     def _counts(conn, import_id: str) -> dict:
@@ -265,6 +270,7 @@ class ContactStore(ConfigurableResource):
                     f"SELECT m.id, tp.id, :team, :sub FROM {merged} m, topics tp WHERE tp.id = :topic AND tp.team_id = :team "
                     f"ORDER BY m.id ON CONFLICT (contact_id, topic_id) DO UPDATE SET subscription = excluded.subscription"
                 ), {"team": team_id, "topic": topic["id"], "sub": topic.get("subscription", "opt_in")}).rowcount
+            crash_point("memberships")
         return added
 
 

@@ -153,6 +153,28 @@ def imports_create(
     print(import_id)
 
 
+@imports_app.command("run")
+def imports_run(
+    import_id: str,
+    team: TeamOpt = "default",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the finished import as JSON.")] = False,
+) -> None:
+    """Run (or retry) an existing import now: a retry after a crash picks up where it is safe to."""
+    from roster.database import get_engine
+    from roster.imports import ensure_team, get_import, render_import
+    from roster.launch import run_import
+
+    engine = get_engine()
+    team_id = ensure_team(engine, team)
+    if get_import(engine, team_id, import_id) is None:
+        fail(f"import {import_id} not found")
+    run_import(import_id, {"roster/team": team, "roster/source": "cli"})
+    result = render_import(get_import(engine, team_id, import_id))
+    print(json.dumps(result, indent=2)) if as_json else _print_import(result)
+    if result["status"] != "completed":
+        fail(f"the import failed: {result.get('error') or 'see the run in the Dagster UI'}")
+
+
 @imports_app.command("get")
 def imports_get(import_id: str, team: TeamOpt = "default") -> None:
     """Print an import as JSON, as GET /contacts/imports/{id} shows it."""
@@ -202,6 +224,11 @@ def db_upgrade() -> None:
 
     upgrade(get_engine(migrate=False))
     print("database is up to date")
+
+
+from roster.mapping.cli import mapping_app  # noqa: E402
+
+app.add_typer(mapping_app, name="mapping")
 
 
 def main() -> None:

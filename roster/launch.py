@@ -1,6 +1,7 @@
 """Running an import as a Dagster run, in this process, recorded in the Dagster instance."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -47,10 +48,32 @@ def submit_import(import_id: str, tags: dict[str, str] | None = None) -> None:
 
     - `sensor` (the default): nothing here; the Dagster daemon's queued-imports sensor adds the
       partition and requests the run within seconds, under the instance's concurrency limits.
-    - `inline`: run it now in a thread of this process (development, tests), still as a Dagster
-      run recorded in the instance.
+    - `inline`: run it now in a child process (development, tests), still as a Dagster run
+      recorded in the instance.
     """
-    import threading
+    import subprocess
+    import sys
 
     if os.environ.get("ROSTER_LAUNCH", "sensor") == "inline":
-        threading.Thread(target=run_import, args=(import_id, tags), daemon=True, name=f"import-{import_id}").start()
+        # A process per run, as Dagster's own launcher does: in-process runs in threads of one
+        # process share logging locks and can deadlock.
+        subprocess.Popen(
+            [sys.executable, "-m", "roster.launch", import_id, json.dumps(tags or {})],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+
+
+def main(argv: list[str]) -> int:
+    """`python -m roster.launch IMPORT_ID [TAGS_JSON]`: run one import; exit 0 if it completed."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+    tags = json.loads(argv[1]) if len(argv) > 1 else {}
+    result = run_import(argv[0], tags)
+    return 0 if result.success else 1
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))
