@@ -173,8 +173,11 @@ def imports_list(
         _print_json({"object": "list", "has_more": page.has_more, "data": [i.raw for i in page.data]})
         return
     table = Table()
-    for col in ("id", "status", "created_at", "total", "created", "updated", "skipped", "failed"):
-        table.add_column(col, justify="right" if col in ("total", "created", "updated", "skipped", "failed") else "left")
+    table.add_column("id", no_wrap=True, min_width=36)
+    table.add_column("status", no_wrap=True)
+    table.add_column("created_at")
+    for col in ("total", "created", "updated", "skipped", "failed"):
+        table.add_column(col, justify="right")
     for i in page.data:
         c = i.counts
         table.add_row(i.id, i.status, i.created_at, *(f"{getattr(c, k):,}" for k in ("total", "created", "updated", "skipped", "failed")))

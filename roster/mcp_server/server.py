@@ -4,6 +4,7 @@ ROSTER_API_KEY), so it holds no database credentials of its own."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -155,7 +156,8 @@ def register_suggest_column_mapping(server: MCPServer) -> None:
 
 
 def build_server() -> MCPServer:
-    server = MCPServer(name="roster", instructions=INSTRUCTIONS)
+    server = MCPServer(name="roster", instructions=INSTRUCTIONS, log_level="WARNING")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     for name, fn in TOOLS.items():
         server.add_tool(fn, name=name, description=fn.__doc__)
     register_suggest_column_mapping(server)
