@@ -1,5 +1,9 @@
-"""Step 1: open the uploaded file whatever it is, and record what was found."""
+"""Step 1: open the uploaded file whatever it is, and record what was found.
 
+Launched from the Dagster UI for a partition that has no import yet, the run config's `file_path`
+(and `team`) create the import first, so the REST API and `roster` see it like any other.
+"""
+import uuid
 from pathlib import Path
 
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
@@ -9,20 +13,56 @@ from pipelines.partitions import contact_imports
 from resources.contact_store import ContactStore
 from resources.landing_store import LandingStore
 from roster.csvfiles import open_source
+from roster.imports import ImportRefused, create_import, ensure_team, import_exists
+from schemas.column_map import ImportOptions
+
 
 class ImportOverrides(Config):
     """Options a launch may set; each left empty keeps what the import was created with."""
 
+    file_path: str | None = None  # with team: create the import when the partition has none yet
+    team: str = "default"
     on_conflict: str | None = None  # "upsert" or "skip"
     column_map: str | None = None  # JSON, the API's column_map shape
     segments: list[str] | None = None  # segment ids
+    auto_map: bool | None = None
+    auto_create_properties: bool | None = None
+
+
+def _create_from_config(import_id: str, config: ImportOverrides, store: ContactStore, landing: LandingStore) -> None:
+    """A launch from the UI launchpad: the partition key becomes the new import's id."""
+    try:
+        uuid.UUID(import_id)
+    except ValueError:
+        raise ImportRefused(
+            f"partition {import_id!r} is not an import id: add a partition named with a new UUID, "
+            "or create the import with `roster imports create`"
+        ) from None
+    if not config.file_path:
+        raise ImportRefused(f"there is no import {import_id}: give file_path (and team) in the run config to create it")
+    engine = store.engine()
+    path = Path(config.file_path)
+    if not path.is_file():
+        raise ImportRefused(f"no such file: {path}")
+    create_import(engine, landing, ensure_team(engine, config.team), path, path.name, ImportOptions(),
+                  source="ui", check=False, launched=True, import_id=import_id)
+
 
 @asset(partitions_def=contact_imports, group_name=GROUP, description=__doc__)
 def import_file(
     context: AssetExecutionContext, config: ImportOverrides, contact_store: ContactStore, landing_store: LandingStore
 ) -> MaterializeResult:
+    import_id = context.partition_key
+    if not import_exists(contact_store.engine(), import_id):
+        try:
+            _create_from_config(import_id, config, contact_store, landing_store)
+        except ImportRefused as e:
+            from dagster import Failure
+
+            raise Failure(description=str(e), allow_retries=False) from None
     with import_step(context, contact_store, "import_file") as import_id:
-        contact_store.apply_overrides(import_id, config.model_dump(exclude_none=True))
+        overrides = config.model_dump(exclude_none=True, exclude={"file_path", "team"})
+        contact_store.apply_overrides(import_id, overrides)
         contact_store.start(import_id, context.run_id)
         row = contact_store.get_import(import_id)
         source = open_source(Path(row["file_path"]), landing_store.workdir(import_id))

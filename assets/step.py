@@ -3,7 +3,9 @@
 import contextlib
 from collections.abc import Iterator
 
-from dagster import AssetExecutionContext, Failure
+import psycopg
+import sqlalchemy.exc
+from dagster import AssetExecutionContext, Failure, RetryRequested
 
 from resources.contact_store import ContactStore
 from roster.csvfiles import FileRefused, SourceFile
@@ -13,6 +15,9 @@ from schemas.column_map import ColumnMap, ColumnMapError, ImportOptions
 GROUP = "contact_import"
 # A bad file or map fails the import at once; retrying cannot help.
 REFUSALS = (FileRefused, ColumnMapError, ImportRefused)
+# A lost database connection is worth retrying: every step is safe to run again.
+TRANSIENT = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, psycopg.OperationalError)
+MAX_TRANSIENT_RETRIES = 3
 
 @contextlib.contextmanager
 def import_step(context: AssetExecutionContext, store: ContactStore, step: str) -> Iterator[str]:
@@ -26,6 +31,9 @@ def import_step(context: AssetExecutionContext, store: ContactStore, step: str) 
         raise Failure(description=str(e), allow_retries=False) from None
     except Failure:
         raise
+    except TRANSIENT as e:
+        context.log.warning(f"{step}: transient database error, retrying: {e}")
+        raise RetryRequested(max_retries=MAX_TRANSIENT_RETRIES, seconds_to_wait=2) from e
     except Exception as e:
         store.fail(import_id, f"{step} failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}".strip())
         raise

@@ -82,6 +82,33 @@ class ContactStore(ConfigurableResource):
             conn.execute(sa.text(drop_sql(import_id)))
         return self.get_import(import_id)
 
+    def claim_queued(self, limit: int = 25, stale_after_seconds: int = 120) -> list[dict]:
+        """Queued imports nobody has launched (or whose launch got lost), marked launched now."""
+        ci = t.contact_imports
+        stale = sa.func.now() - sa.text(f"interval '{int(stale_after_seconds)} seconds'")
+        with self.engine().begin() as conn:
+            rows = conn.execute(
+                sa.select(ci.c.id, ci.c.source, t.teams.c.name.label("team"))
+                .join(t.teams, t.teams.c.id == ci.c.team_id)
+                .where(ci.c.status == "queued", ci.c.launched_at.is_(None) | (ci.c.launched_at < stale))
+                .order_by(ci.c.created_at).limit(limit).with_for_update(of=ci, skip_locked=True)
+            ).mappings().all()
+            if rows:
+                conn.execute(sa.update(ci).where(ci.c.id.in_([r["id"] for r in rows])).values(launched_at=sa.func.now()))
+        return [{"id": str(r["id"]), "source": r["source"], "team": r["team"]} for r in rows]
+
+    def fail_if_unfinished(self, import_id: str, message: str) -> bool:
+        """Mark an import failed when its run died before the import could say so itself."""
+        ci = t.contact_imports
+        with self.engine().begin() as conn:
+            done = conn.execute(
+                sa.update(ci).where(ci.c.id == import_id, ci.c.status.in_(["queued", "in_progress"]))
+                .values(status="failed", error=message, completed_at=sa.func.now())
+            ).rowcount
+            if done:
+                conn.execute(sa.text(drop_sql(import_id)))
+        return bool(done)
+
     # -- staging ----------------------------------------------------------------------------------
     def reset_failures(self, import_id: str) -> None:
         """Start the rows over: a retried run re-reads the file, so earlier failures go."""

@@ -32,7 +32,7 @@ class LandingStore(ConfigurableResource):
 
     def save_stream(self, import_id: str, stream: BinaryIO, filename: str, max_bytes: int | None = None) -> Path:
         """Stream a file into the store, never holding it whole; over max_bytes raises FileTooLarge."""
-        target = self.import_dir(import_id) / "upload"
+        target = self.upload_path(import_id)
         target.parent.mkdir(parents=True, exist_ok=True)
         written = 0
         with target.open("wb") as out:
@@ -46,7 +46,12 @@ class LandingStore(ConfigurableResource):
         (target.parent / "filename").write_text(filename)
         return target
 
+    def upload_path(self, import_id: str) -> Path:
+        return self.import_dir(import_id) / "upload"
+
     def save_path(self, import_id: str, path: Path) -> Path:
+        if Path(path).resolve() == self.upload_path(import_id).resolve():
+            return Path(path)  # landed already (a sync source streams straight here)
         with Path(path).open("rb") as f:
             return self.save_stream(import_id, f, Path(path).name)
 

@@ -79,11 +79,14 @@ def create_import(
     max_bytes: int | None = None,
     check: bool = True,
     launched: bool = False,
+    import_id: str | None = None,
 ) -> str:
     """Land the file, check it, and record a queued import. Returns the import's id.
 
-    `launched`: the caller runs it itself (the CLI), so the queued-imports sensor leaves it alone."""
-    import_id = str(uuid.uuid4())
+    `launched`: the caller runs it itself (the CLI), so the queued-imports sensor leaves it alone.
+    `import_id`: a sensor or schedule derives it from what it saw, so a repeated tick cannot
+    create the same import twice (see import_exists)."""
+    import_id = import_id or str(uuid.uuid4())
     if isinstance(file, (str, Path)):
         path = landing.save_path(import_id, Path(file))
     else:
@@ -103,6 +106,27 @@ def create_import(
             launched_at=sa.func.now() if launched else None,
         ))
     return import_id
+
+
+def record_failed_import(engine: Engine, team_id: int, source: str, what: str, reason: str, import_id: str | None = None) -> str:
+    """An import that could not even get its file (a sync source that failed): it shows as failed,
+    with the reason, where people look for their imports."""
+    import_id = import_id or str(uuid.uuid4())
+    with engine.begin() as conn:
+        conn.execute(
+            insert(t.contact_imports).values(
+                id=import_id, team_id=team_id, status="failed", source=source, filename=what, file_path=what,
+                error=reason, completed_at=sa.func.now(), launched_at=sa.func.now(),
+            ).on_conflict_do_nothing(index_elements=["id"])
+        )
+    return import_id
+
+
+def import_exists(engine: Engine, import_id: str) -> bool:
+    if not _is_uuid(import_id):
+        return False
+    with engine.connect() as conn:
+        return conn.execute(sa.select(t.contact_imports.c.id).where(t.contact_imports.c.id == import_id)).first() is not None
 
 
 def pg_timestamp(value: datetime | None) -> str | None:

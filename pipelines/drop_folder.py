@@ -1,0 +1,137 @@
+"""The drop folder: a file put in $ROSTER_DROP_DIR/<team>/ becomes one import of that team.
+
+- `.csv`, `.tsv` and `.csv.gz` files; `NAME.json` beside `NAME.csv` may give the import's options
+  (`column_map`, `on_conflict`, `segments`, `topics`, `auto_map`, `auto_create_properties`).
+- A file is taken once its size and modification time are the same on two ticks in a row, so a
+  file still being written is left alone.
+- Each (path, size, mtime) is imported once: the import's id is derived from it, and so is the
+  run key. A file that changes is imported again.
+- When its run ends, the file moves to `<team>/processed/` or `<team>/failed/`, with
+  `NAME.result.json` (the import object) beside it.
+"""
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+from dagster import (
+    DagsterRunStatus, DefaultSensorStatus, RunRequest, RunStatusSensorContext, SensorEvaluationContext, SensorResult,
+    run_status_sensor, sensor,
+)
+
+from pipelines.jobs import contact_import_job
+from pipelines.partitions import contact_imports
+from resources.contact_store import ContactStore
+from resources.landing_store import LandingStore
+from roster.imports import create_import, ensure_team, import_exists, record_failed_import, render_import
+from schemas.column_map import ImportOptions
+
+SUFFIXES = (".csv", ".tsv", ".csv.gz")
+DONE_DIRS = ("processed", "failed")
+DROP_TAG = "roster/drop_file"
+_NAMESPACE = uuid.UUID("5b0c1c1e-8f7e-4a51-9d3a-6f1f2f0d7a11")
+
+
+def drop_dir() -> Path | None:
+    value = os.environ.get("ROSTER_DROP_DIR")
+    return Path(value) if value else None
+
+
+def candidates(root: Path) -> list[tuple[str, Path]]:
+    """(team, file) for every importable file under root/<team>/."""
+    found = []
+    for team_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        for f in sorted(team_dir.iterdir()):
+            if f.is_file() and f.name.lower().endswith(SUFFIXES):
+                found.append((team_dir.name, f))
+    return found
+
+
+def _sidecar(path: Path) -> Path:
+    name = path.name
+    for suffix in SUFFIXES:
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return path.with_name(name + ".json")
+
+
+def import_id_for(path: Path, size: int, mtime_ns: int) -> tuple[str, str]:
+    run_key = f"{path}:{size}:{mtime_ns}"
+    return run_key, str(uuid.uuid5(_NAMESPACE, run_key))
+
+
+@sensor(job=contact_import_job, minimum_interval_seconds=5, default_status=DefaultSensorStatus.RUNNING)
+def dropped_files(context: SensorEvaluationContext, contact_store: ContactStore, landing_store: LandingStore) -> SensorResult:
+    root = drop_dir()
+    if root is None or not root.is_dir():
+        return SensorResult(skip_reason="ROSTER_DROP_DIR is not set or not a directory")
+    engine = contact_store.engine()
+    previous = json.loads(context.cursor or "{}")
+    seen, requests, new_partitions = {}, [], []
+    for team, path in candidates(root):
+        stat = path.stat()
+        signature = [stat.st_size, stat.st_mtime_ns]
+        seen[str(path)] = signature
+        if previous.get(str(path)) != signature:
+            continue  # new, or still being written: look again next tick
+        run_key, import_id = import_id_for(path, *signature)
+        tags = {"roster/team": team, "roster/source": "sensor", DROP_TAG: str(path)}
+        if not import_exists(engine, import_id):
+            team_id = ensure_team(engine, team)
+            try:
+                sidecar = _sidecar(path)
+                options = ImportOptions.model_validate(json.loads(sidecar.read_text())) if sidecar.exists() else ImportOptions()
+            except ValueError as e:  # bad JSON or bad options: a failed import says so, and the file moves aside
+                record_failed_import(engine, team_id, "sensor", path.name, f"the sidecar {sidecar.name} is invalid: {e}", import_id)
+                move_done(path, "failed", {"error": f"the sidecar {sidecar.name} is invalid: {e}"})
+                continue
+            create_import(engine, landing_store, team_id, path, path.name, options, source="sensor",
+                          check=False, launched=True, import_id=import_id)
+        new_partitions.append(import_id)
+        requests.append(RunRequest(run_key=run_key, partition_key=import_id, tags=tags))
+    context.update_cursor(json.dumps(seen))
+    return SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=[contact_imports.build_add_request(new_partitions)] if new_partitions else [],
+    )
+
+
+def move_done(path: Path, outcome: str, result: dict) -> Path | None:
+    """Move a dropped file (and its sidecar) to processed/ or failed/, with the outcome beside it."""
+    if not path.exists():
+        return None
+    target_dir = path.parent / outcome
+    target_dir.mkdir(exist_ok=True)
+    target = target_dir / path.name
+    shutil.move(str(path), target)
+    sidecar = _sidecar(path)
+    if sidecar.exists():
+        shutil.move(str(sidecar), target_dir / sidecar.name)
+    (target_dir / (path.name + ".result.json")).write_text(json.dumps(result, indent=2))
+    return target
+
+
+def _finish(context: RunStatusSensorContext, outcome: str) -> None:
+    path = context.dagster_run.tags.get(DROP_TAG)
+    import_id = context.dagster_run.tags.get("dagster/partition")
+    if not path or not import_id:
+        return
+    store = ContactStore()
+    if outcome == "failed":
+        store.fail_if_unfinished(import_id, f"the import's run {context.dagster_run.run_id} failed")
+    result = render_import(store.get_import(import_id))
+    move_done(Path(path), "processed" if result["status"] == "completed" else "failed", result)
+
+
+@run_status_sensor(run_status=DagsterRunStatus.SUCCESS, monitored_jobs=[contact_import_job],
+                   default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=5)
+def dropped_file_succeeded(context: RunStatusSensorContext) -> None:
+    _finish(context, "completed")
+
+
+@run_status_sensor(run_status=DagsterRunStatus.FAILURE, monitored_jobs=[contact_import_job],
+                   default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=5)
+def dropped_file_failed(context: RunStatusSensorContext) -> None:
+    _finish(context, "failed")

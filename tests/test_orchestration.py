@@ -1,0 +1,200 @@
+"""Imports started by Dagster itself: the queued-imports sensor, the drop folder, CRM-sync
+schedules, and a launch from the UI launchpad."""
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import json
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from dagster import RunRequest, SkipReason, build_schedule_context, build_sensor_context
+
+from pipelines.crm_sync import build_schedules
+from pipelines.drop_folder import dropped_files, move_done
+from pipelines.sensors import queued_imports
+from resources.contact_store import ContactStore
+from resources.landing_store import LandingStore
+from roster.imports import create_import, get_import
+from roster.launch import dagster_instance, run_import
+from schemas.column_map import ImportOptions, parse_column_map
+from tests.helpers import NAMES_MAP, contacts, write_csv
+
+RESOURCES = {"contact_store": ContactStore(), "landing_store": LandingStore()}
+ROW = ["ada@example.com", "Ada", "Lovelace"]
+
+
+def _requests(result) -> list[RunRequest]:
+    return list(result.run_requests or [])
+
+
+def test_queued_imports_sensor_launches_each_queued_import_once(engine, team, tmp_path):
+    name, team_id = team
+    path = write_csv(tmp_path / "a.csv", ["Email", "First Name", "Last Name"], [ROW])
+    queued = create_import(engine, LandingStore(), team_id, path, "a.csv", ImportOptions(column_map=parse_column_map(NAMES_MAP)), source="api")
+    cli = create_import(engine, LandingStore(), team_id, path, "a.csv", ImportOptions(), source="cli", launched=True)
+    instance = dagster_instance()
+    result = queued_imports(build_sensor_context(instance=instance, resources=RESOURCES))
+    keys = [r.partition_key for r in _requests(result)]
+    assert queued in keys and cli not in keys
+    request = next(r for r in _requests(result) if r.partition_key == queued)
+    assert request.run_key == queued and request.tags == {"roster/team": name, "roster/source": "api"}
+    assert queued in result.dynamic_partitions_requests[0].partition_keys
+    again = queued_imports(build_sensor_context(instance=instance, resources=RESOURCES))
+    assert queued not in [r.partition_key for r in _requests(again)]
+
+
+def _drop_tick(instance, cursor):
+    context = build_sensor_context(instance=instance, cursor=cursor, resources=RESOURCES)
+    result = dropped_files(context)
+    return result, context.cursor
+
+
+def test_drop_folder_sensor(engine, tmp_path, monkeypatch):
+    root = tmp_path / "drop"
+    team_dir = root / f"dropteam-{uuid.uuid4().hex[:6]}"
+    team_dir.mkdir(parents=True)
+    monkeypatch.setenv("ROSTER_DROP_DIR", str(root))
+    instance = dagster_instance()
+    f = write_csv(team_dir / "people.csv", ["Email", "First Name", "Last Name"], [ROW])
+    (team_dir / "people.json").write_text(json.dumps({"column_map": NAMES_MAP, "on_conflict": "skip"}))
+    (team_dir / "notes.txt").write_text("not a contact file")
+
+    # First sight: maybe still being written, so nothing yet.
+    result, cursor = _drop_tick(instance, None)
+    assert _requests(result) == []
+    # Still growing: still nothing.
+    with f.open("a") as out:
+        out.write("grace@example.com,Grace,Hopper\n")
+    result, cursor = _drop_tick(instance, cursor)
+    assert _requests(result) == []
+    # Stable for a tick: one import, with the sidecar's options.
+    result, cursor = _drop_tick(instance, cursor)
+    [request] = _requests(result)
+    import_id = request.partition_key
+    assert request.tags["roster/source"] == "sensor" and request.tags["roster/drop_file"] == str(f)
+    row = ContactStore().get_import(import_id)
+    assert row["options"]["on_conflict"] == "skip" and row["source"] == "sensor"
+    # The same file again is the same import and the same run key: nothing new.
+    result2, cursor = _drop_tick(instance, cursor)
+    assert [r.run_key for r in _requests(result2)] == [request.run_key]
+    assert _requests(result2)[0].partition_key == import_id
+
+    assert run_import(import_id, request.tags).success
+    assert get_import(engine, row["team_id"], import_id)["created"] == 2
+    moved = move_done(f, "processed", {"status": "completed"})
+    assert moved == team_dir / "processed" / "people.csv"
+    assert (team_dir / "processed" / "people.json").exists()
+    assert json.loads((team_dir / "processed" / "people.csv.result.json").read_text())["status"] == "completed"
+
+    # A changed file (same name, new content) is a new import.
+    write_csv(team_dir / "people.csv", ["Email", "First Name", "Last Name"], [ROW, ["linus@example.com", "L", "T"]])
+    _, cursor = _drop_tick(instance, cursor)
+    result3, _ = _drop_tick(instance, cursor)
+    [request3] = _requests(result3)
+    assert request3.partition_key != import_id
+
+
+class _Export(http.server.BaseHTTPRequestHandler):
+    """A CRM's export endpoint: /ok gives a CSV to a caller with the right token."""
+
+    def do_GET(self):  # noqa: N802
+        if self.path == "/slow":
+            time.sleep(3)
+        if self.path == "/ok" and self.headers.get("Authorization") == "Bearer s3cret":
+            body = b"Email,First Name,Last Name\nada@example.com,Ada,Lovelace\ngrace@example.com,Grace,Hopper\n"
+            self.send_response(200)
+        elif self.path == "/empty":
+            body = b""
+            self.send_response(200)
+        else:
+            body = b"denied"
+            self.send_response(500 if self.path == "/broken" else 401)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def export_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Export)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _schedule(tmp_path, url: str, team: str, timeout: float = 10):
+    config = tmp_path / "sync.yaml"
+    config.write_text(json.dumps({"sources": [{
+        "name": "crm", "team": team, "cron": "0 2 * * *",
+        "source": {"url": url, "headers": {"Authorization": "Bearer ${CRM_TOKEN}"}, "timeout": timeout},
+        "column_map": NAMES_MAP,
+    }]}))  # JSON is YAML
+    [schedule] = build_schedules(config)
+    return schedule
+
+
+def _tick(schedule, when: dt.datetime):
+    from dagster import Definitions
+
+    from pipelines.definitions import defs
+
+    repo = Definitions.merge(defs, Definitions(schedules=[schedule])).get_repository_def()
+    context = build_schedule_context(instance=dagster_instance(), scheduled_execution_time=when, repository_def=repo)
+    return schedule.evaluate_tick(context)
+
+
+def test_crm_sync_schedule_imports_an_http_export(engine, team, tmp_path, export_server, monkeypatch):
+    name, team_id = team
+    monkeypatch.setenv("CRM_TOKEN", "s3cret")
+    schedule = _schedule(tmp_path, f"{export_server}/ok", name)
+    assert schedule.name == "crm_sync_crm" and schedule.cron_schedule == "0 2 * * *"
+    data = _tick(schedule, dt.datetime(2026, 11, 26, 2, tzinfo=dt.timezone.utc))
+    [request] = data.run_requests
+    assert request.tags["roster/source"] == "schedule"
+    run_import(request.partition_key, request.tags)
+    assert get_import(engine, team_id, request.partition_key)["error"] is None
+    assert set(contacts(engine, team_id)) == {"ada@example.com", "grace@example.com"}
+    # The same tick again does not import twice.
+    again = _tick(schedule, dt.datetime(2026, 11, 26, 2, tzinfo=dt.timezone.utc))
+    assert not again.run_requests
+
+
+@pytest.mark.parametrize("path, reason", [("/broken", "HTTP 500"), ("/denied", "HTTP 401"), ("/empty", "empty body"), ("/slow", "timed out")])
+def test_a_failing_sync_source_makes_a_failed_import(engine, team, tmp_path, export_server, monkeypatch, path, reason):
+    name, team_id = team
+    monkeypatch.setenv("CRM_TOKEN", "wrong" if path == "/denied" else "s3cret")
+    schedule = _schedule(tmp_path, f"{export_server}{path}", name, timeout=1)
+    data = _tick(schedule, dt.datetime(2026, 11, 26, 3, tzinfo=dt.timezone.utc))
+    assert not data.run_requests
+    assert isinstance(data.skip_message, str) and reason in data.skip_message
+    with engine.connect() as conn:
+        import sqlalchemy as sa
+
+        row = conn.execute(sa.text("SELECT status, error FROM contact_imports WHERE team_id = :t"), {"t": team_id}).one()
+    assert row.status == "failed" and reason in row.error
+
+
+def test_launch_from_the_ui_launchpad_creates_the_import(engine, tmp_path):
+    """What the launchpad does: a new partition (a UUID) and run config naming the file."""
+    team = f"ui-{uuid.uuid4().hex[:6]}"
+    path = write_csv(tmp_path / "ui.csv", ["Email", "First Name", "Last Name"], [ROW])
+    import_id = str(uuid.uuid4())
+    config = {"ops": {"import_file": {"config": {"file_path": str(path), "team": team, "column_map": json.dumps(NAMES_MAP)}}}}
+    result = run_import(import_id, {"roster/source": "ui", "roster/team": team}, run_config=config)
+    assert result.success
+    row = ContactStore().get_import(import_id)
+    assert row["status"] == "completed" and row["source"] == "ui" and row["created"] == 1
+
+
+def test_a_launch_for_an_unknown_partition_without_a_file_fails_clearly(tmp_path):
+    result = run_import("not-a-uuid")
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "not an import id" in failure.event_specific_data.error.message
