@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from resources.column_mapper import ColumnMapper, reconcile_property_types
 from resources.landing_store import LandingStore
 from roster.csvfiles import FileRefused, open_source, sample_values
+from roster.mapping.memory import recall
 from schemas import tables as t
 from schemas.column_map import ColumnMapError, ImportOptions
 
@@ -55,7 +56,11 @@ def preflight(engine: Engine, team_id: int, path: Path, options: ImportOptions, 
     try:
         source = open_source(path, workdir)
         existing = _properties(engine, team_id)
-        resolution = ColumnMapper().resolve(source.headers, sample_values(source), existing, options.column_map)
+        remembered = None if options.column_map is not None else recall(engine, team_id, source.headers)
+        # Offline only: the model is asked once per file, by the import's run, not here.
+        resolution = ColumnMapper().resolve(
+            source.headers, sample_values(source), existing, options.column_map, auto_map=options.auto_map,
+            auto_create_properties=options.auto_create_properties, remembered=remembered, offline_only=True)
         reconcile_property_types(resolution.column_map, existing)
     except (FileRefused, ColumnMapError) as e:
         raise ImportRefused(str(e)) from None

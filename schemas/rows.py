@@ -17,8 +17,24 @@ from schemas.column_map import ColumnMap
 # The same rule as the raw-SQL floor: something@something.tld, no spaces, one @.
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 NUMBER_PATTERN = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
-TRUE_WORDS = ["true", "yes", "1", "y", "t"]
-FALSE_WORDS = ["false", "no", "0", "n", "f"]
+# Every yes/no word the column-mapping engine (roster/mapping/values.py) reads as a boolean, with
+# and without accents, so a column it maps to a boolean imports. Compared after trim + lower-case.
+# Subscription statuses count as booleans too: true = receives email ("subscribed"), so a status
+# column maps to unsubscribed with invert.
+TRUE_WORDS = ["true", "yes", "1", "y", "t",
+              "ja", "j", "oui", "si", "sí", "sim", "s", "verdadero", "vrai", "wahr", "verdadeiro",
+              "on", "x", "checked", "enabled", "はい", "有", "○", "◯", "済",
+              "subscribed", "opted_in", "opted in", "opt_in", "opt-in", "opt in", "optin", "double_opt_in",
+              "double opt-in", "abonniert", "angemeldet", "abonné", "abonne", "inscrit", "suscrito", "inscrito",
+              "購読中"]
+FALSE_WORDS = ["false", "no", "0", "n", "f",
+               "nein", "non", "não", "nao", "falso", "faux", "falsch", "off", "unchecked", "disabled",
+               "いいえ", "無", "×", "未",
+               "unsubscribed", "never_subscribed", "never subscribed", "never-subscribed", "not_subscribed",
+               "not subscribed", "non_subscribed", "opted_out", "opted out", "opt_out", "opt-out", "opt out",
+               "optout", "suppressed", "cleaned", "blocklisted", "blacklisted", "abgemeldet", "désabonné",
+               "desabonne", "désinscrit", "desinscrit", "dado_de_baja", "dado de baja", "baja", "desuscrito",
+               "descadastrado", "配信停止", "解除"]
 OVERSIZE = "__oversize"
 
 

@@ -142,3 +142,16 @@ contact_import_failures = sa.Table(
     # The row as it was in the file, header -> value, so a person can fix and re-import it.
     sa.Column("data", JSONB, nullable=False),
 )
+
+# A column map a person accepted for a set of headers (roster/mapping/memory.py), preferred the
+# next time a file with the same headers comes.
+column_mappings = sa.Table(
+    "column_mappings", metadata,
+    sa.Column("team_id", sa.BigInteger, sa.ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("headers_key", sa.Text, primary_key=True),
+    sa.Column("headers", JSONB, nullable=False),
+    sa.Column("column_map", JSONB, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    _created_at(),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)

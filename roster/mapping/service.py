@@ -1,0 +1,125 @@
+"""Suggesting a column map for a file: what the CLI, the REST API and the MCP server call.
+
+Only the file's first few megabytes are read (decompressed, for a gzip file): enough for the
+header and the sample rows, whatever the file's size.
+"""
+from __future__ import annotations
+
+import codecs
+import gzip
+import os
+import tempfile
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from roster.csvfiles import FileRefused, open_source, sample_values
+
+from .models import ExistingProperty, Suggestion
+
+HEAD_BYTES = 4 << 20
+SAMPLE_ROWS = 50
+SUGGESTION_FIELDS = ("column", "target", "property_key", "property_type", "invert", "confidence", "reason",
+                     "engine", "is_new_property")
+
+
+def _cut_at_line_end(raw: bytes) -> bytes:
+    """Never end inside a row's line or a character (UTF-16 lines end in two bytes)."""
+    if raw.startswith(codecs.BOM_UTF16_LE) or (len(raw) >= 20 and raw[1:20:2].count(0) >= 8 and raw[0:20:2].count(0) == 0):
+        i = raw.rfind(b"\n\x00")
+        while i > 0 and i % 2:
+            i = raw.rfind(b"\n\x00", 0, i)
+        return raw[: i + 2] if i > 0 else raw[: len(raw) - len(raw) % 2]
+    if raw.startswith(codecs.BOM_UTF16_BE) or (len(raw) >= 20 and raw[0:20:2].count(0) >= 8 and raw[1:20:2].count(0) == 0):
+        i = raw.rfind(b"\x00\n")
+        while i > 0 and i % 2:
+            i = raw.rfind(b"\x00\n", 0, i)
+        return raw[: i + 2] if i > 0 else raw[: len(raw) - len(raw) % 2]
+    i = raw.rfind(b"\n")
+    return raw[: i + 1] if i > 0 else raw
+
+
+def head_of(path: Path, workdir: Path, limit: int = HEAD_BYTES) -> Path:
+    """`path` itself when small, else a copy of its first `limit` bytes (decompressed) cut at a line end."""
+    path = Path(path)
+    with path.open("rb") as f:
+        magic = f.read(2)
+    if magic == b"\x1f\x8b":
+        try:
+            with gzip.open(path, "rb") as g:
+                raw = g.read(limit + 1)
+        except (OSError, EOFError) as e:
+            raise FileRefused(f"the file looks gzip-compressed but cannot be decompressed ({e})") from None
+    else:
+        if path.stat().st_size <= limit:
+            return path
+        with path.open("rb") as f:
+            raw = f.read(limit + 1)
+    if len(raw) > limit:
+        raw = _cut_at_line_end(raw[:limit])
+    workdir.mkdir(parents=True, exist_ok=True)
+    out = workdir / "head.csv"
+    out.write_bytes(raw)
+    return out
+
+
+def read_file_sample(path: Path, workdir: Path, rows: int = SAMPLE_ROWS) -> tuple[list[str], dict[str, list[str]]]:
+    """(headers, header -> first values), the way an import reads the file. Raises FileRefused."""
+    source = open_source(head_of(Path(path), workdir), workdir)
+    return source.headers, sample_values(source, rows)
+
+
+def team_properties(engine: Engine, team_id: int) -> list[ExistingProperty]:
+    from schemas.tables import contact_properties as p
+
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(p.c.key, p.c.type).where(p.c.team_id == team_id).order_by(p.c.key)).all()
+    return [ExistingProperty(k, t) for k, t in rows]
+
+
+def suggestion_dict(s: Suggestion) -> dict:
+    d = s.to_dict()
+    return {k: d[k] for k in SUGGESTION_FIELDS}
+
+
+def render(suggestions: list[Suggestion]) -> dict:
+    """{"column_map": the import API's shape (new properties included: it is a suggestion), "suggestions": [...]}"""
+    from .column_map import to_column_map
+
+    return {"column_map": to_column_map(suggestions), "suggestions": [suggestion_dict(s) for s in suggestions]}
+
+
+def suggest_for_file(engine: Engine | None, team_id: int | None, path: str | Path,
+                     existing: list[ExistingProperty] | list[dict] | None = None, *, mapper=None,  # a resources.column_mapper.ColumnMapper, for its settings
+
+                     use_memory: bool = True, with_headers: bool = False) -> dict:
+    """Suggest a column map for the CSV at `path` for a team.
+
+    existing: the team's properties ([ExistingProperty] or [{"key", "type"}]); None reads them from
+    the database. A mapping the team accepted before for these headers is preferred (engine
+    "memory"). The model is asked when OPENAI_API_KEY is set (one request), else the offline
+    engine answers. Raises roster.csvfiles.FileRefused for a file no import could read.
+    Returns {"column_map": ..., "suggestions": [...]} (plus "headers" and "notes" with with_headers).
+    """
+    from .engine import suggest
+    from .memory import recall
+
+    if existing is None:
+        existing = team_properties(engine, team_id) if engine is not None and team_id is not None else []
+    props = [p if isinstance(p, ExistingProperty) else ExistingProperty(str(p["key"]), str(p.get("type", "string")))
+             for p in existing]
+    with tempfile.TemporaryDirectory(prefix="roster-mapping-") as tmp:
+        headers, samples = read_file_sample(Path(path), Path(tmp))
+    remembered = None
+    if use_memory and engine is not None and team_id is not None:
+        remembered = recall(engine, team_id, headers)
+    if mapper is not None:
+        outcome = mapper.suggest(headers, samples, {p.key: p.type for p in props}, remembered=remembered)
+    else:  # the same defaults as the ColumnMapper resource, without loading Dagster
+        outcome = suggest(headers, samples, props, engine=os.environ.get("ROSTER_MAPPING_ENGINE") or "auto",
+                          remembered=remembered)
+    out = render(outcome.suggestions)
+    if with_headers:
+        out |= {"headers": headers, "notes": outcome.notes}
+    return out
