@@ -216,6 +216,18 @@ def imports_failures(
         out.close()
 
 
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="The REST API's port.")] = 8000,
+    ui_port: Annotated[int, typer.Option("--ui-port", help="The Dagster UI's port; 0 for no UI.")] = 3000,
+) -> None:
+    """Run the API, the Dagster daemon (which starts queued imports) and the Dagster UI together."""
+    from roster.serve import serve
+
+    raise typer.Exit(serve(host, port, ui_port or None))
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the database migrations (they also run on first use)."""

@@ -1,0 +1,75 @@
+"""`roster serve` as a user runs it: the API, the Dagster daemon and its sensors, together. An
+import posted over HTTP is started by the queued-imports sensor and completes; SIGTERM stops all."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(tmp_path, team):
+    name, _ = team
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster"), "ROSTER_LAUNCH": "sensor"}
+    key = subprocess.run([str(BIN / "roster"), "keys", "create", "--team", name, "--json"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert key.returncode == 0, key.stderr
+    token = json.loads(key.stdout)["token"]
+    port = _free_port()
+    proc = subprocess.Popen([str(BIN / "roster"), "serve", "--port", str(port), "--ui-port", "0"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "serve.log", "w"))
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {token}"}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/contacts/imports", headers=headers, timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("roster serve did not answer: " + (tmp_path / "serve.log").read_text()[-2000:])
+    yield base, headers, proc, tmp_path
+    if proc.poll() is None:
+        proc.kill()
+
+
+def test_serve_runs_imports_posted_over_http_and_stops_on_sigterm(served):
+    base, headers, proc, tmp_path = served
+    csv = b"email,first_name,last_name\nada@example.com,Ada,Lovelace\nbad,x,y\n"
+    r = httpx.post(f"{base}/contacts/imports", headers=headers, files={"file": ("c.csv", csv, "text/csv")}, timeout=30)
+    assert r.status_code in (200, 201), r.text
+    import_id = r.json()["id"]
+    deadline = time.monotonic() + 120
+    status = None
+    while time.monotonic() < deadline:
+        status = httpx.get(f"{base}/contacts/imports/{import_id}", headers=headers, timeout=5).json()
+        if status["status"] in ("completed", "failed"):
+            break
+        time.sleep(1)
+    assert status["status"] == "completed", (status, (tmp_path / "serve.log").read_text()[-3000:])
+    assert status["counts"] == {"total": 2, "created": 1, "updated": 0, "skipped": 0, "failed": 1}
+
+    children = subprocess.run(["pgrep", "-f", "pipelines.definitions"], capture_output=True, text=True).stdout.split()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    time.sleep(1)
+    alive = [pid for pid in children if Path(f"/proc/{pid}").exists() and "pipelines.definitions" in Path(f"/proc/{pid}/cmdline").read_text()]
+    assert alive == []
