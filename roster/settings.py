@@ -32,5 +32,5 @@ def get_settings() -> Settings:
     return Settings(
         data_dir=Path(os.environ.get("ROSTER_DATA_DIR", ".roster")).absolute(),
         database_url=os.environ.get("DATABASE_URL") or None,
-        batch_rows=int(os.environ.get("ROSTER_BATCH_ROWS", "200000")),
+        batch_rows=int(os.environ.get("ROSTER_BATCH_ROWS", "50000")),
     )
