@@ -8,6 +8,7 @@ import sqlalchemy.exc
 from dagster import AssetExecutionContext, Failure, RetryRequested
 
 from resources.contact_store import ContactStore
+from resources.landing_store import LandingStore
 from roster.csvfiles import FileRefused, SourceFile
 from roster.imports import ImportRefused
 from schemas.column_map import ColumnMap, ColumnMapError, ImportOptions
@@ -28,6 +29,7 @@ def import_step(context: AssetExecutionContext, store: ContactStore, step: str) 
         yield import_id
     except REFUSALS as e:
         store.fail(import_id, str(e))
+        LandingStore().clean_work(import_id)
         raise Failure(description=str(e), allow_retries=False) from None
     except Failure:
         raise
@@ -35,6 +37,7 @@ def import_step(context: AssetExecutionContext, store: ContactStore, step: str) 
         context.log.warning(f"{step}: transient database error, retrying: {e}")
         raise RetryRequested(max_retries=MAX_TRANSIENT_RETRIES, seconds_to_wait=2) from e
     except Exception as e:
+        LandingStore().clean_work(import_id)
         store.fail(import_id, f"{step} failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}".strip())
         raise
 

@@ -1,0 +1,80 @@
+"""Median time for a 1,000-row import created over HTTP to complete, the way a user runs it:
+`roster serve` (API + Dagster daemon: the queued-imports sensor starts the run, the run queue
+launches it in its own process), POST /contacts/imports, then GET every 100 ms until it ends.
+
+Usage: python bench/http_import.py [--runs 7] [--rows 1000]
+Uses a fresh database on the local PostgreSQL (socket /var/run/postgresql) and a fresh data dir.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = ROOT / ".venv" / "bin"
+SOCKET = "/var/run/postgresql"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--rows", type=int, default=1000)
+    args = ap.parse_args()
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["email", "first_name", "last_name"])
+    for i in range(args.rows):
+        w.writerow([f"user{i}@example.com", f"First{i}", f"Last{i}"])
+    data = buf.getvalue().encode()
+
+    db = "roster_http_bench"
+    subprocess.run(["psql", "-qX", "-h", SOCKET, "-d", "postgres", "-c", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)", "-c", f"CREATE DATABASE {db}"], check=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "DATABASE_URL": f"postgresql:///{db}?host={SOCKET}", "ROSTER_DATA_DIR": tmp, "ROSTER_RATE_LIMIT": "1000"}
+        env.pop("DAGSTER_HOME", None)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = subprocess.Popen([str(BIN / "roster"), "serve", "--port", str(port), "--ui-port", "0"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            times = []
+            for run in range(args.runs):
+                key = subprocess.run([str(BIN / "roster"), "keys", "create", "--team", f"bench{run}", "--json"], env=env,
+                                     capture_output=True, text=True, check=True)
+                client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30,
+                                      headers={"Authorization": f"Bearer {json.loads(key.stdout)['token']}"})
+                for _ in range(120):  # the server may still be starting
+                    try:
+                        client.get("/contacts/imports")
+                        break
+                    except httpx.HTTPError:
+                        time.sleep(0.5)
+                t0 = time.perf_counter()
+                import_id = client.post("/contacts/imports", files={"file": ("c.csv", data, "text/csv")}).json()["id"]
+                while (body := client.get(f"/contacts/imports/{import_id}").json())["status"] not in ("completed", "failed"):
+                    time.sleep(0.1)
+                seconds = time.perf_counter() - t0
+                assert body["status"] == "completed" and body["counts"]["created"] == args.rows, body
+                times.append(seconds)
+                print(f"run {run}: {seconds:.2f} s", flush=True)
+            print(f"median {statistics.median(times):.2f} s over {len(times)} runs (min {min(times):.2f}, max {max(times):.2f})")
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=60)
+
+
+if __name__ == "__main__":
+    main()
