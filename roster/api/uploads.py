@@ -32,16 +32,25 @@ class Upload:
     file_field: str | None = None
     filename: str | None = None
     path: Path | None = None
-    size: int = 0
+    size: int = 0       # bytes of the file part received
+    kept: int = 0       # bytes of it written to `path` (less than size when keep_bytes cut it)
+
+    @property
+    def truncated(self) -> bool:
+        return self.kept < self.size
 
     def cleanup(self) -> None:
         if self.path is not None:
             self.path.unlink(missing_ok=True)
 
 
-async def receive_upload(request: Request, spool_dir: Path, limit: int, file_field: str = "file") -> Upload:
+async def receive_upload(request: Request, spool_dir: Path, limit: int, file_field: str = "file",
+                         keep_bytes: int | None = None) -> Upload:
     """Parse a multipart/form-data request. Only the part named `file_field` with a filename (or
-    any part with a filename) is treated as the file; other parts are text fields."""
+    any part with a filename) is treated as the file; other parts are text fields.
+
+    keep_bytes: write only the file's first `keep_bytes` bytes to disk; the rest is read (for the
+    fields after it) and dropped. `limit` still bounds the whole file."""
     from python_multipart.multipart import MultipartParser, parse_options_header
 
     content_type = request.headers.get("content-type", "")
@@ -92,7 +101,10 @@ async def receive_upload(request: Request, spool_dir: Path, limit: int, file_fie
             up.size += e - s
             if up.size > limit:
                 raise too_large(limit)
-            pending.append(bytes(d[s:e]))
+            take = e - s if keep_bytes is None else max(0, min(e - s, keep_bytes - up.kept))
+            if take:
+                pending.append(bytes(d[s:s + take]))
+                up.kept += take
         elif state["part"] is not None:
             state["data"] += d[s:e]
             if len(state["data"]) > MAX_FIELD_BYTES:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
@@ -180,6 +180,126 @@ async def create_contact_import(request: Request, caller: Annotated[Caller, Depe
         upload.cleanup()
     await run_in_threadpool(submit_import, import_id, {"roster/team": caller.team_name, "roster/source": "api"})
     return JSONResponse({"object": "contact_import", "id": import_id}, status_code=201)
+
+
+class ColumnSuggestion(BaseModel):
+    column: str
+    target: Literal["email", "first_name", "last_name", "unsubscribed", "property", "ignore"]
+    property_key: str | None = None
+    property_type: Literal["string", "number", "boolean"] | None = None
+    invert: bool = False
+    confidence: float
+    reason: str
+    engine: str
+    is_new_property: bool = False
+
+
+class ColumnMapSuggestion(BaseModel):
+    object: Literal["column_map_suggestion"] = "column_map_suggestion"
+    column_map: dict[str, Any]
+    suggestions: list[ColumnSuggestion]
+    headers: list[str]
+    notes: list[str]
+
+
+SUGGEST_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary",
+                                 "description": "The CSV (or .csv.gz). Only its first 4 MB are read; the rest of the upload is discarded."},
+                        "existing_properties": {
+                            "type": "string",
+                            "description": 'JSON: [{"key": "<key>", "type": "string|number|boolean"}]: the properties to map '
+                                           "onto, instead of the team's.",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _existing_properties(fields: dict) -> list[dict] | None:
+    from schemas.column_map import PROPERTY_KEY
+
+    if (fields.get("existing_properties") or "").strip() == "":
+        return None
+    shape = '`existing_properties` must be a JSON array of {"key": "<key>", "type": "string|number|boolean"}'
+    out = []
+    for item in _json_list_field(fields, "existing_properties"):
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+            raise ApiError(422, "validation_error", shape)
+        ptype = item.get("type", "string")
+        if ptype not in ("string", "number", "boolean"):
+            raise ApiError(422, "validation_error", f"{shape}: {ptype!r} is not a type")
+        if not PROPERTY_KEY.match(item["key"]):
+            raise ApiError(422, "validation_error", f"property key {item['key']!r} is invalid: use 1 to 50 letters, digits or underscores")
+        out.append({"key": item["key"], "type": ptype})
+    return out
+
+
+def _finish_head(path, limit: int) -> None:
+    """The upload was cut at `limit` bytes: end it at a line end (a gzip file: decompressed as far as it goes)."""
+    import zlib
+
+    from roster.mapping.service import _cut_at_line_end
+
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = zlib.decompressobj(wbits=31).decompress(raw, limit)
+        except zlib.error as e:
+            raise ApiError(422, "validation_error", f"the file looks gzip-compressed but cannot be decompressed ({e})") from None
+    path.write_bytes(_cut_at_line_end(raw))
+
+
+ERROR_SCHEMA = {"application/json": {"schema": {
+    "type": "object", "required": ["statusCode", "name", "message"],
+    "properties": {"statusCode": {"type": "integer"}, "name": {"type": "string"}, "message": {"type": "string"}}}}}
+
+
+@router.post(
+    "/contacts/imports/column-map", response_model=ColumnMapSuggestion, openapi_extra=SUGGEST_SCHEMA,
+    responses={413: {"description": "The upload is over the upload limit.", "content": ERROR_SCHEMA},
+               422: {"description": "No file, an empty or binary file, or invalid `existing_properties`.",
+                     "content": ERROR_SCHEMA}},
+    summary="Suggest a column map for a CSV",
+    description="Upload a CSV (multipart/form-data, `file`); only its first 4 MB are read. Returns where each "
+                "column should go (`email`, `first_name`, `last_name`, `unsubscribed` with `invert`, a property, "
+                "or `ignore`), with a confidence, a reason and the engine that decided, plus `column_map` ready for "
+                "POST /contacts/imports. A map the team accepted before for the same headers wins (engine `memory`). "
+                "Nothing is stored.",
+)
+async def suggest_column_map(request: Request, caller: Annotated[Caller, Depends(require_caller)]):
+    from resources.landing_store import LandingStore
+    from roster.csvfiles import FileRefused
+    from roster.mapping.service import HEAD_BYTES, suggest_for_file
+
+    upload = await receive_upload(request, LandingStore().base() / ".incoming", max_upload_bytes(), keep_bytes=HEAD_BYTES)
+    try:
+        if upload.path is None:
+            raise ApiError(422, "missing_required_field", "the `file` field is required")
+        existing = _existing_properties(upload.fields)
+
+        def suggest() -> dict:
+            if upload.truncated:
+                _finish_head(upload.path, HEAD_BYTES)
+            return suggest_for_file(get_engine(), caller.team_id, upload.path, existing, with_headers=True)
+
+        try:
+            result = await run_in_threadpool(suggest)
+        except FileRefused as e:
+            raise ApiError(422, "validation_error", str(e)) from None
+    finally:
+        upload.cleanup()
+    return JSONResponse({"object": "column_map_suggestion", **result})
 
 
 def _import_or_404(caller: Caller, import_id: str) -> dict:
