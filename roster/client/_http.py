@@ -120,6 +120,28 @@ def open_file(file, filename: str | None) -> tuple[str, Any, bool]:
     raise ConfigurationError(0, "invalid_file", "file must be a path, bytes or a binary file object")
 
 
+HEAD_BYTES = 4 << 20  # what the server reads of a file for a column-map suggestion
+
+
+def read_head(fileobj, limit: int = HEAD_BYTES) -> io.BytesIO:
+    """The file's first `limit` bytes, ended at a line end when the file is longer (a gzip file: as is)."""
+    raw = fileobj.read(limit + 1)
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8")
+    if len(raw) > limit:
+        raw = raw[:limit]
+        if raw[:2] != b"\x1f\x8b":
+            i = raw.rfind(b"\n")
+            if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16: a whole two-byte line end
+                i = raw.rfind(b"\n\x00" if raw[:2] == b"\xff\xfe" else b"\x00\n")
+                while i > 0 and i % 2:
+                    i = raw.rfind(raw[i:i + 2], 0, i)
+                raw = raw[: i + 2] if i > 0 else raw
+            elif i > 0:
+                raw = raw[: i + 1]
+    return io.BytesIO(raw)
+
+
 class SyncHTTP:
     def __init__(self, config: Config, client: httpx.Client | None = None):
         self.config = config

@@ -146,6 +146,48 @@ class Topic:
 
 
 @dataclass
+class ColumnSuggestion:
+    """Where one column should go: target is email, first_name, last_name, unsubscribed (invert: the
+    column means the opposite), property (property_key, property_type) or ignore."""
+
+    column: str
+    target: str
+    property_key: str | None = None
+    property_type: str | None = None
+    invert: bool = False
+    confidence: float = 0.0
+    reason: str = ""
+    engine: str = ""
+    is_new_property: bool = False
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ColumnSuggestion":
+        return _build(cls, data)
+
+
+@dataclass
+class ColumnMapSuggestion:
+    """What suggest_column_map returns: `column_map` is ready for imports.create(column_map=...)."""
+
+    column_map: dict
+    suggestions: list[ColumnSuggestion]
+    headers: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    object: str = "column_map_suggestion"
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def suggestion(self, column: str) -> ColumnSuggestion | None:
+        return next((s for s in self.suggestions if s.column == column), None)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ColumnMapSuggestion":
+        obj = _build(cls, {**data, "suggestions": [ColumnSuggestion.from_dict(d) for d in data.get("suggestions", [])]})
+        obj.raw = data
+        return obj
+
+
+@dataclass
 class ListPage(Generic[T]):
     data: list[T]
     has_more: bool

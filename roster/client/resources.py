@@ -6,9 +6,9 @@ import json
 from typing import Any, Callable
 from urllib.parse import quote
 
-from roster.client._http import Request, open_file
+from roster.client._http import Request, open_file, read_head
 from roster.client.errors import ImportFailed, WaitTimeout
-from roster.client.models import (Contact, ContactImport, ContactProperty, Created, Deleted, ImportFailure, ListPage,
+from roster.client.models import (ColumnMapSuggestion, Contact, ContactImport, ContactProperty, Created, Deleted, ImportFailure, ListPage,
                                   Segment, Topic)
 
 
@@ -62,6 +62,24 @@ class Imports(_Resource):
                       headers={"Idempotency-Key": idempotency_key} if idempotency_key else None,
                       parse=lambda r: Created.from_dict(r.json()))
         return self._do(req, fileobj.close if opened else None)
+
+    def suggest_column_map(self, file, existing_properties: list[dict] | None = None, filename: str | None = None):
+        """Suggest a column map for a CSV (a path, bytes, or a binary file object): only its first 4 MB
+        are sent. existing_properties ([{"key", "type"}]) replaces the team's properties. Returns a
+        ColumnMapSuggestion; its `column_map` (edited or not) goes to create(column_map=...)."""
+        data: dict[str, str] = {}
+        if existing_properties is not None:
+            data["existing_properties"] = json.dumps(
+                [p if isinstance(p, dict) else {"key": p.key, "type": p.type} for p in existing_properties])
+        name, fileobj, opened = open_file(file, filename)
+        try:
+            head = read_head(fileobj)
+        finally:
+            if opened:
+                fileobj.close()
+        req = Request("POST", "/contacts/imports/column-map", data=data, file=(name, head, "text/csv"),
+                      parse=lambda r: ColumnMapSuggestion.from_dict(r.json()))
+        return self._do(req)
 
     def get(self, import_id: str):
         return self._do(Request("GET", f"/contacts/imports/{_q(import_id)}", parse=lambda r: ContactImport.from_dict(r.json())))
