@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 contacts_app = typer.Typer(no_args_is_help=True, help="Contacts on a Roster server (over its REST API).")
-imports_app = typer.Typer(no_args_is_help=True, help="Contact imports on a Roster server: create, get, list.")
+imports_app = typer.Typer(no_args_is_help=True, help="Contact imports on a Roster server: create, get, list, column-map.")
 contacts_app.add_typer(imports_app, name="imports")
 keys_app = typer.Typer(no_args_is_help=True, help="API keys.")
 err = Console(stderr=True)
@@ -68,6 +68,8 @@ def imports_create(
     column_map: Annotated[Optional[str], typer.Option("--column-map", help="JSON column map, or @FILE.")] = None,
     on_conflict: Annotated[Optional[str], typer.Option("--on-conflict", help="upsert (default) or skip.")] = None,
     segment_id: Annotated[Optional[list[str]], typer.Option("--segment-id", help="Add the contacts to this segment (repeatable).")] = None,
+    auto_map: Annotated[Optional[bool], typer.Option("--auto-map/--no-auto-map", help="Map the columns the column map leaves out (core fields, existing properties).")] = None,
+    auto_create_properties: Annotated[Optional[bool], typer.Option("--auto-create-properties/--no-auto-create-properties", help="Let automatic mapping create new properties.")] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the import to finish, showing progress.")] = False,
     as_json: JsonOpt = False,
     api_key: ApiKeyOpt = None,
@@ -93,7 +95,8 @@ def imports_create(
     client = _client(api_key, api_url)
     try:
         created = client.contacts.imports.create(file=file, column_map=column_map, on_conflict=on_conflict,
-                                                 segments=segment_id or None)
+                                                 segments=segment_id or None, auto_map=auto_map,
+                                                 auto_create_properties=auto_create_properties)
         if not wait:
             if as_json:
                 _print_json({"object": "contact_import", "id": created.id})
@@ -184,6 +187,70 @@ def imports_list(
     Console().print(table)
     if page.has_more:
         Console().print(f"more: --after {page.data[-1].id}")
+
+
+def _target_text(s) -> str:
+    if s.target == "property":
+        return f"property {s.property_key} ({s.property_type}{', new' if s.is_new_property else ''})"
+    if s.target == "unsubscribed" and s.invert:
+        return "unsubscribed (inverted)"
+    return s.target
+
+
+@imports_app.command("column-map")
+def imports_column_map(
+    file: Annotated[Path, typer.Option("--file", "-f", help="The CSV (only its first 4 MB are sent).")],
+    existing_properties: Annotated[Optional[str], typer.Option("--existing-properties", help='JSON [{"key", "type"}], or @FILE: map onto these instead of the team\'s properties.')] = None,
+    as_json: JsonOpt = False,
+    api_key: ApiKeyOpt = None,
+    api_url: ApiUrlOpt = None,
+) -> None:
+    """Suggest where each column of FILE goes; use the column map with `create --column-map`."""
+    from rich.table import Table
+
+    from roster.client import RosterError
+
+    props = None
+    if existing_properties:
+        text = existing_properties
+        if text.startswith("@"):
+            try:
+                text = Path(text[1:]).read_text()
+            except OSError as e:
+                _fail(f"cannot read the properties: {e}")
+        try:
+            props = json.loads(text)
+        except json.JSONDecodeError as e:
+            _fail(f"--existing-properties is not valid JSON: {e.msg}")
+        if not isinstance(props, list):
+            _fail('--existing-properties must be a JSON array of {"key": ..., "type": ...}')
+    if not file.is_file():
+        _fail(f"no such file: {file}")
+    client = _client(api_key, api_url)
+    try:
+        result = client.contacts.imports.suggest_column_map(file=file, existing_properties=props)
+    except RosterError as e:
+        _fail(e.message if e.status_code == 0 else f"{e.status_code} {e.name}: {e.message}")
+    finally:
+        client.close()
+    if as_json:
+        _print_json({k: result.raw[k] for k in ("object", "column_map", "suggestions") if k in result.raw})
+        return
+    out = Console()
+    table = Table(title=f"column map for {file.name}")
+    table.add_column("column", no_wrap=True)
+    table.add_column("target")
+    table.add_column("confidence", justify="right")
+    table.add_column("engine")
+    table.add_column("reason")
+    for sug in result.suggestions:
+        style = "dim" if sug.target == "ignore" else ("yellow" if sug.confidence < 0.5 else None)
+        table.add_row(sug.column, _target_text(sug), f"{sug.confidence:.2f}", sug.engine, sug.reason, style=style)
+    out.print(table)
+    for note in result.notes:
+        out.print(f"note: {note}", highlight=False)
+    out.print("column map (for `roster contacts imports create --column-map`):")
+    out.print_json(json.dumps(result.column_map))
 
 
 @keys_app.command("create")
