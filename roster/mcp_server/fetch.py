@@ -68,8 +68,9 @@ def max_url_bytes() -> int:
     return int(os.environ.get("ROSTER_MCP_MAX_URL_BYTES", DEFAULT_MAX_URL_BYTES))
 
 
-async def download(url: str) -> tuple[Path, str]:
-    """Fetch the URL into a temporary file (the caller deletes it). Every redirect hop is checked."""
+async def download(url: str, head_bytes: int | None = None) -> tuple[Path, str]:
+    """Fetch the URL into a temporary file (the caller deletes it). Every redirect hop is checked.
+    head_bytes: keep only the first bytes (a column-map suggestion reads no more): no size limit then."""
     limit = max_url_bytes()
     fd, tmp = tempfile.mkstemp(prefix="roster-mcp-", suffix=".csv")
     os.close(fd)
@@ -85,11 +86,17 @@ async def download(url: str) -> tuple[Path, str]:
                     if resp.status_code >= 400:
                         raise Refused(f"fetching the url failed: HTTP {resp.status_code}")
                     declared = resp.headers.get("content-length")
-                    if declared and declared.isdigit() and int(declared) > limit:
+                    if head_bytes is None and declared and declared.isdigit() and int(declared) > limit:
                         raise Refused(f"the file at the url is larger than {limit} bytes")
                     size = 0
                     with path.open("wb") as out:
                         async for chunk in resp.aiter_bytes():
+                            if head_bytes is not None:
+                                out.write(chunk[: head_bytes - size])
+                                size += len(chunk)
+                                if size >= head_bytes:
+                                    break
+                                continue
                             size += len(chunk)
                             if size > limit:
                                 raise Refused(f"the file at the url is larger than {limit} bytes")

@@ -17,7 +17,8 @@ from roster.mcp_server.fetch import Refused, check_path, download
 
 INSTRUCTIONS = """Import contacts into Roster from a CSV: create-contact-import (a file path, CSV text, or a URL),
 then get-contact-import until its status is completed or failed. Segments and contact properties
-can be listed and created first."""
+can be listed and created first. suggest-column-mapping says where each column of a CSV should go;
+show it to the user, let them change it, and pass the columnMap they accept to create-contact-import."""
 
 
 def _client() -> AsyncRoster:
@@ -31,6 +32,23 @@ def _error(e: RosterError) -> ToolError:
     return ToolError(f"{e.status_code} {e.name}: {e.message}" if e.status_code else e.message)
 
 
+def _exactly_one(filePath, content, url) -> None:
+    given = [n for n, v in (("filePath", filePath), ("content", content), ("url", url)) if v not in (None, "")]
+    if len(given) != 1:
+        raise ToolError("give exactly one of filePath, content or url" + (f" (got {', '.join(given)})" if given else ""))
+
+
+async def _source(filePath, content, url, head_bytes: int | None = None) -> tuple[Any, str, Path | None]:
+    """(file, filename, a temporary file to delete). Raises Refused."""
+    if filePath:
+        path = check_path(filePath)
+        return path, path.name, None
+    if content:
+        return content.encode("utf-8"), "import.csv", None
+    tmp, filename = await download(url, head_bytes=head_bytes)
+    return tmp, filename, tmp
+
+
 async def create_contact_import(
     filePath: Annotated[str | None, Field(description="Path of a CSV file on this machine (under ROSTER_MCP_ALLOWED_DIRS).")] = None,
     content: Annotated[str | None, Field(description="The CSV itself, as text.")] = None,
@@ -38,25 +56,19 @@ async def create_contact_import(
     columnMap: Annotated[dict[str, Any] | None, Field(description='{"email": "<header>", "first_name": "<header>", "last_name": "<header>", "unsubscribed": "<header>", "properties": {"<key>": {"column": "<header>", "type": "string|number|boolean"}}}')] = None,
     onConflict: Annotated[Literal["upsert", "skip"] | None, Field(description="upsert (default) updates existing contacts; skip leaves them.")] = None,
     segmentIds: Annotated[list[str] | None, Field(description="Segment ids to add the imported contacts to.")] = None,
+    autoMap: Annotated[bool | None, Field(description="Map the columns the columnMap leaves out (core fields and existing properties).")] = None,
+    autoCreateProperties: Annotated[bool | None, Field(description="Let automatic mapping create new contact properties.")] = None,
 ) -> dict:
     """Import contacts from a CSV: give exactly one of filePath, content or url. Returns the import's id;
     the import runs in the background (see get-contact-import)."""
-    given = [n for n, v in (("filePath", filePath), ("content", content), ("url", url)) if v not in (None, "")]
-    if len(given) != 1:
-        raise ToolError("give exactly one of filePath, content or url" + (f" (got {', '.join(given)})" if given else ""))
+    _exactly_one(filePath, content, url)
     cleanup: Path | None = None
     try:
-        if filePath:
-            file: Any = check_path(filePath)
-            filename = file.name
-        elif content:
-            file, filename = content.encode("utf-8"), "import.csv"
-        else:
-            cleanup, filename = await download(url)
-            file = cleanup
+        file, filename, cleanup = await _source(filePath, content, url)
         async with _client() as client:
             created = await client.contacts.imports.create(
-                file=file, filename=filename, column_map=columnMap, on_conflict=onConflict, segments=segmentIds or None)
+                file=file, filename=filename, column_map=columnMap, on_conflict=onConflict, segments=segmentIds or None,
+                auto_map=autoMap, auto_create_properties=autoCreateProperties)
         return {"object": "contact_import", "id": created.id}
     except Refused as e:
         raise ToolError(str(e)) from None
@@ -149,10 +161,42 @@ TOOLS = {
 }
 
 
+async def suggest_column_mapping(
+    filePath: Annotated[str | None, Field(description="Path of a CSV file on this machine (under ROSTER_MCP_ALLOWED_DIRS).")] = None,
+    content: Annotated[str | None, Field(description="The CSV itself, as text (the header and a few rows are enough).")] = None,
+    url: Annotated[str | None, Field(description="An http(s) URL to fetch the CSV from (only its first 4 MB are read).")] = None,
+    existingProperties: Annotated[list[dict[str, str]] | None, Field(description='[{"key": "<key>", "type": "string|number|boolean"}]: map onto these instead of the team\'s properties.')] = None,
+) -> dict:
+    """Suggest where each column of a CSV goes (give exactly one of filePath, content or url): email,
+    first_name, last_name, unsubscribed (invert: the column means the opposite, e.g. "Accepts Marketing"),
+    a contact property, or ignore; each with a confidence, a reason and the engine. `column_map` is
+    ready for create-contact-import's columnMap: show the suggestions to the user and pass the map
+    they accept (edited or not). Only the file's first 4 MB are read; nothing is stored."""
+    from roster.client._http import HEAD_BYTES
+
+    _exactly_one(filePath, content, url)
+    cleanup: Path | None = None
+    try:
+        # one byte more than the SDK sends: it then sees the file goes on, and ends the head at a line end
+        file, filename, cleanup = await _source(filePath, content, url, head_bytes=HEAD_BYTES + 1)
+        async with _client() as client:
+            result = await client.contacts.imports.suggest_column_map(
+                file=file, filename=filename, existing_properties=existingProperties)
+        return {"object": "column_map_suggestion", "column_map": result.column_map,
+                "suggestions": result.raw.get("suggestions", []), "notes": result.notes}
+    except Refused as e:
+        raise ToolError(str(e)) from None
+    except RosterError as e:
+        raise _error(e) from None
+    finally:
+        if cleanup is not None:
+            cleanup.unlink(missing_ok=True)
+
+
 def register_suggest_column_mapping(server: MCPServer) -> None:
-    """Placeholder for the `suggest-column-mapping` tool (the column-mapping feature, later): it
-    will read a CSV's headers and sample values (filePath/content/url, as create-contact-import)
-    and return a suggested columnMap. Register it here when roster.mapping exposes it."""
+    """The `suggest-column-mapping` tool: a CSV (filePath/content/url, as create-contact-import) ->
+    suggested columnMap and per-column suggestions, from the server's POST /contacts/imports/column-map."""
+    server.add_tool(suggest_column_mapping, name="suggest-column-mapping", description=suggest_column_mapping.__doc__)
 
 
 def build_server() -> MCPServer:
