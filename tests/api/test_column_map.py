@@ -279,3 +279,40 @@ def test_mcp_suggest_column_mapping(api_url, api_key, tmp_path):
 
     anyio.run(main)
     assert not errors, errors
+
+
+def test_mcp_suggest_from_url_reads_only_the_head(api_url, api_key, monkeypatch):
+    """A URL (allowed on this machine here): only the first 4 MB are fetched, whatever the size limit."""
+    import http.server
+    import threading
+
+    from roster.mcp_server import server as mcp
+
+    body = csv_bytes(["Email", "Vorname"], [[f"u{i}@example.com", f"N{i}"] for i in range(300_000)])
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("content-type", "text/csv")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            try:
+                for i in range(0, len(body), 1 << 16):
+                    self.wfile.write(body[i:i + (1 << 16)])
+            except OSError:  # the client stops reading after the head
+                pass
+
+        def log_message(self, *a):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    for k, v in {"ROSTER_API_KEY": api_key, "ROSTER_API_URL": api_url, "ROSTER_MCP_ALLOW_PRIVATE_URLS": "1",
+                 "ROSTER_MCP_MAX_URL_BYTES": "1000"}.items():
+        monkeypatch.setenv(k, v)
+    try:
+        result = anyio.run(lambda: mcp.suggest_column_mapping(url=f"http://127.0.0.1:{httpd.server_address[1]}/leute.csv"))
+    finally:
+        httpd.shutdown()
+    assert result["column_map"] == {"email": "Email", "first_name": "Vorname"}
+    assert len(body) > 6 << 20
