@@ -97,9 +97,14 @@ async def list_contact_imports(
     try:
         async with _client() as client:
             page = await client.contacts.imports.list(limit=limit, after=after, status=status)
-        return {"object": "list", "has_more": page.has_more, "data": [i.raw for i in page.data]}
+        return _as_list(page)
     except RosterError as e:
         raise _error(e) from None
+
+
+def _as_list(page) -> dict:
+    """A page of SDK objects in the API's list shape."""
+    return {"object": "list", "has_more": page.has_more, "data": [item.raw for item in page.data]}
 
 
 async def list_segments(
@@ -110,7 +115,7 @@ async def list_segments(
     try:
         async with _client() as client:
             page = await client.segments.list(limit=limit, after=after)
-        return {"object": "list", "has_more": page.has_more, "data": [s.raw for s in page.data]}
+        return _as_list(page)
     except RosterError as e:
         raise _error(e) from None
 
@@ -132,7 +137,7 @@ async def list_contact_properties(
     try:
         async with _client() as client:
             page = await client.contact_properties.list(limit=limit, after=after)
-        return {"object": "list", "has_more": page.has_more, "data": [p.raw for p in page.data]}
+        return _as_list(page)
     except RosterError as e:
         raise _error(e) from None
 
