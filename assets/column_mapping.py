@@ -18,6 +18,10 @@ from roster.mapping import memory
 def column_mapping(context: AssetExecutionContext, contact_store: ContactStore, column_mapper: ColumnMapper) -> MaterializeResult:
     with import_step(context, contact_store, "column_mapping") as import_id:
         row = contact_store.get_import(import_id)
+        if row["column_map"] is not None and options_of(row).column_map is None:
+            # An earlier attempt decided the map: a retry keeps it, so a crash cannot change what
+            # the import does (a model may answer differently the second time).
+            return MaterializeResult(metadata={"column_map": MetadataValue.json(row["column_map"]), "note": "decided by an earlier attempt"})
         source = source_of(row)
         team_id = row["team_id"]
         existing = contact_store.properties(team_id)

@@ -1,13 +1,27 @@
-"""What every import step shares: its import, and turning errors into a failed import."""
+"""What every import step shares: its import, its run lease, and turning errors into an honest status.
+
+How an error ends:
+- a refusal (bad file, bad map): the import fails with its reason, no retries;
+- a transient fault (the database restarting or unreachable, storage briefly unwritable): the
+  step runs again with backoff, about a minute in all; every step is safe to run again because it
+  recomputes what it needs from durable state. If the fault outlasts the retries, the import
+  fails with a reason that says what to do;
+- anything else: the import fails with what went wrong.
+A run whose process dies gets none of this: the watchdog and Dagster's run retries take over
+(pipelines/watchdog.py).
+"""
 
 import contextlib
+import errno
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import sqlalchemy.exc
 from dagster import AssetExecutionContext, Failure, RetryRequested
 
 from resources.contact_store import ContactStore
+from resources.import_lease import ImportBusy, hold, let_go
 from resources.landing_store import LandingStore
 from roster.csvfiles import FileRefused, SourceFile
 from roster.imports import ImportRefused
@@ -16,42 +30,84 @@ from schemas.column_map import ColumnMap, ColumnMapError, ImportOptions
 GROUP = "contact_import"
 # A bad file or map fails the import at once; retrying cannot help.
 REFUSALS = (FileRefused, ColumnMapError, ImportRefused)
-# A lost database connection is worth retrying: every step is safe to run again.
-TRANSIENT = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, psycopg.OperationalError)
-MAX_TRANSIENT_RETRIES = 3
+# Seconds to wait before each retry of a step hit by a transient fault: about a minute in all,
+# longer than PostgreSQL's crash recovery takes.
+BACKOFF = (1, 2, 4, 8, 15, 30)
+# SQLSTATEs worth a retry: connection exceptions (08), the server shutting down or starting
+# (57P01-57P03), too many connections or out of resources (53), serialization and deadlock.
+# Not class 54 (a program limit such as an index row too large): the same row fails again.
+_TRANSIENT_STATES = ("08", "57P01", "57P02", "57P03", "53", "40001", "40P01")
+# Storage that is full, read-only or failing may come back.
+_TRANSIENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EIO, errno.EDQUOT}
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        if not isinstance(exc.orig, psycopg.Error):
+            return isinstance(exc, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError))
+        exc = exc.orig
+    if isinstance(exc, psycopg.Error):
+        state = exc.sqlstate
+        if state is None:  # no answer from the server at all: the connection failed
+            return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
+        return state.startswith(_TRANSIENT_STATES)
+    return isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS
+
 
 @contextlib.contextmanager
 def import_step(context: AssetExecutionContext, store: ContactStore, step: str) -> Iterator[str]:
-    """Yields the import id (the partition key). A refusal marks the import failed with its reason
-    and ends the run without retries; any other error marks it failed with what went wrong."""
+    """Yields the import id (the partition key), with this process holding the import's lease."""
     import_id = context.partition_key
     try:
+        hold(store.engine(), import_id)
         yield import_id
+    except ImportBusy as e:
+        # Another live run works on this import: leave the import to it, touch nothing.
+        raise Failure(description=str(e), allow_retries=False) from None
+    except Failure:
+        let_go(import_id)
+        raise
     except REFUSALS as e:
+        let_go(import_id)
         store.fail(import_id, str(e))
         LandingStore().clean_work(import_id)
         raise Failure(description=str(e), allow_retries=False) from None
-    except Failure:
-        raise
-    except TRANSIENT as e:
-        context.log.warning(f"{step}: transient database error, retrying: {e}")
-        raise RetryRequested(max_retries=MAX_TRANSIENT_RETRIES, seconds_to_wait=2) from e
     except Exception as e:
-        LandingStore().clean_work(import_id)
-        store.fail(import_id, f"{step} failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}".strip())
+        if is_transient(e) and context.retry_number < len(BACKOFF):
+            wait = BACKOFF[context.retry_number]
+            context.log.warning(f"{step}: transient fault, retrying in {wait} s: {e}")
+            raise RetryRequested(max_retries=len(BACKOFF), seconds_to_wait=wait) from e
+        let_go(import_id)
+        if is_transient(e):
+            _fail_quietly(store, import_id, f"{step} could not reach the database or storage for about a minute; "
+                          "the import stopped where it was safe. Run it again once they are back.")
+        else:
+            LandingStore().clean_work(import_id)
+            store.fail(import_id, f"{step} failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}".strip())
         raise
+
+
+def _fail_quietly(store: ContactStore, import_id: str, message: str) -> None:
+    """Mark failed if the database lets us; if not, the watchdog will once it is back."""
+    try:
+        store.fail(import_id, message)
+    except Exception:
+        pass
+
 
 def options_of(row: dict) -> ImportOptions:
     return ImportOptions.model_validate(row["options"] or {})
+
 
 def source_of(row: dict) -> SourceFile:
     """The opened file as the import_file step recorded it (nothing is pickled between steps)."""
     info = dict(row["file_info"])
     info["delimiter"] = {"tab": "\t"}.get(info["delimiter"], info["delimiter"])
-    from pathlib import Path
-
     info["path"], info["original"] = Path(info["path"]), Path(info["original"])
     return SourceFile(**info)
+
 
 def column_map_of(row: dict) -> ColumnMap:
     return ColumnMap.model_validate(row["column_map"])

@@ -2,6 +2,7 @@
 
 Rows are read, validated and COPYed in batches, so memory stays flat whatever the file's size.
 """
+from collections.abc import Callable
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
@@ -13,21 +14,30 @@ from roster.csvfiles import MalformedCsv, iter_batches
 from roster.settings import get_settings
 from schemas.rows import property_fields, validate
 
+
 @asset(partitions_def=contact_imports, group_name=GROUP, deps=[column_mapping], description=__doc__)
 def validated_rows(context: AssetExecutionContext, contact_store: ContactStore) -> MaterializeResult:
     with import_step(context, contact_store, "validated_rows") as import_id:
         row = contact_store.get_import(import_id)
         if row["merged_at"] is not None:
             return MaterializeResult(metadata={"note": "already merged by an earlier attempt; nothing to stage"})
-        source, column_map = source_of(row), column_map_of(row)
-        props = property_fields(column_map)
-        batch_rows = get_settings().batch_rows
-        try:
-            parser, counts = "polars", _stage_all(contact_store, import_id, source, column_map, props, batch_rows, False)
-        except MalformedCsv as e:
-            context.log.info(f"fast reader stopped ({e}); reading again record by record")
-            parser, counts = "tolerant", _stage_all(contact_store, import_id, source, column_map, props, batch_rows, True)
+        parser, counts = stage_file(contact_store, row, context.log.info)
         return MaterializeResult(metadata={"parser": parser, **counts})
+
+
+def stage_file(store: ContactStore, row: dict, log: Callable[[str], None]) -> tuple[str, dict]:
+    """Stage the import's file from the start (failed rows recorded anew). Also what the merge
+    step calls when crash recovery emptied the stage."""
+    import_id = str(row["id"])
+    source, column_map = source_of(row), column_map_of(row)
+    props = property_fields(column_map)
+    batch_rows = get_settings().batch_rows
+    try:
+        return "polars", _stage_all(store, import_id, source, column_map, props, batch_rows, False)
+    except MalformedCsv as e:
+        log(f"fast reader stopped ({e}); reading again record by record")
+        return "tolerant", _stage_all(store, import_id, source, column_map, props, batch_rows, True)
+
 
 def _stage_all(store: ContactStore, import_id, source, column_map, props, batch_rows: int, tolerant: bool) -> dict:
     store.reset_failures(import_id)

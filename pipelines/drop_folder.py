@@ -6,8 +6,8 @@
   file still being written is left alone.
 - Each (path, size, mtime) is imported once: the import's id is derived from it, and so is the
   run key. A file that changes is imported again.
-- When its run ends, the file moves to `<team>/processed/` or `<team>/failed/`, with
-  `NAME.result.json` (the import object) beside it.
+- When its import ends (completed, or failed for good after any retries), the file moves to
+  `<team>/processed/` or `<team>/failed/`, with `NAME.result.json` (the import object) beside it.
 """
 import json
 import os
@@ -15,10 +15,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from dagster import (
-    DagsterRunStatus, DefaultSensorStatus, RunRequest, RunStatusSensorContext, SensorEvaluationContext, SensorResult,
-    run_status_sensor, sensor,
-)
+from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, sensor
 
 from pipelines.jobs import contact_import_job
 from pipelines.partitions import contact_imports
@@ -77,8 +74,12 @@ def dropped_files(context: SensorEvaluationContext, contact_store: ContactStore,
         if previous.get(str(path)) != signature:
             continue  # new, or still being written: look again next tick
         run_key, import_id = import_id_for(path, *signature)
-        tags = {"roster/team": team, "roster/source": "sensor", DROP_TAG: str(path)}
-        if not import_exists(engine, import_id):
+        existing = contact_store.get_import(import_id) if import_exists(engine, import_id) else None
+        if existing is not None and existing["status"] in ("completed", "failed"):
+            # Its import ended (whichever run, retry or watchdog ended it): the file moves aside.
+            move_done(path, "processed" if existing["status"] == "completed" else "failed", render_import(existing))
+            continue
+        if existing is None:
             team_id = ensure_team(engine, team)
             try:
                 sidecar = _sidecar(path)
@@ -89,8 +90,10 @@ def dropped_files(context: SensorEvaluationContext, contact_store: ContactStore,
                 continue
             create_import(engine, landing_store, team_id, path, path.name, options, source="sensor",
                           check=False, launched=True, import_id=import_id)
+        # Requested again on every tick until it ends: the run key makes it one run.
         new_partitions.append(import_id)
-        requests.append(RunRequest(run_key=run_key, partition_key=import_id, tags=tags))
+        requests.append(RunRequest(run_key=run_key, partition_key=import_id,
+                                   tags={"roster/team": team, "roster/source": "sensor", DROP_TAG: str(path)}))
     context.update_cursor(json.dumps(seen))
     return SensorResult(
         run_requests=requests,
@@ -111,27 +114,3 @@ def move_done(path: Path, outcome: str, result: dict) -> Path | None:
         shutil.move(str(sidecar), target_dir / sidecar.name)
     (target_dir / (path.name + ".result.json")).write_text(json.dumps(result, indent=2))
     return target
-
-
-def _finish(context: RunStatusSensorContext, outcome: str) -> None:
-    path = context.dagster_run.tags.get(DROP_TAG)
-    import_id = context.dagster_run.tags.get("dagster/partition")
-    if not path or not import_id:
-        return
-    store = ContactStore()
-    if outcome == "failed":
-        store.fail_if_unfinished(import_id, f"the import's run {context.dagster_run.run_id} failed")
-    result = render_import(store.get_import(import_id))
-    move_done(Path(path), "processed" if result["status"] == "completed" else "failed", result)
-
-
-@run_status_sensor(run_status=DagsterRunStatus.SUCCESS, monitored_jobs=[contact_import_job],
-                   default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=5)
-def dropped_file_succeeded(context: RunStatusSensorContext) -> None:
-    _finish(context, "completed")
-
-
-@run_status_sensor(run_status=DagsterRunStatus.FAILURE, monitored_jobs=[contact_import_job],
-                   default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=5)
-def dropped_file_failed(context: RunStatusSensorContext) -> None:
-    _finish(context, "failed")

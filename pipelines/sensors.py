@@ -1,39 +1,65 @@
 """Sensors that start imports and keep their status true.
 
-- queued_imports: every import recorded as queued (the REST API, `roster imports create --queue`)
-  gets its partition and a run within seconds; the instance's run queue applies the limits.
-- import_run_failures: a run that died (killed, lost its machine) marks its import failed.
+- queued_imports: every import recorded as queued (the REST API, `roster imports create --queue`,
+  an import the watchdog put back) gets its partition and a run within seconds; the instance's
+  run queue applies the limits.
+- import_run_failures: a run that failed for good marks its import failed, with a reason that
+  says what to do. A run the daemon will retry leaves its import to the retry.
 """
 from dagster import (
-    DefaultSensorStatus, RunFailureSensorContext, RunRequest, SensorEvaluationContext, SensorResult,
-    run_failure_sensor, sensor,
+    DagsterRunStatus, DefaultSensorStatus, RunFailureSensorContext, RunRequest, RunsFilter, SensorEvaluationContext,
+    SensorResult, run_failure_sensor, sensor,
 )
 
 from pipelines.jobs import contact_import_job
 from pipelines.partitions import contact_imports
 from resources.contact_store import ContactStore
 
+# Runs of one import the queue starts before giving up on it (the watchdog's attempts, plus one).
+MAX_LAUNCHES = 4
+UNFINISHED = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED,
+              DagsterRunStatus.CANCELING]
+
+
+def partition_runs(instance, import_id: str, statuses=None) -> list:
+    return list(instance.get_runs(RunsFilter(job_name=contact_import_job.name, tags={"dagster/partition": import_id},
+                                             statuses=statuses or [])))
+
 
 @sensor(job=contact_import_job, minimum_interval_seconds=2, default_status=DefaultSensorStatus.RUNNING)
 def queued_imports(context: SensorEvaluationContext, contact_store: ContactStore) -> SensorResult:
     claimed = contact_store.claim_queued()
-    if not claimed:
+    requests = []
+    for c in claimed:
+        runs = partition_runs(context.instance, c["id"])
+        if any(r.status in UNFINISHED for r in runs):
+            continue  # a run for it is queued or running already (a claim renewed while it waits)
+        if len(runs) >= MAX_LAUNCHES:
+            contact_store.fail_if_unfinished(c["id"], f"the import's runs failed {len(runs)} times before it could start; "
+                                             "see them in the Dagster UI")
+            continue
+        requests.append(RunRequest(
+            # One key per launch: a claim repeated after a lost launch never starts a second run,
+            # and an import the watchdog put back gets a run of its own.
+            run_key=f"{c['id']}:{len(runs)}", partition_key=c["id"],
+            tags={"roster/team": c["team"], "roster/source": c["source"]},
+        ))
+    if not requests:
         return SensorResult(skip_reason="no queued imports")
     return SensorResult(
-        run_requests=[
-            # run_key: a claim repeated after a lost launch never starts a second run.
-            RunRequest(run_key=c["id"], partition_key=c["id"], tags={"roster/team": c["team"], "roster/source": c["source"]})
-            for c in claimed
-        ],
-        dynamic_partitions_requests=[contact_imports.build_add_request([c["id"] for c in claimed])],
+        run_requests=requests,
+        dynamic_partitions_requests=[contact_imports.build_add_request([r.partition_key for r in requests])],
     )
 
 
 @run_failure_sensor(monitored_jobs=[contact_import_job], default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=5)
 def import_run_failures(context: RunFailureSensorContext) -> None:
-    import_id = context.dagster_run.tags.get("dagster/partition")
-    if not import_id:
-        return
-    reason = context.failure_event.message or "the run failed"
-    if ContactStore().fail_if_unfinished(import_id, f"the import's run {context.dagster_run.run_id} failed: {reason}"):
+    run = context.dagster_run
+    import_id = run.tags.get("dagster/partition")
+    if not import_id or run.tags.get("dagster/will_retry") == "true":
+        return  # the daemon retries it (the watchdog steps in if that retry never comes)
+    reason = ("its run stopped before it finished" if not run.tags.get("dagster/retry_number")
+              else f"its run stopped before it finished, {run.tags['dagster/retry_number']} retries included")
+    message = f"the import failed: {reason}. Run it again (`roster imports run {import_id}`)."
+    if ContactStore().fail_if_unfinished(import_id, message, run_id=run.run_id):
         context.log.info(f"marked import {import_id} failed")

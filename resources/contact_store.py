@@ -14,14 +14,22 @@ import sqlalchemy as sa
 from dagster import ConfigurableResource
 from sqlalchemy.engine import Engine
 
-from resources.staging import create_stage_sql, drop_sql, merged_table, stage_columns, stage_table
+from resources.staging import create_stage_sql, drop_sql, stage_columns, stage_table
 from roster.database import get_engine
-from roster.faults import crash_point
+from roster.faults import fault_point
 from schemas import tables as t
 from schemas.rows import PropertyField
 
 # psycopg's COPY format for the failures table; the data column is JSON text.
 FAILURE_COLUMNS = ["import_id", "row_number", "email", "reason", "data"]
+
+
+class StageLost(RuntimeError):
+    """The staged rows are gone (crash recovery empties UNLOGGED tables): stage the file again."""
+
+
+class NotMerged(RuntimeError):
+    """An import cannot complete before its merge committed."""
 
 
 class ContactStore(ConfigurableResource):
@@ -62,6 +70,7 @@ class ContactStore(ConfigurableResource):
                 .where(t.contact_imports.c.id == import_id, t.contact_imports.c.status.in_(["queued", "in_progress", "failed"]))
                 .where(t.contact_imports.c.completed_at.is_(None) | (t.contact_imports.c.status == "failed"))
                 .values(status="in_progress", run_id=run_id, error=None, completed_at=None,
+                        attempts=t.contact_imports.c.attempts + 1,
                         started_at=sa.func.coalesce(t.contact_imports.c.started_at, sa.func.now()))
             )
 
@@ -74,10 +83,15 @@ class ContactStore(ConfigurableResource):
             conn.execute(sa.text(drop_sql(import_id)))
 
     def complete(self, import_id: str) -> dict:
+        """`completed`, only once the merge committed: nothing half-done is ever reported done."""
+        ci = t.contact_imports
         with self.engine().begin() as conn:
+            merged = conn.execute(sa.select(ci.c.merged_at).where(ci.c.id == import_id).with_for_update()).scalar_one()
+            if merged is None:
+                raise NotMerged(f"import {import_id} has not been merged")
             conn.execute(
-                sa.update(t.contact_imports).where(t.contact_imports.c.id == import_id)
-                .values(status="completed", error=None, completed_at=sa.func.coalesce(t.contact_imports.c.completed_at, sa.func.now()))
+                sa.update(ci).where(ci.c.id == import_id)
+                .values(status="completed", error=None, completed_at=sa.func.coalesce(ci.c.completed_at, sa.func.now()))
             )
             conn.execute(sa.text(drop_sql(import_id)))
         return self.get_import(import_id)
@@ -97,34 +111,77 @@ class ContactStore(ConfigurableResource):
                 conn.execute(sa.update(ci).where(ci.c.id.in_([r["id"] for r in rows])).values(launched_at=sa.func.now()))
         return [{"id": str(r["id"]), "source": r["source"], "team": r["team"]} for r in rows]
 
-    def fail_if_unfinished(self, import_id: str, message: str) -> bool:
-        """Mark an import failed when its run died before the import could say so itself."""
+    def fail_if_unfinished(self, import_id: str, message: str, run_id: str | None = None) -> bool:
+        """Mark an import failed when its run died before the import could say so itself.
+
+        With `run_id`, only while that run is still the import's latest: a failure reported late
+        for an earlier run must not fail (or drop the tables of) the retry now working on it.
+        """
         ci = t.contact_imports
+        where = [ci.c.id == import_id, ci.c.status.in_(["queued", "in_progress"])]
+        if run_id is not None:
+            where.append(ci.c.run_id == run_id)
         with self.engine().begin() as conn:
-            done = conn.execute(
-                sa.update(ci).where(ci.c.id == import_id, ci.c.status.in_(["queued", "in_progress"]))
-                .values(status="failed", error=message, completed_at=sa.func.now())
-            ).rowcount
+            done = conn.execute(sa.update(ci).where(*where).values(status="failed", error=message, completed_at=sa.func.now())).rowcount
             if done:
                 conn.execute(sa.text(drop_sql(import_id)))
         return bool(done)
+
+    def requeue(self, import_id: str, note: str) -> bool:
+        """Put an in_progress import whose run died back in the queue, for the queued-imports sensor."""
+        ci = t.contact_imports
+        with self.engine().begin() as conn:
+            return bool(conn.execute(
+                sa.update(ci).where(ci.c.id == import_id, ci.c.status == "in_progress")
+                .values(status="queued", launched_at=None, run_id=None, error=note)
+            ).rowcount)
+
+    def unfinished(self) -> list[dict]:
+        """Imports a run is (or should be) working on: in_progress, or queued and handed to Dagster."""
+        ci = t.contact_imports
+        with self.engine().connect() as conn:
+            rows = conn.execute(
+                sa.select(ci.c.id, ci.c.status, ci.c.run_id, ci.c.attempts, ci.c.merged_at)
+                .where(ci.c.status.in_(["in_progress", "queued"]))
+            ).mappings().all()
+        return [dict(r, id=str(r["id"])) for r in rows]
+
+    def orphaned_stages(self) -> list[str]:
+        """Staging tables of imports that ended (or never existed): what a crash left behind."""
+        with self.engine().begin() as conn:
+            names = conn.execute(sa.text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE 'import\\_stage\\_%'"
+            )).scalars().all()
+            ids = {name: str(uuid.UUID(name.rsplit("_", 1)[1])) for name in names}
+            live = set(map(str, conn.execute(
+                sa.select(t.contact_imports.c.id).where(
+                    t.contact_imports.c.id.in_(list(ids.values())), t.contact_imports.c.status.in_(["queued", "in_progress"]))
+            ).scalars().all())) if ids else set()
+        return [i for i in ids.values() if i not in live]
+
+    def drop_stage(self, import_id: str) -> None:
+        with self.engine().begin() as conn:
+            conn.execute(sa.text(drop_sql(import_id)))
 
     # -- staging ----------------------------------------------------------------------------------
     def reset_failures(self, import_id: str) -> None:
         """Start the rows over: a retried run re-reads the file, so earlier failures go."""
         with self.engine().begin() as conn:
             conn.execute(sa.delete(t.contact_import_failures).where(t.contact_import_failures.c.import_id == import_id))
-            conn.execute(sa.update(t.contact_imports).where(t.contact_imports.c.id == import_id).values(rows_read=0))
+            conn.execute(sa.update(t.contact_imports).where(t.contact_imports.c.id == import_id).values(rows_read=0, staged_rows=None))
 
     @contextlib.contextmanager
     def staging(self, import_id: str, props: list[PropertyField]) -> Iterator[Callable[[pl.DataFrame], None]]:
         """A writer of validated batches into a new staging table, all in one transaction.
 
         The table is created in the same transaction as its COPYs, so they can use FREEZE: the rows
-        are written once, already frozen, instead of being rewritten when first read.
+        are written once, already frozen, instead of being rewritten when first read. The number
+        of rows staged is recorded in the same transaction, so the merge can tell a stage that
+        crash recovery emptied from one that holds what was staged.
         """
         columns = stage_columns(props)
         copy_sql = f"COPY {stage_table(import_id)} ({', '.join(columns)}) FROM STDIN (FORMAT csv, FREEZE)"
+        staged = 0
         raw = self.engine().raw_connection()
         try:
             with raw.driver_connection.cursor() as cur:
@@ -134,10 +191,13 @@ class ContactStore(ConfigurableResource):
                 with cur.copy(copy_sql) as copy:
 
                     def write(rows: pl.DataFrame) -> None:
+                        nonlocal staged
                         copy.write(rows.rename({"__row": "row_number"}).select(columns).write_csv(include_header=False, null_value=""))
-                        crash_point("staging")
+                        staged += rows.height
+                        fault_point("staging")
 
                     yield write
+                cur.execute("UPDATE contact_imports SET staged_rows = %s WHERE id = %s", (staged, import_id))
             raw.commit()
         except BaseException:
             raw.rollback()
@@ -198,16 +258,24 @@ class ContactStore(ConfigurableResource):
         return sorted(created)
 
     # -- the merge --------------------------------------------------------------------------------
-    def merge(self, import_id: str, team_id: int, props: list[PropertyField], on_conflict: str, keep_ids: bool) -> dict:
-        """One set-based merge of the stage into contacts, and the counts, in one transaction.
+    def merge(self, import_id: str, team_id: int, props: list[PropertyField], on_conflict: str,
+              segments: list[str], topics: list[dict]) -> dict:
+        """The stage into contacts (upsert or skip), the segment memberships and topic
+        subscriptions of the contacts it created or updated, and the counts: one statement, one
+        transaction. A crash anywhere leaves all of it or none of it, so a retry never has to find
+        out which contacts an earlier attempt touched. `merged_at` is set in the same transaction:
+        a retry sees the merge done and never merges twice.
 
-        Rows go in email order (byte order: "C" sorts without the locale's cost, and any fixed order
-        does), so two imports that touch the same contacts lock them in the same
-        order and cannot deadlock. `merged_at` is set in the same transaction: a retry after a
-        crash sees the merge either whole or not at all, and never merges twice.
+        Emails are one contact per `lower(email)`, exactly the unique index's rule (the database's
+        own lower(), not Python's or polars', which differ for a few letters such as a final sigma).
+        Rows go in that key's byte order, so two imports touching the same contacts lock them in
+        the same order and cannot deadlock. Raises StageLost when the stage does not hold the rows
+        staging committed (an UNLOGGED table comes back empty after crash recovery).
         """
         stage = stage_table(import_id)
-        params: dict = {"team": team_id}
+        params: dict = {"team": team_id, "segments": list(segments),
+                        "topic_ids": [tp["id"] for tp in topics],
+                        "topic_subs": [tp.get("subscription", "opt_in") for tp in topics]}
         pairs = []
         for i, p in enumerate(props):
             params[f"k{i}"] = p.key
@@ -224,81 +292,84 @@ class ContactStore(ConfigurableResource):
                 "unsubscribed = coalesce(excluded.unsubscribed, c.unsubscribed), "
                 "properties = c.properties || excluded.properties, updated_at = now()"
             )
-        keep = f", kept AS (INSERT INTO {merged_table(import_id)} (id) SELECT id FROM m)" if keep_ids else ""
         sql = f"""
             WITH src AS (
-              SELECT DISTINCT ON (email_key COLLATE "C") email, email_key, first_name, last_name, unsubscribed,
-                     {properties} AS properties
-              FROM {stage} ORDER BY email_key COLLATE "C", row_number DESC
+              SELECT DISTINCT ON (email_key) email, email_key, first_name, last_name, unsubscribed, {properties} AS properties
+              FROM (SELECT *, lower(email) COLLATE "C" AS email_key FROM {stage}) staged
+              ORDER BY email_key, row_number DESC
             ), m AS (
               INSERT INTO contacts AS c (team_id, email, first_name, last_name, unsubscribed, properties)
-              SELECT :team, email, first_name, last_name, unsubscribed, properties FROM src ORDER BY email_key COLLATE "C"
+              SELECT :team, email, first_name, last_name, unsubscribed, properties FROM src ORDER BY email_key
               {conflict}
               RETURNING id, (xmax = 0) AS inserted
-            ){keep}
-            SELECT count(*) FILTER (WHERE inserted) AS created, count(*) FILTER (WHERE NOT inserted) AS updated FROM m
+            ), in_segments AS (
+              INSERT INTO contact_segments (contact_id, segment_id, team_id)
+              SELECT m.id, s.id, :team FROM m CROSS JOIN segments s
+              WHERE s.team_id = :team AND s.id = ANY(CAST(:segments AS uuid[]))
+              ORDER BY m.id, s.id
+              ON CONFLICT DO NOTHING
+              RETURNING 1
+            ), in_topics AS (
+              INSERT INTO contact_topics (contact_id, topic_id, team_id, subscription)
+              SELECT m.id, tp.id, :team, wanted.subscription
+              FROM m CROSS JOIN unnest(CAST(:topic_ids AS uuid[]), CAST(:topic_subs AS text[])) AS wanted(id, subscription)
+              JOIN topics tp ON tp.id = wanted.id AND tp.team_id = :team
+              ORDER BY m.id, tp.id
+              ON CONFLICT (contact_id, topic_id) DO UPDATE SET subscription = excluded.subscription
+              RETURNING 1
+            )
+            SELECT (SELECT count(*) FILTER (WHERE inserted) FROM m) AS created,
+                   (SELECT count(*) FILTER (WHERE NOT inserted) FROM m) AS updated,
+                   (SELECT count(*) FROM in_segments) AS segments,
+                   (SELECT count(*) FROM in_topics) AS topics
         """
+        ci = t.contact_imports
         with self.engine().begin() as conn:
             state = conn.execute(
-                sa.select(t.contact_imports.c.merged_at).where(t.contact_imports.c.id == import_id).with_for_update()
-            ).scalar_one()
-            if state is not None:  # merged by an earlier attempt of this import
+                sa.select(ci.c.merged_at, ci.c.staged_rows, ci.c.rows_read).where(ci.c.id == import_id).with_for_update()
+            ).one()
+            if state.merged_at is not None:  # merged by an earlier attempt of this import
                 return self._counts(conn, import_id)
-            if keep_ids:
-                conn.execute(sa.text(f"DROP TABLE IF EXISTS {merged_table(import_id)}; "
-                                     f"CREATE UNLOGGED TABLE {merged_table(import_id)} (id uuid NOT NULL)"))
+            if not self._stage_intact(conn, import_id, state.staged_rows):
+                raise StageLost(f"the staged rows of import {import_id} are gone")
             # The dedup sort of a million rows fits in memory with this, instead of spilling to disk.
             conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
-            created, updated = conn.execute(sa.text(sql), params).one()
-            crash_point("merge")
+            merged = conn.execute(sa.text(sql), params).one()
+            fault_point("merge")
             failed = conn.execute(
                 sa.select(sa.func.count()).select_from(t.contact_import_failures)
                 .where(t.contact_import_failures.c.import_id == import_id)
             ).scalar_one()
-            # Every row read was staged or failed (both written by validated_rows before the merge).
-            staged = conn.execute(sa.select(t.contact_imports.c.rows_read).where(t.contact_imports.c.id == import_id)).scalar_one() - failed
+            staged = state.staged_rows
             # Every staged row not merged was skipped: an earlier duplicate in the file, or (skip) an existing contact.
-            skipped = staged - created - updated
             conn.execute(
-                sa.update(t.contact_imports).where(t.contact_imports.c.id == import_id).values(
-                    total=staged + failed, created=created, updated=updated, skipped=skipped, failed=failed,
+                sa.update(ci).where(ci.c.id == import_id).values(
+                    total=staged + failed, created=merged.created, updated=merged.updated,
+                    skipped=staged - merged.created - merged.updated, failed=failed,
+                    memberships={"segments": merged.segments, "topics": merged.topics},
                     merged_at=sa.func.now(),
                 )
             )
             counts = self._counts(conn, import_id)
-        crash_point("merged")
+        fault_point("merged")
         return counts
+
+    @staticmethod
+    def _stage_intact(conn, import_id: str, staged_rows: int | None) -> bool:
+        if staged_rows is None:
+            return False
+        if conn.execute(sa.text("SELECT to_regclass(:t)"), {"t": stage_table(import_id)}).scalar() is None:
+            return False
+        return conn.execute(sa.text(f"SELECT count(*) FROM {stage_table(import_id)}")).scalar_one() == staged_rows
 
     @staticmethod
     def _counts(conn, import_id: str) -> dict:
         c = t.contact_imports.c
         row = conn.execute(
-            sa.select(c.total, c.created, c.updated, c.skipped, c.failed).where(c.id == import_id)
+            sa.select(c.total, c.created, c.updated, c.skipped, c.failed, c.memberships).where(c.id == import_id)
         ).mappings().one()
-        return dict(row)
-
-    def add_memberships(self, import_id: str, team_id: int, segment_ids: list[str], topics: list[dict]) -> dict:
-        """Put the created and updated contacts in the segments and topics asked for. Idempotent."""
-        merged = merged_table(import_id)
-        added = {"segments": 0, "topics": 0}
-        with self.engine().begin() as conn:
-            exists = conn.execute(sa.text("SELECT to_regclass(:t)"), {"t": merged}).scalar()
-            if exists is None:
-                return added
-            for segment_id in segment_ids:
-                added["segments"] += conn.execute(sa.text(
-                    f"INSERT INTO contact_segments (contact_id, segment_id, team_id) "
-                    f"SELECT m.id, s.id, :team FROM {merged} m, segments s WHERE s.id = :segment AND s.team_id = :team "
-                    f"ORDER BY m.id ON CONFLICT DO NOTHING"
-                ), {"team": team_id, "segment": segment_id}).rowcount
-            for topic in topics:
-                added["topics"] += conn.execute(sa.text(
-                    f"INSERT INTO contact_topics (contact_id, topic_id, team_id, subscription) "
-                    f"SELECT m.id, tp.id, :team, :sub FROM {merged} m, topics tp WHERE tp.id = :topic AND tp.team_id = :team "
-                    f"ORDER BY m.id ON CONFLICT (contact_id, topic_id) DO UPDATE SET subscription = excluded.subscription"
-                ), {"team": team_id, "topic": topic["id"], "sub": topic.get("subscription", "opt_in")}).rowcount
-            crash_point("memberships")
-        return added
+        return {**{k: row[k] for k in ("total", "created", "updated", "skipped", "failed")},
+                **{f"{k}_added": v for k, v in (row["memberships"] or {}).items()}}
 
 
 def new_import_id() -> str:

@@ -18,10 +18,17 @@ def dagster_instance() -> DagsterInstance:
     home = get_settings().dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists() and SHIPPED_INSTANCE_CONFIG.exists():
+    if SHIPPED_INSTANCE_CONFIG.exists() and (not config.exists() or _outdated_copy(config)):
         shutil.copy(SHIPPED_INSTANCE_CONFIG, config)
     os.environ["DAGSTER_HOME"] = str(home)
     return DagsterInstance.get()
+
+
+def _outdated_copy(config: Path) -> bool:
+    """A copy of an earlier release's shipped config, never edited by hand: replaced on upgrade.
+    A config someone wrote (it lacks the shipped first line) is theirs and left alone."""
+    text, shipped = config.read_text(), SHIPPED_INSTANCE_CONFIG.read_text()
+    return text != shipped and text.splitlines()[:1] == shipped.splitlines()[:1]
 
 
 def run_import(import_id: str, tags: dict[str, str] | None = None, run_config: dict | None = None, instance=None):

@@ -1,5 +1,10 @@
-"""`roster serve`: the API, the Dagster daemon (sensors, run queue) and the Dagster UI together,
-in the foreground, on one database; Ctrl-C or SIGTERM stops them all.
+"""`roster serve`: the API, the Dagster daemon (sensors, run queue, run monitoring) and the Dagster
+UI together, in the foreground, on one database; Ctrl-C or SIGTERM stops them all.
+
+It is one unit whatever stops it: its children die with it even when it is killed with SIGKILL
+(roster/lifeline.py), and they stay in its process group, so `kill -9 -<pgid>` takes them all.
+A run its death interrupts is an ordinary dead run: the next `roster serve` notices it and
+retries the import (pipelines/watchdog.py).
 
 In production run the pieces separately (see the README): `uvicorn roster.api.app:app`,
 `dagster-daemon run -m pipelines.definitions`, `dagster-webserver -m pipelines.definitions`,
@@ -9,6 +14,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +22,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from roster import lifeline
 from roster.database import database_url
 from roster.launch import dagster_instance
 from roster.settings import get_settings
@@ -31,6 +38,7 @@ def _environment() -> dict[str, str]:
     env["DAGSTER_HOME"] = str(get_settings().dagster_home)
     env["ROSTER_DATA_DIR"] = str(get_settings().data_dir)
     env.setdefault("ROSTER_LAUNCH", "sensor")
+    env[lifeline.ENV] = "1"
     return env
 
 
@@ -45,7 +53,54 @@ def commands(host: str, port: int, ui_port: int | None) -> dict[str, list[str]]:
     return cmds
 
 
+def port_holder(host: str, port: int) -> str | None:
+    """None if the port is free, else who holds it, in words (the process, when this user can see it)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+            return None
+        except OSError:
+            pass
+    pid = _listening_pid(port)
+    if pid is None:
+        return f"port {port} is in use"
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    return f"port {port} is held by pid {pid} ({cmdline[:120]})"
+
+
+def _listening_pid(port: int) -> int | None:
+    """The process with a listening socket on the port, from /proc (Linux)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # 0A: LISTEN
+                inodes.add(fields[9])
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:[") and target[8:-1] in inodes:
+                    return int(proc.name)
+        except OSError:
+            continue
+    return None
+
+
 def serve(host: str, port: int, ui_port: int | None) -> int:
+    for p in [port, ui_port] if ui_port else [port]:
+        held = port_holder(host, p)
+        if held:
+            err.print(f"[red]roster: {held}[/red]; an earlier `roster serve`? Stop it (kill <pid>, or "
+                      f"pkill -f 'roster serve') or choose --port/--ui-port.", highlight=False, soft_wrap=True)
+            return 1
     env = _environment()
     procs: dict[str, subprocess.Popen] = {}
     stopping = False
@@ -57,8 +112,7 @@ def serve(host: str, port: int, ui_port: int | None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     for name, cmd in commands(host, port, ui_port).items():
-        # Their own process groups: a child's children (runs launched by the daemon) stop with it.
-        procs[name] = subprocess.Popen(cmd, env=env, start_new_session=True)
+        procs[name] = subprocess.Popen(cmd, env=env, preexec_fn=lifeline.die_with_parent)
     err.print(f"roster: API on http://{host}:{port}" + (f", Dagster UI on http://{host}:{ui_port}" if ui_port else "")
               + f"; database {env['DATABASE_URL'].split('@')[-1]}; Ctrl-C stops")
     code = 0
@@ -71,12 +125,12 @@ def serve(host: str, port: int, ui_port: int | None) -> int:
         time.sleep(0.5)
     for p in procs.values():
         if p.poll() is None:
-            os.killpg(p.pid, signal.SIGTERM)
+            p.terminate()
     deadline = time.monotonic() + 15
     for p in procs.values():
         try:
             p.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
+            p.kill()
             p.wait()
     return code

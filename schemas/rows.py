@@ -140,7 +140,6 @@ def validate(frame: pl.DataFrame, column_map: ColumnMap, headers: list[str]) -> 
     good = rows.filter(~pl.col(ROW).is_in(list(failures))) if failures else rows
     invert = bool(column_map.unsubscribed_column and column_map.unsubscribed_column.invert)
     typed = [
-        pl.col("email").str.to_lowercase().alias("email_key"),
         pl.when(pl.col("unsubscribed").is_null()).then(None)
         .otherwise(pl.col("unsubscribed").is_in(TRUE_WORDS) != invert)
         .alias("unsubscribed"),

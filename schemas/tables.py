@@ -123,6 +123,12 @@ contact_imports = sa.Table(
     sa.Column("failed", sa.BigInteger, nullable=False, server_default="0"),
     # Set in the transaction that merges the contacts: a retried run sees the merge is done.
     sa.Column("merged_at", sa.DateTime(timezone=True)),
+    # Rows the staging transaction committed: a stage holding fewer was emptied by a crash.
+    sa.Column("staged_rows", sa.BigInteger),
+    # Runs that started the import (the watchdog retries a dead one up to a limit).
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    # {"segments": n, "topics": n}: written by the merge transaction, with the contacts.
+    sa.Column("memberships", JSONB),
     sa.Column("error", sa.Text),
     sa.Column("run_id", sa.Text),
     sa.Column("launched_at", sa.DateTime(timezone=True)),

@@ -44,7 +44,7 @@ def _state(engine, team_id: int, import_id: str, segment: str) -> dict:
     return {"status": row["status"], "counts": counts, "contacts": people, "members": members, "leftover_tables": leftovers}
 
 
-@pytest.mark.parametrize("stage", ["staging", "merge", "merged", "memberships"])
+@pytest.mark.parametrize("stage", ["landing", "staging", "properties", "merge", "merged", "report"])
 def test_killed_then_retried_equals_uninterrupted(engine, team, tmp_path, stage):
     name, team_id = team
     path = _file(tmp_path)

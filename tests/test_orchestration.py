@@ -41,7 +41,7 @@ def test_queued_imports_sensor_launches_each_queued_import_once(engine, team, tm
     keys = [r.partition_key for r in _requests(result)]
     assert queued in keys and cli not in keys
     request = next(r for r in _requests(result) if r.partition_key == queued)
-    assert request.run_key == queued and request.tags == {"roster/team": name, "roster/source": "api"}
+    assert request.run_key == f"{queued}:0" and request.tags == {"roster/team": name, "roster/source": "api"}
     assert queued in result.dynamic_partitions_requests[0].partition_keys
     again = queued_imports(build_sensor_context(instance=instance, resources=RESOURCES))
     assert queued not in [r.partition_key for r in _requests(again)]

@@ -2,6 +2,7 @@
 is not retried. The shipped instance config queues runs per team."""
 from __future__ import annotations
 
+import psycopg
 import sqlalchemy.exc
 import yaml
 
@@ -18,7 +19,7 @@ def test_a_lost_connection_is_retried(engine, team, tmp_path, monkeypatch):
     def flaky_merge(self, *args, **kwargs):
         calls.append(1)
         if len(calls) == 1:
-            raise sqlalchemy.exc.OperationalError("INSERT ...", {}, Exception("server closed the connection unexpectedly"))
+            raise sqlalchemy.exc.OperationalError("INSERT ...", {}, psycopg.OperationalError("server closed the connection unexpectedly"))
         return real_merge(self, *args, **kwargs)
 
     monkeypatch.setattr(ContactStore, "merge", flaky_merge)
@@ -27,6 +28,18 @@ def test_a_lost_connection_is_retried(engine, team, tmp_path, monkeypatch):
     assert r["status"] == "completed" and r["counts"]["created"] == 1
     retries = [e for e in r["run"].all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
     assert [e.step_key for e in retries] == ["contacts"]
+
+
+def test_a_row_the_index_cannot_hold_is_not_a_transient_fault():
+    """SQLSTATE class 54 (program limit exceeded) comes as psycopg's OperationalError, but the
+    same statement fails the same way again: no retry."""
+    from assets.step import is_transient
+
+    too_big = psycopg.errors.ProgramLimitExceeded("index row size 2800 exceeds btree version 4 maximum 2704")
+    assert not is_transient(sqlalchemy.exc.OperationalError("INSERT ...", {}, too_big))
+    assert is_transient(sqlalchemy.exc.OperationalError("INSERT ...", {}, psycopg.errors.AdminShutdown("terminating")))
+    assert is_transient(PermissionError(13, "Permission denied"))
+    assert not is_transient(FileNotFoundError(2, "No such file"))
 
 
 def test_a_refused_file_is_not_retried(engine, team, tmp_path):

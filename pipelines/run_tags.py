@@ -1,0 +1,50 @@
+"""Which team and source a contact_import run belongs to, and whether its partition names an import.
+
+Shared by the run coordinator (launches from the UI, before they queue) and the import_file step
+(runs that never queue: `dagster job execute`, `roster import`).
+"""
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+
+from roster.database import get_engine
+from schemas import tables as t
+
+TEAM_TAG, SOURCE_TAG = "roster/team", "roster/source"
+
+
+def _launch_config(run_config: dict | None) -> dict:
+    return (((run_config or {}).get("ops") or {}).get("import_file") or {}).get("config") or {}
+
+
+def _import_row(import_id: str) -> dict | None:
+    with get_engine().connect() as conn:
+        row = conn.execute(
+            sa.select(t.contact_imports.c.source, t.teams.c.name.label("team"))
+            .join(t.teams, t.teams.c.id == t.contact_imports.c.team_id)
+            .where(t.contact_imports.c.id == import_id)
+        ).mappings().first()
+    return dict(row) if row else None
+
+
+def refusal(partition_key: str | None, run_config: dict | None) -> str | None:
+    """Why a run cannot be an import (one line), or None."""
+    if not partition_key:
+        return ("a contact_import run imports one import: choose its partition (the import's id), "
+                "or add a partition named with a new UUID and give file_path in the config")
+    try:
+        uuid.UUID(partition_key)
+    except ValueError:
+        return f"partition {partition_key!r} is not an import id: partitions are named with the import's UUID"
+    if _import_row(partition_key) is None and not _launch_config(run_config).get("file_path"):
+        return f"there is no import {partition_key}: give file_path (and team) in the run config to create it"
+    return None
+
+
+def import_tags(import_id: str, run_config: dict | None) -> dict[str, str]:
+    row = _import_row(import_id)
+    if row is not None:
+        return {TEAM_TAG: row["team"], SOURCE_TAG: row["source"]}
+    return {TEAM_TAG: _launch_config(run_config).get("team") or "default", SOURCE_TAG: "ui"}

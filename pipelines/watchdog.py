@@ -1,0 +1,96 @@
+"""The watchdog: no import stays `in_progress` without a live run, and no crash leaves tables behind.
+
+Who notices a dead run:
+- A run the daemon launched (API, drop folder, CRM sync, the UI): Dagster's run monitoring asks its
+  code server (pipelines/run_launcher.py), fails it within about 40 s of the daemon being up,
+  and the daemon's run retries start it again (pipelines/jobs.py).
+- What Dagster cannot see, this sensor covers, every 15 s, through the import's lease (a
+  PostgreSQL advisory lock the live run holds; resources/import_lease.py):
+  - a run that never had a code server (`roster import`, `dagster job execute`) whose process died:
+    the run is failed in Dagster, and the import is put back in the queue;
+  - an import still `in_progress` whose run ended without a retry to come (retries used up,
+    canceled, a retry that was never launched, the run's record gone): put back in the queue while
+    it has attempts left, else failed with a reason;
+  - staging tables of imports that ended, left by a crash: dropped.
+An import counts as dead only after two ticks in a row with nobody holding its lease, so a run
+that is starting, or reconnecting after a database restart, is left alone.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+from dagster import DagsterRunStatus, DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
+from dagster._core.storage.tags import GRPC_INFO_TAG
+
+from pipelines.sensors import partition_runs
+from resources.contact_store import ContactStore
+from resources.import_lease import held_leases, is_held
+
+# Runs (retries included) an import may start before the watchdog gives up on it.
+MAX_ATTEMPTS = 3
+TICK_SECONDS = 15
+DEAD_AFTER_TICKS = 2
+# A failed run the daemon said it would retry: how long to wait for that retry to appear.
+RETRY_GRACE_SECONDS = 90
+# A code-server run is Dagster's run monitoring's to fail; the watchdog steps in only if it has not.
+MONITORING_GRACE_SECONDS = 300
+_LIVE = {DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED,
+         DagsterRunStatus.CANCELING}
+
+
+@sensor(minimum_interval_seconds=TICK_SECONDS, default_status=DefaultSensorStatus.RUNNING)
+def import_watchdog(context: SensorEvaluationContext, contact_store: ContactStore):
+    suspects: dict[str, dict] = json.loads(context.cursor or "{}")  # import id -> {"ticks", "since"}
+    held = held_leases(contact_store.engine())
+    now, actions, still = time.time(), [], {}
+    for imp in contact_store.unfinished():
+        if imp["status"] != "in_progress" or is_held(held, imp["id"]):
+            continue
+        seen = suspects.get(imp["id"], {"ticks": 0, "since": now})
+        seen["ticks"] += 1
+        if seen["ticks"] < DEAD_AFTER_TICKS:
+            still[imp["id"]] = seen
+            continue
+        action = _settle(context, contact_store, imp, now - seen["since"])
+        if action:
+            actions.append(action)
+        else:
+            still[imp["id"]] = seen
+    for import_id in contact_store.orphaned_stages():
+        contact_store.drop_stage(import_id)
+        actions.append(f"dropped the staging table of ended import {import_id}")
+    context.update_cursor(json.dumps(still))
+    for action in actions:
+        context.log.info(action)
+    return SkipReason("; ".join(actions) if actions else "every in_progress import has a live run")
+
+
+def _settle(context: SensorEvaluationContext, store: ContactStore, imp: dict, dead_for: float) -> str | None:
+    """What to do about an in_progress import nobody works on; None to look again next tick."""
+    instance = context.instance
+    runs = partition_runs(instance, imp["id"])
+    if any(r.status in (DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING) for r in runs):
+        return None  # its retry waits in the queue
+    live = [r for r in runs if r.status in _LIVE]
+    for run in live:
+        if GRPC_INFO_TAG in run.tags and dead_for < MONITORING_GRACE_SECONDS:
+            return None  # run monitoring will fail it, and the daemon retry it
+        instance.report_run_failed(run, "its process is gone: nobody holds the import's lease (roster watchdog)")
+    latest = runs[0] if runs else None  # newest first
+    if latest is not None and not live and latest.tags.get("dagster/will_retry") == "true" \
+            and "dagster/auto_retry_run_id" not in latest.tags and dead_for < RETRY_GRACE_SECONDS:
+        return None  # the daemon's retry is on its way
+    if latest is not None and latest.status == DagsterRunStatus.CANCELED:
+        store.fail_if_unfinished(imp["id"], "the import's run was canceled; run it again to finish it "
+                                 f"(`roster imports run {imp['id']}`)")
+        return f"import {imp['id']}: its run was canceled, marked failed"
+    if imp["merged_at"] is not None:  # everything is in; only the word "completed" was missing
+        store.complete(imp["id"])
+        return f"import {imp['id']}: merged before its run died, marked completed"
+    if imp["attempts"] < MAX_ATTEMPTS:
+        store.requeue(imp["id"], f"its run died (attempt {imp['attempts']}); queued again")
+        return f"import {imp['id']}: its run died, queued again (attempt {imp['attempts'] + 1} of {MAX_ATTEMPTS})"
+    store.fail_if_unfinished(imp["id"], f"the import's run died {imp['attempts']} times; no contacts were changed. "
+                             f"Run it again (`roster imports run {imp['id']}`) once the cause is fixed (see its runs in the Dagster UI).")
+    return f"import {imp['id']}: its run died {imp['attempts']} times, marked failed"

@@ -1,0 +1,44 @@
+"""Processes that die with their parent, so `roster serve` stops as one unit whatever kills it.
+
+Two ways, because Linux offers no single one that covers a whole tree:
+- `die_with_parent()`: PR_SET_PDEATHSIG, for the processes `roster serve` starts itself (the API,
+  the Dagster daemon, the UI): the kernel sends them SIGKILL when `roster serve` dies, even by
+  SIGKILL.
+- `follow_parent()`: a thread that kills this process once its parent is gone (it gets
+  re-parented). For what Dagster starts below them, where no preexec hook is ours: code servers
+  and run workers load `pipelines.definitions`, which calls this when `roster serve` asked for it
+  (ROSTER_LIFELINE=1). A worker killed this way is an ordinary dead run: its import is retried.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import threading
+import time
+
+PR_SET_PDEATHSIG = 1
+ENV = "ROSTER_LIFELINE"
+
+
+def die_with_parent() -> None:
+    """For subprocess.Popen(preexec_fn=...): the child gets SIGKILL when its parent dies."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def follow_parent(poll_seconds: float = 0.5) -> None:
+    parent = os.getppid()
+    if parent == 1:
+        return  # already an orphan or a service of init: nothing to follow
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_seconds)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="roster-lifeline", daemon=True).start()
+
+
+def follow_parent_if_asked() -> None:
+    if os.environ.get(ENV) == "1":
+        follow_parent()
