@@ -12,6 +12,7 @@ from pipelines.partitions import contact_imports
 from resources.column_mapper import ColumnMapper, reconcile_property_types
 from resources.contact_store import ContactStore
 from roster.csvfiles import sample_values
+from roster.faults import fault_point
 from roster.mapping import memory
 
 @asset(partitions_def=contact_imports, group_name=GROUP, deps=[import_file], description=__doc__)
@@ -37,6 +38,7 @@ def column_mapping(context: AssetExecutionContext, contact_store: ContactStore, 
             # A person wrote this map for these headers: prefer it next time they come.
             memory.remember(engine, team_id, source.headers, options.column_map.to_api(), source="import")
         contact_store.update_import(import_id, column_map=column_map.to_api())
+        fault_point("mapping")
         for note in resolution.notes:
             context.log.info(f"column mapping: {note}")
         return MaterializeResult(metadata={

@@ -3,13 +3,10 @@
 - queued_imports: every import recorded as queued (the REST API, `roster imports create --queue`,
   an import the watchdog put back) gets its partition and a run within seconds; the instance's
   run queue applies the limits.
-- import_run_failures: a run that failed for good marks its import failed, with a reason that
-  says what to do. A run the daemon will retry leaves its import to the retry.
+A run that fails in a step marks its import failed itself (assets/step.py); a run that dies is
+the watchdog's (pipelines/watchdog.py).
 """
-from dagster import (
-    DagsterRunStatus, DefaultSensorStatus, RunFailureSensorContext, RunRequest, RunsFilter, SensorEvaluationContext,
-    SensorResult, run_failure_sensor, sensor,
-)
+from dagster import DagsterRunStatus, DefaultSensorStatus, RunRequest, RunsFilter, SensorEvaluationContext, SensorResult, sensor
 
 from pipelines.jobs import contact_import_job
 from pipelines.partitions import contact_imports
@@ -50,16 +47,3 @@ def queued_imports(context: SensorEvaluationContext, contact_store: ContactStore
         run_requests=requests,
         dynamic_partitions_requests=[contact_imports.build_add_request([r.partition_key for r in requests])],
     )
-
-
-@run_failure_sensor(monitored_jobs=[contact_import_job], default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=5)
-def import_run_failures(context: RunFailureSensorContext) -> None:
-    run = context.dagster_run
-    import_id = run.tags.get("dagster/partition")
-    if not import_id or run.tags.get("dagster/will_retry") == "true":
-        return  # the daemon retries it (the watchdog steps in if that retry never comes)
-    reason = ("its run stopped before it finished" if not run.tags.get("dagster/retry_number")
-              else f"its run stopped before it finished, {run.tags['dagster/retry_number']} retries included")
-    message = f"the import failed: {reason}. Run it again (`roster imports run {import_id}`)."
-    if ContactStore().fail_if_unfinished(import_id, message, run_id=run.run_id):
-        context.log.info(f"marked import {import_id} failed")

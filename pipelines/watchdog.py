@@ -12,7 +12,7 @@ Who notices a dead run:
     canceled, a retry that was never launched, the run's record gone): put back in the queue while
     it has attempts left, else failed with a reason;
   - staging tables of imports that ended, left by a crash: dropped.
-An import counts as dead only after two ticks in a row with nobody holding its lease, so a run
+An import counts as dead only after three ticks in a row with nobody holding its lease, so a run
 that is starting, or reconnecting after a database restart, is left alone.
 """
 from __future__ import annotations
@@ -30,13 +30,18 @@ from resources.import_lease import held_leases, is_held
 # Runs (retries included) an import may start before the watchdog gives up on it.
 MAX_ATTEMPTS = 3
 TICK_SECONDS = 15
-DEAD_AFTER_TICKS = 2
-# A failed run the daemon said it would retry: how long to wait for that retry to appear.
-RETRY_GRACE_SECONDS = 90
-# A code-server run is Dagster's run monitoring's to fail; the watchdog steps in only if it has not.
-MONITORING_GRACE_SECONDS = 300
-_LIVE = {DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED,
-         DagsterRunStatus.CANCELING}
+# Longer than a live run goes without its lease: after a database restart it takes the lease again
+# at its next step attempt, within the step's backoff (assets/step.py).
+DEAD_AFTER_TICKS = 3
+# A failed run the daemon said it would retry: how long to wait for that retry to appear (its
+# retry daemon looks every 5 s).
+RETRY_GRACE_SECONDS = 60
+# A code-server run is Dagster's run monitoring's to fail; the watchdog steps in if it has not by
+# then (a code server whose cleanup thread died, say when its storage was read-only, still lists
+# its dead runs as running).
+MONITORING_GRACE_SECONDS = 30
+_WAITING = {DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING}
+_RUNNING = {DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING}
 
 
 @sensor(minimum_interval_seconds=TICK_SECONDS, default_status=DefaultSensorStatus.RUNNING)
@@ -69,28 +74,41 @@ def import_watchdog(context: SensorEvaluationContext, contact_store: ContactStor
 def _settle(context: SensorEvaluationContext, store: ContactStore, imp: dict, dead_for: float) -> str | None:
     """What to do about an in_progress import nobody works on; None to look again next tick."""
     instance = context.instance
-    runs = partition_runs(instance, imp["id"])
-    if any(r.status in (DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING) for r in runs):
-        return None  # its retry waits in the queue
-    live = [r for r in runs if r.status in _LIVE]
-    for run in live:
-        if GRPC_INFO_TAG in run.tags and dead_for < MONITORING_GRACE_SECONDS:
-            return None  # run monitoring will fail it, and the daemon retry it
-        instance.report_run_failed(run, "its process is gone: nobody holds the import's lease (roster watchdog)")
-    latest = runs[0] if runs else None  # newest first
-    if latest is not None and not live and latest.tags.get("dagster/will_retry") == "true" \
-            and "dagster/auto_retry_run_id" not in latest.tags and dead_for < RETRY_GRACE_SECONDS:
-        return None  # the daemon's retry is on its way
+    runs = partition_runs(instance, imp["id"])  # newest first
+    if any(r.status in _WAITING for r in runs):
+        return None  # a run (a retry, say) waits in the queue to take it
+    live = [r for r in runs if r.status in _RUNNING]
+    if live:
+        if any(GRPC_INFO_TAG in r.tags for r in live) and dead_for < MONITORING_GRACE_SECONDS:
+            return None  # Dagster's run monitoring will fail it, and the daemon retry it
+        for run in live:
+            instance.report_run_failed(run, "its process is gone: nobody holds the import's lease (roster watchdog)")
+        runs = partition_runs(instance, imp["id"])
+    if imp["merged_at"] is not None:  # everything is in; only the word "completed" was missing
+        store.complete(imp["id"])
+        return f"import {imp['id']}: merged before its run died, marked completed"
+    latest = runs[0] if runs else None
+    if latest is not None and _retry_coming(instance, latest):
+        return None
     if latest is not None and latest.status == DagsterRunStatus.CANCELED:
         store.fail_if_unfinished(imp["id"], "the import's run was canceled; run it again to finish it "
                                  f"(`roster imports run {imp['id']}`)")
         return f"import {imp['id']}: its run was canceled, marked failed"
-    if imp["merged_at"] is not None:  # everything is in; only the word "completed" was missing
-        store.complete(imp["id"])
-        return f"import {imp['id']}: merged before its run died, marked completed"
     if imp["attempts"] < MAX_ATTEMPTS:
         store.requeue(imp["id"], f"its run died (attempt {imp['attempts']}); queued again")
         return f"import {imp['id']}: its run died, queued again (attempt {imp['attempts'] + 1} of {MAX_ATTEMPTS})"
     store.fail_if_unfinished(imp["id"], f"the import's run died {imp['attempts']} times; no contacts were changed. "
                              f"Run it again (`roster imports run {imp['id']}`) once the cause is fixed (see its runs in the Dagster UI).")
     return f"import {imp['id']}: its run died {imp['attempts']} times, marked failed"
+
+
+def _retry_coming(instance, run) -> bool:
+    """The daemon said it will retry this failed run, can (it knows the run's code location), has
+    not yet, and it is early enough to wait for it."""
+    if run.status != DagsterRunStatus.FAILURE or run.tags.get("dagster/will_retry") != "true":
+        return False
+    if "dagster/auto_retry_run_id" in run.tags or run.remote_job_origin is None:
+        return False
+    record = instance.get_run_record_by_id(run.run_id)
+    ended = record.end_time if record and record.end_time else time.time()
+    return time.time() - ended < RETRY_GRACE_SECONDS

@@ -86,13 +86,14 @@ class ContactStore(ConfigurableResource):
         """`completed`, only once the merge committed: nothing half-done is ever reported done."""
         ci = t.contact_imports
         with self.engine().begin() as conn:
-            merged = conn.execute(sa.select(ci.c.merged_at).where(ci.c.id == import_id).with_for_update()).scalar_one()
-            if merged is None:
+            state = conn.execute(sa.select(ci.c.merged_at, ci.c.status).where(ci.c.id == import_id).with_for_update()).one()
+            if state.merged_at is None:
                 raise NotMerged(f"import {import_id} has not been merged")
-            conn.execute(
-                sa.update(ci).where(ci.c.id == import_id)
-                .values(status="completed", error=None, completed_at=sa.func.coalesce(ci.c.completed_at, sa.func.now()))
-            )
+            if state.status == "in_progress":  # an import marked failed meanwhile stays failed
+                conn.execute(
+                    sa.update(ci).where(ci.c.id == import_id)
+                    .values(status="completed", error=None, completed_at=sa.func.coalesce(ci.c.completed_at, sa.func.now()))
+                )
             conn.execute(sa.text(drop_sql(import_id)))
         return self.get_import(import_id)
 
@@ -111,18 +112,14 @@ class ContactStore(ConfigurableResource):
                 conn.execute(sa.update(ci).where(ci.c.id.in_([r["id"] for r in rows])).values(launched_at=sa.func.now()))
         return [{"id": str(r["id"]), "source": r["source"], "team": r["team"]} for r in rows]
 
-    def fail_if_unfinished(self, import_id: str, message: str, run_id: str | None = None) -> bool:
-        """Mark an import failed when its run died before the import could say so itself.
-
-        With `run_id`, only while that run is still the import's latest: a failure reported late
-        for an earlier run must not fail (or drop the tables of) the retry now working on it.
-        """
+    def fail_if_unfinished(self, import_id: str, message: str) -> bool:
+        """Mark an import failed when its runs died before the import could say so itself."""
         ci = t.contact_imports
-        where = [ci.c.id == import_id, ci.c.status.in_(["queued", "in_progress"])]
-        if run_id is not None:
-            where.append(ci.c.run_id == run_id)
         with self.engine().begin() as conn:
-            done = conn.execute(sa.update(ci).where(*where).values(status="failed", error=message, completed_at=sa.func.now())).rowcount
+            done = conn.execute(
+                sa.update(ci).where(ci.c.id == import_id, ci.c.status.in_(["queued", "in_progress"]))
+                .values(status="failed", error=message, completed_at=sa.func.now())
+            ).rowcount
             if done:
                 conn.execute(sa.text(drop_sql(import_id)))
         return bool(done)

@@ -28,6 +28,7 @@ from roster.launch import dagster_instance
 from roster.settings import get_settings
 
 err = Console(stderr=True)
+MAX_CRASHES, CRASH_WINDOW_SECONDS = 5, 120
 
 
 def _environment() -> dict[str, str]:
@@ -115,13 +116,23 @@ def serve(host: str, port: int, ui_port: int | None) -> int:
         procs[name] = subprocess.Popen(cmd, env=env, preexec_fn=lifeline.die_with_parent)
     err.print(f"roster: API on http://{host}:{port}" + (f", Dagster UI on http://{host}:{ui_port}" if ui_port else "")
               + f"; database {env['DATABASE_URL'].split('@')[-1]}; Ctrl-C stops")
-    code = 0
+    code, crashes = 0, []
     while not stopping:
         for name, p in procs.items():
-            if p.poll() is not None:
-                err.print(f"[red]roster: {name} exited with {p.returncode}; stopping the rest[/red]")
+            if p.poll() is None:
+                continue
+            # A piece that died (its storage failed for a moment, a bug) is started again, so the rest
+            # keeps serving; one that keeps dying stops everything with the reason on screen.
+            now = time.monotonic()
+            crashes = [t for t in crashes if now - t < CRASH_WINDOW_SECONDS] + [now]
+            if len(crashes) > MAX_CRASHES:
+                err.print(f"[red]roster: {name} exited with {p.returncode} ({len(crashes)} exits in "
+                          f"{CRASH_WINDOW_SECONDS} s); stopping the rest[/red]")
                 code, stopping = 1, True
                 break
+            err.print(f"[yellow]roster: {name} exited with {p.returncode}; starting it again[/yellow]")
+            time.sleep(1)
+            procs[name] = subprocess.Popen(commands(host, port, ui_port)[name], env=env, preexec_fn=lifeline.die_with_parent)
         time.sleep(0.5)
     for p in procs.values():
         if p.poll() is None:

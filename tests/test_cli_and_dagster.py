@@ -86,3 +86,77 @@ def test_dagster_job_execute_with_launchpad_config(engine, team, tmp_path):
 
     runs = dagster_instance().get_runs()
     assert any(r.tags.get("dagster/partition") == import_id for r in runs)
+
+
+def _execute(*tags_json: str) -> subprocess.CompletedProcess:
+    args = [str(BIN / "dagster"), "job", "execute", "-m", "pipelines.definitions", "-j", "contact_import"]
+    for t in tags_json:
+        args += ["--tags", t]
+    return subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=os.environ.copy(), timeout=300)
+
+
+def test_dagster_job_execute_tags_its_run_and_adds_a_missing_partition(engine, team, tmp_path):
+    """An import created without its partition runs as any other: tagged with its team and
+    source, its partition added, no import left `in_progress`."""
+    name, team_id = team
+    path = write_csv(tmp_path / "a.csv", ["email"], [["ada@example.com"]])
+    import_id = create_import(engine, LandingStore(), team_id, path, "a.csv", ImportOptions(), source="cli",
+                              check=False, launched=True)
+    p = _execute(json.dumps({"dagster/partition": import_id}))
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert get_import(engine, team_id, import_id)["status"] == "completed"
+    from roster.launch import dagster_instance
+
+    [run] = [r for r in dagster_instance().get_runs() if r.tags.get("dagster/partition") == import_id]
+    assert run.tags["roster/team"] == name and run.tags["roster/source"] == "cli"
+
+
+def test_dagster_job_execute_without_an_import_says_so_in_one_line(engine):
+    import uuid
+
+    unknown = str(uuid.uuid4())
+    for tags, words in (([], "a contact_import run imports one import"),
+                        ([json.dumps({"dagster/partition": unknown})], f"there is no import {unknown}"),
+                        ([json.dumps({"dagster/partition": "nope"})], "is not an import id")):
+        p = _execute(*tags)
+        assert p.returncode != 0
+        assert words in p.stderr + p.stdout
+        assert "DagsterInvariantViolationError" not in p.stderr + p.stdout
+    with engine.connect() as conn:
+        import sqlalchemy as sa
+
+        assert conn.execute(sa.text("SELECT count(*) FROM contact_imports WHERE id = :i"), {"i": unknown}).scalar_one() == 0
+
+
+def test_a_launch_from_the_ui_queues_with_the_import_s_team_tag_or_is_refused(engine, team, tmp_path):
+    """The run coordinator (the UI's launches go through it) gives a run the tags the per-team
+    limit counts, and refuses one whose partition names no import, with no import row."""
+    import uuid
+
+    from dagster import DagsterRunStatus
+    from dagster._core.run_coordinator.base import SubmitRunContext
+    from dagster._core.test_utils import create_run_for_test
+
+    from roster.launch import dagster_instance
+
+    name, team_id = team
+    path = write_csv(tmp_path / "a.csv", ["email"], [["ada@example.com"]])
+    import_id = create_import(engine, LandingStore(), team_id, path, "a.csv", ImportOptions(), source="api", check=False)
+    instance = dagster_instance()
+    coordinator = instance.run_coordinator
+    run = create_run_for_test(instance, job_name="contact_import", tags={"dagster/partition": import_id})
+    queued = coordinator.submit_run(SubmitRunContext(run, workspace=None))
+    assert queued.status == DagsterRunStatus.QUEUED
+    assert queued.tags["roster/team"] == name and queued.tags["roster/source"] == "api"
+
+    new_id = str(uuid.uuid4())
+    config = {"ops": {"import_file": {"config": {"file_path": str(path), "team": "launchpad-team"}}}}
+    created = coordinator.submit_run(SubmitRunContext(
+        create_run_for_test(instance, job_name="contact_import", tags={"dagster/partition": new_id}, run_config=config), None))
+    assert created.tags["roster/team"] == "launchpad-team" and created.tags["roster/source"] == "ui"
+
+    unknown = str(uuid.uuid4())
+    refused = coordinator.submit_run(SubmitRunContext(
+        create_run_for_test(instance, job_name="contact_import", tags={"dagster/partition": unknown}), None))
+    assert refused.status == DagsterRunStatus.FAILURE
+    assert get_import(engine, team_id, unknown) is None

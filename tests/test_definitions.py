@@ -31,5 +31,5 @@ def test_schedules_and_sensors_are_defined():
     from pipelines.definitions import defs
 
     sensors = {s.name for s in defs.sensors}
-    assert {"queued_imports", "import_run_failures", "dropped_files"} <= sensors
+    assert {"queued_imports", "import_watchdog", "dropped_files"} <= sensors
     assert [s.name for s in build_schedules(ROOT / "examples/crm_sync.yaml")] == ["crm_sync_crm_nightly", "crm_sync_shared_folder_export"]

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 BIN = Path(sys.executable).parent
@@ -67,9 +68,22 @@ def test_serve_runs_imports_posted_over_http_and_stops_on_sigterm(served):
     assert status["status"] == "completed", (status, (tmp_path / "serve.log").read_text()[-3000:])
     assert status["counts"] == {"total": 2, "created": 1, "updated": 0, "skipped": 0, "failed": 1}
 
-    children = subprocess.run(["pgrep", "-f", "pipelines.definitions"], capture_output=True, text=True).stdout.split()
+    # Only the processes this test started: roster serve's own tree.
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert len(children) >= 3  # the API, the daemon and its code server at least
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
-    time.sleep(1)
-    alive = [pid for pid in children if Path(f"/proc/{pid}").exists() and "pipelines.definitions" in Path(f"/proc/{pid}/cmdline").read_text()]
-    assert alive == []
+    _, still = psutil.wait_procs(children, timeout=10)
+    assert still == []
+
+
+def test_serve_says_in_one_line_who_holds_its_port(tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        p = subprocess.run([str(BIN / "roster"), "serve", "--port", str(port), "--ui-port", "0"],
+                           capture_output=True, text=True, timeout=60, env={**os.environ, "DAGSTER_HOME": str(tmp_path / "d")})
+    assert p.returncode == 1
+    [line] = p.stderr.strip().splitlines()
+    assert f"port {port} is held by pid {os.getpid()}" in line and "roster serve" in line
