@@ -16,8 +16,9 @@ def contacts(context: AssetExecutionContext, contact_store: ContactStore) -> Mat
     with import_step(context, contact_store, "contacts") as import_id:
         row = contact_store.get_import(import_id)
         options = options_of(row)
+        column_map = column_map_of(row)
         merge = lambda: contact_store.merge(  # noqa: E731
-            import_id, row["team_id"], property_fields(column_map_of(row)), options.on_conflict, options.segments, options.topics,
+            import_id, row["team_id"], property_fields(column_map), options, maps_unsubscribed=column_map.unsubscribed_column is not None,
         )
         try:
             counts = merge()

@@ -26,11 +26,11 @@ def import_report(context: AssetExecutionContext, contact_store: ContactStore, l
         landing_store.clean_work(import_id)
         let_go(import_id)
         counts = {k: int(row[k]) for k in ("total", "created", "updated", "skipped", "failed")}
-        memberships = {f"{k}_added": v for k, v in (row["memberships"] or {}).items()}
+        details = row["merge_details"] or {}
         parts = counts["created"] + counts["updated"] + counts["skipped"] + counts["failed"]
         rate = counts["failed"] / counts["total"] if counts["total"] else 0.0
         return MaterializeResult(
-            metadata={**counts, **memberships, "status": row["status"]},
+            metadata={**counts, **details, "status": row["status"]},
             check_results=[
                 AssetCheckResult(
                     check_name="counts_add_up", passed=parts == counts["total"],

@@ -18,6 +18,7 @@ from resources.staging import create_stage_sql, drop_sql, stage_columns, stage_t
 from roster.database import get_engine
 from roster.faults import fault_point
 from schemas import tables as t
+from schemas.column_map import ImportOptions
 from schemas.rows import PropertyField
 
 # psycopg's COPY format for the failures table; the data column is JSON text.
@@ -255,8 +256,8 @@ class ContactStore(ConfigurableResource):
         return sorted(created)
 
     # -- the merge --------------------------------------------------------------------------------
-    def merge(self, import_id: str, team_id: int, props: list[PropertyField], on_conflict: str,
-              segments: list[str], topics: list[dict]) -> dict:
+    def merge(self, import_id: str, team_id: int, props: list[PropertyField], options: ImportOptions,
+              maps_unsubscribed: bool) -> dict:
         """The stage into contacts (upsert or skip), the segment memberships and topic
         subscriptions of the contacts it created or updated, and the counts: one statement, one
         transaction. A crash anywhere leaves all of it or none of it, so a retry never has to find
@@ -266,29 +267,45 @@ class ContactStore(ConfigurableResource):
         Emails are one contact per `lower(email)`, exactly the unique index's rule (the database's
         own lower(), not Python's or polars', which differ for a few letters such as a final sigma).
         Rows go in that key's byte order, so two imports touching the same contacts lock them in
-        the same order and cannot deadlock. Raises StageLost when the stage does not hold the rows
+        the same order and cannot deadlock. Consent is never reversed unless the import says
+        `resubscribe`: an unsubscribed contact stays unsubscribed and a topic opt-out stays out,
+        and such contacts are counted. Raises StageLost when the stage does not hold the rows
         staging committed (an UNLOGGED table comes back empty after crash recovery).
         """
         stage = stage_table(import_id)
-        params: dict = {"team": team_id, "segments": list(segments),
-                        "topic_ids": [tp["id"] for tp in topics],
-                        "topic_subs": [tp.get("subscription", "opt_in") for tp in topics]}
+        opt_in_topics = [tp["id"] for tp in options.topics if tp.get("subscription", "opt_in") == "opt_in"]
+        params: dict = {"team": team_id, "segments": list(options.segments), "resubscribe": options.resubscribe,
+                        "topic_ids": [tp["id"] for tp in options.topics],
+                        "topic_subs": [tp.get("subscription", "opt_in") for tp in options.topics],
+                        "opt_in_topics": opt_in_topics}
         pairs = []
         for i, p in enumerate(props):
             params[f"k{i}"] = p.key
             cast = {"number": "::numeric", "boolean": "::boolean"}.get(p.type, "")
             pairs.append(f"CAST(:k{i} AS text), {p.staged}{cast}")
         properties = f"jsonb_strip_nulls(jsonb_build_object({', '.join(pairs)}))" if pairs else "'{}'::jsonb"
-        if on_conflict == "skip":
+        if options.on_conflict == "skip":
             conflict = "ON CONFLICT (team_id, lower(email)) DO NOTHING"
         else:
             conflict = (
                 "ON CONFLICT (team_id, lower(email)) DO UPDATE SET "
                 "first_name = coalesce(excluded.first_name, c.first_name), "
                 "last_name = coalesce(excluded.last_name, c.last_name), "
-                "unsubscribed = coalesce(excluded.unsubscribed, c.unsubscribed), "
+                "unsubscribed = CASE WHEN c.unsubscribed AND excluded.unsubscribed IS FALSE AND NOT :resubscribe THEN true "
+                "ELSE coalesce(excluded.unsubscribed, c.unsubscribed) END, "
                 "properties = c.properties || excluded.properties, updated_at = now()"
             )
+        # Contacts whose opt-out this import kept (the file said subscribed): counted only when it can happen.
+        kept_unsubscribed = (
+            "(SELECT count(*) FROM m JOIN src USING (email_key) WHERE NOT m.inserted AND m.unsubscribed AND src.unsubscribed IS FALSE)"
+            if maps_unsubscribed and options.on_conflict == "upsert" and not options.resubscribe else "0"
+        )
+        # Topic opt-outs the import would have turned into opt-ins (every sub-statement sees the data as it was before).
+        kept_topic_opt_outs = (
+            "(SELECT count(*) FROM contact_topics ct JOIN m ON ct.contact_id = m.id "
+            "WHERE ct.topic_id = ANY(CAST(:opt_in_topics AS uuid[])) AND ct.subscription = 'opt_out')"
+            if opt_in_topics and not options.resubscribe else "0"
+        )
         sql = f"""
             WITH src AS (
               SELECT DISTINCT ON (email_key) email, email_key, first_name, last_name, unsubscribed, {properties} AS properties
@@ -298,7 +315,7 @@ class ContactStore(ConfigurableResource):
               INSERT INTO contacts AS c (team_id, email, first_name, last_name, unsubscribed, properties)
               SELECT :team, email, first_name, last_name, unsubscribed, properties FROM src ORDER BY email_key
               {conflict}
-              RETURNING id, (xmax = 0) AS inserted
+              RETURNING id, (xmax = 0) AS inserted, lower(email) COLLATE "C" AS email_key, c.unsubscribed
             ), in_segments AS (
               INSERT INTO contact_segments (contact_id, segment_id, team_id)
               SELECT m.id, s.id, :team FROM m CROSS JOIN segments s
@@ -307,23 +324,26 @@ class ContactStore(ConfigurableResource):
               ON CONFLICT DO NOTHING
               RETURNING 1
             ), in_topics AS (
-              INSERT INTO contact_topics (contact_id, topic_id, team_id, subscription)
+              INSERT INTO contact_topics AS ct (contact_id, topic_id, team_id, subscription)
               SELECT m.id, tp.id, :team, wanted.subscription
               FROM m CROSS JOIN unnest(CAST(:topic_ids AS uuid[]), CAST(:topic_subs AS text[])) AS wanted(id, subscription)
               JOIN topics tp ON tp.id = wanted.id AND tp.team_id = :team
               ORDER BY m.id, tp.id
               ON CONFLICT (contact_id, topic_id) DO UPDATE SET subscription = excluded.subscription
+              WHERE :resubscribe OR ct.subscription <> 'opt_out' OR excluded.subscription = 'opt_out'
               RETURNING 1
             )
             SELECT (SELECT count(*) FILTER (WHERE inserted) FROM m) AS created,
                    (SELECT count(*) FILTER (WHERE NOT inserted) FROM m) AS updated,
                    (SELECT count(*) FROM in_segments) AS segments,
-                   (SELECT count(*) FROM in_topics) AS topics
+                   (SELECT count(*) FROM in_topics) AS topics,
+                   {kept_unsubscribed} AS kept_unsubscribed,
+                   {kept_topic_opt_outs} AS kept_topic_opt_outs
         """
         ci = t.contact_imports
         with self.engine().begin() as conn:
             state = conn.execute(
-                sa.select(ci.c.merged_at, ci.c.staged_rows, ci.c.rows_read).where(ci.c.id == import_id).with_for_update()
+                sa.select(ci.c.merged_at, ci.c.staged_rows).where(ci.c.id == import_id).with_for_update()
             ).one()
             if state.merged_at is not None:  # merged by an earlier attempt of this import
                 return self._counts(conn, import_id)
@@ -343,7 +363,7 @@ class ContactStore(ConfigurableResource):
                 sa.update(ci).where(ci.c.id == import_id).values(
                     total=staged + failed, created=merged.created, updated=merged.updated,
                     skipped=staged - merged.created - merged.updated, failed=failed,
-                    memberships={"segments": merged.segments, "topics": merged.topics},
+                    merge_details={k: merged._mapping[k] for k in ("segments", "topics", "kept_unsubscribed", "kept_topic_opt_outs")},
                     merged_at=sa.func.now(),
                 )
             )
@@ -363,10 +383,9 @@ class ContactStore(ConfigurableResource):
     def _counts(conn, import_id: str) -> dict:
         c = t.contact_imports.c
         row = conn.execute(
-            sa.select(c.total, c.created, c.updated, c.skipped, c.failed, c.memberships).where(c.id == import_id)
+            sa.select(c.total, c.created, c.updated, c.skipped, c.failed, c.merge_details).where(c.id == import_id)
         ).mappings().one()
-        return {**{k: row[k] for k in ("total", "created", "updated", "skipped", "failed")},
-                **{f"{k}_added": v for k, v in (row["memberships"] or {}).items()}}
+        return {**{k: row[k] for k in ("total", "created", "updated", "skipped", "failed")}, **(row["merge_details"] or {})}
 
 
 def new_import_id() -> str:

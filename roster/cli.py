@@ -168,6 +168,10 @@ def imports_run(
     team_id = ensure_team(engine, team)
     if get_import(engine, team_id, import_id) is None:
         fail(f"import {import_id} not found")
+    from resources.import_lease import held_leases, is_held
+
+    if is_held(held_leases(engine), import_id):
+        fail(f"import {import_id} is running in another process; follow it with `roster imports get {import_id}`")
     run_import(import_id, {"roster/team": team, "roster/source": "cli"})
     result = render_import(get_import(engine, team_id, import_id))
     print(json.dumps(result, indent=2)) if as_json else _print_import(result)

@@ -102,3 +102,6 @@ class ImportOptions(BaseModel):
     topics: list[dict] = Field(default_factory=list)  # {"id", "subscription"}
     auto_map: bool = False
     auto_create_properties: bool = False
+    # Consent is never reversed by accident: without this, a contact who unsubscribed stays
+    # unsubscribed, and a topic opt-out stays out, whatever the file says (the rows are counted).
+    resubscribe: bool = False

@@ -16,7 +16,13 @@ from schemas.column_map import ColumnMap
 
 # The same rule as the raw-SQL floor: something@something.tld, no spaces, one @.
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-NUMBER_PATTERN = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+# Longer is no address anyone can send to (RFC 5321 allows 254), and it keeps lower(email) well
+# inside what the unique index can hold (2,704 bytes), so such a row fails alone, not the merge.
+EMAIL_MAX_LENGTH = 320
+# A number PostgreSQL's numeric takes whatever its digits: the exponent and the length are bounded,
+# so no cell can overflow the cast in the merge.
+NUMBER_PATTERN = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?$"
+NUMBER_MAX_LENGTH = 100
 # Every yes/no word the column-mapping engine (roster/mapping/values.py) reads as a boolean, with
 # and without accents, so a column it maps to a boolean imports. Compared after trim + lower-case.
 # Subscription statuses count as booleans too: true = receives email ("subscribed"), so a status
@@ -82,7 +88,10 @@ def _boolean_check(name: str) -> pa.Check:
 
 def row_schema(column_map: ColumnMap) -> pa.DataFrameSchema:
     columns = {
-        "email": pa.Column(pl.String, nullable=False, checks=pa.Check.str_matches(EMAIL_PATTERN, name="email")),
+        "email": pa.Column(pl.String, nullable=False, checks=[
+            pa.Check.str_matches(EMAIL_PATTERN, name="email"),
+            pa.Check.str_length(max_value=EMAIL_MAX_LENGTH),
+        ]),
         "first_name": pa.Column(pl.String, nullable=True),
         "last_name": pa.Column(pl.String, nullable=True),
         "unsubscribed": pa.Column(pl.String, nullable=True, checks=_boolean_check("unsubscribed")),
@@ -92,6 +101,7 @@ def row_schema(column_map: ColumnMap) -> pa.DataFrameSchema:
         checks = []
         if p.type == "number":
             checks.append(pa.Check.str_matches(NUMBER_PATTERN, name=f"number:{p.staged}"))
+            checks.append(pa.Check.str_length(max_value=NUMBER_MAX_LENGTH))
         elif p.type == "boolean":
             checks.append(_boolean_check(f"boolean:{p.staged}"))
         columns[p.staged] = pa.Column(pl.String, nullable=True, checks=checks)
@@ -101,13 +111,19 @@ def row_schema(column_map: ColumnMap) -> pa.DataFrameSchema:
 def _reason(column: str, check: str, value, column_map: ColumnMap) -> str:
     by_staged = {p.staged: p for p in property_fields(column_map)}
     if column == "email":
-        return "missing email" if value is None else f"invalid email {value!r}"
+        if value is None:
+            return "missing email"
+        if check.startswith("str_length"):
+            return f"the email is longer than {EMAIL_MAX_LENGTH} characters"
+        return f"invalid email {value!r}"
     if column == "unsubscribed":
         return f"unsubscribed must be true/false, yes/no or 1/0, got {value!r}"
     if column == OVERSIZE:
         return f"a field is larger than {MAX_FIELD_BYTES // (1024 * 1024)} MiB"
     if column in by_staged:
         p = by_staged[column]
+        if check.startswith("str_length"):
+            return f"property {p.key!r} (column {p.column!r}) must be a number of at most {NUMBER_MAX_LENGTH} characters"
         return f"property {p.key!r} (column {p.column!r}) must be a {p.type}, got {value!r}"
     return f"{column}: failed {check}"
 

@@ -127,8 +127,9 @@ contact_imports = sa.Table(
     sa.Column("staged_rows", sa.BigInteger),
     # Runs that started the import (the watchdog retries a dead one up to a limit).
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-    # {"segments": n, "topics": n}: written by the merge transaction, with the contacts.
-    sa.Column("memberships", JSONB),
+    # What the merge transaction did besides the counts: memberships and subscriptions written,
+    # opt-outs kept ({"segments", "topics", "kept_unsubscribed", "kept_topic_opt_outs"}).
+    sa.Column("merge_details", JSONB),
     sa.Column("error", sa.Text),
     sa.Column("run_id", sa.Text),
     sa.Column("launched_at", sa.DateTime(timezone=True)),

@@ -4,8 +4,9 @@
   which PostgreSQL empties in crash recovery; a stage holding fewer rows than this was lost and
   is rebuilt from the file, never merged as if it were "no rows".
 - attempts: how many runs started the import; the watchdog retries a dead run up to a limit.
-- memberships: segment memberships and topic subscriptions written by the merge transaction
-  (they commit with the contacts, so a retry never has to find which contacts an import touched).
+- merge_details: what the merge transaction did besides the counts: segment memberships and topic
+  subscriptions written (they commit with the contacts, so a retry never has to find which
+  contacts an import touched), and opt-outs it kept (an import never resubscribes on its own).
 
 Revision ID: 0003
 """
@@ -18,7 +19,7 @@ UPGRADE = """
 ALTER TABLE contact_imports
   ADD COLUMN staged_rows bigint,
   ADD COLUMN attempts integer NOT NULL DEFAULT 0,
-  ADD COLUMN memberships jsonb;
+  ADD COLUMN merge_details jsonb;
 """
 
 
@@ -27,4 +28,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("ALTER TABLE contact_imports DROP COLUMN staged_rows, DROP COLUMN attempts, DROP COLUMN memberships")
+    op.execute("ALTER TABLE contact_imports DROP COLUMN staged_rows, DROP COLUMN attempts, DROP COLUMN merge_details")
