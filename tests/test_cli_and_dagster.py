@@ -135,7 +135,9 @@ def test_a_launch_from_the_ui_queues_with_the_import_s_team_tag_or_is_refused(en
 
     from dagster import DagsterRunStatus
     from dagster._core.run_coordinator.base import SubmitRunContext
+    from dagster._core.remote_origin import InProcessCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
     from dagster._core.test_utils import create_run_for_test
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
     from roster.launch import dagster_instance
 
@@ -144,19 +146,24 @@ def test_a_launch_from_the_ui_queues_with_the_import_s_team_tag_or_is_refused(en
     import_id = create_import(engine, LandingStore(), team_id, path, "a.csv", ImportOptions(), source="api", check=False)
     instance = dagster_instance()
     coordinator = instance.run_coordinator
-    run = create_run_for_test(instance, job_name="contact_import", tags={"dagster/partition": import_id})
-    queued = coordinator.submit_run(SubmitRunContext(run, workspace=None))
+    # Where the UI's runs say their code comes from (the queue needs it to launch them later).
+    origin = RemoteJobOrigin(RemoteRepositoryOrigin(InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(module_name="pipelines.definitions")), "__repository__"), "contact_import")
+
+    def launch(tags, run_config=None):
+        run = create_run_for_test(instance, job_name="contact_import", tags=tags, run_config=run_config, remote_job_origin=origin)
+        return coordinator.submit_run(SubmitRunContext(run, workspace=None))
+
+    queued = launch({"dagster/partition": import_id})
     assert queued.status == DagsterRunStatus.QUEUED
     assert queued.tags["roster/team"] == name and queued.tags["roster/source"] == "api"
 
     new_id = str(uuid.uuid4())
     config = {"ops": {"import_file": {"config": {"file_path": str(path), "team": "launchpad-team"}}}}
-    created = coordinator.submit_run(SubmitRunContext(
-        create_run_for_test(instance, job_name="contact_import", tags={"dagster/partition": new_id}, run_config=config), None))
+    created = launch({"dagster/partition": new_id}, config)
     assert created.tags["roster/team"] == "launchpad-team" and created.tags["roster/source"] == "ui"
 
     unknown = str(uuid.uuid4())
-    refused = coordinator.submit_run(SubmitRunContext(
-        create_run_for_test(instance, job_name="contact_import", tags={"dagster/partition": unknown}), None))
+    refused = launch({"dagster/partition": unknown})
     assert refused.status == DagsterRunStatus.FAILURE
     assert get_import(engine, team_id, unknown) is None
