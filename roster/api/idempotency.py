@@ -6,8 +6,8 @@ this process or any other) is 409 concurrent_idempotent_requests. Keys are 1-256
 They live in PostgreSQL (`idempotency_keys`), so every API process sees them and a restart keeps
 them. Claiming a key is one atomic INSERT ... ON CONFLICT: of two requests with the same key on
 two processes, exactly one runs. While it runs, its process renews a lease on the key; if the
-process dies, the key is free again once the lease (30 s) has passed, so a retry is not refused
-for a day. (A request that had already done its work when its process died is then done again:
+process dies, the key is free again once the lease has passed (30 s, ROSTER_IDEMPOTENCY_LEASE),
+so a retry is not refused for a day. (A request that had already done its work when its process died is then done again:
 the response, not the work, is what is kept.) Expired keys are deleted by roster/api/state.py.
 
 The body is never buffered: it is hashed as it streams to the route. A multipart body is hashed
@@ -22,6 +22,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
 import uuid
 from dataclasses import dataclass
 
@@ -82,9 +83,11 @@ RELEASE = sa.text("DELETE FROM idempotency_keys WHERE team_id = :team_id AND key
 class IdempotencyStore:
     """The `idempotency_keys` table. Every method blocks: call them from a worker thread."""
 
-    def __init__(self, ttl: float = TTL_SECONDS, lease: float = LEASE_SECONDS):
+    def __init__(self, ttl: float = TTL_SECONDS, lease: float | None = None):
         self.ttl = float(ttl)
-        self.lease = float(lease)
+        self.lease = float(lease if lease is not None else os.environ.get("ROSTER_IDEMPOTENCY_LEASE", LEASE_SECONDS))
+        if not self.lease > 0:
+            raise ValueError(f"the idempotency lease must be positive, not {self.lease!r}")
 
     def claim(self, team_id: int, key_hash: bytes) -> tuple[uuid.UUID | None, Entry | None]:
         """(owner, None) after reserving the key for this request, or (None, the entry that holds it)."""
