@@ -8,7 +8,9 @@ them. Claiming a key is one atomic INSERT ... ON CONFLICT: of two requests with 
 two processes, exactly one runs. While it runs, its process renews a lease on the key; if the
 process dies, the key is free again once the lease has passed (30 s, ROSTER_IDEMPOTENCY_LEASE),
 so a retry is not refused for a day. (A request that had already done its work when its process died is then done again:
-the response, not the work, is what is kept.) Expired keys are deleted by roster/api/state.py.
+the response, not the work, is what is kept.) A claim costs one INSERT, a replay two reads, the
+first response one durable UPDATE (roster/api/state.py says which commits wait for the disk).
+Expired keys are deleted by roster/api/state.py.
 
 The body is never buffered: it is hashed as it streams to the route. A multipart body is hashed
 part by part (names, part headers, data), so the same upload sent again with another boundary
@@ -54,19 +56,25 @@ class Entry:
         return self.status is not None
 
 
-# Ours if new, or if the row there expired, or its owner stopped renewing its lease (died).
+# New keys: no lock and no WAL when the key exists, so a replay only reads.
 CLAIM = sa.text("""
-INSERT INTO idempotency_keys AS k (team_id, key_hash, owner, lease_until, expires_at)
+INSERT INTO idempotency_keys (team_id, key_hash, owner, lease_until, expires_at)
 VALUES (:team_id, :key_hash, :owner, now() + make_interval(secs => :lease), now() + make_interval(secs => :ttl))
-ON CONFLICT (team_id, key_hash) DO UPDATE
-  SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until, expires_at = EXCLUDED.expires_at,
-      fingerprint = NULL, status = NULL, headers = NULL, body = NULL
-  WHERE k.expires_at <= now() OR (k.status IS NULL AND k.lease_until <= now())
+ON CONFLICT (team_id, key_hash) DO NOTHING
 RETURNING owner
 """)
 HELD = sa.text("""
-SELECT fingerprint, status, headers, body FROM idempotency_keys
-WHERE team_id = :team_id AND key_hash = :key_hash AND expires_at > now()
+SELECT fingerprint, status, headers, body,
+       expires_at <= now() OR (status IS NULL AND lease_until <= now()) AS free
+FROM idempotency_keys WHERE team_id = :team_id AND key_hash = :key_hash
+""")
+# A key whose row expired, or whose owner stopped renewing its lease (died), is taken over.
+TAKE_OVER = sa.text("""
+UPDATE idempotency_keys
+SET owner = :owner, lease_until = now() + make_interval(secs => :lease), expires_at = now() + make_interval(secs => :ttl),
+    fingerprint = NULL, status = NULL, headers = NULL, body = NULL
+WHERE team_id = :team_id AND key_hash = :key_hash AND (expires_at <= now() OR (status IS NULL AND lease_until <= now()))
+RETURNING owner
 """)
 RENEW = sa.text("""
 UPDATE idempotency_keys SET lease_until = now() + make_interval(secs => :lease)
@@ -95,30 +103,36 @@ class IdempotencyStore:
         params = {"team_id": team_id, "key_hash": key_hash, "owner": owner, "lease": self.lease, "ttl": self.ttl}
 
         def go(conn):
-            for _ in range(3):   # the holder may expire or be released between the two statements
+            for _ in range(3):   # the row may expire, be released or be taken over between statements
                 if conn.execute(CLAIM, params).scalar() == owner:
                     return owner, None
                 row = conn.execute(HELD, params).first()
-                if row is not None:
-                    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (row.headers or [])]
-                    return None, Entry(row.fingerprint, row.status, headers, bytes(row.body or b""))
+                if row is None:
+                    continue
+                if row.free:
+                    if conn.execute(TAKE_OVER, params).scalar() == owner:
+                        return owner, None
+                    continue
+                headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (row.headers or [])]
+                return None, Entry(row.fingerprint, row.status, headers, bytes(row.body or b""))
             raise RuntimeError("the idempotency key kept changing hands")
 
         return state.run(go)
 
     def renew(self, team_id: int, key_hash: bytes, owner: uuid.UUID) -> None:
-        state.run(lambda conn: conn.execute(RENEW, {"team_id": team_id, "key_hash": key_hash, "owner": owner,
-                                                    "lease": self.lease}))
+        params = {"team_id": team_id, "key_hash": key_hash, "owner": owner, "lease": self.lease}
+        state.run(lambda conn: conn.execute(RENEW, params))
 
     def finish(self, team_id: int, key_hash: bytes, owner: uuid.UUID, fingerprint: str, status: int,
                headers: list, body: bytes) -> None:
         params = {"team_id": team_id, "key_hash": key_hash, "owner": owner, "fingerprint": fingerprint,
                   "status": status, "body": body,
                   "headers": json.dumps([[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers])}
-        state.run(lambda conn: conn.execute(FINISH, params))
+        state.run(lambda conn: conn.execute(FINISH, params), durable=True)   # the response to replay: on disk
 
     def release(self, team_id: int, key_hash: bytes, owner: uuid.UUID) -> None:
-        state.run(lambda conn: conn.execute(RELEASE, {"team_id": team_id, "key_hash": key_hash, "owner": owner}))
+        params = {"team_id": team_id, "key_hash": key_hash, "owner": owner}
+        state.run(lambda conn: conn.execute(RELEASE, params))
 
 
 class Fingerprint:

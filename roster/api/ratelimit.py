@@ -9,7 +9,7 @@ Before a key is looked up, the client address pays: a request whose key this pro
 verified lately (or that has none) takes from the address's bucket (the same rate), so rotating
 bogus keys buys no free database lookups. A lookup that fails also takes from the address's
 bad-key bucket (ROSTER_BAD_KEY_LIMIT per minute, default 10); once that is spent, the address's
-unverified requests get 429 without a lookup until it refills. IPv6 clients count per /64 (what
+unverified requests get 429 without a lookup for a minute. IPv6 clients count per /64 (what
 one host or subscriber usually holds); behind a proxy, run uvicorn with --forwarded-allow-ips so
 the client address is the caller's, not the proxy's.
 
@@ -240,8 +240,9 @@ class RateLimitMiddleware:
     async def _bad_key(self, address: str) -> None:
         bad = await anyio.to_thread.run_sync(self.buckets.take, f"badkey:{address}", self.bad_key_limit)
         if not bad.allowed:
-            # Spent: no more lookups for this address until the bad-key bucket has room again.
-            await anyio.to_thread.run_sync(self.buckets.block, f"addr:{address}", self.limit, bad.wait)
+            # Spent: no lookups for this address for a minute (the bad-key window), in any process.
+            await anyio.to_thread.run_sync(self.buckets.block, f"addr:{address}", self.limit,
+                                           self.bad_key_limit.window)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope.get("path") in self.exempt:

@@ -1,9 +1,12 @@
 """Where the API keeps the state every API process must share (idempotency keys, rate-limit
 buckets): PostgreSQL, which Roster needs anyway. README "One API, many processes" says why not Redis.
 
-The statements here run once or twice per request, so they get a pool of their own: autocommit
+The statements here run once or twice per request, so they get pools of their own: autocommit
 (one round trip per statement, no BEGIN/COMMIT) and no pre-ping (another round trip per checkout);
-a connection the server dropped is retried once instead. The cleanup of expired rows runs from
+a connection the server dropped is retried once instead. The default pool commits without
+waiting for the disk (synchronous_commit off): rate-limit buckets are UNLOGGED anyway, and an
+idempotency claim, lease or release matters only while its request runs (whose own commits flush
+it). The first response of a key is written through the durable pool. The cleanup of expired rows runs from
 the request path, at most once a minute per process and one process at a time, so a server that
 runs without ASGI lifespan events (as the tests do) still cleans up.
 """
@@ -29,21 +32,22 @@ _CLEANUP_LOCK = 7_432_016
 
 
 @functools.cache
-def _engine_for(url: str) -> Engine:
-    return sa.create_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=False,
-                            pool_size=5, max_overflow=15, pool_recycle=1800)
+def _engine_for(url: str, durable: bool) -> Engine:
+    options = {} if durable else {"connect_args": {"options": "-c synchronous_commit=off"}}
+    return sa.create_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=False, pool_recycle=1800,
+                            pool_size=2 if durable else 5, max_overflow=8 if durable else 15, **options)
 
 
-def state_engine() -> Engine:
+def state_engine(durable: bool = False) -> Engine:
     from roster.database import database_url, get_engine
 
     get_engine()  # migrates the database on first use
-    return _engine_for(database_url())
+    return _engine_for(database_url(), durable)
 
 
-def run(fn: Callable[[Connection], T]) -> T:
-    """fn on a connection of the state pool; once more on a fresh connection if the first was dead."""
-    engine = state_engine()
+def run(fn: Callable[[Connection], T], durable: bool = False) -> T:
+    """fn on a connection of a state pool; once more on a fresh connection if the first was dead."""
+    engine = state_engine(durable)
     try:
         with engine.connect() as conn:
             return fn(conn)
