@@ -10,8 +10,9 @@ On a throwaway database of that server:
    when a Redis server answers on REDIS_URL (default redis://localhost:6379), the same GCRA take
    as a Lua script there, for the comparison the README draws;
 2. over HTTP, a real uvicorn process (`roster.api.app:app`) against the same app without the two
-   middlewares: GET /segments, and POST /segments with and without an Idempotency-Key, one client,
-   sequential. The difference of the medians is the cost per request.
+   middlewares (both running, requests interleaved): GET /segments, and POST /segments with and
+   without an Idempotency-Key, one client. The median of the paired differences is the cost per
+   request.
 """
 from __future__ import annotations
 
@@ -174,6 +175,8 @@ def serve(target: list[str], env: dict) -> tuple[subprocess.Popen, str]:
 
 
 def http(n: int) -> None:
+    """Both servers run at once and each request goes to one, then the other (the order alternating),
+    so a busy machine slows both alike; the cost is the median of the paired differences."""
     import httpx
 
     from roster.api.keys import create_api_key
@@ -184,36 +187,42 @@ def http(n: int) -> None:
         "shared state": ["roster.api.app:app"],
         "no rate limit, no idempotency": ["--factory", "--app-dir", os.path.join(ROOT, "bench"), "shared_state:bare_app"],
     }
-    results: dict[str, dict[str, list[float]]] = {}
-    for name, target in variants.items():
-        proc, url = serve(target, env)
-        try:
-            token = create_api_key(get_engine(), f"bench-{uuid.uuid4().hex[:8]}")
-            with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as c:
-                def get():
-                    assert c.get("/segments?limit=1").status_code == 200
-
-                def post():
-                    assert c.post("/segments", json={"name": "s"}).status_code == 201
-
-                def post_key():
-                    r = c.post("/segments", json={"name": "s"}, headers={"Idempotency-Key": str(uuid.uuid4())})
-                    assert r.status_code == 201
-
-                results[name] = {"GET /segments": timed(get, n), "POST /segments": timed(post, n),
-                                 "POST /segments + Idempotency-Key": timed(post_key, n)}
-        finally:
+    servers = {name: serve(target, env) for name, target in variants.items()}
+    requests = {
+        "GET /segments": lambda c: c.get("/segments?limit=1"),
+        "POST /segments": lambda c: c.post("/segments", json={"name": "s"}),
+        "POST /segments + Idempotency-Key": lambda c: c.post(
+            "/segments", json={"name": "s"}, headers={"Idempotency-Key": str(uuid.uuid4())}),
+    }
+    samples = {name: {req: [] for req in requests} for name in variants}
+    try:
+        clients = {name: httpx.Client(base_url=url, headers={
+            "Authorization": f"Bearer {create_api_key(get_engine(), f'bench-{uuid.uuid4().hex[:8]}')}"})
+            for name, (_, url) in servers.items()}
+        names = list(variants)
+        for i in range(n + 50):
+            for req, send in requests.items():
+                for name in (names if i % 2 else names[::-1]):
+                    t0 = time.perf_counter()
+                    r = send(clients[name])
+                    dt = time.perf_counter() - t0
+                    assert r.status_code in (200, 201), r.text
+                    if i >= 50:   # warm-up
+                        samples[name][req].append(dt)
+    finally:
+        for proc, _ in servers.values():
             proc.terminate()
             proc.wait(15)
-    print(f"\nHTTP, one uvicorn process, one client, {n} requests each:")
-    for name, by_request in results.items():
+    print(f"\nHTTP, one uvicorn process per variant, one client, {n} requests each, interleaved:")
+    for name, by_request in samples.items():
         print(f"  {name}:")
-        for req, samples in by_request.items():
-            print(f"    {req:34s} {summary(samples)}")
-    base, shared = results["no rate limit, no idempotency"], results["shared state"]
-    print("  cost per request (difference of medians):")
-    for req in base:
-        print(f"    {req:34s} {(statistics.median(shared[req]) - statistics.median(base[req])) * 1e3:+.3f} ms")
+        for req, xs in by_request.items():
+            print(f"    {req:34s} {summary(xs)}")
+    print("  cost per request (median of paired differences):")
+    shared, base = samples["shared state"], samples["no rate limit, no idempotency"]
+    for req in requests:
+        diffs = [a - b for a, b in zip(shared[req], base[req])]
+        print(f"    {req:34s} {statistics.median(diffs) * 1e3:+.3f} ms")
 
 
 def main() -> None:

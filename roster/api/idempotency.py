@@ -208,7 +208,7 @@ class IdempotencyMiddleware:
         resolved = scope.get("state", {}).get(auth.STATE_KEY)
         if resolved is not None and resolved[0] == token_hash:
             return resolved[1]
-        return await anyio.to_thread.run_sync(auth.lookup_caller, token_hash)
+        return await state.call(auth.lookup_caller, token_hash)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -224,7 +224,7 @@ class IdempotencyMiddleware:
             if caller is None:
                 return await self.app(scope, receive, send)
             team_id, key_hash = caller.team_id, hashlib.sha256(raw_key).digest()
-            owner, entry = await anyio.to_thread.run_sync(self.store.claim, team_id, key_hash)
+            owner, entry = await state.call(self.store.claim, team_id, key_hash)
         except sa.exc.SQLAlchemyError:
             log.exception("idempotency: the database could not be reached")
             return await _send_json(send, 500, error_body(
@@ -303,7 +303,7 @@ class IdempotencyMiddleware:
         while True:
             await asyncio.sleep(self.store.lease / 3)
             try:
-                await anyio.to_thread.run_sync(self.store.renew, team_id, key_hash, owner)
+                await state.call(self.store.renew, team_id, key_hash, owner)
             except Exception:
                 log.exception("idempotency: could not renew a key's lease")
 
@@ -313,7 +313,7 @@ class IdempotencyMiddleware:
         with anyio.CancelScope(shield=True):
             for attempt in range(2):
                 try:
-                    return await anyio.to_thread.run_sync(fn, *args)
+                    return await state.call(fn, *args)
                 except Exception:
                     if attempt:
                         log.exception("idempotency: could not record the outcome of a request")

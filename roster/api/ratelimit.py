@@ -28,7 +28,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-import anyio
 import sqlalchemy as sa
 
 from roster.api import auth, state
@@ -218,7 +217,7 @@ class RateLimitMiddleware:
         self.janitor = janitor or state.Janitor()
 
     async def _take(self, bucket: str, limit: Limit) -> Decision:
-        return self.buckets.refused_here(bucket) or await anyio.to_thread.run_sync(self.buckets.take, bucket, limit)
+        return self.buckets.refused_here(bucket) or await state.call(self.buckets.take, bucket, limit)
 
     async def _check(self, scope) -> Decision:
         """The decision for this request; fills the request state's auth entry on the way."""
@@ -230,7 +229,7 @@ class RateLimitMiddleware:
             decision = await self._take(f"addr:{address}", self.limit)
             if not decision.allowed or token_hash is None:
                 return decision     # refused before any lookup; or no key at all (401)
-            caller = await anyio.to_thread.run_sync(auth.lookup_caller, token_hash)
+            caller = await state.call(auth.lookup_caller, token_hash)
             scope.setdefault("state", {})[auth.STATE_KEY] = (token_hash, caller)
             if caller is None:
                 await self._bad_key(address)
@@ -238,10 +237,10 @@ class RateLimitMiddleware:
         return await self._take(f"team:{caller.team_id}", self.limit)
 
     async def _bad_key(self, address: str) -> None:
-        bad = await anyio.to_thread.run_sync(self.buckets.take, f"badkey:{address}", self.bad_key_limit)
+        bad = await state.call(self.buckets.take, f"badkey:{address}", self.bad_key_limit)
         if not bad.allowed:
             # Spent: no lookups for this address for a minute (the bad-key window), in any process.
-            await anyio.to_thread.run_sync(self.buckets.block, f"addr:{address}", self.limit,
+            await state.call(self.buckets.block, f"addr:{address}", self.limit,
                                            self.bad_key_limit.window)
 
     async def __call__(self, scope, receive, send):

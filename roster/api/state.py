@@ -12,18 +12,25 @@ runs without ASGI lifespan events (as the tests do) still cleans up.
 """
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+import os
 import threading
 import time
+import weakref
 from typing import Callable, TypeVar
 
+import anyio
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 log = logging.getLogger("roster.api")
 T = TypeVar("T")
 
+# Worker threads for the state's statements, apart from the ones sync routes share (40): slow
+# routes must not hold up rate-limit checks or the lease renewals that keep a running key ours.
+THREADS = 20
 CLEANUP_INTERVAL = 60.0
 CLEANUP_BATCH = 5_000
 CLEANUP_MAX_BATCHES = 200   # 1M rows per run at most; the next run goes on
@@ -35,14 +42,23 @@ _CLEANUP_LOCK = 7_432_016
 def _engine_for(url: str, durable: bool) -> Engine:
     options = {} if durable else {"connect_args": {"options": "-c synchronous_commit=off"}}
     return sa.create_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=False, pool_recycle=1800,
-                            pool_size=2 if durable else 5, max_overflow=8 if durable else 15, **options)
+                            pool_size=2 if durable else 5, max_overflow=THREADS - 2 if durable else THREADS - 5,
+                            pool_timeout=10, **options)
+
+
+_engines: dict[tuple[str | None, bool], Engine] = {}
 
 
 def state_engine(durable: bool = False) -> Engine:
-    from roster.database import database_url, get_engine
+    # Resolving the URL (and the migration check) costs most of a millisecond: once per DATABASE_URL.
+    key = (os.environ.get("DATABASE_URL"), durable)
+    engine = _engines.get(key)
+    if engine is None:
+        from roster.database import database_url, get_engine
 
-    get_engine()  # migrates the database on first use
-    return _engine_for(database_url(), durable)
+        get_engine()  # migrates the database on first use
+        engine = _engines[key] = _engine_for(database_url(), durable)
+    return engine
 
 
 def run(fn: Callable[[Connection], T], durable: bool = False) -> T:
@@ -56,6 +72,18 @@ def run(fn: Callable[[Connection], T], durable: bool = False) -> T:
             raise
     with engine.connect() as conn:
         return fn(conn)
+
+
+_limiters: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter]" = weakref.WeakKeyDictionary()
+
+
+async def call(fn: Callable[..., T], *args) -> T:
+    """fn(*args) in a worker thread under the state's own limiter (one per event loop)."""
+    loop = asyncio.get_running_loop()
+    limiter = _limiters.get(loop)
+    if limiter is None:
+        limiter = _limiters[loop] = anyio.CapacityLimiter(THREADS)
+    return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
 
 
 DELETE_EXPIRED_KEYS = sa.text("""
