@@ -225,8 +225,8 @@ class IdempotencyMiddleware:
                 return await self.app(scope, receive, send)
             team_id, key_hash = caller.team_id, hashlib.sha256(raw_key).digest()
             owner, entry = await state.call(self.store.claim, team_id, key_hash)
-        except sa.exc.SQLAlchemyError:
-            log.exception("idempotency: the database could not be reached")
+        except (sa.exc.SQLAlchemyError, RuntimeError):
+            log.exception("idempotency: the key could not be claimed")
             return await _send_json(send, 500, error_body(
                 500, "application_error", "an unexpected error occurred; please try again later"))
         fp = Fingerprint(scope["method"], scope["path"], scope.get("query_string", b""),
@@ -308,8 +308,8 @@ class IdempotencyMiddleware:
                 log.exception("idempotency: could not renew a key's lease")
 
     async def _settle(self, fn, *args) -> None:
-        """Record the outcome; the response is already sent, so a failure here is only logged (the
-        key's lease then runs out and a retry runs the request again)."""
+        """Record the outcome (once more if the first try fails). The response goes out either way,
+        so a failure is only logged: the key's lease then runs out and a retry runs the request again."""
         with anyio.CancelScope(shield=True):
             for attempt in range(2):
                 try:
