@@ -5,7 +5,7 @@ from fastapi import FastAPI
 
 from roster.api.errors import install_error_handlers
 from roster.api.idempotency import IdempotencyMiddleware, IdempotencyStore
-from roster.api.ratelimit import RateLimitMiddleware
+from roster.api.ratelimit import RateLimitMiddleware, limits
 from roster.api.state import Janitor
 from roster.api.routers import contacts, imports, properties, segments, topics
 
@@ -31,6 +31,7 @@ def create_app(rate_limit: float | None = None, idempotency_ttl: float | None = 
     app.include_router(properties.router)
     app.include_router(segments.router)
     app.include_router(topics.router)
+    limits(rate_limit, bad_key_limit)   # a bad setting fails here, not at the first request
     store = IdempotencyStore(ttl=idempotency_ttl) if idempotency_ttl else IdempotencyStore()
     janitor = Janitor(cleanup_interval) if cleanup_interval is not None else Janitor()
     app.add_middleware(IdempotencyMiddleware, store=store)          # inner

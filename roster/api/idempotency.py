@@ -24,7 +24,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import os
 import uuid
 from dataclasses import dataclass
 
@@ -93,9 +92,9 @@ class IdempotencyStore:
 
     def __init__(self, ttl: float = TTL_SECONDS, lease: float | None = None):
         self.ttl = float(ttl)
-        self.lease = float(lease if lease is not None else os.environ.get("ROSTER_IDEMPOTENCY_LEASE", LEASE_SECONDS))
+        self.lease = float(lease if lease is not None else state.env_number("ROSTER_IDEMPOTENCY_LEASE", LEASE_SECONDS))
         if not self.lease > 0:
-            raise ValueError(f"the idempotency lease must be positive, not {self.lease!r}")
+            raise ValueError(f"ROSTER_IDEMPOTENCY_LEASE must be a positive number of seconds, not {self.lease!r}")
 
     def claim(self, team_id: int, key_hash: bytes) -> tuple[uuid.UUID | None, Entry | None]:
         """(owner, None) after reserving the key for this request, or (None, the entry that holds it)."""

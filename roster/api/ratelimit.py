@@ -23,7 +23,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -41,11 +40,11 @@ EPS = 1e-9
 
 
 def configured_rate() -> float:
-    return float(os.environ.get("ROSTER_RATE_LIMIT", DEFAULT_RATE))
+    return state.env_number("ROSTER_RATE_LIMIT", DEFAULT_RATE)
 
 
 def configured_bad_keys_per_minute() -> float:
-    return float(os.environ.get("ROSTER_BAD_KEY_LIMIT", DEFAULT_BAD_KEYS_PER_MINUTE))
+    return state.env_number("ROSTER_BAD_KEY_LIMIT", DEFAULT_BAD_KEYS_PER_MINUTE)
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,7 @@ class Limit:
     @classmethod
     def per_second(cls, rate: float) -> "Limit":
         if not rate > 0:
-            raise ValueError(f"a rate limit must be positive, not {rate!r}")
+            raise ValueError(f"ROSTER_RATE_LIMIT must be a positive number of requests a second, not {rate!r}")
         return cls(float(rate), max(1.0, float(rate)))
 
     @property
@@ -67,6 +66,15 @@ class Limit:
     def window(self) -> float:
         """How far ahead of now a bucket's tat may run: a full burst."""
         return self.capacity * self.interval
+
+
+def limits(rate: float | None = None, bad_keys_per_minute: float | None = None) -> tuple[Limit, Limit]:
+    """(the per-team and per-address limit, the bad-key limit), from the arguments or the environment."""
+    limit = Limit.per_second(rate if rate is not None else configured_rate())
+    per_minute = bad_keys_per_minute if bad_keys_per_minute is not None else configured_bad_keys_per_minute()
+    if not per_minute > 0:
+        raise ValueError(f"ROSTER_BAD_KEY_LIMIT must be a positive number of lookups a minute, not {per_minute!r}")
+    return limit, Limit(per_minute / 60.0, max(1.0, per_minute))
 
 
 @dataclass(frozen=True)
@@ -209,9 +217,7 @@ class RateLimitMiddleware:
     def __init__(self, app, rate: float | None = None, bad_keys_per_minute: float | None = None,
                  exempt: tuple[str, ...] = (), janitor: state.Janitor | None = None):
         self.app = app
-        self.limit = Limit.per_second(rate if rate is not None else configured_rate())
-        per_minute = bad_keys_per_minute if bad_keys_per_minute is not None else configured_bad_keys_per_minute()
-        self.bad_key_limit = Limit(per_minute / 60.0, max(1.0, per_minute))
+        self.limit, self.bad_key_limit = limits(rate, bad_keys_per_minute)
         self.buckets = SharedBuckets()
         self.exempt = exempt
         self.janitor = janitor or state.Janitor()

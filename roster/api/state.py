@@ -38,6 +38,16 @@ CLEANUP_MAX_BATCHES = 200   # 1M rows per run at most; the next run goes on
 _CLEANUP_LOCK = 7_432_016
 
 
+def env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {raw!r}") from None
+
+
 @functools.cache
 def _engine_for(url: str, durable: bool) -> Engine:
     options = {} if durable else {"connect_args": {"options": "-c synchronous_commit=off"}}

@@ -351,3 +351,18 @@ def test_unauthenticated_requests_never_write_idempotency_keys(api_url, engine, 
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM idempotency_keys WHERE key_hash = ANY(:h)"),
                             {"h": [hashlib.sha256(k.encode()).digest() for k in keys]}).scalar() == 0
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"ROSTER_RATE_LIMIT": "0"}, "ROSTER_RATE_LIMIT must be a positive number"),
+    ({"ROSTER_RATE_LIMIT": "ten"}, "ROSTER_RATE_LIMIT must be a number, not 'ten'"),
+    ({"ROSTER_BAD_KEY_LIMIT": "-1"}, "ROSTER_BAD_KEY_LIMIT must be a positive number"),
+    ({"ROSTER_IDEMPOTENCY_LEASE": "0"}, "ROSTER_IDEMPOTENCY_LEASE must be a positive number"),
+])
+def test_bad_settings_fail_when_the_app_is_made(monkeypatch, env, message):
+    from roster.api.app import create_app
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=message):
+        create_app()
