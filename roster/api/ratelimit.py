@@ -246,8 +246,7 @@ class RateLimitMiddleware:
         bad = await state.call(self.buckets.take, f"badkey:{address}", self.bad_key_limit)
         if not bad.allowed:
             # Spent: no lookups for this address for a minute (the bad-key window), in any process.
-            await state.call(self.buckets.block, f"addr:{address}", self.limit,
-                                           self.bad_key_limit.window)
+            await state.call(self.buckets.block, f"addr:{address}", self.limit, self.bad_key_limit.window)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope.get("path") in self.exempt:
