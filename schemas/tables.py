@@ -162,3 +162,27 @@ column_mappings = sa.Table(
     _created_at(),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
+
+# The API's shared state (roster/api/idempotency.py, roster/api/ratelimit.py): every API process
+# sees the same idempotency keys and rate-limit buckets.
+idempotency_keys = sa.Table(
+    "idempotency_keys", metadata,
+    sa.Column("team_id", sa.BigInteger, sa.ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key_hash", sa.LargeBinary, primary_key=True),
+    sa.Column("owner", UUID(as_uuid=True), nullable=False),
+    sa.Column("lease_until", sa.DateTime(timezone=True)),
+    sa.Column("fingerprint", sa.Text),
+    sa.Column("status", sa.SmallInteger),
+    sa.Column("headers", JSONB),
+    sa.Column("body", sa.LargeBinary),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("idempotency_keys_expires_at", idempotency_keys.c.expires_at)
+
+# UNLOGGED in the migration (SQLAlchemy Core has no word for it): see 0010_api_state.py.
+api_rate_limits = sa.Table(
+    "api_rate_limits", metadata,
+    sa.Column("bucket", sa.Text, primary_key=True),
+    sa.Column("tat", sa.Float(precision=53), nullable=False),
+    postgresql_with={"fillfactor": 50},
+)

@@ -1,4 +1,8 @@
-"""`Authorization: Bearer <key>`: missing is 401 missing_api_key, unknown is 403 invalid_api_key."""
+"""`Authorization: Bearer <key>`: missing is 401 missing_api_key, unknown is 403 invalid_api_key.
+
+The rate-limit middleware (roster/api/ratelimit.py) resolves the key first, after limiting the
+client address, and leaves the answer in the request's state; `require_caller` uses that answer
+rather than looking the key up a second time."""
 from __future__ import annotations
 
 import threading
@@ -25,8 +29,15 @@ class Caller:
     key_id: str
 
 
+# The request-state entry the middleware fills: (token hash, Caller or None for an unknown key).
+STATE_KEY = "roster_auth"
+
+
 def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization")
+    return token_from_header(request.headers.get("authorization"))
+
+
+def token_from_header(header: str | None) -> str | None:
     if not header:
         return None
     scheme, _, token = header.strip().partition(" ")
@@ -36,12 +47,20 @@ def bearer_token(request: Request) -> str | None:
     return token
 
 
-def _lookup(token_hash: str) -> Caller | None:
-    now = time.monotonic()
+def cached_caller(token_hash: str) -> Caller | None:
+    """The caller for a key this process verified in the last CACHE_SECONDS, without the database."""
     with _cache_lock:
         hit = _cache.get(token_hash)
-        if hit and hit[0] > now:
-            return hit[1]
+    if hit and hit[0] > time.monotonic():
+        return hit[1]
+    return None
+
+
+def lookup_caller(token_hash: str) -> Caller | None:
+    caller = cached_caller(token_hash)
+    if caller is not None:
+        return caller
+    now = time.monotonic()
     with get_engine().connect() as conn:
         row = conn.execute(
             sa.select(t.api_keys.c.id, t.api_keys.c.team_id, t.teams.c.name)
@@ -67,7 +86,12 @@ def require_caller(request: Request) -> Caller:
             "Missing API key in the authorization header. Include the following header in the request: "
             "Authorization: Bearer YOUR_API_KEY",
         )
-    caller = _lookup(hash_token(token))
+    token_hash = hash_token(token)
+    resolved = request.scope.get("state", {}).get(STATE_KEY)
+    if resolved is not None and resolved[0] == token_hash:
+        caller = resolved[1]
+    else:
+        caller = lookup_caller(token_hash)
     if caller is None:
         raise ApiError(403, "invalid_api_key", "API key is invalid")
     request.state.caller = caller

@@ -1,72 +1,137 @@
 """`Idempotency-Key` on POST: the same key and body returns the first response; the same key with
-another body is 409 invalid_idempotent_request; a key whose first request is still running is 409
-concurrent_idempotent_requests. Keys are 1-256 characters (else 400 invalid_idempotency_key),
-scoped to the API key, and kept 24 hours.
+another body is 409 invalid_idempotent_request; a key whose first request is still running (in
+this process or any other) is 409 concurrent_idempotent_requests. Keys are 1-256 characters (else
+400 invalid_idempotency_key), scoped to the caller's team (as Resend's), and kept 24 hours.
 
-Kept in memory, per process: a restart forgets them, and two server processes do not share them.
-(A table would need a migration; see the report of issue 4.)
+They live in PostgreSQL (`idempotency_keys`), so every API process sees them and a restart keeps
+them. Claiming a key is one atomic INSERT ... ON CONFLICT: of two requests with the same key on
+two processes, exactly one runs. While it runs, its process renews a lease on the key; if the
+process dies, the key is free again once the lease has passed (30 s, ROSTER_IDEMPOTENCY_LEASE),
+so a retry is not refused for a day. (A request that had already done its work when its process died is then done again:
+the response, not the work, is what is kept.) A claim costs one INSERT, a replay two reads, the
+first response one durable UPDATE (roster/api/state.py says which commits wait for the disk).
+Expired keys are deleted by roster/api/state.py.
 
 The body is never buffered: it is hashed as it streams to the route. A multipart body is hashed
 part by part (names, part headers, data), so the same upload sent again with another boundary
-matches. A response is remembered only if the route read the whole body and the status is not
-401/403/429/5xx (those say nothing about the request itself).
+matches. A response is remembered only if the route read the whole body, the status is not
+401/403/429/5xx (those say nothing about the request itself) and it is at most 64 KiB; otherwise
+the key is released and a retry runs the request again.
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
-import threading
-import time
-from dataclasses import dataclass, field
+import logging
+import uuid
+from dataclasses import dataclass
 
+import anyio
+import sqlalchemy as sa
+
+from roster.api import auth, state
 from roster.api.errors import error_body
+from roster.api.keys import hash_token
+
+log = logging.getLogger("roster.api")
 
 TTL_SECONDS = 24 * 3600
-MAX_ENTRIES = 100_000
+LEASE_SECONDS = 30.0
+MAX_STORED_BODY = 64 * 1024
 NOT_REMEMBERED = {401, 403, 429}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Entry:
-    expires: float
-    fingerprint: str | None = None
-    status: int | None = None
-    headers: list = field(default_factory=list)
-    body: bytes = b""
+    """A key held by another request: finished (status set) or still running."""
+    fingerprint: str | None
+    status: int | None
+    headers: list
+    body: bytes
 
     @property
     def done(self) -> bool:
         return self.status is not None
 
 
+# New keys: no lock and no WAL when the key exists, so a replay only reads.
+CLAIM = sa.text("""
+INSERT INTO idempotency_keys (team_id, key_hash, owner, lease_until, expires_at)
+VALUES (:team_id, :key_hash, :owner, now() + make_interval(secs => :lease), now() + make_interval(secs => :ttl))
+ON CONFLICT (team_id, key_hash) DO NOTHING
+RETURNING owner
+""")
+HELD = sa.text("""
+SELECT fingerprint, status, headers, body,
+       expires_at <= now() OR (status IS NULL AND lease_until <= now()) AS free
+FROM idempotency_keys WHERE team_id = :team_id AND key_hash = :key_hash
+""")
+# A key whose row expired, or whose owner stopped renewing its lease (died), is taken over.
+TAKE_OVER = sa.text("""
+UPDATE idempotency_keys
+SET owner = :owner, lease_until = now() + make_interval(secs => :lease), expires_at = now() + make_interval(secs => :ttl),
+    fingerprint = NULL, status = NULL, headers = NULL, body = NULL
+WHERE team_id = :team_id AND key_hash = :key_hash AND (expires_at <= now() OR (status IS NULL AND lease_until <= now()))
+RETURNING owner
+""")
+RENEW = sa.text("""
+UPDATE idempotency_keys SET lease_until = now() + make_interval(secs => :lease)
+WHERE team_id = :team_id AND key_hash = :key_hash AND owner = :owner AND status IS NULL
+""")
+FINISH = sa.text("""
+UPDATE idempotency_keys SET fingerprint = :fingerprint, status = :status, headers = CAST(:headers AS jsonb), body = :body,
+  lease_until = NULL
+WHERE team_id = :team_id AND key_hash = :key_hash AND owner = :owner
+""")
+RELEASE = sa.text("DELETE FROM idempotency_keys WHERE team_id = :team_id AND key_hash = :key_hash AND owner = :owner")
+
+
 class IdempotencyStore:
-    def __init__(self, ttl: float = TTL_SECONDS):
-        self.ttl = ttl
-        self._entries: dict[tuple[str, str], Entry] = {}
-        self._lock = threading.Lock()
+    """The `idempotency_keys` table. Every method blocks: call them from a worker thread."""
 
-    def claim(self, key: tuple[str, str]) -> Entry | None:
-        """The finished or running entry for the key, or None after reserving it for this request."""
-        now = time.monotonic()
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry and entry.expires > now:
-                return entry
-            if len(self._entries) >= MAX_ENTRIES:
-                for k in [k for k, e in self._entries.items() if e.expires <= now]:
-                    del self._entries[k]
-            self._entries[key] = Entry(expires=now + self.ttl)
-            return None
+    def __init__(self, ttl: float = TTL_SECONDS, lease: float | None = None):
+        self.ttl = float(ttl)
+        self.lease = float(lease if lease is not None else state.env_number("ROSTER_IDEMPOTENCY_LEASE", LEASE_SECONDS))
+        if not self.lease > 0:
+            raise ValueError(f"ROSTER_IDEMPOTENCY_LEASE must be a positive number of seconds, not {self.lease!r}")
 
-    def finish(self, key, fingerprint: str, status: int, headers: list, body: bytes) -> None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                entry.fingerprint, entry.status, entry.headers, entry.body = fingerprint, status, headers, body
+    def claim(self, team_id: int, key_hash: bytes) -> tuple[uuid.UUID | None, Entry | None]:
+        """(owner, None) after reserving the key for this request, or (None, the entry that holds it)."""
+        owner = uuid.uuid4()
+        params = {"team_id": team_id, "key_hash": key_hash, "owner": owner, "lease": self.lease, "ttl": self.ttl}
 
-    def release(self, key) -> None:
-        with self._lock:
-            self._entries.pop(key, None)
+        def go(conn):
+            for _ in range(3):   # the row may expire, be released or be taken over between statements
+                if conn.execute(CLAIM, params).scalar() == owner:
+                    return owner, None
+                row = conn.execute(HELD, params).first()
+                if row is None:
+                    continue
+                if row.free:
+                    if conn.execute(TAKE_OVER, params).scalar() == owner:
+                        return owner, None
+                    continue
+                headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (row.headers or [])]
+                return None, Entry(row.fingerprint, row.status, headers, bytes(row.body or b""))
+            raise RuntimeError("the idempotency key kept changing hands")
+
+        return state.run(go)
+
+    def renew(self, team_id: int, key_hash: bytes, owner: uuid.UUID) -> None:
+        params = {"team_id": team_id, "key_hash": key_hash, "owner": owner, "lease": self.lease}
+        state.run(lambda conn: conn.execute(RENEW, params))
+
+    def finish(self, team_id: int, key_hash: bytes, owner: uuid.UUID, fingerprint: str, status: int,
+               headers: list, body: bytes) -> None:
+        params = {"team_id": team_id, "key_hash": key_hash, "owner": owner, "fingerprint": fingerprint,
+                  "status": status, "body": body,
+                  "headers": json.dumps([[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers])}
+        state.run(lambda conn: conn.execute(FINISH, params), durable=True)   # the response to replay: on disk
+
+    def release(self, team_id: int, key_hash: bytes, owner: uuid.UUID) -> None:
+        params = {"team_id": team_id, "key_hash": key_hash, "owner": owner}
+        state.run(lambda conn: conn.execute(RELEASE, params))
 
 
 class Fingerprint:
@@ -126,9 +191,23 @@ async def _send_json(send, status: int, payload: dict, extra: list | None = None
 
 
 class IdempotencyMiddleware:
+    """Inside RateLimitMiddleware, which has resolved the caller: only a known team's requests
+    claim keys, so unauthenticated traffic never writes here (the route answers 401/403)."""
+
     def __init__(self, app, store: IdempotencyStore | None = None):
         self.app = app
         self.store = store or IdempotencyStore()
+
+    async def _caller(self, scope) -> auth.Caller | None:
+        raw = _header(scope, b"authorization")
+        token = auth.token_from_header(raw.decode("latin-1") if raw is not None else None)
+        if token is None:
+            return None
+        token_hash = hash_token(token)
+        resolved = scope.get("state", {}).get(auth.STATE_KEY)
+        if resolved is not None and resolved[0] == token_hash:
+            return resolved[1]
+        return await state.call(auth.lookup_caller, token_hash)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -136,16 +215,22 @@ class IdempotencyMiddleware:
         raw_key = _header(scope, b"idempotency-key")
         if raw_key is None:
             return await self.app(scope, receive, send)
-        idem = raw_key.decode("latin-1")
-        if not 1 <= len(idem) <= 256:
+        if not 1 <= len(raw_key.decode("latin-1")) <= 256:
             return await _send_json(send, 400, error_body(
                 400, "invalid_idempotency_key", "The Idempotency-Key header must be between 1 and 256 characters."))
-        who = hashlib.sha256(_header(scope, b"authorization") or b"").hexdigest()
-        key = (who, idem)
+        try:
+            caller = await self._caller(scope)
+            if caller is None:
+                return await self.app(scope, receive, send)
+            team_id, key_hash = caller.team_id, hashlib.sha256(raw_key).digest()
+            owner, entry = await state.call(self.store.claim, team_id, key_hash)
+        except (sa.exc.SQLAlchemyError, RuntimeError):
+            log.exception("idempotency: the key could not be claimed")
+            return await _send_json(send, 500, error_body(
+                500, "application_error", "an unexpected error occurred; please try again later"))
         fp = Fingerprint(scope["method"], scope["path"], scope.get("query_string", b""),
                          (_header(scope, b"content-type") or b"").decode("latin-1"))
 
-        entry = self.store.claim(key)
         if entry is not None:
             if not entry.done:
                 return await _send_json(send, 409, error_body(
@@ -173,23 +258,61 @@ class IdempotencyMiddleware:
 
         status: dict = {}
         chunks: list[bytes] = []
+        size = 0
+        settled = False
+
+        async def settle() -> None:
+            nonlocal settled
+            settled = True
+            code = status.get("code")
+            if code is None or code in NOT_REMEMBERED or code >= 500 or not fp.complete or size > MAX_STORED_BODY:
+                await self._settle(self.store.release, team_id, key_hash, owner)
+            else:
+                await self._settle(self.store.finish, team_id, key_hash, owner, fp.hexdigest(), code,
+                                   status["headers"], b"".join(chunks))
 
         async def capturing_send(message):
+            nonlocal size
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
                 status["headers"] = [(k, v) for k, v in message.get("headers", [])
                                      if k.lower() not in (b"date", b"server") and not k.lower().startswith(b"ratelimit")]
             elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
+                body = message.get("body", b"")
+                size += len(body)
+                if size <= MAX_STORED_BODY:
+                    chunks.append(body)
+                if not message.get("more_body", False) and not settled:
+                    # Recorded before the client has the whole response: a retry sent the moment
+                    # it arrives finds the key finished, not still running.
+                    renewal.cancel()
+                    await settle()
             await send(message)
 
+        renewal = asyncio.create_task(self._renew(team_id, key_hash, owner))
         try:
             await self.app(scope, hashing_receive, capturing_send)
-        except BaseException:
-            self.store.release(key)
-            raise
-        code = status.get("code")
-        if code is None or code in NOT_REMEMBERED or code >= 500 or not fp.complete:
-            self.store.release(key)
-        else:
-            self.store.finish(key, fp.hexdigest(), code, status["headers"], b"".join(chunks))
+        finally:
+            renewal.cancel()
+            if not settled:
+                status.pop("code", None)   # no complete response: nothing to remember
+                await settle()
+
+    async def _renew(self, team_id: int, key_hash: bytes, owner) -> None:
+        while True:
+            await asyncio.sleep(self.store.lease / 3)
+            try:
+                await state.call(self.store.renew, team_id, key_hash, owner)
+            except Exception:
+                log.exception("idempotency: could not renew a key's lease")
+
+    async def _settle(self, fn, *args) -> None:
+        """Record the outcome (once more if the first try fails). The response goes out either way,
+        so a failure is only logged: the key's lease then runs out and a retry runs the request again."""
+        with anyio.CancelScope(shield=True):
+            for attempt in range(2):
+                try:
+                    return await state.call(fn, *args)
+                except Exception:
+                    if attempt:
+                        log.exception("idempotency: could not record the outcome of a request")

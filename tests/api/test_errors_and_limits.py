@@ -144,7 +144,7 @@ def test_rate_limit_headers_and_429(database, api_key):
         assert limited, [r.status_code for r in responses]
         assert_error(limited[0], 429, "rate_limit_exceeded")
         assert int(limited[0].headers["retry-after"]) >= 1
-        # another key has its own bucket
+        # an unknown key is looked up (its address still has budget) and refused, not limited
         other = httpx.get(f"{url}/segments", headers={"Authorization": "Bearer re_other"})
         assert other.status_code == 403
         time.sleep(1.1)
