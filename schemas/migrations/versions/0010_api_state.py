@@ -5,7 +5,7 @@ Revision ID: 0010
 from alembic import op
 
 revision = "0010"
-down_revision = "0002"
+down_revision = "0003"
 
 UPGRADE = """
 -- One row per Idempotency-Key of a team, kept 24 hours (expires_at) and then deleted by the
