@@ -6,7 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # A field larger than this fails its row: it is documented, and it bounds the parser's memory.
+# (The default of ROSTER_MAX_FIELD_BYTES; read it through file_limits().)
 MAX_FIELD_BYTES = 1024 * 1024
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
 
 
 @dataclass(frozen=True)
@@ -33,4 +37,41 @@ def get_settings() -> Settings:
         data_dir=Path(os.environ.get("ROSTER_DATA_DIR", ".roster")).absolute(),
         database_url=os.environ.get("DATABASE_URL") or None,
         batch_rows=int(os.environ.get("ROSTER_BATCH_ROWS", "50000")),
+    )
+
+
+@dataclass(frozen=True)
+class FileLimits:
+    """What any one file may cost. Each is checked while the file streams, never after reading it whole."""
+
+    max_decompressed_bytes: int  # a .gz inflates to at most this (a gzip bomb is refused)
+    max_header_bytes: int        # the header row's length: it is read whole, however long
+    max_columns: int             # columns in the header row
+    max_field_bytes: int         # one field; a larger one fails its row
+    max_row_bytes: int           # one record (all its lines); a longer one fails its row
+
+    @property
+    def line_bytes(self) -> int:
+        """The most the tolerant reader takes of one physical line: a row can be no longer."""
+        return max(self.max_row_bytes, self.max_field_bytes)
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    value = int(raw)
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive number, not {raw!r}")
+    return value
+
+
+def file_limits() -> FileLimits:
+    return FileLimits(
+        # 10x the default upload limit: CSV compresses 5-10x, so any honest 200 MB .csv.gz fits.
+        max_decompressed_bytes=_env_int("ROSTER_MAX_DECOMPRESSED_BYTES", 2 * GIB),
+        max_header_bytes=_env_int("ROSTER_MAX_HEADER_BYTES", MIB),
+        max_columns=_env_int("ROSTER_MAX_COLUMNS", 2000),
+        max_field_bytes=_env_int("ROSTER_MAX_FIELD_BYTES", MAX_FIELD_BYTES),
+        max_row_bytes=_env_int("ROSTER_MAX_ROW_BYTES", 8 * MIB),
     )
