@@ -75,3 +75,8 @@ def file_limits() -> FileLimits:
         max_field_bytes=_env_int("ROSTER_MAX_FIELD_BYTES", MAX_FIELD_BYTES),
         max_row_bytes=_env_int("ROSTER_MAX_ROW_BYTES", 8 * MIB),
     )
+
+
+def size_text(n: int) -> str:
+    """A limit in a person's words: 1 MiB, or 1,500,000 bytes when it is no whole MiB."""
+    return f"{n // MIB} MiB" if n % MIB == 0 else f"{n:,} bytes"

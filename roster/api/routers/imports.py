@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from roster.api.auth import Caller, require_caller
-from roster.api.errors import ApiError, not_found
+from roster.api.errors import ApiError, cannot_store, not_found
 from roster.api.pagination import Page, page_params, paginate
 from roster.api.uploads import max_upload_bytes, receive_upload, too_large
 from roster.database import get_engine
@@ -157,7 +157,10 @@ async def create_contact_import(request: Request, caller: Annotated[Caller, Depe
 
     limit = max_upload_bytes()
     landing = LandingStore()
-    upload = await receive_upload(request, landing.base() / ".incoming", limit)
+    try:
+        upload = await receive_upload(request, landing.base() / ".incoming", limit)
+    except OSError as e:
+        raise cannot_store(e) from None
     try:
         if upload.path is None:
             raise ApiError(422, "missing_required_field", "the `file` field is required")
@@ -171,9 +174,13 @@ async def create_contact_import(request: Request, caller: Annotated[Caller, Depe
         try:
             import_id = await run_in_threadpool(create)
         except ImportRefused as e:
+            if e.too_large:
+                raise ApiError(413, "file_too_large", str(e)) from None
             raise ApiError(422, "validation_error", str(e)) from None
         except FileTooLarge:
             raise too_large(limit) from None
+        except OSError as e:
+            raise cannot_store(e) from None
     finally:
         upload.cleanup()
     await run_in_threadpool(submit_import, import_id, {"roster/team": caller.team_name, "roster/source": "api"})
