@@ -20,7 +20,7 @@ FAILURE_RATE_WARNING = 0.05
 def import_report(context: AssetExecutionContext, contact_store: ContactStore, landing_store: LandingStore) -> MaterializeResult:
     with import_step(context, contact_store, "import_report") as import_id:
         row = contact_store.complete(import_id)
-        landing_store.clean_work(import_id)
+        landing_store.discard(import_id)  # the upload too: Roster keeps no file of a completed import
         counts = {k: int(row[k]) for k in ("total", "created", "updated", "skipped", "failed")}
         parts = counts["created"] + counts["updated"] + counts["skipped"] + counts["failed"]
         rate = counts["failed"] / counts["total"] if counts["total"] else 0.0

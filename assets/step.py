@@ -10,6 +10,7 @@ from dagster import AssetExecutionContext, Failure, RetryRequested
 from resources.contact_store import ContactStore
 from resources.landing_store import LandingStore
 from roster.csvfiles import FileRefused, SourceFile
+from roster.errors_public import public_error
 from roster.imports import ImportRefused
 from schemas.column_map import ColumnMap, ColumnMapError, ImportOptions
 
@@ -38,7 +39,7 @@ def import_step(context: AssetExecutionContext, store: ContactStore, step: str) 
         raise RetryRequested(max_retries=MAX_TRANSIENT_RETRIES, seconds_to_wait=2) from e
     except Exception as e:
         LandingStore().clean_work(import_id)
-        store.fail(import_id, f"{step} failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}".strip())
+        store.fail(import_id, public_error(step, e))  # the detail stays in the run's log, with the traceback
         raise
 
 def options_of(row: dict) -> ImportOptions:

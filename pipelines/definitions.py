@@ -11,6 +11,7 @@ from assets.validated_rows import validated_rows
 from pipelines.crm_sync import build_schedules
 from pipelines.drop_folder import dropped_file_failed, dropped_file_succeeded, dropped_files
 from pipelines.jobs import contact_import_job
+from pipelines.retention import landing_sweep
 from pipelines.sensors import import_run_failures, queued_imports
 from resources.column_mapper import ColumnMapper
 from resources.contact_store import ContactStore
@@ -19,7 +20,8 @@ from resources.landing_store import LandingStore
 defs = Definitions(
     assets=[import_file, column_mapping, validated_rows, contact_properties, contacts, segment_memberships, import_report],
     jobs=[contact_import_job],
-    sensors=[queued_imports, import_run_failures, dropped_files, dropped_file_succeeded, dropped_file_failed],
+    sensors=[queued_imports, import_run_failures, dropped_files, dropped_file_succeeded, dropped_file_failed,
+             landing_sweep],
     schedules=build_schedules(),
     resources={"contact_store": ContactStore(), "landing_store": LandingStore(), "column_mapper": ColumnMapper()},
 )

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from resources.column_mapper import ColumnMapper, reconcile_property_types
 from resources.landing_store import LandingStore
 from roster.csvfiles import FileRefused, open_source, sample_values
+from roster.errors_public import public_text
 from roster.mapping.memory import recall
 from schemas import tables as t
 from schemas.column_map import ColumnMapError, ImportOptions
@@ -161,7 +162,7 @@ def render_import(row: dict) -> dict:
         "counts": {k: int(row[k]) for k in ("total", "created", "updated", "skipped", "failed")},
     }
     if row["status"] == "failed" and row.get("error"):
-        out["error"] = row["error"]
+        out["error"] = public_text(row["error"])
     return out
 
 

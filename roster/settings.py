@@ -80,3 +80,13 @@ def file_limits() -> FileLimits:
 def size_text(n: int) -> str:
     """A limit in a person's words: 1 MiB, or 1,500,000 bytes when it is no whole MiB."""
     return f"{n // MIB} MiB" if n % MIB == 0 else f"{n:,} bytes"
+
+
+def keep_uploads_hours() -> float:
+    """ROSTER_KEEP_UPLOADS_HOURS: how long a failed import's upload is kept for a retry (0: swept
+    at the next sweep). A completed import's upload is deleted when it completes."""
+    raw = os.environ.get("ROSTER_KEEP_UPLOADS_HOURS", "").strip()
+    value = float(raw) if raw else 24.0
+    if value < 0:
+        raise ValueError(f"ROSTER_KEEP_UPLOADS_HOURS must be 0 or more, not {raw!r}")
+    return value
