@@ -202,3 +202,15 @@ def test_a_wide_file_is_read_in_batches_bounded_by_size(tmp_path):
     batches = list(iter_batches(source, batch_rows=50_000, tolerant=True))
     assert sum(b.frame.height for b in batches) == 5000
     assert len(batches) > 1 and max(b.frame.height for b in batches) * width <= 8_000_000
+
+
+def test_a_preview_ends_at_a_line_end_so_its_sample_reads(tmp_path):
+    """The preview of a .gz is cut at a few MB: never inside a character (a strict UTF-8 reader
+    would stop there), so the sample of long rows of accented text reads."""
+    rows = "".join(f"u{i}@x.io,{'é' * 150_000}\n" for i in range(40))
+    path = tmp_path / "accents.csv.gz"
+    path.write_bytes(gzip.compress(("email,notes\n" + rows).encode()))
+    source = open_source(path, tmp_path / "work", head_only=True)
+    assert source.path.read_bytes().endswith(b"\n")
+    values = sample_values(source)
+    assert values["email"][:2] == ["u0@x.io", "u1@x.io"]

@@ -244,8 +244,15 @@ SAMPLE_CHARS = 4 << 20
 
 
 def sample_values(source: SourceFile, rows: int = 50) -> dict[str, list[str]]:
-    """The first non-blank values of each column, for the column mapper to look at."""
-    batch = next(_tolerant_batches(source, rows, budget_chars=SAMPLE_CHARS), None)
-    if batch is None:
-        return {h: [] for h in source.headers}
-    return {h: [v for v in batch.frame.get_column(h).to_list() if v is not None] for h in source.headers}
+    """The first non-blank values of each column (from the first `rows` rows, and no more than
+    SAMPLE_CHARS of the file), for the column mapper to look at."""
+    values: dict[str, list[str]] = {h: [] for h in source.headers}
+    seen = 0
+    for batch in _tolerant_batches(source, rows, budget_chars=SAMPLE_CHARS):
+        frame = batch.frame.head(rows - seen)
+        for h in source.headers:
+            values[h] += [v for v in frame.get_column(h).to_list() if v is not None]
+        seen += frame.height
+        if seen >= rows:
+            break
+    return values

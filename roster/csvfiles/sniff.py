@@ -131,10 +131,21 @@ def _gunzip(path: Path, workdir: Path, limit: int, keep: int | None = None) -> t
                 elif total - len(chunk) < keep:
                     dst.write(chunk[: keep - (total - len(chunk))])
         scan.feed(b"", final=True)
+        if keep is not None and total > keep:
+            _cut_at_last_line_end(out)
     except BaseException:
         out.unlink(missing_ok=True)
         raise
     return out, scan
+
+
+def _cut_at_last_line_end(path: Path) -> None:
+    """A preview ends with a whole line: never inside a character, which a strict reader would refuse."""
+    data = path.read_bytes()
+    end = data.rfind(b"\n")
+    if end != -1:
+        with path.open("r+b") as f:
+            f.truncate(end + 1)
 
 
 def _detect_encoding(path: Path, head: bytes, scan: _Utf8Scan | None = None) -> tuple[str, bool]:
