@@ -233,3 +233,36 @@ def test_mcp_download_is_pinned_and_has_a_deadline(network, monkeypatch):
     monkeypatch.setattr(mcp_fetch, "URL_TIMEOUT", 1.0)
     with pytest.raises(mcp_fetch.Refused, match="timed out after 1 s"):
         anyio.run(lambda: mcp_fetch.download(f"http://{OUTSIDE}:{port}/drip"))
+
+
+def test_https_is_pinned_and_still_checks_the_certificate(monkeypatch):
+    """The connection goes to the checked address, while TLS still names the URL's host (SNI) and
+    checks the certificate against it."""
+    import ssl
+
+    import httpx
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("secure.test")
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server_ctx)
+    server = http.server.ThreadingHTTPServer((OUTSIDE, 0), type("H", (_Handler,), {"side": "tls"}))
+    server.socket = server_ctx.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    real = outside_fetch.is_public
+    monkeypatch.setattr(outside_fetch, "is_public", lambda ip: str(ip) == OUTSIDE or real(ip))
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    try:
+        resolver = Resolver({"secure.test": [OUTSIDE, INSIDE], "other.test": [OUTSIDE]})
+        body, _ = _get(f"https://secure.test:{port}/x.csv", resolver=resolver,
+                       transport=httpx.AsyncHTTPTransport(verify=client_ctx))
+        assert body == b"email\ntls@example.com\n" and resolver.asked == ["secure.test"]
+        # A name the certificate does not carry fails the check, though it resolves to the same address.
+        with pytest.raises(outside_fetch.FetchError, match="failed"):
+            _get(f"https://other.test:{port}/x.csv", resolver=resolver,
+                 transport=httpx.AsyncHTTPTransport(verify=client_ctx))
+    finally:
+        server.shutdown()
