@@ -23,7 +23,7 @@ def import_report(context: AssetExecutionContext, contact_store: ContactStore, l
     with import_step(context, contact_store, "import_report") as import_id:
         fault_point("report")
         row = contact_store.complete(import_id)
-        landing_store.clean_work(import_id)
+        landing_store.discard(import_id)  # the upload too: Roster keeps no file of a completed import
         let_go(import_id)
         counts = {k: int(row[k]) for k in ("total", "created", "updated", "skipped", "failed")}
         details = row["merge_details"] or {}

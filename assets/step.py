@@ -24,6 +24,7 @@ from resources.contact_store import ContactStore
 from resources.import_lease import ImportBusy, hold, let_go
 from resources.landing_store import LandingStore
 from roster.csvfiles import FileRefused, SourceFile
+from roster.errors_public import public_error
 from roster.imports import ImportRefused
 from schemas.column_map import ColumnMap, ColumnMapError, ImportOptions
 
@@ -85,7 +86,7 @@ def import_step(context: AssetExecutionContext, store: ContactStore, step: str) 
                           "the import stopped where it was safe. Run it again once they are back.")
         else:
             LandingStore().clean_work(import_id)
-            store.fail(import_id, f"{step} failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}".strip())
+            store.fail(import_id, public_error(step, e))  # the detail stays in the run's log, with the traceback
         raise
 
 

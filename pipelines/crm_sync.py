@@ -11,7 +11,6 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import yaml
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleDefinition, ScheduleEvaluationContext, SkipReason
 
@@ -19,6 +18,7 @@ from pipelines.jobs import contact_import_job
 from pipelines.partitions import contact_imports
 from resources.contact_store import ContactStore
 from resources.landing_store import LandingStore
+from roster import outside_fetch
 from roster.imports import create_import, ensure_team, import_exists, record_failed_import
 from schemas.column_map import ImportOptions
 
@@ -39,7 +39,8 @@ class SyncSource:
     path: str | None = None  # a local file or glob (the newest match is taken)
     url: str | None = None
     headers: dict[str, str] = field(default_factory=dict)  # values may name ${ENV_VARS}
-    timeout: float = 60.0
+    timeout: float = 60.0  # seconds for the whole fetch
+    allow_private: bool = False  # the URL may be on a private network (a self-hosted CRM)
     options: ImportOptions = field(default_factory=ImportOptions)
 
 
@@ -57,7 +58,8 @@ def load_sources(config: Path) -> list[SyncSource]:
             raise ValueError(f"sync source name {item['name']!r}: use letters, digits and underscores")
         sources.append(SyncSource(
             name=item["name"], team=item["team"], cron=item["cron"], path=src.get("path"), url=src.get("url"),
-            headers=src.get("headers") or {}, timeout=float(src.get("timeout", 60)), options=options,
+            headers=src.get("headers") or {}, timeout=float(src.get("timeout", 60)),
+            allow_private=bool(src.get("allow_private", False)), options=options,
         ))
     return sources
 
@@ -82,35 +84,27 @@ def fetch(source: SyncSource, landing: LandingStore, import_id: str) -> tuple[Pa
             raise SyncFailed(f"{path} is empty")
         return landing.save_path(import_id, path), path.name
     headers = {k: _expand(v) for k, v in source.headers.items()}
+    # Public addresses only unless the source (or ROSTER_SYNC_ALLOW_PRIVATE_URLS) allows private
+    # ones; pinned, every redirect checked, capped, one deadline (roster/outside_fetch.py).
+    allow_private = source.allow_private or os.environ.get("ROSTER_SYNC_ALLOW_PRIVATE_URLS", "").lower() in ("1", "true", "yes")
+    spool = landing.base() / ".incoming" / f"sync-{import_id}"
+    spool.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with httpx.stream("GET", source.url, headers=headers, timeout=source.timeout, follow_redirects=True) as r:
-            if r.status_code >= 400:
-                raise SyncFailed(f"GET {source.url} answered HTTP {r.status_code}")
-            stream = _Reader(r.iter_bytes())
-            path = landing.save_stream(import_id, stream, Path(r.url.path).name or f"{source.name}.csv", MAX_BYTES)
-    except httpx.TimeoutException:
-        raise SyncFailed(f"GET {source.url} timed out after {source.timeout:g} s") from None
-    except httpx.HTTPError as e:
-        raise SyncFailed(f"GET {source.url} failed: {e}") from None
-    if path.stat().st_size == 0:
-        raise SyncFailed(f"GET {source.url} returned an empty body")
-    return path, path.name
-
-
-class _Reader:
-    """A file-like read() over an iterator of byte chunks, for LandingStore.save_stream."""
-
-    def __init__(self, chunks):
-        self.chunks, self.buffer = iter(chunks), b""
-
-    def read(self, n: int) -> bytes:
-        while len(self.buffer) < n:
-            chunk = next(self.chunks, None)
-            if chunk is None:
-                break
-            self.buffer += chunk
-        out, self.buffer = self.buffer[:n], self.buffer[n:]
-        return out
+        with spool.open("wb") as out:
+            got = outside_fetch.fetch_sync(source.url, out, max_bytes=MAX_BYTES, total_timeout=source.timeout,
+                                           headers=headers, allow_private=allow_private)
+        if got.size == 0:
+            raise SyncFailed(f"GET {source.url} returned an empty body")
+        filename = got.filename or f"{source.name}.csv"
+        path = landing.adopt(import_id, spool, filename)
+    except outside_fetch.NotAllowed as e:
+        hint = "; set allow_private: true on the source to sync from your own network" if "private address" in str(e) else ""
+        raise SyncFailed(f"GET {source.url} refused: {e}{hint}") from None
+    except outside_fetch.FetchError as e:
+        raise SyncFailed(f"GET {source.url} {e}") from None
+    finally:
+        spool.unlink(missing_ok=True)
+    return path, filename
 
 
 def sync_tick(source: SyncSource, context: ScheduleEvaluationContext):

@@ -15,6 +15,7 @@ from assets.validated_rows import validated_rows
 from pipelines.crm_sync import build_schedules
 from pipelines.drop_folder import dropped_files
 from pipelines.jobs import contact_import_job
+from pipelines.retention import landing_sweep
 from pipelines.sensors import queued_imports
 from pipelines.watchdog import import_watchdog
 from resources.column_mapper import ColumnMapper
@@ -24,7 +25,7 @@ from resources.landing_store import LandingStore
 defs = Definitions(
     assets=[import_file, column_mapping, validated_rows, contact_properties, contacts, import_report],
     jobs=[contact_import_job],
-    sensors=[queued_imports, import_watchdog, dropped_files],
+    sensors=[queued_imports, import_watchdog, dropped_files, landing_sweep],
     schedules=build_schedules(),
     resources={"contact_store": ContactStore(), "landing_store": LandingStore(), "column_mapper": ColumnMapper()},
 )

@@ -78,7 +78,9 @@ class ContactStore(ConfigurableResource):
     def fail(self, import_id: str, message: str) -> None:
         with self.engine().begin() as conn:
             conn.execute(
-                sa.update(t.contact_imports).where(t.contact_imports.c.id == import_id)
+                # A completed import stays completed: a re-executed run of it cannot undo the result.
+                sa.update(t.contact_imports).where(t.contact_imports.c.id == import_id,
+                                                   t.contact_imports.c.status != "completed")
                 .values(status="failed", error=message, completed_at=sa.func.now())
             )
             conn.execute(sa.text(drop_sql(import_id)))

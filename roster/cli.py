@@ -1,7 +1,6 @@
 """The `roster` command line: imports run here and now, and the server's tools."""
 from __future__ import annotations
 
-import csv
 import json
 import sys
 import threading
@@ -198,8 +197,10 @@ def imports_failures(
     team: TeamOpt = "default",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
 ) -> None:
-    """Write the failed rows as CSV: row number, email, reason, then the row's original values."""
-    from resources.contact_store import ContactStore
+    """Write the failed rows as CSV: row number, email, reason, then the row's original values.
+
+    Cells a spreadsheet would run as a formula (=, +, -, @, tab, CR first) get a leading single quote."""
+    from roster import failed_rows
     from roster.database import get_engine
     from roster.imports import ensure_team, get_import
 
@@ -207,17 +208,12 @@ def imports_failures(
     team_id = ensure_team(engine, team)
     if get_import(engine, team_id, import_id) is None:
         fail(f"import {import_id} not found")
-    rows = ContactStore().failures(import_id, team_id)
-    value_columns: list[str] = []
-    for r in rows:
-        value_columns += [k for k in r["data"] if k not in value_columns]
     out = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
-    writer = csv.writer(out)
-    writer.writerow(["row_number", "email", "reason", *value_columns])
-    for r in rows:
-        writer.writerow([r["row_number"], r["email"] or "", r["reason"], *(r["data"].get(k) or "" for k in value_columns)])
-    if output:
-        out.close()
+    try:
+        failed_rows.write_csv(engine, import_id, team_id, out)
+    finally:
+        if output:
+            out.close()
 
 
 @app.command("serve")

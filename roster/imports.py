@@ -13,13 +13,20 @@ from sqlalchemy.engine import Engine
 from resources.column_mapper import ColumnMapper, reconcile_property_types
 from resources.landing_store import LandingStore
 from roster.csvfiles import FileRefused, open_source, sample_values
+from roster.errors_public import public_text
 from roster.mapping.memory import recall
 from schemas import tables as t
 from schemas.column_map import ColumnMapError, ImportOptions
 
 
 class ImportRefused(ValueError):
-    """The import cannot start; nothing was written. The message says why."""
+    """The import cannot start; nothing was written. The message says why.
+
+    too_large: refused for a size limit (the API answers 413 rather than 422)."""
+
+    def __init__(self, message: str, too_large: bool = False):
+        super().__init__(message)
+        self.too_large = too_large
 
 
 def ensure_team(engine: Engine, name: str) -> int:
@@ -54,7 +61,9 @@ def preflight(engine: Engine, team_id: int, path: Path, options: ImportOptions, 
     """Everything that can be checked before an import is queued: the file opens, has an email
     column, the column map fits it, the segments exist. Raises ImportRefused."""
     try:
-        source = open_source(path, workdir)
+        # A preview: a .gz is read to its end (its size checked) but copied only as far as the
+        # sample, so a request never writes a whole decompressed file; the run does that.
+        source = open_source(path, workdir, head_only=True)
         existing = _properties(engine, team_id)
         remembered = None if options.column_map is not None else recall(engine, team_id, source.headers)
         # Offline only: the model is asked once per file, by the import's run, not here.
@@ -63,7 +72,7 @@ def preflight(engine: Engine, team_id: int, path: Path, options: ImportOptions, 
             auto_create_properties=options.auto_create_properties, remembered=remembered, offline_only=True)
         reconcile_property_types(resolution.column_map, existing)
     except (FileRefused, ColumnMapError) as e:
-        raise ImportRefused(str(e)) from None
+        raise ImportRefused(str(e), too_large=getattr(e, "too_large", False)) from None
     check_segments_and_topics(engine, team_id, options)
 
 
@@ -99,7 +108,7 @@ def create_import(
     try:
         if check:
             preflight(engine, team_id, path, options, landing.workdir(import_id))
-    except ImportRefused:
+    except BaseException:  # refused, or the server could not read or write it: no import, no file
         landing.remove(import_id)
         raise
     finally:
@@ -153,7 +162,7 @@ def render_import(row: dict) -> dict:
         "counts": {k: int(row[k]) for k in ("total", "created", "updated", "skipped", "failed")},
     }
     if row["status"] == "failed" and row.get("error"):
-        out["error"] = row["error"]
+        out["error"] = public_text(row["error"])
     return out
 
 

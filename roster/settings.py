@@ -6,7 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # A field larger than this fails its row: it is documented, and it bounds the parser's memory.
+# (The default of ROSTER_MAX_FIELD_BYTES; read it through file_limits().)
 MAX_FIELD_BYTES = 1024 * 1024
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
 
 
 @dataclass(frozen=True)
@@ -34,3 +38,55 @@ def get_settings() -> Settings:
         database_url=os.environ.get("DATABASE_URL") or None,
         batch_rows=int(os.environ.get("ROSTER_BATCH_ROWS", "50000")),
     )
+
+
+@dataclass(frozen=True)
+class FileLimits:
+    """What any one file may cost. Each is checked while the file streams, never after reading it whole."""
+
+    max_decompressed_bytes: int  # a .gz inflates to at most this (a gzip bomb is refused)
+    max_header_bytes: int        # the header row's length: it is read whole, however long
+    max_columns: int             # columns in the header row
+    max_field_bytes: int         # one field; a larger one fails its row
+    max_row_bytes: int           # one record (all its lines); a longer one fails its row
+
+    @property
+    def line_bytes(self) -> int:
+        """The most the tolerant reader takes of one physical line: a row can be no longer."""
+        return max(self.max_row_bytes, self.max_field_bytes)
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    value = int(raw)
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive number, not {raw!r}")
+    return value
+
+
+def file_limits() -> FileLimits:
+    return FileLimits(
+        # 10x the default upload limit: CSV compresses 5-10x, so any honest 200 MB .csv.gz fits.
+        max_decompressed_bytes=_env_int("ROSTER_MAX_DECOMPRESSED_BYTES", 2 * GIB),
+        max_header_bytes=_env_int("ROSTER_MAX_HEADER_BYTES", MIB),
+        max_columns=_env_int("ROSTER_MAX_COLUMNS", 2000),
+        max_field_bytes=_env_int("ROSTER_MAX_FIELD_BYTES", MAX_FIELD_BYTES),
+        max_row_bytes=_env_int("ROSTER_MAX_ROW_BYTES", 8 * MIB),
+    )
+
+
+def size_text(n: int) -> str:
+    """A limit in a person's words: 1 MiB, or 1,500,000 bytes when it is no whole MiB."""
+    return f"{n // MIB} MiB" if n % MIB == 0 else f"{n:,} bytes"
+
+
+def keep_uploads_hours() -> float:
+    """ROSTER_KEEP_UPLOADS_HOURS: how long a failed import's upload is kept for a retry (0: swept
+    at the next sweep). A completed import's upload is deleted when it completes."""
+    raw = os.environ.get("ROSTER_KEEP_UPLOADS_HOURS", "").strip()
+    value = float(raw) if raw else 24.0
+    if value < 0:
+        raise ValueError(f"ROSTER_KEEP_UPLOADS_HOURS must be 0 or more, not {raw!r}")
+    return value

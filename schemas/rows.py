@@ -11,7 +11,7 @@ import pandera.polars as pa
 import polars as pl
 
 from roster.csvfiles.reader import ROW
-from roster.settings import MAX_FIELD_BYTES
+from roster.settings import file_limits, size_text
 from schemas.column_map import ColumnMap
 
 # The same rule as the raw-SQL floor: something@something.tld, no spaces, one @.
@@ -78,7 +78,8 @@ def canonical(frame: pl.DataFrame, column_map: ColumnMap, headers: list[str]) ->
     for p in property_fields(column_map):
         cell = _cell(p.column)
         exprs.append((cell.str.to_lowercase() if p.type == "boolean" else cell).alias(p.staged))
-    exprs.append(pl.any_horizontal([pl.col(h).str.len_bytes() > MAX_FIELD_BYTES for h in headers]).fill_null(False).alias(OVERSIZE))
+    limit = file_limits().max_field_bytes
+    exprs.append(pl.any_horizontal([pl.col(h).str.len_bytes() > limit for h in headers]).fill_null(False).alias(OVERSIZE))
     return frame.select(exprs)
 
 
@@ -119,7 +120,7 @@ def _reason(column: str, check: str, value, column_map: ColumnMap) -> str:
     if column == "unsubscribed":
         return f"unsubscribed must be true/false, yes/no or 1/0, got {value!r}"
     if column == OVERSIZE:
-        return f"a field is larger than {MAX_FIELD_BYTES // (1024 * 1024)} MiB"
+        return f"a field is larger than {size_text(file_limits().max_field_bytes)}"
     if column in by_staged:
         p = by_staged[column]
         if check.startswith("str_length"):

@@ -129,11 +129,13 @@ def export_server():
     server.shutdown()
 
 
-def _schedule(tmp_path, url: str, team: str, timeout: float = 10):
+def _schedule(tmp_path, url: str, team: str, timeout: float = 10, allow_private: bool = True):
+    """A source on this machine: a private address, so it says allow_private (a self-hosted CRM)."""
     config = tmp_path / "sync.yaml"
     config.write_text(json.dumps({"sources": [{
         "name": "crm", "team": team, "cron": "0 2 * * *",
-        "source": {"url": url, "headers": {"Authorization": "Bearer ${CRM_TOKEN}"}, "timeout": timeout},
+        "source": {"url": url, "headers": {"Authorization": "Bearer ${CRM_TOKEN}"}, "timeout": timeout,
+                   "allow_private": allow_private},
         "column_map": NAMES_MAP,
     }]}))  # JSON is YAML
     [schedule] = build_schedules(config)
@@ -179,6 +181,22 @@ def test_a_failing_sync_source_makes_a_failed_import(engine, team, tmp_path, exp
 
         row = conn.execute(sa.text("SELECT status, error FROM contact_imports WHERE team_id = :t"), {"t": team_id}).one()
     assert row.status == "failed" and reason in row.error
+
+
+def test_a_sync_source_on_a_private_address_needs_the_opt_in(engine, team, tmp_path, export_server, monkeypatch):
+    """SSRF (FAULTS 9, issue 11): CRM-sync URLs reach only public addresses unless the source says
+    allow_private (or ROSTER_SYNC_ALLOW_PRIVATE_URLS=1)."""
+    name, team_id = team
+    monkeypatch.setenv("CRM_TOKEN", "s3cret")
+    monkeypatch.delenv("ROSTER_SYNC_ALLOW_PRIVATE_URLS", raising=False)
+    schedule = _schedule(tmp_path, f"{export_server}/ok", name, allow_private=False)
+    data = _tick(schedule, dt.datetime(2026, 11, 26, 4, tzinfo=dt.timezone.utc))
+    assert not data.run_requests and "private address" in data.skip_message and "allow_private" in data.skip_message
+    monkeypatch.setenv("ROSTER_SYNC_ALLOW_PRIVATE_URLS", "1")
+    data = _tick(schedule, dt.datetime(2026, 11, 26, 5, tzinfo=dt.timezone.utc))
+    [request] = data.run_requests
+    run_import(request.partition_key, request.tags)
+    assert set(contacts(engine, team_id)) == {"ada@example.com", "grace@example.com"}
 
 
 def test_launch_from_the_ui_launchpad_creates_the_import(engine, tmp_path):

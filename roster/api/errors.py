@@ -26,6 +26,7 @@ NAMES = {
     422: "validation_error",
     429: "rate_limit_exceeded",
     500: "application_error",
+    503: "service_unavailable",
 }
 
 
@@ -42,6 +43,16 @@ class ApiError(Exception):
 
 def not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"{what} not found")
+
+
+def cannot_store(error: OSError) -> ApiError:
+    """The server could not write an upload (read-only or full data directory, an I/O error): a
+    503 that says so, and may be retried. The path and errno go to the log, not to the caller."""
+    log.error("cannot store an upload: %r", error)
+    return ApiError(503, "service_unavailable",
+                    "the server cannot store uploaded files right now (its data directory is full or not "
+                    "writable); nothing was imported: try again later, and tell the server's operator if it persists",
+                    headers={"retry-after": "30"})
 
 
 def error_body(status_code: int, name: str, message: str) -> dict:

@@ -88,11 +88,14 @@ class Imports(_Resource):
         return self._do(Request("GET", "/contacts/imports", params=_page(limit, after, before, status=status),
                                 parse=lambda r: ListPage.of(ContactImport, r.json())))
 
-    def failures(self, import_id: str):
-        """The failed rows, as a list of ImportFailure."""
+    def failures(self, import_id: str, limit: int | None = None, after: int | None = None):
+        """A page of the failed rows (ListPage of ImportFailure, in row order): `limit` rows (server
+        default 100, at most 1000) after the row number `after`; `has_more` says whether more follow.
+        failures_csv() gives them all in one go."""
         return self._do(Request("GET", f"/contacts/imports/{_q(import_id)}/failures",
                                 headers={"Accept": "application/json"},
-                                parse=lambda r: [ImportFailure.from_dict(d) for d in r.json()["data"]]))
+                                params={"limit": limit, "after": after},
+                                parse=lambda r: ListPage.of(ImportFailure, r.json())))
 
     def failures_csv(self, import_id: str):
         """The failed rows as the CSV text the API serves."""

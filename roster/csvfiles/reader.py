@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from roster.csvfiles.sniff import SourceFile
-from roster.settings import MAX_FIELD_BYTES
+from roster.settings import FileLimits, file_limits, size_text
 
 ROW = "__row"
 
@@ -41,7 +41,8 @@ def iter_batches(source: SourceFile, batch_rows: int, tolerant: bool = False) ->
         return
     schema = {h: pl.String for h in source.headers}
     offset = 0
-    for i, chunk in enumerate(_record_chunks(source.path, max(64 * 1024, batch_rows * BYTES_PER_ROW))):
+    chunks = _record_chunks(source.path, max(64 * 1024, batch_rows * BYTES_PER_ROW), file_limits().line_bytes)
+    for i, chunk in enumerate(chunks):
         try:
             frame = pl.read_csv(
                 io.BytesIO(chunk), has_header=False, skip_rows=1 if i == 0 else 0, schema=schema,
@@ -57,15 +58,16 @@ def iter_batches(source: SourceFile, batch_rows: int, tolerant: bool = False) ->
 
 # A batch is cut at about this many bytes a row times batch_rows (the sample data runs ~85).
 BYTES_PER_ROW = 128
-# A record that never ends within this much (a quote that never closes) goes to the tolerant reader.
-MAX_CARRY = 64 * 1024 * 1024
 
 
-def _record_chunks(path, chunk_bytes: int) -> Iterator[bytes]:
+def _record_chunks(path, chunk_bytes: int, max_line: int) -> Iterator[bytes]:
     """The file in pieces of about chunk_bytes, each ending at a record's end.
 
     Read here, not memory-mapped by polars: a mapped file's pages count against the process's
     memory as they are read, so a 10 GB file would take gigabytes.
+
+    A line longer than max_line (ROSTER_MAX_ROW_BYTES) fails its row, which only the tolerant
+    reader can do: MalformedCsv sends the file there, and no more than that is ever carried.
     """
     carry = b""
     with open(path, "rb") as f:
@@ -78,12 +80,23 @@ def _record_chunks(path, chunk_bytes: int) -> Iterator[bytes]:
                 return
             cut = _last_record_end(data)
             if cut is None:
-                if len(data) > MAX_CARRY:
-                    raise MalformedCsv("a record runs on for more than 64 MiB: a quote that never closes?")
+                if len(data) > max_line:
+                    raise MalformedCsv(f"a record runs on for more than {max_line:,} bytes")
                 carry = data
                 continue
+            if cut > max_line and _longest_line(data, cut) > max_line:
+                raise MalformedCsv(f"a line is longer than {max_line:,} bytes")
             yield data[:cut]
             carry = data[cut:]
+
+
+def _longest_line(data: bytes, end: int) -> int:
+    longest, start = 0, 0
+    while start < end:
+        nl = data.find(b"\n", start, end)
+        stop = end if nl == -1 else nl + 1
+        longest, start = max(longest, stop - start), stop
+    return longest
 
 
 def _last_record_end(data: bytes) -> int | None:
@@ -101,60 +114,91 @@ def _last_record_end(data: bytes) -> int | None:
     return None
 
 
-class _Lines:
-    """Lines of a text file, remembering those taken for the record being read, with pushback."""
+class _TooLong(Exception):
+    """A record's text passed the limit; its lines so far are in `taken`, the long one skipped."""
 
-    def __init__(self, f):
+
+class _Lines:
+    """Lines of a text file, remembering those taken for the record being read, with pushback.
+
+    No line is held longer than `max_line` characters, and no record's lines longer than that
+    together: past it, the rest of the physical line is skipped (read in bounded pieces) and
+    _TooLong fails the record, so one enormous field never takes more memory than the limit."""
+
+    def __init__(self, f, max_line: int):
         self.f = f
+        self.max_line = max_line
         self.pending: list[str] = []  # reversed: pop() gives the next line
         self.taken: list[str] = []
+        self.taken_chars = 0
+        self.chars_read = 0  # of the file, for a caller's budget
 
     def __iter__(self):
         return self
 
     def __next__(self) -> str:
-        line = self.pending.pop() if self.pending else self.f.readline()
+        if self.pending:
+            line = self.pending.pop()
+        else:
+            line = self.f.readline(self.max_line + 1)
+            self.chars_read += len(line)
+            if len(line) > self.max_line and not line.endswith("\n"):
+                while (rest := self.f.readline(1 << 20)) and not rest.endswith("\n"):
+                    self.chars_read += len(rest)
+                self.chars_read += len(rest)
+                raise _TooLong()
         if not line:
             raise StopIteration
+        if self.taken_chars + len(line) > self.max_line:
+            self.taken.append(line)  # counted in the record that fails; read again from the next
+            raise _TooLong()
         self.taken.append(line)
+        self.taken_chars += len(line)
         return line
 
     def take(self) -> list[str]:
-        taken, self.taken = self.taken, []
+        taken, self.taken, self.taken_chars = self.taken, [], 0
         return taken
 
 
-def _records(f, delimiter: str) -> Iterator[tuple[list[str] | None, str | None, str]]:
+def _records(lines: _Lines, delimiter: str, limits: FileLimits) -> Iterator[tuple[list[str] | None, str | None, str]]:
     """(fields, None, raw) for a good record, (None, reason, first line) for a malformed one."""
-    lines = _Lines(f)
     while True:
         reader = csv.reader(lines, delimiter=delimiter, strict=True)
         try:
             for fields in reader:
                 yield fields, None, "".join(lines.take())
             return
-        except csv.Error as e:
+        except (csv.Error, _TooLong) as e:
             bad = lines.take()
             # The record's first line is lost; the lines after it are read again as records, so
             # a quote that never closes costs one row, not the rest of the file.
             lines.pending = list(reversed(bad[1:]))
             reason = str(e)
-            if "field larger than field limit" in reason:
-                reason = f"a field is larger than {MAX_FIELD_BYTES // (1024 * 1024)} MiB"
+            if isinstance(e, _TooLong):
+                reason = (f"the row is longer than {size_text(limits.line_bytes)} (ROSTER_MAX_ROW_BYTES): "
+                          "a field too large, or a quote that never closes")
+            elif "field larger than field limit" in reason:
+                reason = f"a field is larger than {size_text(limits.max_field_bytes)}"
             elif "unexpected end of data" in reason or "EOF" in reason:
                 reason = "malformed CSV: a quoted field is never closed"
             else:
                 reason = f"malformed CSV: {reason}"
-            yield None, reason, bad[0] if bad else ""
+            yield None, reason, bad[0][:1000] if bad else ""
 
 
-def _tolerant_batches(source: SourceFile, batch_rows: int) -> Iterator[RowBatch]:
-    csv.field_size_limit(MAX_FIELD_BYTES + 1)
+def _tolerant_batches(source: SourceFile, batch_rows: int, budget_chars: int | None = None) -> Iterator[RowBatch]:
+    """budget_chars: stop after reading about this much of the file (a sample)."""
+    limits = file_limits()
+    csv.field_size_limit(limits.max_field_bytes + 1)
     width = len(source.headers)
     columns: list[list[str | None]] = [[] for _ in range(width)]
     rows: list[int] = []
     failures: list[dict] = []
     number = 0
+    # A batch is also cut by size, as the fast reader's are: a wide file's rows hold many cells.
+    batch_chars = max(64 * 1024, batch_rows * BYTES_PER_ROW)
+    chars = 0
 
     def flush() -> RowBatch:
         data = {ROW: pl.Series(ROW, rows, dtype=pl.Int64)}
@@ -166,12 +210,16 @@ def _tolerant_batches(source: SourceFile, batch_rows: int) -> Iterator[RowBatch]
         return batch
 
     with source.path.open("r", encoding="utf-8-sig", newline="") as f:
-        records = _records(f, source.delimiter)
+        lines = _Lines(f, limits.line_bytes)
+        records = _records(lines, source.delimiter, limits)
         next(records, None)  # the header, already read by the sniffer
         for fields, reason, raw in records:
+            if budget_chars is not None and lines.chars_read > budget_chars and (rows or failures):
+                break
             if fields is not None and not any(v.strip() for v in fields):
                 continue
             number += 1
+            chars += len(raw)
             if fields is None:
                 failures.append({"row": number, "reason": reason, "values": {"raw": raw[:1000]}})
             elif len(fields) > width and any(v.strip() for v in fields[width:]):
@@ -184,15 +232,27 @@ def _tolerant_batches(source: SourceFile, batch_rows: int) -> Iterator[RowBatch]
                 rows.append(number)
                 for i, col in enumerate(columns):
                     col.append(fields[i] if i < len(fields) and fields[i] != "" else None)
-            if len(rows) + len(failures) >= batch_rows:
+            if len(rows) + len(failures) >= batch_rows or chars >= batch_chars:
                 yield flush()
+                chars = 0
         if rows or failures:
             yield flush()
 
 
+# A sample reads no more of the file than this (the rows' values are what the mapper looks at).
+SAMPLE_CHARS = 4 << 20
+
+
 def sample_values(source: SourceFile, rows: int = 50) -> dict[str, list[str]]:
-    """The first non-blank values of each column, for the column mapper to look at."""
-    batch = next(_tolerant_batches(source, rows), None)
-    if batch is None:
-        return {h: [] for h in source.headers}
-    return {h: [v for v in batch.frame.get_column(h).to_list() if v is not None] for h in source.headers}
+    """The first non-blank values of each column (from the first `rows` rows, and no more than
+    SAMPLE_CHARS of the file), for the column mapper to look at."""
+    values: dict[str, list[str]] = {h: [] for h in source.headers}
+    seen = 0
+    for batch in _tolerant_batches(source, rows, budget_chars=SAMPLE_CHARS):
+        frame = batch.frame.head(rows - seen)
+        for h in source.headers:
+            values[h] += [v for v in frame.get_column(h).to_list() if v is not None]
+        seen += frame.height
+        if seen >= rows:
+            break
+    return values

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import codecs
 import csv
-import gzip
 import io
-import shutil
+import zlib
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from roster.csvfiles.errors import FileRefused
+from roster.csvfiles.errors import FileRefused, LimitExceeded
+from roster.settings import FileLimits, file_limits
 
 CHUNK = 1 << 20
 SAMPLE = 64 * 1024
+# What a preview (open_source(head_only=True)) keeps beyond the header: enough for the sample rows.
+PREVIEW_BYTES = 4 << 20
 DELIMITERS = [",", ";", "\t", "|"]
 # Formats people upload by mistake, by their first bytes.
 BINARY_MAGIC = {
@@ -54,19 +57,101 @@ class SourceFile:
         return d
 
 
-def _gunzip(path: Path, workdir: Path) -> Path:
+class _Utf8Scan:
+    """Is a byte stream valid UTF-8, and does it hold NUL bytes? Fed chunk by chunk."""
+
+    def __init__(self):
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+        self.valid, self.has_nul = True, False
+
+    def feed(self, chunk: bytes, final: bool = False) -> None:
+        self.has_nul = self.has_nul or b"\x00" in chunk
+        if self.valid:
+            try:
+                self.decoder.decode(chunk, final=final)
+            except UnicodeDecodeError:
+                self.valid = False
+
+
+def inflate(path: Path) -> Iterator[bytes]:
+    """The decompressed bytes of a gzip file (every member, as gzip(1) writes them), CHUNK at
+    most at a time: however small the input, no call inflates more than that into memory.
+
+    Damaged data is a FileRefused: no retry can help. An OSError (a read error, EIO) is the
+    server's trouble, not the file's, and goes up as it is."""
+    refused = "the file looks gzip-compressed but cannot be decompressed"
+    with path.open("rb") as f:
+        d = zlib.decompressobj(wbits=31)
+        begun = full = False
+        pending = b""
+        while True:
+            if not pending and not full:
+                pending = f.read(CHUNK)
+                if not pending:
+                    break
+            if not begun:
+                pending = pending.lstrip(b"\x00")  # zero padding after a member: ignored, as gzip(1) does
+                if not pending:
+                    continue
+                begun = True
+            try:
+                out = d.decompress(pending, CHUNK)
+            except zlib.error as e:
+                raise FileRefused(f"{refused} ({e})") from None
+            full = len(out) == CHUNK  # zlib may hold more output: ask again before reading on
+            pending = d.unconsumed_tail
+            if out:
+                yield out
+            if d.eof:  # this member ended; another may follow (all the input after it is unused_data)
+                pending = d.unused_data
+                d = zlib.decompressobj(wbits=31)
+                begun = full = False
+    if begun:
+        raise FileRefused(f"{refused} (it ends early: was the upload or the copy cut short?)")
+
+
+def _gunzip(path: Path, workdir: Path, limit: int, keep: int | None = None) -> tuple[Path, _Utf8Scan]:
+    """Decompress to workdir, checking the size as it streams: past `limit` bytes the file is
+    refused at once, and what was written is removed. keep: write only the first `keep` bytes
+    (a preview), but still read to the end, so the size is checked and the encoding scanned whole."""
     out = workdir / "decompressed.csv"
+    scan = _Utf8Scan()
+    total = 0
     try:
-        with gzip.open(path, "rb") as src, out.open("wb") as dst:
-            shutil.copyfileobj(src, dst, CHUNK)
-    except (OSError, EOFError) as e:
-        raise FileRefused(f"the file looks gzip-compressed but cannot be decompressed ({e})") from None
-    return out
+        with out.open("wb") as dst:
+            for chunk in inflate(path):
+                total += len(chunk)
+                if total > limit:
+                    raise LimitExceeded(
+                        f"the file decompresses to more than {limit:,} bytes, the limit "
+                        "(ROSTER_MAX_DECOMPRESSED_BYTES): split it, or raise the limit", too_large=True)
+                scan.feed(chunk)
+                if keep is None:
+                    dst.write(chunk)
+                elif total - len(chunk) < keep:
+                    dst.write(chunk[: keep - (total - len(chunk))])
+        scan.feed(b"", final=True)
+        if keep is not None and total > keep:
+            _cut_at_last_line_end(out)
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    return out, scan
 
 
-def _detect_encoding(path: Path, head: bytes) -> tuple[str, bool]:
+def _cut_at_last_line_end(path: Path) -> None:
+    """A preview ends with a whole line: never inside a character, which a strict reader would refuse."""
+    data = path.read_bytes()
+    end = data.rfind(b"\n")
+    if end != -1:
+        with path.open("r+b") as f:
+            f.truncate(end + 1)
+
+
+def _detect_encoding(path: Path, head: bytes, scan: _Utf8Scan | None = None) -> tuple[str, bool]:
     """(encoding, has_nul). UTF-8 is checked over the whole file: a stray byte deep in a
-    Windows-1252 export would otherwise surface as an error halfway through the import."""
+    Windows-1252 export would otherwise surface as an error halfway through the import.
+    `scan`: that check, already made over the whole (decompressed) stream."""
     if head.startswith(codecs.BOM_UTF8):
         enc = "utf-8-sig"
     elif head.startswith(codecs.BOM_UTF16_LE):
@@ -79,17 +164,15 @@ def _detect_encoding(path: Path, head: bytes) -> tuple[str, bool]:
         return "utf-16-be", True
     else:
         enc = "utf-8"
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    has_nul = False
-    with path.open("rb") as f:
-        try:
+    if scan is None:
+        scan = _Utf8Scan()
+        with path.open("rb") as f:
             while chunk := f.read(CHUNK):
-                has_nul = has_nul or b"\x00" in chunk
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "windows-1252", has_nul
-    return enc, has_nul
+                scan.feed(chunk)
+                if not scan.valid:
+                    break
+        scan.feed(b"", final=True)
+    return (enc, scan.has_nul) if scan.valid else ("windows-1252", scan.has_nul)
 
 
 def _cp1252_or_latin1(error: UnicodeDecodeError):
@@ -100,15 +183,20 @@ def _cp1252_or_latin1(error: UnicodeDecodeError):
 codecs.register_error("cp1252_latin1", _cp1252_or_latin1)
 
 
-def _transcode(path: Path, encoding: str, workdir: Path) -> Path:
+def _transcode(path: Path, encoding: str, workdir: Path, keep: int | None = None) -> Path:
+    """A UTF-8 copy; keep: only about its first `keep` characters (a preview)."""
     out = workdir / "normalized.csv"
     python_encoding = {"utf-16-le-bom": "utf-16", "utf-16-be-bom": "utf-16", "utf-8": "utf-8-sig"}.get(encoding, encoding)
     errors = "cp1252_latin1" if encoding == "windows-1252" else "replace"
+    written = 0
     with path.open("r", encoding=python_encoding, errors=errors, newline="") as src, out.open(
         "w", encoding="utf-8", newline=""
     ) as dst:
         while chunk := src.read(CHUNK):
             dst.write(chunk.replace("\x00", ""))  # NUL cannot be stored in PostgreSQL text
+            written += len(chunk)
+            if keep is not None and written >= keep:
+                break
     return out
 
 
@@ -151,25 +239,59 @@ def _unique(names: list[str]) -> list[str]:
     return out
 
 
-def read_sample(path: Path, size: int = SAMPLE) -> str:
-    """The beginning of a UTF-8 file, cut at a line end so no character or row is split."""
+def _header_end(data: bytes) -> int | None:
+    """Where the header record ends in `data`: after the first line end that is outside quotes
+    and has something before it (blank lines first are skipped). None: not within `data`."""
+    pos = data.find(b"\n")
+    while pos != -1:
+        if data.count(b'"', 0, pos) % 2 == 0 and data[:pos].strip(b" \t\r\n,;|" + codecs.BOM_UTF8):
+            return pos + 1
+        pos = data.find(b"\n", pos + 1)
+    return None
+
+
+def read_sample(path: Path, size: int = SAMPLE, limits: FileLimits | None = None) -> str:
+    """The header record whole, however long (up to ROSTER_MAX_HEADER_BYTES), and about `size`
+    bytes after it, cut at a line end so no character or row is split. UTF-8 text."""
+    limits = limits or file_limits()
     with path.open("rb") as f:
-        raw = f.read(size)
-    if len(raw) == size and b"\n" in raw:
-        raw = raw[: raw.rindex(b"\n") + 1]
-    return raw.decode("utf-8-sig", errors="replace")
+        data = f.read(size)
+        end = _header_end(data)
+        while end is None and len(data) <= limits.max_header_bytes:
+            more = f.read(max(size, len(data)))  # doubling: a long header costs few reads
+            if not more:
+                break
+            data += more
+            end = _header_end(data)
+        if (end or len(data)) > limits.max_header_bytes + len(codecs.BOM_UTF8):
+            raise LimitExceeded(f"the header row is longer than {limits.max_header_bytes:,} bytes, the limit "
+                                "(ROSTER_MAX_HEADER_BYTES)")
+        if end is not None and len(data) - end < size:
+            data += f.read(size - (len(data) - end))
+    if end is not None and len(data) > end and b"\n" in data[end:]:
+        data = data[: data.rindex(b"\n") + 1]
+    return data.decode("utf-8-sig", errors="replace")
 
 
-def open_source(path: Path, workdir: Path) -> SourceFile:
-    """Inspect `path` and return a UTF-8 file to read. Raises FileRefused for what no import can use."""
+def open_source(path: Path, workdir: Path, head_only: bool = False, limits: FileLimits | None = None) -> SourceFile:
+    """Inspect `path` and return a UTF-8 file to read. Raises FileRefused for what no import can
+    use, LimitExceeded (a FileRefused) for a file over a limit.
+
+    head_only: a preview, for checks before an import is queued: a compressed or transcoded file
+    is copied only as far as the header and the sample rows, though a compressed one is still
+    read to its end (its size is checked, and its encoding found as the import will find it)."""
     path = Path(path)
+    limits = limits or file_limits()
     workdir.mkdir(parents=True, exist_ok=True)
     size = path.stat().st_size
     with path.open("rb") as f:
         head = f.read(SAMPLE)
     compressed = head.startswith(b"\x1f\x8b")
-    readable = _gunzip(path, workdir) if compressed else path
+    keep = limits.max_header_bytes + PREVIEW_BYTES if head_only else None
+    scan = None
+    readable = path
     if compressed:
+        readable, scan = _gunzip(path, workdir, limits.max_decompressed_bytes, keep)
         with readable.open("rb") as f:
             head = f.read(SAMPLE)
     if not head.strip(b" \t\r\n\x00" + codecs.BOM_UTF8 + codecs.BOM_UTF16_LE + codecs.BOM_UTF16_BE):
@@ -177,10 +299,10 @@ def open_source(path: Path, workdir: Path) -> SourceFile:
     for magic, what in BINARY_MAGIC.items():
         if head.startswith(magic):
             raise FileRefused(f"this is not a CSV file: it is {what}")
-    encoding, has_nul = _detect_encoding(readable, head)
+    encoding, has_nul = _detect_encoding(readable, head, scan)
     needs_copy = encoding not in ("utf-8", "utf-8-sig") or has_nul
-    text_path = _transcode(readable, encoding, workdir) if needs_copy else readable
-    sample = read_sample(text_path)
+    text_path = _transcode(readable, encoding, workdir, keep) if needs_copy else readable
+    sample = read_sample(text_path, limits=limits)
     if _looks_binary(sample):
         raise FileRefused("this is not a CSV file: it holds binary data, not text")
     first_line = sample.split("\n", 1)[0]
@@ -188,6 +310,9 @@ def open_source(path: Path, workdir: Path) -> SourceFile:
     headers = _headers(sample, delimiter)
     if not headers:
         raise FileRefused("the file has no header row")
+    if len(headers) > limits.max_columns:
+        raise LimitExceeded(f"the file has {len(headers):,} columns; the limit is {limits.max_columns:,} "
+                            "(ROSTER_MAX_COLUMNS)")
     return SourceFile(
         path=text_path,
         original=path,

@@ -6,7 +6,6 @@ header and the sample rows, whatever the file's size.
 from __future__ import annotations
 
 import codecs
-import gzip
 import os
 import tempfile
 from pathlib import Path
@@ -46,11 +45,14 @@ def head_of(path: Path, workdir: Path, limit: int = HEAD_BYTES) -> Path:
     with path.open("rb") as f:
         magic = f.read(2)
     if magic == b"\x1f\x8b":
-        try:
-            with gzip.open(path, "rb") as g:
-                raw = g.read(limit + 1)
-        except (OSError, EOFError) as e:
-            raise FileRefused(f"the file looks gzip-compressed but cannot be decompressed ({e})") from None
+        from roster.csvfiles.sniff import inflate
+
+        buf = bytearray()
+        for chunk in inflate(path):  # damaged data is refused; a read error (EIO) is not the file's fault
+            buf += chunk
+            if len(buf) > limit:
+                break
+        raw = bytes(buf)
     else:
         if path.stat().st_size <= limit:
             return path

@@ -1,19 +1,15 @@
 """What create-contact-import may read: files under the allowed directories only, and URLs whose
-host is public (unless ROSTER_MCP_ALLOW_PRIVATE_URLS=1), fetched with a size limit and a timeout."""
+host is public (unless ROSTER_MCP_ALLOW_PRIVATE_URLS=1), fetched with a size limit and a deadline."""
 from __future__ import annotations
 
-import ipaddress
 import os
-import socket
 import tempfile
 from pathlib import Path
-from urllib.parse import urljoin, urlparse
 
-import httpx
+from roster import outside_fetch
 
 DEFAULT_MAX_URL_BYTES = 200 * 1024 * 1024
-URL_TIMEOUT = 30.0
-MAX_REDIRECTS = 5
+URL_TIMEOUT = 30.0  # seconds for the whole fetch, redirects included
 
 
 class Refused(ValueError):
@@ -44,69 +40,46 @@ def _private_allowed() -> bool:
     return os.environ.get("ROSTER_MCP_ALLOW_PRIVATE_URLS", "").lower() in ("1", "true", "yes")
 
 
-def check_url(url: str) -> None:
-    parts = urlparse(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Refused("url must be an http(s) URL")
-    if _private_allowed():
-        return
+PRIVATE_HINT = "set ROSTER_MCP_ALLOW_PRIVATE_URLS=1 to allow it"
+
+
+def check_url(url: str, resolver=None) -> None:
+    """Refuse a URL that is not http(s) or whose host resolves to a non-public address. (download()
+    checks again, and connects to the very address it checked.)"""
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
-                                   type=socket.SOCK_STREAM)
-    except socket.gaierror as e:
-        raise Refused(f"cannot resolve {parts.hostname}: {e}") from None
-    for info in infos:
-        ip = ipaddress.ip_address(info[4][0].split("%")[0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-            ip = ip.ipv4_mapped
-        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast or ip.is_unspecified:
-            raise Refused(f"{parts.hostname} resolves to a private address ({ip}); "
-                          "set ROSTER_MCP_ALLOW_PRIVATE_URLS=1 to allow it")
+        parsed = outside_fetch.check_scheme(url)
+        if not _private_allowed():
+            port = parsed.port or (443 if parsed.scheme == "https" else 80)
+            outside_fetch.resolve_checked(parsed.raw_host.decode("ascii"), port, False, resolver)
+    except outside_fetch.NotAllowed as e:
+        raise Refused(f"{e}; {PRIVATE_HINT}" if "private address" in str(e) else str(e)) from None
+    except outside_fetch.FetchError as e:
+        raise Refused(str(e)) from None
 
 
 def max_url_bytes() -> int:
     return int(os.environ.get("ROSTER_MCP_MAX_URL_BYTES", DEFAULT_MAX_URL_BYTES))
 
 
-async def download(url: str, head_bytes: int | None = None) -> tuple[Path, str]:
-    """Fetch the URL into a temporary file (the caller deletes it). Every redirect hop is checked.
+async def download(url: str, head_bytes: int | None = None, resolver=None) -> tuple[Path, str]:
+    """Fetch the URL into a temporary file (the caller deletes it): public addresses only, pinned,
+    every redirect hop checked, size-capped, URL_TIMEOUT seconds in all (roster/outside_fetch.py).
     head_bytes: keep only the first bytes (a column-map suggestion reads no more): no size limit then."""
-    limit = max_url_bytes()
     fd, tmp = tempfile.mkstemp(prefix="roster-mcp-", suffix=".csv")
-    os.close(fd)
     path = Path(tmp)
     try:
-        async with httpx.AsyncClient(timeout=URL_TIMEOUT, follow_redirects=False) as client:
-            for _ in range(MAX_REDIRECTS + 1):
-                check_url(url)
-                async with client.stream("GET", url) as resp:
-                    if resp.is_redirect:
-                        url = urljoin(url, resp.headers.get("location", ""))
-                        continue
-                    if resp.status_code >= 400:
-                        raise Refused(f"fetching the url failed: HTTP {resp.status_code}")
-                    declared = resp.headers.get("content-length")
-                    if head_bytes is None and declared and declared.isdigit() and int(declared) > limit:
-                        raise Refused(f"the file at the url is larger than {limit} bytes")
-                    size = 0
-                    with path.open("wb") as out:
-                        async for chunk in resp.aiter_bytes():
-                            if head_bytes is not None:
-                                out.write(chunk[: head_bytes - size])
-                                size += len(chunk)
-                                if size >= head_bytes:
-                                    break
-                                continue
-                            size += len(chunk)
-                            if size > limit:
-                                raise Refused(f"the file at the url is larger than {limit} bytes")
-                            out.write(chunk)
-                    name = Path(urlparse(url).path).name or "import.csv"
-                    return path, name
-            raise Refused("too many redirects")
-    except httpx.HTTPError as e:
+        with os.fdopen(fd, "wb") as out:
+            got = await outside_fetch.fetch(
+                url, out, max_bytes=None if head_bytes else max_url_bytes(), head_bytes=head_bytes,
+                total_timeout=URL_TIMEOUT, allow_private=_private_allowed(), resolver=resolver)
+        return path, got.filename or "import.csv"
+    except outside_fetch.NotAllowed as e:
         path.unlink(missing_ok=True)
-        raise Refused(f"fetching the url failed: {e}") from None
+        raise Refused(f"{e}; {PRIVATE_HINT}" if "private address" in str(e) else str(e)) from None
+    except outside_fetch.FetchError as e:
+        path.unlink(missing_ok=True)
+        message = str(e) if isinstance(e, outside_fetch.TooLarge) else f"fetching the url failed: {e}"
+        raise Refused(message) from None
     except BaseException:
         path.unlink(missing_ok=True)
         raise

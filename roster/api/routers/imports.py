@@ -1,19 +1,17 @@
 """Contact imports: POST a CSV (multipart, streamed to the landing store), GET one, list, failures."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from roster.api.auth import Caller, require_caller
-from roster.api.errors import ApiError, not_found
+from roster.api.errors import ApiError, cannot_store, not_found
 from roster.api.pagination import Page, page_params, paginate
 from roster.api.uploads import max_upload_bytes, receive_upload, too_large
 from roster.database import get_engine
@@ -159,7 +157,10 @@ async def create_contact_import(request: Request, caller: Annotated[Caller, Depe
 
     limit = max_upload_bytes()
     landing = LandingStore()
-    upload = await receive_upload(request, landing.base() / ".incoming", limit)
+    try:
+        upload = await receive_upload(request, landing.base() / ".incoming", limit)
+    except OSError as e:
+        raise cannot_store(e) from None
     try:
         if upload.path is None:
             raise ApiError(422, "missing_required_field", "the `file` field is required")
@@ -173,9 +174,13 @@ async def create_contact_import(request: Request, caller: Annotated[Caller, Depe
         try:
             import_id = await run_in_threadpool(create)
         except ImportRefused as e:
+            if e.too_large:
+                raise ApiError(413, "file_too_large", str(e)) from None
             raise ApiError(422, "validation_error", str(e)) from None
         except FileTooLarge:
             raise too_large(limit) from None
+        except OSError as e:
+            raise cannot_store(e) from None
     finally:
         upload.cleanup()
     await run_in_threadpool(submit_import, import_id, {"roster/team": caller.team_name, "roster/source": "api"})
@@ -340,33 +345,35 @@ def list_contact_imports(
         )
 
 
+FAILURES_MAX_LIMIT = 1000
+
+
 @router.get(
     "/contacts/imports/{import_id}/failures",
     summary="The failed rows of an import",
     description="CSV (row_number, email, reason, then the row's original columns) by default or with "
-                "`Accept: text/csv`; a JSON list with `Accept: application/json`.",
+                "`Accept: text/csv`: every failed row, streamed, with cells a spreadsheet would run as a formula "
+                "prefixed with a single quote. A JSON list with `Accept: application/json`, paginated: `limit` "
+                f"(1-{FAILURES_MAX_LIMIT}, default 100) rows after the row number `after`, with `has_more`.",
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}},
                                  "application/json": {"schema": ImportFailureList.model_json_schema()}}}},
 )
-def get_contact_import_failures(import_id: str, request: Request, caller: Annotated[Caller, Depends(require_caller)]):
-    from resources.contact_store import ContactStore
+def get_contact_import_failures(
+    import_id: str, request: Request, caller: Annotated[Caller, Depends(require_caller)],
+    limit: Annotated[int, Query(ge=1, le=FAILURES_MAX_LIMIT, description="JSON only: rows per page.")] = 100,
+    after: Annotated[int | None, Query(ge=0, description="JSON only: the row_number the page starts after.")] = None,
+):
+    # A plain (sync) handler: FastAPI runs it, and the CSV generator's batches, in its thread pool,
+    # so the database work of a long export never holds up the event loop for other callers.
+    from fastapi.responses import StreamingResponse
+
+    from roster import failed_rows
 
     _import_or_404(caller, import_id)
-    rows = ContactStore().failures(import_id, caller.team_id)
+    engine = get_engine()
     accept = request.headers.get("accept", "").lower()
     if "application/json" in accept and "text/csv" not in accept:
-        return JSONResponse({"object": "list", "has_more": False, "data": [
-            {"row_number": int(r["row_number"]), "email": r["email"], "reason": r["reason"], "data": r["data"] or {}}
-            for r in rows
-        ]})
-    columns: list[str] = []
-    for r in rows:
-        columns += [k for k in (r["data"] or {}) if k not in columns]
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(["row_number", "email", "reason", *columns])
-    for r in rows:
-        data = r["data"] or {}
-        writer.writerow([r["row_number"], r["email"] or "", r["reason"], *(data.get(k) or "" for k in columns)])
-    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"content-disposition": f'attachment; filename="import-{import_id}-failures.csv"'})
+        return JSONResponse(failed_rows.page(engine, import_id, caller.team_id, limit, after))
+    return StreamingResponse(failed_rows.csv_chunks(engine, import_id, caller.team_id),
+                             media_type="text/csv; charset=utf-8",
+                             headers={"content-disposition": f'attachment; filename="import-{import_id}-failures.csv"'})

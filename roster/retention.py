@@ -1,0 +1,66 @@
+"""What Roster keeps of uploaded files, and the sweep that enforces it.
+
+An upload holds personal data and is needed only while its import may still run:
+- completed: deleted when the import completes (LandingStore.discard, from its last step; the
+  sweep catches any that step missed);
+- failed: kept ROSTER_KEEP_UPLOADS_HOURS (default 24 h: a working day to notice a failure, fix
+  the cause, e.g. a full disk or a database that was down, and `roster imports run ID`), then deleted;
+- queued or in progress: kept;
+- a folder with no import (the import was never recorded: a refused upload whose cleanup failed,
+  a process killed in between) after an hour, and spooled uploads of a dead server process after a day.
+
+The sweep is an operator's job, not a caller's: it looks at every team's imports by id only, to
+decide which folders may go, and returns nothing about them.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from resources.landing_store import LandingStore
+from roster.settings import keep_uploads_hours
+from schemas import tables as t
+
+ORPHAN_GRACE_SECONDS = 3600  # create_import lands the file first, then records the import
+INCOMING_GRACE_SECONDS = 24 * 3600
+BATCH = 1000
+
+
+def _is_uuid(name: str) -> bool:
+    try:
+        uuid.UUID(name)
+        return True
+    except ValueError:
+        return False
+
+
+def sweep_uploads(engine: Engine, landing: LandingStore | None = None, keep_hours: float | None = None) -> dict:
+    """Delete the uploads Roster no longer keeps. Returns {"removed": [import ids], "incoming": n}."""
+    landing = landing or LandingStore()
+    keep = keep_uploads_hours() if keep_hours is None else keep_hours
+    folders = [(name, mtime) for name, mtime in landing.landed() if _is_uuid(name)]  # anything else is not ours
+    ci = t.contact_imports
+    expired_at = sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, sa.literal(keep * 3600.0, sa.Float))
+    state: dict[str, tuple[str, bool]] = {}
+    for i in range(0, len(folders), BATCH):
+        ids = [name for name, _ in folders[i:i + BATCH]]
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(ci.c.id, ci.c.status, (ci.c.completed_at < expired_at).label("expired")).where(ci.c.id.in_(ids))
+            ).all()
+        state.update({str(r.id): (r.status, bool(r.expired)) for r in rows})
+    removed = []
+    now = time.time()
+    for name, mtime in folders:
+        status, expired = state.get(name, (None, False))
+        if status is None:
+            gone = now - mtime > ORPHAN_GRACE_SECONDS
+        else:
+            gone = status == "completed" or (status == "failed" and expired)
+        if gone:
+            landing.remove(name)
+            removed.append(name)
+    return {"removed": removed, "incoming": landing.sweep_incoming(INCOMING_GRACE_SECONDS)}
