@@ -16,8 +16,10 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Roster: import millions of contacts from a CSV.")
 imports_app = typer.Typer(no_args_is_help=True, help="Imports: create, inspect, export failed rows.")
 db_app = typer.Typer(no_args_is_help=True, help="The database.")
+teams_app = typer.Typer(no_args_is_help=True, help="Teams and their settings.")
 app.add_typer(imports_app, name="imports")
 app.add_typer(db_app, name="db")
+app.add_typer(teams_app, name="teams")
 err = Console(stderr=True)
 
 TeamOpt = Annotated[str, typer.Option("--team", help="The team the contacts belong to (created if new).")]
@@ -236,6 +238,30 @@ def db_upgrade() -> None:
 
     upgrade(get_engine(migrate=False))
     print("database is up to date")
+
+
+@teams_app.command("model-mapping")
+def teams_model_mapping(
+    team: Annotated[str, typer.Argument(help="The team (created if new).")],
+    setting: Annotated[Optional[str], typer.Argument(help="on, off, or default (the server's ROSTER_MAPPING_MODEL_OPT_IN); "
+                                                          "left out: show it.")] = None,
+) -> None:
+    """May the mapping model (OPENAI_API_KEY) see this team's files' headers and sample values?"""
+    from roster.database import get_engine
+    from roster.imports import ensure_team
+    from roster.mapping.consent import ENV, model_allowed, set_team_opt_in, team_opt_in
+
+    values = {"on": True, "off": False, "default": None}
+    if setting is not None and setting not in values:
+        fail(f"the setting must be on, off or default, not {setting!r}")
+    engine = get_engine()
+    team_id = ensure_team(engine, team)
+    if setting is not None:
+        set_team_opt_in(engine, team_id, values[setting])
+    stored = team_opt_in(engine, team_id)
+    said = {True: "on", False: "off", None: f"default ({ENV})"}[stored]
+    print(f"team {team!r}: model mapping {said}: the model {'may' if model_allowed(engine, team_id) else 'may not'} "
+          f"see this team's files unless an import says otherwise")
 
 
 from roster.mapping.cli import mapping_app  # noqa: E402

@@ -32,7 +32,8 @@ def test_sync_sdk(api_url, api_key, tmp_path):
         members = client.contacts.list(segment_id=seg.id)
         assert sorted(c.email.lower() for c in members) == ["ann@example.com", "bob@example.com"]
         ann = client.contacts.get("ann@example.com")
-        assert ann.properties == {"tier": "gold"} and ann.unsubscribed is False
+        assert ann.properties == {"tier": {"value": "gold", "type": "string"}} and ann.unsubscribed is False
+        assert ann.property_values == {"tier": "gold"}
 
         # file objects and bytes, the second time every contact is updated
         with path.open("rb") as f:
