@@ -28,6 +28,9 @@ ColumnMapOpt = Annotated[
 ]
 OnConflictOpt = Annotated[str, typer.Option("--on-conflict", help="upsert or skip an existing contact.")]
 SegmentOpt = Annotated[Optional[list[str]], typer.Option("--segment", help="A segment id to add the contacts to (repeatable).")]
+ModelMappingOpt = Annotated[Optional[bool], typer.Option(
+    "--model-mapping/--no-model-mapping",
+    help="Let the mapping model (OPENAI_API_KEY) see this file's headers and sample values; default: as the team, then the server, says (no).")]
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -36,7 +39,7 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _options(column_map: str | None, on_conflict: str, segments: list[str] | None):
+def _options(column_map: str | None, on_conflict: str, segments: list[str] | None, model_mapping: bool | None = None):
     from schemas.column_map import ColumnMapError, ImportOptions, parse_column_map
 
     if column_map and column_map.startswith("@"):
@@ -47,7 +50,8 @@ def _options(column_map: str | None, on_conflict: str, segments: list[str] | Non
     if on_conflict not in ("upsert", "skip"):
         fail(f"--on-conflict must be upsert or skip, not {on_conflict!r}")
     try:
-        return ImportOptions(column_map=parse_column_map(column_map), on_conflict=on_conflict, segments=segments or [])
+        extra = {} if model_mapping is None else {"model_mapping": model_mapping}
+        return ImportOptions(column_map=parse_column_map(column_map), on_conflict=on_conflict, segments=segments or [], **extra)
     except ColumnMapError as e:
         fail(str(e))
 
@@ -76,13 +80,14 @@ def import_(
     segment: SegmentOpt = None,
     team: TeamOpt = "default",
     as_json: Annotated[bool, typer.Option("--json", help="Print the finished import as JSON.")] = False,
+    model_mapping: ModelMappingOpt = None,
 ) -> None:
     """Import FILE now, as a run of the contact_import job, and print the finished import."""
     from roster.database import get_engine
     from roster.imports import get_import, render_import
     from roster.launch import run_import
 
-    options = _options(column_map, on_conflict, segment)
+    options = _options(column_map, on_conflict, segment, model_mapping)
     import_id, team_id = _create(file, team, options, source="cli", launched=True)
     engine = get_engine()
     tags = {"roster/team": team, "roster/source": "cli"}
@@ -142,6 +147,7 @@ def imports_create(
     segment: SegmentOpt = None,
     team: TeamOpt = "default",
     queue: Annotated[bool, typer.Option("--queue", help="Leave it to the daemon's queued-imports sensor to start.")] = False,
+    model_mapping: ModelMappingOpt = None,
 ) -> None:
     """Record an import and its partition, without running it; prints its id.
 
@@ -150,7 +156,8 @@ def imports_create(
     """
     from roster.launch import add_partition
 
-    import_id, _ = _create(file, team, _options(column_map, on_conflict, segment), source="cli", launched=not queue)
+    import_id, _ = _create(file, team, _options(column_map, on_conflict, segment, model_mapping), source="cli",
+                           launched=not queue)
     add_partition(import_id)
     print(import_id)
 

@@ -155,7 +155,7 @@ def contact_where(team_id: int, id_or_email: str):
     (Python's str.lower() differs from it, e.g. for a final sigma)."""
     if is_uuid(id_or_email):
         return sa.and_(c.c.team_id == team_id, c.c.id == id_or_email)
-    if "@" not in id_or_email:
+    if "@" not in id_or_email or "\x00" in id_or_email:
         raise ApiError(422, "invalid_parameter", "The `id` must be a valid UUID or an email address")
     email = sa.literal(id_or_email.strip(), type_=sa.Text)
     return sa.and_(c.c.team_id == team_id, sa.func.lower(c.c.email) == sa.func.lower(email))
