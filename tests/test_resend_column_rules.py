@@ -78,6 +78,19 @@ def test_headers_match_exactly_as_resend_matches_them(engine, team, tmp_path):
     assert cleo["first_name"] == "Cleo" and cleo["properties"] == {"plan": "pro"}
 
 
+def test_a_partial_map_is_not_remembered_as_the_whole_mapping(engine, team, tmp_path):
+    from roster.mapping import memory
+
+    _, team_id = team
+    header = ["E-Mail", "Vorname", "Plan"]
+    path = write_csv(tmp_path / "c.csv", header, [["eve@example.com", "Eve", "pro"]])
+    first = run(engine, team_id, path, {"properties": {"plan": {"column": "Plan"}}})
+    assert first["status"] == "completed", first["row"]["error"]
+    assert memory.recall(engine, team_id, header) is None
+    again = run(engine, team_id, path)  # no map: the engines find the email column again
+    assert again["status"] == "completed" and again["row"]["column_map"]["email"] == "E-Mail"
+
+
 @pytest.mark.parametrize("column_map", [None, {}, {"properties": {"city": {"column": "City"}}}])
 def test_no_email_column_anywhere_is_refused(engine, team, tmp_path, column_map):
     _, team_id = team

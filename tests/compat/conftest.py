@@ -51,9 +51,10 @@ def node_tools():
         pytest.skip(f"Resend's Node clients cannot be installed: {e}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def roster_server(database):
-    """`roster serve` on a free port, for the whole compat session."""
+    """`roster serve` on a free port, for this module's tests: stopped (with its Dagster processes)
+    before other modules run, since tests/test_serve.py counts the machine's Dagster processes."""
     home = Path(tempfile.mkdtemp(prefix="roster-compat-"))
     env = {**os.environ, "DAGSTER_HOME": str(home / "dagster"), "ROSTER_LAUNCH": "sensor",
            "ROSTER_RATE_LIMIT": "100"}  # the clients poll; the default 10/s is per key and these share none
