@@ -14,6 +14,7 @@ from resources.contact_store import ContactStore
 from roster.csvfiles import sample_values
 from roster.faults import fault_point
 from roster.mapping import memory
+from roster.mapping.consent import model_allowed
 
 @asset(partitions_def=contact_imports, group_name=GROUP, deps=[import_file], description=__doc__)
 def column_mapping(context: AssetExecutionContext, contact_store: ContactStore, column_mapper: ColumnMapper) -> MaterializeResult:
@@ -32,6 +33,7 @@ def column_mapping(context: AssetExecutionContext, contact_store: ContactStore, 
         resolution = column_mapper.resolve(
             source.headers, sample_values(source), existing, options.column_map,
             auto_map=options.auto_map, auto_create_properties=options.auto_create_properties, remembered=remembered,
+            model_allowed=model_allowed(engine, team_id, options.model_mapping),  # the model only with consent
         )
         column_map = reconcile_property_types(resolution.column_map, existing)
         if options.column_map is not None:

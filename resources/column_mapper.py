@@ -1,13 +1,20 @@
 """The column mapper: decides which CSV column feeds which contact field or property.
 
+- Resend's rules first: every key of a map is optional, and the standard fields it leaves out come
+  from the headers named exactly `email`, `first_name`, `last_name`, `unsubscribed`. If that gives
+  an email column and the import does not ask `auto_map`, the file imports as Resend would.
 - An explicit column map always wins. Columns it leaves out are left alone, unless the import
   asks `auto_map`: then the engines fill them (core fields, existing properties, and new
-  properties only with `auto_create_properties`).
-- Without a map: a mapping a person accepted before for the same headers (engine "memory") is
-  used as it is. Otherwise the engines suggest (the model when OPENAI_API_KEY is set, else the
-  offline engine) and the core fields (email, first_name, last_name, unsubscribed, inverted or
-  not) and the team's EXISTING properties are mapped; NEW properties only with
+  properties only with `auto_create_properties`). A map that finds no email column (Resend would
+  refuse the file) gets its core fields filled by the engines.
+- Without a map, where Resend would refuse the file (no `email` header), or with `auto_map`: a
+  mapping a person accepted before for the same headers (engine "memory") is used as it is.
+  Otherwise the engines suggest and the core fields (email, first_name, last_name, unsubscribed,
+  inverted or not) and the team's EXISTING properties are mapped; NEW properties only with
   `auto_create_properties`, so nothing unreviewed adds to a team's properties.
+- The engines are the offline engine, and the model only when OPENAI_API_KEY is set AND the
+  team or the caller opted in (`model_mapping`, see roster/mapping/consent.py): a file's values
+  never leave the server otherwise.
 
 Every decision (column, target, confidence, reason, engine, applied) is recorded for the run's
 metadata.
@@ -23,7 +30,7 @@ from dagster import ConfigurableResource
 from roster.mapping import ExistingProperty, Suggestion, to_column_map
 from roster.mapping.engine import suggest
 from roster.mapping.openai_engine import OpenAISettings
-from schemas.column_map import CORE_FIELDS, ColumnMap, ColumnMapError
+from schemas.column_map import CORE_FIELDS, ColumnMap, ColumnMapError, PropertyColumn, UnsubscribedColumn
 
 # Below this an engine's suggestion is shown to a person but not applied by an import on its own.
 MIN_CONFIDENCE = 0.5
@@ -58,6 +65,23 @@ def _slot(s: Suggestion) -> str | None:
     return None
 
 
+_NO_EMAIL = ("missing required email column: no header is named `email`, the column map names none, "
+             "and no other column holds email addresses")
+
+
+def _given(explicit: ColumnMap | None, completed: ColumnMap) -> list[dict]:
+    """A decision for each column the map names, and for each taken from its standard header name."""
+    named = set(explicit.columns()) if explicit is not None else set()
+    out = [{"column": col, "target": "mapped", "engine": "column_map", "confidence": 1.0,
+            "reason": "given in the column map", "applied": True} for col in (explicit.columns() if explicit else [])]
+    for f in completed.standard_fields():
+        col = completed.unsubscribed_column.column if f == "unsubscribed" else getattr(completed, f)
+        if col not in named:
+            out.append({"column": col, "target": f, "engine": "standard", "confidence": 1.0,
+                        "reason": f"the header is named exactly {f!r} (Resend's default columns)", "applied": True})
+    return out
+
+
 def _map_slots(cmap: ColumnMap) -> set[str]:
     slots = {f for f in CORE_FIELDS if getattr(cmap, f)}
     if cmap.unsubscribed_column:
@@ -87,10 +111,19 @@ class ColumnMapper(ConfigurableResource):
                                        share_values=self.share_values, base_url=self.base_url)
 
     def suggest(self, headers: list[str], samples: dict[str, list[str]], existing: dict[str, str],
-                remembered: dict | None = None, offline_only: bool = False):
+                remembered: dict | None = None, offline_only: bool = False, model_allowed: bool = False):
+        """The engines' suggestions. The model is asked only with `model_allowed` (the team or the
+        caller opted in to sending the file's headers and sample values to it) and never with
+        `offline_only`; otherwise the offline engine answers, with a note when a key is set."""
         props = [ExistingProperty(k, t) for k, t in existing.items()]
-        return suggest(headers, samples, props, engine="offline" if offline_only else self.engine_name(),
-                       openai_settings=None if offline_only else self.openai_settings(), remembered=remembered)
+        use_model = model_allowed and not offline_only
+        outcome = suggest(headers, samples, props, engine=self.engine_name() if use_model else "offline",
+                          openai_settings=self.openai_settings() if use_model else None, remembered=remembered)
+        if not use_model and not offline_only and not remembered and self.engine_name() != "offline" \
+                and self.openai_settings().available:
+            outcome.notes.append("the model was not asked: neither the import nor the team opted in to "
+                                 "sending the file to it (model_mapping); the offline engine answered")
+        return outcome
 
     def resolve(
         self,
@@ -103,32 +136,66 @@ class ColumnMapper(ConfigurableResource):
         auto_create_properties: bool = False,
         remembered: dict | None = None,
         offline_only: bool = False,
+        model_allowed: bool = False,
     ) -> Resolution:
-        """offline_only: never ask the model (the preflight check before an import is queued)."""
+        """Resend's rules first: the explicit map (or none), its left-out standard fields taken from
+        the headers named exactly `email`, `first_name`, `last_name`, `unsubscribed`. When that has an
+        email column and the import does not ask `auto_map`, it is the answer: the file imports as
+        Resend would import it. Roster's own mapping (a remembered map, the engines) works only when
+        the import asks `auto_map`, or where Resend would refuse the file (no email column).
+
+        offline_only: never ask the model (the preflight check before an import is queued).
+        model_allowed: the model may be asked (the team or the caller opted in); else never."""
         if explicit is not None:
             explicit.check_against(headers)
-            mapped = set(explicit.columns())
-            decisions = [{"column": c, "target": "mapped", "engine": "column_map", "confidence": 1.0,
-                          "reason": "given in the column map", "applied": True} for c in explicit.columns()]
-            rest = [h for h in headers if h not in mapped]
-            if not auto_map or not rest:
-                decisions += [{"column": h, "target": "ignore", "engine": "column_map", "confidence": 1.0,
-                               "reason": "not in the column map (auto_map is off)", "applied": False} for h in rest]
-                return Resolution(explicit, decisions)
-            outcome = self.suggest(headers, samples, existing, offline_only=offline_only)
-            taken = _map_slots(explicit)
-            chosen, decided = self._choose([s for s in outcome.suggestions if s.column not in mapped],
-                                           taken, auto_create_properties, reviewed=False)
-            extra = to_column_map(chosen)
-            data = explicit.to_api()
-            for f in (*CORE_FIELDS, "unsubscribed"):
-                if f in extra and not data.get(f):
-                    data[f] = extra[f]
-            data["properties"] = {**data.get("properties", {}), **extra.get("properties", {})}
-            engine = chosen[0].engine if chosen else "column_map"
-            return Resolution(ColumnMap.model_validate(data), decisions + decided, outcome.notes, engine)
+        base = (explicit or ColumnMap()).with_standard_columns(headers)
+        decisions = _given(explicit, base)
+        if base.email and not auto_map:
+            mapped = set(base.columns())
+            why = "not in the column map (auto_map is off)" if explicit is not None else \
+                "no column map: only the headers named email, first_name, last_name, unsubscribed are read " \
+                "(send auto_map to map the others)"
+            decisions += [{"column": h, "target": "ignore", "engine": "column_map", "confidence": 1.0,
+                           "reason": why, "applied": False} for h in headers if h not in mapped]
+            return Resolution(base, decisions, engine="column_map" if explicit is not None else "standard")
+        if explicit is None:
+            return self._infer(headers, samples, existing, auto_create_properties, remembered, offline_only, model_allowed)
 
-        outcome = self.suggest(headers, samples, existing, remembered=remembered, offline_only=offline_only)
+        # A map with no email column (Resend would refuse the file), or auto_map: the engines fill
+        # what the map leaves out; properties only with auto_map, new ones also need auto_create_properties.
+        mapped = set(base.columns())
+        rest = [h for h in headers if h not in mapped]
+        if not rest:
+            if not base.email:
+                raise ColumnMapError(_NO_EMAIL)
+            return Resolution(base, decisions)
+        outcome = self.suggest(headers, samples, existing, offline_only=offline_only, model_allowed=model_allowed)
+        candidates = [s for s in outcome.suggestions if s.column not in mapped
+                      and (auto_map or s.target in CORE_TARGETS or s.target == "ignore")]
+        chosen, decided = self._choose(candidates, _map_slots(base), auto_create_properties, reviewed=False)
+        decided += [{"column": s.column, "target": "ignore", "engine": "column_map", "confidence": 1.0,
+                     "reason": "not in the column map (auto_map is off)", "applied": False}
+                    for s in outcome.suggestions if s.column in rest and s not in candidates]
+        extra = to_column_map(chosen)
+        update: dict = {}
+        for f in CORE_TARGETS:
+            current = base.unsubscribed if f == "unsubscribed" else getattr(base, f)
+            if f in extra and current is None:
+                update[f] = UnsubscribedColumn.model_validate(extra[f]) if isinstance(extra[f], dict) else extra[f]
+        update["properties"] = {**base.properties, **{k: PropertyColumn.model_validate(v)
+                                                       for k, v in extra.get("properties", {}).items()}}
+        cmap = base.model_copy(update=update)
+        if not cmap.email:
+            raise ColumnMapError(_NO_EMAIL)
+        engine = chosen[0].engine if chosen else "column_map"
+        return Resolution(cmap, decisions + decided, outcome.notes, engine)
+
+    def _infer(self, headers, samples, existing, auto_create_properties, remembered, offline_only,
+               model_allowed) -> Resolution:
+        """No column map: a remembered map as it is, else the engines' core fields and existing
+        properties (new properties only with auto_create_properties)."""
+        outcome = self.suggest(headers, samples, existing, remembered=remembered, offline_only=offline_only,
+                               model_allowed=model_allowed)
         reviewed = bool(remembered)
         chosen, decisions = self._choose(outcome.suggestions, set(), auto_create_properties, reviewed=reviewed)
         cmap = to_column_map(chosen)
@@ -141,8 +208,7 @@ class ColumnMapper(ConfigurableResource):
                              {**d, "target": "email", "applied": True, "engine": "header",
                               "reason": "the header is 'email'"} for d in decisions]
         if "email" not in cmap:
-            raise ColumnMapError(
-                "missing required email column: no header names an email column and no column holds email addresses")
+            raise ColumnMapError(_NO_EMAIL)
         engines = {s.engine for s in chosen}
         engine = "memory" if reviewed else ("openai" if "openai" in engines else "offline")
         return Resolution(ColumnMap.model_validate(cmap), decisions, outcome.notes, engine)

@@ -15,8 +15,10 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Roster: import millions of contacts from a CSV.")
 imports_app = typer.Typer(no_args_is_help=True, help="Imports: create, inspect, export failed rows.")
 db_app = typer.Typer(no_args_is_help=True, help="The database.")
+teams_app = typer.Typer(no_args_is_help=True, help="Teams and their settings.")
 app.add_typer(imports_app, name="imports")
 app.add_typer(db_app, name="db")
+app.add_typer(teams_app, name="teams")
 err = Console(stderr=True)
 
 TeamOpt = Annotated[str, typer.Option("--team", help="The team the contacts belong to (created if new).")]
@@ -25,6 +27,9 @@ ColumnMapOpt = Annotated[
 ]
 OnConflictOpt = Annotated[str, typer.Option("--on-conflict", help="upsert or skip an existing contact.")]
 SegmentOpt = Annotated[Optional[list[str]], typer.Option("--segment", help="A segment id to add the contacts to (repeatable).")]
+ModelMappingOpt = Annotated[Optional[bool], typer.Option(
+    "--model-mapping/--no-model-mapping",
+    help="Let the mapping model (OPENAI_API_KEY) see this file's headers and sample values; default: as the team, then the server, says (no).")]
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -33,7 +38,7 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _options(column_map: str | None, on_conflict: str, segments: list[str] | None):
+def _options(column_map: str | None, on_conflict: str, segments: list[str] | None, model_mapping: bool | None = None):
     from schemas.column_map import ColumnMapError, ImportOptions, parse_column_map
 
     if column_map and column_map.startswith("@"):
@@ -44,7 +49,8 @@ def _options(column_map: str | None, on_conflict: str, segments: list[str] | Non
     if on_conflict not in ("upsert", "skip"):
         fail(f"--on-conflict must be upsert or skip, not {on_conflict!r}")
     try:
-        return ImportOptions(column_map=parse_column_map(column_map), on_conflict=on_conflict, segments=segments or [])
+        extra = {} if model_mapping is None else {"model_mapping": model_mapping}
+        return ImportOptions(column_map=parse_column_map(column_map), on_conflict=on_conflict, segments=segments or [], **extra)
     except ColumnMapError as e:
         fail(str(e))
 
@@ -73,13 +79,14 @@ def import_(
     segment: SegmentOpt = None,
     team: TeamOpt = "default",
     as_json: Annotated[bool, typer.Option("--json", help="Print the finished import as JSON.")] = False,
+    model_mapping: ModelMappingOpt = None,
 ) -> None:
     """Import FILE now, as a run of the contact_import job, and print the finished import."""
     from roster.database import get_engine
     from roster.imports import get_import, render_import
     from roster.launch import run_import
 
-    options = _options(column_map, on_conflict, segment)
+    options = _options(column_map, on_conflict, segment, model_mapping)
     import_id, team_id = _create(file, team, options, source="cli", launched=True)
     engine = get_engine()
     tags = {"roster/team": team, "roster/source": "cli"}
@@ -139,6 +146,7 @@ def imports_create(
     segment: SegmentOpt = None,
     team: TeamOpt = "default",
     queue: Annotated[bool, typer.Option("--queue", help="Leave it to the daemon's queued-imports sensor to start.")] = False,
+    model_mapping: ModelMappingOpt = None,
 ) -> None:
     """Record an import and its partition, without running it; prints its id.
 
@@ -147,7 +155,8 @@ def imports_create(
     """
     from roster.launch import add_partition
 
-    import_id, _ = _create(file, team, _options(column_map, on_conflict, segment), source="cli", launched=not queue)
+    import_id, _ = _create(file, team, _options(column_map, on_conflict, segment, model_mapping), source="cli",
+                           launched=not queue)
     add_partition(import_id)
     print(import_id)
 
@@ -236,6 +245,30 @@ def db_upgrade() -> None:
 
     upgrade(get_engine(migrate=False))
     print("database is up to date")
+
+
+@teams_app.command("model-mapping")
+def teams_model_mapping(
+    team: Annotated[str, typer.Argument(help="The team (created if new).")],
+    setting: Annotated[Optional[str], typer.Argument(help="on, off, or default (the server's ROSTER_MAPPING_MODEL_OPT_IN); "
+                                                          "left out: show it.")] = None,
+) -> None:
+    """May the mapping model (OPENAI_API_KEY) see this team's files' headers and sample values?"""
+    from roster.database import get_engine
+    from roster.imports import ensure_team
+    from roster.mapping.consent import ENV, model_allowed, set_team_opt_in, team_opt_in
+
+    values = {"on": True, "off": False, "default": None}
+    if setting is not None and setting not in values:
+        fail(f"the setting must be on, off or default, not {setting!r}")
+    engine = get_engine()
+    team_id = ensure_team(engine, team)
+    if setting is not None:
+        set_team_opt_in(engine, team_id, values[setting])
+    stored = team_opt_in(engine, team_id)
+    said = {True: "on", False: "off", None: f"default ({ENV})"}[stored]
+    print(f"team {team!r}: model mapping {said}: the model {'may' if model_allowed(engine, team_id) else 'may not'} "
+          f"see this team's files unless an import says otherwise")
 
 
 from roster.mapping.cli import mapping_app  # noqa: E402

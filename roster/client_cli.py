@@ -65,11 +65,13 @@ def _counts_text(imp) -> str:
 @imports_app.command("create")
 def imports_create(
     file: Annotated[Path, typer.Option("--file", "-f", help="The CSV to import.")],
-    column_map: Annotated[Optional[str], typer.Option("--column-map", help="JSON column map, or @FILE.")] = None,
+    column_map: Annotated[Optional[str], typer.Option("--column-map", help='JSON column map, or @FILE; snake_case or camelCase keys ({"email": "Email", "firstName": "First Name"}).')] = None,
     on_conflict: Annotated[Optional[str], typer.Option("--on-conflict", help="upsert (default) or skip.")] = None,
     segment_id: Annotated[Optional[list[str]], typer.Option("--segment-id", help="Add the contacts to this segment (repeatable).")] = None,
+    topics: Annotated[Optional[str], typer.Option("--topics", help='Topic subscriptions, a JSON array: [{"id": "<topic id>", "subscription": "opt_in"}].')] = None,
     auto_map: Annotated[Optional[bool], typer.Option("--auto-map/--no-auto-map", help="Map the columns the column map leaves out (core fields, existing properties).")] = None,
     auto_create_properties: Annotated[Optional[bool], typer.Option("--auto-create-properties/--no-auto-create-properties", help="Let automatic mapping create new properties.")] = None,
+    model_mapping: Annotated[Optional[bool], typer.Option("--model-mapping/--no-model-mapping", help="Let the server's mapping model see this file (default: as the team or server says).")] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the import to finish, showing progress.")] = False,
     as_json: JsonOpt = False,
     api_key: ApiKeyOpt = None,
@@ -90,13 +92,21 @@ def imports_create(
             _fail(f"--column-map is not valid JSON: {e.msg}")
     if on_conflict not in (None, "upsert", "skip"):
         _fail(f"--on-conflict must be upsert or skip, not {on_conflict!r}")
+    topic_list = None
+    if topics:
+        try:
+            topic_list = json.loads(topics)
+        except json.JSONDecodeError as e:
+            _fail(f"--topics is not valid JSON: {e.msg}")
+        if not isinstance(topic_list, list) or not all(isinstance(t, dict) and isinstance(t.get("id"), str) for t in topic_list):
+            _fail('--topics must be a JSON array of {"id": "<topic id>", "subscription": "opt_in" | "opt_out"}')
     if not file.is_file():
         _fail(f"no such file: {file}")
     client = _client(api_key, api_url)
     try:
         created = client.contacts.imports.create(file=file, column_map=column_map, on_conflict=on_conflict,
-                                                 segments=segment_id or None, auto_map=auto_map,
-                                                 auto_create_properties=auto_create_properties)
+                                                 segments=segment_id or None, topics=topic_list, auto_map=auto_map,
+                                                 auto_create_properties=auto_create_properties, model_mapping=model_mapping)
         if not wait:
             if as_json:
                 _print_json({"object": "contact_import", "id": created.id})
@@ -155,7 +165,8 @@ def imports_get(import_id: str, as_json: JsonOpt = False, api_key: ApiKeyOpt = N
 def imports_list(
     status: Annotated[Optional[str], typer.Option("--status", help="queued, in_progress, completed or failed.")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", help="1-100 (default 10).")] = None,
-    after: Annotated[Optional[str], typer.Option("--after", help="An import id: the page after it.")] = None,
+    after: Annotated[Optional[str], typer.Option("--after", help="An import id: the page after it (older).")] = None,
+    before: Annotated[Optional[str], typer.Option("--before", help="An import id: the page before it (newer).")] = None,
     as_json: JsonOpt = False,
     api_key: ApiKeyOpt = None,
     api_url: ApiUrlOpt = None,
@@ -165,9 +176,11 @@ def imports_list(
 
     from roster.client import RosterError
 
+    if after and before:
+        _fail("--after and --before cannot be used together")
     client = _client(api_key, api_url)
     try:
-        page = client.contacts.imports.list(limit=limit, after=after, status=status)
+        page = client.contacts.imports.list(limit=limit, after=after, before=before, status=status)
     except RosterError as e:
         _fail(f"{e.status_code} {e.name}: {e.message}" if e.status_code else e.message)
     finally:
@@ -201,6 +214,7 @@ def _target_text(s) -> str:
 def imports_column_map(
     file: Annotated[Path, typer.Option("--file", "-f", help="The CSV (only its first 4 MB are sent).")],
     existing_properties: Annotated[Optional[str], typer.Option("--existing-properties", help='JSON [{"key", "type"}], or @FILE: map onto these instead of the team\'s properties.')] = None,
+    model_mapping: Annotated[Optional[bool], typer.Option("--model-mapping/--no-model-mapping", help="Let the server's mapping model see the file (default: as the team or server says).")] = None,
     as_json: JsonOpt = False,
     api_key: ApiKeyOpt = None,
     api_url: ApiUrlOpt = None,
@@ -228,7 +242,7 @@ def imports_column_map(
         _fail(f"no such file: {file}")
     client = _client(api_key, api_url)
     try:
-        result = client.contacts.imports.suggest_column_map(file=file, existing_properties=props)
+        result = client.contacts.imports.suggest_column_map(file=file, existing_properties=props, model_mapping=model_mapping)
     except RosterError as e:
         _fail(e.message if e.status_code == 0 else f"{e.status_code} {e.name}: {e.message}")
     finally:

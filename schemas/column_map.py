@@ -1,15 +1,24 @@
-"""The column map (Resend's shape, plus `invert` on unsubscribed) and the import's options."""
+"""The column map (Resend's shape, plus `invert` on unsubscribed) and the import's options.
+
+Every key of a map is optional. The standard fields a map leaves out are taken, as Resend takes
+them, from the headers named exactly `email`, `first_name`, `last_name` and `unsubscribed`
+(`with_standard_columns`); so `{}`, a map of only `properties`, or `{"email": "email"}` still
+import the file's `first_name` and `last_name` columns. `firstName` and `lastName` (the camelCase
+that Resend's CLI, MCP server and Node SDK take) are accepted for `first_name` and `last_name`."""
 from __future__ import annotations
 
 import json
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 PROPERTY_KEY = re.compile(r"^[A-Za-z0-9_]{1,50}$")
 PropertyType = Literal["string", "number", "boolean"]
 CORE_FIELDS = ("email", "first_name", "last_name")
+# Resend's default columns: a field the map leaves out comes from the header of exactly this name.
+STANDARD_FIELDS = ("email", "first_name", "last_name", "unsubscribed")
+CAMEL_CASE = {"firstName": "first_name", "lastName": "last_name"}
 
 
 class ColumnMapError(ValueError):
@@ -38,6 +47,19 @@ class ColumnMap(BaseModel):
     unsubscribed: str | UnsubscribedColumn | None = None
     properties: dict[str, PropertyColumn] = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _camel_case(cls, data):
+        if not isinstance(data, dict) or not any(k in data for k in CAMEL_CASE):
+            return data
+        data = dict(data)
+        for camel, snake in CAMEL_CASE.items():
+            if camel in data:
+                if data.get(snake) is not None:
+                    raise ValueError(f"give {camel!r} or {snake!r}, not both")
+                data[snake] = data.pop(camel)
+        return data
+
     @field_validator("properties")
     @classmethod
     def _keys_are_identifiers(cls, value: dict[str, PropertyColumn]) -> dict[str, PropertyColumn]:
@@ -62,15 +84,27 @@ class ColumnMap(BaseModel):
         return [c for c in named if c]
 
     def check_against(self, headers: list[str]) -> None:
-        """Refuse a map the file cannot satisfy, before anything is written."""
+        """Refuse a map naming a header the file lacks, before anything is written. (Whether an
+        email column is found is decided once the map is completed: see ColumnMapper.resolve.)"""
         missing = [c for c in self.columns() if c not in headers]
         if missing:
             raise ColumnMapError(
                 f"the column map names {', '.join(map(repr, missing))}, which the file does not have "
                 f"(its headers: {', '.join(map(repr, headers[:20]))}{', ...' if len(headers) > 20 else ''})"
             )
-        if not self.email:
-            raise ColumnMapError("missing required email column: the file has no email column and the column map names none")
+
+    def with_standard_columns(self, headers: list[str]) -> "ColumnMap":
+        """Resend's rule: each standard field the map leaves out comes from the header named
+        exactly like it (case-sensitive), unless the map already uses that header elsewhere."""
+        used = set(self.columns())
+        fill = {f: f for f in STANDARD_FIELDS
+                if (self.unsubscribed if f == "unsubscribed" else getattr(self, f)) is None
+                and f in headers and f not in used}
+        return self.model_copy(update=fill) if fill else self
+
+    def standard_fields(self) -> list[str]:
+        """The standard fields this map fills."""
+        return [f for f in STANDARD_FIELDS if (self.unsubscribed if f == "unsubscribed" else getattr(self, f))]
 
     def to_api(self) -> dict:
         return self.model_dump(exclude_none=True, exclude_defaults=False)
@@ -105,3 +139,6 @@ class ImportOptions(BaseModel):
     # Consent is never reversed by accident: without this, a contact who unsubscribed stays
     # unsubscribed, and a topic opt-out stays out, whatever the file says (the rows are counted).
     resubscribe: bool = False
+    # May the mapping engines send this file's headers and sample values to the model? None: as the
+    # team (teams.model_mapping), else the server (ROSTER_MAPPING_MODEL_OPT_IN), decides; default no.
+    model_mapping: bool | None = None

@@ -26,6 +26,8 @@ teams = sa.Table(
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
     sa.Column("name", sa.Text, nullable=False, unique=True),
     _created_at(),
+    # May the mapping model see this team's files? NULL: as the server says (roster/mapping/consent.py).
+    sa.Column("model_mapping", sa.Boolean),
 )
 
 api_keys = sa.Table(

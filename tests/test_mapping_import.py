@@ -153,24 +153,81 @@ def test_remembered_mapping_is_preferred_next_time(engine, team, tmp_path):
     assert out["column_map"] == cmap and {s["engine"] for s in out["suggestions"]} == {"memory"}
 
 
-def test_the_job_asks_the_model_once_and_records_it(engine, team, tmp_path, monkeypatch):
-    _, team_id = team
-    path = write_csv(tmp_path / "people.csv", HEADERS, ROWS)
+MODEL_ANSWER = {"columns": [
+    item("Email Address", "email"), item("First Name", "first_name"), item("Surname", "last_name"),
+    item("Accepts Marketing", "unsubscribed", invert=True), item("Favourite Colour", "ignore"),
+]}
+
+
+@pytest.fixture
+def fake_model(monkeypatch):
     with FakeOpenAI() as fake:
-        fake.answer = lambda body: {"columns": [
-            item("Email Address", "email"), item("First Name", "first_name"), item("Surname", "last_name"),
-            item("Accepts Marketing", "unsubscribed", invert=True), item("Favourite Colour", "ignore"),
-        ]}
+        fake.answer = lambda body: MODEL_ANSWER
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
         monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
-        result = run(engine, team_id, path)
+        monkeypatch.delenv("ROSTER_MAPPING_MODEL_OPT_IN", raising=False)
+        yield fake
+
+
+def test_the_job_asks_the_model_once_when_the_import_opts_in(engine, team, tmp_path, fake_model):
+    _, team_id = team
+    path = write_csv(tmp_path / "people.csv", HEADERS, ROWS)
+    result = run(engine, team_id, path, model_mapping=True)
     assert result["status"] == "completed", result["row"]["error"]
-    assert len(fake.requests) == 1  # the preflight check does not ask; the run asks once
+    assert len(fake_model.requests) == 1  # the preflight check does not ask; the run asks once
     meta = mapping_metadata(result)
     assert meta["mapping_engine"] == "openai"
     engines = {d["column"]: d["engine"] for d in meta["decisions"]}
     assert engines["Email Address"] == "openai" and engines["Plan"] == "offline"  # left out by the model
     assert contacts(engine, team_id)["alan@example.com"]["unsubscribed"] is True
+
+
+def test_without_consent_no_value_leaves_the_server(engine, team, tmp_path, fake_model, monkeypatch):
+    """A key is configured, but nobody opted in: the offline engine maps, the model sees nothing."""
+    from roster.mapping.consent import set_team_opt_in
+
+    name, team_id = team
+    path = write_csv(tmp_path / "people.csv", HEADERS, ROWS)
+    plain = run(engine, team_id, path)
+    assert plain["status"] == "completed", plain["row"]["error"]
+    assert fake_model.requests == []
+    meta = mapping_metadata(plain)
+    assert meta["mapping_engine"] == "offline" and any("model_mapping" in n for n in meta["mapping_notes"])
+    assert plain["row"]["column_map"]["email"] == "Email Address"
+    assert run(engine, team_id, path, auto_map=True)["status"] == "completed"  # auto_map is not consent
+    assert fake_model.requests == []
+
+    # The team opts in: its imports ask; an import can still say no.
+    set_team_opt_in(engine, team_id, True)
+    run(engine, team_id, path, model_mapping=False)
+    assert fake_model.requests == []
+    assert mapping_metadata(run(engine, team_id, path))["mapping_engine"] == "openai"
+    assert len(fake_model.requests) == 1
+    # The team opts out; the server's opt-in does not override the team's no.
+    set_team_opt_in(engine, team_id, False)
+    monkeypatch.setenv("ROSTER_MAPPING_MODEL_OPT_IN", "1")
+    run(engine, team_id, path)
+    assert len(fake_model.requests) == 1
+    # A team that said nothing follows the server.
+    set_team_opt_in(engine, team_id, None)
+    run(engine, team_id, path)
+    assert len(fake_model.requests) == 2
+
+    # The team setting from the command line
+    p = roster("teams", "model-mapping", name, "on")
+    assert p.returncode == 0 and "may see" in p.stdout, p.stderr
+    p = roster("teams", "model-mapping", name, "maybe")
+    assert p.returncode != 0 and "on, off or default" in p.stderr
+
+
+def test_suggestions_ask_the_model_only_with_consent(engine, team, tmp_path, fake_model):
+    _, team_id = team
+    path = write_csv(tmp_path / "people.csv", HEADERS, ROWS)
+    out = suggest_for_file(engine, team_id, path, with_headers=True)
+    assert fake_model.requests == [] and {s["engine"] for s in out["suggestions"]} == {"offline"}
+    assert any("model_mapping" in n for n in out["notes"])
+    out = suggest_for_file(engine, team_id, path, model_mapping=True)
+    assert len(fake_model.requests) == 1 and out["suggestions"][0]["engine"] == "openai"
 
 
 # --- the service and the CLI --------------------------------------------------------------------

@@ -13,8 +13,28 @@ def contact(r: dict) -> dict:
         "last_name": r["last_name"],
         "created_at": pg_timestamp(r["created_at"]),
         "unsubscribed": bool(r["unsubscribed"]),  # NULL (never given) reads as false
-        "properties": r["properties"] or {},
+        "properties": property_values(r["properties"]),
     }
+
+
+def property_type(value) -> str:
+    """A stored value's type. Values are checked against their property's type when written
+    (API and imports alike) and stored as JSON of that type, so the value tells the type."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "string"
+
+
+def property_values(props: dict | None) -> dict:
+    """Resend's shape, which its SDKs type and its CLI prints: {"plan": {"value": "pro", "type": "string"}}."""
+    return {k: {"value": v, "type": property_type(v)} for k, v in (props or {}).items()}
+
+
+def contact_topic(r: dict) -> dict:
+    """A topic as GET /contacts/{id}/topics lists it: with this contact's subscription."""
+    return {"id": str(r["id"]), "name": r["name"], "description": r["description"], "subscription": r["subscription"]}
 
 
 def contact_property(r: dict) -> dict:

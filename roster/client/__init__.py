@@ -4,13 +4,13 @@ from roster.client.errors import (AuthenticationError, BadRequestError, Configur
                                   ConnectionFailed, FileTooLargeError, ImportFailed, NotFoundError,
                                   PermissionDeniedError, RateLimitError, RosterError, ServerError, ValidationError,
                                   WaitTimeout)
-from roster.client.models import (ColumnMapSuggestion, ColumnSuggestion, Contact, ContactImport, ContactProperty, Created, Deleted, ImportCounts,
+from roster.client.models import (ColumnMapSuggestion, ColumnSuggestion, Contact, ContactImport, ContactProperty, ContactTopic, Created, Deleted, ImportCounts,
                                   ImportFailure, ListPage, Segment, Topic)
 
 __all__ = [
     "Roster", "AsyncRoster", "RosterError", "ConfigurationError", "ConnectionFailed", "BadRequestError",
     "AuthenticationError", "PermissionDeniedError", "NotFoundError", "ConflictError", "FileTooLargeError",
     "ValidationError", "RateLimitError", "ServerError", "ImportFailed", "WaitTimeout", "ColumnMapSuggestion",
-    "ColumnSuggestion", "Contact", "ContactImport",
+    "ColumnSuggestion", "Contact", "ContactImport", "ContactTopic",
     "ContactProperty", "Created", "Deleted", "ImportCounts", "ImportFailure", "ListPage", "Segment", "Topic",
 ]

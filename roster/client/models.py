@@ -93,12 +93,33 @@ class Contact:
     last_name: str | None = None
     unsubscribed: bool = False
     created_at: str | None = None
-    properties: dict[str, Any] = field(default_factory=dict)
+    # Resend's shape: {"plan": {"value": "pro", "type": "string"}}; `property_values` has the bare values.
+    properties: dict[str, dict] = field(default_factory=dict)
     object: str = "contact"
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
+    @property
+    def property_values(self) -> dict[str, Any]:
+        """{"plan": "pro"}: each property's value."""
+        return {k: (v.get("value") if isinstance(v, dict) else v) for k, v in self.properties.items()}
+
     @classmethod
     def from_dict(cls, data: dict) -> "Contact":
+        return _build(cls, data)
+
+
+@dataclass
+class ContactTopic:
+    """A topic with one contact's subscription (opt_in or opt_out)."""
+
+    id: str
+    name: str
+    subscription: str
+    description: str | None = None
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ContactTopic":
         return _build(cls, data)
 
 

@@ -8,8 +8,8 @@ from urllib.parse import quote
 
 from roster.client._http import Request, open_file, read_head
 from roster.client.errors import ImportFailed, WaitTimeout
-from roster.client.models import (ColumnMapSuggestion, Contact, ContactImport, ContactProperty, Created, Deleted, ImportFailure, ListPage,
-                                  Segment, Topic)
+from roster.client.models import (ColumnMapSuggestion, Contact, ContactImport, ContactProperty, ContactTopic, Created, Deleted,
+                                  ImportFailure, ListPage, Segment, Topic)
 
 
 def _q(value: str) -> str:
@@ -42,8 +42,11 @@ class Imports(_Resource):
         auto_map: bool | None = None,
         auto_create_properties: bool | None = None,
         idempotency_key: str | None = None,
+        model_mapping: bool | None = None,
     ):
-        """Upload a CSV (a path, bytes, or a binary file object). Returns Created (the import's id)."""
+        """Upload a CSV (a path, bytes, or a binary file object). Returns Created (the import's id).
+        topics: [{"id", "subscription": "opt_in" | "opt_out"}]. model_mapping: the server's mapping
+        model may see this file (None: as the team or server says)."""
         data: dict[str, str] = {}
         if column_map is not None:
             data["column_map"] = column_map if isinstance(column_map, str) else json.dumps(column_map)
@@ -57,17 +60,23 @@ class Imports(_Resource):
             data["auto_map"] = "true" if auto_map else "false"
         if auto_create_properties is not None:
             data["auto_create_properties"] = "true" if auto_create_properties else "false"
+        if model_mapping is not None:
+            data["model_mapping"] = "true" if model_mapping else "false"
         name, fileobj, opened = open_file(file, filename)
         req = Request("POST", "/contacts/imports", data=data, file=(name, fileobj, "text/csv"),
                       headers={"Idempotency-Key": idempotency_key} if idempotency_key else None,
                       parse=lambda r: Created.from_dict(r.json()))
         return self._do(req, fileobj.close if opened else None)
 
-    def suggest_column_map(self, file, existing_properties: list[dict] | None = None, filename: str | None = None):
+    def suggest_column_map(self, file, existing_properties: list[dict] | None = None, filename: str | None = None,
+                           model_mapping: bool | None = None):
         """Suggest a column map for a CSV (a path, bytes, or a binary file object): only its first 4 MB
         are sent. existing_properties ([{"key", "type"}]) replaces the team's properties. Returns a
-        ColumnMapSuggestion; its `column_map` (edited or not) goes to create(column_map=...)."""
+        ColumnMapSuggestion; its `column_map` (edited or not) goes to create(column_map=...).
+        model_mapping: the server's mapping model may see the file (None: as the team or server says)."""
         data: dict[str, str] = {}
+        if model_mapping is not None:
+            data["model_mapping"] = "true" if model_mapping else "false"
         if existing_properties is not None:
             data["existing_properties"] = json.dumps(
                 [p if isinstance(p, dict) else {"key": p.key, "type": p.type} for p in existing_properties])
@@ -191,6 +200,16 @@ class Contacts(_Resource):
 
     def remove_segment(self, id_or_email: str, segment_id: str):
         return self._do(Request("DELETE", f"/contacts/{_q(id_or_email)}/segments/{_q(segment_id)}",
+                                parse=lambda r: r.json()))
+
+    def topics(self, id_or_email: str, limit: int | None = None, after: str | None = None, before: str | None = None):
+        """Every topic with this contact's subscription (no limit: all of them)."""
+        return self._do(Request("GET", f"/contacts/{_q(id_or_email)}/topics", params=_page(limit, after, before),
+                                parse=lambda r: ListPage.of(ContactTopic, r.json())))
+
+    def update_topics(self, id_or_email: str, topics: list[dict]):
+        """topics: [{"id": "<topic id>", "subscription": "opt_in" | "opt_out"}]; others are left as they are."""
+        return self._do(Request("PATCH", f"/contacts/{_q(id_or_email)}/topics", json=list(topics),
                                 parse=lambda r: r.json()))
 
 

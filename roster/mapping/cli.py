@@ -183,7 +183,8 @@ def suggest_cmd(
     answers: Annotated[Optional[Path], typer.Option("--answers", help="Review commands, one per line, instead of the terminal.")] = None,
     do_import: Annotated[Optional[bool], typer.Option("--import/--no-import", help="After the review, import the file with the reviewed map (else asked).")] = None,
     on_conflict: Annotated[str, typer.Option("--on-conflict", help="For the import: upsert or skip.")] = "upsert",
-    engine_name: Annotated[Optional[str], typer.Option("--engine", help="auto (the model when OPENAI_API_KEY is set), openai, or offline.")] = None,
+    engine_name: Annotated[Optional[str], typer.Option("--engine", help="auto (the model when OPENAI_API_KEY is set and someone opted in), openai (opts in), or offline.")] = None,
+    model_mapping: Annotated[Optional[bool], typer.Option("--model-mapping/--no-model-mapping", help="Let the model (OPENAI_API_KEY) see the file's headers and sample values; else as the team, then the server, says (default: no).")] = None,
 ) -> None:
     """Suggest where each column of FILE goes; review the suggestions, then import."""
     import os
@@ -209,7 +210,9 @@ def suggest_cmd(
         team = team or "default"
         team_id = ensure_team(db, team)
     try:
-        result = suggest_for_file(db, team_id, file, existing, with_headers=True)
+        if model_mapping is None and engine_name == "openai":
+            model_mapping = True  # asking for the model by name is consent
+        result = suggest_for_file(db, team_id, file, existing, with_headers=True, model_mapping=model_mapping)
     except FileRefused as e:
         _fail(f"the file was refused: {e}")
     headers, notes = result.pop("headers"), result.pop("notes")

@@ -22,6 +22,11 @@ def _table():
 
 
 def remember(engine: Engine, team_id: int, headers: list[str], column_map: dict, source: str) -> None:
+    """Only a map that names its email column is kept: every key of a map is optional, and a
+    partial one leans on the standard headers or the engines, so replayed alone it would drop
+    the columns they found (and a file with no `email` header would be refused)."""
+    if not column_map.get("email"):
+        return
     t = _table()
     values = dict(team_id=team_id, headers_key=headers_key(headers), headers=sorted(set(headers)),
                   column_map=column_map, source=source)

@@ -95,7 +95,7 @@ def render(suggestions: list[Suggestion]) -> dict:
 def suggest_for_file(engine: Engine | None, team_id: int | None, path: str | Path,
                      existing: list[ExistingProperty] | list[dict] | None = None, *, mapper=None,  # a resources.column_mapper.ColumnMapper, for its settings
 
-                     use_memory: bool = True, with_headers: bool = False) -> dict:
+                     use_memory: bool = True, with_headers: bool = False, model_mapping: bool | None = None) -> dict:
     """Suggest a column map for the CSV at `path` for a team.
 
     existing: the team's properties ([ExistingProperty] or [{"key", "type"}]); None reads them from
@@ -116,11 +116,20 @@ def suggest_for_file(engine: Engine | None, team_id: int | None, path: str | Pat
     remembered = None
     if use_memory and engine is not None and team_id is not None:
         remembered = recall(engine, team_id, headers)
+    from .consent import model_allowed
+
+    allowed = model_allowed(engine, team_id, model_mapping)
     if mapper is not None:
-        outcome = mapper.suggest(headers, samples, {p.key: p.type for p in props}, remembered=remembered)
+        outcome = mapper.suggest(headers, samples, {p.key: p.type for p in props}, remembered=remembered,
+                                 model_allowed=allowed)
     else:  # the same defaults as the ColumnMapper resource, without loading Dagster
-        outcome = suggest(headers, samples, props, engine=os.environ.get("ROSTER_MAPPING_ENGINE") or "auto",
+        outcome = suggest(headers, samples, props,
+                          engine=(os.environ.get("ROSTER_MAPPING_ENGINE") or "auto") if allowed else "offline",
                           remembered=remembered)
+        if not allowed and not remembered and os.environ.get("OPENAI_API_KEY") \
+                and os.environ.get("ROSTER_MAPPING_ENGINE") != "offline":
+            outcome.notes.append("the model was not asked: neither the caller nor the team opted in to "
+                                 "sending the file to it (model_mapping); the offline engine answered")
     out = render(outcome.suggestions)
     if with_headers:
         out |= {"headers": headers, "notes": outcome.notes}

@@ -10,14 +10,14 @@ from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from roster.client import AsyncRoster, RosterError
 from roster.mcp_server.fetch import Refused, check_path, download
 
 INSTRUCTIONS = """Import contacts into Roster from a CSV: create-contact-import (a file path, CSV text, or a URL),
-then get-contact-import until its status is completed or failed. Segments and contact properties
-can be listed and created first. suggest-column-mapping says where each column of a CSV should go;
+then get-contact-import until its status is completed or failed. Segments, topics and contact
+properties can be listed and created first. suggest-column-mapping says where each column of a CSV should go;
 show it to the user, let them change it, and pass the columnMap they accept to create-contact-import."""
 
 
@@ -38,37 +38,79 @@ def _exactly_one(filePath, content, url) -> None:
         raise ToolError("give exactly one of filePath, content or url" + (f" (got {', '.join(given)})" if given else ""))
 
 
-async def _source(filePath, content, url, head_bytes: int | None = None) -> tuple[Any, str, Path | None]:
-    """(file, filename, a temporary file to delete). Raises Refused."""
+async def _source(filePath, content, url, head_bytes: int | None = None, filename: str | None = None) -> tuple[Any, str, Path | None]:
+    """(file, filename, a temporary file to delete). Raises Refused. `filename` names the upload
+    (Resend's MCP: default contacts.csv), else the file's own name."""
     if filePath:
         path = check_path(filePath)
-        return path, path.name, None
+        return path, filename or path.name, None
     if content:
-        return content.encode("utf-8"), "import.csv", None
-    tmp, filename = await download(url, head_bytes=head_bytes)
-    return tmp, filename, tmp
+        return content.encode("utf-8"), filename or "contacts.csv", None
+    tmp, name = await download(url, head_bytes=head_bytes)
+    return tmp, filename or name, tmp
+
+
+class PropertySpec(BaseModel):
+    column: str = Field(description="The CSV header whose values fill this property.")
+    type: Literal["string", "number", "boolean"] | None = Field(default=None, description='Default "string" (or the existing property\'s type).')
+
+
+class InvertedColumn(BaseModel):
+    column: str = Field(description="The CSV header.")
+    invert: bool = Field(default=False, description="true when the column means the opposite (e.g. \"Accepts Marketing\").")
+
+
+class ColumnMapArg(BaseModel):
+    """Resend's MCP shape (camelCase, as its Node SDK takes it); snake_case keys are accepted too."""
+
+    model_config = ConfigDict(extra="allow")
+    email: str | None = Field(default=None, description="CSV header that holds the email addresses.")
+    firstName: str | None = Field(default=None, description="CSV header that holds first names.")
+    lastName: str | None = Field(default=None, description="CSV header that holds last names.")
+    unsubscribed: str | InvertedColumn | None = Field(default=None, description="CSV header that holds the unsubscribed flag (Roster: or {column, invert}).")
+    properties: dict[str, PropertySpec] | None = Field(default=None, description='{"<key>": {"column": "<header>", "type": "string|number|boolean"}}')
+
+    def wire(self) -> dict:
+        """The API's snake_case column_map, as Resend's Node SDK sends it."""
+        data = self.model_dump(exclude_none=True)
+        for camel, snake in (("firstName", "first_name"), ("lastName", "last_name")):
+            if camel in data:
+                if data.get(snake) is not None:
+                    raise ToolError(f"columnMap: give {camel} or {snake}, not both")
+                data[snake] = data.pop(camel)
+        return data
+
+
+class TopicArg(BaseModel):
+    id: str = Field(description="Topic id")
+    subscription: Literal["opt_in", "opt_out"] = Field(description="Subscription for this topic")
 
 
 async def create_contact_import(
     filePath: Annotated[str | None, Field(description="Path of a CSV file on this machine (under ROSTER_MCP_ALLOWED_DIRS).")] = None,
     content: Annotated[str | None, Field(description="The CSV itself, as text.")] = None,
     url: Annotated[str | None, Field(description="An http(s) URL to fetch the CSV from.")] = None,
-    columnMap: Annotated[dict[str, Any] | None, Field(description='{"email": "<header>", "first_name": "<header>", "last_name": "<header>", "unsubscribed": "<header>", "properties": {"<key>": {"column": "<header>", "type": "string|number|boolean"}}}')] = None,
+    filename: Annotated[str | None, Field(description='Name for the uploaded file. Defaults to "contacts.csv" (or the file\'s own name).')] = None,
+    columnMap: Annotated[ColumnMapArg | None, Field(description="Maps contact fields to CSV headers; every key is optional. Fields it leaves out come from the headers named exactly email, first_name, last_name, unsubscribed.")] = None,
     onConflict: Annotated[Literal["upsert", "skip"] | None, Field(description="upsert (default) updates existing contacts; skip leaves them.")] = None,
     segmentIds: Annotated[list[str] | None, Field(description="Segment ids to add the imported contacts to.")] = None,
-    autoMap: Annotated[bool | None, Field(description="Map the columns the columnMap leaves out (core fields and existing properties).")] = None,
-    autoCreateProperties: Annotated[bool | None, Field(description="Let automatic mapping create new contact properties.")] = None,
+    topics: Annotated[list[TopicArg] | None, Field(description="Topic subscriptions given to the imported contacts.")] = None,
+    autoMap: Annotated[bool | None, Field(description="Roster: map the columns the columnMap leaves out (core fields and existing properties).")] = None,
+    autoCreateProperties: Annotated[bool | None, Field(description="Roster: let automatic mapping create new contact properties.")] = None,
+    modelMapping: Annotated[bool | None, Field(description="Roster: the server's mapping model may see this file's headers and sample values (default: as the team or server says; no unless opted in).")] = None,
 ) -> dict:
     """Import contacts from a CSV: give exactly one of filePath, content or url. Returns the import's id;
     the import runs in the background (see get-contact-import)."""
     _exactly_one(filePath, content, url)
     cleanup: Path | None = None
     try:
-        file, filename, cleanup = await _source(filePath, content, url)
+        file, filename, cleanup = await _source(filePath, content, url, filename=filename)
         async with _client() as client:
             created = await client.contacts.imports.create(
-                file=file, filename=filename, column_map=columnMap, on_conflict=onConflict, segments=segmentIds or None,
-                auto_map=autoMap, auto_create_properties=autoCreateProperties)
+                file=file, filename=filename, column_map=columnMap.wire() if columnMap is not None else None,
+                on_conflict=onConflict, segments=segmentIds or None,
+                topics=[t.model_dump() for t in topics] if topics else None,
+                auto_map=autoMap, auto_create_properties=autoCreateProperties, model_mapping=modelMapping)
         return {"object": "contact_import", "id": created.id}
     except Refused as e:
         raise ToolError(str(e)) from None
@@ -88,15 +130,22 @@ async def get_contact_import(id: Annotated[str, Field(description="The import's 
         raise _error(e) from None
 
 
+def _one_cursor(after, before) -> None:
+    if after and before:
+        raise ToolError('Cannot use both "after" and "before". Use only one for pagination.')
+
+
 async def list_contact_imports(
     limit: Annotated[int | None, Field(ge=1, le=100, description="1-100, default 10.")] = None,
-    after: Annotated[str | None, Field(description="An import id: the page after it.")] = None,
+    after: Annotated[str | None, Field(description="An import id: the page after it (older).")] = None,
+    before: Annotated[str | None, Field(description="An import id: the page before it (newer).")] = None,
     status: Annotated[Literal["queued", "in_progress", "completed", "failed"] | None, Field()] = None,
 ) -> dict:
     """The imports, newest first."""
+    _one_cursor(after, before)
     try:
         async with _client() as client:
-            page = await client.contacts.imports.list(limit=limit, after=after, status=status)
+            page = await client.contacts.imports.list(limit=limit, after=after, before=before, status=status)
         return _as_list(page)
     except RosterError as e:
         raise _error(e) from None
@@ -108,13 +157,15 @@ def _as_list(page) -> dict:
 
 
 async def list_segments(
-    limit: Annotated[int | None, Field(ge=1, le=100)] = None,
+    limit: Annotated[int | None, Field(ge=1, le=100, description="1-100; left out: every segment.")] = None,
     after: Annotated[str | None, Field(description="A segment id: the page after it.")] = None,
+    before: Annotated[str | None, Field(description="A segment id: the page before it.")] = None,
 ) -> dict:
     """The segments contacts can be imported into."""
+    _one_cursor(after, before)
     try:
         async with _client() as client:
-            page = await client.segments.list(limit=limit, after=after)
+            page = await client.segments.list(limit=limit, after=after, before=before)
         return _as_list(page)
     except RosterError as e:
         raise _error(e) from None
@@ -130,13 +181,15 @@ async def create_segment(name: Annotated[str, Field(min_length=1, description="T
 
 
 async def list_contact_properties(
-    limit: Annotated[int | None, Field(ge=1, le=100)] = None,
+    limit: Annotated[int | None, Field(ge=1, le=100, description="1-100, default 20.")] = None,
     after: Annotated[str | None, Field(description="A property id: the page after it.")] = None,
+    before: Annotated[str | None, Field(description="A property id: the page before it.")] = None,
 ) -> dict:
     """The team's contact properties (key, type, fallback value)."""
+    _one_cursor(after, before)
     try:
         async with _client() as client:
-            page = await client.contact_properties.list(limit=limit, after=after)
+            page = await client.contact_properties.list(limit=limit, after=after, before=before)
         return _as_list(page)
     except RosterError as e:
         raise _error(e) from None
@@ -155,6 +208,34 @@ async def create_contact_property(
         raise _error(e) from None
 
 
+async def list_topics(
+    limit: Annotated[int | None, Field(ge=1, le=100, description="1-100, default 20.")] = None,
+    after: Annotated[str | None, Field(description="A topic id: the page after it.")] = None,
+    before: Annotated[str | None, Field(description="A topic id: the page before it.")] = None,
+) -> dict:
+    """The team's topics (id, name, description, default_subscription): their ids go to create-contact-import's topics."""
+    _one_cursor(after, before)
+    try:
+        async with _client() as client:
+            page = await client.topics.list(limit=limit, after=after, before=before)
+        return _as_list(page)
+    except RosterError as e:
+        raise _error(e) from None
+
+
+async def create_topic(
+    name: Annotated[str, Field(min_length=1, max_length=50, description="The topic's name.")],
+    defaultSubscription: Annotated[Literal["opt_in", "opt_out"], Field(description="A contact's subscription until one is set.")] = "opt_in",
+    description: Annotated[str | None, Field(max_length=200)] = None,
+) -> dict:
+    """Create a topic; returns its id."""
+    try:
+        async with _client() as client:
+            return (await client.topics.create(name, defaultSubscription, description)).raw
+    except RosterError as e:
+        raise _error(e) from None
+
+
 TOOLS = {
     "create-contact-import": create_contact_import,
     "get-contact-import": get_contact_import,
@@ -163,6 +244,8 @@ TOOLS = {
     "create-segment": create_segment,
     "list-contact-properties": list_contact_properties,
     "create-contact-property": create_contact_property,
+    "list-topics": list_topics,
+    "create-topic": create_topic,
 }
 
 
@@ -171,6 +254,7 @@ async def suggest_column_mapping(
     content: Annotated[str | None, Field(description="The CSV itself, as text (the header and a few rows are enough).")] = None,
     url: Annotated[str | None, Field(description="An http(s) URL to fetch the CSV from (only its first 4 MB are read).")] = None,
     existingProperties: Annotated[list[dict[str, str]] | None, Field(description='[{"key": "<key>", "type": "string|number|boolean"}]: map onto these instead of the team\'s properties.')] = None,
+    modelMapping: Annotated[bool | None, Field(description="The server's mapping model may see the file's headers and sample values (default: as the team or server says; no unless opted in).")] = None,
 ) -> dict:
     """Suggest where each column of a CSV goes (give exactly one of filePath, content or url): email,
     first_name, last_name, unsubscribed (invert: the column means the opposite, e.g. "Accepts Marketing"),
@@ -186,7 +270,7 @@ async def suggest_column_mapping(
         file, filename, cleanup = await _source(filePath, content, url, head_bytes=HEAD_BYTES + 1)
         async with _client() as client:
             result = await client.contacts.imports.suggest_column_map(
-                file=file, filename=filename, existing_properties=existingProperties)
+                file=file, filename=filename, existing_properties=existingProperties, model_mapping=modelMapping)
         return {"object": "column_map_suggestion", "column_map": result.column_map,
                 "suggestions": result.raw.get("suggestions", []), "notes": result.notes}
     except Refused as e:

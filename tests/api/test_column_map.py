@@ -34,7 +34,12 @@ def _by_column(body: dict) -> dict:
 
 
 def _contacts(http) -> dict:
-    return {c["email"]: c for c in http.get("/contacts", params={"limit": 100}).json()["data"]}
+    """The team's contacts by email, each property as its bare value."""
+    out = {}
+    for c in http.get("/contacts", params={"limit": 100}).json()["data"]:
+        assert all(set(v) == {"value", "type"} for v in c["properties"].values()), c
+        out[c["email"]] = {**c, "properties": {k: v["value"] for k, v in c["properties"].items()}}
+    return out
 
 
 def _property_keys(http) -> set[str]:

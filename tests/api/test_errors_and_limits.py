@@ -56,7 +56,14 @@ def test_error_shape_for_routes_methods_and_validation(api_url, http):
     assert_error(http.post("/segments", json={}), 422, "missing_required_field", "name")
     assert_error(http.post("/segments", content=b"{not json", headers={"content-type": "application/json"}),
                  422, "validation_error")
-    assert_error(http.get("/contacts/imports/not-a-uuid"), 404, "not_found")
+    # Resend's answer to an id that is not a UUID: 422 invalid_parameter, never a 404
+    for path in ("/contacts/imports/not-a-uuid", "/segments/x", "/topics/1", "/contact-properties/abc",
+                 "/contacts/imports/not-a-uuid/failures", "/segments/x/contacts", "/contacts/not-an-email"):
+        assert_error(http.get(path), 422, "invalid_parameter", "must be a valid UUID")
+    assert_error(http.delete("/segments/x"), 422, "invalid_parameter", "`id` must be a valid UUID")
+    assert_error(http.patch("/topics/x", json={"name": "n"}), 422, "invalid_parameter")
+    assert_error(http.get("/contacts", params={"segment_id": "x"}), 422, "invalid_parameter", "`segment_id`")
+    assert_error(http.get(f"/contacts/imports/{uuid.uuid4()}"), 404, "not_found")
 
 
 @pytest.mark.parametrize("form,data,message", [

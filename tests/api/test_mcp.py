@@ -50,7 +50,10 @@ def test_mcp_tools_over_stdio(mcp_env, tmp_path):
         if True:
             names = {t.name for t in (await client.list_tools()).tools}
             assert {"create-contact-import", "get-contact-import", "list-contact-imports", "list-segments",
-                    "create-segment", "list-contact-properties", "create-contact-property"} <= names
+                    "create-segment", "list-contact-properties", "create-contact-property", "list-topics",
+                    "create-topic"} <= names
+            topic = _payload(await client.call_tool("create-topic", {"name": "Launches", "defaultSubscription": "opt_out"}))
+            assert [t["id"] for t in _payload(await client.call_tool("list-topics", {}))["data"]] == [topic["id"]]
 
             seg = _payload(await client.call_tool("create-segment", {"name": "From MCP"}))
             prop = _payload(await client.call_tool("create-contact-property", {"key": "plan", "type": "string"}))
@@ -58,9 +61,11 @@ def test_mcp_tools_over_stdio(mcp_env, tmp_path):
             assert [s["id"] for s in _payload(await client.call_tool("list-segments", {}))["data"]] == [seg["id"]]
             assert [p["key"] for p in _payload(await client.call_tool("list-contact-properties", {}))["data"]] == ["plan"]
 
+            # Resend's MCP shape: camelCase columnMap keys, filename, topics
             created = _payload(await client.call_tool("create-contact-import", {
-                "filePath": str(allowed / "people.csv"),
-                "columnMap": {"email": "Email", "first_name": "Name"}, "onConflict": "upsert", "segmentIds": [seg["id"]],
+                "filePath": str(allowed / "people.csv"), "filename": "from-agent.csv",
+                "columnMap": {"email": "Email", "firstName": "Name"}, "onConflict": "upsert", "segmentIds": [seg["id"]],
+                "topics": [{"id": topic["id"], "subscription": "opt_in"}],
             }))
             from_text = _payload(await client.call_tool("create-contact-import", {"content": "email\nc@example.com\n"}))
             for import_id, created_count in ((created["id"], 2), (from_text["id"], 1)):
@@ -73,6 +78,25 @@ def test_mcp_tools_over_stdio(mcp_env, tmp_path):
                 assert got["status"] == "completed" and got["counts"]["created"] == created_count
             listed = _payload(await client.call_tool("list-contact-imports", {"limit": 10}))
             assert {i["id"] for i in listed["data"]} == {created["id"], from_text["id"]}
+            newer = _payload(await client.call_tool("list-contact-imports", {"before": created["id"]}))
+            assert [i["id"] for i in newer["data"]] == [from_text["id"]]
+            both = await client.call_tool("list-contact-imports", {"before": created["id"], "after": created["id"]})
+            assert both.is_error and "Cannot use both" in both.content[0].text
+            from roster.client import AsyncRoster
+
+            async with AsyncRoster(api_key=env["ROSTER_API_KEY"], base_url=env["ROSTER_API_URL"]) as sdk:
+                a = await sdk.contacts.get("a@example.com")
+                assert a.first_name == "A"
+                assert [(t.name, t.subscription) for t in await sdk.contacts.topics("a@example.com")] == [("Launches", "opt_in")]
+                assert [(t.name, t.subscription) for t in await sdk.contacts.topics("c@example.com")] == [("Launches", "opt_out")]
+                with anyio.fail_after(5):
+                    from sqlalchemy import text
+
+                    from roster.database import get_engine
+                    with get_engine().connect() as conn:
+                        name = conn.execute(text("SELECT filename FROM contact_imports WHERE id = :i"),
+                                            {"i": created["id"]}).scalar()
+                assert name == "from-agent.csv"
 
             refusals = [
                 ({"filePath": str(outside)}, "outside the allowed directories"),

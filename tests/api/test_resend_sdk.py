@@ -50,7 +50,8 @@ def test_resend_sdk_import_completes_with_exact_counts(resend_client, http):
     assert resend.Contacts.Imports.list({"status": "failed"})["data"] == []
 
     ann = resend.Contacts.get(email="ann@example.com")
-    assert ann["first_name"] == "Annie" and ann["properties"] == {"plan": "team", "seats": 5}
+    assert ann["first_name"] == "Annie"
+    assert ann["properties"] == {"plan": {"value": "team", "type": "string"}, "seats": {"value": 5, "type": "number"}}
     members = resend.Contacts.list(segment_id=segment["id"])
     assert sorted(c["email"].lower() for c in members["data"]) == ["ann@example.com", "carl@example.com"]
     failures = http.get(f"/contacts/imports/{created['id']}/failures", headers={"Accept": "application/json"}).json()
@@ -71,7 +72,8 @@ def test_resend_sdk_resources(resend_client):
                                       "properties": {"company": "Acme"}})
     resend.Contacts.update({"email": "dora@example.com", "last_name": "Explorer"})
     got = resend.Contacts.get(id=contact["id"])
-    assert (got["last_name"], got["unsubscribed"], got["properties"]) == ("Explorer", False, {"company": "Acme"})
+    assert (got["last_name"], got["unsubscribed"]) == ("Explorer", False)
+    assert got["properties"] == {"company": {"value": "Acme", "type": "string"}}
 
     seg = resend.Segments.create({"name": "VIP"})
     resend.Contacts.Segments.add({"contact_id": contact["id"], "segment_id": seg["id"]})

@@ -32,7 +32,8 @@ def test_sync_sdk(api_url, api_key, tmp_path):
         members = client.contacts.list(segment_id=seg.id)
         assert sorted(c.email.lower() for c in members) == ["ann@example.com", "bob@example.com"]
         ann = client.contacts.get("ann@example.com")
-        assert ann.properties == {"tier": "gold"} and ann.unsubscribed is False
+        assert ann.properties == {"tier": {"value": "gold", "type": "string"}} and ann.unsubscribed is False
+        assert ann.property_values == {"tier": "gold"}
 
         # file objects and bytes, the second time every contact is updated
         with path.open("rb") as f:
@@ -105,15 +106,28 @@ def _roster(*args, env_extra=None, timeout=120):
 
 
 def test_cli_create_wait_get_list(api_url, api_key, tmp_path):
+    from roster.client import Roster
+
     path = tmp_path / "people.csv"
     path.write_bytes(csv_bytes(["Email", "Name", "Tier"], ROWS))
     env = {"ROSTER_API_KEY": api_key, "ROSTER_API_URL": api_url}
-    r = _roster("contacts", "imports", "create", "--file", str(path), "--column-map", json.dumps(COLUMN_MAP),
-                "--on-conflict", "upsert", "--wait", "--json", env_extra=env)
+    sdk = Roster(api_key=api_key, base_url=api_url)
+    topic = sdk.topics.create("Launches", "opt_in")
+    # camelCase keys, as Resend's CLI takes them; --topics as in Resend's CLI
+    camel = {"email": "Email", "firstName": "Name", "properties": {"tier": {"column": "Tier"}}}
+    r = _roster("contacts", "imports", "create", "--file", str(path), "--column-map", json.dumps(camel),
+                "--on-conflict", "upsert", "--topics", json.dumps([{"id": topic.id, "subscription": "opt_out"}]),
+                "--wait", "--json", env_extra=env)
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
     assert result["status"] == "completed"
     assert result["counts"] == {"total": 3, "created": 2, "updated": 0, "skipped": 0, "failed": 1}
+    assert sdk.contacts.get("ann@example.com").first_name == "Ann"
+    assert [(t.name, t.subscription) for t in sdk.contacts.topics("ann@example.com")] == [("Launches", "opt_out")]
+    sdk.contacts.update_topics("ann@example.com", [{"id": topic.id, "subscription": "opt_in"}])
+    assert [t.subscription for t in sdk.contacts.topics("ann@example.com")] == ["opt_in"]
+    r = _roster("contacts", "imports", "create", "--file", str(path), "--topics", "{nope", env_extra=env)
+    assert r.returncode != 0 and "--topics is not valid JSON" in r.stderr
 
     r = _roster("contacts", "imports", "get", result["id"], "--json", "--api-key", api_key, "--api-url", api_url)
     assert r.returncode == 0, r.stderr
@@ -122,6 +136,12 @@ def test_cli_create_wait_get_list(api_url, api_key, tmp_path):
     assert [i["id"] for i in json.loads(r.stdout)["data"]] == [result["id"]]
     r = _roster("contacts", "imports", "list", env_extra=env)
     assert r.returncode == 0 and result["id"][:8] in r.stdout
+    newer = sdk.contacts.imports.create(file=b"email\nz@example.com\n")  # after the first, so newer
+    sdk.contacts.imports.wait(newer.id, poll_interval=0.2)
+    r = _roster("contacts", "imports", "list", "--before", result["id"], "--json", env_extra=env)
+    assert [i["id"] for i in json.loads(r.stdout)["data"]] == [newer.id]
+    r = _roster("contacts", "imports", "list", "--before", result["id"], "--after", result["id"], env_extra=env)
+    assert r.returncode != 0 and "cannot be used together" in r.stderr
 
     # refused: one line on stderr, non-zero exit
     bad = tmp_path / "bad.csv"

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from roster.api.errors import not_found
+from roster.api.errors import ApiError
 from roster.api.pagination import is_uuid
 
 
@@ -20,7 +20,12 @@ class Created(BaseModel):
     id: str
 
 
-def uuid_or_404(value: str, what: str) -> str:
+def valid_id(value: str, name: str = "id") -> str:
+    """Resend's answer to an id that is not a UUID: 422 invalid_parameter (not a 404)."""
     if not is_uuid(value):
-        raise not_found(what)
+        raise invalid_id(name)
     return value
+
+
+def invalid_id(name: str = "id") -> ApiError:
+    return ApiError(422, "invalid_parameter", f"The `{name}` must be a valid UUID")

@@ -1,5 +1,8 @@
 """Contacts: create, get/update/delete by id or email, list (with a segment filter); and a
-contact's segments."""
+contact's segments and topics.
+
+A contact is found by id, or by email compared with PostgreSQL's lower() on both sides: the rule
+of the unique index (team_id, lower(email)), so whatever the index calls one contact, GET finds."""
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
@@ -7,18 +10,24 @@ from typing import Annotated, Any, Literal
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from roster.api import render
 from roster.api.auth import Caller, require_caller
 from roster.api.errors import ApiError, not_found
-from roster.api.pagination import Page, is_uuid, page_params, paginate
-from roster.api.routers.common import Created, uuid_or_404
+from roster.api.pagination import EVERY_OBJECT, Page, is_uuid, paginate
+from roster.api.routers.common import Created, valid_id
 from roster.api.routers.segments import Segment, SegmentList
 from roster.database import get_engine
 from schemas import tables as t
 
 router = APIRouter(tags=["contacts"])
 c = t.contacts
+
+
+class PropertyValue(BaseModel):
+    value: str | float | int | bool
+    type: Literal["string", "number", "boolean"]
 
 
 class Contact(BaseModel):
@@ -29,7 +38,7 @@ class Contact(BaseModel):
     last_name: str | None
     created_at: str
     unsubscribed: bool
-    properties: dict[str, Any]
+    properties: dict[str, PropertyValue]
 
 
 class ContactList(BaseModel):
@@ -68,6 +77,30 @@ class ContactUpdate(BaseModel):
     properties: dict[str, Any] | None = None
 
 
+class ContactTopic(BaseModel):
+    id: str
+    name: str
+    description: str | None
+    subscription: Literal["opt_in", "opt_out"]
+
+
+class ContactTopicList(BaseModel):
+    object: Literal["list"] = "list"
+    has_more: bool
+    data: list[ContactTopic]
+
+
+class TopicsUpdate(BaseModel):
+    """Also accepted: the array wrapped as {"topics": [...]} (Resend's SDKs send it bare)."""
+
+    model_config = ConfigDict(extra="ignore")
+    topics: list[TopicRef]
+
+
+class ContactUpdated(BaseModel):
+    id: str
+
+
 class ContactDeleted(BaseModel):
     object: Literal["contact"] = "contact"
     id: str
@@ -88,10 +121,19 @@ def _valid_email(email: str) -> str:
     return email
 
 
+def _plain(value: Any) -> Any:
+    """A value as written ("pro"), or in the shape GET shows ({"value": "pro", "type": "string"}):
+    a program that reads a contact and writes its properties back works either way."""
+    if isinstance(value, dict) and "value" in value:
+        return value["value"]
+    return value
+
+
 def _check_properties(conn, team_id: int, props: dict[str, Any]) -> dict[str, Any]:
     """Properties must exist for the team and fit their type; null removes a value."""
     if not props:
         return {}
+    props = {k: _plain(v) for k, v in props.items()}
     p = t.contact_properties
     known = dict(conn.execute(sa.select(p.c.key, p.c.type).where(p.c.team_id == team_id, p.c.key.in_(list(props)))).all())
     for key, value in props.items():
@@ -109,9 +151,14 @@ def _check_properties(conn, team_id: int, props: dict[str, Any]) -> dict[str, An
 
 
 def contact_where(team_id: int, id_or_email: str):
+    """By id, or by email as the unique index compares them: PostgreSQL's lower() on both sides
+    (Python's str.lower() differs from it, e.g. for a final sigma)."""
     if is_uuid(id_or_email):
         return sa.and_(c.c.team_id == team_id, c.c.id == id_or_email)
-    return sa.and_(c.c.team_id == team_id, sa.func.lower(c.c.email) == id_or_email.strip().lower())
+    if "@" not in id_or_email or "\x00" in id_or_email:
+        raise ApiError(422, "invalid_parameter", "The `id` must be a valid UUID or an email address")
+    email = sa.literal(id_or_email.strip(), type_=sa.Text)
+    return sa.and_(c.c.team_id == team_id, sa.func.lower(c.c.email) == sa.func.lower(email))
 
 
 def find_contact(conn, team_id: int, id_or_email: str) -> dict:
@@ -123,7 +170,8 @@ def find_contact(conn, team_id: int, id_or_email: str) -> dict:
 
 def _check_segment(conn, team_id: int, segment_id: str) -> None:
     s = t.segments
-    if not is_uuid(segment_id) or conn.execute(
+    valid_id(segment_id, "segments.id")
+    if conn.execute(
         sa.select(s.c.id).where(s.c.id == segment_id, s.c.team_id == team_id)
     ).first() is None:
         raise ApiError(422, "validation_error", f"segment {segment_id} does not exist")
@@ -131,7 +179,8 @@ def _check_segment(conn, team_id: int, segment_id: str) -> None:
 
 def _check_topic(conn, team_id: int, topic_id: str) -> None:
     tp = t.topics
-    if not is_uuid(topic_id) or conn.execute(
+    valid_id(topic_id, "topics.id")
+    if conn.execute(
         sa.select(tp.c.id).where(tp.c.id == topic_id, tp.c.team_id == team_id)
     ).first() is None:
         raise ApiError(422, "validation_error", f"topic {topic_id} does not exist")
@@ -169,7 +218,7 @@ def create_contact(body: ContactCreate, caller: Annotated[Caller, Depends(requir
 @router.get("/contacts", response_model=ContactList, summary="List contacts")
 def list_contacts(
     caller: Annotated[Caller, Depends(require_caller)],
-    page: Annotated[Page, Depends(page_params)],
+    page: Annotated[Page, Depends(EVERY_OBJECT)],
     segment_id: Annotated[str | None, Query(description="Only the contacts in this segment.")] = None,
 ):
     return _list(caller, page, segment_id)
@@ -180,7 +229,8 @@ def _list(caller: Caller, page: Page, segment_id: str | None) -> dict:
     with get_engine().connect() as conn:
         if segment_id is not None:
             s = t.segments
-            if not is_uuid(segment_id) or conn.execute(
+            valid_id(segment_id, "segment_id")
+            if conn.execute(
                 sa.select(s.c.id).where(s.c.id == segment_id, s.c.team_id == caller.team_id)
             ).first() is None:
                 raise not_found("Segment")
@@ -198,7 +248,7 @@ def _list(caller: Caller, page: Page, segment_id: str | None) -> dict:
 @router.get("/segments/{segment_id}/contacts", response_model=ContactList, summary="List the contacts of a segment",
             tags=["segments"])
 def list_segment_contacts(
-    segment_id: str, caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(page_params)],
+    segment_id: str, caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(EVERY_OBJECT)],
 ):
     return _list(caller, page, segment_id)
 
@@ -211,20 +261,33 @@ def get_contact(id_or_email: str, caller: Annotated[Caller, Depends(require_call
 
 @router.patch("/contacts/{id_or_email}", response_model=Created, summary="Update a contact by id or email")
 def update_contact(id_or_email: str, body: ContactUpdate, caller: Annotated[Caller, Depends(require_caller)]):
+    """One UPDATE that merges `properties` in SQL (`properties || set - removed`), never a dict read
+    earlier: an import merging the same contact at the same time ends before or after this write,
+    in full, whichever takes the row lock first."""
     with get_engine().begin() as conn:
-        row = find_contact(conn, caller.team_id, id_or_email)
         values: dict = {}
         for f in ("first_name", "last_name", "unsubscribed"):
             if f in body.model_fields_set:
                 values[f] = getattr(body, f)
         if body.properties:
             props = _check_properties(conn, caller.team_id, body.properties)
-            merged = {**(row["properties"] or {}), **props}
-            values["properties"] = {k: v for k, v in merged.items() if v is not None}
+            merged = c.c.properties
+            given = {k: v for k, v in props.items() if v is not None}
+            removed = sorted(k for k, v in props.items() if v is None)
+            if given:
+                merged = merged.op("||", return_type=JSONB)(sa.bindparam("set_properties", given, type_=JSONB))
+            if removed:
+                merged = merged.op("-", return_type=JSONB)(sa.bindparam("removed_properties", removed, type_=ARRAY(sa.Text)))
+            values["properties"] = merged
+        where = contact_where(caller.team_id, id_or_email)
         if values:
-            conn.execute(sa.update(c).where(c.c.id == row["id"], c.c.team_id == caller.team_id)
-                         .values(**values, updated_at=sa.func.now()))
-    return {"object": "contact", "id": str(row["id"])}
+            contact_id = conn.execute(sa.update(c).where(where).values(**values, updated_at=sa.func.now())
+                                      .returning(c.c.id)).scalar()
+        else:
+            contact_id = conn.execute(sa.select(c.c.id).where(where)).scalar()
+        if contact_id is None:
+            raise not_found("Contact")
+    return {"object": "contact", "id": str(contact_id)}
 
 
 @router.delete("/contacts/{id_or_email}", response_model=ContactDeleted, summary="Delete a contact by id or email")
@@ -245,7 +308,7 @@ def delete_contact(id_or_email: str, caller: Annotated[Caller, Depends(require_c
 @router.get("/contacts/{id_or_email}/segments", response_model=SegmentList, summary="List a contact's segments",
             tags=["segments"])
 def list_contact_segments(
-    id_or_email: str, caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(page_params)],
+    id_or_email: str, caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(EVERY_OBJECT)],
 ):
     s, cs = t.segments, t.contact_segments
     with get_engine().connect() as conn:
@@ -260,7 +323,7 @@ def list_contact_segments(
 
 
 def _segment_or_404(conn, team_id: int, segment_id: str) -> None:
-    uuid_or_404(segment_id, "Segment")
+    valid_id(segment_id, "segment_id")
     s = t.segments
     if conn.execute(sa.select(s.c.id).where(s.c.id == segment_id, s.c.team_id == team_id)).first() is None:
         raise not_found("Segment")
@@ -289,3 +352,61 @@ def remove_contact_segment(id_or_email: str, segment_id: str, caller: Annotated[
         conn.execute(sa.delete(cs).where(cs.c.contact_id == contact["id"], cs.c.segment_id == segment_id,
                                          cs.c.team_id == caller.team_id))
     return {"id": segment_id, "deleted": True}
+
+
+# -- a contact's topics ---------------------------------------------------------------------------
+@router.get("/contacts/{id_or_email}/topics", response_model=ContactTopicList, summary="List a contact's topic subscriptions",
+            tags=["topics"])
+def list_contact_topics(
+    id_or_email: str, caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(EVERY_OBJECT)],
+):
+    """Every topic of the team, with this contact's subscription: the one set for the contact (by an
+    import, POST /contacts or PATCH .../topics), else the topic's `default_subscription`."""
+    tp, ct = t.topics, t.contact_topics
+    with get_engine().connect() as conn:
+        contact = find_contact(conn, caller.team_id, id_or_email)
+        mine = sa.select(ct.c.topic_id, ct.c.subscription).where(
+            ct.c.contact_id == contact["id"], ct.c.team_id == caller.team_id).subquery()
+        query = (
+            sa.select(tp.c.id, tp.c.name, tp.c.description, tp.c.created_at,
+                      sa.func.coalesce(mine.c.subscription, tp.c.default_subscription).label("subscription"))
+            .select_from(tp.outerjoin(mine, mine.c.topic_id == tp.c.id))
+            .where(tp.c.team_id == caller.team_id)
+        )
+        return paginate(
+            conn, query, tp.c.created_at, tp.c.id, page,
+            lambda tid: sa.select(tp.c.created_at).where(tp.c.id == tid, tp.c.team_id == caller.team_id),
+            render.contact_topic,
+        )
+
+
+@router.patch("/contacts/{id_or_email}/topics", response_model=ContactUpdated, summary="Update a contact's topic subscriptions",
+              tags=["topics"])
+def update_contact_topics(
+    id_or_email: str, body: list[TopicRef] | TopicsUpdate, caller: Annotated[Caller, Depends(require_caller)],
+):
+    """The body is a JSON array `[{"id": "<topic id>", "subscription": "opt_in" | "opt_out"}]`; the
+    topics it names get that subscription, the others are left as they are."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    topics = body.topics if isinstance(body, TopicsUpdate) else body
+    if not topics:
+        raise ApiError(422, "missing_required_field", "`topics` must name at least one topic")
+    wanted: dict[str, str] = {}
+    for i, ref in enumerate(topics):
+        valid_id(ref.id, f"topics[{i}].id")
+        wanted[str(ref.id).lower()] = ref.subscription  # the same topic twice: the last one wins
+    with get_engine().begin() as conn:
+        contact = find_contact(conn, caller.team_id, id_or_email)
+        tp = t.topics
+        known = {str(r) for r in conn.execute(
+            sa.select(tp.c.id).where(tp.c.team_id == caller.team_id, tp.c.id.in_(list(wanted)))).scalars()}
+        missing = [tid for tid in wanted if tid not in known]
+        if missing:
+            raise ApiError(422, "validation_error", f"topic {missing[0]} does not exist")
+        stmt = insert(t.contact_topics).values([
+            {"contact_id": contact["id"], "topic_id": tid, "team_id": caller.team_id, "subscription": sub}
+            for tid, sub in sorted(wanted.items())])
+        conn.execute(stmt.on_conflict_do_update(index_elements=["contact_id", "topic_id"],
+                                                set_={"subscription": stmt.excluded.subscription}))
+    return {"id": str(contact["id"])}

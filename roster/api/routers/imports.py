@@ -12,7 +12,8 @@ from pydantic import BaseModel
 
 from roster.api.auth import Caller, require_caller
 from roster.api.errors import ApiError, cannot_store, not_found
-from roster.api.pagination import Page, page_params, paginate
+from roster.api.pagination import IMPORTS_PAGE, Page, paginate
+from roster.api.routers.common import valid_id
 from roster.api.uploads import max_upload_bytes, receive_upload, too_large
 from roster.database import get_engine
 from schemas import tables as t
@@ -79,8 +80,16 @@ UPLOAD_SCHEMA = {
                         "segments": {"type": "string", "description": 'JSON: [{"id": "<segment id>"}]'},
                         "topics": {"type": "string", "description": 'JSON: [{"id": "<topic id>", "subscription": "opt_in|opt_out"}]'},
                         "on_error": {"type": "string", "description": "Legacy; accepted and ignored."},
-                        "auto_map": {"type": "boolean", "default": False},
-                        "auto_create_properties": {"type": "boolean", "default": False},
+                        "auto_map": {"type": "boolean", "default": False,
+                                     "description": "Roster: map the columns the column map leaves out (without a "
+                                                    "column map: every column, not only the headers named "
+                                                    "email, first_name, last_name, unsubscribed)."},
+                        "auto_create_properties": {"type": "boolean", "default": False,
+                                                   "description": "Roster: automatic mapping may create new properties."},
+                        "model_mapping": {"type": "boolean",
+                                          "description": "Roster: the mapping model (when the server has one) may "
+                                                         "see this file's headers and sample values. Left out: as "
+                                                         "the team, else the server, says (default: no)."},
                     },
                 }
             }
@@ -139,7 +148,7 @@ def options_from_form(fields: dict):
             raise ApiError(422, "validation_error", "a topic's `subscription` must be opt_in or opt_out")
         topics.append({"id": tp["id"], "subscription": sub})
     values = {"column_map": column_map, "on_conflict": on_conflict, "segments": segments, "topics": topics}
-    for flag in ("auto_map", "auto_create_properties"):
+    for flag in ("auto_map", "auto_create_properties", "model_mapping"):
         if fields.get(flag) not in (None, ""):
             values[flag] = _bool_field(fields, flag)
     return ImportOptions(**values)
@@ -223,6 +232,10 @@ SUGGEST_SCHEMA = {
                             "description": 'JSON: [{"key": "<key>", "type": "string|number|boolean"}]: the properties to map '
                                            "onto, instead of the team's.",
                         },
+                        "model_mapping": {"type": "boolean",
+                                          "description": "The mapping model (when the server has one) may see the "
+                                                         "file's headers and sample values. Left out: as the team, "
+                                                         "else the server, says (default: no)."},
                     },
                 }
             }
@@ -292,11 +305,13 @@ async def suggest_column_map(request: Request, caller: Annotated[Caller, Depends
         if upload.path is None:
             raise ApiError(422, "missing_required_field", "the `file` field is required")
         existing = _existing_properties(upload.fields)
+        consent = _bool_field(upload.fields, "model_mapping") if (upload.fields.get("model_mapping") or "").strip() else None
 
         def suggest() -> dict:
             if upload.truncated:
                 _finish_head(upload.path, HEAD_BYTES)
-            return suggest_for_file(get_engine(), caller.team_id, upload.path, existing, with_headers=True)
+            return suggest_for_file(get_engine(), caller.team_id, upload.path, existing, with_headers=True,
+                                    model_mapping=consent)
 
         try:
             result = await run_in_threadpool(suggest)
@@ -310,6 +325,7 @@ async def suggest_column_map(request: Request, caller: Annotated[Caller, Depends
 def _import_or_404(caller: Caller, import_id: str) -> dict:
     from roster.imports import get_import
 
+    valid_id(import_id)
     row = get_import(get_engine(), caller.team_id, import_id)
     if row is None:
         raise not_found("Contact import")
@@ -328,7 +344,7 @@ def get_contact_import(import_id: str, caller: Annotated[Caller, Depends(require
             summary="List contact imports")
 def list_contact_imports(
     caller: Annotated[Caller, Depends(require_caller)],
-    page: Annotated[Page, Depends(page_params)],
+    page: Annotated[Page, Depends(IMPORTS_PAGE)],
     status: Annotated[Literal["queued", "in_progress", "completed", "failed"] | None, Query()] = None,
 ):
     from roster.imports import render_import

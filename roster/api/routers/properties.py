@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict
 from roster.api import render
 from roster.api.auth import Caller, require_caller
 from roster.api.errors import ApiError, not_found
-from roster.api.pagination import Page, page_params, paginate
-from roster.api.routers.common import Created, Deleted, uuid_or_404
+from roster.api.pagination import PROPERTIES_PAGE, Page, paginate
+from roster.api.routers.common import Created, Deleted, valid_id
 from roster.database import get_engine
 from schemas import tables as t
 from schemas.column_map import PROPERTY_KEY
@@ -59,7 +59,7 @@ def _check_fallback(kind: str, value) -> None:
 
 
 def _find(conn, team_id: int, property_id: str) -> dict:
-    uuid_or_404(property_id, "Contact property")
+    valid_id(property_id)
     row = conn.execute(sa.select(p).where(p.c.id == property_id, p.c.team_id == team_id)).mappings().first()
     if row is None:
         raise not_found("Contact property")
@@ -84,7 +84,7 @@ def create_property(body: PropertyCreate, caller: Annotated[Caller, Depends(requ
 
 
 @router.get("/contact-properties", response_model=ContactPropertyList, summary="List contact properties")
-def list_properties(caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(page_params)]):
+def list_properties(caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(PROPERTIES_PAGE)]):
     with get_engine().connect() as conn:
         return paginate(
             conn, sa.select(p).where(p.c.team_id == caller.team_id), p.c.created_at, p.c.id, page,

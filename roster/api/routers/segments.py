@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from roster.api import render
 from roster.api.auth import Caller, require_caller
 from roster.api.errors import not_found
-from roster.api.pagination import Page, page_params, paginate
-from roster.api.routers.common import Deleted, uuid_or_404
+from roster.api.pagination import EVERY_OBJECT, Page, paginate
+from roster.api.routers.common import Deleted, valid_id
 from roster.database import get_engine
 from schemas import tables as t
 
@@ -44,7 +44,7 @@ class SegmentCreated(BaseModel):
 
 
 def _find(conn, team_id: int, segment_id: str) -> dict:
-    uuid_or_404(segment_id, "Segment")
+    valid_id(segment_id)
     row = conn.execute(sa.select(s).where(s.c.id == segment_id, s.c.team_id == team_id)).mappings().first()
     if row is None:
         raise not_found("Segment")
@@ -59,7 +59,7 @@ def create_segment(body: SegmentCreate, caller: Annotated[Caller, Depends(requir
 
 
 @router.get("/segments", response_model=SegmentList, summary="List segments")
-def list_segments(caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(page_params)]):
+def list_segments(caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(EVERY_OBJECT)]):
     with get_engine().connect() as conn:
         return paginate(
             conn, sa.select(s).where(s.c.team_id == caller.team_id), s.c.created_at, s.c.id, page,

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from roster.api import render
 from roster.api.auth import Caller, require_caller
 from roster.api.errors import not_found
-from roster.api.pagination import Page, page_params, paginate
-from roster.api.routers.common import Created, Deleted, uuid_or_404
+from roster.api.pagination import TOPICS_PAGE, Page, paginate
+from roster.api.routers.common import Created, Deleted, valid_id
 from roster.database import get_engine
 from schemas import tables as t
 
@@ -48,7 +48,7 @@ class TopicUpdate(BaseModel):
 
 
 def _find(conn, team_id: int, topic_id: str) -> dict:
-    uuid_or_404(topic_id, "Topic")
+    valid_id(topic_id)
     row = conn.execute(sa.select(tp).where(tp.c.id == topic_id, tp.c.team_id == team_id)).mappings().first()
     if row is None:
         raise not_found("Topic")
@@ -66,7 +66,7 @@ def create_topic(body: TopicCreate, caller: Annotated[Caller, Depends(require_ca
 
 
 @router.get("/topics", response_model=TopicList, summary="List topics")
-def list_topics(caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(page_params)]):
+def list_topics(caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(TOPICS_PAGE)]):
     with get_engine().connect() as conn:
         return paginate(
             conn, sa.select(tp).where(tp.c.team_id == caller.team_id), tp.c.created_at, tp.c.id, page,
