@@ -11,7 +11,7 @@ from assets.step import GROUP, column_map_of, import_step, source_of
 from pipelines.partitions import contact_imports
 from resources.contact_store import ContactStore
 from roster.csvfiles import MalformedCsv, iter_batches
-from roster.settings import get_settings
+from roster.settings import file_limits, get_settings
 from schemas.rows import property_fields, validate
 
 
@@ -44,7 +44,7 @@ def _stage_all(store: ContactStore, import_id, source, column_map, props, batch_
     rows_read = valid = failed = 0
     with store.staging(import_id, props) as stage:
         for batch in iter_batches(source, batch_rows, tolerant=tolerant):
-            checked = validate(batch.frame, column_map, source.headers)
+            checked = validate(batch.frame, column_map, source.headers, file_limits().max_field_bytes)
             failures = batch.failures + _with_values(checked.failures, batch.frame, source.headers)
             rows_read += batch.frame.height + len(batch.failures)
             valid += checked.rows.height

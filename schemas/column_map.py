@@ -8,16 +8,13 @@ that Resend's CLI, MCP server and Node SDK take) are accepted for `first_name` a
 from __future__ import annotations
 
 import json
-import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-PROPERTY_KEY = re.compile(r"^[A-Za-z0-9_]{1,50}$")
+from schemas.rules import CORE_FIELDS, PROPERTY_KEY, PROPERTY_KEY_RULE, STANDARD_FIELDS  # noqa: F401 (STANDARD_FIELDS: Resend's default columns)
+
 PropertyType = Literal["string", "number", "boolean"]
-CORE_FIELDS = ("email", "first_name", "last_name")
-# Resend's default columns: a field the map leaves out comes from the header of exactly this name.
-STANDARD_FIELDS = ("email", "first_name", "last_name", "unsubscribed")
 CAMEL_CASE = {"firstName": "first_name", "lastName": "last_name"}
 
 
@@ -66,7 +63,7 @@ class ColumnMap(BaseModel):
         for key in value:
             if not PROPERTY_KEY.match(key):
                 raise ValueError(
-                    f"property key {key!r} is invalid: use 1 to 50 letters, digits or underscores"
+                    f"property key {key!r} is invalid: {PROPERTY_KEY_RULE}"
                 )
         return value
 

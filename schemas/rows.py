@@ -10,38 +10,14 @@ from dataclasses import dataclass
 import pandera.polars as pa
 import polars as pl
 
-from roster.csvfiles.reader import ROW
-from roster.settings import file_limits, size_text
+from schemas import rules
 from schemas.column_map import ColumnMap
 
-# The same rule as the raw-SQL floor: something@something.tld, no spaces, one @.
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-# Longer is no address anyone can send to (RFC 5321 allows 254), and it keeps lower(email) well
-# inside what the unique index can hold (2,704 bytes), so such a row fails alone, not the merge.
-EMAIL_MAX_LENGTH = 320
-# A number PostgreSQL's numeric takes whatever its digits: the exponent and the length are bounded,
-# so no cell can overflow the cast in the merge.
-NUMBER_PATTERN = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?$"
-NUMBER_MAX_LENGTH = 100
-# Every yes/no word the column-mapping engine (roster/mapping/values.py) reads as a boolean, with
-# and without accents, so a column it maps to a boolean imports. Compared after trim + lower-case.
-# Subscription statuses count as booleans too: true = receives email ("subscribed"), so a status
-# column maps to unsubscribed with invert.
-TRUE_WORDS = ["true", "yes", "1", "y", "t",
-              "ja", "j", "oui", "si", "sí", "sim", "s", "verdadero", "vrai", "wahr", "verdadeiro",
-              "on", "x", "checked", "enabled", "はい", "有", "○", "◯", "済",
-              "subscribed", "opted_in", "opted in", "opt_in", "opt-in", "opt in", "optin", "double_opt_in",
-              "double opt-in", "abonniert", "angemeldet", "abonné", "abonne", "inscrit", "suscrito", "inscrito",
-              "購読中"]
-FALSE_WORDS = ["false", "no", "0", "n", "f",
-               "nein", "non", "não", "nao", "falso", "faux", "falsch", "off", "unchecked", "disabled",
-               "いいえ", "無", "×", "未",
-               "unsubscribed", "never_subscribed", "never subscribed", "never-subscribed", "not_subscribed",
-               "not subscribed", "non_subscribed", "opted_out", "opted out", "opt_out", "opt-out", "opt out",
-               "optout", "suppressed", "cleaned", "blocklisted", "blacklisted", "abgemeldet", "désabonné",
-               "desabonne", "désinscrit", "desinscrit", "dado_de_baja", "dado de baja", "baja", "desuscrito",
-               "descadastrado", "配信停止", "解除"]
+# The row-number column of a batch (data rows count from 1 after the header).
+ROW = "__row"
 OVERSIZE = "__oversize"
+# What a boolean cell becomes before its check: the words rules.as_boolean reads, spelled once.
+TRUE, FALSE = "true", "false"
 
 
 @dataclass(frozen=True)
@@ -66,7 +42,15 @@ def _cell(column: str) -> pl.Expr:
     return pl.when(value == "").then(None).otherwise(value)
 
 
-def canonical(frame: pl.DataFrame, column_map: ColumnMap, headers: list[str]) -> pl.DataFrame:
+def _booleans(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """The cell as "true"/"false" when rules.as_boolean reads it, else as it was (then it fails its
+    check, with its own value in the reason). The rule runs once per distinct value of the batch."""
+    seen = frame.get_column(column).drop_nulls().str.strip_chars().unique().to_list()
+    words = {v: (TRUE if b else FALSE) for v in seen if (b := rules.as_boolean(v)) is not None}
+    return _cell(column).replace(words) if words else _cell(column)
+
+
+def canonical(frame: pl.DataFrame, column_map: ColumnMap, headers: list[str], max_field_bytes: int) -> pl.DataFrame:
     """The batch in the columns the schema checks; blank cells become null."""
     none = pl.lit(None, dtype=pl.String)
     exprs = [pl.col(ROW), _cell(column_map.email).alias("email")]
@@ -74,57 +58,56 @@ def canonical(frame: pl.DataFrame, column_map: ColumnMap, headers: list[str]) ->
         column = getattr(column_map, name)
         exprs.append(_cell(column).alias(name) if column else none.alias(name))
     unsub = column_map.unsubscribed_column
-    exprs.append(_cell(unsub.column).str.to_lowercase().alias("unsubscribed") if unsub else none.alias("unsubscribed"))
+    exprs.append(_booleans(frame, unsub.column).alias("unsubscribed") if unsub else none.alias("unsubscribed"))
     for p in property_fields(column_map):
-        cell = _cell(p.column)
-        exprs.append((cell.str.to_lowercase() if p.type == "boolean" else cell).alias(p.staged))
-    limit = file_limits().max_field_bytes
-    exprs.append(pl.any_horizontal([pl.col(h).str.len_bytes() > limit for h in headers]).fill_null(False).alias(OVERSIZE))
+        exprs.append((_booleans(frame, p.column) if p.type == "boolean" else _cell(p.column)).alias(p.staged))
+    exprs.append(pl.any_horizontal([pl.col(h).str.len_bytes() > max_field_bytes for h in headers])
+                 .fill_null(False).alias(OVERSIZE))
     return frame.select(exprs)
 
 
-def _boolean_check(name: str) -> pa.Check:
-    return pa.Check.isin(TRUE_WORDS + FALSE_WORDS, name=name)
+def _boolean_check() -> pa.Check:
+    return pa.Check.isin([TRUE, FALSE])
 
 
 def row_schema(column_map: ColumnMap) -> pa.DataFrameSchema:
     columns = {
         "email": pa.Column(pl.String, nullable=False, checks=[
-            pa.Check.str_matches(EMAIL_PATTERN, name="email"),
-            pa.Check.str_length(max_value=EMAIL_MAX_LENGTH),
+            pa.Check.str_matches(rules.EMAIL_PATTERN),
+            pa.Check.str_length(max_value=rules.EMAIL_MAX_LENGTH),
         ]),
         "first_name": pa.Column(pl.String, nullable=True),
         "last_name": pa.Column(pl.String, nullable=True),
-        "unsubscribed": pa.Column(pl.String, nullable=True, checks=_boolean_check("unsubscribed")),
-        OVERSIZE: pa.Column(pl.Boolean, checks=pa.Check.eq(False, name="oversize")),
+        "unsubscribed": pa.Column(pl.String, nullable=True, checks=_boolean_check()),
+        OVERSIZE: pa.Column(pl.Boolean, checks=pa.Check.eq(False)),
     }
     for p in property_fields(column_map):
         checks = []
         if p.type == "number":
-            checks.append(pa.Check.str_matches(NUMBER_PATTERN, name=f"number:{p.staged}"))
-            checks.append(pa.Check.str_length(max_value=NUMBER_MAX_LENGTH))
+            checks.append(pa.Check.str_matches(rules.NUMBER_PATTERN))
+            checks.append(pa.Check.str_length(max_value=rules.NUMBER_MAX_LENGTH))
         elif p.type == "boolean":
-            checks.append(_boolean_check(f"boolean:{p.staged}"))
+            checks.append(_boolean_check())
         columns[p.staged] = pa.Column(pl.String, nullable=True, checks=checks)
     return pa.DataFrameSchema(columns, strict=False, coerce=False, name="contact_rows")
 
 
-def _reason(column: str, check: str, value, column_map: ColumnMap) -> str:
+def _size_text(n: int) -> str:
+    return f"{n // 1048576} MiB" if n % 1048576 == 0 else f"{n:,} bytes"
+
+
+def _reason(column: str, check: str, value, column_map: ColumnMap, max_field_bytes: int) -> str:
     by_staged = {p.staged: p for p in property_fields(column_map)}
     if column == "email":
-        if value is None:
-            return "missing email"
-        if check.startswith("str_length"):
-            return f"the email is longer than {EMAIL_MAX_LENGTH} characters"
-        return f"invalid email {value!r}"
+        return "missing email" if value is None else rules.email_problem(value) or f"invalid email {value!r}"
     if column == "unsubscribed":
         return f"unsubscribed must be true/false, yes/no or 1/0, got {value!r}"
     if column == OVERSIZE:
-        return f"a field is larger than {size_text(file_limits().max_field_bytes)}"
+        return f"a field is larger than {_size_text(max_field_bytes)}"
     if column in by_staged:
         p = by_staged[column]
         if check.startswith("str_length"):
-            return f"property {p.key!r} (column {p.column!r}) must be a number of at most {NUMBER_MAX_LENGTH} characters"
+            return f"property {p.key!r} (column {p.column!r}) must be a number of at most {rules.NUMBER_MAX_LENGTH} characters"
         return f"property {p.key!r} (column {p.column!r}) must be a {p.type}, got {value!r}"
     return f"{column}: failed {check}"
 
@@ -135,8 +118,8 @@ class ValidatedBatch:
     failures: list[dict]  # {"row", "reason", "email"}
 
 
-def validate(frame: pl.DataFrame, column_map: ColumnMap, headers: list[str]) -> ValidatedBatch:
-    rows = canonical(frame, column_map, headers)
+def validate(frame: pl.DataFrame, column_map: ColumnMap, headers: list[str], max_field_bytes: int) -> ValidatedBatch:
+    rows = canonical(frame, column_map, headers, max_field_bytes)
     failures: dict[int, dict] = {}
     try:
         row_schema(column_map).validate(rows, lazy=True)
@@ -152,21 +135,12 @@ def validate(frame: pl.DataFrame, column_map: ColumnMap, headers: list[str]) -> 
                 failures[row] = {
                     "row": row,
                     "email": emails[index],
-                    "reason": _reason(case["column"], case["check"], value, column_map),
+                    "reason": _reason(case["column"], case["check"], value, column_map, max_field_bytes),
                 }
     good = rows.filter(~pl.col(ROW).is_in(list(failures))) if failures else rows
     invert = bool(column_map.unsubscribed_column and column_map.unsubscribed_column.invert)
-    typed = [
-        pl.when(pl.col("unsubscribed").is_null()).then(None)
-        .otherwise(pl.col("unsubscribed").is_in(TRUE_WORDS) != invert)
-        .alias("unsubscribed"),
-    ]
-    for p in property_fields(column_map):
-        if p.type == "boolean":
-            typed.append(
-                pl.when(pl.col(p.staged).is_null()).then(None)
-                .otherwise(pl.when(pl.col(p.staged).is_in(TRUE_WORDS)).then(pl.lit("true")).otherwise(pl.lit("false")))
-                .alias(p.staged)
-            )
+    # Booleans are "true"/"false" now: unsubscribed becomes a boolean (inverted for an opt-in
+    # column), a boolean property stays text for the merge's ::boolean cast.
+    typed = [((pl.col("unsubscribed") == TRUE) != invert).alias("unsubscribed")]
     good = good.with_columns(typed).drop(OVERSIZE)
     return ValidatedBatch(good, sorted(failures.values(), key=lambda f: f["row"]))

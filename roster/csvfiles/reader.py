@@ -19,8 +19,8 @@ import polars as pl
 
 from roster.csvfiles.sniff import SourceFile
 from roster.settings import FileLimits, file_limits, size_text
+from schemas.rows import ROW
 
-ROW = "__row"
 
 
 class MalformedCsv(Exception):

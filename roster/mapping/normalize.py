@@ -7,11 +7,8 @@ accent-free words) or the *squashed* form (tokens glued together), never raw hea
 from __future__ import annotations
 
 import re
-import unicodedata
 
-# Latin letters that NFKD does not decompose into base + accent.
-_LATIN_EXTRA = str.maketrans({"ß": "ss", "ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE",
-                              "œ": "oe", "Œ": "OE", "đ": "d", "Đ": "D", "ı": "i", "þ": "th"})
+from schemas.rules import fold  # noqa: F401 (the one folding rule; re-exported for the engines)
 
 # camelCase / PascalCase / ACRONYMWord boundaries, and letter<->digit boundaries.
 _CAMEL = [
@@ -22,21 +19,6 @@ _CAMEL = [
 ]
 # A token is a run of ASCII letters/digits or a run of CJK/kana characters; everything else separates.
 _TOKEN = re.compile(r"[a-z0-9]+|[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\u30fc]+")
-
-
-def fold(text: str) -> str:
-    """NFKC (full-width -> ASCII), then strip accents from Latin letters only.
-
-    Accents are stripped per character below U+2000 so that Japanese kana keep their
-    dakuten (NFKD would split "ド" into "ト" + a combining mark).
-    """
-    text = unicodedata.normalize("NFKC", text).translate(_LATIN_EXTRA)
-    out = []
-    for ch in text:
-        if ord(ch) < 0x2000:
-            ch = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
-        out.append(ch)
-    return "".join(out)
 
 
 def tokens(header: str) -> list[str]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from .models import PROPERTY_TYPES, TARGETS, ExistingProperty, Suggestion
 from .shapes import describe_values
-from .values import EMAIL, NUMBER, parse_bool, parse_subscription_status
+from .values import is_email, is_number, parse_bool, parse_subscription_status
 
 log = logging.getLogger(__name__)
 
@@ -200,13 +200,13 @@ def _fits(target: str, ptype: str | None, values: list[str]) -> str | None:
     if not vals:
         return None
     if target == "email":
-        share = sum(bool(EMAIL.match(v)) for v in vals) / len(vals)
+        share = sum(is_email(v) for v in vals) / len(vals)
         return None if share >= 0.5 else "its values are not email addresses"
     if target == "unsubscribed":
         ok = all(parse_bool(v) is not None or parse_subscription_status(v) is not None for v in vals)
         return None if ok else "its values are not yes/no or subscription statuses"
     if target == "property" and ptype == "number":
-        return None if all(NUMBER.match(v) for v in vals) else "its values are not numbers"
+        return None if all(is_number(v) for v in vals) else "its values are not numbers"
     if target == "property" and ptype == "boolean":
         return None if all(parse_bool(v) is not None for v in vals) else "its values are not yes/no"
     return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from .values import DATE, EMAIL, IPV4, NUMBER, PHONE, parse_bool, parse_subscription_status
+from .values import DATE, IPV4, PHONE, is_email, is_number, parse_bool, parse_subscription_status
 
 URL = re.compile(r"^(https?://|www\.)\S+$", re.IGNORECASE)
 
@@ -17,7 +17,7 @@ def shape(value: str) -> str:
     v = value.strip()
     if not v:
         return "empty"
-    if EMAIL.match(v):
+    if is_email(v):
         return "email-like"
     if URL.match(v):
         return "url"
@@ -33,7 +33,7 @@ def shape(value: str) -> str:
         return "ip address"
     if v.isdigit():
         return f"digits({len(v)})" + (" leading zero" if len(v) > 1 and v[0] == "0" else "")
-    if NUMBER.match(v):
+    if is_number(v):
         return "decimal number"
     if PHONE.match(v) and sum(c.isdigit() for c in v) >= 7:
         return "phone-like"

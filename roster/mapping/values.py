@@ -8,11 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .normalize import fold
+from schemas import rules
 
-EMAIL = re.compile(r"^[^@\s<>(),;]+@[^@\s<>(),;]+\.[A-Za-z]{2,}$")
-# Plain numbers only (what an importer can parse safely): no currency, no thousands separators.
-NUMBER = re.compile(r"^[+-]?(\d+(\.\d+)?|\.\d+)$")
 LEADING_ZERO = re.compile(r"^[+-]?0\d")
 DATE = re.compile(
     r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{4}年\d{1,2}月\d{1,2}日)"
@@ -21,22 +18,14 @@ DATE = re.compile(
 PHONE = re.compile(r"^(\+|00)?[\d\s().\-/]{6,}$")
 IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 
-# Yes/no words in the languages we support (folded: accents removed, lower-case).
-TRUE_WORDS = {"true", "t", "yes", "y", "ja", "j", "oui", "si", "sim", "s", "verdadero", "vrai", "wahr",
-              "verdadeiro", "on", "x", "checked", "enabled", "はい", "有", "○", "◯", "済"}
-FALSE_WORDS = {"false", "f", "no", "n", "nein", "non", "nao", "falso", "faux", "falsch", "off", "unchecked",
-               "disabled", "いいえ", "無", "×", "未"}
+# What is an email, a number, a yes/no or status word is schemas/rules.py's to say: a column the
+# engines map is then a column the importer's validator takes.
+is_email, is_number = rules.is_email, rules.is_number
+parse_bool, parse_subscription_status = rules.yes_no, rules.subscription_status
+
 # Words that are only booleans in context: a column of just these is a yes/no flag.
 SINGLE_LETTERS = {"t", "f", "y", "n", "j", "s", "x"}
 
-# Newsletter tools export consent as a status word rather than yes/no ("SUBSCRIBED",
-# "NEVER_SUBSCRIBED"). True = the contact receives email.
-STATUS_SUBSCRIBED = {"subscribed", "opted_in", "opt_in", "optin", "double_opt_in", "abonniert", "angemeldet",
-                     "abonne", "inscrit", "suscrito", "inscrito", "購読中"}
-STATUS_UNSUBSCRIBED = {"unsubscribed", "never_subscribed", "not_subscribed", "non_subscribed", "opted_out",
-                       "opt_out", "optout", "suppressed", "cleaned", "blocklisted", "blacklisted", "abgemeldet",
-                       "desabonne", "desinscrit", "dado_de_baja", "baja", "desuscrito", "descadastrado",
-                       "配信停止", "解除"}
 ISO_COUNTRIES = set(
     "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW "
     "BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI "
@@ -72,46 +61,27 @@ class ValueProfile:
         return self.nonempty == 0
 
 
-def parse_bool(value: str) -> bool | None:
-    v = fold(value).strip().lower().rstrip(".")
-    if v in TRUE_WORDS or v == "1":
-        return True
-    if v in FALSE_WORDS or v == "0":
-        return False
-    return None
-
-
-def parse_subscription_status(value: str) -> bool | None:
-    """True for "subscribed"-like status words, False for "unsubscribed"-like ones, else None."""
-    v = re.sub(r"[\s-]+", "_", fold(value).strip().lower())
-    if v in STATUS_SUBSCRIBED:
-        return True
-    if v in STATUS_UNSUBSCRIBED:
-        return False
-    return None
-
-
 def _share(values: list[str], test) -> float:
     return sum(1 for v in values if test(v)) / len(values) if values else 0.0
 
 
 def profile(values: list[str]) -> ValueProfile:
     vals = [v.strip() for v in values if v is not None and v.strip() != ""]
-    folded = {fold(v).lower() for v in vals}
+    folded = {rules.fold_word(v) for v in vals}
     ints = [v for v in vals if v.isdigit()]
     same_len = (len(vals) >= 3 and len(ints) == len(vals) and len({len(v) for v in ints}) == 1
                 and len(ints[0]) >= 5)
     bool_share = _share(vals, lambda v: parse_bool(v) is not None)
     # "s"/"n"/"x" alone could be anything; count them as yes/no words only with a partner value.
-    words = {w for w in folded if (w in TRUE_WORDS or w in FALSE_WORDS) and w not in {"0", "1"}}
+    words = {w for w in folded if (w in rules.YES_WORDS or w in rules.NO_WORDS) and w not in {"0", "1"}}
     boolean_words = bool(words) and (not words <= SINGLE_LETTERS or len(words) >= 2 or words <= {"x"})
     return ValueProfile(
         total=len(values),
         nonempty=len(vals),
-        email=_share(vals, lambda v: bool(EMAIL.match(v))),
+        email=_share(vals, is_email),
         boolean=bool_share,
         boolean_words=boolean_words,
-        numeric=_share(vals, lambda v: bool(NUMBER.match(v))),
+        numeric=_share(vals, is_number),
         leading_zero=any(LEADING_ZERO.match(v) for v in vals),
         same_length_ints=same_len,
         date=_share(vals, lambda v: bool(DATE.match(v))),
