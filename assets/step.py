@@ -14,23 +14,26 @@ A run whose process dies gets none of this: the watchdog and Dagster's run retri
 import contextlib
 import errno
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import sqlalchemy.exc
 from dagster import AssetExecutionContext, Failure, RetryRequested
 
-from resources.contact_store import ContactStore
-from resources.import_lease import ImportBusy, hold, let_go
-from resources.landing_store import LandingStore
-from roster.csvfiles import FileRefused, SourceFile
+from resources.column_mapper import Mapping
+from resources.database import Database
+from resources.landing_store import Landing
+from roster.csvfiles import FileRefused
 from roster.errors_public import public_error
-from roster.imports import ImportRefused
-from schemas.column_map import ColumnMap, ColumnMapError, ImportOptions
+from roster.importing.errors import ImportRefused
+from roster.importing.steps import ImportSteps
+from roster.store import imports
+from roster.store.leases import ImportBusy, hold, let_go
+from schemas.column_map import ColumnMapError
+from schemas.import_options import OptionsError
 
 GROUP = "contact_import"
 # A bad file or map fails the import at once; retrying cannot help.
-REFUSALS = (FileRefused, ColumnMapError, ImportRefused)
+REFUSALS = (FileRefused, ColumnMapError, ImportRefused, OptionsError)
 # Seconds to wait before each retry of a step hit by a transient fault: about a minute in all,
 # longer than PostgreSQL's crash recovery takes.
 BACKOFF = (1, 2, 4, 8, 15, 30)
@@ -57,12 +60,17 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS
 
 
+def steps_of(context: AssetExecutionContext, database: Database, landing: Landing, mapping: Mapping) -> ImportSteps:
+    """The import core's steps, with the run's bound resources and log."""
+    return ImportSteps(database.engine(), landing.store(), mapping.mapper(), log=context.log.info)
+
+
 @contextlib.contextmanager
-def import_step(context: AssetExecutionContext, store: ContactStore, step: str) -> Iterator[str]:
+def import_step(context: AssetExecutionContext, steps: ImportSteps, step: str) -> Iterator[str]:
     """Yields the import id (the partition key), with this process holding the import's lease."""
-    import_id = context.partition_key
+    import_id, engine = context.partition_key, steps.engine
     try:
-        hold(store.engine(), import_id)
+        hold(engine, import_id)
         yield import_id
     except ImportBusy as e:
         # Another live run works on this import: leave the import to it, touch nothing.
@@ -72,8 +80,8 @@ def import_step(context: AssetExecutionContext, store: ContactStore, step: str) 
         raise
     except REFUSALS as e:
         let_go(import_id)
-        store.fail(import_id, str(e))
-        LandingStore().clean_work(import_id)
+        imports.fail(engine, import_id, str(e))
+        steps.landing.clean_work(import_id)
         raise Failure(description=str(e), allow_retries=False) from None
     except Exception as e:
         if is_transient(e) and context.retry_number < len(BACKOFF):
@@ -82,33 +90,17 @@ def import_step(context: AssetExecutionContext, store: ContactStore, step: str) 
             raise RetryRequested(max_retries=len(BACKOFF), seconds_to_wait=wait) from e
         let_go(import_id)
         if is_transient(e):
-            _fail_quietly(store, import_id, f"{step} could not reach the database or storage for about a minute; "
+            _fail_quietly(engine, import_id, f"{step} could not reach the database or storage for about a minute; "
                           "the import stopped where it was safe. Run it again once they are back.")
         else:
-            LandingStore().clean_work(import_id)
-            store.fail(import_id, public_error(step, e))  # the detail stays in the run's log, with the traceback
+            steps.landing.clean_work(import_id)
+            imports.fail(engine, import_id, public_error(step, e))  # the detail stays in the run's log, with the traceback
         raise
 
 
-def _fail_quietly(store: ContactStore, import_id: str, message: str) -> None:
+def _fail_quietly(engine, import_id: str, message: str) -> None:
     """Mark failed if the database lets us; if not, the watchdog will once it is back."""
     try:
-        store.fail(import_id, message)
+        imports.fail(engine, import_id, message)
     except Exception:
         pass
-
-
-def options_of(row: dict) -> ImportOptions:
-    return ImportOptions.model_validate(row["options"] or {})
-
-
-def source_of(row: dict) -> SourceFile:
-    """The opened file as the import_file step recorded it (nothing is pickled between steps)."""
-    info = dict(row["file_info"])
-    info["delimiter"] = {"tab": "\t"}.get(info["delimiter"], info["delimiter"])
-    info["path"], info["original"] = Path(info["path"]), Path(info["original"])
-    return SourceFile(**info)
-
-
-def column_map_of(row: dict) -> ColumnMap:
-    return ColumnMap.model_validate(row["column_map"])

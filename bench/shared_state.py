@@ -115,7 +115,7 @@ def statements(n: int) -> None:
     from roster.api.idempotency import IdempotencyStore
     from roster.api.ratelimit import TAKE, Limit, SharedBuckets
     from roster.database import get_engine
-    from roster.imports import ensure_team
+    from roster.store.teams import ensure as ensure_team
 
     team_id = ensure_team(get_engine(), "bench")
     limit = Limit.per_second(1e6)

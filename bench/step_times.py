@@ -6,7 +6,7 @@ import sys
 
 from dagster import DagsterEventType, EventRecordsFilter
 
-from roster.launch import dagster_instance
+from pipelines.launch import dagster_instance
 
 
 def step_times(import_id: str) -> dict[str, float]:

@@ -16,11 +16,11 @@ from dagster import DefaultScheduleStatus, RunRequest, ScheduleDefinition, Sched
 
 from pipelines.jobs import contact_import_job
 from pipelines.partitions import contact_imports
-from resources.contact_store import ContactStore
-from resources.landing_store import LandingStore
 from roster import outside_fetch
-from roster.imports import create_import, ensure_team, import_exists, record_failed_import
-from schemas.column_map import ImportOptions
+from roster.database import get_engine
+from roster.importing.service import ImportService
+from roster.landing import LandingStore
+from schemas.import_options import OPTIONS, ImportOptions, parse_options
 
 _NAMESPACE = uuid.UUID("0d7b4a52-3f3e-4f7b-9a55-1c4de0f6b0c2")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -49,11 +49,7 @@ def load_sources(config: Path) -> list[SyncSource]:
     sources = []
     for item in data.get("sources", []):
         src = item.get("source") or {}
-        options = ImportOptions.model_validate({
-            "column_map": item.get("column_map"), "on_conflict": item.get("on_conflict", "upsert"),
-            "segments": item.get("segments", []), "auto_map": item.get("auto_map", False),
-            "auto_create_properties": item.get("auto_create_properties", False),
-        })
+        options = parse_options({k: v for k, v in item.items() if k in OPTIONS})
         if not re.fullmatch(r"[A-Za-z0-9_]+", item["name"]):
             raise ValueError(f"sync source name {item['name']!r}: use letters, digits and underscores")
         sources.append(SyncSource(
@@ -108,22 +104,21 @@ def fetch(source: SyncSource, landing: LandingStore, import_id: str) -> tuple[Pa
 
 
 def sync_tick(source: SyncSource, context: ScheduleEvaluationContext):
-    store, landing = ContactStore(), LandingStore()
-    engine = store.engine()
+    service = ImportService(get_engine())
+    landing = service.landing
     when = context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else uuid.uuid4().hex
     # One import per source and tick: a tick evaluated twice finds its import and stops.
     import_id = str(uuid.uuid5(_NAMESPACE, f"{source.name}:{source.team}:{source.url or source.path}:{when}"))
-    if import_exists(engine, import_id):
+    if service.exists(import_id):
         return SkipReason(f"the import for {when} exists already")
-    team_id = ensure_team(engine, source.team)
+    team_id = service.team(source.team, create=True)
     try:
         path, filename = fetch(source, landing, import_id)
     except (SyncFailed, OSError) as e:
         landing.remove(import_id)
-        record_failed_import(engine, team_id, "schedule", source.url or source.path or source.name, str(e), import_id)
+        service.record_failed(team_id, "schedule", source.url or source.path or source.name, str(e), import_id)
         return SkipReason(f"{source.name}: {e}")
-    create_import(engine, landing, team_id, path, filename, source.options, source="schedule",
-                  check=False, launched=True, import_id=import_id)
+    service.create(team_id, path, filename, source.options, "schedule", check=False, launched=True, import_id=import_id)
     context.instance.add_dynamic_partitions(contact_imports.name, [import_id])
     return RunRequest(run_key=import_id, partition_key=import_id,
                       tags={"roster/team": source.team, "roster/source": "schedule", "roster/sync": source.name})

@@ -18,14 +18,16 @@ from pipelines.jobs import contact_import_job
 from pipelines.retention import landing_sweep
 from pipelines.sensors import queued_imports
 from pipelines.watchdog import import_watchdog
-from resources.column_mapper import ColumnMapper
-from resources.contact_store import ContactStore
-from resources.landing_store import LandingStore
+from resources.column_mapper import Mapping
+from resources.database import Database
+from resources.landing_store import Landing
 
 defs = Definitions(
     assets=[import_file, column_mapping, validated_rows, contact_properties, contacts, import_report],
     jobs=[contact_import_job],
     sensors=[queued_imports, import_watchdog, dropped_files, landing_sweep],
     schedules=build_schedules(),
-    resources={"contact_store": ContactStore(), "landing_store": LandingStore(), "column_mapper": ColumnMapper()},
+    # Left unconfigured they read DATABASE_URL, ROSTER_DATA_DIR and the mapping settings; the UI's
+    # launchpad (or a run config) can set their fields.
+    resources={"database": Database(), "landing": Landing(), "mapping": Mapping()},
 )

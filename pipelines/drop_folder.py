@@ -19,10 +19,11 @@ from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, Se
 
 from pipelines.jobs import contact_import_job
 from pipelines.partitions import contact_imports
-from resources.contact_store import ContactStore
-from resources.landing_store import LandingStore
-from roster.imports import create_import, ensure_team, import_exists, record_failed_import, render_import
-from schemas.column_map import ImportOptions
+from resources.database import Database
+from resources.landing_store import Landing
+from roster.importing.render import render_import
+from roster.importing.service import ImportService
+from schemas.import_options import ImportOptions, OptionsError, parse_options
 
 SUFFIXES = (".csv", ".tsv", ".csv.gz")
 DONE_DIRS = ("processed", "failed")
@@ -60,11 +61,11 @@ def import_id_for(path: Path, size: int, mtime_ns: int) -> tuple[str, str]:
 
 
 @sensor(job=contact_import_job, minimum_interval_seconds=5, default_status=DefaultSensorStatus.RUNNING)
-def dropped_files(context: SensorEvaluationContext, contact_store: ContactStore, landing_store: LandingStore) -> SensorResult:
+def dropped_files(context: SensorEvaluationContext, database: Database, landing: Landing) -> SensorResult:
     root = drop_dir()
     if root is None or not root.is_dir():
         return SensorResult(skip_reason="ROSTER_DROP_DIR is not set or not a directory")
-    engine = contact_store.engine()
+    service = ImportService(database.engine(), landing.store())
     previous = json.loads(context.cursor or "{}")
     seen, requests, new_partitions = {}, [], []
     for team, path in candidates(root):
@@ -74,22 +75,21 @@ def dropped_files(context: SensorEvaluationContext, contact_store: ContactStore,
         if previous.get(str(path)) != signature:
             continue  # new, or still being written: look again next tick
         run_key, import_id = import_id_for(path, *signature)
-        existing = contact_store.get_import(import_id) if import_exists(engine, import_id) else None
+        existing = service.row(service.team(team, create=True), import_id)
         if existing is not None and existing["status"] in ("completed", "failed"):
             # Its import ended (whichever run, retry or watchdog ended it): the file moves aside.
             move_done(path, "processed" if existing["status"] == "completed" else "failed", render_import(existing))
             continue
         if existing is None:
-            team_id = ensure_team(engine, team)
+            team_id = service.team(team, create=True)
             try:
                 sidecar = _sidecar(path)
-                options = ImportOptions.model_validate(json.loads(sidecar.read_text())) if sidecar.exists() else ImportOptions()
-            except ValueError as e:  # bad JSON or bad options: a failed import says so, and the file moves aside
-                record_failed_import(engine, team_id, "sensor", path.name, f"the sidecar {sidecar.name} is invalid: {e}", import_id)
+                options = parse_options(json.loads(sidecar.read_text())) if sidecar.exists() else ImportOptions()
+            except (ValueError, OptionsError) as e:  # bad JSON or bad options: a failed import says so, and the file moves aside
+                service.record_failed(team_id, "sensor", path.name, f"the sidecar {sidecar.name} is invalid: {e}", import_id)
                 move_done(path, "failed", {"error": f"the sidecar {sidecar.name} is invalid: {e}"})
                 continue
-            create_import(engine, landing_store, team_id, path, path.name, options, source="sensor",
-                          check=False, launched=True, import_id=import_id)
+            service.create(team_id, path, path.name, options, "sensor", check=False, launched=True, import_id=import_id)
         # Requested again on every tick until it ends: the run key makes it one run.
         new_partitions.append(import_id)
         requests.append(RunRequest(run_key=run_key, partition_key=import_id,

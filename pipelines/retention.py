@@ -2,15 +2,15 @@
 (roster/retention.py says which, and for how long)."""
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
 
-from resources.contact_store import ContactStore
-from resources.landing_store import LandingStore
+from resources.database import Database
+from resources.landing_store import Landing
 from roster.retention import sweep_uploads
 
 
 @sensor(minimum_interval_seconds=3600, default_status=DefaultSensorStatus.RUNNING,
         description="Deletes uploads of ended imports (completed at once, failed after ROSTER_KEEP_UPLOADS_HOURS).")
-def landing_sweep(context: SensorEvaluationContext, contact_store: ContactStore, landing_store: LandingStore) -> SkipReason:
-    result = sweep_uploads(contact_store.engine(), landing_store)
+def landing_sweep(context: SensorEvaluationContext, database: Database, landing: Landing) -> SkipReason:
+    result = sweep_uploads(database.engine(), landing.store())
     if result["removed"]:
         context.log.info(f"removed the uploads of {len(result['removed'])} ended imports")
     return SkipReason(f"removed {len(result['removed'])} uploads and {result['incoming']} stale spooled uploads")

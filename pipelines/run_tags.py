@@ -5,12 +5,9 @@ Shared by the run coordinator (launches from the UI, before they queue) and the 
 """
 from __future__ import annotations
 
-import uuid
-
-import sqlalchemy as sa
-
 from roster.database import get_engine
-from schemas import tables as t
+from roster.store import imports
+from schemas.rules import is_uuid
 
 TEAM_TAG, SOURCE_TAG = "roster/team", "roster/source"
 
@@ -20,13 +17,7 @@ def _launch_config(run_config: dict | None) -> dict:
 
 
 def _import_row(import_id: str) -> dict | None:
-    with get_engine().connect() as conn:
-        row = conn.execute(
-            sa.select(t.contact_imports.c.source, t.teams.c.name.label("team"))
-            .join(t.teams, t.teams.c.id == t.contact_imports.c.team_id)
-            .where(t.contact_imports.c.id == import_id)
-        ).mappings().first()
-    return dict(row) if row else None
+    return imports.owner(get_engine(), import_id)
 
 
 def refusal(partition_key: str | None, run_config: dict | None) -> str | None:
@@ -34,9 +25,7 @@ def refusal(partition_key: str | None, run_config: dict | None) -> str | None:
     if not partition_key:
         return ("a contact_import run imports one import: choose its partition (the import's id), "
                 "or add a partition named with a new UUID and give file_path in the config")
-    try:
-        uuid.UUID(partition_key)
-    except ValueError:
+    if not is_uuid(partition_key):
         return f"partition {partition_key!r} is not an import id: partitions are named with the import's UUID"
     if _import_row(partition_key) is None and not _launch_config(run_config).get("file_path"):
         return f"there is no import {partition_key}: give file_path (and team) in the run config to create it"

@@ -10,7 +10,8 @@ from dagster import DagsterRunStatus, DefaultSensorStatus, RunRequest, RunsFilte
 
 from pipelines.jobs import contact_import_job
 from pipelines.partitions import contact_imports
-from resources.contact_store import ContactStore
+from resources.database import Database
+from roster.store import imports
 
 # Runs of one import the queue starts before giving up on it (the watchdog's attempts, plus one).
 MAX_LAUNCHES = 4
@@ -24,15 +25,16 @@ def partition_runs(instance, import_id: str, statuses=None) -> list:
 
 
 @sensor(job=contact_import_job, minimum_interval_seconds=2, default_status=DefaultSensorStatus.RUNNING)
-def queued_imports(context: SensorEvaluationContext, contact_store: ContactStore) -> SensorResult:
-    claimed = contact_store.claim_queued()
+def queued_imports(context: SensorEvaluationContext, database: Database) -> SensorResult:
+    engine = database.engine()
+    claimed = imports.claim_queued(engine)
     requests = []
     for c in claimed:
         runs = partition_runs(context.instance, c["id"])
         if any(r.status in UNFINISHED for r in runs):
             continue  # a run for it is queued or running already (a claim renewed while it waits)
         if len(runs) >= MAX_LAUNCHES:
-            contact_store.fail_if_unfinished(c["id"], f"the import's runs failed {len(runs)} times before it could start; "
+            imports.fail_if_unfinished(engine, c["id"], f"the import's runs failed {len(runs)} times before it could start; "
                                              "see them in the Dagster UI")
             continue
         requests.append(RunRequest(

@@ -5,7 +5,7 @@ Who notices a dead run:
   code server (pipelines/run_launcher.py), fails it within about 40 s of the daemon being up,
   and the daemon's run retries start it again (pipelines/jobs.py).
 - What Dagster cannot see, this sensor covers, every 15 s, through the import's lease (a
-  PostgreSQL advisory lock the live run holds; resources/import_lease.py):
+  PostgreSQL advisory lock the live run holds; roster/store/leases.py):
   - a run that never had a code server (`roster import`, `dagster job execute`) whose process died:
     the run is failed in Dagster, and the import is put back in the queue;
   - an import still `in_progress` whose run ended without a retry to come (retries used up,
@@ -24,8 +24,9 @@ from dagster import DagsterRunStatus, DefaultSensorStatus, SensorEvaluationConte
 from dagster._core.storage.tags import GRPC_INFO_TAG
 
 from pipelines.sensors import partition_runs
-from resources.contact_store import ContactStore
-from resources.import_lease import held_leases, is_held
+from resources.database import Database
+from roster.store import imports, staging
+from roster.store.leases import held_leases, is_held
 
 # Runs (retries included) an import may start before the watchdog gives up on it.
 MAX_ATTEMPTS = 3
@@ -45,11 +46,12 @@ _RUNNING = {DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING}
 
 
 @sensor(minimum_interval_seconds=TICK_SECONDS, default_status=DefaultSensorStatus.RUNNING)
-def import_watchdog(context: SensorEvaluationContext, contact_store: ContactStore):
+def import_watchdog(context: SensorEvaluationContext, database: Database):
+    engine = database.engine()
     suspects: dict[str, dict] = json.loads(context.cursor or "{}")  # import id -> {"ticks", "since"}
-    held = held_leases(contact_store.engine())
+    held = held_leases(engine)
     now, actions, still = time.time(), [], {}
-    for imp in contact_store.unfinished():
+    for imp in imports.unfinished(engine):
         if imp["status"] != "in_progress" or is_held(held, imp["id"]):
             continue
         seen = suspects.get(imp["id"], {"ticks": 0, "since": now})
@@ -57,13 +59,14 @@ def import_watchdog(context: SensorEvaluationContext, contact_store: ContactStor
         if seen["ticks"] < DEAD_AFTER_TICKS:
             still[imp["id"]] = seen
             continue
-        action = _settle(context, contact_store, imp, now - seen["since"])
+        action = _settle(context, engine, imp, now - seen["since"])
         if action:
             actions.append(action)
         else:
             still[imp["id"]] = seen
-    for import_id in contact_store.orphaned_stages():
-        contact_store.drop_stage(import_id)
+    staged = staging.staged_imports(engine)
+    for import_id in set(staged) - imports.live_ids(engine, staged):
+        staging.drop(engine, import_id)
         actions.append(f"dropped the staging table of ended import {import_id}")
     context.update_cursor(json.dumps(still))
     for action in actions:
@@ -71,7 +74,7 @@ def import_watchdog(context: SensorEvaluationContext, contact_store: ContactStor
     return SkipReason("; ".join(actions) if actions else "every in_progress import has a live run")
 
 
-def _settle(context: SensorEvaluationContext, store: ContactStore, imp: dict, dead_for: float) -> str | None:
+def _settle(context: SensorEvaluationContext, engine, imp: dict, dead_for: float) -> str | None:
     """What to do about an in_progress import nobody works on; None to look again next tick."""
     instance = context.instance
     runs = partition_runs(instance, imp["id"])  # newest first
@@ -85,19 +88,19 @@ def _settle(context: SensorEvaluationContext, store: ContactStore, imp: dict, de
             instance.report_run_failed(run, "its process is gone: nobody holds the import's lease (roster watchdog)")
         runs = partition_runs(instance, imp["id"])
     if imp["merged_at"] is not None:  # everything is in; only the word "completed" was missing
-        store.complete(imp["id"])
+        imports.complete(engine, imp["id"])
         return f"import {imp['id']}: merged before its run died, marked completed"
     latest = runs[0] if runs else None
     if latest is not None and _retry_coming(instance, latest):
         return None
     if latest is not None and latest.status == DagsterRunStatus.CANCELED:
-        store.fail_if_unfinished(imp["id"], "the import's run was canceled; run it again to finish it "
+        imports.fail_if_unfinished(engine, imp["id"], "the import's run was canceled; run it again to finish it "
                                  f"(`roster imports run {imp['id']}`)")
         return f"import {imp['id']}: its run was canceled, marked failed"
     if imp["attempts"] < MAX_ATTEMPTS:
-        store.requeue(imp["id"], f"its run died (attempt {imp['attempts']}); queued again")
+        imports.requeue(engine, imp["id"], f"its run died (attempt {imp['attempts']}); queued again")
         return f"import {imp['id']}: its run died, queued again (attempt {imp['attempts'] + 1} of {MAX_ATTEMPTS})"
-    store.fail_if_unfinished(imp["id"], f"the import's run died {imp['attempts']} times; no contacts were changed. "
+    imports.fail_if_unfinished(engine, imp["id"], f"the import's run died {imp['attempts']} times; no contacts were changed. "
                              f"Run it again (`roster imports run {imp['id']}`) once the cause is fixed (see its runs in the Dagster UI).")
     return f"import {imp['id']}: its run died {imp['attempts']} times, marked failed"
 

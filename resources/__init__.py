@@ -1,1 +1,2 @@
-"""Dagster resources: where the import's work is done (the assets stay thin)."""
+"""The Dagster resources of the import job: thin, configurable from the UI or run config, each
+building a plain object of the import core (roster/) that does the work."""

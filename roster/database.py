@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from roster.settings import get_settings
+from schemas.migrate import upgrade_once
 
 _lock = threading.Lock()
 
@@ -44,12 +45,16 @@ def _engine_for(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
-def get_engine(migrate: bool = True) -> Engine:
-    """The engine for the configured database, migrated to the newest schema on first use."""
+def engine_for(url: str, migrate: bool = True) -> Engine:
+    """The engine for a PostgreSQL URL (one per URL and process), migrated to the newest schema
+    on first use."""
     with _lock:
-        engine = _engine_for(database_url())
+        engine = _engine_for(_sqlalchemy_url(url))
         if migrate:
-            from schemas.migrate import upgrade_once
-
             upgrade_once(engine)
         return engine
+
+
+def get_engine(migrate: bool = True) -> Engine:
+    """The engine for the configured database (DATABASE_URL, else the embedded server)."""
+    return engine_for(database_url(), migrate)

@@ -15,43 +15,27 @@ decide which folders may go, and returns nothing about them.
 from __future__ import annotations
 
 import time
-import uuid
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from resources.landing_store import LandingStore
+from roster.landing import LandingStore
 from roster.settings import keep_uploads_hours
-from schemas import tables as t
+from roster.store import imports
+from schemas.rules import is_uuid
 
 ORPHAN_GRACE_SECONDS = 3600  # create_import lands the file first, then records the import
 INCOMING_GRACE_SECONDS = 24 * 3600
 BATCH = 1000
 
 
-def _is_uuid(name: str) -> bool:
-    try:
-        uuid.UUID(name)
-        return True
-    except ValueError:
-        return False
-
-
 def sweep_uploads(engine: Engine, landing: LandingStore | None = None, keep_hours: float | None = None) -> dict:
     """Delete the uploads Roster no longer keeps. Returns {"removed": [import ids], "incoming": n}."""
     landing = landing or LandingStore()
     keep = keep_uploads_hours() if keep_hours is None else keep_hours
-    folders = [(name, mtime) for name, mtime in landing.landed() if _is_uuid(name)]  # anything else is not ours
-    ci = t.contact_imports
-    expired_at = sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, sa.literal(keep * 3600.0, sa.Float))
+    folders = [(name, mtime) for name, mtime in landing.landed() if is_uuid(name)]  # anything else is not ours
     state: dict[str, tuple[str, bool]] = {}
     for i in range(0, len(folders), BATCH):
-        ids = [name for name, _ in folders[i:i + BATCH]]
-        with engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(ci.c.id, ci.c.status, (ci.c.completed_at < expired_at).label("expired")).where(ci.c.id.in_(ids))
-            ).all()
-        state.update({str(r.id): (r.status, bool(r.expired)) for r in rows})
+        state.update(imports.retention_states(engine, [name for name, _ in folders[i:i + BATCH]], keep))
     removed = []
     now = time.time()
     for name, mtime in folders:

@@ -1,4 +1,4 @@
-"""The column map (Resend's shape, plus `invert` on unsubscribed) and the import's options.
+"""The column map: which column feeds which field (Resend's shape, plus `invert` on unsubscribed).
 
 Every key of a map is optional. The standard fields a map leaves out are taken, as Resend takes
 them, from the headers named exactly `email`, `first_name`, `last_name` and `unsubscribed`
@@ -122,20 +122,3 @@ def parse_column_map(value: str | dict | ColumnMap | None) -> ColumnMap | None:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ColumnMapError(f"column_map is invalid at {where or 'top level'}: {first['msg']}") from None
-
-
-class ImportOptions(BaseModel):
-    """What an import was asked to do; stored with the import, overridable from run config."""
-
-    column_map: ColumnMap | None = None
-    on_conflict: Literal["upsert", "skip"] = "upsert"
-    segments: list[str] = Field(default_factory=list)  # segment ids
-    topics: list[dict] = Field(default_factory=list)  # {"id", "subscription"}
-    auto_map: bool = False
-    auto_create_properties: bool = False
-    # Consent is never reversed by accident: without this, a contact who unsubscribed stays
-    # unsubscribed, and a topic opt-out stays out, whatever the file says (the rows are counted).
-    resubscribe: bool = False
-    # May the mapping engines send this file's headers and sample values to the model? None: as the
-    # team (teams.model_mapping), else the server (ROSTER_MAPPING_MODEL_OPT_IN), decides; default no.
-    model_mapping: bool | None = None

@@ -62,7 +62,7 @@ def engine(database):
 @pytest.fixture
 def team(engine) -> tuple[str, int]:
     """A team of its own for each test: tests never see each other's contacts."""
-    from roster.imports import ensure_team
+    from roster.store.teams import ensure as ensure_team
 
     name = f"team-{uuid.uuid4().hex[:8]}"
     return name, ensure_team(engine, name)

@@ -7,10 +7,13 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from resources.landing_store import LandingStore
-from roster.imports import create_import, get_import, render_import
-from roster.launch import run_import
-from schemas.column_map import ImportOptions, parse_column_map
+from pipelines.launch import run_import
+from roster.importing.render import render_import
+from roster.importing.service import ImportService
+from roster.landing import LandingStore
+from roster.store import imports
+from schemas.column_map import parse_column_map
+from schemas.import_options import ImportOptions
 
 NAMES_MAP = {"email": "Email", "first_name": "First Name", "last_name": "Last Name"}
 
@@ -24,10 +27,20 @@ def write_csv(path: Path, header: list[str], rows: list[list], delimiter: str = 
     return path
 
 
+def create_import(engine, landing: LandingStore | None, team_id: int, file, filename: str, options: ImportOptions,
+                  source: str = "test", **kwargs) -> str:
+    """An import recorded through the import service, as every door records one."""
+    return ImportService(engine, landing or LandingStore()).create(team_id, file, filename, options, source, **kwargs)
+
+
+def get_import(engine, team_id: int, import_id: str) -> dict | None:
+    return imports.get(engine, import_id, team_id)
+
+
 def run(engine, team_id: int, path: Path, column_map=None, check: bool = True, **options) -> dict:
     """Create and run an import; returns the import object plus its `row`."""
     opts = ImportOptions(column_map=parse_column_map(column_map), **options)
-    import_id = create_import(engine, LandingStore(), team_id, Path(path), Path(path).name, opts, source="test", check=check)
+    import_id = create_import(engine, None, team_id, Path(path), Path(path).name, opts, check=check)
     result = run_import(import_id, tags={"roster/source": "test"})
     row = get_import(engine, team_id, import_id)
     return {**render_import(row), "row": row, "run": result}

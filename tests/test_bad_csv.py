@@ -6,9 +6,11 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from resources.landing_store import LandingStore
-from roster.imports import ImportRefused, create_import
-from schemas.column_map import ImportOptions, parse_column_map
+from roster.landing import LandingStore
+from roster.importing.errors import ImportRefused
+from tests.helpers import create_import
+from schemas.column_map import parse_column_map
+from schemas.import_options import ImportOptions
 from tests.conftest import SHARED
 from tests.helpers import contacts, run
 

@@ -9,10 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from resources.landing_store import LandingStore
-from roster.imports import create_import, get_import
-from roster.launch import add_partition
-from schemas.column_map import ImportOptions
+from roster.landing import LandingStore
+from tests.helpers import create_import, get_import
+from pipelines.launch import add_partition
+from schemas.import_options import ImportOptions
 from tests.helpers import NAMES_MAP, contacts, write_csv
 
 BIN = Path(sys.executable).parent
@@ -82,7 +82,7 @@ def test_dagster_job_execute_with_launchpad_config(engine, team, tmp_path):
     assert (row["total"], row["created"]) == (1, 1)
     assert contacts(engine, team_id)["ada@example.com"]["first_name"] == "Ada"
     # The run is in the instance's history, as the UI shows it.
-    from roster.launch import dagster_instance
+    from pipelines.launch import dagster_instance
 
     runs = dagster_instance().get_runs()
     assert any(r.tags.get("dagster/partition") == import_id for r in runs)
@@ -105,7 +105,7 @@ def test_dagster_job_execute_tags_its_run_and_adds_a_missing_partition(engine, t
     p = _execute(json.dumps({"dagster/partition": import_id}))
     assert p.returncode == 0, p.stderr[-3000:]
     assert get_import(engine, team_id, import_id)["status"] == "completed"
-    from roster.launch import dagster_instance
+    from pipelines.launch import dagster_instance
 
     [run] = [r for r in dagster_instance().get_runs() if r.tags.get("dagster/partition") == import_id]
     assert run.tags["roster/team"] == name and run.tags["roster/source"] == "cli"
@@ -139,7 +139,7 @@ def test_a_launch_from_the_ui_queues_with_the_import_s_team_tag_or_is_refused(en
     from dagster._core.test_utils import create_run_for_test
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
-    from roster.launch import dagster_instance
+    from pipelines.launch import dagster_instance
 
     name, team_id = team
     path = write_csv(tmp_path / "a.csv", ["email"], [["ada@example.com"]])

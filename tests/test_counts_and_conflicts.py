@@ -83,7 +83,7 @@ def test_email_column_found_by_its_values(engine, team, tmp_path):
 
 
 def test_teams_do_not_share_contacts(engine, tmp_path):
-    from roster.imports import ensure_team
+    from roster.store.teams import ensure as ensure_team
 
     one, two = ensure_team(engine, "iso-one"), ensure_team(engine, "iso-two")
     path = write_csv(tmp_path / "a.csv", HEADER, [["ada@example.com", "Ada", "One"]])
@@ -93,12 +93,12 @@ def test_teams_do_not_share_contacts(engine, tmp_path):
 
 
 def test_rerunning_a_finished_import_changes_nothing(engine, team, tmp_path):
-    from roster.launch import run_import
+    from pipelines.launch import run_import
 
     _, team_id = team
     r = run(engine, team_id, write_csv(tmp_path / "a.csv", HEADER, [["ada@example.com", "Ada", "L"]]), NAMES_MAP)
     run_import(r["id"])
-    from roster.imports import get_import
+    from tests.helpers import get_import
 
     again = get_import(engine, team_id, r["id"])
     assert again["status"] == "completed"

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.parametrize("sync_config", [None, "examples/crm_sync.yaml"])
 def test_dagster_definitions_validate(sync_config):
-    from roster.launch import dagster_instance
+    from pipelines.launch import dagster_instance
 
     dagster_instance()  # DAGSTER_HOME exists, with the shipped instance config
     env = dict(os.environ)

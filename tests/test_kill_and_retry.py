@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from roster.imports import ensure_team, get_import
+from roster.store.teams import ensure as ensure_team
+from tests.helpers import get_import
 from tests.helpers import contacts, run, write_csv
 
 BIN = Path(sys.executable).parent
@@ -75,15 +76,16 @@ def test_two_overlapping_imports_at_once_equal_one_after_the_other(engine, team,
     _, team_id = team
     a = _file(tmp_path, rows=2000, offset=0, tag="a")
     b = _file(tmp_path, rows=2000, offset=1000, tag="b")  # rows 1000-1999 in both
-    from resources.landing_store import LandingStore
-    from roster.imports import create_import
-    from schemas.column_map import ImportOptions, parse_column_map
+    from roster.landing import LandingStore
+    from tests.helpers import create_import
+    from schemas.column_map import parse_column_map
+from schemas.import_options import ImportOptions
 
     ids = [create_import(engine, LandingStore(), team_id, f, f.name, ImportOptions(column_map=parse_column_map(CMAP)), source="test")
            for f in (a, b)]
     # Two processes, as two Dagster runs are, started together.
     env = {**os.environ, "ROSTER_BATCH_ROWS": "500"}
-    procs = [subprocess.Popen([sys.executable, "-m", "roster.launch", i], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs = [subprocess.Popen([sys.executable, "-m", "pipelines.launch", i], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
              for i in ids]
     assert [p.wait(timeout=300) for p in procs] == [0, 0]
     rows = [get_import(engine, team_id, i) for i in ids]

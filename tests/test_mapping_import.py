@@ -123,7 +123,7 @@ def test_inverted_consent_columns_in_any_language_import(engine, team, tmp_path,
 
 
 def test_a_file_with_no_email_and_no_map_is_refused(engine, team, tmp_path):
-    from roster.imports import ImportRefused
+    from roster.importing.errors import ImportRefused
 
     _, team_id = team
     path = write_csv(tmp_path / "x.csv", ["name", "city"], [["Ann", "Oslo"]])

@@ -16,14 +16,18 @@ from dagster import RunRequest, SkipReason, build_schedule_context, build_sensor
 from pipelines.crm_sync import build_schedules
 from pipelines.drop_folder import dropped_files, move_done
 from pipelines.sensors import queued_imports
-from resources.contact_store import ContactStore
-from resources.landing_store import LandingStore
-from roster.imports import create_import, get_import
-from roster.launch import dagster_instance, run_import
-from schemas.column_map import ImportOptions, parse_column_map
+from resources.database import Database
+from resources.landing_store import Landing
+from roster.database import get_engine
+from roster.store import imports
+from roster.landing import LandingStore
+from tests.helpers import create_import, get_import
+from pipelines.launch import dagster_instance, run_import
+from schemas.column_map import parse_column_map
+from schemas.import_options import ImportOptions
 from tests.helpers import NAMES_MAP, contacts, write_csv
 
-RESOURCES = {"contact_store": ContactStore(), "landing_store": LandingStore()}
+RESOURCES = {"database": Database(), "landing": Landing()}
 ROW = ["ada@example.com", "Ada", "Lovelace"]
 
 
@@ -76,7 +80,7 @@ def test_drop_folder_sensor(engine, tmp_path, monkeypatch):
     [request] = _requests(result)
     import_id = request.partition_key
     assert request.tags["roster/source"] == "sensor" and request.tags["roster/drop_file"] == str(f)
-    row = ContactStore().get_import(import_id)
+    row = imports.require(get_engine(), import_id)
     assert row["options"]["on_conflict"] == "skip" and row["source"] == "sensor"
     # The same file again is the same import and the same run key: nothing new.
     result2, cursor = _drop_tick(instance, cursor)
@@ -207,7 +211,7 @@ def test_launch_from_the_ui_launchpad_creates_the_import(engine, tmp_path):
     config = {"ops": {"import_file": {"config": {"file_path": str(path), "team": team, "column_map": json.dumps(NAMES_MAP)}}}}
     result = run_import(import_id, {"roster/source": "ui", "roster/team": team}, run_config=config)
     assert result.success
-    row = ContactStore().get_import(import_id)
+    row = imports.require(get_engine(), import_id)
     assert row["status"] == "completed" and row["source"] == "ui" and row["created"] == 1
 
 

@@ -6,9 +6,11 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from resources.landing_store import LandingStore
-from roster.imports import ImportRefused, create_import
-from schemas.column_map import ColumnMapError, ImportOptions, parse_column_map
+from roster.landing import LandingStore
+from roster.importing.errors import ImportRefused
+from tests.helpers import create_import
+from schemas.column_map import ColumnMapError, parse_column_map
+from schemas.import_options import ImportOptions
 from tests.helpers import NAMES_MAP, contacts, failures, run, write_csv
 
 HEADER = ["Email", "First Name", "Last Name", "Plan", "LTV", "VIP"]
@@ -116,7 +118,7 @@ def test_skipped_contacts_do_not_join_segments(engine, team, tmp_path):
 
 
 def test_unknown_or_foreign_segment_is_refused(engine, team, tmp_path):
-    from roster.imports import ensure_team
+    from roster.store.teams import ensure as ensure_team
 
     _, team_id = team
     other = _segment(engine, ensure_team(engine, "someone-else"))

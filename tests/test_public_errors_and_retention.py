@@ -12,12 +12,13 @@ import pytest
 import sqlalchemy as sa
 import sqlalchemy.exc
 
-from resources.landing_store import LandingStore
+from roster.landing import LandingStore
 from roster.errors_public import GENERIC, public_error, public_text
-from roster.imports import create_import, get_import, render_import
-from roster.launch import run_import
+from roster.importing.render import render_import
+from tests.helpers import create_import, get_import
+from pipelines.launch import run_import
 from roster.retention import sweep_uploads
-from schemas.column_map import ImportOptions
+from schemas.import_options import ImportOptions
 from tests.helpers import NAMES_MAP, run, write_csv
 
 INTERNAL = ("Error", "psycopg", "sqlalchemy", "Traceback", "/tmp", "/work", "roster-test", "landing")
@@ -154,8 +155,9 @@ def test_a_failed_import_is_kept_for_a_retry_then_swept_by_the_daemons_sensor(en
     from dagster import build_sensor_context
 
     from pipelines.retention import landing_sweep
-    from resources.contact_store import ContactStore
-    from roster.launch import dagster_instance
+    from resources.database import Database
+    from resources.landing_store import Landing
+    from pipelines.launch import dagster_instance
 
     _, team_id = team
     path = write_csv(tmp_path / "a.csv", ["Email"], [["a@x.io"]])
@@ -169,7 +171,7 @@ def test_a_failed_import_is_kept_for_a_retry_then_swept_by_the_daemons_sensor(en
         conn.execute(sa.text("UPDATE contact_imports SET completed_at = now() - interval '2 days' WHERE id = :i"),
                      {"i": import_id})
     context = build_sensor_context(instance=dagster_instance(),
-                                   resources={"contact_store": ContactStore(), "landing_store": landing})
+                                   resources={"database": Database(), "landing": Landing(root=str(landing.base()))})
     landing_sweep(context)
     assert not landing.import_dir(import_id).exists()
     # A retry now says what to do.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from roster.imports import ImportRefused
+from roster.importing.errors import ImportRefused
 from schemas.column_map import ColumnMapError, parse_column_map
 from tests.helpers import contacts, run, write_csv
 

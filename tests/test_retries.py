@@ -6,23 +6,23 @@ import psycopg
 import sqlalchemy.exc
 import yaml
 
-from resources.contact_store import ContactStore
-from roster.launch import SHIPPED_INSTANCE_CONFIG, run_import
+from roster.store import merge
+from pipelines.launch import SHIPPED_INSTANCE_CONFIG, run_import
 from tests.helpers import NAMES_MAP, contacts, run, write_csv
 
 
 def test_a_lost_connection_is_retried(engine, team, tmp_path, monkeypatch):
     _, team_id = team
-    real_merge = ContactStore.merge
+    real_merge = merge.merge
     calls = []
 
-    def flaky_merge(self, *args, **kwargs):
+    def flaky_merge(*args, **kwargs):
         calls.append(1)
         if len(calls) == 1:
             raise sqlalchemy.exc.OperationalError("INSERT ...", {}, psycopg.OperationalError("server closed the connection unexpectedly"))
-        return real_merge(self, *args, **kwargs)
+        return real_merge(*args, **kwargs)
 
-    monkeypatch.setattr(ContactStore, "merge", flaky_merge)
+    monkeypatch.setattr(merge, "merge", flaky_merge)
     r = run(engine, team_id, write_csv(tmp_path / "a.csv", ["Email", "First Name", "Last Name"], [["a@x.io", "A", "B"]]), NAMES_MAP)
     assert len(calls) == 2
     assert r["status"] == "completed" and r["counts"]["created"] == 1

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from roster.imports import ensure_team
+from roster.store.teams import ensure as ensure_team
 from schemas import tables as t
 
 TOKEN_PREFIX = "re_"

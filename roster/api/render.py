@@ -1,7 +1,7 @@
 """The objects as the API shows them."""
 from __future__ import annotations
 
-from roster.imports import pg_timestamp
+from roster.importing.render import pg_timestamp
 
 
 def contact(r: dict) -> dict:

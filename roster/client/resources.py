@@ -43,10 +43,12 @@ class Imports(_Resource):
         auto_create_properties: bool | None = None,
         idempotency_key: str | None = None,
         model_mapping: bool | None = None,
+        resubscribe: bool | None = None,
     ):
         """Upload a CSV (a path, bytes, or a binary file object). Returns Created (the import's id).
         topics: [{"id", "subscription": "opt_in" | "opt_out"}]. model_mapping: the server's mapping
-        model may see this file (None: as the team or server says)."""
+        model may see this file (None: as the team or server says). resubscribe: this import may
+        turn unsubscribed contacts and topic opt-outs back on (default: never)."""
         data: dict[str, str] = {}
         if column_map is not None:
             data["column_map"] = column_map if isinstance(column_map, str) else json.dumps(column_map)
@@ -60,8 +62,9 @@ class Imports(_Resource):
             data["auto_map"] = "true" if auto_map else "false"
         if auto_create_properties is not None:
             data["auto_create_properties"] = "true" if auto_create_properties else "false"
-        if model_mapping is not None:
-            data["model_mapping"] = "true" if model_mapping else "false"
+        for flag, value in (("model_mapping", model_mapping), ("resubscribe", resubscribe)):
+            if value is not None:
+                data[flag] = "true" if value else "false"
         name, fileobj, opened = open_file(file, filename)
         req = Request("POST", "/contacts/imports", data=data, file=(name, fileobj, "text/csv"),
                       headers={"Idempotency-Key": idempotency_key} if idempotency_key else None,

@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from roster import outside_fetch
+from roster import allowed_paths, outside_fetch
 
 DEFAULT_MAX_URL_BYTES = 200 * 1024 * 1024
 URL_TIMEOUT = 30.0  # seconds for the whole fetch, redirects included
@@ -16,24 +16,11 @@ class Refused(ValueError):
     """The tool's input is not allowed; the message says why."""
 
 
-def allowed_dirs() -> list[Path]:
-    raw = os.environ.get("ROSTER_MCP_ALLOWED_DIRS")
-    dirs = [d for d in raw.split(os.pathsep) if d.strip()] if raw else [os.getcwd()]
-    return [Path(d).expanduser().resolve() for d in dirs]
-
-
 def check_path(file_path: str) -> Path:
-    path = Path(file_path).expanduser()
-    if not path.is_absolute():
-        path = Path(os.getcwd()) / path
-    path = path.resolve()  # symlinks and .. resolved before the check
-    roots = allowed_dirs()
-    if not any(path == root or path.is_relative_to(root) for root in roots):
-        raise Refused(f"{file_path} is outside the allowed directories ({os.pathsep.join(map(str, roots))}); "
-                      "set ROSTER_MCP_ALLOWED_DIRS to allow another")
-    if not path.is_file():
-        raise Refused(f"no such file: {file_path}")
-    return path
+    try:
+        return allowed_paths.check_path(file_path, "ROSTER_MCP_ALLOWED_DIRS")
+    except allowed_paths.PathRefused as e:
+        raise Refused(str(e)) from None
 
 
 def _private_allowed() -> bool:

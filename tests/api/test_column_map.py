@@ -100,7 +100,7 @@ def test_suggest_endpoint(http, api_url):
     _error(_suggest(http, b"email\na@b.co\n", existing_properties='[{"key": "bad key"}]'), 422, "invalid")
     _error(_suggest(http, b"email\na@b.co\n", existing_properties='[{"key": "k", "type": "date"}]'), 422, "type")
 
-    from resources.landing_store import LandingStore
+    from roster.landing import LandingStore
 
     assert not any((LandingStore().base() / ".incoming").glob("*"))  # no upload is left behind
 

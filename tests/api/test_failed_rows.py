@@ -16,7 +16,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from roster.failed_rows import FORMULA_START, fixed_names, formula_safe
+from roster.importing.failed_rows import FORMULA_START, fixed_names, formula_safe
 from tests.api.conftest import VENV_BIN, csv_bytes, free_port, wait_done
 
 # Cells a spreadsheet runs as formulas (FAULTS 8, probes 2.17 and 2.19).

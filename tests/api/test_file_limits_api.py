@@ -56,7 +56,7 @@ def test_api_answers_503_when_it_cannot_write_the_upload(http, monkeypatch, tmp_
 
 
 def test_api_answers_503_when_the_disk_fills_while_a_gzip_file_inflates(http, monkeypatch, tmp_path):
-    from resources.landing_store import LandingStore
+    from roster.landing import LandingStore
     work = tmp_path / "work"
     work.mkdir()
     (work / "decompressed.csv").symlink_to("/dev/full")

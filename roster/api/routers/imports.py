@@ -4,10 +4,9 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
 from roster.api.auth import Caller, require_caller
@@ -16,7 +15,13 @@ from roster.api.pagination import IMPORTS_PAGE, Page, paginate
 from roster.api.routers.common import valid_id
 from roster.api.uploads import max_upload_bytes, receive_upload, too_large
 from roster.database import get_engine
-from schemas import tables as t
+from roster.importing.errors import ImportRefused
+from roster.importing.render import render_import
+from roster.importing.service import ImportService
+from roster.landing import FileTooLarge
+from roster.store import imports
+from schemas.import_options import ImportOptions, OptionsError, parse_options
+from schemas.rules import PROPERTY_KEY, PROPERTY_KEY_RULE
 
 router = APIRouter(tags=["contact imports"])
 
@@ -123,35 +128,16 @@ def _json_list_field(fields: dict, name: str) -> list:
     return value
 
 
-def options_from_form(fields: dict):
-    from schemas.column_map import ColumnMapError, ImportOptions, parse_column_map
-
+def options_from_form(fields: dict) -> ImportOptions:
+    """The form's fields, read by the one options parser every door uses (422 with its message)."""
     try:
-        column_map = parse_column_map(fields.get("column_map") or None)
-    except ColumnMapError as e:
+        return parse_options({k: v for k, v in fields.items() if k != "file"})
+    except OptionsError as e:
         raise ApiError(422, "validation_error", str(e)) from None
-    on_conflict = (fields.get("on_conflict") or "upsert").strip()
-    if on_conflict not in ("upsert", "skip"):
-        raise ApiError(422, "validation_error", "`on_conflict` must be upsert or skip")
-    segments = []
-    for s in _json_list_field(fields, "segments"):
-        sid = s.get("id") if isinstance(s, dict) else s
-        if not isinstance(sid, str) or not sid:
-            raise ApiError(422, "validation_error", '`segments` must be a JSON array of {"id": "<segment id>"}')
-        segments.append(sid)
-    topics = []
-    for tp in _json_list_field(fields, "topics"):
-        if not isinstance(tp, dict) or not isinstance(tp.get("id"), str):
-            raise ApiError(422, "validation_error", '`topics` must be a JSON array of {"id": ..., "subscription": ...}')
-        sub = tp.get("subscription", "opt_in")
-        if sub not in ("opt_in", "opt_out"):
-            raise ApiError(422, "validation_error", "a topic's `subscription` must be opt_in or opt_out")
-        topics.append({"id": tp["id"], "subscription": sub})
-    values = {"column_map": column_map, "on_conflict": on_conflict, "segments": segments, "topics": topics}
-    for flag in ("auto_map", "auto_create_properties", "model_mapping"):
-        if fields.get(flag) not in (None, ""):
-            values[flag] = _bool_field(fields, flag)
-    return ImportOptions(**values)
+
+
+def _service() -> ImportService:
+    return ImportService(get_engine())
 
 
 @router.post(
@@ -160,14 +146,10 @@ def options_from_form(fields: dict):
     description="Upload a CSV as multipart/form-data. The import runs in the background; poll GET /contacts/imports/{id}.",
 )
 async def create_contact_import(request: Request, caller: Annotated[Caller, Depends(require_caller)]):
-    from resources.landing_store import FileTooLarge, LandingStore
-    from roster.imports import ImportRefused, create_import
-    from roster.launch import submit_import
-
     limit = max_upload_bytes()
-    landing = LandingStore()
+    service = _service()
     try:
-        upload = await receive_upload(request, landing.base() / ".incoming", limit)
+        upload = await receive_upload(request, service.landing.base() / ".incoming", limit)
     except OSError as e:
         raise cannot_store(e) from None
     try:
@@ -177,8 +159,7 @@ async def create_contact_import(request: Request, caller: Annotated[Caller, Depe
 
         def create() -> str:
             with upload.path.open("rb") as f:
-                return create_import(get_engine(), landing, caller.team_id, f, upload.filename, options,
-                                     source="api", max_bytes=limit)
+                return service.create(caller.team_id, f, upload.filename, options, "api", max_bytes=limit)
 
         try:
             import_id = await run_in_threadpool(create)
@@ -192,7 +173,7 @@ async def create_contact_import(request: Request, caller: Annotated[Caller, Depe
             raise cannot_store(e) from None
     finally:
         upload.cleanup()
-    await run_in_threadpool(submit_import, import_id, {"roster/team": caller.team_name, "roster/source": "api"})
+    await run_in_threadpool(service.submit, import_id)
     return JSONResponse({"object": "contact_import", "id": import_id}, status_code=201)
 
 
@@ -245,8 +226,6 @@ SUGGEST_SCHEMA = {
 
 
 def _existing_properties(fields: dict) -> list[dict] | None:
-    from schemas.column_map import PROPERTY_KEY
-
     if (fields.get("existing_properties") or "").strip() == "":
         return None
     shape = '`existing_properties` must be a JSON array of {"key": "<key>", "type": "string|number|boolean"}'
@@ -258,7 +237,7 @@ def _existing_properties(fields: dict) -> list[dict] | None:
         if ptype not in ("string", "number", "boolean"):
             raise ApiError(422, "validation_error", f"{shape}: {ptype!r} is not a type")
         if not PROPERTY_KEY.match(item["key"]):
-            raise ApiError(422, "validation_error", f"property key {item['key']!r} is invalid: use 1 to 50 letters, digits or underscores")
+            raise ApiError(422, "validation_error", f"property key {item['key']!r} is invalid: {PROPERTY_KEY_RULE}")
         out.append({"key": item["key"], "type": ptype})
     return out
 
@@ -296,11 +275,10 @@ ERROR_SCHEMA = {"application/json": {"schema": {
                 "Nothing is stored.",
 )
 async def suggest_column_map(request: Request, caller: Annotated[Caller, Depends(require_caller)]):
-    from resources.landing_store import LandingStore
     from roster.csvfiles import FileRefused
     from roster.mapping.service import HEAD_BYTES, suggest_for_file
 
-    upload = await receive_upload(request, LandingStore().base() / ".incoming", max_upload_bytes(), keep_bytes=HEAD_BYTES)
+    upload = await receive_upload(request, _service().landing.base() / ".incoming", max_upload_bytes(), keep_bytes=HEAD_BYTES)
     try:
         if upload.path is None:
             raise ApiError(422, "missing_required_field", "the `file` field is required")
@@ -322,11 +300,9 @@ async def suggest_column_map(request: Request, caller: Annotated[Caller, Depends
     return JSONResponse({"object": "column_map_suggestion", **result})
 
 
-def _import_or_404(caller: Caller, import_id: str) -> dict:
-    from roster.imports import get_import
-
+def _import_or_404(service: ImportService, caller: Caller, import_id: str) -> dict:
     valid_id(import_id)
-    row = get_import(get_engine(), caller.team_id, import_id)
+    row = service.row(caller.team_id, import_id)
     if row is None:
         raise not_found("Contact import")
     return row
@@ -335,9 +311,7 @@ def _import_or_404(caller: Caller, import_id: str) -> dict:
 @router.get("/contacts/imports/{import_id}", response_model=ContactImport, response_model_exclude_unset=True,
             summary="Retrieve a contact import")
 def get_contact_import(import_id: str, caller: Annotated[Caller, Depends(require_caller)]):
-    from roster.imports import render_import
-
-    return render_import(_import_or_404(caller, import_id))
+    return render_import(_import_or_404(_service(), caller, import_id))
 
 
 @router.get("/contacts/imports", response_model=ContactImportList, response_model_exclude_unset=True,
@@ -347,18 +321,9 @@ def list_contact_imports(
     page: Annotated[Page, Depends(IMPORTS_PAGE)],
     status: Annotated[Literal["queued", "in_progress", "completed", "failed"] | None, Query()] = None,
 ):
-    from roster.imports import render_import
-
-    ci = t.contact_imports
-    query = sa.select(ci).where(ci.c.team_id == caller.team_id)
-    if status:
-        query = query.where(ci.c.status == status)
+    query, order = imports.list_query(caller.team_id, status), imports.list_order()
     with get_engine().connect() as conn:
-        return paginate(
-            conn, query, ci.c.created_at, ci.c.id, page,
-            lambda cid: sa.select(ci.c.created_at).where(ci.c.id == cid, ci.c.team_id == caller.team_id),
-            render_import,
-        )
+        return paginate(conn, query, *order, page, lambda cid: imports.cursor_query(caller.team_id, cid), render_import)
 
 
 FAILURES_MAX_LIMIT = 1000
@@ -381,15 +346,11 @@ def get_contact_import_failures(
 ):
     # A plain (sync) handler: FastAPI runs it, and the CSV generator's batches, in its thread pool,
     # so the database work of a long export never holds up the event loop for other callers.
-    from fastapi.responses import StreamingResponse
-
-    from roster import failed_rows
-
-    _import_or_404(caller, import_id)
-    engine = get_engine()
+    service = _service()
+    _import_or_404(service, caller, import_id)
     accept = request.headers.get("accept", "").lower()
     if "application/json" in accept and "text/csv" not in accept:
-        return JSONResponse(failed_rows.page(engine, import_id, caller.team_id, limit, after))
-    return StreamingResponse(failed_rows.csv_chunks(engine, import_id, caller.team_id),
+        return JSONResponse(service.failures_page(caller.team_id, import_id, limit, after))
+    return StreamingResponse(service.failures_csv(caller.team_id, import_id),
                              media_type="text/csv; charset=utf-8",
                              headers={"content-disposition": f'attachment; filename="import-{import_id}-failures.csv"'})

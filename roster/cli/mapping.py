@@ -25,17 +25,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from roster.cli.common import err, fail
+from schemas.rules import PROPERTY_KEY, PROPERTY_KEY_RULE, STANDARD_FIELDS
+
 mapping_app = typer.Typer(no_args_is_help=True, help="Column mapping: suggest, review, remember.")
-err = Console(stderr=True)
-KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,50}$")
-SINGLE_USE = ("email", "first_name", "last_name", "unsubscribed")
+SINGLE_USE = STANDARD_FIELDS  # each at most once in a map
 HELP = ("[bold]a[/bold] accept all · [bold]r N[/bold] reject N · [bold]c N TARGET[/bold] change N "
         "(email, first_name, last_name, unsubscribed, unsubscribed!, ignore, property:KEY[:TYPE]) · [bold]q[/bold] quit")
 
 
-def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def _load_existing(path: Path):
@@ -44,7 +42,7 @@ def _load_existing(path: Path):
     try:
         return load_existing(path)
     except (OSError, ValueError, KeyError, TypeError) as e:
-        _fail(f"cannot read the existing properties from {path}: {e}")
+        fail(f"cannot read the existing properties from {path}: {e}")
 
 
 def _describe(s) -> str:
@@ -100,8 +98,8 @@ def _change(suggestions: list, n: int, spec: str, existing: dict[str, str]) -> s
     elif spec.startswith("property:"):
         parts = spec.split(":")
         key = parts[1] if len(parts) > 1 else ""
-        if not KEY_RE.match(key):
-            return f"[red]invalid property key {key!r}[/red]: use 1 to 50 letters, digits or underscores"
+        if not PROPERTY_KEY.match(key):
+            return f"[red]invalid property key {key!r}[/red]: {PROPERTY_KEY_RULE}"
         ptype = parts[2] if len(parts) > 2 else (existing.get(key) or s.property_type or "string")
         if ptype not in ("string", "number", "boolean"):
             return f"[red]invalid type {ptype!r}[/red]: string, number or boolean"
@@ -193,10 +191,10 @@ def suggest_cmd(
     from roster.mapping.service import suggest_for_file
 
     if not file.is_file():
-        _fail(f"no such file: {file}")
+        fail(f"no such file: {file}")
     if engine_name:
         if engine_name not in ("auto", "openai", "offline"):
-            _fail(f"--engine must be auto, openai or offline, not {engine_name!r}")
+            fail(f"--engine must be auto, openai or offline, not {engine_name!r}")
         os.environ["ROSTER_MAPPING_ENGINE"] = engine_name
     existing = _load_existing(existing_properties) if existing_properties else None
     # The database is needed for the team's properties, its remembered mappings, and the review's import.
@@ -204,17 +202,17 @@ def suggest_cmd(
     team_id = None
     if team is not None or existing is None or not as_json:
         from roster.database import get_engine
-        from roster.imports import ensure_team
+        from roster.store import teams
 
         db = get_engine()
         team = team or "default"
-        team_id = ensure_team(db, team)
+        team_id = teams.ensure(db, team)
     try:
         if model_mapping is None and engine_name == "openai":
             model_mapping = True  # asking for the model by name is consent
         result = suggest_for_file(db, team_id, file, existing, with_headers=True, model_mapping=model_mapping)
     except FileRefused as e:
-        _fail(f"the file was refused: {e}")
+        fail(f"the file was refused: {e}")
     headers, notes = result.pop("headers"), result.pop("notes")
     if as_json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
@@ -250,7 +248,7 @@ def suggest_cmd(
         out.print("not imported; to import it later:")
         print(f"roster import {file} --team {team} --column-map '{json.dumps(cmap, ensure_ascii=False)}'")
         return
-    from roster.cli import import_
+    from roster.cli.imports import import_command
 
-    import_(file=file, column_map=json.dumps(cmap), on_conflict=on_conflict, segment=None, team=team, as_json=False)
+    import_command(file=file, column_map=json.dumps(cmap), on_conflict=on_conflict, team=team)
 

@@ -8,9 +8,11 @@ from pathlib import Path
 
 from dagster import DagsterInstance
 
+from pipelines.partitions import contact_imports
 from roster.settings import get_settings
 
-SHIPPED_INSTANCE_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "dagster.yaml"
+# Package data, so any install ships it (pyproject.toml); copied into DAGSTER_HOME when none is there.
+SHIPPED_INSTANCE_CONFIG = Path(__file__).resolve().parent / "dagster.yaml"
 
 
 def dagster_instance() -> DagsterInstance:
@@ -34,7 +36,6 @@ def _outdated_copy(config: Path) -> bool:
 def run_import(import_id: str, tags: dict[str, str] | None = None, run_config: dict | None = None, instance=None):
     """Add the import's partition and execute the contact_import job for it. Returns the result."""
     from pipelines.definitions import defs
-    from pipelines.partitions import contact_imports
 
     instance = instance or dagster_instance()
     instance.add_dynamic_partitions(contact_imports.name, [import_id])
@@ -47,33 +48,11 @@ def run_import(import_id: str, tags: dict[str, str] | None = None, run_config: d
 
 
 def add_partition(import_id: str, instance=None) -> None:
-    from pipelines.partitions import contact_imports
-
     (instance or dagster_instance()).add_dynamic_partitions(contact_imports.name, [import_id])
 
 
-def submit_import(import_id: str, tags: dict[str, str] | None = None) -> None:
-    """Get a queued import running in the background, as configured by ROSTER_LAUNCH:
-
-    - `sensor` (the default): nothing here; the Dagster daemon's queued-imports sensor adds the
-      partition and requests the run within seconds, under the instance's concurrency limits.
-    - `inline`: run it now in a child process (development, tests), still as a Dagster run
-      recorded in the instance.
-    """
-    import subprocess
-    import sys
-
-    if os.environ.get("ROSTER_LAUNCH", "sensor") == "inline":
-        # A process per run, as Dagster's own launcher does: in-process runs in threads of one
-        # process share logging locks and can deadlock.
-        subprocess.Popen(
-            [sys.executable, "-m", "roster.launch", import_id, json.dumps(tags or {})],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )
-
-
 def main(argv: list[str]) -> int:
-    """`python -m roster.launch IMPORT_ID [TAGS_JSON]`: run one import; exit 0 if it completed."""
+    """`python -m pipelines.launch IMPORT_ID [TAGS_JSON]`: run one import; exit 0 if it completed."""
     import warnings
 
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")

@@ -1,5 +1,5 @@
 """Client commands of the `roster` CLI, named as Resend's CLI: `roster contacts imports create|get|list`,
-built on the SDK (they talk to a Roster server over HTTP); `roster keys create`; `roster mcp`."""
+built on the SDK (they talk to a Roster server over HTTP); and `roster mcp`."""
 from __future__ import annotations
 
 import json
@@ -10,20 +10,20 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from roster.cli.common import (
+    AutoCreateOpt, AutoMapOpt, ColumnMapOpt, ModelMappingOpt, OnConflictOpt, ResubscribeOpt, SegmentOpt, TopicsOpt, err,
+    fail, import_options, option_values,
+)
+
 contacts_app = typer.Typer(no_args_is_help=True, help="Contacts on a Roster server (over its REST API).")
 imports_app = typer.Typer(no_args_is_help=True, help="Contact imports on a Roster server: create, get, list, column-map.")
 contacts_app.add_typer(imports_app, name="imports")
-keys_app = typer.Typer(no_args_is_help=True, help="API keys.")
-err = Console(stderr=True)
 
 ApiKeyOpt = Annotated[Optional[str], typer.Option("--api-key", envvar="ROSTER_API_KEY", help="API key (else ROSTER_API_KEY).", show_envvar=False)]
 ApiUrlOpt = Annotated[Optional[str], typer.Option("--api-url", envvar="ROSTER_API_URL", help="Server URL (else ROSTER_API_URL).", show_envvar=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def _fail(message: str, code: int = 1):
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def _client(api_key: str | None, api_url: str | None):
@@ -32,7 +32,7 @@ def _client(api_key: str | None, api_url: str | None):
     try:
         return Roster(api_key=api_key, base_url=api_url)
     except RosterError as e:
-        _fail(e.message)
+        fail(e.message)
 
 
 def _print_json(data) -> None:
@@ -65,13 +65,14 @@ def _counts_text(imp) -> str:
 @imports_app.command("create")
 def imports_create(
     file: Annotated[Path, typer.Option("--file", "-f", help="The CSV to import.")],
-    column_map: Annotated[Optional[str], typer.Option("--column-map", help='JSON column map, or @FILE; snake_case or camelCase keys ({"email": "Email", "firstName": "First Name"}).')] = None,
-    on_conflict: Annotated[Optional[str], typer.Option("--on-conflict", help="upsert (default) or skip.")] = None,
-    segment_id: Annotated[Optional[list[str]], typer.Option("--segment-id", help="Add the contacts to this segment (repeatable).")] = None,
-    topics: Annotated[Optional[str], typer.Option("--topics", help='Topic subscriptions, a JSON array: [{"id": "<topic id>", "subscription": "opt_in"}].')] = None,
-    auto_map: Annotated[Optional[bool], typer.Option("--auto-map/--no-auto-map", help="Map the columns the column map leaves out (core fields, existing properties).")] = None,
-    auto_create_properties: Annotated[Optional[bool], typer.Option("--auto-create-properties/--no-auto-create-properties", help="Let automatic mapping create new properties.")] = None,
-    model_mapping: Annotated[Optional[bool], typer.Option("--model-mapping/--no-model-mapping", help="Let the server's mapping model see this file (default: as the team or server says).")] = None,
+    column_map: ColumnMapOpt = None,
+    on_conflict: OnConflictOpt = None,
+    segment_id: SegmentOpt = None,
+    topics: TopicsOpt = None,
+    auto_map: AutoMapOpt = None,
+    auto_create_properties: AutoCreateOpt = None,
+    model_mapping: ModelMappingOpt = None,
+    resubscribe: ResubscribeOpt = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the import to finish, showing progress.")] = False,
     as_json: JsonOpt = False,
     api_key: ApiKeyOpt = None,
@@ -80,33 +81,20 @@ def imports_create(
     """Upload FILE as a new contact import; prints its id (with --wait, the finished import)."""
     from roster.client import RosterError
 
-    if column_map and column_map.startswith("@"):
-        try:
-            column_map = Path(column_map[1:]).read_text()
-        except OSError as e:
-            _fail(f"cannot read the column map: {e}")
-    if column_map:
-        try:
-            json.loads(column_map)
-        except json.JSONDecodeError as e:
-            _fail(f"--column-map is not valid JSON: {e.msg}")
-    if on_conflict not in (None, "upsert", "skip"):
-        _fail(f"--on-conflict must be upsert or skip, not {on_conflict!r}")
-    topic_list = None
-    if topics:
-        try:
-            topic_list = json.loads(topics)
-        except json.JSONDecodeError as e:
-            _fail(f"--topics is not valid JSON: {e.msg}")
-        if not isinstance(topic_list, list) or not all(isinstance(t, dict) and isinstance(t.get("id"), str) for t in topic_list):
-            _fail('--topics must be a JSON array of {"id": "<topic id>", "subscription": "opt_in" | "opt_out"}')
+    # Checked here as the server checks them (one parser), so a typo costs no upload.
+    options = import_options(column_map=column_map, on_conflict=on_conflict, segments=segment_id, topics=topics,
+                             auto_map=auto_map, auto_create_properties=auto_create_properties,
+                             model_mapping=model_mapping, resubscribe=resubscribe)
+    given = option_values(column_map, on_conflict, segment_id, topics, auto_map, auto_create_properties, model_mapping,
+                          resubscribe)
     if not file.is_file():
-        _fail(f"no such file: {file}")
+        fail(f"no such file: {file}")
     client = _client(api_key, api_url)
     try:
-        created = client.contacts.imports.create(file=file, column_map=column_map, on_conflict=on_conflict,
-                                                 segments=segment_id or None, topics=topic_list, auto_map=auto_map,
-                                                 auto_create_properties=auto_create_properties, model_mapping=model_mapping)
+        created = client.contacts.imports.create(
+            file=file, column_map=options.column_map.to_api() if options.column_map else None,
+            segments=options.segments or None, topics=options.topics or None,
+            **{k: getattr(options, k) for k in given if k not in ("column_map", "segments", "topics")})
         if not wait:
             if as_json:
                 _print_json({"object": "contact_import", "id": created.id})
@@ -118,7 +106,7 @@ def imports_create(
         else:
             result = _wait_with_progress(client, created.id)
     except RosterError as e:
-        _fail(e.message if e.status_code == 0 else f"{e.status_code} {e.name}: {e.message}")
+        fail(e.message if e.status_code == 0 else f"{e.status_code} {e.name}: {e.message}")
     finally:
         client.close()
     if as_json:
@@ -126,7 +114,7 @@ def imports_create(
     else:
         _show(result)
     if result.status != "completed":
-        _fail(f"the import failed: {result.error or 'see the server'}")
+        fail(f"the import failed: {result.error or 'see the server'}")
 
 
 def _wait_with_progress(client, import_id: str):
@@ -152,7 +140,7 @@ def imports_get(import_id: str, as_json: JsonOpt = False, api_key: ApiKeyOpt = N
     try:
         imp = client.contacts.imports.get(import_id)
     except RosterError as e:
-        _fail(f"{e.status_code} {e.name}: {e.message}" if e.status_code else e.message)
+        fail(f"{e.status_code} {e.name}: {e.message}" if e.status_code else e.message)
     finally:
         client.close()
     if as_json:
@@ -177,12 +165,12 @@ def imports_list(
     from roster.client import RosterError
 
     if after and before:
-        _fail("--after and --before cannot be used together")
+        fail("--after and --before cannot be used together")
     client = _client(api_key, api_url)
     try:
         page = client.contacts.imports.list(limit=limit, after=after, before=before, status=status)
     except RosterError as e:
-        _fail(f"{e.status_code} {e.name}: {e.message}" if e.status_code else e.message)
+        fail(f"{e.status_code} {e.name}: {e.message}" if e.status_code else e.message)
     finally:
         client.close()
     if as_json:
@@ -231,20 +219,20 @@ def imports_column_map(
             try:
                 text = Path(text[1:]).read_text()
             except OSError as e:
-                _fail(f"cannot read the properties: {e}")
+                fail(f"cannot read the properties: {e}")
         try:
             props = json.loads(text)
         except json.JSONDecodeError as e:
-            _fail(f"--existing-properties is not valid JSON: {e.msg}")
+            fail(f"--existing-properties is not valid JSON: {e.msg}")
         if not isinstance(props, list):
-            _fail('--existing-properties must be a JSON array of {"key": ..., "type": ...}')
+            fail('--existing-properties must be a JSON array of {"key": ..., "type": ...}')
     if not file.is_file():
-        _fail(f"no such file: {file}")
+        fail(f"no such file: {file}")
     client = _client(api_key, api_url)
     try:
         result = client.contacts.imports.suggest_column_map(file=file, existing_properties=props, model_mapping=model_mapping)
     except RosterError as e:
-        _fail(e.message if e.status_code == 0 else f"{e.status_code} {e.name}: {e.message}")
+        fail(e.message if e.status_code == 0 else f"{e.status_code} {e.name}: {e.message}")
     finally:
         client.close()
     if as_json:
@@ -265,24 +253,6 @@ def imports_column_map(
         out.print(f"note: {note}", highlight=False)
     out.print("column map (for `roster contacts imports create --column-map`):")
     out.print_json(json.dumps(result.column_map))
-
-
-@keys_app.command("create")
-def keys_create(
-    team: Annotated[str, typer.Option("--team", help="The team the key belongs to (created if new).")],
-    name: Annotated[str, typer.Option("--name", help="A name for the key.")] = "default",
-    as_json: JsonOpt = False,
-) -> None:
-    """Create an API key for a team and print its token (shown only this once)."""
-    from roster.api.keys import issue_api_key
-    from roster.database import get_engine
-
-    key = issue_api_key(get_engine(), team, name)
-    if as_json:
-        _print_json({"id": key.id, "token": key.token})
-    else:
-        print(key.token)
-        err.print(f"API key {key.id} for team {team!r}: keep the token, it is not shown again.")
 
 
 def mcp_command(

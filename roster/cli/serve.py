@@ -24,7 +24,7 @@ from rich.console import Console
 
 from roster import lifeline
 from roster.database import database_url
-from roster.launch import dagster_instance
+from pipelines.launch import dagster_instance
 from roster.settings import get_settings
 
 err = Console(stderr=True)

@@ -1,0 +1,195 @@
+"""`roster import FILE` (an import here and now) and `roster imports create|run|get|failures`, on
+this machine's database (DATABASE_URL or the embedded server), through the import service."""
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from roster.cli.common import (
+    AutoCreateOpt, AutoMapOpt, ColumnMapOpt, ModelMappingOpt, OnConflictOpt, ResubscribeOpt, SegmentOpt, TopicsOpt,
+    err, fail, import_options,
+)
+
+imports_app = typer.Typer(no_args_is_help=True, help="Imports on this machine's database: create, run, inspect, export failed rows.")
+TeamOpt = Annotated[str, typer.Option("--team", help="The team the contacts belong to.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the finished import as JSON.")]
+
+
+def _service():
+    from roster.database import get_engine
+    from roster.importing.service import ImportService
+
+    return ImportService(get_engine())
+
+
+def _team(service, team: str, create: bool = False) -> int:
+    team_id = service.team(team, create=create)
+    if team_id is None:
+        fail(f"there is no team {team!r}")
+    return team_id
+
+
+def _create(file: Path, team: str, options, launched: bool) -> tuple[str, int]:
+    from roster.importing.errors import ImportRefused
+
+    if not file.is_file():
+        fail(f"no such file: {file}")
+    service = _service()
+    team_id = _team(service, team, create=True)  # importing into a new team creates it
+    try:
+        return service.create(team_id, file, file.name, options, "cli", launched=launched), team_id
+    except ImportRefused as e:
+        fail(f"the file was refused: {e}")
+
+
+def import_command(
+    file: Path,
+    column_map: ColumnMapOpt = None,
+    on_conflict: OnConflictOpt = None,
+    segment: SegmentOpt = None,
+    topics: TopicsOpt = None,
+    auto_map: AutoMapOpt = None,
+    auto_create_properties: AutoCreateOpt = None,
+    model_mapping: ModelMappingOpt = None,
+    resubscribe: ResubscribeOpt = None,
+    team: Annotated[str, typer.Option("--team", help="The team the contacts belong to (created if new).")] = "default",
+    as_json: JsonOpt = False,
+) -> None:
+    """Import FILE now, as a run of the contact_import job, and print the finished import."""
+    options = import_options(column_map=column_map, on_conflict=on_conflict, segments=segment, topics=topics,
+                             auto_map=auto_map, auto_create_properties=auto_create_properties,
+                             model_mapping=model_mapping, resubscribe=resubscribe)
+    import_id, team_id = _create(file, team, options, launched=True)
+    _run(import_id, team_id, team, as_json)
+
+
+def _run(import_id: str, team_id: int, team: str, as_json: bool) -> None:
+    from pipelines.launch import run_import
+
+    service = _service()
+    tags = {"roster/team": team, "roster/source": "cli"}
+    if as_json or not sys.stdout.isatty():
+        run_import(import_id, tags)
+    else:
+        _run_with_progress(service, team_id, import_id, tags)
+    result = service.get(team_id, import_id)
+    print(json.dumps(result, indent=2)) if as_json else _print_import(result)
+    if result["status"] != "completed":
+        fail(f"the import failed: {result.get('error') or 'see the run in the Dagster UI'}")
+
+
+def _run_with_progress(service, team_id: int, import_id: str, tags: dict) -> None:
+    from pipelines.launch import run_import
+
+    worker = threading.Thread(target=run_import, args=(import_id, tags), daemon=True)
+    worker.start()
+    columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[counts]}"), TimeElapsedColumn()]
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("importing", total=None, counts="")
+        while worker.is_alive():
+            row = service.row(team_id, import_id)
+            counts = f"{row['rows_read']:,} rows read"
+            if row["merged_at"]:
+                counts = f"created {row['created']:,} · updated {row['updated']:,} · skipped {row['skipped']:,} · failed {row['failed']:,}"
+            progress.update(task, description=row["status"].replace("_", " "), counts=counts)
+            time.sleep(0.3)
+    worker.join()
+
+
+def _print_import(result: dict) -> None:
+    from rich.table import Table
+
+    out = Console()
+    c = result["counts"]
+    table = Table(title=f"import {result['id']}: {result['status']}", show_header=True)
+    for name in ("total", "created", "updated", "skipped", "failed"):
+        table.add_column(name, justify="right")
+    table.add_row(*(f"{c[k]:,}" for k in ("total", "created", "updated", "skipped", "failed")))
+    out.print(table)
+    if result.get("error"):
+        out.print(f"[red]{result['error']}[/red]")
+    elif c["failed"]:
+        out.print(f"{c['failed']} rows failed: [bold]roster imports failures {result['id']}[/bold] lists them.")
+
+
+@imports_app.command("create")
+def imports_create(
+    file: Path,
+    column_map: ColumnMapOpt = None,
+    on_conflict: OnConflictOpt = None,
+    segment: SegmentOpt = None,
+    topics: TopicsOpt = None,
+    auto_map: AutoMapOpt = None,
+    auto_create_properties: AutoCreateOpt = None,
+    model_mapping: ModelMappingOpt = None,
+    resubscribe: ResubscribeOpt = None,
+    team: Annotated[str, typer.Option("--team", help="The team the contacts belong to (created if new).")] = "default",
+    queue: Annotated[bool, typer.Option("--queue", help="Leave it to the daemon's queued-imports sensor to start.")] = False,
+) -> None:
+    """Record an import and its partition, without running it; prints its id.
+
+    Run it with `dagster job execute` (see the README), or with --queue let the queued-imports
+    sensor of a running Dagster daemon (`roster serve`) start it.
+    """
+    from pipelines.launch import add_partition
+
+    options = import_options(column_map=column_map, on_conflict=on_conflict, segments=segment, topics=topics,
+                             auto_map=auto_map, auto_create_properties=auto_create_properties,
+                             model_mapping=model_mapping, resubscribe=resubscribe)
+    import_id, _ = _create(file, team, options, launched=not queue)
+    add_partition(import_id)
+    print(import_id)
+
+
+@imports_app.command("run")
+def imports_run(import_id: str, team: TeamOpt = "default", as_json: JsonOpt = False) -> None:
+    """Run (or retry) an existing import now: a retry after a crash picks up where it is safe to."""
+    from roster.store.leases import held_leases, is_held
+
+    service = _service()
+    team_id = _team(service, team)
+    if service.row(team_id, import_id) is None:
+        fail(f"import {import_id} not found")
+    if is_held(held_leases(service.engine), import_id):
+        fail(f"import {import_id} is running in another process; follow it with `roster imports get {import_id}`")
+    _run(import_id, team_id, team, as_json)
+
+
+@imports_app.command("get")
+def imports_get(import_id: str, team: TeamOpt = "default") -> None:
+    """Print an import as JSON, as GET /contacts/imports/{id} shows it."""
+    service = _service()
+    result = service.get(_team(service, team), import_id)
+    if result is None:
+        fail(f"import {import_id} not found")
+    print(json.dumps(result, indent=2))
+
+
+@imports_app.command("failures")
+def imports_failures(
+    import_id: str,
+    team: TeamOpt = "default",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Write the failed rows as CSV: row number, email, reason, then the row's original values.
+
+    Cells a spreadsheet would run as a formula (=, +, -, @, tab, CR first) get a leading single quote."""
+    service = _service()
+    team_id = _team(service, team)
+    if service.row(team_id, import_id) is None:
+        fail(f"import {import_id} not found")
+    out = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
+    try:
+        for chunk in service.failures_csv(team_id, import_id):
+            out.write(chunk)
+    finally:
+        if output:
+            out.close()

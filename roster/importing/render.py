@@ -1,0 +1,32 @@
+"""An import as Resend's API shows it, and as every other door prints it."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from roster.errors_public import public_text
+
+COUNTS = ("total", "created", "updated", "skipped", "failed")
+
+
+def pg_timestamp(value: datetime | None) -> str | None:
+    """PostgreSQL's rendering, as Resend's API shows it: 2026-05-15 18:32:37.823+00."""
+    if value is None:
+        return None
+    value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}+00"
+
+
+def render_import(row: dict) -> dict:
+    """The import object of GET /contacts/imports/{id}, plus `error` when it failed (in words
+    that say what to do, never the server's internals)."""
+    out = {
+        "object": "contact_import",
+        "id": str(row["id"]),
+        "status": row["status"],
+        "created_at": pg_timestamp(row["created_at"]),
+        "completed_at": pg_timestamp(row["completed_at"]),
+        "counts": {k: int(row[k]) for k in COUNTS},
+    }
+    if row["status"] == "failed" and row.get("error"):
+        out["error"] = public_text(row["error"])
+    return out

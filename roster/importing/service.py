@@ -1,0 +1,111 @@
+"""The import service: the one way every door creates, reads and starts an import.
+
+The REST API, `roster import` and `roster imports ...`, the dashboard, the drop-folder sensor, the
+CRM-sync schedules and the Dagster launchpad all call this (the MCP server and the client CLI
+call it through the API). Options arrive already parsed (schemas/import_options.py).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy.engine import Engine
+
+from roster.importing import failed_rows
+from roster.importing.checks import check_file
+from roster.importing.render import render_import
+from roster.landing import LandingStore
+from roster.mapping.resolve import ColumnMapper
+from roster.store import imports, teams
+from schemas.import_options import ImportOptions
+
+SOURCES = ("api", "cli", "sensor", "schedule", "ui", "dashboard", "test")
+
+
+@dataclass
+class ImportService:
+    engine: Engine
+    landing: LandingStore = field(default_factory=LandingStore)
+    mapper: ColumnMapper = field(default_factory=ColumnMapper)
+
+    # -- teams ---------------------------------------------------------------------------------
+    def team(self, name: str, create: bool = False) -> int | None:
+        """A team's id by name; None if there is none (reading never creates a team)."""
+        return teams.ensure(self.engine, name) if create else teams.find(self.engine, name)
+
+    # -- creating --------------------------------------------------------------------------------
+    def create(self, team_id: int, file: Path | BinaryIO, filename: str, options: ImportOptions, source: str, *,
+               check: bool = True, launched: bool = False, import_id: str | None = None,
+               max_bytes: int | None = None) -> str:
+        """Land the file, check it (unless `check` is off: a sensor's file is checked by its run),
+        and record a queued import. Returns the import's id. Raises ImportRefused (nothing kept).
+
+        `launched`: the caller runs it itself (the CLI), so the queued-imports sensor leaves it alone.
+        `import_id`: a sensor or schedule derives it from what it saw, so a repeated tick cannot
+        create the same import twice."""
+        import_id = import_id or str(uuid.uuid4())
+        if isinstance(file, (str, Path)):
+            path = self.landing.save_path(import_id, Path(file))
+        else:
+            path = self.landing.save_stream(import_id, file, filename, max_bytes)
+        try:
+            if check:
+                check_file(self.engine, self.mapper, team_id, path, options, self.landing.workdir(import_id))
+        except BaseException:  # refused, or the server could not read or write it: no import, no file
+            self.landing.remove(import_id)
+            raise
+        finally:
+            self.landing.clean_work(import_id)
+        imports.create(self.engine, import_id, team_id, source, filename, str(path), options.stored(), launched)
+        return import_id
+
+    def record_failed(self, team_id: int, source: str, what: str, reason: str, import_id: str | None = None) -> str:
+        """An import that could not even get its file (a sync source that failed): it shows as
+        failed, with the reason, where people look for their imports."""
+        import_id = import_id or str(uuid.uuid4())
+        imports.record_failed(self.engine, import_id, team_id, source, what, reason)
+        return import_id
+
+    def exists(self, import_id: str) -> bool:
+        return imports.exists(self.engine, import_id)
+
+    # -- reading ---------------------------------------------------------------------------------
+    def row(self, team_id: int, import_id: str) -> dict | None:
+        """The team's import as stored (options, column map, file info, counts), or None."""
+        return imports.get(self.engine, import_id, team_id)
+
+    def get(self, team_id: int, import_id: str) -> dict | None:
+        """The team's import as the API shows it, or None."""
+        row = self.row(team_id, import_id)
+        return render_import(row) if row else None
+
+    def failures_csv(self, team_id: int, import_id: str) -> Iterator[str]:
+        """The failed rows as CSV, streamed (formula cells neutralised). The import must be the team's."""
+        return failed_rows.csv_chunks(self.engine, import_id, team_id)
+
+    def failures_page(self, team_id: int, import_id: str, limit: int, after: int | None) -> dict:
+        return failed_rows.page(self.engine, import_id, team_id, limit, after)
+
+    # -- starting --------------------------------------------------------------------------------
+    def submit(self, import_id: str) -> None:
+        """Get a queued import running in the background, as ROSTER_LAUNCH says:
+
+        - `sensor` (the default): nothing here; the Dagster daemon's queued-imports sensor starts a
+          run within seconds, under the run queue's limits;
+        - `inline`: a run now, in a process of its own (development, tests), still a Dagster run
+          recorded in the instance (`python -m pipelines.launch`)."""
+        if os.environ.get("ROSTER_LAUNCH", "sensor") == "inline":
+            imports.mark_launched(self.engine, import_id)
+            owner = imports.owner(self.engine, import_id) or {}
+            tags = {"roster/team": owner.get("team", ""), "roster/source": owner.get("source", "")}
+            # A process per run, as Dagster's own launcher does: in-process runs in threads of one
+            # process share logging locks and can deadlock.
+            subprocess.Popen([sys.executable, "-m", "pipelines.launch", import_id, json.dumps(tags)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

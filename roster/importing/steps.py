@@ -1,0 +1,194 @@
+"""What each step of an import does, in order; the Dagster assets (assets/) only call these.
+
+Every step can run again after any crash: it recomputes what it needs from durable state (the
+import row, the failed rows, `staged_rows`), never from an intermediate it merely finds. Each
+returns what it found or decided, for the run's metadata.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from roster.allowed_paths import check_path
+from roster.csvfiles import MalformedCsv, SourceFile, iter_batches, open_source, sample_values
+from roster.faults import fault_point
+from roster.importing.errors import ImportRefused
+from roster.importing.service import ImportService
+from roster.landing import LandingStore
+from roster.mapping import memory
+from roster.mapping.consent import model_allowed
+from roster.mapping.resolve import ColumnMapper, reconcile_property_types
+from roster.settings import file_limits, get_settings
+from roster.store import failures, imports, merge, properties, staging
+from schemas.column_map import ColumnMap
+from schemas.import_options import ImportOptions, parse_options
+from schemas.rows import ROW, property_fields, validate
+
+LAUNCHPAD_DIRS = "ROSTER_LAUNCHPAD_ALLOWED_DIRS"
+
+
+def options_of(row: dict) -> ImportOptions:
+    return ImportOptions.model_validate(row["options"] or {})
+
+
+def column_map_of(row: dict) -> ColumnMap:
+    return ColumnMap.model_validate(row["column_map"])
+
+
+def source_of(row: dict) -> SourceFile:
+    """The opened file as the first step recorded it (nothing is pickled between steps)."""
+    info = dict(row["file_info"])
+    info["delimiter"] = {"tab": "\t"}.get(info["delimiter"], info["delimiter"])
+    info["path"], info["original"] = Path(info["path"]), Path(info["original"])
+    return SourceFile(**info)
+
+
+@dataclass
+class ImportSteps:
+    """The collaborators every step needs; `log` goes to the run's log."""
+
+    engine: Engine
+    landing: LandingStore
+    mapper: ColumnMapper
+    log: Callable[[str], None] = print
+
+    # -- 1. the file -----------------------------------------------------------------------------
+    def create_from_launch(self, import_id: str, file_path: str, team: str) -> None:
+        """A launch from the UI launchpad: the partition key becomes a new import's id, for a file
+        on the server, which must lie under ROSTER_LAUNCHPAD_ALLOWED_DIRS (the UI has no login)."""
+        try:
+            path = check_path(file_path, LAUNCHPAD_DIRS)
+        except ValueError as e:
+            raise ImportRefused(str(e)) from None
+        service = ImportService(self.engine, self.landing, self.mapper)
+        service.create(service.team(team, create=True), path, path.name, ImportOptions(), source="ui",
+                       check=False, launched=True, import_id=import_id)
+
+    def open_file(self, import_id: str, run_id: str | None, overrides: dict) -> dict:
+        """Start the import (options from the launch over the stored ones), open its file and
+        record what was found: compression, encoding, delimiter, headers."""
+        if overrides:
+            row = imports.require(self.engine, import_id)
+            options = parse_options(overrides, base=options_of(row))
+            imports.update(self.engine, import_id, options=options.stored())
+        imports.start(self.engine, import_id, run_id)
+        row = imports.require(self.engine, import_id)
+        if row["status"] == "completed":
+            return {"note": "the import completed already; nothing to do"}
+        fault_point("landing")
+        source = open_source(Path(row["file_path"]), self.landing.workdir(import_id))
+        imports.update(self.engine, import_id, file_info=source.info())
+        return {"filename": row["filename"] or "", "size_bytes": source.size_bytes, "encoding": source.encoding,
+                "delimiter": source.info()["delimiter"], "compressed": source.compressed,
+                "transcoded": source.transcoded, "columns": len(source.headers), "headers": source.headers}
+
+    # -- 2. the column map -----------------------------------------------------------------------
+    def map_columns(self, import_id: str) -> dict:
+        """The explicit map (remembered for the team and these headers), else a remembered map,
+        else the engines' suggestions. A retry keeps what an earlier attempt decided."""
+        row = imports.require(self.engine, import_id)
+        options = options_of(row)
+        if row["column_map"] is not None and options.column_map is None:
+            # A model may answer differently the second time: a crash must not change the import.
+            return {"column_map": row["column_map"], "note": "decided by an earlier attempt"}
+        source, team_id = source_of(row), row["team_id"]
+        existing = properties.types(self.engine, team_id)
+        remembered = None if options.column_map is not None else memory.recall(self.engine, team_id, source.headers)
+        resolution = self.mapper.resolve(
+            source.headers, sample_values(source), existing, options.column_map,
+            auto_map=options.auto_map, auto_create_properties=options.auto_create_properties, remembered=remembered,
+            model_allowed=model_allowed(self.engine, team_id, options.model_mapping),  # the model only with consent
+        )
+        column_map = reconcile_property_types(resolution.column_map, existing)
+        if options.column_map is not None:
+            # A person wrote this map for these headers: prefer it next time they come.
+            memory.remember(self.engine, team_id, source.headers, options.column_map.to_api(), source="import")
+        imports.update(self.engine, import_id, column_map=column_map.to_api())
+        fault_point("mapping")
+        for note in resolution.notes:
+            self.log(f"column mapping: {note}")
+        return {"column_map": column_map.to_api(), "mapping_engine": resolution.engine,
+                "decisions": resolution.decisions, "mapping_notes": resolution.notes,
+                "unmapped_columns": [h for h in source.headers if h not in column_map.columns()]}
+
+    # -- 3. the rows -----------------------------------------------------------------------------
+    def stage_rows(self, import_id: str) -> dict:
+        row = imports.require(self.engine, import_id)
+        if row["merged_at"] is not None:
+            return {"note": "already merged by an earlier attempt; nothing to stage"}
+        return self._stage_file(row)
+
+    def _stage_file(self, row: dict) -> dict:
+        """Read, validate and stage the whole file; failed rows recorded anew. Also what the merge
+        step does when crash recovery emptied the stage."""
+        import_id = str(row["id"])
+        source, column_map = source_of(row), column_map_of(row)
+        try:
+            return {"parser": "polars", **self._stage_all(import_id, source, column_map, tolerant=False)}
+        except MalformedCsv as e:
+            self.log(f"fast reader stopped ({e}); reading again record by record")
+            return {"parser": "tolerant", **self._stage_all(import_id, source, column_map, tolerant=True)}
+
+    def _stage_all(self, import_id: str, source: SourceFile, column_map: ColumnMap, tolerant: bool) -> dict:
+        failures.reset(self.engine, import_id)
+        props, max_field = property_fields(column_map), file_limits().max_field_bytes
+        rows_read = valid = failed = 0
+        with staging.writer(self.engine, import_id, props) as stage:
+            for batch in iter_batches(source, get_settings().batch_rows, tolerant=tolerant):
+                checked = validate(batch.frame, column_map, source.headers, max_field)
+                bad = batch.failures + _with_values(checked.failures, batch.frame, source.headers)
+                rows_read += batch.frame.height + len(batch.failures)
+                valid += checked.rows.height
+                failed += failures.record(self.engine, import_id, bad)
+                stage(checked.rows)
+                imports.update(self.engine, import_id, rows_read=rows_read)
+        return {"rows_read": rows_read, "rows_valid": valid, "rows_failed": failed}
+
+    # -- 4. the properties -----------------------------------------------------------------------
+    def create_properties(self, import_id: str) -> dict:
+        """The team's missing properties that the map needs, typed. Safe to repeat."""
+        row = imports.require(self.engine, import_id)
+        wanted = {key: spec.type for key, spec in column_map_of(row).properties.items()}
+        created = properties.create_missing(self.engine, row["team_id"], wanted)
+        fault_point("properties")
+        return {"created": created, "mapped": wanted}
+
+    # -- 5. the merge ----------------------------------------------------------------------------
+    def merge_contacts(self, import_id: str) -> dict:
+        """Contacts, memberships, topic subscriptions and counts, in one transaction."""
+        row = imports.require(self.engine, import_id)
+        options, column_map = options_of(row), column_map_of(row)
+
+        def run() -> dict:
+            return merge.merge(self.engine, import_id, row["team_id"], property_fields(column_map), options,
+                               maps_unsubscribed=column_map.unsubscribed_column is not None)
+
+        try:
+            counts = run()
+        except merge.StageLost:
+            self.log("the staged rows were lost (a database crash empties unlogged tables); staging the file again")
+            self._stage_file(imports.require(self.engine, import_id))
+            counts = run()
+        return {"on_conflict": options.on_conflict, "segments": options.segments, "topics": options.topics, **counts}
+
+    # -- 6. the outcome --------------------------------------------------------------------------
+    def finish(self, import_id: str) -> dict:
+        """completed (only once merged); staging table, scratch files and the upload go."""
+        fault_point("report")
+        row = imports.complete(self.engine, import_id)
+        self.landing.discard(import_id)  # Roster keeps no file of a completed import
+        return row
+
+
+def _with_values(failed: list[dict], frame, headers: list[str]) -> list[dict]:
+    """Attach each failed row's original cells, so a person can fix and re-import it."""
+    if not failed:
+        return failed
+    import polars as pl
+
+    wanted = frame.filter(pl.col(ROW).is_in([f["row"] for f in failed]))
+    values = {r[ROW]: {h: r[h] for h in headers} for r in wanted.iter_rows(named=True)}
+    return [{**f, "values": values.get(f["row"], {})} for f in failed]

@@ -1,0 +1,210 @@
+"""The contact_imports rows: an import's options, status, counts and where its run is.
+
+Status goes queued -> in_progress -> completed | failed. A function that changes it says from
+which states, so a late or repeated call (a retry, the watchdog) can never turn a result back.
+"""
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Engine
+
+from roster.store.staging import drop_sql
+from schemas import tables as t
+
+ci = t.contact_imports
+UNFINISHED = ("queued", "in_progress")
+
+
+class NotMerged(RuntimeError):
+    """An import cannot complete before its merge committed."""
+
+
+def create(engine: Engine, import_id: str, team_id: int, source: str, filename: str, file_path: str, options: dict,
+           launched: bool) -> None:
+    """A queued import. `launched`: its creator runs it (the CLI), so the queue sensor leaves it alone."""
+    with engine.begin() as conn:
+        conn.execute(sa.insert(ci).values(
+            id=import_id, team_id=team_id, status="queued", source=source, filename=filename, file_path=file_path,
+            options=options, launched_at=sa.func.now() if launched else None,
+        ))
+
+
+def record_failed(engine: Engine, import_id: str, team_id: int, source: str, what: str, reason: str) -> None:
+    """An import that could not even get its file (a sync source that failed): it shows as failed,
+    with the reason, where people look for their imports. Repeating it changes nothing."""
+    with engine.begin() as conn:
+        conn.execute(insert(ci).values(
+            id=import_id, team_id=team_id, status="failed", source=source, filename=what, file_path=what,
+            error=reason, completed_at=sa.func.now(), launched_at=sa.func.now(),
+        ).on_conflict_do_nothing(index_elements=["id"]))
+
+
+def _id(import_id: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(import_id))
+    except ValueError:
+        return None
+
+
+def exists(engine: Engine, import_id: str) -> bool:
+    key = _id(import_id)
+    if key is None:
+        return False
+    with engine.connect() as conn:
+        return conn.execute(sa.select(ci.c.id).where(ci.c.id == key)).first() is not None
+
+
+def get(engine: Engine, import_id: str, team_id: int | None = None) -> dict | None:
+    """The row, or None; with `team_id`, only that team's import (what every caller-facing door asks)."""
+    key = _id(import_id)
+    if key is None:
+        return None
+    query = sa.select(ci).where(ci.c.id == key)
+    if team_id is not None:
+        query = query.where(ci.c.team_id == team_id)
+    with engine.connect() as conn:
+        row = conn.execute(query).mappings().first()
+    return dict(row) if row else None
+
+
+def require(engine: Engine, import_id: str) -> dict:
+    """The row of an import a run works on; it must exist."""
+    row = get(engine, import_id)
+    if row is None:
+        raise LookupError(f"there is no import {import_id}")
+    return row
+
+
+def list_query(team_id: int, status: str | None = None) -> sa.Select:
+    """The team's imports (for a page of them, newest first: see list_order)."""
+    query = sa.select(ci).where(ci.c.team_id == team_id)
+    return query.where(ci.c.status == status) if status else query
+
+
+def list_order() -> tuple[sa.Column, sa.Column]:
+    """What a page of imports is ordered and cut by: created_at, then id."""
+    return ci.c.created_at, ci.c.id
+
+
+def cursor_query(team_id: int, import_id: str) -> sa.Select:
+    """Where an `after`/`before` cursor (an import id) stands, within the team's imports."""
+    return sa.select(ci.c.created_at).where(ci.c.id == import_id, ci.c.team_id == team_id)
+
+
+def owner(engine: Engine, import_id: str) -> dict | None:
+    """{"team", "source"} of an import: whose it is, for its run's tags."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(ci.c.source, t.teams.c.name.label("team")).join(t.teams, t.teams.c.id == ci.c.team_id)
+            .where(ci.c.id == import_id)
+        ).mappings().first()
+    return dict(row) if row else None
+
+
+def update(engine: Engine, import_id: str, **values) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.update(ci).where(ci.c.id == import_id).values(**values))
+
+
+def mark_launched(engine: Engine, import_id: str) -> None:
+    """Its run was started by someone else than the queued-imports sensor, which leaves it alone."""
+    update(engine, import_id, launched_at=sa.func.now())
+
+
+def start(engine: Engine, import_id: str, run_id: str | None) -> None:
+    """in_progress, counting the attempt, unless it completed (a re-executed run must not reopen a result)."""
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(ci)
+            .where(ci.c.id == import_id, ci.c.status.in_(["queued", "in_progress", "failed"]))
+            .values(status="in_progress", run_id=run_id, error=None, completed_at=None, attempts=ci.c.attempts + 1,
+                    started_at=sa.func.coalesce(ci.c.started_at, sa.func.now()))
+        )
+
+
+def fail(engine: Engine, import_id: str, message: str) -> None:
+    """failed, with the reason (a completed import stays completed); its staging table goes."""
+    with engine.begin() as conn:
+        conn.execute(sa.update(ci).where(ci.c.id == import_id, ci.c.status != "completed")
+                     .values(status="failed", error=message, completed_at=sa.func.now()))
+        conn.execute(sa.text(drop_sql(import_id)))
+
+
+def fail_if_unfinished(engine: Engine, import_id: str, message: str) -> bool:
+    """failed, when its runs died before the import could say so itself."""
+    with engine.begin() as conn:
+        done = conn.execute(
+            sa.update(ci).where(ci.c.id == import_id, ci.c.status.in_(UNFINISHED))
+            .values(status="failed", error=message, completed_at=sa.func.now())
+        ).rowcount
+        if done:
+            conn.execute(sa.text(drop_sql(import_id)))
+    return bool(done)
+
+
+def complete(engine: Engine, import_id: str) -> dict:
+    """completed, only once the merge committed: nothing half-done is ever reported done."""
+    with engine.begin() as conn:
+        state = conn.execute(sa.select(ci.c.merged_at, ci.c.status).where(ci.c.id == import_id).with_for_update()).one()
+        if state.merged_at is None:
+            raise NotMerged(f"import {import_id} has not been merged")
+        if state.status == "in_progress":  # an import marked failed meanwhile stays failed
+            conn.execute(sa.update(ci).where(ci.c.id == import_id).values(
+                status="completed", error=None, completed_at=sa.func.coalesce(ci.c.completed_at, sa.func.now())))
+        conn.execute(sa.text(drop_sql(import_id)))
+    return require(engine, import_id)
+
+
+def requeue(engine: Engine, import_id: str, note: str) -> bool:
+    """An in_progress import whose run died, back in the queue for the queued-imports sensor."""
+    with engine.begin() as conn:
+        return bool(conn.execute(
+            sa.update(ci).where(ci.c.id == import_id, ci.c.status == "in_progress")
+            .values(status="queued", launched_at=None, run_id=None, error=note)
+        ).rowcount)
+
+
+def unfinished(engine: Engine) -> list[dict]:
+    """Imports a run is (or should be) working on: in_progress, or queued."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(ci.c.id, ci.c.status, ci.c.run_id, ci.c.attempts, ci.c.merged_at).where(ci.c.status.in_(UNFINISHED))
+        ).mappings().all()
+    return [dict(r, id=str(r["id"])) for r in rows]
+
+
+def claim_queued(engine: Engine, limit: int = 25, stale_after_seconds: int = 120) -> list[dict]:
+    """Queued imports nobody has launched (or whose launch got lost), marked launched now."""
+    stale = sa.func.now() - sa.text(f"interval '{int(stale_after_seconds)} seconds'")
+    with engine.begin() as conn:
+        rows = conn.execute(
+            sa.select(ci.c.id, ci.c.source, t.teams.c.name.label("team"))
+            .join(t.teams, t.teams.c.id == ci.c.team_id)
+            .where(ci.c.status == "queued", ci.c.launched_at.is_(None) | (ci.c.launched_at < stale))
+            .order_by(ci.c.created_at).limit(limit).with_for_update(of=ci, skip_locked=True)
+        ).mappings().all()
+        if rows:
+            conn.execute(sa.update(ci).where(ci.c.id.in_([r["id"] for r in rows])).values(launched_at=sa.func.now()))
+    return [{"id": str(r["id"]), "source": r["source"], "team": r["team"]} for r in rows]
+
+
+def live_ids(engine: Engine, import_ids: list[str]) -> set[str]:
+    """Which of these imports are still queued or running."""
+    if not import_ids:
+        return set()
+    with engine.connect() as conn:
+        return set(map(str, conn.execute(
+            sa.select(ci.c.id).where(ci.c.id.in_(import_ids), ci.c.status.in_(UNFINISHED))).scalars()))
+
+
+def retention_states(engine: Engine, import_ids: list[str], keep_hours: float) -> dict[str, tuple[str, bool]]:
+    """{import id: (status, ended more than keep_hours ago)} for the landing sweep."""
+    expired_at = sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, sa.literal(keep_hours * 3600.0, sa.Float))
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(ci.c.id, ci.c.status, (ci.c.completed_at < expired_at).label("expired")).where(ci.c.id.in_(import_ids))
+        ).all()
+    return {str(r.id): (r.status, bool(r.expired)) for r in rows}
