@@ -3,7 +3,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 
 from assets.step import GROUP, import_step, steps_of
 from assets.validated_rows import validated_rows
-from pipelines.partitions import contact_imports
+from assets.partitions import contact_imports
 from resources.column_mapper import Mapping
 from resources.database import Database
 from resources.landing_store import Landing

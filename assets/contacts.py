@@ -4,7 +4,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 
 from assets.contact_properties import contact_properties
 from assets.step import GROUP, import_step, steps_of
-from pipelines.partitions import contact_imports
+from assets.partitions import contact_imports
 from resources.column_mapper import Mapping
 from resources.database import Database
 from resources.landing_store import Landing

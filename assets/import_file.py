@@ -7,8 +7,8 @@ Launched from the Dagster UI for a partition that has no import yet, the run con
 from dagster import AssetExecutionContext, Config, Failure, MaterializeResult, MetadataValue, asset
 
 from assets.step import GROUP, import_step, steps_of
-from pipelines.partitions import contact_imports
-from pipelines.run_tags import import_tags, refusal
+from assets.partitions import contact_imports
+from roster.importing.launches import import_tags, refusal
 from resources.column_mapper import Mapping
 from resources.database import Database
 from resources.landing_store import Landing

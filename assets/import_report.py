@@ -5,7 +5,7 @@ from dagster import (
 
 from assets.contacts import contacts
 from assets.step import GROUP, import_step, steps_of
-from pipelines.partitions import contact_imports
+from assets.partitions import contact_imports
 from resources.column_mapper import Mapping
 from resources.database import Database
 from resources.landing_store import Landing

@@ -15,7 +15,7 @@ import yaml
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleDefinition, ScheduleEvaluationContext, SkipReason
 
 from pipelines.jobs import contact_import_job
-from pipelines.partitions import contact_imports
+from assets.partitions import contact_imports
 from roster import outside_fetch
 from roster.database import get_engine
 from roster.importing.service import ImportService

@@ -18,7 +18,7 @@ from pathlib import Path
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, sensor
 
 from pipelines.jobs import contact_import_job
-from pipelines.partitions import contact_imports
+from assets.partitions import contact_imports
 from resources.database import Database
 from resources.landing_store import Landing
 from roster.importing.render import render_import

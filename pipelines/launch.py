@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dagster import DagsterInstance
 
-from pipelines.partitions import contact_imports
+from assets.partitions import contact_imports
 from roster.settings import get_settings
 
 # Package data, so any install ships it (pyproject.toml); copied into DAGSTER_HOME when none is there.

@@ -1,10 +1,10 @@
 """The landing sweep: hourly, the daemon deletes uploaded files Roster no longer keeps
-(roster/retention.py says which, and for how long)."""
+(roster/importing/retention.py says which, and for how long)."""
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
 
 from resources.database import Database
 from resources.landing_store import Landing
-from roster.retention import sweep_uploads
+from roster.importing.retention import sweep_uploads
 
 
 @sensor(minimum_interval_seconds=3600, default_status=DefaultSensorStatus.RUNNING,

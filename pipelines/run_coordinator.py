@@ -11,7 +11,7 @@ from __future__ import annotations
 from dagster import DagsterRun, QueuedRunCoordinator
 from dagster._core.run_coordinator.base import SubmitRunContext
 
-from pipelines.run_tags import import_tags, refusal
+from roster.importing.launches import import_tags, refusal
 
 
 class ImportRunCoordinator(QueuedRunCoordinator):

@@ -9,7 +9,7 @@ the watchdog's (pipelines/watchdog.py).
 from dagster import DagsterRunStatus, DefaultSensorStatus, RunRequest, RunsFilter, SensorEvaluationContext, SensorResult, sensor
 
 from pipelines.jobs import contact_import_job
-from pipelines.partitions import contact_imports
+from assets.partitions import contact_imports
 from resources.database import Database
 from roster.store import imports
 

@@ -59,8 +59,8 @@ def _json(name: str, value: Any) -> Any:
             return None
         try:
             return json.loads(value)
-        except json.JSONDecodeError:
-            raise OptionsError(f"`{name}` must be JSON") from None
+        except json.JSONDecodeError as e:
+            raise OptionsError(f"`{name}` is not valid JSON: {e.msg}") from None
     return value
 
 

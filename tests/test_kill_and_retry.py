@@ -77,9 +77,9 @@ def test_two_overlapping_imports_at_once_equal_one_after_the_other(engine, team,
     a = _file(tmp_path, rows=2000, offset=0, tag="a")
     b = _file(tmp_path, rows=2000, offset=1000, tag="b")  # rows 1000-1999 in both
     from roster.landing import LandingStore
-    from tests.helpers import create_import
     from schemas.column_map import parse_column_map
-from schemas.import_options import ImportOptions
+    from schemas.import_options import ImportOptions
+    from tests.helpers import create_import
 
     ids = [create_import(engine, LandingStore(), team_id, f, f.name, ImportOptions(column_map=parse_column_map(CMAP)), source="test")
            for f in (a, b)]

@@ -203,10 +203,21 @@ def test_a_sync_source_on_a_private_address_needs_the_opt_in(engine, team, tmp_p
     assert set(contacts(engine, team_id)) == {"ada@example.com", "grace@example.com"}
 
 
-def test_launch_from_the_ui_launchpad_creates_the_import(engine, tmp_path):
-    """What the launchpad does: a new partition (a UUID) and run config naming the file."""
+def test_launch_from_the_ui_launchpad_creates_the_import(engine, tmp_path, monkeypatch):
+    """What the launchpad does: a new partition (a UUID) and run config naming the file, which
+    must lie under ROSTER_LAUNCHPAD_ALLOWED_DIRS (the UI has no login)."""
     team = f"ui-{uuid.uuid4().hex[:6]}"
-    path = write_csv(tmp_path / "ui.csv", ["Email", "First Name", "Last Name"], [ROW])
+    allowed, elsewhere = tmp_path / "allowed", tmp_path / "elsewhere"
+    allowed.mkdir(), elsewhere.mkdir()
+    monkeypatch.setenv("ROSTER_LAUNCHPAD_ALLOWED_DIRS", str(allowed))
+    outside = write_csv(elsewhere / "secret.csv", ["Email"], [["x@example.com"]])
+    refused_id = str(uuid.uuid4())
+    refused = run_import(refused_id, run_config={"ops": {"import_file": {"config": {"file_path": str(outside), "team": team}}}})
+    assert not refused.success and not imports.exists(get_engine(), refused_id)
+    [failure] = [e for e in refused.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "outside the allowed directories" in failure.event_specific_data.error.message
+
+    path = write_csv(allowed / "ui.csv", ["Email", "First Name", "Last Name"], [ROW])
     import_id = str(uuid.uuid4())
     config = {"ops": {"import_file": {"config": {"file_path": str(path), "team": team, "column_map": json.dumps(NAMES_MAP)}}}}
     result = run_import(import_id, {"roster/source": "ui", "roster/team": team}, run_config=config)

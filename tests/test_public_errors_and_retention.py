@@ -17,7 +17,7 @@ from roster.errors_public import GENERIC, public_error, public_text
 from roster.importing.render import render_import
 from tests.helpers import create_import, get_import
 from pipelines.launch import run_import
-from roster.retention import sweep_uploads
+from roster.importing.retention import sweep_uploads
 from schemas.import_options import ImportOptions
 from tests.helpers import NAMES_MAP, run, write_csv
 

@@ -55,11 +55,20 @@ def option_values(column_map, on_conflict, segments, topics, auto_map, auto_crea
     return {k: v for k, v in raw.items() if v is not None}
 
 
+# How the parser's option names are spelled as flags, for its error messages.
+FLAG_NAMES = {"column_map": "--column-map", "on_conflict": "--on-conflict", "segments": "--segment",
+              "topics": "--topics", "auto_map": "--auto-map", "auto_create_properties": "--auto-create-properties",
+              "model_mapping": "--model-mapping", "resubscribe": "--resubscribe"}
+
+
 def import_options(**flags):
-    """ImportOptions from the flags, or a one-line error naming what is wrong."""
+    """ImportOptions from the flags, or a one-line error naming the flag that is wrong."""
     from schemas.import_options import OptionsError, parse_options
 
     try:
         return parse_options(option_values(**flags))
     except OptionsError as e:
-        fail(str(e))
+        message = str(e)
+        for name, flag in FLAG_NAMES.items():
+            message = message.replace(f"`{name}`", flag).replace(f"{name} is", f"{flag} is", 1)
+        fail(message)

@@ -1,0 +1,98 @@
+"""The shape of the code, checked: packages import only downward, only the Dagster project imports
+Dagster, and the API and the import service start without it."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT = ("schemas", "roster", "resources", "assets", "pipelines")
+# Who may import Dagster: the Dagster project, and the command line (it runs `roster import`).
+DAGSTER_ALLOWED = ("resources", "assets", "pipelines", "roster.cli")
+
+
+def _package_of(module: str) -> str:
+    """A module's package (its folder, dotted); a package is its own."""
+    path = ROOT / module.replace(".", "/")
+    return module if (path / "__init__.py").exists() or path.is_dir() else module.rpartition(".")[0]
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a file imports, at the top or inside a function."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level:  # relative: within its own package
+            base = ".".join(path.relative_to(ROOT).with_suffix("").parts[: -node.level])
+            found.add(f"{base}.{node.module}" if node.module else base)
+    return found
+
+
+def _modules():
+    for top in PROJECT:
+        for path in (ROOT / top).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            yield ".".join(path.relative_to(ROOT).with_suffix("").parts), path
+
+
+def _graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for module, path in _modules():
+        source = _package_of(module)
+        for target in _imports(path):
+            if target.split(".")[0] not in PROJECT:
+                continue
+            while target and not ((ROOT / target.replace(".", "/")).is_dir() or (ROOT / (target.replace(".", "/") + ".py")).exists()):
+                target = target.rpartition(".")[0]  # `from pkg.mod import name`: the module, not the name
+            if target and _package_of(target) != source:
+                graph.setdefault(source, set()).add(_package_of(target))
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, str] = {}
+
+    def visit(node: str, trail: list[str]) -> list[str] | None:
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                return trail + [node, nxt]
+            if nxt not in state and (found := visit(nxt, trail + [node])):
+                return found
+        state[node] = "done"
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node, [])):
+            return found
+    return None
+
+
+def test_packages_import_only_downward():
+    cycle = _cycle(_graph())
+    assert cycle is None, "a package import cycle: " + " -> ".join(cycle)
+
+
+def test_only_the_dagster_project_imports_dagster():
+    offenders = []
+    for module, path in _modules():
+        if any(module == p or module.startswith(p + ".") for p in DAGSTER_ALLOWED):
+            continue
+        if any(i == "dagster" or i.startswith(("dagster.", "dagster_")) for i in _imports(path)):
+            offenders.append(module)
+    assert offenders == []
+
+
+def test_the_api_and_the_import_service_start_without_dagster():
+    code = ("import sys, roster.api.app, roster.importing.service, roster.importing.steps; "
+            "print(sorted(m for m in sys.modules if m == 'dagster' or m.startswith('dagster.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
