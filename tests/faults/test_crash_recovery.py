@@ -59,10 +59,32 @@ def world():
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _mount(*args: str) -> None:
+    out = subprocess.run(["mount", *args], capture_output=True, text=True)
+    if out.returncode:
+        raise OSError(f"mount {' '.join(args)}: {out.stderr.strip() or out.returncode}")
+
+
 def _read_only(folder: Path):
     """The folder read-only for everyone, root included (a read-only bind mount over itself)."""
-    subprocess.run(["mount", "--bind", str(folder), str(folder)], check=True)
-    subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True)
+    _mount("--bind", str(folder), str(folder))
+    for attempt in range(5):  # the remount can lose a race with the kernel noticing the new mount
+        try:
+            _mount("-o", "remount,bind,ro", str(folder))
+            break
+        except OSError:
+            if attempt == 4:
+                _writable(folder)
+                raise
+            time.sleep(0.5)
+    probe = folder / ".write-probe"
+    try:
+        probe.write_text("")
+    except OSError:
+        return  # read-only, as wanted
+    probe.unlink()
+    _writable(folder)
+    raise OSError(f"{folder} is still writable after a read-only bind mount")
 
 
 def _writable(folder: Path):
@@ -76,7 +98,7 @@ def _can_mount(tmp_path: Path) -> bool:
         _read_only(probe)
         _writable(probe)
         return True
-    except (subprocess.CalledProcessError, FileNotFoundError):
+    except (OSError, subprocess.CalledProcessError):
         return False
 
 
