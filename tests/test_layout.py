@@ -96,3 +96,19 @@ def test_the_api_and_the_import_service_start_without_dagster():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_the_sdk_says_what_every_public_method_returns():
+    import inspect
+
+    from roster.client import client, resources
+
+    missing = []
+    for module in (client, resources):
+        for cls_name, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ != module.__name__ or cls_name.startswith("_"):
+                continue
+            for name, fn in vars(cls).items():
+                if inspect.isfunction(fn) and not name.startswith("_") and "return" not in fn.__annotations__:
+                    missing.append(f"{cls_name}.{name}")
+    assert missing == []
