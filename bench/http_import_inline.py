@@ -8,7 +8,7 @@ os.environ["ROSTER_LAUNCH"] = "inline"
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tests.api.conftest import serve
 from roster.api.app import create_app
-from roster.api.keys import create_api_key
+from roster.api.http.keys import create_api_key
 from roster.database import get_engine
 import httpx
 

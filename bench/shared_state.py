@@ -33,8 +33,8 @@ sys.path.insert(0, ROOT)
 def bare_app():
     """`uvicorn --factory`: the API without the rate-limit and idempotency middlewares."""
     from roster.api.app import create_app
-    from roster.api.idempotency import IdempotencyMiddleware
-    from roster.api.ratelimit import RateLimitMiddleware
+    from roster.api.http.idempotency import IdempotencyMiddleware
+    from roster.api.http.ratelimit import RateLimitMiddleware
 
     app = create_app()
     app.user_middleware = [m for m in app.user_middleware if m.cls not in (RateLimitMiddleware, IdempotencyMiddleware)]
@@ -111,9 +111,9 @@ class Resp:
 def statements(n: int) -> None:
     import sqlalchemy as sa
 
-    from roster.api import state
-    from roster.api.idempotency import IdempotencyStore
-    from roster.api.ratelimit import TAKE, Limit, SharedBuckets
+    from roster.api.http import state
+    from roster.api.http.idempotency import IdempotencyStore
+    from roster.api.http.ratelimit import TAKE, Limit, SharedBuckets
     from roster.database import get_engine
     from roster.store.teams import ensure as ensure_team
 
@@ -179,7 +179,7 @@ def http(n: int) -> None:
     so a busy machine slows both alike; the cost is the median of the paired differences."""
     import httpx
 
-    from roster.api.keys import create_api_key
+    from roster.api.http.keys import create_api_key
     from roster.database import get_engine
 
     env = {**os.environ, "ROSTER_RATE_LIMIT": "1000000", "ROSTER_LAUNCH": "sensor"}

@@ -165,7 +165,7 @@ column_mappings = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
 
-# The API's shared state (roster/api/idempotency.py, roster/api/ratelimit.py): every API process
+# The API's shared state (roster/api/http/idempotency.py, roster/api/http/ratelimit.py): every API process
 # sees the same idempotency keys and rate-limit buckets.
 idempotency_keys = sa.Table(
     "idempotency_keys", metadata,

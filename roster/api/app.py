@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from roster.api.errors import install_error_handlers
-from roster.api.idempotency import IdempotencyMiddleware, IdempotencyStore
-from roster.api.ratelimit import RateLimitMiddleware, limits
-from roster.api.state import Janitor
+from roster.api.http.errors import install_error_handlers
+from roster.api.http.idempotency import IdempotencyMiddleware, IdempotencyStore
+from roster.api.http.ratelimit import RateLimitMiddleware, limits
+from roster.api.http.state import Janitor
 from roster.api.routers import contacts, imports, properties, segments, topics
 
 DESCRIPTION = """Bulk contact imports into PostgreSQL, speaking Resend's Contacts (Import) API wire format.

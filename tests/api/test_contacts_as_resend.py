@@ -119,7 +119,7 @@ def test_list_sizes_when_no_limit_is_given(http, engine):
 
 def test_every_contact_is_streamed_in_order(http, engine):
     """More contacts than one batch of the stream: all of them, newest first, without a duplicate."""
-    from roster.api.pagination import STREAM_BATCH_ROWS
+    from roster.api.http.pagination import STREAM_BATCH_ROWS
 
     team_id = _team_id(engine, http)
     n = STREAM_BATCH_ROWS * 2 + 37

@@ -13,7 +13,7 @@ MAX_EXAMPLES = 8
 
 @pytest.fixture(scope="module")
 def st_token(database, api_url):
-    from roster.api.keys import create_api_key
+    from roster.api.http.keys import create_api_key
     from roster.database import get_engine
 
     return create_api_key(get_engine(), "schemathesis")

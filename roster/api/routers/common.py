@@ -5,8 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from roster.api.errors import ApiError
-from roster.api.pagination import is_uuid
+from roster.api.http.errors import ApiError
+from roster.api.http.pagination import is_uuid
 
 
 class Deleted(BaseModel):

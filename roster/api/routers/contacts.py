@@ -12,10 +12,10 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-from roster.api import render
-from roster.api.auth import Caller, require_caller
-from roster.api.errors import ApiError, not_found
-from roster.api.pagination import EVERY_OBJECT, Page, is_uuid, paginate
+from roster.api.http import render
+from roster.api.http.auth import Caller, require_caller
+from roster.api.http.errors import ApiError, not_found
+from roster.api.http.pagination import EVERY_OBJECT, Page, is_uuid, paginate
 from roster.api.routers.common import Created, valid_id
 from roster.api.routers.segments import Segment, SegmentList
 from roster.database import get_engine

@@ -9,11 +9,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
-from roster.api.auth import Caller, require_caller
-from roster.api.errors import ApiError, cannot_store, not_found
-from roster.api.pagination import IMPORTS_PAGE, Page, paginate
+from roster.api.http.auth import Caller, require_caller
+from roster.api.http.errors import ApiError, cannot_store, not_found
+from roster.api.http.pagination import IMPORTS_PAGE, Page, paginate
 from roster.api.routers.common import valid_id
-from roster.api.uploads import max_upload_bytes, receive_upload, too_large
+from roster.api.http.uploads import max_upload_bytes, receive_upload, too_large
 from roster.database import get_engine
 from roster.importing.errors import ImportRefused
 from roster.importing.render import render_import

@@ -7,10 +7,10 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from roster.api import render
-from roster.api.auth import Caller, require_caller
-from roster.api.errors import not_found
-from roster.api.pagination import TOPICS_PAGE, Page, paginate
+from roster.api.http import render
+from roster.api.http.auth import Caller, require_caller
+from roster.api.http.errors import not_found
+from roster.api.http.pagination import TOPICS_PAGE, Page, paginate
 from roster.api.routers.common import Created, Deleted, valid_id
 from roster.database import get_engine
 from schemas import tables as t

@@ -9,7 +9,7 @@ down_revision = "0003"
 
 UPGRADE = """
 -- One row per Idempotency-Key of a team, kept 24 hours (expires_at) and then deleted by the
--- API's cleanup (roster/api/state.py). While the first request runs, status is NULL and its
+-- API's cleanup (roster/api/http/state.py). While the first request runs, status is NULL and its
 -- owner renews lease_until; a key whose owner died is taken over once the lease has passed.
 CREATE TABLE idempotency_keys (
   team_id bigint NOT NULL REFERENCES teams(id) ON DELETE CASCADE,

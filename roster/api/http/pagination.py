@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from fastapi import Query
 from fastapi.responses import StreamingResponse
 
-from roster.api.errors import ApiError
+from roster.api.http.errors import ApiError
 
 log = logging.getLogger("roster.api")
 STREAM_BATCH_ROWS = 1000

@@ -9,8 +9,8 @@ two processes, exactly one runs. While it runs, its process renews a lease on th
 process dies, the key is free again once the lease has passed (30 s, ROSTER_IDEMPOTENCY_LEASE),
 so a retry is not refused for a day. (A request that had already done its work when its process died is then done again:
 the response, not the work, is what is kept.) A claim costs one INSERT, a replay two reads, the
-first response one durable UPDATE (roster/api/state.py says which commits wait for the disk).
-Expired keys are deleted by roster/api/state.py.
+first response one durable UPDATE (roster/api/http/state.py says which commits wait for the disk).
+Expired keys are deleted by roster/api/http/state.py.
 
 The body is never buffered: it is hashed as it streams to the route. A multipart body is hashed
 part by part (names, part headers, data), so the same upload sent again with another boundary
@@ -30,9 +30,9 @@ from dataclasses import dataclass
 import anyio
 import sqlalchemy as sa
 
-from roster.api import auth, state
-from roster.api.errors import error_body
-from roster.api.keys import hash_token
+from roster.api.http import auth, state
+from roster.api.http.errors import error_body
+from roster.api.http.keys import hash_token
 
 log = logging.getLogger("roster.api")
 

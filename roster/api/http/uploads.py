@@ -11,7 +11,7 @@ from pathlib import Path
 import anyio
 from fastapi import Request
 
-from roster.api.errors import ApiError
+from roster.api.http.errors import ApiError
 
 DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 MAX_FIELD_BYTES = 1024 * 1024

@@ -1,4 +1,4 @@
-"""Rate limits, shared by every API process through PostgreSQL (roster/api/state.py).
+"""Rate limits, shared by every API process through PostgreSQL (roster/api/http/state.py).
 
 As Resend counts them: per team, across all of the team's API keys (default 10 requests per
 second, ROSTER_RATE_LIMIT; a burst of as many). Every response carries ratelimit-limit,
@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from roster.api import auth, state
-from roster.api.errors import error_body
-from roster.api.keys import hash_token
+from roster.api.http import auth, state
+from roster.api.http.errors import error_body
+from roster.api.http.keys import hash_token
 
 DEFAULT_RATE = 10.0
 DEFAULT_BAD_KEYS_PER_MINUTE = 10.0

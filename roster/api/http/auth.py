@@ -1,6 +1,6 @@
 """`Authorization: Bearer <key>`: missing is 401 missing_api_key, unknown is 403 invalid_api_key.
 
-The rate-limit middleware (roster/api/ratelimit.py) resolves the key first, after limiting the
+The rate-limit middleware (roster/api/http/ratelimit.py) resolves the key first, after limiting the
 client address, and leaves the answer in the request's state; `require_caller` uses that answer
 rather than looking the key up a second time."""
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from fastapi import Request
 
-from roster.api.errors import ApiError
-from roster.api.keys import hash_token
+from roster.api.http.errors import ApiError
+from roster.api.http.keys import hash_token
 from roster.database import get_engine
 from schemas import tables as t
 
