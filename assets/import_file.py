@@ -4,15 +4,16 @@ Launched from the Dagster UI for a partition that has no import yet, the run con
 (under ROSTER_LAUNCHPAD_ALLOWED_DIRS) and `team` create the import first, so the REST API and
 `roster` see it like any other. The other config keys override the import's stored options.
 """
+
 from dagster import AssetExecutionContext, Config, Failure, MaterializeResult, MetadataValue, asset
 
-from assets.step import GROUP, import_step, steps_of
 from assets.partitions import contact_imports
-from roster.importing.launches import import_tags, refusal
+from assets.step import GROUP, import_step, steps_of
 from resources.column_mapper import Mapping
 from resources.database import Database
 from resources.landing_store import Landing
 from roster.importing.errors import ImportRefused
+from roster.importing.launches import import_tags, refusal
 from roster.store import imports
 
 
@@ -32,8 +33,9 @@ class ImportOverrides(Config):
 
 
 @asset(partitions_def=contact_imports, group_name=GROUP, description=__doc__)
-def import_file(context: AssetExecutionContext, config: ImportOverrides, database: Database, landing: Landing,
-                mapping: Mapping) -> MaterializeResult:
+def import_file(
+    context: AssetExecutionContext, config: ImportOverrides, database: Database, landing: Landing, mapping: Mapping
+) -> MaterializeResult:
     steps = steps_of(context, database, landing, mapping)
     # Runs that never queued (`dagster job execute`) are checked here as the run coordinator
     # checks the UI's: one line, and no import row, for a partition that names no import.
@@ -53,8 +55,7 @@ def import_file(context: AssetExecutionContext, config: ImportOverrides, databas
     if missing:  # a run that did not queue: its tags say whose import it is, as every other run's do
         context.instance.add_run_tags(context.run_id, missing)
     with import_step(context, steps, "import_file") as import_id:
-        found = steps.open_file(import_id, context.run_id,
-                                config.model_dump(exclude_none=True, exclude={"file_path", "team"}))
+        found = steps.open_file(import_id, context.run_id, config.model_dump(exclude_none=True, exclude={"file_path", "team"}))
         if "headers" in found:
             found["headers"] = MetadataValue.json(found["headers"])
         return MaterializeResult(metadata=found)

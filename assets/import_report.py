@@ -1,11 +1,17 @@
 """Step 6: the outcome: the import completed, its counts as metadata, and checks on them."""
+
 from dagster import (
-    AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetExecutionContext, MaterializeResult, asset,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    MaterializeResult,
+    asset,
 )
 
 from assets.contacts import contacts
-from assets.step import GROUP, import_step, steps_of
 from assets.partitions import contact_imports
+from assets.step import GROUP, import_step, steps_of
 from resources.column_mapper import Mapping
 from resources.database import Database
 from resources.landing_store import Landing
@@ -17,7 +23,10 @@ FAILURE_RATE_WARNING = 0.05
 
 
 @asset(
-    partitions_def=contact_imports, group_name=GROUP, deps=[contacts], description=__doc__,
+    partitions_def=contact_imports,
+    group_name=GROUP,
+    deps=[contacts],
+    description=__doc__,
     check_specs=[AssetCheckSpec("counts_add_up", asset="import_report"), AssetCheckSpec("failure_rate", asset="import_report")],
 )
 def import_report(context: AssetExecutionContext, database: Database, landing: Landing, mapping: Mapping) -> MaterializeResult:
@@ -32,11 +41,14 @@ def import_report(context: AssetExecutionContext, database: Database, landing: L
             metadata={**counts, **(row["merge_details"] or {}), "status": row["status"]},
             check_results=[
                 AssetCheckResult(
-                    check_name="counts_add_up", passed=parts == counts["total"],
+                    check_name="counts_add_up",
+                    passed=parts == counts["total"],
                     metadata={"total": counts["total"], "created+updated+skipped+failed": parts},
                 ),
                 AssetCheckResult(
-                    check_name="failure_rate", passed=rate <= FAILURE_RATE_WARNING, severity=AssetCheckSeverity.WARN,
+                    check_name="failure_rate",
+                    passed=rate <= FAILURE_RATE_WARNING,
+                    severity=AssetCheckSeverity.WARN,
                     metadata={"failure_rate": round(rate, 4)},
                 ),
             ],

@@ -90,8 +90,12 @@ def import_step(context: AssetExecutionContext, steps: ImportSteps, step: str) -
             raise RetryRequested(max_retries=len(BACKOFF), seconds_to_wait=wait) from e
         let_go(import_id)
         if is_transient(e):
-            _fail_quietly(engine, import_id, f"{step} could not reach the database or storage for about a minute; "
-                          "the import stopped where it was safe. Run it again once they are back.")
+            _fail_quietly(
+                engine,
+                import_id,
+                f"{step} could not reach the database or storage for about a minute; "
+                "the import stopped where it was safe. Run it again once they are back.",
+            )
         else:
             steps.landing.clean_work(import_id)
             imports.fail(engine, import_id, public_error(step, e))  # the detail stays in the run's log, with the traceback

@@ -2,11 +2,12 @@
 
 Rows are read, validated and COPYed in batches, so memory stays flat whatever the file's size.
 """
+
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from assets.column_mapping import column_mapping
-from assets.step import GROUP, import_step, steps_of
 from assets.partitions import contact_imports
+from assets.step import GROUP, import_step, steps_of
 from resources.column_mapper import Mapping
 from resources.database import Database
 from resources.landing_store import Landing

@@ -10,6 +10,7 @@ and after: three concurrent full CSV downloads, then the JSON paged through in p
 Usage: python bench/failures_export.py [--rows 1000000]
 Uses a fresh database on the local PostgreSQL (socket /var/run/postgresql) and a fresh data dir.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,29 +48,45 @@ def main() -> None:
     with psycopg.connect(f"postgresql://root@/postgres?host={SOCKET}", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{db}"')
     url = f"postgresql://root@/{db}?host={SOCKET}"
-    env = {**os.environ, "DATABASE_URL": url, "ROSTER_DATA_DIR": tempfile.mkdtemp(prefix="roster-bench-"),
-           "ROSTER_RATE_LIMIT": "1000", "PYTHONPATH": str(ROOT)}
-    key = subprocess.run([str(Path(sys.executable).parent / "roster"), "keys", "create", "--team", "bench", "--json"],
-                         env=env, capture_output=True, text=True, check=True, cwd=ROOT)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "ROSTER_DATA_DIR": tempfile.mkdtemp(prefix="roster-bench-"),
+        "ROSTER_RATE_LIMIT": "1000",
+        "PYTHONPATH": str(ROOT),
+    }
+    key = subprocess.run(
+        [str(Path(sys.executable).parent / "roster"), "keys", "create", "--team", "bench", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     token = json.loads(key.stdout)["token"]
     import_id = str(uuid.uuid4())
     with psycopg.connect(url, autocommit=True) as conn:
         team_id = conn.execute("SELECT id FROM teams WHERE name = 'bench'").fetchone()[0]
-        conn.execute("INSERT INTO contact_imports (id, team_id, status, file_path, file_info, completed_at) "
-                     "VALUES (%s, %s, 'completed', 'x', %s, now())",
-                     (import_id, team_id, json.dumps({"headers": ["Email", "First Name", "Last Name", "Plan"]})))
+        conn.execute(
+            "INSERT INTO contact_imports (id, team_id, status, file_path, file_info, completed_at) "
+            "VALUES (%s, %s, 'completed', 'x', %s, now())",
+            (import_id, team_id, json.dumps({"headers": ["Email", "First Name", "Last Name", "Plan"]})),
+        )
         t0 = time.monotonic()
         conn.execute(
             "INSERT INTO contact_import_failures (import_id, row_number, email, reason, data) "
             "SELECT %s, g, 'user' || g || '#example.com', 'invalid email ''user' || g || '#example.com''', "
             "jsonb_build_object('Email', 'user' || g || '#example.com', 'First Name', 'First' || g, "
-            "'Last Name', 'Last' || g, 'Plan', 'pro') FROM generate_series(1, %s) g", (import_id, args.rows))
+            "'Last Name', 'Last' || g, 'Plan', 'pro') FROM generate_series(1, %s) g",
+            (import_id, args.rows),
+        )
         print(f"wrote {args.rows:,} failed rows in {time.monotonic() - t0:.1f} s")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "roster.api.app:app", "--port", str(port),
-                             "--log-level", "warning"], env=env, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "roster.api.app:app", "--port", str(port), "--log-level", "warning"], env=env, cwd=ROOT
+    )
     base = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {token}"}
     try:
@@ -97,16 +114,23 @@ def main() -> None:
             th.start()
         for th in threads:
             th.join()
-        print(f"3 concurrent CSV downloads: {sizes[0] / 1e6:.0f} MB each, {min(times):.1f}-{max(times):.1f} s; "
-              f"API peak RSS {vm(proc.pid, 'VmHWM')} MiB (+{vm(proc.pid, 'VmHWM') - start})")
+        print(
+            f"3 concurrent CSV downloads: {sizes[0] / 1e6:.0f} MB each, {min(times):.1f}-{max(times):.1f} s; "
+            f"API peak RSS {vm(proc.pid, 'VmHWM')} MiB (+{vm(proc.pid, 'VmHWM') - start})"
+        )
         t = time.monotonic()
         for after in (None, args.rows // 2, args.rows - 1000):
-            page = httpx.get(f"{base}/contacts/imports/{import_id}/failures",
-                             params={"limit": 1000, **({"after": after} if after else {})},
-                             headers={**auth, "Accept": "application/json"}, timeout=60).json()
+            page = httpx.get(
+                f"{base}/contacts/imports/{import_id}/failures",
+                params={"limit": 1000, **({"after": after} if after else {})},
+                headers={**auth, "Accept": "application/json"},
+                timeout=60,
+            ).json()
             assert len(page["data"]) == 1000
-        print(f"JSON pages of 1000 (first, middle, last): {(time.monotonic() - t) / 3 * 1000:.0f} ms each; "
-              f"API peak RSS {vm(proc.pid, 'VmHWM')} MiB (+{vm(proc.pid, 'VmHWM') - start})")
+        print(
+            f"JSON pages of 1000 (first, middle, last): {(time.monotonic() - t) / 3 * 1000:.0f} ms each; "
+            f"API peak RSS {vm(proc.pid, 'VmHWM')} MiB (+{vm(proc.pid, 'VmHWM') - start})"
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=20)

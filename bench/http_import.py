@@ -5,6 +5,7 @@ launches it in its own process), POST /contacts/imports, then GET every 100 ms u
 Usage: python bench/http_import.py [--runs 7] [--rows 1000]
 Uses a fresh database on the local PostgreSQL (socket /var/run/postgresql) and a fresh data dir.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,22 +41,53 @@ def main() -> None:
     data = buf.getvalue().encode()
 
     db = "roster_http_bench"
-    subprocess.run(["psql", "-qX", "-h", SOCKET, "-d", "postgres", "-c", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)", "-c", f"CREATE DATABASE {db}"], check=True)
+    subprocess.run(
+        [
+            "psql",
+            "-qX",
+            "-h",
+            SOCKET,
+            "-d",
+            "postgres",
+            "-c",
+            f"DROP DATABASE IF EXISTS {db} WITH (FORCE)",
+            "-c",
+            f"CREATE DATABASE {db}",
+        ],
+        check=True,
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "DATABASE_URL": f"postgresql:///{db}?host={SOCKET}", "ROSTER_DATA_DIR": tmp, "ROSTER_RATE_LIMIT": "1000"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"postgresql:///{db}?host={SOCKET}",
+            "ROSTER_DATA_DIR": tmp,
+            "ROSTER_RATE_LIMIT": "1000",
+        }
         env.pop("DAGSTER_HOME", None)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        server = subprocess.Popen([str(BIN / "roster"), "serve", "--port", str(port), "--ui-port", "0"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [str(BIN / "roster"), "serve", "--port", str(port), "--ui-port", "0"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             times = []
             for run in range(args.runs):
-                key = subprocess.run([str(BIN / "roster"), "keys", "create", "--team", f"bench{run}", "--json"], env=env,
-                                     capture_output=True, text=True, check=True)
-                client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30,
-                                      headers={"Authorization": f"Bearer {json.loads(key.stdout)['token']}"})
+                key = subprocess.run(
+                    [str(BIN / "roster"), "keys", "create", "--team", f"bench{run}", "--json"],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                client = httpx.Client(
+                    base_url=f"http://127.0.0.1:{port}",
+                    timeout=30,
+                    headers={"Authorization": f"Bearer {json.loads(key.stdout)['token']}"},
+                )
                 for _ in range(120):  # the server may still be starting
                     try:
                         client.get("/contacts/imports")

@@ -3,18 +3,30 @@ server in a thread, POST /contacts/imports, then GET every 50 ms until completed
 
     DATABASE_URL=postgresql://... ROSTER_DATA_DIR=$(mktemp -d) .venv/bin/python bench/http_import_inline.py
 """
-import os, statistics, sys, time, uuid, csv, io
+
+import csv
+import io
+import os
+import statistics
+import sys
+import time
+import uuid
+
 os.environ["ROSTER_LAUNCH"] = "inline"
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from tests.api.conftest import serve
+import httpx
+
 from roster.api.app import create_app
 from roster.api.http.keys import create_api_key
 from roster.database import get_engine
-import httpx
+from tests.api.conftest import serve
 
 rows = 1000
-buf = io.StringIO(); w = csv.writer(buf); w.writerow(["email", "first_name", "last_name"])
-for i in range(rows): w.writerow([f"user{i}@example.com", f"First{i}", f"Last{i}"])
+buf = io.StringIO()
+w = csv.writer(buf)
+w.writerow(["email", "first_name", "last_name"])
+for i in range(rows):
+    w.writerow([f"user{i}@example.com", f"First{i}", f"Last{i}"])
 data = buf.getvalue().encode()
 times = []
 with serve(create_app(rate_limit=10000)) as url:
@@ -26,7 +38,8 @@ with serve(create_app(rate_limit=10000)) as url:
         iid = r.json()["id"]
         while True:
             b = c.get(f"/contacts/imports/{iid}").json()
-            if b["status"] in ("completed", "failed"): break
+            if b["status"] in ("completed", "failed"):
+                break
             time.sleep(0.05)
         dt = time.perf_counter() - t0
         assert b["status"] == "completed" and b["counts"]["created"] == rows, b

@@ -5,6 +5,7 @@ Usage: python bench/list_all.py [--contacts 200000] [--runs 3]
 Uses a fresh database on the local PostgreSQL (socket /var/run/postgresql), uvicorn in its own
 process (its RSS is sampled every 20 ms from /proc while the list streams).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,22 +41,46 @@ def main() -> None:
     args = ap.parse_args()
     db = "roster_list_bench"
     psql = ["psql", "-qX", "-h", SOCKET]
-    subprocess.run([*psql, "-d", "postgres", "-c", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)", "-c", f"CREATE DATABASE {db}"], check=True)
+    subprocess.run(
+        [*psql, "-d", "postgres", "-c", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)", "-c", f"CREATE DATABASE {db}"], check=True
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "DATABASE_URL": f"postgresql:///{db}?host={SOCKET}", "ROSTER_DATA_DIR": tmp, "ROSTER_RATE_LIMIT": "1000"}
-        key = json.loads(subprocess.run([str(BIN / "roster"), "keys", "create", "--team", "bench", "--json"], env=env,
-                                        capture_output=True, text=True, check=True).stdout)["token"]
-        subprocess.run([*psql, "-d", db, "-c",
-                        "INSERT INTO contacts (team_id, email, first_name, properties, created_at) "
-                        "SELECT t.id, 'user' || i || '@example.com', 'First' || i, "
-                        "jsonb_build_object('plan', 'pro', 'seats', i % 50), now() - i * interval '1 millisecond' "
-                        f"FROM generate_series(1, {args.contacts}) i, (SELECT id FROM teams WHERE name = 'bench') t",
-                        "-c", "VACUUM ANALYZE contacts"], check=True)
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"postgresql:///{db}?host={SOCKET}",
+            "ROSTER_DATA_DIR": tmp,
+            "ROSTER_RATE_LIMIT": "1000",
+        }
+        key = json.loads(
+            subprocess.run(
+                [str(BIN / "roster"), "keys", "create", "--team", "bench", "--json"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )["token"]
+        subprocess.run(
+            [
+                *psql,
+                "-d",
+                db,
+                "-c",
+                "INSERT INTO contacts (team_id, email, first_name, properties, created_at) "
+                "SELECT t.id, 'user' || i || '@example.com', 'First' || i, "
+                "jsonb_build_object('plan', 'pro', 'seats', i % 50), now() - i * interval '1 millisecond' "
+                f"FROM generate_series(1, {args.contacts}) i, (SELECT id FROM teams WHERE name = 'bench') t",
+                "-c",
+                "VACUUM ANALYZE contacts",
+            ],
+            check=True,
+        )
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        server = subprocess.Popen([str(BIN / "uvicorn"), "roster.api.app:app", "--port", str(port), "--log-level", "warning"],
-                                  env=env, cwd=ROOT)
+        server = subprocess.Popen(
+            [str(BIN / "uvicorn"), "roster.api.app:app", "--port", str(port), "--log-level", "warning"], env=env, cwd=ROOT
+        )
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600, headers={"Authorization": f"Bearer {key}"})
         try:
             for _ in range(240):
@@ -91,8 +116,10 @@ def main() -> None:
                 print(f"run {run}: {seconds:.2f} s, {size / 1e6:.1f} MB, API RSS peak {peak[0] / 1024:.0f} MiB", flush=True)
             body = json.loads(client.get("/contacts").content)
             assert len(body["data"]) == args.contacts and body["has_more"] is False
-            print(f"{args.contacts:,} contacts: median {statistics.median(times):.2f} s; API RSS {base / 1024:.0f} MiB "
-                  f"before, peak {max(peaks) / 1024:.0f} MiB while streaming")
+            print(
+                f"{args.contacts:,} contacts: median {statistics.median(times):.2f} s; API RSS {base / 1024:.0f} MiB "
+                f"before, peak {max(peaks) / 1024:.0f} MiB while streaming"
+            )
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)

@@ -10,6 +10,7 @@ Usage: python bench/run.py [--rows 1000000] [--memory-rows 0] [--repeat 1] [--sh
    peak RSS and how its time compares with the 1M-row time (linearity).
 Needs the local PostgreSQL (socket /var/run/postgresql, as floor.sh does).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,11 +28,16 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / "data"
 SOCKET = "/var/run/postgresql"
 COLUMN_MAP = {
-    "email": "Email", "first_name": "First Name", "last_name": "Last Name",
+    "email": "Email",
+    "first_name": "First Name",
+    "last_name": "Last Name",
     "unsubscribed": {"column": "Subscribed", "invert": True},
     "properties": {
-        "plan": {"column": "Plan"}, "company": {"column": "Company"}, "country": {"column": "Country"},
-        "signup_date": {"column": "Signup Date"}, "ltv": {"column": "Lifetime Value", "type": "number"},
+        "plan": {"column": "Plan"},
+        "company": {"column": "Company"},
+        "country": {"column": "Country"},
+        "signup_date": {"column": "Signup Date"},
+        "ltv": {"column": "Lifetime Value", "type": "number"},
     },
 }
 
@@ -45,7 +51,9 @@ def generate(shared: Path, rows: int) -> Path:
 
 
 def floor(shared: Path, path: Path) -> tuple[float, float]:
-    out = subprocess.run(["bash", str(shared / "bench" / "floor.sh"), str(path)], check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["bash", str(shared / "bench" / "floor.sh"), str(path)], check=True, capture_output=True, text=True
+    ).stdout
     create, update = out.strip().splitlines()[-1].split(":")[1].split()
     return float(create), float(update)
 
@@ -56,8 +64,16 @@ def psql(db: str, sql: str) -> None:
 
 def roster_import(path: Path, env: dict, segment: str | None) -> tuple[float, dict, int]:
     """Seconds, the import object, and the peak RSS (KiB) of the `roster import` process."""
-    cmd = [str(ROOT / ".venv" / "bin" / "roster"), "import", str(path), "--team", "bench", "--json",
-           "--column-map", json.dumps(COLUMN_MAP)]
+    cmd = [
+        str(ROOT / ".venv" / "bin" / "roster"),
+        "import",
+        str(path),
+        "--team",
+        "bench",
+        "--json",
+        "--column-map",
+        json.dumps(COLUMN_MAP),
+    ]
     if segment:
         cmd += ["--segment", segment]
     wrapped = ["/usr/bin/time", "-f", "%M", *cmd] if Path("/usr/bin/time").exists() else cmd
@@ -77,10 +93,14 @@ def fresh_roster(tmp: Path) -> tuple[dict, str]:
     psql("postgres", f"CREATE DATABASE {db}")
     env = {**os.environ, "DATABASE_URL": f"postgresql:///{db}?host={SOCKET}", "ROSTER_DATA_DIR": str(tmp)}
     env.pop("DAGSTER_HOME", None)
-    code = ("from roster.database import get_engine; from roster.store.teams import ensure as ensure_team; import sqlalchemy as sa\n"
-            "e = get_engine(); t = ensure_team(e, 'bench')\n"
-            "with e.begin() as c: print(c.execute(sa.text(\"INSERT INTO segments (team_id, name) VALUES (:t, 'bench') RETURNING id\"), {'t': t}).scalar())")
-    segment = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", code], env=env, check=True, capture_output=True, text=True).stdout.strip()
+    code = (
+        "from roster.database import get_engine; from roster.store.teams import ensure as ensure_team; import sqlalchemy as sa\n"
+        "e = get_engine(); t = ensure_team(e, 'bench')\n"
+        "with e.begin() as c: print(c.execute(sa.text(\"INSERT INTO segments (team_id, name) VALUES (:t, 'bench') RETURNING id\"), {'t': t}).scalar())"
+    )
+    segment = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "-c", code], env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
     return env, segment
 
 
@@ -105,7 +125,10 @@ def main() -> None:
         creates.append(s1)
         updates.append(s2)
         rss += [m1, m2]
-        print(f"run: floor {floors[-1][0]:.2f}/{floors[-1][1]:.2f} s, roster {s1:.2f}/{s2:.2f} s, counts {r1['counts']} / {r2['counts']}", flush=True)
+        print(
+            f"run: floor {floors[-1][0]:.2f}/{floors[-1][1]:.2f} s, roster {s1:.2f}/{s2:.2f} s, counts {r1['counts']} / {r2['counts']}",
+            flush=True,
+        )
     f_create = statistics.median(f[0] for f in floors)
     f_update = statistics.median(f[1] for f in floors)
     c, u = statistics.median(creates), statistics.median(updates)
@@ -118,8 +141,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             env, segment = fresh_roster(Path(tmp))
             s, r, m = roster_import(big, env, None if args.no_segment else segment)
-        print(f"memory  {args.memory_rows:,} rows: {s:.2f} s, peak RSS {m / 1024:.0f} MiB, "
-              f"time per row vs {args.rows:,}: {(s / args.memory_rows) / (c / args.rows):.2f}x, counts {r['counts']}")
+        print(
+            f"memory  {args.memory_rows:,} rows: {s:.2f} s, peak RSS {m / 1024:.0f} MiB, "
+            f"time per row vs {args.rows:,}: {(s / args.memory_rows) / (c / args.rows):.2f}x, counts {r['counts']}"
+        )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ On a throwaway database of that server:
    without an Idempotency-Key, one client. The median of the paired differences is the cost per
    request.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -92,7 +93,7 @@ class Resp:
                 return None
             while len(self.buf) < n + 2:
                 self.buf += self.sock.recv(65536)
-            data, self.buf = self.buf[:n], self.buf[n + 2:]
+            data, self.buf = self.buf[:n], self.buf[n + 2 :]
             return data
         if line[:1] == b"-":
             raise RuntimeError(line.decode())
@@ -154,7 +155,9 @@ def statements(n: int) -> None:
         print(f"  redis: not measured ({e})")
         return
     key = f"bench:team:{team_id}"
-    print(f"  redis GCRA take (EVALSHA, same logic) {summary(timed(lambda: r.call('EVALSHA', sha, 1, key, limit.interval, limit.window), n))}")
+    print(
+        f"  redis GCRA take (EVALSHA, same logic) {summary(timed(lambda: r.call('EVALSHA', sha, 1, key, limit.interval, limit.window), n))}"
+    )
     print(f"  redis PING                            {summary(timed(lambda: r.call('PING'), n))}")
 
 
@@ -162,8 +165,12 @@ def serve(target: list[str], env: dict) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", *target, "--port", str(port), "--no-access-log",
-                             "--log-level", "warning"], cwd=ROOT, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", *target, "--port", str(port), "--no-access-log", "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     while True:
         with socket.socket() as s:
@@ -192,22 +199,26 @@ def http(n: int) -> None:
         "GET /segments": lambda c: c.get("/segments?limit=1"),
         "POST /segments": lambda c: c.post("/segments", json={"name": "s"}),
         "POST /segments + Idempotency-Key": lambda c: c.post(
-            "/segments", json={"name": "s"}, headers={"Idempotency-Key": str(uuid.uuid4())}),
+            "/segments", json={"name": "s"}, headers={"Idempotency-Key": str(uuid.uuid4())}
+        ),
     }
     samples = {name: {req: [] for req in requests} for name in variants}
     try:
-        clients = {name: httpx.Client(base_url=url, headers={
-            "Authorization": f"Bearer {create_api_key(get_engine(), f'bench-{uuid.uuid4().hex[:8]}')}"})
-            for name, (_, url) in servers.items()}
+        clients = {
+            name: httpx.Client(
+                base_url=url, headers={"Authorization": f"Bearer {create_api_key(get_engine(), f'bench-{uuid.uuid4().hex[:8]}')}"}
+            )
+            for name, (_, url) in servers.items()
+        }
         names = list(variants)
         for i in range(n + 50):
             for req, send in requests.items():
-                for name in (names if i % 2 else names[::-1]):
+                for name in names if i % 2 else names[::-1]:
                     t0 = time.perf_counter()
                     r = send(clients[name])
                     dt = time.perf_counter() - t0
                     assert r.status_code in (200, 201), r.text
-                    if i >= 50:   # warm-up
+                    if i >= 50:  # warm-up
                         samples[name][req].append(dt)
     finally:
         for proc, _ in servers.values():

@@ -2,9 +2,10 @@
 
 Usage: python bench/step_times.py IMPORT_ID
 """
+
 import sys
 
-from dagster import DagsterEventType, EventRecordsFilter
+from dagster import DagsterEventType
 
 from pipelines.launch import dagster_instance
 

@@ -4,6 +4,7 @@ that, on each tick, fetches the export and creates an import of it.
 A source that fails (HTTP error, timeout, empty body, no file) makes a failed import with the
 reason, not a crashed tick. See examples/crm_sync.yaml.
 """
+
 import glob
 import os
 import re
@@ -14,8 +15,8 @@ from pathlib import Path
 import yaml
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleDefinition, ScheduleEvaluationContext, SkipReason
 
-from pipelines.jobs import contact_import_job
 from assets.partitions import contact_imports
+from pipelines.jobs import contact_import_job
 from roster import outside_fetch
 from roster.database import get_engine
 from roster.importing.service import ImportService
@@ -52,20 +53,30 @@ def load_sources(config: Path) -> list[SyncSource]:
         options = parse_options({k: v for k, v in item.items() if k in OPTIONS})
         if not re.fullmatch(r"[A-Za-z0-9_]+", item["name"]):
             raise ValueError(f"sync source name {item['name']!r}: use letters, digits and underscores")
-        sources.append(SyncSource(
-            name=item["name"], team=item["team"], cron=item["cron"], path=src.get("path"), url=src.get("url"),
-            headers=src.get("headers") or {}, timeout=float(src.get("timeout", 60)),
-            allow_private=bool(src.get("allow_private", False)), options=options,
-        ))
+        sources.append(
+            SyncSource(
+                name=item["name"],
+                team=item["team"],
+                cron=item["cron"],
+                path=src.get("path"),
+                url=src.get("url"),
+                headers=src.get("headers") or {},
+                timeout=float(src.get("timeout", 60)),
+                allow_private=bool(src.get("allow_private", False)),
+                options=options,
+            )
+        )
     return sources
 
 
 def _expand(value: str) -> str:
     """Secrets stay in the environment: ${NAME} in a header is replaced when the tick runs."""
+
     def sub(m: re.Match) -> str:
         if m.group(1) not in os.environ:
             raise SyncFailed(f"environment variable {m.group(1)} is not set")
         return os.environ[m.group(1)]
+
     return _ENV.sub(sub, value)
 
 
@@ -87,8 +98,9 @@ def fetch(source: SyncSource, landing: LandingStore, import_id: str) -> tuple[Pa
     spool.parent.mkdir(parents=True, exist_ok=True)
     try:
         with spool.open("wb") as out:
-            got = outside_fetch.fetch_sync(source.url, out, max_bytes=MAX_BYTES, total_timeout=source.timeout,
-                                           headers=headers, allow_private=allow_private)
+            got = outside_fetch.fetch_sync(
+                source.url, out, max_bytes=MAX_BYTES, total_timeout=source.timeout, headers=headers, allow_private=allow_private
+            )
         if got.size == 0:
             raise SyncFailed(f"GET {source.url} returned an empty body")
         filename = got.filename or f"{source.name}.csv"
@@ -120,8 +132,11 @@ def sync_tick(source: SyncSource, context: ScheduleEvaluationContext):
         return SkipReason(f"{source.name}: {e}")
     service.create(team_id, path, filename, source.options, "schedule", check=False, launched=True, import_id=import_id)
     context.instance.add_dynamic_partitions(contact_imports.name, [import_id])
-    return RunRequest(run_key=import_id, partition_key=import_id,
-                      tags={"roster/team": source.team, "roster/source": "schedule", "roster/sync": source.name})
+    return RunRequest(
+        run_key=import_id,
+        partition_key=import_id,
+        tags={"roster/team": source.team, "roster/source": "schedule", "roster/sync": source.name},
+    )
 
 
 def build_schedules(config: Path | None = None) -> list[ScheduleDefinition]:
@@ -130,12 +145,18 @@ def build_schedules(config: Path | None = None) -> list[ScheduleDefinition]:
         return []
     schedules = []
     for source in load_sources(path):
+
         def evaluate(context: ScheduleEvaluationContext, source=source):
             return sync_tick(source, context)
 
-        schedules.append(ScheduleDefinition(
-            name=f"crm_sync_{source.name}", cron_schedule=source.cron, job=contact_import_job,
-            execution_fn=evaluate, default_status=DefaultScheduleStatus.RUNNING,
-            description=f"Import {source.url or source.path} into team {source.team!r}",
-        ))
+        schedules.append(
+            ScheduleDefinition(
+                name=f"crm_sync_{source.name}",
+                cron_schedule=source.cron,
+                job=contact_import_job,
+                execution_fn=evaluate,
+                default_status=DefaultScheduleStatus.RUNNING,
+                description=f"Import {source.url or source.path} into team {source.team!r}",
+            )
+        )
     return schedules

@@ -1,4 +1,5 @@
 """The Dagster code location (workspace.yaml and `dagster job execute -m pipelines.definitions`)."""
+
 from dagster import Definitions
 
 from roster.lifeline import follow_parent_if_asked

@@ -9,6 +9,7 @@
 - When its import ends (completed, or failed for good after any retries), the file moves to
   `<team>/processed/` or `<team>/failed/`, with `NAME.result.json` (the import object) beside it.
 """
+
 import json
 import os
 import shutil
@@ -17,8 +18,8 @@ from pathlib import Path
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, sensor
 
-from pipelines.jobs import contact_import_job
 from assets.partitions import contact_imports
+from pipelines.jobs import contact_import_job
 from resources.database import Database
 from resources.landing_store import Landing
 from roster.importing.render import render_import
@@ -92,8 +93,13 @@ def dropped_files(context: SensorEvaluationContext, database: Database, landing:
             service.create(team_id, path, path.name, options, "sensor", check=False, launched=True, import_id=import_id)
         # Requested again on every tick until it ends: the run key makes it one run.
         new_partitions.append(import_id)
-        requests.append(RunRequest(run_key=run_key, partition_key=import_id,
-                                   tags={"roster/team": team, "roster/source": "sensor", DROP_TAG: str(path)}))
+        requests.append(
+            RunRequest(
+                run_key=run_key,
+                partition_key=import_id,
+                tags={"roster/team": team, "roster/source": "sensor", DROP_TAG: str(path)},
+            )
+        )
     context.update_cursor(json.dumps(seen))
     return SensorResult(
         run_requests=requests,

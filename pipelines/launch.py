@@ -1,4 +1,5 @@
 """Running an import as a Dagster run, in this process, recorded in the Dagster instance."""
+
 from __future__ import annotations
 
 import json
@@ -43,7 +44,11 @@ def run_import(import_id: str, tags: dict[str, str] | None = None, run_config: d
     # Dagster's own tags (the partition's) come from partition_key; a sensor's request carries them too.
     tags = {k: v for k, v in (tags or {}).items() if not k.startswith("dagster/")}
     return defs.resolve_job_def("contact_import").execute_in_process(
-        instance=instance, partition_key=import_id, tags=tags, run_config=config, raise_on_error=False,
+        instance=instance,
+        partition_key=import_id,
+        tags=tags,
+        run_config=config,
+        raise_on_error=False,
     )
 
 

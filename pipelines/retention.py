@@ -1,5 +1,6 @@
 """The landing sweep: hourly, the daemon deletes uploaded files Roster no longer keeps
 (roster/importing/retention.py says which, and for how long)."""
+
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
 
 from resources.database import Database
@@ -7,8 +8,11 @@ from resources.landing_store import Landing
 from roster.importing.retention import sweep_uploads
 
 
-@sensor(minimum_interval_seconds=3600, default_status=DefaultSensorStatus.RUNNING,
-        description="Deletes uploads of ended imports (completed at once, failed after ROSTER_KEEP_UPLOADS_HOURS).")
+@sensor(
+    minimum_interval_seconds=3600,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Deletes uploads of ended imports (completed at once, failed after ROSTER_KEEP_UPLOADS_HOURS).",
+)
 def landing_sweep(context: SensorEvaluationContext, database: Database, landing: Landing) -> SkipReason:
     result = sweep_uploads(database.engine(), landing.store())
     if result["removed"]:

@@ -6,6 +6,7 @@ would escape the per-team limit. This coordinator gives such a run its tags from
 (or from the launch config that creates one) and refuses, with a one-line reason and no import
 row, a run whose partition is missing or names no import.
 """
+
 from __future__ import annotations
 
 from dagster import DagsterRun, QueuedRunCoordinator

@@ -10,6 +10,7 @@ monitoring tick apart, and the run is failed; the daemon's run retries then star
 Runs launched without a code server (`roster import`, `dagster job execute`) carry no address to
 ask: the watchdog sensor (pipelines/watchdog.py) watches those through the import's lease.
 """
+
 from __future__ import annotations
 
 import json
@@ -57,7 +58,9 @@ def _code_server_runs(address: dict, run_id: str) -> bool:
     from dagster._serdes import deserialize_value
 
     client = DagsterGrpcClient(
-        port=address.get("port"), socket=address.get("socket"), host=address.get("host", "localhost"),
+        port=address.get("port"),
+        socket=address.get("socket"),
+        host=address.get("host", "localhost"),
         use_ssl=bool(address.get("use_ssl", False)),
     )
     try:

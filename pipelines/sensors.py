@@ -6,22 +6,31 @@
 A run that fails in a step marks its import failed itself (assets/step.py); a run that dies is
 the watchdog's (pipelines/watchdog.py).
 """
+
 from dagster import DagsterRunStatus, DefaultSensorStatus, RunRequest, RunsFilter, SensorEvaluationContext, SensorResult, sensor
 
-from pipelines.jobs import contact_import_job
 from assets.partitions import contact_imports
+from pipelines.jobs import contact_import_job
 from resources.database import Database
 from roster.store import imports
 
 # Runs of one import the queue starts before giving up on it (the watchdog's attempts, plus one).
 MAX_LAUNCHES = 4
-UNFINISHED = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED,
-              DagsterRunStatus.CANCELING]
+UNFINISHED = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
+]
 
 
 def partition_runs(instance, import_id: str, statuses=None) -> list:
-    return list(instance.get_runs(RunsFilter(job_name=contact_import_job.name, tags={"dagster/partition": import_id},
-                                             statuses=statuses or [])))
+    return list(
+        instance.get_runs(
+            RunsFilter(job_name=contact_import_job.name, tags={"dagster/partition": import_id}, statuses=statuses or [])
+        )
+    )
 
 
 @sensor(job=contact_import_job, minimum_interval_seconds=2, default_status=DefaultSensorStatus.RUNNING)
@@ -34,15 +43,19 @@ def queued_imports(context: SensorEvaluationContext, database: Database) -> Sens
         if any(r.status in UNFINISHED for r in runs):
             continue  # a run for it is queued or running already (a claim renewed while it waits)
         if len(runs) >= MAX_LAUNCHES:
-            imports.fail_if_unfinished(engine, c["id"], f"the import's runs failed {len(runs)} times before it could start; "
-                                             "see them in the Dagster UI")
+            imports.fail_if_unfinished(
+                engine, c["id"], f"the import's runs failed {len(runs)} times before it could start; see them in the Dagster UI"
+            )
             continue
-        requests.append(RunRequest(
-            # One key per launch: a claim repeated after a lost launch never starts a second run,
-            # and an import the watchdog put back gets a run of its own.
-            run_key=f"{c['id']}:{len(runs)}", partition_key=c["id"],
-            tags={"roster/team": c["team"], "roster/source": c["source"]},
-        ))
+        requests.append(
+            RunRequest(
+                # One key per launch: a claim repeated after a lost launch never starts a second run,
+                # and an import the watchdog put back gets a run of its own.
+                run_key=f"{c['id']}:{len(runs)}",
+                partition_key=c["id"],
+                tags={"roster/team": c["team"], "roster/source": c["source"]},
+            )
+        )
     if not requests:
         return SensorResult(skip_reason="no queued imports")
     return SensorResult(

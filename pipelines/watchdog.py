@@ -15,6 +15,7 @@ Who notices a dead run:
 An import counts as dead only after three ticks in a row with nobody holding its lease, so a run
 that is starting, or reconnecting after a database restart, is left alone.
 """
+
 from __future__ import annotations
 
 import json
@@ -94,14 +95,19 @@ def _settle(context: SensorEvaluationContext, engine, imp: dict, dead_for: float
     if latest is not None and _retry_coming(instance, latest):
         return None
     if latest is not None and latest.status == DagsterRunStatus.CANCELED:
-        imports.fail_if_unfinished(engine, imp["id"], "the import's run was canceled; run it again to finish it "
-                                 f"(`roster imports run {imp['id']}`)")
+        imports.fail_if_unfinished(
+            engine, imp["id"], f"the import's run was canceled; run it again to finish it (`roster imports run {imp['id']}`)"
+        )
         return f"import {imp['id']}: its run was canceled, marked failed"
     if imp["attempts"] < MAX_ATTEMPTS:
         imports.requeue(engine, imp["id"], f"its run died (attempt {imp['attempts']}); queued again")
         return f"import {imp['id']}: its run died, queued again (attempt {imp['attempts'] + 1} of {MAX_ATTEMPTS})"
-    imports.fail_if_unfinished(engine, imp["id"], f"the import's run died {imp['attempts']} times; no contacts were changed. "
-                             f"Run it again (`roster imports run {imp['id']}`) once the cause is fixed (see its runs in the Dagster UI).")
+    imports.fail_if_unfinished(
+        engine,
+        imp["id"],
+        f"the import's run died {imp['attempts']} times; no contacts were changed. "
+        f"Run it again (`roster imports run {imp['id']}`) once the cause is fixed (see its runs in the Dagster UI).",
+    )
     return f"import {imp['id']}: its run died {imp['attempts']} times, marked failed"
 
 

@@ -1,4 +1,5 @@
 """How the import maps columns (roster/mapping/resolve.py does the work)."""
+
 from __future__ import annotations
 
 from dagster import ConfigurableResource
@@ -18,5 +19,10 @@ class Mapping(ConfigurableResource):
     base_url: str | None = None
 
     def mapper(self) -> ColumnMapper:
-        return ColumnMapper(engine=self.engine, model=self.model, timeout_seconds=self.timeout_seconds,
-                            share_values=self.share_values, base_url=self.base_url)
+        return ColumnMapper(
+            engine=self.engine,
+            model=self.model,
+            timeout_seconds=self.timeout_seconds,
+            share_values=self.share_values,
+            base_url=self.base_url,
+        )

@@ -1,4 +1,5 @@
 """The PostgreSQL the import works on."""
+
 from __future__ import annotations
 
 from dagster import ConfigurableResource

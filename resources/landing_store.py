@@ -1,4 +1,5 @@
 """Where uploaded files wait for their import (roster/landing.py does the work)."""
+
 from __future__ import annotations
 
 from dagster import ConfigurableResource

@@ -1,5 +1,6 @@
 """Files a door may read from the server's own disk (MCP's `filePath`, the Dagster launchpad's
 `file_path`): only under folders the operator allowed, since neither door proves who asks."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,10 @@ def check_path(file_path: str, variable: str) -> Path:
     path = path.resolve()  # symlinks and .. resolved before the check
     roots = allowed_dirs(variable)
     if not any(path == root or path.is_relative_to(root) for root in roots):
-        raise PathRefused(f"{file_path} is outside the allowed directories ({os.pathsep.join(map(str, roots))}); "
-                          f"set {variable} to allow another")
+        raise PathRefused(
+            f"{file_path} is outside the allowed directories ({os.pathsep.join(map(str, roots))}); "
+            f"set {variable} to allow another"
+        )
     if not path.is_file():
         raise PathRefused(f"no such file: {file_path}")
     return path

@@ -1,4 +1,5 @@
 """The PostgreSQL Roster talks to: `DATABASE_URL`, or an embedded server in the data directory."""
+
 from __future__ import annotations
 
 import functools

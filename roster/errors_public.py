@@ -7,6 +7,7 @@ whole traceback, for the operator. Two layers:
 - public_text(): applied when an import is shown (API, CLI), to whatever text is stored, so an
   older row or another writer (a sensor, a sync source) cannot show internals either.
 """
+
 from __future__ import annotations
 
 import errno
@@ -32,8 +33,10 @@ def public_error(step: str, exc: BaseException) -> str:
     carry their own message, written for people)."""
     doing = DOING.get(step, "running the import")
     if isinstance(exc, FileNotFoundError):
-        return (f"the import's file is no longer on the server (the upload of an ended import is kept "
-                f"ROSTER_KEEP_UPLOADS_HOURS hours): upload the file again")
+        return (
+            "the import's file is no longer on the server (the upload of an ended import is kept "
+            "ROSTER_KEEP_UPLOADS_HOURS hours): upload the file again"
+        )
     if isinstance(exc, OSError):
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             what = "the server's disk is full"

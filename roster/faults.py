@@ -12,6 +12,7 @@ unless a test armed it:
     (its pid) and waits, up to 10 minutes, until the test removes `<name>.paused`. Meanwhile the
     test does what a fault does (kills processes, crash-restarts the database, takes storage away).
 """
+
 import os
 import signal
 import time

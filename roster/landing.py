@@ -10,6 +10,7 @@ Plain Python; the Dagster resource that configures it is resources/landing_store
 - landing/.incoming/: uploads being received, removed when the request ends; leftovers of a
   crashed server process are swept after a day.
 """
+
 from __future__ import annotations
 
 import os

@@ -9,6 +9,7 @@ Two ways, because Linux offers no single one that covers a whole tree:
   and run workers load `pipelines.definitions`, which calls this when `roster serve` asked for it
   (ROSTER_LIFELINE=1). A worker killed this way is an ordinary dead run: its import is retried.
 """
+
 from __future__ import annotations
 
 import ctypes

@@ -19,6 +19,7 @@ Private addresses are allowed only when the caller says so (ROSTER_MCP_ALLOW_PRI
 MCP server; `allow_private` on a CRM-sync source or ROSTER_SYNC_ALLOW_PRIVATE_URLS), for
 self-hosters whose CRM is on their own network; the fetch is still pinned and capped then.
 """
+
 from __future__ import annotations
 
 import functools
@@ -134,8 +135,7 @@ def resolve_checked(host: str, port: int, allow_private: bool, resolver: Resolve
 class PinnedTransport(httpx.AsyncBaseTransport):
     """Resolves each request's host once, checks the answers, and connects to the first one."""
 
-    def __init__(self, allow_private: bool, resolver: Resolver | None = None,
-                 inner: httpx.AsyncBaseTransport | None = None):
+    def __init__(self, allow_private: bool, resolver: Resolver | None = None, inner: httpx.AsyncBaseTransport | None = None):
         self.allow_private = allow_private
         self.resolver = resolver
         self.inner = inner or httpx.AsyncHTTPTransport(retries=0)
@@ -156,10 +156,19 @@ class PinnedTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-async def fetch(url: str, out: BinaryIO, *, max_bytes: int | None, total_timeout: float,
-                head_bytes: int | None = None, headers: dict[str, str] | None = None,
-                allow_private: bool = False, resolver: Resolver | None = None,
-                read_timeout: float = 30.0, transport: httpx.AsyncBaseTransport | None = None) -> Fetched:
+async def fetch(
+    url: str,
+    out: BinaryIO,
+    *,
+    max_bytes: int | None,
+    total_timeout: float,
+    head_bytes: int | None = None,
+    headers: dict[str, str] | None = None,
+    allow_private: bool = False,
+    resolver: Resolver | None = None,
+    read_timeout: float = 30.0,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Fetched:
     """GET `url` into `out`, following up to MAX_REDIRECTS redirects, each checked.
 
     max_bytes: refuse a body larger than this (TooLarge). head_bytes: keep only the first bytes
@@ -172,8 +181,12 @@ async def fetch(url: str, out: BinaryIO, *, max_bytes: int | None, total_timeout
         with anyio.fail_after(total_timeout):
             # identity: the body is stored as it comes (aiter_raw), so a compressed one lands as a
             # .gz file whose inflation the importer bounds, never inflated here without a limit.
-            async with httpx.AsyncClient(transport=pinned, timeout=timeout, follow_redirects=False,
-                                         headers={"accept-encoding": "identity", **(headers or {})}) as client:
+            async with httpx.AsyncClient(
+                transport=pinned,
+                timeout=timeout,
+                follow_redirects=False,
+                headers={"accept-encoding": "identity", **(headers or {})},
+            ) as client:
                 for _ in range(MAX_REDIRECTS + 1):
                     async with client.stream("GET", url) as resp:
                         if resp.is_redirect:

@@ -1,4 +1,5 @@
 """Where Roster keeps things, read from the environment once per call (tests change it)."""
+
 from __future__ import annotations
 
 import os
@@ -45,10 +46,10 @@ class FileLimits:
     """What any one file may cost. Each is checked while the file streams, never after reading it whole."""
 
     max_decompressed_bytes: int  # a .gz inflates to at most this (a gzip bomb is refused)
-    max_header_bytes: int        # the header row's length: it is read whole, however long
-    max_columns: int             # columns in the header row
-    max_field_bytes: int         # one field; a larger one fails its row
-    max_row_bytes: int           # one record (all its lines); a longer one fails its row
+    max_header_bytes: int  # the header row's length: it is read whole, however long
+    max_columns: int  # columns in the header row
+    max_field_bytes: int  # one field; a larger one fails its row
+    max_row_bytes: int  # one record (all its lines); a longer one fails its row
 
     @property
     def line_bytes(self) -> int:

@@ -5,6 +5,7 @@ them, from the headers named exactly `email`, `first_name`, `last_name` and `uns
 (`with_standard_columns`); so `{}`, a map of only `properties`, or `{"email": "email"}` still
 import the file's `first_name` and `last_name` columns. `firstName` and `lastName` (the camelCase
 that Resend's CLI, MCP server and Node SDK take) are accepted for `first_name` and `last_name`."""
+
 from __future__ import annotations
 
 import json
@@ -62,9 +63,7 @@ class ColumnMap(BaseModel):
     def _keys_are_identifiers(cls, value: dict[str, PropertyColumn]) -> dict[str, PropertyColumn]:
         for key in value:
             if not PROPERTY_KEY.match(key):
-                raise ValueError(
-                    f"property key {key!r} is invalid: {PROPERTY_KEY_RULE}"
-                )
+                raise ValueError(f"property key {key!r} is invalid: {PROPERTY_KEY_RULE}")
         return value
 
     @property
@@ -90,13 +89,15 @@ class ColumnMap(BaseModel):
                 f"(its headers: {', '.join(map(repr, headers[:20]))}{', ...' if len(headers) > 20 else ''})"
             )
 
-    def with_standard_columns(self, headers: list[str]) -> "ColumnMap":
+    def with_standard_columns(self, headers: list[str]) -> ColumnMap:
         """Resend's rule: each standard field the map leaves out comes from the header named
         exactly like it (case-sensitive), unless the map already uses that header elsewhere."""
         used = set(self.columns())
-        fill = {f: f for f in STANDARD_FIELDS
-                if (self.unsubscribed if f == "unsubscribed" else getattr(self, f)) is None
-                and f in headers and f not in used}
+        fill = {
+            f: f
+            for f in STANDARD_FIELDS
+            if (self.unsubscribed if f == "unsubscribed" else getattr(self, f)) is None and f in headers and f not in used
+        }
         return self.model_copy(update=fill) if fill else self
 
     def standard_fields(self) -> list[str]:

@@ -6,6 +6,7 @@ own way: snake_case or camelCase keys, JSON text or parsed JSON, "true" or True,
 or as {"id": ...}. parse_options() reads any of them into the same ImportOptions, so the same
 meaning gives the same options everywhere, with the same error messages.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,11 +18,26 @@ from pydantic import BaseModel, Field
 from schemas.column_map import ColumnMap, ColumnMapError, parse_column_map
 
 # Every option, as ImportOptions names it; the doors offer each of them.
-OPTIONS = ("column_map", "on_conflict", "segments", "topics", "auto_map", "auto_create_properties",
-           "model_mapping", "resubscribe")
+OPTIONS = (
+    "column_map",
+    "on_conflict",
+    "segments",
+    "topics",
+    "auto_map",
+    "auto_create_properties",
+    "model_mapping",
+    "resubscribe",
+)
 FLAGS = ("auto_map", "auto_create_properties", "model_mapping", "resubscribe")
-_CAMEL = {"columnMap": "column_map", "onConflict": "on_conflict", "segmentIds": "segments", "segmentId": "segments",
-          "autoMap": "auto_map", "autoCreateProperties": "auto_create_properties", "modelMapping": "model_mapping"}
+_CAMEL = {
+    "columnMap": "column_map",
+    "onConflict": "on_conflict",
+    "segmentIds": "segments",
+    "segmentId": "segments",
+    "autoMap": "auto_map",
+    "autoCreateProperties": "auto_create_properties",
+    "modelMapping": "model_mapping",
+}
 # Accepted from Resend's callers and ignored: Roster always goes on past a bad row.
 _IGNORED = ("on_error", "onError")
 

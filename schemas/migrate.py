@@ -1,4 +1,5 @@
 """Apply the Alembic migrations: on first use of a database, and by `roster db upgrade`."""
+
 from __future__ import annotations
 
 from pathlib import Path

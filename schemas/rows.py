@@ -3,6 +3,7 @@
 A batch of raw rows is first put in canonical columns (trimmed, blanks as null), then validated.
 Rows that fail get a reason in a person's words; the rest are typed and go on to staging.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,8 +33,7 @@ class PropertyField:
 
 def property_fields(column_map: ColumnMap) -> list[PropertyField]:
     return [
-        PropertyField(key, spec.type, spec.column, f"p{i}")
-        for i, (key, spec) in enumerate(sorted(column_map.properties.items()))
+        PropertyField(key, spec.type, spec.column, f"p{i}") for i, (key, spec) in enumerate(sorted(column_map.properties.items()))
     ]
 
 
@@ -61,8 +61,9 @@ def canonical(frame: pl.DataFrame, column_map: ColumnMap, headers: list[str], ma
     exprs.append(_booleans(frame, unsub.column).alias("unsubscribed") if unsub else none.alias("unsubscribed"))
     for p in property_fields(column_map):
         exprs.append((_booleans(frame, p.column) if p.type == "boolean" else _cell(p.column)).alias(p.staged))
-    exprs.append(pl.any_horizontal([pl.col(h).str.len_bytes() > max_field_bytes for h in headers])
-                 .fill_null(False).alias(OVERSIZE))
+    exprs.append(
+        pl.any_horizontal([pl.col(h).str.len_bytes() > max_field_bytes for h in headers]).fill_null(False).alias(OVERSIZE)
+    )
     return frame.select(exprs)
 
 
@@ -72,10 +73,14 @@ def _boolean_check() -> pa.Check:
 
 def row_schema(column_map: ColumnMap) -> pa.DataFrameSchema:
     columns = {
-        "email": pa.Column(pl.String, nullable=False, checks=[
-            pa.Check.str_matches(rules.EMAIL_PATTERN),
-            pa.Check.str_length(max_value=rules.EMAIL_MAX_LENGTH),
-        ]),
+        "email": pa.Column(
+            pl.String,
+            nullable=False,
+            checks=[
+                pa.Check.str_matches(rules.EMAIL_PATTERN),
+                pa.Check.str_length(max_value=rules.EMAIL_MAX_LENGTH),
+            ],
+        ),
         "first_name": pa.Column(pl.String, nullable=True),
         "last_name": pa.Column(pl.String, nullable=True),
         "unsubscribed": pa.Column(pl.String, nullable=True, checks=_boolean_check()),

@@ -5,6 +5,7 @@ the review CLI all ask here, so a column the mapper calls a number is one the va
 and an email the API takes is one an import takes. Patterns are written so the same text works
 in Python's `re` and in polars (Rust's regex).
 """
+
 from __future__ import annotations
 
 import re
@@ -57,27 +58,115 @@ def is_number(value: str) -> bool:
 # Yes/no words, folded (lower case, accents removed: see fold_word). Subscription statuses count
 # as booleans too: true = receives email ("subscribed"), so a status column maps to unsubscribed
 # with invert.
-YES_WORDS = frozenset({
-    "true", "t", "yes", "y", "1", "ja", "j", "oui", "si", "sim", "s", "verdadero", "vrai", "wahr", "verdadeiro",
-    "on", "x", "checked", "enabled", "はい", "有", "○", "◯", "済",
-})
-NO_WORDS = frozenset({
-    "false", "f", "no", "n", "0", "nein", "non", "nao", "falso", "faux", "falsch", "off", "unchecked", "disabled",
-    "いいえ", "無", "×", "未",
-})
-SUBSCRIBED_WORDS = frozenset({
-    "subscribed", "opted_in", "opt_in", "optin", "double_opt_in", "abonniert", "angemeldet", "abonne", "inscrit",
-    "suscrito", "inscrito", "購読中",
-})
-UNSUBSCRIBED_WORDS = frozenset({
-    "unsubscribed", "never_subscribed", "not_subscribed", "non_subscribed", "opted_out", "opt_out", "optout",
-    "suppressed", "cleaned", "blocklisted", "blacklisted", "abgemeldet", "desabonne", "desinscrit", "dado_de_baja",
-    "baja", "desuscrito", "descadastrado", "配信停止", "解除",
-})
+YES_WORDS = frozenset(
+    {
+        "true",
+        "t",
+        "yes",
+        "y",
+        "1",
+        "ja",
+        "j",
+        "oui",
+        "si",
+        "sim",
+        "s",
+        "verdadero",
+        "vrai",
+        "wahr",
+        "verdadeiro",
+        "on",
+        "x",
+        "checked",
+        "enabled",
+        "はい",
+        "有",
+        "○",
+        "◯",
+        "済",
+    }
+)
+NO_WORDS = frozenset(
+    {
+        "false",
+        "f",
+        "no",
+        "n",
+        "0",
+        "nein",
+        "non",
+        "nao",
+        "falso",
+        "faux",
+        "falsch",
+        "off",
+        "unchecked",
+        "disabled",
+        "いいえ",
+        "無",
+        "×",
+        "未",
+    }
+)
+SUBSCRIBED_WORDS = frozenset(
+    {
+        "subscribed",
+        "opted_in",
+        "opt_in",
+        "optin",
+        "double_opt_in",
+        "abonniert",
+        "angemeldet",
+        "abonne",
+        "inscrit",
+        "suscrito",
+        "inscrito",
+        "購読中",
+    }
+)
+UNSUBSCRIBED_WORDS = frozenset(
+    {
+        "unsubscribed",
+        "never_subscribed",
+        "not_subscribed",
+        "non_subscribed",
+        "opted_out",
+        "opt_out",
+        "optout",
+        "suppressed",
+        "cleaned",
+        "blocklisted",
+        "blacklisted",
+        "abgemeldet",
+        "desabonne",
+        "desinscrit",
+        "dado_de_baja",
+        "baja",
+        "desuscrito",
+        "descadastrado",
+        "配信停止",
+        "解除",
+    }
+)
 
 # Latin letters that NFKD does not decompose into base + accent.
-_LATIN_EXTRA = str.maketrans({"ß": "ss", "ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE",
-                              "œ": "oe", "Œ": "OE", "đ": "d", "Đ": "D", "ı": "i", "þ": "th"})
+_LATIN_EXTRA = str.maketrans(
+    {
+        "ß": "ss",
+        "ł": "l",
+        "Ł": "L",
+        "ø": "o",
+        "Ø": "O",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "đ": "d",
+        "Đ": "D",
+        "ı": "i",
+        "þ": "th",
+    }
+)
 
 
 def fold(text: str) -> str:

@@ -1,4 +1,5 @@
 """The PostgreSQL tables, as SQLAlchemy Core. Migrations (schemas/migrations) create them."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -22,7 +23,8 @@ def _team_id(foreign_key: bool = True) -> sa.Column:
 
 
 teams = sa.Table(
-    "teams", metadata,
+    "teams",
+    metadata,
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
     sa.Column("name", sa.Text, nullable=False, unique=True),
     _created_at(),
@@ -31,7 +33,8 @@ teams = sa.Table(
 )
 
 api_keys = sa.Table(
-    "api_keys", metadata,
+    "api_keys",
+    metadata,
     _uuid_pk(),
     _team_id(),
     sa.Column("name", sa.Text, nullable=False),
@@ -42,7 +45,8 @@ api_keys = sa.Table(
 )
 
 contacts = sa.Table(
-    "contacts", metadata,
+    "contacts",
+    metadata,
     _uuid_pk(),
     _team_id(foreign_key=False),
     sa.Column("email", sa.Text, nullable=False),
@@ -58,7 +62,8 @@ contacts = sa.Table(
 sa.Index("contacts_team_email_key", contacts.c.team_id, sa.func.lower(contacts.c.email), unique=True)
 
 contact_properties = sa.Table(
-    "contact_properties", metadata,
+    "contact_properties",
+    metadata,
     _uuid_pk(),
     _team_id(),
     sa.Column("key", sa.Text, nullable=False),
@@ -70,7 +75,8 @@ contact_properties = sa.Table(
 )
 
 segments = sa.Table(
-    "segments", metadata,
+    "segments",
+    metadata,
     _uuid_pk(),
     _team_id(),
     sa.Column("name", sa.Text, nullable=False),
@@ -78,7 +84,8 @@ segments = sa.Table(
 )
 
 contact_segments = sa.Table(
-    "contact_segments", metadata,
+    "contact_segments",
+    metadata,
     sa.Column("contact_id", UUID(as_uuid=True), primary_key=True),
     sa.Column("segment_id", UUID(as_uuid=True), primary_key=True),
     _team_id(foreign_key=False),
@@ -87,7 +94,8 @@ contact_segments = sa.Table(
 sa.Index("contact_segments_segment", contact_segments.c.segment_id)
 
 topics = sa.Table(
-    "topics", metadata,
+    "topics",
+    metadata,
     _uuid_pk(),
     _team_id(),
     sa.Column("name", sa.Text, nullable=False),
@@ -97,7 +105,8 @@ topics = sa.Table(
 )
 
 contact_topics = sa.Table(
-    "contact_topics", metadata,
+    "contact_topics",
+    metadata,
     sa.Column("contact_id", UUID(as_uuid=True), primary_key=True),
     sa.Column("topic_id", UUID(as_uuid=True), primary_key=True),
     _team_id(foreign_key=False),
@@ -105,7 +114,8 @@ contact_topics = sa.Table(
 )
 
 contact_imports = sa.Table(
-    "contact_imports", metadata,
+    "contact_imports",
+    metadata,
     _uuid_pk(),
     _team_id(),
     sa.Column("status", sa.Text, nullable=False, server_default="queued"),
@@ -143,7 +153,8 @@ contact_imports = sa.Table(
 sa.Index("contact_imports_team_created", contact_imports.c.team_id, contact_imports.c.created_at)
 
 contact_import_failures = sa.Table(
-    "contact_import_failures", metadata,
+    "contact_import_failures",
+    metadata,
     sa.Column("import_id", UUID(as_uuid=True), sa.ForeignKey("contact_imports.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("row_number", sa.BigInteger, primary_key=True),
     sa.Column("email", sa.Text),
@@ -155,7 +166,8 @@ contact_import_failures = sa.Table(
 # A column map a person accepted for a set of headers (roster/mapping/memory.py), preferred the
 # next time a file with the same headers comes.
 column_mappings = sa.Table(
-    "column_mappings", metadata,
+    "column_mappings",
+    metadata,
     sa.Column("team_id", sa.BigInteger, sa.ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("headers_key", sa.Text, primary_key=True),
     sa.Column("headers", JSONB, nullable=False),
@@ -168,7 +180,8 @@ column_mappings = sa.Table(
 # The API's shared state (roster/api/http/idempotency.py, roster/api/http/ratelimit.py): every API process
 # sees the same idempotency keys and rate-limit buckets.
 idempotency_keys = sa.Table(
-    "idempotency_keys", metadata,
+    "idempotency_keys",
+    metadata,
     sa.Column("team_id", sa.BigInteger, sa.ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("key_hash", sa.LargeBinary, primary_key=True),
     sa.Column("owner", UUID(as_uuid=True), nullable=False),
@@ -183,7 +196,8 @@ sa.Index("idempotency_keys_expires_at", idempotency_keys.c.expires_at)
 
 # UNLOGGED in the migration (SQLAlchemy Core has no word for it): see 0010_api_state.py.
 api_rate_limits = sa.Table(
-    "api_rate_limits", metadata,
+    "api_rate_limits",
+    metadata,
     sa.Column("bucket", sa.Text, primary_key=True),
     sa.Column("tat", sa.Float(precision=53), nullable=False),
     postgresql_with={"fillfactor": 50},

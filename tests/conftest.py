@@ -1,5 +1,6 @@
 """Tests run against a real PostgreSQL: a fresh database on $TEST_DATABASE_URL or $DATABASE_URL's
 server (CI: the machine's own), or on the embedded server when neither is set."""
+
 from __future__ import annotations
 
 import os

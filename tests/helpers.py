@@ -1,4 +1,5 @@
 """Running imports from tests the way the CLI does: a queued import, then a real Dagster run."""
+
 from __future__ import annotations
 
 import csv
@@ -27,8 +28,16 @@ def write_csv(path: Path, header: list[str], rows: list[list], delimiter: str = 
     return path
 
 
-def create_import(engine, landing: LandingStore | None, team_id: int, file, filename: str, options: ImportOptions,
-                  source: str = "test", **kwargs) -> str:
+def create_import(
+    engine,
+    landing: LandingStore | None,
+    team_id: int,
+    file,
+    filename: str,
+    options: ImportOptions,
+    source: str = "test",
+    **kwargs,
+) -> str:
     """An import recorded through the import service, as every door records one."""
     return ImportService(engine, landing or LandingStore()).create(team_id, file, filename, options, source, **kwargs)
 
@@ -48,16 +57,20 @@ def run(engine, team_id: int, path: Path, column_map=None, check: bool = True, *
 
 def contacts(engine, team_id: int) -> dict[str, dict]:
     with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text("SELECT * FROM contacts WHERE team_id = :t"), {"t": team_id}
-        ).mappings().all()
+        rows = conn.execute(sa.text("SELECT * FROM contacts WHERE team_id = :t"), {"t": team_id}).mappings().all()
     return {r["email"].lower(): dict(r) for r in rows}
 
 
 def failures(engine, import_id: str) -> list[dict]:
     with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text("SELECT row_number, email, reason, data FROM contact_import_failures WHERE import_id = :i ORDER BY row_number"),
-            {"i": import_id},
-        ).mappings().all()
+        rows = (
+            conn.execute(
+                sa.text(
+                    "SELECT row_number, email, reason, data FROM contact_import_failures WHERE import_id = :i ORDER BY row_number"
+                ),
+                {"i": import_id},
+            )
+            .mappings()
+            .all()
+        )
     return [dict(r) for r in rows]

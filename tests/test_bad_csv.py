@@ -1,4 +1,5 @@
 """Every sample in shared/bad-csv gives exactly what its expect.json says."""
+
 from __future__ import annotations
 
 import json
@@ -6,13 +7,12 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from roster.landing import LandingStore
 from roster.importing.errors import ImportRefused
-from tests.helpers import create_import
+from roster.landing import LandingStore
 from schemas.column_map import parse_column_map
 from schemas.import_options import ImportOptions
 from tests.conftest import SHARED
-from tests.helpers import contacts, run
+from tests.helpers import contacts, create_import, run
 
 BAD = SHARED / "bad-csv"
 CASES = json.loads((BAD / "expect.json").read_text())

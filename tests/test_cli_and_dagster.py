@@ -1,4 +1,5 @@
 """The import as people start it: `roster import`, `roster imports failures`, `dagster job execute`."""
+
 from __future__ import annotations
 
 import csv
@@ -9,11 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from roster.landing import LandingStore
-from tests.helpers import create_import, get_import
 from pipelines.launch import add_partition
+from roster.landing import LandingStore
 from schemas.import_options import ImportOptions
-from tests.helpers import NAMES_MAP, contacts, write_csv
+from tests.helpers import NAMES_MAP, contacts, create_import, get_import, write_csv
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,9 +25,15 @@ def roster(*args: str) -> subprocess.CompletedProcess:
 
 def test_roster_import_json_and_failures(team, tmp_path):
     name, _ = team
-    path = write_csv(tmp_path / "people.csv", ["Email", "First Name", "Last Name", "Score"], [
-        ["ada@example.com", "Ada", "L", "1"], ["nope", "Bad", "Row", "2"], ["grace@example.com", "Grace", "H", "x"],
-    ])
+    path = write_csv(
+        tmp_path / "people.csv",
+        ["Email", "First Name", "Last Name", "Score"],
+        [
+            ["ada@example.com", "Ada", "L", "1"],
+            ["nope", "Bad", "Row", "2"],
+            ["grace@example.com", "Grace", "H", "x"],
+        ],
+    )
     cmap = json.dumps({**NAMES_MAP, "properties": {"score": {"column": "Score", "type": "number"}}})
     p = roster("import", str(path), "--column-map", cmap, "--team", name, "--json")
     assert p.returncode == 0, p.stderr
@@ -69,11 +75,28 @@ def test_dagster_job_execute_with_launchpad_config(engine, team, tmp_path):
     import_id = create_import(engine, LandingStore(), team_id, path, "a.csv", ImportOptions(), source="cli", check=False)
     add_partition(import_id)
     config = tmp_path / "run.yaml"
-    config.write_text(json.dumps({"ops": {"import_file": {"config": {"column_map": json.dumps(NAMES_MAP), "on_conflict": "skip"}}}}))
+    config.write_text(
+        json.dumps({"ops": {"import_file": {"config": {"column_map": json.dumps(NAMES_MAP), "on_conflict": "skip"}}}})
+    )
     p = subprocess.run(
-        [str(BIN / "dagster"), "job", "execute", "-m", "pipelines.definitions", "-j", "contact_import",
-         "-c", str(config), "--tags", json.dumps({"dagster/partition": import_id})],
-        capture_output=True, text=True, cwd=ROOT, env=os.environ.copy(), timeout=300,
+        [
+            str(BIN / "dagster"),
+            "job",
+            "execute",
+            "-m",
+            "pipelines.definitions",
+            "-j",
+            "contact_import",
+            "-c",
+            str(config),
+            "--tags",
+            json.dumps({"dagster/partition": import_id}),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=os.environ.copy(),
+        timeout=300,
     )
     assert p.returncode == 0, p.stderr[-3000:]
     row = get_import(engine, team_id, import_id)
@@ -100,8 +123,9 @@ def test_dagster_job_execute_tags_its_run_and_adds_a_missing_partition(engine, t
     source, its partition added, no import left `in_progress`."""
     name, team_id = team
     path = write_csv(tmp_path / "a.csv", ["email"], [["ada@example.com"]])
-    import_id = create_import(engine, LandingStore(), team_id, path, "a.csv", ImportOptions(), source="cli",
-                              check=False, launched=True)
+    import_id = create_import(
+        engine, LandingStore(), team_id, path, "a.csv", ImportOptions(), source="cli", check=False, launched=True
+    )
     p = _execute(json.dumps({"dagster/partition": import_id}))
     assert p.returncode == 0, p.stderr[-3000:]
     assert get_import(engine, team_id, import_id)["status"] == "completed"
@@ -115,9 +139,11 @@ def test_dagster_job_execute_without_an_import_says_so_in_one_line(engine):
     import uuid
 
     unknown = str(uuid.uuid4())
-    for tags, words in (([], "a contact_import run imports one import"),
-                        ([json.dumps({"dagster/partition": unknown})], f"there is no import {unknown}"),
-                        ([json.dumps({"dagster/partition": "nope"})], "is not an import id")):
+    for tags, words in (
+        ([], "a contact_import run imports one import"),
+        ([json.dumps({"dagster/partition": unknown})], f"there is no import {unknown}"),
+        ([json.dumps({"dagster/partition": "nope"})], "is not an import id"),
+    ):
         p = _execute(*tags)
         assert p.returncode != 0
         assert words in p.stderr + p.stdout
@@ -134,8 +160,8 @@ def test_a_launch_from_the_ui_queues_with_the_import_s_team_tag_or_is_refused(en
     import uuid
 
     from dagster import DagsterRunStatus
-    from dagster._core.run_coordinator.base import SubmitRunContext
     from dagster._core.remote_origin import InProcessCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
+    from dagster._core.run_coordinator.base import SubmitRunContext
     from dagster._core.test_utils import create_run_for_test
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
@@ -147,8 +173,12 @@ def test_a_launch_from_the_ui_queues_with_the_import_s_team_tag_or_is_refused(en
     instance = dagster_instance()
     coordinator = instance.run_coordinator
     # Where the UI's runs say their code comes from (the queue needs it to launch them later).
-    origin = RemoteJobOrigin(RemoteRepositoryOrigin(InProcessCodeLocationOrigin(
-        LoadableTargetOrigin(module_name="pipelines.definitions")), "__repository__"), "contact_import")
+    origin = RemoteJobOrigin(
+        RemoteRepositoryOrigin(
+            InProcessCodeLocationOrigin(LoadableTargetOrigin(module_name="pipelines.definitions")), "__repository__"
+        ),
+        "contact_import",
+    )
 
     def launch(tags, run_config=None):
         run = create_run_for_test(instance, job_name="contact_import", tags=tags, run_config=run_config, remote_job_origin=origin)

@@ -1,4 +1,5 @@
 """What the counts mean, and what upsert and skip do to existing contacts."""
+
 from __future__ import annotations
 
 from tests.helpers import NAMES_MAP, contacts, run, write_csv
@@ -12,12 +13,16 @@ def _sum(counts):
 
 def test_first_import_creates_and_counts(engine, team, tmp_path):
     _, team_id = team
-    path = write_csv(tmp_path / "a.csv", HEADER, [
-        ["ada@example.com", "Ada", "Lovelace"],
-        ["grace@example.com", "Grace", "Hopper"],
-        ["bad", "No", "Email"],
-        ["ADA@example.com", "Ada", "Byron"],  # same email, later: wins, the first is skipped
-    ])
+    path = write_csv(
+        tmp_path / "a.csv",
+        HEADER,
+        [
+            ["ada@example.com", "Ada", "Lovelace"],
+            ["grace@example.com", "Grace", "Hopper"],
+            ["bad", "No", "Email"],
+            ["ADA@example.com", "Ada", "Byron"],  # same email, later: wins, the first is skipped
+        ],
+    )
     r = run(engine, team_id, path, NAMES_MAP)
     assert r["status"] == "completed"
     assert r["counts"] == {"total": 4, "created": 2, "updated": 0, "skipped": 1, "failed": 1}
@@ -27,17 +32,25 @@ def test_first_import_creates_and_counts(engine, team, tmp_path):
 
 def test_upsert_overwrites_given_fields_and_keeps_blank_ones(engine, team, tmp_path):
     _, team_id = team
-    first = write_csv(tmp_path / "a.csv", HEADER + ["Plan", "Unsubscribed"], [
-        ["ada@example.com", "Ada", "Lovelace", "pro", "yes"],
-        ["grace@example.com", "Grace", "Hopper", "free", "no"],
-    ])
+    first = write_csv(
+        tmp_path / "a.csv",
+        HEADER + ["Plan", "Unsubscribed"],
+        [
+            ["ada@example.com", "Ada", "Lovelace", "pro", "yes"],
+            ["grace@example.com", "Grace", "Hopper", "free", "no"],
+        ],
+    )
     cmap = {**NAMES_MAP, "unsubscribed": "Unsubscribed", "properties": {"plan": {"column": "Plan"}}}
     run(engine, team_id, first, cmap)
-    second = write_csv(tmp_path / "b.csv", HEADER + ["Plan", "Unsubscribed"], [
-        ["Ada@Example.com", "", "King", "", ""],  # blanks leave first name, plan and unsubscribed alone
-        ["grace@example.com", "Amazing Grace", "", "team", "1"],
-        ["linus@example.com", "Linus", "", "", ""],
-    ])
+    second = write_csv(
+        tmp_path / "b.csv",
+        HEADER + ["Plan", "Unsubscribed"],
+        [
+            ["Ada@Example.com", "", "King", "", ""],  # blanks leave first name, plan and unsubscribed alone
+            ["grace@example.com", "Amazing Grace", "", "team", "1"],
+            ["linus@example.com", "Linus", "", "", ""],
+        ],
+    )
     r = run(engine, team_id, second, cmap, on_conflict="upsert")
     assert r["counts"] == {"total": 3, "created": 1, "updated": 2, "skipped": 0, "failed": 0}
     got = contacts(engine, team_id)
@@ -56,11 +69,21 @@ def test_upsert_overwrites_given_fields_and_keeps_blank_ones(engine, team, tmp_p
 def test_skip_leaves_existing_contacts_alone(engine, team, tmp_path):
     _, team_id = team
     run(engine, team_id, write_csv(tmp_path / "a.csv", HEADER, [["ada@example.com", "Ada", "Lovelace"]]), NAMES_MAP)
-    r = run(engine, team_id, write_csv(tmp_path / "b.csv", HEADER, [
-        ["ada@example.com", "Changed", "Name"],
-        ["new@example.com", "New", "Person"],
-        ["new@example.com", "New", "Again"],
-    ]), NAMES_MAP, on_conflict="skip")
+    r = run(
+        engine,
+        team_id,
+        write_csv(
+            tmp_path / "b.csv",
+            HEADER,
+            [
+                ["ada@example.com", "Changed", "Name"],
+                ["new@example.com", "New", "Person"],
+                ["new@example.com", "New", "Again"],
+            ],
+        ),
+        NAMES_MAP,
+        on_conflict="skip",
+    )
     assert r["counts"] == {"total": 3, "created": 1, "updated": 0, "skipped": 2, "failed": 0}
     got = contacts(engine, team_id)
     assert got["ada@example.com"]["first_name"] == "Ada"

@@ -1,4 +1,5 @@
 """The fast reader cuts the file into batches at record ends only, and numbers rows across them."""
+
 from __future__ import annotations
 
 import csv

@@ -1,4 +1,5 @@
 """The Dagster code location loads and validates, with and without the example sync config."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,14 @@ def test_dagster_definitions_validate(sync_config):
     env.pop("ROSTER_SYNC_CONFIG", None)
     if sync_config:
         env["ROSTER_SYNC_CONFIG"] = str(ROOT / sync_config)
-    p = subprocess.run([str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-m", "pipelines.definitions"],
-                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    p = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-m", "pipelines.definitions"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     assert "All code locations passed validation" in p.stdout + p.stderr
 
@@ -32,4 +39,7 @@ def test_schedules_and_sensors_are_defined():
 
     sensors = {s.name for s in defs.sensors}
     assert {"queued_imports", "import_watchdog", "dropped_files"} <= sensors
-    assert [s.name for s in build_schedules(ROOT / "examples/crm_sync.yaml")] == ["crm_sync_crm_nightly", "crm_sync_shared_folder_export"]
+    assert [s.name for s in build_schedules(ROOT / "examples/crm_sync.yaml")] == [
+        "crm_sync_crm_nightly",
+        "crm_sync_shared_folder_export",
+    ]

@@ -1,5 +1,6 @@
 """The README tells the truth about the commands and the settings: every `roster` command and every
 ROSTER_* setting the code reads appears in it."""
+
 from __future__ import annotations
 
 import re

@@ -1,10 +1,10 @@
 """Bounded work for any file: decompressed size, field and row size, column count, header length
 (FAULTS 3, 7, 11 and the decompression part of 14). Limits are checked while the file streams."""
+
 from __future__ import annotations
 
 import errno
 import gzip
-import os
 import tracemalloc
 import zlib
 from pathlib import Path
@@ -36,7 +36,11 @@ def test_the_limits_have_defaults():
     limits = file_limits()
     assert limits.max_decompressed_bytes == 2 * 1024**3
     assert (limits.max_header_bytes, limits.max_columns, limits.max_field_bytes, limits.max_row_bytes) == (
-        MIB, 2000, MIB, 8 * MIB)
+        MIB,
+        2000,
+        MIB,
+        8 * MIB,
+    )
 
 
 def test_a_bad_limit_setting_is_refused(monkeypatch):
@@ -46,6 +50,7 @@ def test_a_bad_limit_setting_is_refused(monkeypatch):
 
 
 # -- FAULTS 3: a gzip bomb ------------------------------------------------------------------------
+
 
 def test_a_gzip_bomb_is_refused_while_it_inflates(tmp_path, monkeypatch):
     monkeypatch.setenv("ROSTER_MAX_DECOMPRESSED_BYTES", str(20 * MIB))
@@ -71,8 +76,11 @@ def test_a_preview_copies_only_the_head_of_a_gzip_file(tmp_path):
 @pytest.mark.parametrize("damage", ["truncated", "garbage after", "bad data"])
 def test_a_damaged_gzip_file_is_refused(tmp_path, damage):
     whole = gzip.compress(b"email\n" + b"a@b.io\n" * 50_000)
-    raw = {"truncated": whole[:-20], "garbage after": whole + b"not gzip",
-           "bad data": whole[:30] + bytes(b ^ 0x5A for b in whole[30:60]) + whole[60:]}[damage]
+    raw = {
+        "truncated": whole[:-20],
+        "garbage after": whole + b"not gzip",
+        "bad data": whole[:30] + bytes(b ^ 0x5A for b in whole[30:60]) + whole[60:],
+    }[damage]
     path = tmp_path / "d.csv.gz"
     path.write_bytes(raw)
     with pytest.raises(FileRefused, match="cannot be decompressed"):
@@ -88,6 +96,7 @@ def test_gzip_members_and_zero_padding_are_read_like_gzip_does(tmp_path):
 
 # -- FAULTS 14: a disk that fails while the file inflates is not a bad file ----------------------
 
+
 def test_disk_full_while_inflating_is_not_reported_as_a_bad_file(tmp_path):
     path = tmp_path / "ok.csv.gz"
     path.write_bytes(gzip.compress(b"email\n" + b"a@b.io\n" * 400_000))
@@ -100,6 +109,7 @@ def test_disk_full_while_inflating_is_not_reported_as_a_bad_file(tmp_path):
 
 
 # -- FAULTS 11: the header row, however long; the column count ------------------------------------
+
 
 def test_a_header_longer_than_64_kib_is_read_whole(tmp_path):
     names = [f"column_{i}_" + "x" * 240 for i in range(300)] + ["email"]
@@ -130,6 +140,7 @@ def test_a_header_over_the_limit_is_a_clear_refusal(tmp_path, monkeypatch):
 
 
 # -- FAULTS 7: one enormous field costs its row, not the process's memory -------------------------
+
 
 def _huge_field_file(path: Path, field_bytes: int) -> Path:
     with path.open("wb") as f:

@@ -1,6 +1,7 @@
 """One bad row fails one row, and consent is never reversed by accident (issue: hostile files).
 
 Each case failed a whole import, or silently resubscribed people, before."""
+
 from __future__ import annotations
 
 import random
@@ -17,8 +18,13 @@ def test_an_email_too_long_for_the_index_fails_its_row_only(engine, team, tmp_pa
     monster = "".join(random.choices(string.ascii_letters, k=3000)) + "@x.example"  # incompressible
     rows = [[monster]] + [[f"ok{i}@x.example"] for i in range(1000)]
     for on_conflict in ("upsert", "skip"):
-        r = run(engine, team_id, write_csv(tmp_path / f"long-{on_conflict}.csv", ["email"], rows), {"email": "email"},
-                on_conflict=on_conflict)
+        r = run(
+            engine,
+            team_id,
+            write_csv(tmp_path / f"long-{on_conflict}.csv", ["email"], rows),
+            {"email": "email"},
+            on_conflict=on_conflict,
+        )
         assert r["status"] == "completed", r.get("error")
         assert r["counts"]["failed"] == 1 and r["counts"]["total"] == 1001
         [bad] = failures(engine, r["id"])
@@ -35,8 +41,9 @@ def test_emails_only_postgresql_folds_together_are_one_contact(engine, team, tmp
     r = run(engine, team_id, path, {"email": "email", "first_name": "first_name"})
     assert r["status"] == "completed", r.get("error")
     with engine.connect() as conn:
-        distinct = conn.execute(sa.text("SELECT count(DISTINCT lower(e)) FROM unnest(CAST(:e AS text[])) AS e"),
-                                {"e": [row[0] for row in rows]}).scalar_one()
+        distinct = conn.execute(
+            sa.text("SELECT count(DISTINCT lower(e)) FROM unnest(CAST(:e AS text[])) AS e"), {"e": [row[0] for row in rows]}
+        ).scalar_one()
     assert r["counts"]["created"] == distinct and r["counts"]["skipped"] == len(rows) - distinct
     again = run(engine, team_id, path, {"email": "email", "first_name": "first_name"})
     assert again["status"] == "completed" and again["counts"]["updated"] == distinct
@@ -54,8 +61,11 @@ def test_a_number_that_would_overflow_postgresql_fails_its_row_only(engine, team
 
 def _topic(engine, team_id: int, name: str) -> str:
     with engine.begin() as conn:
-        return str(conn.execute(sa.text("INSERT INTO topics (team_id, name) VALUES (:t, :n) RETURNING id"),
-                                {"t": team_id, "n": name}).scalar_one())
+        return str(
+            conn.execute(
+                sa.text("INSERT INTO topics (team_id, name) VALUES (:t, :n) RETURNING id"), {"t": team_id, "n": name}
+            ).scalar_one()
+        )
 
 
 def test_an_import_never_resubscribes_unless_asked(engine, team, tmp_path):

@@ -1,5 +1,6 @@
 """A real process killed at each stage of an import, then retried, ends exactly as a run that was
 never interrupted: same contacts, same memberships, same counts. And two imports at once."""
+
 from __future__ import annotations
 
 import json
@@ -12,12 +13,15 @@ import pytest
 import sqlalchemy as sa
 
 from roster.store.teams import ensure as ensure_team
-from tests.helpers import get_import
-from tests.helpers import contacts, run, write_csv
+from tests.helpers import contacts, get_import, run, write_csv
 
 BIN = Path(sys.executable).parent
-CMAP = {"email": "Email", "first_name": "First Name", "last_name": "Last Name",
-        "properties": {"n": {"column": "N", "type": "number"}}}
+CMAP = {
+    "email": "Email",
+    "first_name": "First Name",
+    "last_name": "Last Name",
+    "properties": {"n": {"column": "N", "type": "number"}},
+}
 
 
 def _file(tmp_path: Path, rows: int = 3000, offset: int = 0, tag: str = "a") -> Path:
@@ -31,15 +35,22 @@ def _file(tmp_path: Path, rows: int = 3000, offset: int = 0, tag: str = "a") -> 
 
 def _segment(engine, team_id: int) -> str:
     with engine.begin() as conn:
-        return str(conn.execute(sa.text("INSERT INTO segments (team_id, name) VALUES (:t, 's') RETURNING id"), {"t": team_id}).scalar_one())
+        return str(
+            conn.execute(
+                sa.text("INSERT INTO segments (team_id, name) VALUES (:t, 's') RETURNING id"), {"t": team_id}
+            ).scalar_one()
+        )
 
 
 def _state(engine, team_id: int, import_id: str, segment: str) -> dict:
     row = get_import(engine, team_id, import_id)
     with engine.connect() as conn:
-        members = conn.execute(sa.text("SELECT count(*) FROM contact_segments WHERE segment_id = :s"), {"s": segment}).scalar_one()
-        leftovers = conn.execute(sa.text("SELECT count(*) FROM pg_tables WHERE tablename LIKE :p"),
-                                 {"p": f"import_%_{import_id.replace('-', '')}"}).scalar_one()
+        members = conn.execute(
+            sa.text("SELECT count(*) FROM contact_segments WHERE segment_id = :s"), {"s": segment}
+        ).scalar_one()
+        leftovers = conn.execute(
+            sa.text("SELECT count(*) FROM pg_tables WHERE tablename LIKE :p"), {"p": f"import_%_{import_id.replace('-', '')}"}
+        ).scalar_one()
     people = {e: (c["first_name"], c["last_name"], c["properties"]) for e, c in contacts(engine, team_id).items()}
     counts = {k: row[k] for k in ("total", "created", "updated", "skipped", "failed")}
     return {"status": row["status"], "counts": counts, "contacts": people, "members": members, "leftover_tables": leftovers}
@@ -57,15 +68,36 @@ def test_killed_then_retried_equals_uninterrupted(engine, team, tmp_path, stage)
 
     segment = _segment(engine, team_id)
     env = {**os.environ, "ROSTER_CRASH_AT": stage, "ROSTER_BATCH_ROWS": "1000"}
-    p = subprocess.run([str(BIN / "roster"), "import", str(path), "--team", name, "--json", "--segment", segment,
-                        "--column-map", json.dumps(CMAP)], env=env, capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [
+            str(BIN / "roster"),
+            "import",
+            str(path),
+            "--team",
+            name,
+            "--json",
+            "--segment",
+            segment,
+            "--column-map",
+            json.dumps(CMAP),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == -9, p.stderr[-2000:]  # SIGKILL
     with engine.connect() as conn:
         import_id = str(conn.execute(sa.text("SELECT id FROM contact_imports WHERE team_id = :t"), {"t": team_id}).scalar_one())
     assert get_import(engine, team_id, import_id)["status"] == "in_progress"
 
-    retry = subprocess.run([str(BIN / "roster"), "imports", "run", import_id, "--team", name, "--json"],
-                           capture_output=True, text=True, timeout=300, env={**os.environ, "ROSTER_BATCH_ROWS": "1000"})
+    retry = subprocess.run(
+        [str(BIN / "roster"), "imports", "run", import_id, "--team", name, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "ROSTER_BATCH_ROWS": "1000"},
+    )
     assert retry.returncode == 0, retry.stderr[-2000:]
     got = _state(engine, team_id, import_id, segment)
     assert got == expected
@@ -81,12 +113,18 @@ def test_two_overlapping_imports_at_once_equal_one_after_the_other(engine, team,
     from schemas.import_options import ImportOptions
     from tests.helpers import create_import
 
-    ids = [create_import(engine, LandingStore(), team_id, f, f.name, ImportOptions(column_map=parse_column_map(CMAP)), source="test")
-           for f in (a, b)]
+    ids = [
+        create_import(engine, LandingStore(), team_id, f, f.name, ImportOptions(column_map=parse_column_map(CMAP)), source="test")
+        for f in (a, b)
+    ]
     # Two processes, as two Dagster runs are, started together.
     env = {**os.environ, "ROSTER_BATCH_ROWS": "500"}
-    procs = [subprocess.Popen([sys.executable, "-m", "pipelines.launch", i], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-             for i in ids]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "pipelines.launch", i], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for i in ids
+    ]
     assert [p.wait(timeout=300) for p in procs] == [0, 0]
     rows = [get_import(engine, team_id, i) for i in ids]
     assert [r["status"] for r in rows] == ["completed", "completed"], [r["error"] for r in rows]

@@ -1,5 +1,6 @@
 """The shape of the code, checked: packages import only downward, only the Dagster project imports
 Dagster, and the API and the import service start without it."""
+
 from __future__ import annotations
 
 import ast
@@ -49,7 +50,9 @@ def _graph() -> dict[str, set[str]]:
         for target in _imports(path):
             if target.split(".")[0] not in PROJECT:
                 continue
-            while target and not ((ROOT / target.replace(".", "/")).is_dir() or (ROOT / (target.replace(".", "/") + ".py")).exists()):
+            while target and not (
+                (ROOT / target.replace(".", "/")).is_dir() or (ROOT / (target.replace(".", "/") + ".py")).exists()
+            ):
                 target = target.rpartition(".")[0]  # `from pkg.mod import name`: the module, not the name
             if target and _package_of(target) != source:
                 graph.setdefault(source, set()).add(_package_of(target))
@@ -91,8 +94,10 @@ def test_only_the_dagster_project_imports_dagster():
 
 
 def test_the_api_and_the_import_service_start_without_dagster():
-    code = ("import sys, roster.api.app, roster.importing.service, roster.importing.steps; "
-            "print(sorted(m for m in sys.modules if m == 'dagster' or m.startswith('dagster.')))")
+    code = (
+        "import sys, roster.api.app, roster.importing.service, roster.importing.steps; "
+        "print(sorted(m for m in sys.modules if m == 'dagster' or m.startswith('dagster.')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

@@ -1,4 +1,5 @@
 """The kinds of trouble real files bring, beyond the shared samples."""
+
 from __future__ import annotations
 
 import gzip

@@ -1,4 +1,5 @@
 """Column mapping in the import job, remembered mappings, `roster mapping suggest` and the service."""
+
 from __future__ import annotations
 
 import gzip
@@ -34,8 +35,10 @@ def no_model(monkeypatch):
 
 def add_property(engine, team_id, key, ptype):
     with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO contact_properties (team_id, key, type) VALUES (:t, :k, :y)"),
-                     {"t": team_id, "k": key, "y": ptype})
+        conn.execute(
+            sa.text("INSERT INTO contact_properties (team_id, key, type) VALUES (:t, :k, :y)"),
+            {"t": team_id, "k": key, "y": ptype},
+        )
 
 
 def properties(engine, team_id) -> dict[str, str]:
@@ -55,7 +58,9 @@ def test_no_map_maps_core_fields_and_existing_properties_only(engine, team, tmp_
     result = run(engine, team_id, path)
     assert result["status"] == "completed", result["row"]["error"]
     assert result["row"]["column_map"] == {
-        "email": "Email Address", "first_name": "First Name", "last_name": "Surname",
+        "email": "Email Address",
+        "first_name": "First Name",
+        "last_name": "Surname",
         "unsubscribed": {"column": "Accepts Marketing", "invert": True},
         "properties": {"plan": {"column": "Plan", "type": "string"}},
     }
@@ -63,7 +68,11 @@ def test_no_map_maps_core_fields_and_existing_properties_only(engine, team, tmp_
     assert people["ada@example.com"]["last_name"] == "Lovelace"
     assert people["ada@example.com"]["properties"] == {"plan": "pro"}
     # "Accepts Marketing" means the opposite of unsubscribed.
-    assert [people[e]["unsubscribed"] for e in ("ada@example.com", "alan@example.com", "grace@example.com")] == [False, True, False]
+    assert [people[e]["unsubscribed"] for e in ("ada@example.com", "alan@example.com", "grace@example.com")] == [
+        False,
+        True,
+        False,
+    ]
     assert properties(engine, team_id) == {"plan": "string"}  # no new property, unreviewed
 
     meta = mapping_metadata(result)
@@ -105,13 +114,16 @@ def test_explicit_map_leaves_the_rest_alone_unless_auto_map(engine, team, tmp_pa
     assert properties(engine, team_id) == {"plan": "string"}
 
 
-@pytest.mark.parametrize("header, values, unsubscribed", [
-    ("Status", ["SUBSCRIBED", "UNSUBSCRIBED", "CLEANED", "NEVER_SUBSCRIBED"], [False, True, True, True]),
-    ("Newsletter", ["ja", "nein", "Ja", "NEIN"], [False, True, False, True]),
-    ("Acepta marketing", ["sí", "no", "Sí", "no"], [False, True, False, True]),
-    ("Aceita marketing", ["sim", "não", "Sim", "Não"], [False, True, False, True]),
-    ("Accepte les emails", ["oui", "non", "Oui", "non"], [False, True, False, True]),
-])
+@pytest.mark.parametrize(
+    "header, values, unsubscribed",
+    [
+        ("Status", ["SUBSCRIBED", "UNSUBSCRIBED", "CLEANED", "NEVER_SUBSCRIBED"], [False, True, True, True]),
+        ("Newsletter", ["ja", "nein", "Ja", "NEIN"], [False, True, False, True]),
+        ("Acepta marketing", ["sí", "no", "Sí", "no"], [False, True, False, True]),
+        ("Aceita marketing", ["sim", "não", "Sim", "Não"], [False, True, False, True]),
+        ("Accepte les emails", ["oui", "non", "Oui", "non"], [False, True, False, True]),
+    ],
+)
 def test_inverted_consent_columns_in_any_language_import(engine, team, tmp_path, header, values, unsubscribed):
     _, team_id = team
     path = write_csv(tmp_path / "c.csv", ["Email", header], [[f"{c}@example.com", v] for c, v in zip("abcd", values)])
@@ -133,8 +145,7 @@ def test_a_file_with_no_email_and_no_map_is_refused(engine, team, tmp_path):
 
 def test_remembered_mapping_is_preferred_next_time(engine, team, tmp_path):
     _, team_id = team
-    cmap = {"email": "Email Address", "last_name": "First Name",
-            "properties": {"tier": {"column": "Plan", "type": "string"}}}
+    cmap = {"email": "Email Address", "last_name": "First Name", "properties": {"tier": {"column": "Plan", "type": "string"}}}
     first = run(engine, team_id, write_csv(tmp_path / "a.csv", HEADERS, ROWS), cmap)
     assert first["status"] == "completed"
     assert memory.recall(engine, team_id, list(reversed(HEADERS))) == cmap  # any order of the same headers
@@ -153,10 +164,15 @@ def test_remembered_mapping_is_preferred_next_time(engine, team, tmp_path):
     assert out["column_map"] == cmap and {s["engine"] for s in out["suggestions"]} == {"memory"}
 
 
-MODEL_ANSWER = {"columns": [
-    item("Email Address", "email"), item("First Name", "first_name"), item("Surname", "last_name"),
-    item("Accepts Marketing", "unsubscribed", invert=True), item("Favourite Colour", "ignore"),
-]}
+MODEL_ANSWER = {
+    "columns": [
+        item("Email Address", "email"),
+        item("First Name", "first_name"),
+        item("Surname", "last_name"),
+        item("Accepts Marketing", "unsubscribed", invert=True),
+        item("Favourite Colour", "ignore"),
+    ]
+}
 
 
 @pytest.fixture
@@ -232,6 +248,7 @@ def test_suggestions_ask_the_model_only_with_consent(engine, team, tmp_path, fak
 
 # --- the service and the CLI --------------------------------------------------------------------
 
+
 def test_suggest_for_file_reads_only_the_head(engine, team, tmp_path):
     _, team_id = team
     rows = [[f"user{i}@example.com", f"N{i}", "42"] for i in range(20000)]
@@ -264,8 +281,10 @@ def test_cli_suggest_json(team, tmp_path):
     assert out["column_map"]["email"] == "Email Address"
     assert out["column_map"]["unsubscribed"] == {"column": "Accepts Marketing", "invert": True}
     # A suggestion, not an import: new properties are suggested.
-    assert out["column_map"]["properties"] == {"plan": {"column": "Plan", "type": "string"},
-                                               "favourite_colour": {"column": "Favourite Colour", "type": "string"}}
+    assert out["column_map"]["properties"] == {
+        "plan": {"column": "Plan", "type": "string"},
+        "favourite_colour": {"column": "Favourite Colour", "type": "string"},
+    }
     assert [s["column"] for s in out["suggestions"]] == HEADERS
     assert all(s["engine"] == "offline" and 0 <= s["confidence"] <= 1 and s["reason"] for s in out["suggestions"])
 
@@ -280,9 +299,13 @@ def test_cli_interactive_review_then_import_and_remember(engine, team, tmp_path)
     p = roster("mapping", "suggest", str(path), "--team", name, stdin="c 4 property:tier\nr 5\nbogus\na\ny\n")
     assert p.returncode == 0, p.stdout + p.stderr
     assert "Suggested column mapping" in p.stdout and "'Favourite Colour' is left out" in p.stdout
-    reviewed = {"email": "Email Address", "first_name": "First Name", "last_name": "Surname",
-                "unsubscribed": {"column": "Accepts Marketing", "invert": True},
-                "properties": {"tier": {"column": "Plan", "type": "string"}}}
+    reviewed = {
+        "email": "Email Address",
+        "first_name": "First Name",
+        "last_name": "Surname",
+        "unsubscribed": {"column": "Accepts Marketing", "invert": True},
+        "properties": {"tier": {"column": "Plan", "type": "string"}},
+    }
     assert json.dumps(reviewed) in p.stdout
     assert memory.recall(engine, team_id, HEADERS) == reviewed
     people = contacts(engine, team_id)

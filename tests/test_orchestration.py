@@ -1,5 +1,6 @@
 """Imports started by Dagster itself: the queued-imports sensor, the drop folder, CRM-sync
 schedules, and a launch from the UI launchpad."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -8,24 +9,22 @@ import json
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-from dagster import RunRequest, SkipReason, build_schedule_context, build_sensor_context
+from dagster import RunRequest, build_schedule_context, build_sensor_context
 
 from pipelines.crm_sync import build_schedules
 from pipelines.drop_folder import dropped_files, move_done
+from pipelines.launch import dagster_instance, run_import
 from pipelines.sensors import queued_imports
 from resources.database import Database
 from resources.landing_store import Landing
 from roster.database import get_engine
-from roster.store import imports
 from roster.landing import LandingStore
-from tests.helpers import create_import, get_import
-from pipelines.launch import dagster_instance, run_import
+from roster.store import imports
 from schemas.column_map import parse_column_map
 from schemas.import_options import ImportOptions
-from tests.helpers import NAMES_MAP, contacts, write_csv
+from tests.helpers import NAMES_MAP, contacts, create_import, get_import, write_csv
 
 RESOURCES = {"database": Database(), "landing": Landing()}
 ROW = ["ada@example.com", "Ada", "Lovelace"]
@@ -38,7 +37,9 @@ def _requests(result) -> list[RunRequest]:
 def test_queued_imports_sensor_launches_each_queued_import_once(engine, team, tmp_path):
     name, team_id = team
     path = write_csv(tmp_path / "a.csv", ["Email", "First Name", "Last Name"], [ROW])
-    queued = create_import(engine, LandingStore(), team_id, path, "a.csv", ImportOptions(column_map=parse_column_map(NAMES_MAP)), source="api")
+    queued = create_import(
+        engine, LandingStore(), team_id, path, "a.csv", ImportOptions(column_map=parse_column_map(NAMES_MAP)), source="api"
+    )
     cli = create_import(engine, LandingStore(), team_id, path, "a.csv", ImportOptions(), source="cli", launched=True)
     instance = dagster_instance()
     result = queued_imports(build_sensor_context(instance=instance, resources=RESOURCES))
@@ -136,12 +137,26 @@ def export_server():
 def _schedule(tmp_path, url: str, team: str, timeout: float = 10, allow_private: bool = True):
     """A source on this machine: a private address, so it says allow_private (a self-hosted CRM)."""
     config = tmp_path / "sync.yaml"
-    config.write_text(json.dumps({"sources": [{
-        "name": "crm", "team": team, "cron": "0 2 * * *",
-        "source": {"url": url, "headers": {"Authorization": "Bearer ${CRM_TOKEN}"}, "timeout": timeout,
-                   "allow_private": allow_private},
-        "column_map": NAMES_MAP,
-    }]}))  # JSON is YAML
+    config.write_text(
+        json.dumps(
+            {
+                "sources": [
+                    {
+                        "name": "crm",
+                        "team": team,
+                        "cron": "0 2 * * *",
+                        "source": {
+                            "url": url,
+                            "headers": {"Authorization": "Bearer ${CRM_TOKEN}"},
+                            "timeout": timeout,
+                            "allow_private": allow_private,
+                        },
+                        "column_map": NAMES_MAP,
+                    }
+                ]
+            }
+        )
+    )  # JSON is YAML
     [schedule] = build_schedules(config)
     return schedule
 
@@ -161,23 +176,25 @@ def test_crm_sync_schedule_imports_an_http_export(engine, team, tmp_path, export
     monkeypatch.setenv("CRM_TOKEN", "s3cret")
     schedule = _schedule(tmp_path, f"{export_server}/ok", name)
     assert schedule.name == "crm_sync_crm" and schedule.cron_schedule == "0 2 * * *"
-    data = _tick(schedule, dt.datetime(2026, 11, 26, 2, tzinfo=dt.timezone.utc))
+    data = _tick(schedule, dt.datetime(2026, 11, 26, 2, tzinfo=dt.UTC))
     [request] = data.run_requests
     assert request.tags["roster/source"] == "schedule"
     run_import(request.partition_key, request.tags)
     assert get_import(engine, team_id, request.partition_key)["error"] is None
     assert set(contacts(engine, team_id)) == {"ada@example.com", "grace@example.com"}
     # The same tick again does not import twice.
-    again = _tick(schedule, dt.datetime(2026, 11, 26, 2, tzinfo=dt.timezone.utc))
+    again = _tick(schedule, dt.datetime(2026, 11, 26, 2, tzinfo=dt.UTC))
     assert not again.run_requests
 
 
-@pytest.mark.parametrize("path, reason", [("/broken", "HTTP 500"), ("/denied", "HTTP 401"), ("/empty", "empty body"), ("/slow", "timed out")])
+@pytest.mark.parametrize(
+    "path, reason", [("/broken", "HTTP 500"), ("/denied", "HTTP 401"), ("/empty", "empty body"), ("/slow", "timed out")]
+)
 def test_a_failing_sync_source_makes_a_failed_import(engine, team, tmp_path, export_server, monkeypatch, path, reason):
     name, team_id = team
     monkeypatch.setenv("CRM_TOKEN", "wrong" if path == "/denied" else "s3cret")
     schedule = _schedule(tmp_path, f"{export_server}{path}", name, timeout=1)
-    data = _tick(schedule, dt.datetime(2026, 11, 26, 3, tzinfo=dt.timezone.utc))
+    data = _tick(schedule, dt.datetime(2026, 11, 26, 3, tzinfo=dt.UTC))
     assert not data.run_requests
     assert isinstance(data.skip_message, str) and reason in data.skip_message
     with engine.connect() as conn:
@@ -194,10 +211,10 @@ def test_a_sync_source_on_a_private_address_needs_the_opt_in(engine, team, tmp_p
     monkeypatch.setenv("CRM_TOKEN", "s3cret")
     monkeypatch.delenv("ROSTER_SYNC_ALLOW_PRIVATE_URLS", raising=False)
     schedule = _schedule(tmp_path, f"{export_server}/ok", name, allow_private=False)
-    data = _tick(schedule, dt.datetime(2026, 11, 26, 4, tzinfo=dt.timezone.utc))
+    data = _tick(schedule, dt.datetime(2026, 11, 26, 4, tzinfo=dt.UTC))
     assert not data.run_requests and "private address" in data.skip_message and "allow_private" in data.skip_message
     monkeypatch.setenv("ROSTER_SYNC_ALLOW_PRIVATE_URLS", "1")
-    data = _tick(schedule, dt.datetime(2026, 11, 26, 5, tzinfo=dt.timezone.utc))
+    data = _tick(schedule, dt.datetime(2026, 11, 26, 5, tzinfo=dt.UTC))
     [request] = data.run_requests
     run_import(request.partition_key, request.tags)
     assert set(contacts(engine, team_id)) == {"ada@example.com", "grace@example.com"}

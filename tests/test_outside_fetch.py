@@ -4,6 +4,7 @@ pinned for the connection, every redirect hop checked, size and total time cappe
 Every server here is a real HTTP server on this machine. Two loopback addresses stand for the two
 sides of the network: 127.0.0.2 plays a public host (the tests tell the policy so), 127.0.0.1 the
 inside that must stay out of reach; a fake resolver plays DNS, rebinding included."""
+
 from __future__ import annotations
 
 import http.server
@@ -22,16 +23,39 @@ from roster.outside_fetch import FetchTimeout, HttpStatus, NotAllowed, TooLarge,
 OUTSIDE, INSIDE = "127.0.0.2", "127.0.0.1"
 
 
-@pytest.mark.parametrize("address", [
-    "10.0.0.1", "172.16.0.1", "192.168.1.1", "127.0.0.1", "0.0.0.0", "169.254.169.254",  # metadata (AWS, GCP, Azure)
-    "100.64.0.1", "100.100.100.200",  # shared address space; Alibaba Cloud's metadata service
-    "192.0.0.1", "198.18.0.1", "240.0.0.1", "255.255.255.255", "224.0.0.1", "239.1.2.3",
-    "::1", "::", "fc00::1", "fd12:3456::1", "fe80::1", "ff02::1",
-    "::ffff:127.0.0.1", "::ffff:10.0.0.1",  # IPv4-mapped
-    "2002:7f00:1::", "2002:a00:1::1", "2002:a9fe:a9fe::",  # 6to4 around 127.0.0.1, 10.0.0.1, 169.254.169.254
-    "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo
-    "64:ff9b::a00:1", "64:ff9b::a9fe:a9fe",  # NAT64 to 10.0.0.1 and the metadata service
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "10.0.0.1",
+        "172.16.0.1",
+        "192.168.1.1",
+        "127.0.0.1",
+        "0.0.0.0",
+        "169.254.169.254",  # metadata (AWS, GCP, Azure)
+        "100.64.0.1",
+        "100.100.100.200",  # shared address space; Alibaba Cloud's metadata service
+        "192.0.0.1",
+        "198.18.0.1",
+        "240.0.0.1",
+        "255.255.255.255",
+        "224.0.0.1",
+        "239.1.2.3",
+        "::1",
+        "::",
+        "fc00::1",
+        "fd12:3456::1",
+        "fe80::1",
+        "ff02::1",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",  # IPv4-mapped
+        "2002:7f00:1::",
+        "2002:a00:1::1",
+        "2002:a9fe:a9fe::",  # 6to4 around 127.0.0.1, 10.0.0.1, 169.254.169.254
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo
+        "64:ff9b::a00:1",
+        "64:ff9b::a9fe:a9fe",  # NAT64 to 10.0.0.1 and the metadata service
+    ],
+)
 def test_every_non_public_address_is_refused(address):
     assert not is_public(ipaddress.ip_address(address))
     with pytest.raises(NotAllowed, match="private address"):
@@ -47,13 +71,18 @@ def test_mcp_check_url_refuses_shared_address_space_and_6to4():
     """FAULTS 9b: `check_url('http://100.100.100.200/latest/meta-data/')` was allowed."""
     from roster.mcp_server.fetch import Refused, check_url
 
-    for url in ("http://100.100.100.200/latest/meta-data/", "http://[2002:a9fe:a9fe::]/latest/meta-data/",
-                "http://[::ffff:169.254.169.254]/", "http://100.64.0.1/"):
+    for url in (
+        "http://100.100.100.200/latest/meta-data/",
+        "http://[2002:a9fe:a9fe::]/latest/meta-data/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://100.64.0.1/",
+    ):
         with pytest.raises(Refused, match="private address"):
             check_url(url)
 
 
 # --- real servers ---------------------------------------------------------------------------------
+
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -90,7 +119,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.send_header("transfer-encoding", "chunked")
                 self.end_headers()
                 for i in range(0, len(body), 500):
-                    part = body[i:i + 500]
+                    part = body[i : i + 500]
                     self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
                 self.wfile.write(b"0\r\n\r\n")
             return
@@ -177,8 +206,12 @@ def test_dns_rebinding_cannot_reach_inside(network):
 
 def test_every_redirect_hop_is_checked(network):
     port, handler = network
-    for target in (f"http://{INSIDE}:{port}/secret", f"http://inside.test:{port}/secret",
-                   f"http://[::ffff:127.0.0.1]:{port}/secret", "http://169.254.169.254/latest/meta-data/"):
+    for target in (
+        f"http://{INSIDE}:{port}/secret",
+        f"http://inside.test:{port}/secret",
+        f"http://[::ffff:127.0.0.1]:{port}/secret",
+        "http://169.254.169.254/latest/meta-data/",
+    ):
         handler.redirect_to = target
         resolver = Resolver({"outside.test": [OUTSIDE], "inside.test": [INSIDE]})
         with pytest.raises(NotAllowed, match="private address"):
@@ -224,8 +257,9 @@ def test_mcp_download_is_pinned_and_has_a_deadline(network, monkeypatch):
 
     port, _ = network
     monkeypatch.delenv("ROSTER_MCP_ALLOW_PRIVATE_URLS", raising=False)
-    path, name = anyio.run(lambda: mcp_fetch.download(f"http://rebind.test:{port}/people.csv",
-                                                      resolver=Resolver({"rebind.test": [OUTSIDE, INSIDE]})))
+    path, name = anyio.run(
+        lambda: mcp_fetch.download(f"http://rebind.test:{port}/people.csv", resolver=Resolver({"rebind.test": [OUTSIDE, INSIDE]}))
+    )
     try:
         assert path.read_bytes() == b"email\noutside@example.com\n" and name == "people.csv"
     finally:
@@ -257,12 +291,12 @@ def test_https_is_pinned_and_still_checks_the_certificate(monkeypatch):
     ca.configure_trust(client_ctx)
     try:
         resolver = Resolver({"secure.test": [OUTSIDE, INSIDE], "other.test": [OUTSIDE]})
-        body, _ = _get(f"https://secure.test:{port}/x.csv", resolver=resolver,
-                       transport=httpx.AsyncHTTPTransport(verify=client_ctx))
+        body, _ = _get(
+            f"https://secure.test:{port}/x.csv", resolver=resolver, transport=httpx.AsyncHTTPTransport(verify=client_ctx)
+        )
         assert body == b"email\ntls@example.com\n" and resolver.asked == ["secure.test"]
         # A name the certificate does not carry fails the check, though it resolves to the same address.
         with pytest.raises(outside_fetch.FetchError, match="failed"):
-            _get(f"https://other.test:{port}/x.csv", resolver=resolver,
-                 transport=httpx.AsyncHTTPTransport(verify=client_ctx))
+            _get(f"https://other.test:{port}/x.csv", resolver=resolver, transport=httpx.AsyncHTTPTransport(verify=client_ctx))
     finally:
         server.shutdown()

@@ -1,4 +1,5 @@
 """Typed contact properties created by an import, and segment memberships."""
+
 from __future__ import annotations
 
 import uuid
@@ -6,12 +7,11 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from roster.landing import LandingStore
 from roster.importing.errors import ImportRefused
-from tests.helpers import create_import
+from roster.landing import LandingStore
 from schemas.column_map import ColumnMapError, parse_column_map
 from schemas.import_options import ImportOptions
-from tests.helpers import NAMES_MAP, contacts, failures, run, write_csv
+from tests.helpers import NAMES_MAP, contacts, create_import, failures, run, write_csv
 
 HEADER = ["Email", "First Name", "Last Name", "Plan", "LTV", "VIP"]
 TYPED_MAP = {
@@ -31,12 +31,16 @@ def _properties(engine, team_id):
 
 def test_properties_are_created_typed_and_values_checked(engine, team, tmp_path):
     _, team_id = team
-    path = write_csv(tmp_path / "a.csv", HEADER, [
-        ["ada@example.com", "Ada", "L", "pro", "12.50", "yes"],
-        ["grace@example.com", "Grace", "H", "free", "", "No"],
-        ["ken@example.com", "Ken", "T", "team", "lots", "true"],  # not a number: fails
-        ["linus@example.com", "Linus", "T", "team", "3", "maybe"],  # not a boolean: fails
-    ])
+    path = write_csv(
+        tmp_path / "a.csv",
+        HEADER,
+        [
+            ["ada@example.com", "Ada", "L", "pro", "12.50", "yes"],
+            ["grace@example.com", "Grace", "H", "free", "", "No"],
+            ["ken@example.com", "Ken", "T", "team", "lots", "true"],  # not a number: fails
+            ["linus@example.com", "Linus", "T", "team", "3", "maybe"],  # not a boolean: fails
+        ],
+    )
     r = run(engine, team_id, path, TYPED_MAP)
     assert r["counts"] == {"total": 4, "created": 2, "updated": 0, "skipped": 0, "failed": 2}
     assert _properties(engine, team_id) == {"plan": "string", "ltv": "number", "vip": "boolean"}
@@ -59,17 +63,22 @@ def test_existing_property_type_is_kept_or_refused(engine, team, tmp_path):
     assert r["status"] == "completed"
     assert contacts(engine, team_id)["ada@example.com"]["properties"]["ltv"] == 7
     # With another type, it is refused before anything is written.
-    options = ImportOptions(column_map=parse_column_map({**NAMES_MAP, "properties": {"ltv": {"column": "LTV", "type": "string"}}}))
+    options = ImportOptions(
+        column_map=parse_column_map({**NAMES_MAP, "properties": {"ltv": {"column": "LTV", "type": "string"}}})
+    )
     with pytest.raises(ImportRefused, match="exists as a number"):
         create_import(engine, LandingStore(), team_id, path, "a.csv", options, source="test")
 
 
-@pytest.mark.parametrize("bad_map, message", [
-    ({**NAMES_MAP, "properties": {"bad key!": {"column": "Plan"}}}, "property key"),
-    ({**NAMES_MAP, "properties": {"plan": {"column": "Plan", "type": "date"}}}, "column_map is invalid"),
-    ({**NAMES_MAP, "properties": {"x" * 51: {"column": "Plan"}}}, "property key"),
-    ("{not json", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "bad_map, message",
+    [
+        ({**NAMES_MAP, "properties": {"bad key!": {"column": "Plan"}}}, "property key"),
+        ({**NAMES_MAP, "properties": {"plan": {"column": "Plan", "type": "date"}}}, "column_map is invalid"),
+        ({**NAMES_MAP, "properties": {"x" * 51: {"column": "Plan"}}}, "property key"),
+        ("{not json", "not valid JSON"),
+    ],
+)
 def test_invalid_column_maps_are_refused(bad_map, message):
     with pytest.raises(ColumnMapError, match=message):
         parse_column_map(bad_map)
@@ -86,23 +95,32 @@ def test_map_naming_a_missing_header_is_refused(engine, team, tmp_path):
 
 def _segment(engine, team_id, name="Newsletter"):
     with engine.begin() as conn:
-        return str(conn.execute(
-            sa.text("INSERT INTO segments (team_id, name) VALUES (:t, :n) RETURNING id"), {"t": team_id, "n": name}
-        ).scalar_one())
+        return str(
+            conn.execute(
+                sa.text("INSERT INTO segments (team_id, name) VALUES (:t, :n) RETURNING id"), {"t": team_id, "n": name}
+            ).scalar_one()
+        )
 
 
 def _members(engine, segment_id):
     with engine.connect() as conn:
-        return set(conn.execute(sa.text(
-            "SELECT c.email FROM contact_segments cs JOIN contacts c ON c.id = cs.contact_id WHERE cs.segment_id = :s"
-        ), {"s": segment_id}).scalars())
+        return set(
+            conn.execute(
+                sa.text(
+                    "SELECT c.email FROM contact_segments cs JOIN contacts c ON c.id = cs.contact_id WHERE cs.segment_id = :s"
+                ),
+                {"s": segment_id},
+            ).scalars()
+        )
 
 
 def test_created_and_updated_contacts_join_segments(engine, team, tmp_path):
     _, team_id = team
     seg = _segment(engine, team_id)
     run(engine, team_id, write_csv(tmp_path / "a.csv", HEADER[:3], [["old@example.com", "Old", "One"]]), NAMES_MAP)
-    path = write_csv(tmp_path / "b.csv", HEADER[:3], [["old@example.com", "Old", "Two"], ["new@example.com", "New", "One"], ["x", "", ""]])
+    path = write_csv(
+        tmp_path / "b.csv", HEADER[:3], [["old@example.com", "Old", "Two"], ["new@example.com", "New", "One"], ["x", "", ""]]
+    )
     r = run(engine, team_id, path, NAMES_MAP, segments=[seg])
     assert r["counts"]["failed"] == 1
     assert _members(engine, seg) == {"old@example.com", "new@example.com"}
@@ -125,4 +143,12 @@ def test_unknown_or_foreign_segment_is_refused(engine, team, tmp_path):
     path = write_csv(tmp_path / "a.csv", HEADER[:3], [["a@example.com", "A", "B"]])
     for segment_id in (str(uuid.uuid4()), other, "not-a-uuid"):
         with pytest.raises(ImportRefused, match="does not exist"):
-            create_import(engine, LandingStore(), team_id, path, "a.csv", ImportOptions(column_map=parse_column_map(NAMES_MAP), segments=[segment_id]), source="test")
+            create_import(
+                engine,
+                LandingStore(),
+                team_id,
+                path,
+                "a.csv",
+                ImportOptions(column_map=parse_column_map(NAMES_MAP), segments=[segment_id]),
+                source="test",
+            )

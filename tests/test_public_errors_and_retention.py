@@ -1,5 +1,6 @@
 """A failed import's `error` says what to do, never how the server is built (FAULTS 14, probe
 7.05); uploads are deleted when Roster no longer needs them (FAULTS 14, probe 7.06)."""
+
 from __future__ import annotations
 
 import os
@@ -12,14 +13,13 @@ import pytest
 import sqlalchemy as sa
 import sqlalchemy.exc
 
-from roster.landing import LandingStore
+from pipelines.launch import run_import
 from roster.errors_public import GENERIC, public_error, public_text
 from roster.importing.render import render_import
-from tests.helpers import create_import, get_import
-from pipelines.launch import run_import
 from roster.importing.retention import sweep_uploads
+from roster.landing import LandingStore
 from schemas.import_options import ImportOptions
-from tests.helpers import NAMES_MAP, run, write_csv
+from tests.helpers import NAMES_MAP, create_import, get_import, run, write_csv
 
 INTERNAL = ("Error", "psycopg", "sqlalchemy", "Traceback", "/tmp", "/work", "roster-test", "landing")
 
@@ -35,8 +35,11 @@ def test_public_error_names_the_trouble_not_the_code():
         OSError(28, "No space left on device"): "disk is full",
         OSError(5, "Input/output error", "/srv/x"): "I/O error",
         FileNotFoundError(2, "No such file", "/srv/roster/landing/abc/upload"): "upload the file again",
-        sqlalchemy.exc.IntegrityError("INSERT INTO contacts ...", {}, psycopg.errors.CardinalityViolation(
-            "ON CONFLICT DO UPDATE command cannot affect row a second time")): "the database refused a change while saving",
+        sqlalchemy.exc.IntegrityError(
+            "INSERT INTO contacts ...",
+            {},
+            psycopg.errors.CardinalityViolation("ON CONFLICT DO UPDATE command cannot affect row a second time"),
+        ): "the database refused a change while saving",
         ValueError("something deep inside"): "an error inside the server",
     }
     for exc, says in cases.items():
@@ -46,20 +49,25 @@ def test_public_error_names_the_trouble_not_the_code():
         assert "something deep" not in text
 
 
-@pytest.mark.parametrize("stored", [
-    "contacts failed: CardinalityViolation: ON CONFLICT DO UPDATE command cannot affect row a second time",
-    "import_file failed: PermissionError: [Errno 13] Permission denied: '/tmp/roster/landing/x/work'",
-    "psycopg.errors.ProgramLimitExceeded: index row size 2712 exceeds btree version 4 maximum",
-    "Traceback (most recent call last):\n  File \"/work/x.py\"",
-])
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "contacts failed: CardinalityViolation: ON CONFLICT DO UPDATE command cannot affect row a second time",
+        "import_file failed: PermissionError: [Errno 13] Permission denied: '/tmp/roster/landing/x/work'",
+        "psycopg.errors.ProgramLimitExceeded: index row size 2712 exceeds btree version 4 maximum",
+        'Traceback (most recent call last):\n  File "/work/x.py"',
+    ],
+)
 def test_stored_internal_text_is_never_shown(stored):
     assert public_text(stored) == GENERIC
 
 
 def test_server_paths_are_cut_to_the_file_name_and_urls_kept():
     assert public_text("no file matches /srv/exports/contacts-*.csv") == "no file matches contacts-*.csv"
-    assert public_text("GET https://crm.example.com/exports/c.csv answered HTTP 500") == \
-        "GET https://crm.example.com/exports/c.csv answered HTTP 500"
+    assert (
+        public_text("GET https://crm.example.com/exports/c.csv answered HTTP 500")
+        == "GET https://crm.example.com/exports/c.csv answered HTTP 500"
+    )
     assert public_text("a field is larger than 1 MiB") == "a field is larger than 1 MiB"
 
 
@@ -81,6 +89,7 @@ def test_a_failed_step_shows_a_public_error_and_keeps_the_detail_in_dagster(engi
 
 
 # --- retention --------------------------------------------------------------------------------------
+
 
 def test_a_completed_import_keeps_no_file(engine, team, tmp_path):
     """Probe 7.06: after 69 finished imports all 69 uploads were still in the landing folder."""
@@ -112,13 +121,22 @@ def test_the_sweep_deletes_what_is_no_longer_kept(engine, team, tmp_path):
     _, team_id = team
     landing = LandingStore(root=str(tmp_path / "landing"))
     ids = {name: str(uuid.uuid4()) for name in ("completed", "failed_old", "failed_new", "queued", "running")}
-    rows = {"completed": ("completed", "now()"), "failed_old": ("failed", "now() - interval '25 hours'"),
-            "failed_new": ("failed", "now() - interval '1 hour'"), "queued": ("queued", "NULL"),
-            "running": ("in_progress", "NULL")}
+    rows = {
+        "completed": ("completed", "now()"),
+        "failed_old": ("failed", "now() - interval '25 hours'"),
+        "failed_new": ("failed", "now() - interval '1 hour'"),
+        "queued": ("queued", "NULL"),
+        "running": ("in_progress", "NULL"),
+    }
     with engine.begin() as conn:
         for name, (status, completed_at) in rows.items():
-            conn.execute(sa.text(f"INSERT INTO contact_imports (id, team_id, status, file_path, completed_at) "
-                                 f"VALUES (:i, :t, :s, 'x', {completed_at})"), {"i": ids[name], "t": team_id, "s": status})
+            conn.execute(
+                sa.text(
+                    f"INSERT INTO contact_imports (id, team_id, status, file_path, completed_at) "
+                    f"VALUES (:i, :t, :s, 'x', {completed_at})"
+                ),
+                {"i": ids[name], "t": team_id, "s": status},
+            )
     for import_id in ids.values():
         _landed(landing, import_id)
     orphan_old, orphan_new = str(uuid.uuid4()), str(uuid.uuid4())
@@ -154,10 +172,10 @@ def test_keep_hours_setting(monkeypatch):
 def test_a_failed_import_is_kept_for_a_retry_then_swept_by_the_daemons_sensor(engine, team, tmp_path, monkeypatch):
     from dagster import build_sensor_context
 
+    from pipelines.launch import dagster_instance
     from pipelines.retention import landing_sweep
     from resources.database import Database
     from resources.landing_store import Landing
-    from pipelines.launch import dagster_instance
 
     _, team_id = team
     path = write_csv(tmp_path / "a.csv", ["Email"], [["a@x.io"]])
@@ -168,10 +186,12 @@ def test_a_failed_import_is_kept_for_a_retry_then_swept_by_the_daemons_sensor(en
     assert get_import(engine, team_id, import_id)["status"] == "failed"
     assert landing.upload_path(import_id).exists()  # kept: `roster imports run ID` can retry it
     with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE contact_imports SET completed_at = now() - interval '2 days' WHERE id = :i"),
-                     {"i": import_id})
-    context = build_sensor_context(instance=dagster_instance(),
-                                   resources={"database": Database(), "landing": Landing(root=str(landing.base()))})
+        conn.execute(
+            sa.text("UPDATE contact_imports SET completed_at = now() - interval '2 days' WHERE id = :i"), {"i": import_id}
+        )
+    context = build_sensor_context(
+        instance=dagster_instance(), resources={"database": Database(), "landing": Landing(root=str(landing.base()))}
+    )
     landing_sweep(context)
     assert not landing.import_dir(import_id).exists()
     # A retry now says what to do.

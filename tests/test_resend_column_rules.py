@@ -2,6 +2,7 @@
 leaves out come from the headers named exactly email, first_name, last_name, unsubscribed. What
 Resend would import, Roster imports the same way; Roster's own mapping works only with auto_map or
 where Resend would refuse the file."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,8 +23,10 @@ def offline(monkeypatch):
 
 def _add_property(engine, team_id, key, ptype="string"):
     with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO contact_properties (team_id, key, type) VALUES (:t, :k, :y)"),
-                     {"t": team_id, "k": key, "y": ptype})
+        conn.execute(
+            sa.text("INSERT INTO contact_properties (team_id, key, type) VALUES (:t, :k, :y)"),
+            {"t": team_id, "k": key, "y": ptype},
+        )
 
 
 @pytest.mark.parametrize("column_map", [None, {}, '{"email": "email"}'])
@@ -32,8 +35,13 @@ def test_standard_headers_without_or_with_a_partial_map(engine, team, tmp_path, 
     _add_property(engine, team_id, "plan")  # an existing property is NOT mapped without auto_map (as Resend)
     result = run(engine, team_id, write_csv(tmp_path / "c.csv", STANDARD, ROWS), column_map)
     assert result["status"] == "completed", result["row"]["error"]
-    assert result["row"]["column_map"] == {"email": "email", "first_name": "first_name", "last_name": "last_name",
-                                           "unsubscribed": "unsubscribed", "properties": {}}
+    assert result["row"]["column_map"] == {
+        "email": "email",
+        "first_name": "first_name",
+        "last_name": "last_name",
+        "unsubscribed": "unsubscribed",
+        "properties": {},
+    }
     ada = contacts(engine, team_id)["ada@example.com"]
     assert (ada["first_name"], ada["last_name"], ada["unsubscribed"], ada["properties"]) == ("Ada", "Lovelace", True, {})
 
@@ -44,8 +52,12 @@ def test_properties_only_map_keeps_the_standard_columns(engine, team, tmp_path):
     result = run(engine, team_id, write_csv(tmp_path / "c.csv", STANDARD, ROWS), cmap)
     assert result["status"] == "completed", result["row"]["error"]
     alan = contacts(engine, team_id)["alan@example.com"]
-    assert (alan["first_name"], alan["last_name"], alan["unsubscribed"], alan["properties"]) == \
-        ("Alan", "Turing", False, {"plan": "free"})
+    assert (alan["first_name"], alan["last_name"], alan["unsubscribed"], alan["properties"]) == (
+        "Alan",
+        "Turing",
+        False,
+        {"plan": "free"},
+    )
 
 
 def test_auto_map_maps_the_other_columns_too(engine, team, tmp_path):
@@ -70,8 +82,9 @@ def test_headers_match_exactly_as_resend_matches_them(engine, team, tmp_path):
     (its own mapping) rather than refusing, and maps the core fields it finds."""
     _, team_id = team
     cmap = {"properties": {"plan": {"column": "Plan"}}}
-    result = run(engine, team_id, write_csv(tmp_path / "c.csv", ["Email", "Vorname", "Plan"],
-                                            [["cleo@example.com", "Cleo", "pro"]]), cmap)
+    result = run(
+        engine, team_id, write_csv(tmp_path / "c.csv", ["Email", "Vorname", "Plan"], [["cleo@example.com", "Cleo", "pro"]]), cmap
+    )
     assert result["status"] == "completed", result["row"]["error"]
     assert result["row"]["column_map"]["email"] == "Email"
     cleo = contacts(engine, team_id)["cleo@example.com"]
@@ -101,8 +114,12 @@ def test_no_email_column_anywhere_is_refused(engine, team, tmp_path, column_map)
 def test_camel_case_keys_as_resends_cli_and_mcp_take_them(engine, team, tmp_path):
     _, team_id = team
     cmap = {"email": "Mail", "firstName": "Given", "lastName": "Family"}
-    result = run(engine, team_id, write_csv(tmp_path / "c.csv", ["Mail", "Given", "Family"],
-                                            [["dora@example.com", "Dora", "Explorer"]]), cmap)
+    result = run(
+        engine,
+        team_id,
+        write_csv(tmp_path / "c.csv", ["Mail", "Given", "Family"], [["dora@example.com", "Dora", "Explorer"]]),
+        cmap,
+    )
     assert result["row"]["column_map"] == {"email": "Mail", "first_name": "Given", "last_name": "Family", "properties": {}}
     dora = contacts(engine, team_id)["dora@example.com"]
     assert (dora["first_name"], dora["last_name"]) == ("Dora", "Explorer")

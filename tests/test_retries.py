@@ -1,13 +1,14 @@
 """A transient database error inside a step is retried and the import completes; a refused file
 is not retried. The shipped instance config queues runs per team."""
+
 from __future__ import annotations
 
 import psycopg
 import sqlalchemy.exc
 import yaml
 
+from pipelines.launch import SHIPPED_INSTANCE_CONFIG
 from roster.store import merge
-from pipelines.launch import SHIPPED_INSTANCE_CONFIG, run_import
 from tests.helpers import NAMES_MAP, contacts, run, write_csv
 
 
@@ -19,11 +20,15 @@ def test_a_lost_connection_is_retried(engine, team, tmp_path, monkeypatch):
     def flaky_merge(*args, **kwargs):
         calls.append(1)
         if len(calls) == 1:
-            raise sqlalchemy.exc.OperationalError("INSERT ...", {}, psycopg.OperationalError("server closed the connection unexpectedly"))
+            raise sqlalchemy.exc.OperationalError(
+                "INSERT ...", {}, psycopg.OperationalError("server closed the connection unexpectedly")
+            )
         return real_merge(*args, **kwargs)
 
     monkeypatch.setattr(merge, "merge", flaky_merge)
-    r = run(engine, team_id, write_csv(tmp_path / "a.csv", ["Email", "First Name", "Last Name"], [["a@x.io", "A", "B"]]), NAMES_MAP)
+    r = run(
+        engine, team_id, write_csv(tmp_path / "a.csv", ["Email", "First Name", "Last Name"], [["a@x.io", "A", "B"]]), NAMES_MAP
+    )
     assert len(calls) == 2
     assert r["status"] == "completed" and r["counts"]["created"] == 1
     retries = [e for e in r["run"].all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]

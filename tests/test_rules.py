@@ -1,5 +1,6 @@
 """One set of data rules: whatever a mapping engine calls an email, a number or a yes/no value,
 the row validator imports (schemas/rules.py is the only place either learns it from)."""
+
 from __future__ import annotations
 
 import polars as pl
@@ -11,23 +12,32 @@ from schemas import rules
 from schemas.column_map import ColumnMap
 from schemas.rows import ROW, validate
 
-MAP = ColumnMap.model_validate({
-    "email": "email", "unsubscribed": "flag",
-    "properties": {"n": {"column": "n", "type": "number"}, "b": {"column": "b", "type": "boolean"}},
-})
+MAP = ColumnMap.model_validate(
+    {
+        "email": "email",
+        "unsubscribed": "flag",
+        "properties": {"n": {"column": "n", "type": "number"}, "b": {"column": "b", "type": "boolean"}},
+    }
+)
 HEADERS = ["email", "flag", "n", "b"]
 
 
 def _failures(email="a@b.co", flag="", n="", b="") -> list[str]:
-    frame = pl.DataFrame({ROW: [1], "email": [email], "flag": [flag], "n": [n], "b": [b]},
-                         schema={ROW: pl.Int64, "email": pl.String, "flag": pl.String, "n": pl.String, "b": pl.String})
+    frame = pl.DataFrame(
+        {ROW: [1], "email": [email], "flag": [flag], "n": [n], "b": [b]},
+        schema={ROW: pl.Int64, "email": pl.String, "flag": pl.String, "n": pl.String, "b": pl.String},
+    )
     return [f["reason"] for f in validate(frame, MAP, HEADERS, 1 << 20).failures]
 
 
 WORDS = sorted(rules.YES_WORDS | rules.NO_WORDS | rules.SUBSCRIBED_WORDS | rules.UNSUBSCRIBED_WORDS)
 # As exports spell them: case, accents, spaces and dashes for underscores, a trailing stop.
-SPELLINGS = [w.upper() for w in WORDS] + [w.replace("_", " ") for w in WORDS] + [w.replace("_", "-") for w in WORDS] + [
-    "Sí", "NÃO", "Désabonné", "Opt-In.", "double opt-in", "Never Subscribed", " yes ", "ＹＥＳ"]
+SPELLINGS = (
+    [w.upper() for w in WORDS]
+    + [w.replace("_", " ") for w in WORDS]
+    + [w.replace("_", "-") for w in WORDS]
+    + ["Sí", "NÃO", "Désabonné", "Opt-In.", "double opt-in", "Never Subscribed", " yes ", "ＹＥＳ"]
+)
 
 
 def test_every_boolean_word_the_engines_read_imports_as_the_same_boolean():

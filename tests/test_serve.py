@@ -1,5 +1,6 @@
 """`roster serve` as a user runs it: the API, the Dagster daemon and its sensors, together. An
 import posted over HTTP is started by the queued-imports sensor and completes; SIGTERM stops all."""
+
 from __future__ import annotations
 
 import json
@@ -28,13 +29,18 @@ def _free_port() -> int:
 def served(tmp_path, team):
     name, _ = team
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster"), "ROSTER_LAUNCH": "sensor"}
-    key = subprocess.run([str(BIN / "roster"), "keys", "create", "--team", name, "--json"], env=env,
-                         capture_output=True, text=True, timeout=120)
+    key = subprocess.run(
+        [str(BIN / "roster"), "keys", "create", "--team", name, "--json"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert key.returncode == 0, key.stderr
     token = json.loads(key.stdout)["token"]
     port = _free_port()
-    proc = subprocess.Popen([str(BIN / "roster"), "serve", "--port", str(port), "--ui-port", "0"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "serve.log", "w"))
+    proc = subprocess.Popen(
+        [str(BIN / "roster"), "serve", "--port", str(port), "--ui-port", "0"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "serve.log", "w"),
+    )
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {token}"}
     deadline = time.monotonic() + 60
@@ -82,8 +88,13 @@ def test_serve_says_in_one_line_who_holds_its_port(tmp_path):
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        p = subprocess.run([str(BIN / "roster"), "serve", "--port", str(port), "--ui-port", "0"],
-                           capture_output=True, text=True, timeout=60, env={**os.environ, "DAGSTER_HOME": str(tmp_path / "d")})
+        p = subprocess.run(
+            [str(BIN / "roster"), "serve", "--port", str(port), "--ui-port", "0"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "DAGSTER_HOME": str(tmp_path / "d")},
+        )
     assert p.returncode == 1
     [line] = p.stderr.strip().splitlines()
     assert f"port {port} is held by pid {os.getpid()}" in line and "roster serve" in line

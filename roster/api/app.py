@@ -1,4 +1,5 @@
 """The FastAPI app: `uvicorn roster.api.app:app`, or `create_app(...)` with settings of its own."""
+
 from __future__ import annotations
 
 from fastapi import FastAPI
@@ -17,8 +18,12 @@ kept 24 h, shared by every server process). Responses carry `ratelimit-limit`, `
 and `ratelimit-reset` (per team, across its keys); over the limit is 429 with `retry-after`."""
 
 
-def create_app(rate_limit: float | None = None, idempotency_ttl: float | None = None,
-               bad_key_limit: float | None = None, cleanup_interval: float | None = None) -> FastAPI:
+def create_app(
+    rate_limit: float | None = None,
+    idempotency_ttl: float | None = None,
+    bad_key_limit: float | None = None,
+    cleanup_interval: float | None = None,
+) -> FastAPI:
     """`rate_limit`: requests per second per team, and per client address before a key is verified
     (default: ROSTER_RATE_LIMIT, else 10). `bad_key_limit`: failed key lookups per minute per client
     address (default: ROSTER_BAD_KEY_LIMIT, else 10). `idempotency_ttl`: seconds a key is kept
@@ -31,10 +36,10 @@ def create_app(rate_limit: float | None = None, idempotency_ttl: float | None = 
     app.include_router(properties.router)
     app.include_router(segments.router)
     app.include_router(topics.router)
-    limits(rate_limit, bad_key_limit)   # a bad setting fails here, not at the first request
+    limits(rate_limit, bad_key_limit)  # a bad setting fails here, not at the first request
     store = IdempotencyStore(ttl=idempotency_ttl) if idempotency_ttl else IdempotencyStore()
     janitor = Janitor(cleanup_interval) if cleanup_interval is not None else Janitor()
-    app.add_middleware(IdempotencyMiddleware, store=store)          # inner
+    app.add_middleware(IdempotencyMiddleware, store=store)  # inner
     # outer: limits replays too, and resolves the API key (after the client address has paid for it)
     app.add_middleware(RateLimitMiddleware, rate=rate_limit, bad_keys_per_minute=bad_key_limit, janitor=janitor)
     return app

@@ -1,8 +1,9 @@
 """The operator's commands: API keys, team settings, the database, and `roster serve`."""
+
 from __future__ import annotations
 
 import json
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -34,8 +35,9 @@ def keys_create(
 @teams_app.command("model-mapping")
 def teams_model_mapping(
     team: Annotated[str, typer.Argument(help="The team (created if new).")],
-    setting: Annotated[Optional[str], typer.Argument(help="on, off, or default (the server's ROSTER_MAPPING_MODEL_OPT_IN); "
-                                                          "left out: show it.")] = None,
+    setting: Annotated[
+        str | None, typer.Argument(help="on, off, or default (the server's ROSTER_MAPPING_MODEL_OPT_IN); left out: show it.")
+    ] = None,
 ) -> None:
     """May the mapping model (OPENAI_API_KEY) see this team's files' headers and sample values?"""
     from roster.database import get_engine
@@ -51,8 +53,10 @@ def teams_model_mapping(
         set_team_opt_in(engine, team_id, values[setting])
     stored = team_opt_in(engine, team_id)
     said = {True: "on", False: "off", None: f"default ({ENV})"}[stored]
-    print(f"team {team!r}: model mapping {said}: the model {'may' if model_allowed(engine, team_id) else 'may not'} "
-          f"see this team's files unless an import says otherwise")
+    print(
+        f"team {team!r}: model mapping {said}: the model {'may' if model_allowed(engine, team_id) else 'may not'} "
+        f"see this team's files unless an import says otherwise"
+    )
 
 
 @db_app.command("upgrade")

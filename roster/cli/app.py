@@ -1,4 +1,5 @@
 """`roster`: every command, put together."""
+
 from __future__ import annotations
 
 import typer

@@ -1,29 +1,42 @@
 """Client commands of the `roster` CLI, named as Resend's CLI: `roster contacts imports create|get|list`,
 built on the SDK (they talk to a Roster server over HTTP); and `roster mcp`."""
+
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from roster.cli.common import (
-    AutoCreateOpt, AutoMapOpt, ColumnMapOpt, ModelMappingOpt, OnConflictOpt, ResubscribeOpt, SegmentOpt, TopicsOpt, err,
-    fail, import_options, option_values,
+    AutoCreateOpt,
+    AutoMapOpt,
+    ColumnMapOpt,
+    ModelMappingOpt,
+    OnConflictOpt,
+    ResubscribeOpt,
+    SegmentOpt,
+    TopicsOpt,
+    err,
+    fail,
+    import_options,
+    option_values,
 )
 
 contacts_app = typer.Typer(no_args_is_help=True, help="Contacts on a Roster server (over its REST API).")
 imports_app = typer.Typer(no_args_is_help=True, help="Contact imports on a Roster server: create, get, list, column-map.")
 contacts_app.add_typer(imports_app, name="imports")
 
-ApiKeyOpt = Annotated[Optional[str], typer.Option("--api-key", envvar="ROSTER_API_KEY", help="API key (else ROSTER_API_KEY).", show_envvar=False)]
-ApiUrlOpt = Annotated[Optional[str], typer.Option("--api-url", envvar="ROSTER_API_URL", help="Server URL (else ROSTER_API_URL).", show_envvar=False)]
+ApiKeyOpt = Annotated[
+    str | None, typer.Option("--api-key", envvar="ROSTER_API_KEY", help="API key (else ROSTER_API_KEY).", show_envvar=False)
+]
+ApiUrlOpt = Annotated[
+    str | None, typer.Option("--api-url", envvar="ROSTER_API_URL", help="Server URL (else ROSTER_API_URL).", show_envvar=False)
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
 
 
 def _client(api_key: str | None, api_url: str | None):
@@ -82,19 +95,30 @@ def imports_create(
     from roster.client import RosterError
 
     # Checked here as the server checks them (one parser), so a typo costs no upload.
-    options = import_options(column_map=column_map, on_conflict=on_conflict, segments=segment_id, topics=topics,
-                             auto_map=auto_map, auto_create_properties=auto_create_properties,
-                             model_mapping=model_mapping, resubscribe=resubscribe)
-    given = option_values(column_map, on_conflict, segment_id, topics, auto_map, auto_create_properties, model_mapping,
-                          resubscribe)
+    options = import_options(
+        column_map=column_map,
+        on_conflict=on_conflict,
+        segments=segment_id,
+        topics=topics,
+        auto_map=auto_map,
+        auto_create_properties=auto_create_properties,
+        model_mapping=model_mapping,
+        resubscribe=resubscribe,
+    )
+    given = option_values(
+        column_map, on_conflict, segment_id, topics, auto_map, auto_create_properties, model_mapping, resubscribe
+    )
     if not file.is_file():
         fail(f"no such file: {file}")
     client = _client(api_key, api_url)
     try:
         created = client.contacts.imports.create(
-            file=file, column_map=options.column_map.to_api() if options.column_map else None,
-            segments=options.segments or None, topics=options.topics or None,
-            **{k: getattr(options, k) for k in given if k not in ("column_map", "segments", "topics")})
+            file=file,
+            column_map=options.column_map.to_api() if options.column_map else None,
+            segments=options.segments or None,
+            topics=options.topics or None,
+            **{k: getattr(options, k) for k in given if k not in ("column_map", "segments", "topics")},
+        )
         if not wait:
             if as_json:
                 _print_json({"object": "contact_import", "id": created.id})
@@ -120,8 +144,13 @@ def imports_create(
 def _wait_with_progress(client, import_id: str):
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
-               TextColumn("{task.fields[counts]}"), TimeElapsedColumn()]
+    columns = [
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[counts]}"),
+        TimeElapsedColumn(),
+    ]
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("queued", total=None, counts="")
 
@@ -151,10 +180,10 @@ def imports_get(import_id: str, as_json: JsonOpt = False, api_key: ApiKeyOpt = N
 
 @imports_app.command("list")
 def imports_list(
-    status: Annotated[Optional[str], typer.Option("--status", help="queued, in_progress, completed or failed.")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", help="1-100 (default 10).")] = None,
-    after: Annotated[Optional[str], typer.Option("--after", help="An import id: the page after it (older).")] = None,
-    before: Annotated[Optional[str], typer.Option("--before", help="An import id: the page before it (newer).")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="queued, in_progress, completed or failed.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="1-100 (default 10).")] = None,
+    after: Annotated[str | None, typer.Option("--after", help="An import id: the page after it (older).")] = None,
+    before: Annotated[str | None, typer.Option("--before", help="An import id: the page before it (newer).")] = None,
     as_json: JsonOpt = False,
     api_key: ApiKeyOpt = None,
     api_url: ApiUrlOpt = None,
@@ -184,7 +213,9 @@ def imports_list(
         table.add_column(col, justify="right")
     for i in page.data:
         c = i.counts
-        table.add_row(i.id, i.status, i.created_at, *(f"{getattr(c, k):,}" for k in ("total", "created", "updated", "skipped", "failed")))
+        table.add_row(
+            i.id, i.status, i.created_at, *(f"{getattr(c, k):,}" for k in ("total", "created", "updated", "skipped", "failed"))
+        )
     Console().print(table)
     if page.has_more:
         Console().print(f"more: --after {page.data[-1].id}")
@@ -201,8 +232,19 @@ def _target_text(s) -> str:
 @imports_app.command("column-map")
 def imports_column_map(
     file: Annotated[Path, typer.Option("--file", "-f", help="The CSV (only its first 4 MB are sent).")],
-    existing_properties: Annotated[Optional[str], typer.Option("--existing-properties", help='JSON [{"key", "type"}], or @FILE: map onto these instead of the team\'s properties.')] = None,
-    model_mapping: Annotated[Optional[bool], typer.Option("--model-mapping/--no-model-mapping", help="Let the server's mapping model see the file (default: as the team or server says).")] = None,
+    existing_properties: Annotated[
+        str | None,
+        typer.Option(
+            "--existing-properties", help='JSON [{"key", "type"}], or @FILE: map onto these instead of the team\'s properties.'
+        ),
+    ] = None,
+    model_mapping: Annotated[
+        bool | None,
+        typer.Option(
+            "--model-mapping/--no-model-mapping",
+            help="Let the server's mapping model see the file (default: as the team or server says).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     api_key: ApiKeyOpt = None,
     api_url: ApiUrlOpt = None,
@@ -256,7 +298,7 @@ def imports_column_map(
 
 
 def mcp_command(
-    http: Annotated[Optional[int], typer.Option("--http", help="Serve streamable HTTP on this port instead of stdio.")] = None,
+    http: Annotated[int | None, typer.Option("--http", help="Serve streamable HTTP on this port instead of stdio.")] = None,
     host: Annotated[str, typer.Option("--host", help="With --http: the address to listen on.")] = "127.0.0.1",
 ) -> None:
     """Run the MCP server (stdio by default); it talks to the REST API at ROSTER_API_URL with ROSTER_API_KEY."""

@@ -1,5 +1,6 @@
 """`roster import FILE` (an import here and now) and `roster imports create|run|get|failures`, on
 this machine's database (DATABASE_URL or the embedded server), through the import service."""
+
 from __future__ import annotations
 
 import json
@@ -7,18 +8,29 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from roster.cli.common import (
-    AutoCreateOpt, AutoMapOpt, ColumnMapOpt, ModelMappingOpt, OnConflictOpt, ResubscribeOpt, SegmentOpt, TopicsOpt,
-    err, fail, import_options,
+    AutoCreateOpt,
+    AutoMapOpt,
+    ColumnMapOpt,
+    ModelMappingOpt,
+    OnConflictOpt,
+    ResubscribeOpt,
+    SegmentOpt,
+    TopicsOpt,
+    err,
+    fail,
+    import_options,
 )
 
-imports_app = typer.Typer(no_args_is_help=True, help="Imports on this machine's database: create, run, inspect, export failed rows.")
+imports_app = typer.Typer(
+    no_args_is_help=True, help="Imports on this machine's database: create, run, inspect, export failed rows."
+)
 TeamOpt = Annotated[str, typer.Option("--team", help="The team the contacts belong to.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the finished import as JSON.")]
 
@@ -64,9 +76,16 @@ def import_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Import FILE now, as a run of the contact_import job, and print the finished import."""
-    options = import_options(column_map=column_map, on_conflict=on_conflict, segments=segment, topics=topics,
-                             auto_map=auto_map, auto_create_properties=auto_create_properties,
-                             model_mapping=model_mapping, resubscribe=resubscribe)
+    options = import_options(
+        column_map=column_map,
+        on_conflict=on_conflict,
+        segments=segment,
+        topics=topics,
+        auto_map=auto_map,
+        auto_create_properties=auto_create_properties,
+        model_mapping=model_mapping,
+        resubscribe=resubscribe,
+    )
     import_id, team_id = _create(file, team, options, launched=True)
     _run(import_id, team_id, team, as_json)
 
@@ -91,7 +110,13 @@ def _run_with_progress(service, team_id: int, import_id: str, tags: dict) -> Non
 
     worker = threading.Thread(target=run_import, args=(import_id, tags), daemon=True)
     worker.start()
-    columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[counts]}"), TimeElapsedColumn()]
+    columns = [
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[counts]}"),
+        TimeElapsedColumn(),
+    ]
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("importing", total=None, counts="")
         while worker.is_alive():
@@ -141,9 +166,16 @@ def imports_create(
     """
     from pipelines.launch import add_partition
 
-    options = import_options(column_map=column_map, on_conflict=on_conflict, segments=segment, topics=topics,
-                             auto_map=auto_map, auto_create_properties=auto_create_properties,
-                             model_mapping=model_mapping, resubscribe=resubscribe)
+    options = import_options(
+        column_map=column_map,
+        on_conflict=on_conflict,
+        segments=segment,
+        topics=topics,
+        auto_map=auto_map,
+        auto_create_properties=auto_create_properties,
+        model_mapping=model_mapping,
+        resubscribe=resubscribe,
+    )
     import_id, _ = _create(file, team, options, launched=not queue)
     add_partition(import_id)
     print(import_id)
@@ -177,7 +209,7 @@ def imports_get(import_id: str, team: TeamOpt = "default") -> None:
 def imports_failures(
     import_id: str,
     team: TeamOpt = "default",
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
 ) -> None:
     """Write the failed rows as CSV: row number, email, reason, then the row's original values.
 

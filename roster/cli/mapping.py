@@ -12,28 +12,29 @@ input is not a terminal, one per line from it (or from --answers FILE):
 An accepted mapping is remembered for the team and these headers (preferred next time), and can
 then be imported at once: the same code as `roster import FILE --column-map <reviewed map>`.
 """
+
 from __future__ import annotations
 
 import json
-import re
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from roster.cli.common import err, fail
+from roster.cli.common import fail
 from schemas.rules import PROPERTY_KEY, PROPERTY_KEY_RULE, STANDARD_FIELDS
 
 mapping_app = typer.Typer(no_args_is_help=True, help="Column mapping: suggest, review, remember.")
 SINGLE_USE = STANDARD_FIELDS  # each at most once in a map
-HELP = ("[bold]a[/bold] accept all · [bold]r N[/bold] reject N · [bold]c N TARGET[/bold] change N "
-        "(email, first_name, last_name, unsubscribed, unsubscribed!, ignore, property:KEY[:TYPE]) · [bold]q[/bold] quit")
-
-
+HELP = (
+    "[bold]a[/bold] accept all · [bold]r N[/bold] reject N · [bold]c N TARGET[/bold] change N "
+    "(email, first_name, last_name, unsubscribed, unsubscribed!, ignore, property:KEY[:TYPE]) · [bold]q[/bold] quit"
+)
 
 
 def _load_existing(path: Path):
@@ -55,8 +56,14 @@ def _describe(s) -> str:
 
 def _table(suggestions) -> Table:
     table = Table(title="Suggested column mapping", show_lines=False)
-    for name, kw in (("#", {"justify": "right"}), ("column", {}), ("→ target", {}), ("conf.", {"justify": "right"}),
-                     ("engine", {}), ("reason", {"overflow": "fold"})):
+    for name, kw in (
+        ("#", {"justify": "right"}),
+        ("column", {}),
+        ("→ target", {}),
+        ("conf.", {"justify": "right"}),
+        ("engine", {}),
+        ("reason", {"overflow": "fold"}),
+    ):
         table.add_column(name, **kw)
     for i, s in enumerate(suggestions, 1):
         style = "dim" if s.target == "ignore" else ("yellow" if s.confidence < 0.5 else None)
@@ -89,8 +96,15 @@ def _change(suggestions: list, n: int, spec: str, existing: dict[str, str]) -> s
     """Apply `c N TARGET`; returns what happened, for the person."""
     s = suggestions[n]
     spec = spec.strip()
-    kw = dict(property_key=None, property_type=None, is_new_property=False, invert=False, confidence=1.0,
-              engine="review", reason="set in review")
+    kw = dict(
+        property_key=None,
+        property_type=None,
+        is_new_property=False,
+        invert=False,
+        confidence=1.0,
+        engine="review",
+        reason="set in review",
+    )
     if spec in ("email", "first_name", "last_name", "unsubscribed", "unsubscribed!", "ignore"):
         target = "unsubscribed" if spec == "unsubscribed!" else spec
         new = replace(s, target=target, **{**kw, "invert": spec == "unsubscribed!"})
@@ -105,20 +119,31 @@ def _change(suggestions: list, n: int, spec: str, existing: dict[str, str]) -> s
             return f"[red]invalid type {ptype!r}[/red]: string, number or boolean"
         if key in existing and existing[key] != ptype:
             return f"[red]property {key!r} exists as a {existing[key]}[/red]"
-        new = replace(s, target="property", **{**kw, "property_key": key, "property_type": ptype,
-                                                "is_new_property": key not in existing})
+        new = replace(
+            s, target="property", **{**kw, "property_key": key, "property_type": ptype, "is_new_property": key not in existing}
+        )
         slot = "property:" + key
     else:
         return f"[red]unknown target {spec!r}[/red]"
     note = ""
     if slot:
         for i, other in enumerate(suggestions):
-            other_slot = other.target if other.target in SINGLE_USE else (
-                "property:" + other.property_key if other.target == "property" and other.property_key else None)
+            other_slot = (
+                other.target
+                if other.target in SINGLE_USE
+                else ("property:" + other.property_key if other.target == "property" and other.property_key else None)
+            )
             if i != n and other_slot == slot:
-                suggestions[i] = replace(other, target="ignore", property_key=None, property_type=None,
-                                         is_new_property=False, invert=False, engine="review",
-                                         reason=f"left out in review: column {s.column!r} took {slot}")
+                suggestions[i] = replace(
+                    other,
+                    target="ignore",
+                    property_key=None,
+                    property_type=None,
+                    is_new_property=False,
+                    invert=False,
+                    engine="review",
+                    reason=f"left out in review: column {s.column!r} took {slot}",
+                )
                 note = f"; {other.column!r} no longer maps there"
     suggestions[n] = new
     return f"{s.column!r} → {_describe(new)}{note}"
@@ -152,8 +177,17 @@ def review(suggestions: list, existing: dict[str, str], lines: Iterator[str], ou
             continue
         if cmd in ("r", "reject"):
             s = suggestions[n]
-            suggestions[n] = replace(s, target="ignore", property_key=None, property_type=None, is_new_property=False,
-                                     invert=False, confidence=1.0, engine="review", reason="rejected in review")
+            suggestions[n] = replace(
+                s,
+                target="ignore",
+                property_key=None,
+                property_type=None,
+                is_new_property=False,
+                invert=False,
+                confidence=1.0,
+                engine="review",
+                reason="rejected in review",
+            )
             out.print(f"{s.column!r} is left out")
         elif cmd in ("c", "change") and len(words) == 3:
             out.print(_change(suggestions, n, words[2], existing))
@@ -174,15 +208,37 @@ def _confirm(question: str, answers: Iterator[str], out: Console) -> bool:
 @mapping_app.command("suggest")
 def suggest_cmd(
     file: Path,
-    existing_properties: Annotated[Optional[Path], typer.Option(
-        "--existing-properties", help="JSON list of the team's properties [{\"key\", \"type\"}]; else read from the database.")] = None,
-    team: Annotated[Optional[str], typer.Option("--team", help="The team (default: default); its properties and remembered mappings.")] = None,
+    existing_properties: Annotated[
+        Path | None,
+        typer.Option(
+            "--existing-properties", help='JSON list of the team\'s properties [{"key", "type"}]; else read from the database.'
+        ),
+    ] = None,
+    team: Annotated[
+        str | None, typer.Option("--team", help="The team (default: default); its properties and remembered mappings.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print {column_map, suggestions} as JSON, no review.")] = False,
-    answers: Annotated[Optional[Path], typer.Option("--answers", help="Review commands, one per line, instead of the terminal.")] = None,
-    do_import: Annotated[Optional[bool], typer.Option("--import/--no-import", help="After the review, import the file with the reviewed map (else asked).")] = None,
+    answers: Annotated[
+        Path | None, typer.Option("--answers", help="Review commands, one per line, instead of the terminal.")
+    ] = None,
+    do_import: Annotated[
+        bool | None,
+        typer.Option("--import/--no-import", help="After the review, import the file with the reviewed map (else asked)."),
+    ] = None,
     on_conflict: Annotated[str, typer.Option("--on-conflict", help="For the import: upsert or skip.")] = "upsert",
-    engine_name: Annotated[Optional[str], typer.Option("--engine", help="auto (the model when OPENAI_API_KEY is set and someone opted in), openai (opts in), or offline.")] = None,
-    model_mapping: Annotated[Optional[bool], typer.Option("--model-mapping/--no-model-mapping", help="Let the model (OPENAI_API_KEY) see the file's headers and sample values; else as the team, then the server, says (default: no).")] = None,
+    engine_name: Annotated[
+        str | None,
+        typer.Option(
+            "--engine", help="auto (the model when OPENAI_API_KEY is set and someone opted in), openai (opts in), or offline."
+        ),
+    ] = None,
+    model_mapping: Annotated[
+        bool | None,
+        typer.Option(
+            "--model-mapping/--no-model-mapping",
+            help="Let the model (OPENAI_API_KEY) see the file's headers and sample values; else as the team, then the server, says (default: no).",
+        ),
+    ] = None,
 ) -> None:
     """Suggest where each column of FILE goes; review the suggestions, then import."""
     import os
@@ -251,4 +307,3 @@ def suggest_cmd(
     from roster.cli.imports import import_command
 
     import_command(file=file, column_map=json.dumps(cmap), on_conflict=on_conflict, team=team)
-

@@ -10,6 +10,7 @@ In production run the pieces separately (see the README): `uvicorn roster.api.ap
 `dagster-daemon run -m pipelines.definitions`, `dagster-webserver -m pipelines.definitions`,
 with the same DATABASE_URL, ROSTER_DATA_DIR and DAGSTER_HOME.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,9 +23,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from pipelines.launch import dagster_instance
 from roster import lifeline
 from roster.database import database_url
-from pipelines.launch import dagster_instance
 from roster.settings import get_settings
 
 err = Console(stderr=True)
@@ -99,8 +100,12 @@ def serve(host: str, port: int, ui_port: int | None) -> int:
     for p in [port, ui_port] if ui_port else [port]:
         held = port_holder(host, p)
         if held:
-            err.print(f"[red]roster: {held}[/red]; an earlier `roster serve`? Stop it (kill <pid>, or "
-                      f"pkill -f 'roster serve') or choose --port/--ui-port.", highlight=False, soft_wrap=True)
+            err.print(
+                f"[red]roster: {held}[/red]; an earlier `roster serve`? Stop it (kill <pid>, or "
+                f"pkill -f 'roster serve') or choose --port/--ui-port.",
+                highlight=False,
+                soft_wrap=True,
+            )
             return 1
     env = _environment()
     procs: dict[str, subprocess.Popen] = {}
@@ -114,8 +119,11 @@ def serve(host: str, port: int, ui_port: int | None) -> int:
     signal.signal(signal.SIGINT, stop)
     for name, cmd in commands(host, port, ui_port).items():
         procs[name] = subprocess.Popen(cmd, env=env, preexec_fn=lifeline.die_with_parent)
-    err.print(f"roster: API on http://{host}:{port}" + (f", Dagster UI on http://{host}:{ui_port}" if ui_port else "")
-              + f"; database {env['DATABASE_URL'].split('@')[-1]}; Ctrl-C stops")
+    err.print(
+        f"roster: API on http://{host}:{port}"
+        + (f", Dagster UI on http://{host}:{ui_port}" if ui_port else "")
+        + f"; database {env['DATABASE_URL'].split('@')[-1]}; Ctrl-C stops"
+    )
     code, crashes = 0, []
     while not stopping:
         for name, p in procs.items():
@@ -126,8 +134,10 @@ def serve(host: str, port: int, ui_port: int | None) -> int:
             now = time.monotonic()
             crashes = [t for t in crashes if now - t < CRASH_WINDOW_SECONDS] + [now]
             if len(crashes) > MAX_CRASHES:
-                err.print(f"[red]roster: {name} exited with {p.returncode} ({len(crashes)} exits in "
-                          f"{CRASH_WINDOW_SECONDS} s); stopping the rest[/red]")
+                err.print(
+                    f"[red]roster: {name} exited with {p.returncode} ({len(crashes)} exits in "
+                    f"{CRASH_WINDOW_SECONDS} s); stopping the rest[/red]"
+                )
                 code, stopping = 1, True
                 break
             err.print(f"[yellow]roster: {name} exited with {p.returncode}; starting it again[/yellow]")

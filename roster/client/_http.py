@@ -1,5 +1,6 @@
 """The HTTP layer shared by Roster and AsyncRoster: configuration, retries with backoff on 429
 (honouring retry-after) and 5xx/connection errors, errors raised as RosterError."""
+
 from __future__ import annotations
 
 import io
@@ -8,9 +9,10 @@ import os
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
@@ -52,8 +54,11 @@ class Config:
         self.max_retries = max_retries
 
     def headers(self) -> dict:
-        return {"Authorization": f"Bearer {self.api_key}", "User-Agent": f"roster-python/{_version()}",
-                "Accept": "application/json"}
+        return {
+            "Authorization": f"Bearer {self.api_key}",
+            "User-Agent": f"roster-python/{_version()}",
+            "Accept": "application/json",
+        }
 
 
 def prepare(req: Request) -> Request:
@@ -64,8 +69,7 @@ def prepare(req: Request) -> Request:
 
 
 def build_kwargs(req: Request) -> dict:
-    kwargs: dict = {"params": {k: v for k, v in (req.params or {}).items() if v is not None} or None,
-                    "headers": req.headers}
+    kwargs: dict = {"params": {k: v for k, v in (req.params or {}).items() if v is not None} or None, "headers": req.headers}
     if req.file is not None:
         name, fileobj, ctype = req.file
         if hasattr(fileobj, "seek"):
@@ -94,7 +98,7 @@ def backoff(attempt: int, resp: httpx.Response | None) -> float:
             return min(MAX_RETRY_AFTER, max(0.0, float(resp.headers.get("retry-after", "1"))))
         except ValueError:
             return 1.0
-    return min(10.0, 0.5 * (2 ** attempt)) * (0.5 + random.random() / 2)
+    return min(10.0, 0.5 * (2**attempt)) * (0.5 + random.random() / 2)
 
 
 def should_retry(attempt: int, max_retries: int, resp: httpx.Response | None) -> bool:
@@ -135,7 +139,7 @@ def read_head(fileobj, limit: int = HEAD_BYTES) -> io.BytesIO:
             if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16: a whole two-byte line end
                 i = raw.rfind(b"\n\x00" if raw[:2] == b"\xff\xfe" else b"\x00\n")
                 while i > 0 and i % 2:
-                    i = raw.rfind(raw[i:i + 2], 0, i)
+                    i = raw.rfind(raw[i : i + 2], 0, i)
                 raw = raw[: i + 2] if i > 0 else raw
             elif i > 0:
                 raw = raw[: i + 1]
@@ -145,8 +149,7 @@ def read_head(fileobj, limit: int = HEAD_BYTES) -> io.BytesIO:
 class SyncHTTP:
     def __init__(self, config: Config, client: httpx.Client | None = None):
         self.config = config
-        self.client = client or httpx.Client(base_url=config.base_url, timeout=config.timeout,
-                                             headers=config.headers())
+        self.client = client or httpx.Client(base_url=config.base_url, timeout=config.timeout, headers=config.headers())
 
     def call(self, req: Request):
         req = prepare(req)
@@ -174,8 +177,7 @@ class SyncHTTP:
 class AsyncHTTP:
     def __init__(self, config: Config, client: httpx.AsyncClient | None = None):
         self.config = config
-        self.client = client or httpx.AsyncClient(base_url=config.base_url, timeout=config.timeout,
-                                                  headers=config.headers())
+        self.client = client or httpx.AsyncClient(base_url=config.base_url, timeout=config.timeout, headers=config.headers())
 
     async def call(self, req: Request):
         import anyio

@@ -1,7 +1,8 @@
 """Roster (sync) and AsyncRoster: the Python SDK for Roster's REST API."""
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import httpx
 
@@ -17,8 +18,14 @@ class Roster:
     >>> client.contacts.imports.wait(created.id, on_progress=print)
     """
 
-    def __init__(self, api_key: str | None = None, base_url: str | None = None, timeout: float = 60.0,
-                 max_retries: int = 3, http_client: httpx.Client | None = None):
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 3,
+        http_client: httpx.Client | None = None,
+    ):
         self._http = SyncHTTP(Config(api_key, base_url, timeout, max_retries), http_client)
         self.contacts = Contacts(self)
         self.contact_properties = ContactProperties(self)
@@ -39,7 +46,7 @@ class Roster:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "Roster":
+    def __enter__(self) -> Roster:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -49,8 +56,14 @@ class Roster:
 class AsyncRoster:
     """The same API as Roster, every method awaitable."""
 
-    def __init__(self, api_key: str | None = None, base_url: str | None = None, timeout: float = 60.0,
-                 max_retries: int = 3, http_client: httpx.AsyncClient | None = None):
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 3,
+        http_client: httpx.AsyncClient | None = None,
+    ):
         self._http = AsyncHTTP(Config(api_key, base_url, timeout, max_retries), http_client)
         self.contacts = AsyncContacts(self)
         self.contact_properties = ContactProperties(self)
@@ -74,7 +87,7 @@ class AsyncRoster:
     async def aclose(self) -> None:
         await self._http.close()
 
-    async def __aenter__(self) -> "AsyncRoster":
+    async def __aenter__(self) -> AsyncRoster:
         return self
 
     async def __aexit__(self, *exc) -> None:

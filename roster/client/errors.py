@@ -1,4 +1,5 @@
 """Errors the SDK raises: every API error is a RosterError carrying status_code, name, message."""
+
 from __future__ import annotations
 
 
@@ -74,8 +75,16 @@ class WaitTimeout(RosterError):
         self.contact_import = contact_import
 
 
-_BY_STATUS = {400: BadRequestError, 401: AuthenticationError, 403: PermissionDeniedError, 404: NotFoundError,
-              409: ConflictError, 413: FileTooLargeError, 422: ValidationError, 429: RateLimitError}
+_BY_STATUS = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: FileTooLargeError,
+    422: ValidationError,
+    429: RateLimitError,
+}
 
 
 def error_for(status_code: int, name: str, message: str, headers=None) -> RosterError:

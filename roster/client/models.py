@@ -1,4 +1,5 @@
 """Typed results: dataclasses built from the API's JSON (unknown keys are kept in `raw`)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
@@ -40,7 +41,7 @@ class ContactImport:
         return self.status in ("completed", "failed")
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ContactImport":
+    def from_dict(cls, data: dict) -> ContactImport:
         obj = _build(cls, {**data, "counts": _build(ImportCounts, data.get("counts") or {})})
         obj.raw = data
         return obj
@@ -56,7 +57,7 @@ class Created:
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Created":
+    def from_dict(cls, data: dict) -> Created:
         return _build(cls, data)
 
 
@@ -68,7 +69,7 @@ class Deleted:
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Deleted":
+    def from_dict(cls, data: dict) -> Deleted:
         return _build(cls, data)
 
 
@@ -81,7 +82,7 @@ class ImportFailure:
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ImportFailure":
+    def from_dict(cls, data: dict) -> ImportFailure:
         return _build(cls, data)
 
 
@@ -104,7 +105,7 @@ class Contact:
         return {k: (v.get("value") if isinstance(v, dict) else v) for k, v in self.properties.items()}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Contact":
+    def from_dict(cls, data: dict) -> Contact:
         return _build(cls, data)
 
 
@@ -119,7 +120,7 @@ class ContactTopic:
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ContactTopic":
+    def from_dict(cls, data: dict) -> ContactTopic:
         return _build(cls, data)
 
 
@@ -134,7 +135,7 @@ class ContactProperty:
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ContactProperty":
+    def from_dict(cls, data: dict) -> ContactProperty:
         return _build(cls, data)
 
 
@@ -147,7 +148,7 @@ class Segment:
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Segment":
+    def from_dict(cls, data: dict) -> Segment:
         return _build(cls, data)
 
 
@@ -162,7 +163,7 @@ class Topic:
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Topic":
+    def from_dict(cls, data: dict) -> Topic:
         return _build(cls, data)
 
 
@@ -183,7 +184,7 @@ class ColumnSuggestion:
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ColumnSuggestion":
+    def from_dict(cls, data: dict) -> ColumnSuggestion:
         return _build(cls, data)
 
 
@@ -202,7 +203,7 @@ class ColumnMapSuggestion:
         return next((s for s in self.suggestions if s.column == column), None)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ColumnMapSuggestion":
+    def from_dict(cls, data: dict) -> ColumnMapSuggestion:
         obj = _build(cls, {**data, "suggestions": [ColumnSuggestion.from_dict(d) for d in data.get("suggestions", [])]})
         obj.raw = data
         return obj
@@ -221,5 +222,5 @@ class ListPage(Generic[T]):
         return len(self.data)
 
     @classmethod
-    def of(cls, item_cls, data: dict) -> "ListPage":
+    def of(cls, item_cls, data: dict) -> ListPage:
         return cls(data=[item_cls.from_dict(d) for d in data.get("data", [])], has_more=bool(data.get("has_more")))

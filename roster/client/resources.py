@@ -1,20 +1,32 @@
 """The API's resources. Each method builds a request and hands it to the client, which performs it
 (Roster) or returns an awaitable (AsyncRoster): one definition serves both."""
+
 from __future__ import annotations
 
 import json
-from typing import Any, Awaitable, Callable, TypeVar, Union
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, Union
 from urllib.parse import quote
 
 from roster.client._http import Request, open_file, read_head
 from roster.client.errors import ImportFailed, WaitTimeout
-from roster.client.models import (ColumnMapSuggestion, Contact, ContactImport, ContactProperty, ContactTopic, Created, Deleted,
-                                  ImportFailure, ListPage, Segment, Topic)
-
+from roster.client.models import (
+    ColumnMapSuggestion,
+    Contact,
+    ContactImport,
+    ContactProperty,
+    ContactTopic,
+    Created,
+    Deleted,
+    ImportFailure,
+    ListPage,
+    Segment,
+    Topic,
+)
 
 T = TypeVar("T")
 # Roster's methods return the value; AsyncRoster's (the same definitions) an awaitable of it.
-MaybeAwaitable = Union[T, Awaitable[T]]
+MaybeAwaitable = Union[T, Awaitable[T]]  # noqa: UP007 (a generic alias: subscripted below)
 
 
 def _q(value: str) -> str:
@@ -49,7 +61,7 @@ class Imports(_Resource):
         idempotency_key: str | None = None,
         model_mapping: bool | None = None,
         resubscribe: bool | None = None,
-    ) -> "MaybeAwaitable[Created]":
+    ) -> MaybeAwaitable[Created]:
         """Upload a CSV (a path, bytes, or a binary file object). Returns Created (the import's id).
         topics: [{"id", "subscription": "opt_in" | "opt_out"}]. model_mapping: the server's mapping
         model may see this file (None: as the team or server says). resubscribe: this import may
@@ -71,13 +83,19 @@ class Imports(_Resource):
             if value is not None:
                 data[flag] = "true" if value else "false"
         name, fileobj, opened = open_file(file, filename)
-        req = Request("POST", "/contacts/imports", data=data, file=(name, fileobj, "text/csv"),
-                      headers={"Idempotency-Key": idempotency_key} if idempotency_key else None,
-                      parse=lambda r: Created.from_dict(r.json()))
+        req = Request(
+            "POST",
+            "/contacts/imports",
+            data=data,
+            file=(name, fileobj, "text/csv"),
+            headers={"Idempotency-Key": idempotency_key} if idempotency_key else None,
+            parse=lambda r: Created.from_dict(r.json()),
+        )
         return self._do(req, fileobj.close if opened else None)
 
-    def suggest_column_map(self, file, existing_properties: list[dict] | None = None, filename: str | None = None,
-                           model_mapping: bool | None = None) -> "MaybeAwaitable[ColumnMapSuggestion]":
+    def suggest_column_map(
+        self, file, existing_properties: list[dict] | None = None, filename: str | None = None, model_mapping: bool | None = None
+    ) -> MaybeAwaitable[ColumnMapSuggestion]:
         """Suggest a column map for a CSV (a path, bytes, or a binary file object): only its first 4 MB
         are sent. existing_properties ([{"key", "type"}]) replaces the team's properties. Returns a
         ColumnMapSuggestion; its `column_map` (edited or not) goes to create(column_map=...).
@@ -87,40 +105,68 @@ class Imports(_Resource):
             data["model_mapping"] = "true" if model_mapping else "false"
         if existing_properties is not None:
             data["existing_properties"] = json.dumps(
-                [p if isinstance(p, dict) else {"key": p.key, "type": p.type} for p in existing_properties])
+                [p if isinstance(p, dict) else {"key": p.key, "type": p.type} for p in existing_properties]
+            )
         name, fileobj, opened = open_file(file, filename)
         try:
             head = read_head(fileobj)
         finally:
             if opened:
                 fileobj.close()
-        req = Request("POST", "/contacts/imports/column-map", data=data, file=(name, head, "text/csv"),
-                      parse=lambda r: ColumnMapSuggestion.from_dict(r.json()))
+        req = Request(
+            "POST",
+            "/contacts/imports/column-map",
+            data=data,
+            file=(name, head, "text/csv"),
+            parse=lambda r: ColumnMapSuggestion.from_dict(r.json()),
+        )
         return self._do(req)
 
-    def get(self, import_id: str) -> "MaybeAwaitable[ContactImport]":
+    def get(self, import_id: str) -> MaybeAwaitable[ContactImport]:
         return self._do(Request("GET", f"/contacts/imports/{_q(import_id)}", parse=lambda r: ContactImport.from_dict(r.json())))
 
-    def list(self, limit: int | None = None, after: str | None = None, before: str | None = None, status: str | None = None) -> "MaybeAwaitable[ListPage[ContactImport]]":
-        return self._do(Request("GET", "/contacts/imports", params=_page(limit, after, before, status=status),
-                                parse=lambda r: ListPage.of(ContactImport, r.json())))
+    def list(
+        self, limit: int | None = None, after: str | None = None, before: str | None = None, status: str | None = None
+    ) -> MaybeAwaitable[ListPage[ContactImport]]:
+        return self._do(
+            Request(
+                "GET",
+                "/contacts/imports",
+                params=_page(limit, after, before, status=status),
+                parse=lambda r: ListPage.of(ContactImport, r.json()),
+            )
+        )
 
-    def failures(self, import_id: str, limit: int | None = None, after: int | None = None) -> "MaybeAwaitable[ListPage[ImportFailure]]":
+    def failures(
+        self, import_id: str, limit: int | None = None, after: int | None = None
+    ) -> MaybeAwaitable[ListPage[ImportFailure]]:
         """A page of the failed rows (ListPage of ImportFailure, in row order): `limit` rows (server
         default 100, at most 1000) after the row number `after`; `has_more` says whether more follow.
         failures_csv() gives them all in one go."""
-        return self._do(Request("GET", f"/contacts/imports/{_q(import_id)}/failures",
-                                headers={"Accept": "application/json"},
-                                params={"limit": limit, "after": after},
-                                parse=lambda r: ListPage.of(ImportFailure, r.json())))
+        return self._do(
+            Request(
+                "GET",
+                f"/contacts/imports/{_q(import_id)}/failures",
+                headers={"Accept": "application/json"},
+                params={"limit": limit, "after": after},
+                parse=lambda r: ListPage.of(ImportFailure, r.json()),
+            )
+        )
 
-    def failures_csv(self, import_id: str) -> "MaybeAwaitable[str]":
+    def failures_csv(self, import_id: str) -> MaybeAwaitable[str]:
         """The failed rows as the CSV text the API serves."""
-        return self._do(Request("GET", f"/contacts/imports/{_q(import_id)}/failures", headers={"Accept": "text/csv"},
-                                parse=lambda r: r.text))
+        return self._do(
+            Request("GET", f"/contacts/imports/{_q(import_id)}/failures", headers={"Accept": "text/csv"}, parse=lambda r: r.text)
+        )
 
-    def wait(self, import_id: str, on_progress: Callable[[ContactImport], Any] | None = None,
-             poll_interval: float = 0.5, timeout: float | None = None, raise_on_failure: bool = False) -> ContactImport:
+    def wait(
+        self,
+        import_id: str,
+        on_progress: Callable[[ContactImport], Any] | None = None,
+        poll_interval: float = 0.5,
+        timeout: float | None = None,
+        raise_on_failure: bool = False,
+    ) -> ContactImport:
         """Poll until the import is completed or failed; on_progress(import) after each poll."""
         import time
 
@@ -139,9 +185,14 @@ class Imports(_Resource):
 
 
 class AsyncImports(Imports):
-    async def wait(self, import_id: str, on_progress: Callable[[ContactImport], Any] | None = None,
-                   poll_interval: float = 0.5, timeout: float | None = None,
-                   raise_on_failure: bool = False) -> ContactImport:
+    async def wait(
+        self,
+        import_id: str,
+        on_progress: Callable[[ContactImport], Any] | None = None,
+        poll_interval: float = 0.5,
+        timeout: float | None = None,
+        raise_on_failure: bool = False,
+    ) -> ContactImport:
         import inspect
         import time
 
@@ -170,55 +221,88 @@ class Contacts(_Resource):
         super().__init__(client)
         self.imports = self.imports_class(client)
 
-    def create(self, email: str, first_name: str | None = None, last_name: str | None = None,
-               unsubscribed: bool | None = None, properties: dict | None = None,
-               segments: list[str | dict] | None = None, topics: list[dict] | None = None) -> "MaybeAwaitable[Created]":
+    def create(
+        self,
+        email: str,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        unsubscribed: bool | None = None,
+        properties: dict | None = None,
+        segments: list[str | dict] | None = None,
+        topics: list[dict] | None = None,
+    ) -> MaybeAwaitable[Created]:
         body: dict = {"email": email}
-        for k, v in (("first_name", first_name), ("last_name", last_name), ("unsubscribed", unsubscribed),
-                     ("properties", properties), ("topics", topics)):
+        for k, v in (
+            ("first_name", first_name),
+            ("last_name", last_name),
+            ("unsubscribed", unsubscribed),
+            ("properties", properties),
+            ("topics", topics),
+        ):
             if v is not None:
                 body[k] = v
         if segments:
             body["segments"] = [s if isinstance(s, dict) else {"id": s} for s in segments]
         return self._do(Request("POST", "/contacts", json=body, parse=lambda r: Created.from_dict(r.json())))
 
-    def get(self, id_or_email: str) -> "MaybeAwaitable[Contact]":
+    def get(self, id_or_email: str) -> MaybeAwaitable[Contact]:
         return self._do(Request("GET", f"/contacts/{_q(id_or_email)}", parse=lambda r: Contact.from_dict(r.json())))
 
-    def list(self, limit: int | None = None, after: str | None = None, before: str | None = None,
-             segment_id: str | None = None) -> "MaybeAwaitable[ListPage[Contact]]":
-        return self._do(Request("GET", "/contacts", params=_page(limit, after, before, segment_id=segment_id),
-                                parse=lambda r: ListPage.of(Contact, r.json())))
+    def list(
+        self, limit: int | None = None, after: str | None = None, before: str | None = None, segment_id: str | None = None
+    ) -> MaybeAwaitable[ListPage[Contact]]:
+        return self._do(
+            Request(
+                "GET",
+                "/contacts",
+                params=_page(limit, after, before, segment_id=segment_id),
+                parse=lambda r: ListPage.of(Contact, r.json()),
+            )
+        )
 
-    def update(self, id_or_email: str, **fields) -> "MaybeAwaitable[Created]":
+    def update(self, id_or_email: str, **fields) -> MaybeAwaitable[Created]:
         """fields: first_name, last_name, unsubscribed, properties (a null value removes it)."""
-        return self._do(Request("PATCH", f"/contacts/{_q(id_or_email)}", json=fields,
-                                parse=lambda r: Created.from_dict(r.json())))
+        return self._do(
+            Request("PATCH", f"/contacts/{_q(id_or_email)}", json=fields, parse=lambda r: Created.from_dict(r.json()))
+        )
 
-    def delete(self, id_or_email: str) -> "MaybeAwaitable[Deleted]":
+    def delete(self, id_or_email: str) -> MaybeAwaitable[Deleted]:
         return self._do(Request("DELETE", f"/contacts/{_q(id_or_email)}", parse=lambda r: Deleted.from_dict(r.json())))
 
-    def segments(self, id_or_email: str, limit: int | None = None, after: str | None = None, before: str | None = None) -> "MaybeAwaitable[ListPage[Segment]]":
-        return self._do(Request("GET", f"/contacts/{_q(id_or_email)}/segments", params=_page(limit, after, before),
-                                parse=lambda r: ListPage.of(Segment, r.json())))
+    def segments(
+        self, id_or_email: str, limit: int | None = None, after: str | None = None, before: str | None = None
+    ) -> MaybeAwaitable[ListPage[Segment]]:
+        return self._do(
+            Request(
+                "GET",
+                f"/contacts/{_q(id_or_email)}/segments",
+                params=_page(limit, after, before),
+                parse=lambda r: ListPage.of(Segment, r.json()),
+            )
+        )
 
-    def add_segment(self, id_or_email: str, segment_id: str) -> "MaybeAwaitable[dict]":
-        return self._do(Request("POST", f"/contacts/{_q(id_or_email)}/segments/{_q(segment_id)}",
-                                parse=lambda r: r.json()))
+    def add_segment(self, id_or_email: str, segment_id: str) -> MaybeAwaitable[dict]:
+        return self._do(Request("POST", f"/contacts/{_q(id_or_email)}/segments/{_q(segment_id)}", parse=lambda r: r.json()))
 
-    def remove_segment(self, id_or_email: str, segment_id: str) -> "MaybeAwaitable[dict]":
-        return self._do(Request("DELETE", f"/contacts/{_q(id_or_email)}/segments/{_q(segment_id)}",
-                                parse=lambda r: r.json()))
+    def remove_segment(self, id_or_email: str, segment_id: str) -> MaybeAwaitable[dict]:
+        return self._do(Request("DELETE", f"/contacts/{_q(id_or_email)}/segments/{_q(segment_id)}", parse=lambda r: r.json()))
 
-    def topics(self, id_or_email: str, limit: int | None = None, after: str | None = None, before: str | None = None) -> "MaybeAwaitable[ListPage[ContactTopic]]":
+    def topics(
+        self, id_or_email: str, limit: int | None = None, after: str | None = None, before: str | None = None
+    ) -> MaybeAwaitable[ListPage[ContactTopic]]:
         """Every topic with this contact's subscription (no limit: all of them)."""
-        return self._do(Request("GET", f"/contacts/{_q(id_or_email)}/topics", params=_page(limit, after, before),
-                                parse=lambda r: ListPage.of(ContactTopic, r.json())))
+        return self._do(
+            Request(
+                "GET",
+                f"/contacts/{_q(id_or_email)}/topics",
+                params=_page(limit, after, before),
+                parse=lambda r: ListPage.of(ContactTopic, r.json()),
+            )
+        )
 
-    def update_topics(self, id_or_email: str, topics: list[dict]) -> "MaybeAwaitable[dict]":
+    def update_topics(self, id_or_email: str, topics: list[dict]) -> MaybeAwaitable[dict]:
         """topics: [{"id": "<topic id>", "subscription": "opt_in" | "opt_out"}]; others are left as they are."""
-        return self._do(Request("PATCH", f"/contacts/{_q(id_or_email)}/topics", json=list(topics),
-                                parse=lambda r: r.json()))
+        return self._do(Request("PATCH", f"/contacts/{_q(id_or_email)}/topics", json=list(topics), parse=lambda r: r.json()))
 
 
 class AsyncContacts(Contacts):
@@ -226,61 +310,81 @@ class AsyncContacts(Contacts):
 
 
 class ContactProperties(_Resource):
-    def create(self, key: str, type: str = "string", fallback_value: Any = None) -> "MaybeAwaitable[Created]":
+    def create(self, key: str, type: str = "string", fallback_value: Any = None) -> MaybeAwaitable[Created]:
         body = {"key": key, "type": type}
         if fallback_value is not None:
             body["fallback_value"] = fallback_value
         return self._do(Request("POST", "/contact-properties", json=body, parse=lambda r: Created.from_dict(r.json())))
 
-    def get(self, property_id: str) -> "MaybeAwaitable[ContactProperty]":
-        return self._do(Request("GET", f"/contact-properties/{_q(property_id)}",
-                                parse=lambda r: ContactProperty.from_dict(r.json())))
+    def get(self, property_id: str) -> MaybeAwaitable[ContactProperty]:
+        return self._do(
+            Request("GET", f"/contact-properties/{_q(property_id)}", parse=lambda r: ContactProperty.from_dict(r.json()))
+        )
 
-    def list(self, limit: int | None = None, after: str | None = None, before: str | None = None) -> "MaybeAwaitable[ListPage[ContactProperty]]":
-        return self._do(Request("GET", "/contact-properties", params=_page(limit, after, before),
-                                parse=lambda r: ListPage.of(ContactProperty, r.json())))
+    def list(
+        self, limit: int | None = None, after: str | None = None, before: str | None = None
+    ) -> MaybeAwaitable[ListPage[ContactProperty]]:
+        return self._do(
+            Request(
+                "GET",
+                "/contact-properties",
+                params=_page(limit, after, before),
+                parse=lambda r: ListPage.of(ContactProperty, r.json()),
+            )
+        )
 
-    def update(self, property_id: str, fallback_value: Any) -> "MaybeAwaitable[Created]":
-        return self._do(Request("PATCH", f"/contact-properties/{_q(property_id)}", json={"fallback_value": fallback_value},
-                                parse=lambda r: Created.from_dict(r.json())))
+    def update(self, property_id: str, fallback_value: Any) -> MaybeAwaitable[Created]:
+        return self._do(
+            Request(
+                "PATCH",
+                f"/contact-properties/{_q(property_id)}",
+                json={"fallback_value": fallback_value},
+                parse=lambda r: Created.from_dict(r.json()),
+            )
+        )
 
-    def delete(self, property_id: str) -> "MaybeAwaitable[Deleted]":
-        return self._do(Request("DELETE", f"/contact-properties/{_q(property_id)}",
-                                parse=lambda r: Deleted.from_dict(r.json())))
+    def delete(self, property_id: str) -> MaybeAwaitable[Deleted]:
+        return self._do(Request("DELETE", f"/contact-properties/{_q(property_id)}", parse=lambda r: Deleted.from_dict(r.json())))
 
 
 class Segments(_Resource):
-    def create(self, name: str) -> "MaybeAwaitable[Created]":
+    def create(self, name: str) -> MaybeAwaitable[Created]:
         return self._do(Request("POST", "/segments", json={"name": name}, parse=lambda r: Created.from_dict(r.json())))
 
-    def get(self, segment_id: str) -> "MaybeAwaitable[Segment]":
+    def get(self, segment_id: str) -> MaybeAwaitable[Segment]:
         return self._do(Request("GET", f"/segments/{_q(segment_id)}", parse=lambda r: Segment.from_dict(r.json())))
 
-    def list(self, limit: int | None = None, after: str | None = None, before: str | None = None) -> "MaybeAwaitable[ListPage[Segment]]":
-        return self._do(Request("GET", "/segments", params=_page(limit, after, before),
-                                parse=lambda r: ListPage.of(Segment, r.json())))
+    def list(
+        self, limit: int | None = None, after: str | None = None, before: str | None = None
+    ) -> MaybeAwaitable[ListPage[Segment]]:
+        return self._do(
+            Request("GET", "/segments", params=_page(limit, after, before), parse=lambda r: ListPage.of(Segment, r.json()))
+        )
 
-    def delete(self, segment_id: str) -> "MaybeAwaitable[Deleted]":
+    def delete(self, segment_id: str) -> MaybeAwaitable[Deleted]:
         return self._do(Request("DELETE", f"/segments/{_q(segment_id)}", parse=lambda r: Deleted.from_dict(r.json())))
 
 
 class Topics(_Resource):
-    def create(self, name: str, default_subscription: str = "opt_in", description: str | None = None) -> "MaybeAwaitable[Created]":
+    def create(self, name: str, default_subscription: str = "opt_in", description: str | None = None) -> MaybeAwaitable[Created]:
         body = {"name": name, "default_subscription": default_subscription}
         if description is not None:
             body["description"] = description
         return self._do(Request("POST", "/topics", json=body, parse=lambda r: Created.from_dict(r.json())))
 
-    def get(self, topic_id: str) -> "MaybeAwaitable[Topic]":
+    def get(self, topic_id: str) -> MaybeAwaitable[Topic]:
         return self._do(Request("GET", f"/topics/{_q(topic_id)}", parse=lambda r: Topic.from_dict(r.json())))
 
-    def list(self, limit: int | None = None, after: str | None = None, before: str | None = None) -> "MaybeAwaitable[ListPage[Topic]]":
-        return self._do(Request("GET", "/topics", params=_page(limit, after, before),
-                                parse=lambda r: ListPage.of(Topic, r.json())))
+    def list(
+        self, limit: int | None = None, after: str | None = None, before: str | None = None
+    ) -> MaybeAwaitable[ListPage[Topic]]:
+        return self._do(
+            Request("GET", "/topics", params=_page(limit, after, before), parse=lambda r: ListPage.of(Topic, r.json()))
+        )
 
-    def update(self, topic_id: str, name: str | None = None, description: str | None = None) -> "MaybeAwaitable[Created]":
+    def update(self, topic_id: str, name: str | None = None, description: str | None = None) -> MaybeAwaitable[Created]:
         body = {k: v for k, v in (("name", name), ("description", description)) if v is not None}
         return self._do(Request("PATCH", f"/topics/{_q(topic_id)}", json=body, parse=lambda r: Created.from_dict(r.json())))
 
-    def delete(self, topic_id: str) -> "MaybeAwaitable[Deleted]":
+    def delete(self, topic_id: str) -> MaybeAwaitable[Deleted]:
         return self._do(Request("DELETE", f"/topics/{_q(topic_id)}", parse=lambda r: Deleted.from_dict(r.json())))

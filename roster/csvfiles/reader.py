@@ -8,6 +8,7 @@ never closes, too many fields, a field over the size limit) costs that record al
 Row numbers count data rows from 1, after the header; blank rows (no value in any cell) are not
 rows, and are not numbered.
 """
+
 from __future__ import annotations
 
 import csv
@@ -20,7 +21,6 @@ import polars as pl
 from roster.csvfiles.sniff import SourceFile
 from roster.settings import FileLimits, file_limits, size_text
 from schemas.rows import ROW
-
 
 
 class MalformedCsv(Exception):
@@ -45,8 +45,14 @@ def iter_batches(source: SourceFile, batch_rows: int, tolerant: bool = False) ->
     for i, chunk in enumerate(chunks):
         try:
             frame = pl.read_csv(
-                io.BytesIO(chunk), has_header=False, skip_rows=1 if i == 0 else 0, schema=schema,
-                separator=source.delimiter, quote_char='"', encoding="utf8", truncate_ragged_lines=False,
+                io.BytesIO(chunk),
+                has_header=False,
+                skip_rows=1 if i == 0 else 0,
+                schema=schema,
+                separator=source.delimiter,
+                quote_char='"',
+                encoding="utf8",
+                truncate_ragged_lines=False,
             )
         except pl.exceptions.PolarsError as e:
             raise MalformedCsv(str(e).splitlines()[0]) from None
@@ -176,8 +182,10 @@ def _records(lines: _Lines, delimiter: str, limits: FileLimits) -> Iterator[tupl
             lines.pending = list(reversed(bad[1:]))
             reason = str(e)
             if isinstance(e, _TooLong):
-                reason = (f"the row is longer than {size_text(limits.line_bytes)} (ROSTER_MAX_ROW_BYTES): "
-                          "a field too large, or a quote that never closes")
+                reason = (
+                    f"the row is longer than {size_text(limits.line_bytes)} (ROSTER_MAX_ROW_BYTES): "
+                    "a field too large, or a quote that never closes"
+                )
             elif "field larger than field limit" in reason:
                 reason = f"a field is larger than {size_text(limits.max_field_bytes)}"
             elif "unexpected end of data" in reason or "EOF" in reason:
@@ -223,11 +231,13 @@ def _tolerant_batches(source: SourceFile, batch_rows: int, budget_chars: int | N
             if fields is None:
                 failures.append({"row": number, "reason": reason, "values": {"raw": raw[:1000]}})
             elif len(fields) > width and any(v.strip() for v in fields[width:]):
-                failures.append({
-                    "row": number,
-                    "reason": f"the row has {len(fields)} fields but the header has {width}",
-                    "values": {"raw": raw[:1000]},
-                })
+                failures.append(
+                    {
+                        "row": number,
+                        "reason": f"the row has {len(fields)} fields but the header has {width}",
+                        "values": {"raw": raw[:1000]},
+                    }
+                )
             else:
                 rows.append(number)
                 for i, col in enumerate(columns):

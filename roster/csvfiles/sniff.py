@@ -4,6 +4,7 @@ polars reads UTF-8 only, fast. Files that are already UTF-8 (with or without a B
 NUL bytes are read where they lie; anything else is transcoded once, streaming, into the work
 directory, so memory stays flat whatever the file's size.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -124,7 +125,9 @@ def _gunzip(path: Path, workdir: Path, limit: int, keep: int | None = None) -> t
                 if total > limit:
                     raise LimitExceeded(
                         f"the file decompresses to more than {limit:,} bytes, the limit "
-                        "(ROSTER_MAX_DECOMPRESSED_BYTES): split it, or raise the limit", too_large=True)
+                        "(ROSTER_MAX_DECOMPRESSED_BYTES): split it, or raise the limit",
+                        too_large=True,
+                    )
                 scan.feed(chunk)
                 if keep is None:
                     dst.write(chunk)
@@ -189,9 +192,10 @@ def _transcode(path: Path, encoding: str, workdir: Path, keep: int | None = None
     python_encoding = {"utf-16-le-bom": "utf-16", "utf-16-be-bom": "utf-16", "utf-8": "utf-8-sig"}.get(encoding, encoding)
     errors = "cp1252_latin1" if encoding == "windows-1252" else "replace"
     written = 0
-    with path.open("r", encoding=python_encoding, errors=errors, newline="") as src, out.open(
-        "w", encoding="utf-8", newline=""
-    ) as dst:
+    with (
+        path.open("r", encoding=python_encoding, errors=errors, newline="") as src,
+        out.open("w", encoding="utf-8", newline="") as dst,
+    ):
         while chunk := src.read(CHUNK):
             dst.write(chunk.replace("\x00", ""))  # NUL cannot be stored in PostgreSQL text
             written += len(chunk)
@@ -264,8 +268,9 @@ def read_sample(path: Path, size: int = SAMPLE, limits: FileLimits | None = None
             data += more
             end = _header_end(data)
         if (end or len(data)) > limits.max_header_bytes + len(codecs.BOM_UTF8):
-            raise LimitExceeded(f"the header row is longer than {limits.max_header_bytes:,} bytes, the limit "
-                                "(ROSTER_MAX_HEADER_BYTES)")
+            raise LimitExceeded(
+                f"the header row is longer than {limits.max_header_bytes:,} bytes, the limit (ROSTER_MAX_HEADER_BYTES)"
+            )
         if end is not None and len(data) - end < size:
             data += f.read(size - (len(data) - end))
     if end is not None and len(data) > end and b"\n" in data[end:]:
@@ -311,8 +316,7 @@ def open_source(path: Path, workdir: Path, head_only: bool = False, limits: File
     if not headers:
         raise FileRefused("the file has no header row")
     if len(headers) > limits.max_columns:
-        raise LimitExceeded(f"the file has {len(headers):,} columns; the limit is {limits.max_columns:,} "
-                            "(ROSTER_MAX_COLUMNS)")
+        raise LimitExceeded(f"the file has {len(headers):,} columns; the limit is {limits.max_columns:,} (ROSTER_MAX_COLUMNS)")
     return SourceFile(
         path=text_path,
         original=path,

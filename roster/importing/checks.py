@@ -1,6 +1,7 @@
 """What is checked before an import is queued: the file opens, has an email column (or one can be
 found), the column map fits its headers, and the segments and topics exist. All of it offline:
 the model, if any, is asked once per file by the import's run, not here."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,8 +17,7 @@ from schemas.column_map import ColumnMapError
 from schemas.import_options import ImportOptions
 
 
-def check_file(engine: Engine, mapper: ColumnMapper, team_id: int, path: Path, options: ImportOptions,
-               workdir: Path) -> None:
+def check_file(engine: Engine, mapper: ColumnMapper, team_id: int, path: Path, options: ImportOptions, workdir: Path) -> None:
     """Raises ImportRefused with the reason."""
     try:
         # A preview: a .gz is read to its end (its size checked) but copied only as far as the
@@ -26,8 +26,15 @@ def check_file(engine: Engine, mapper: ColumnMapper, team_id: int, path: Path, o
         existing = properties.types(engine, team_id)
         remembered = None if options.column_map is not None else recall(engine, team_id, source.headers)
         resolution = mapper.resolve(
-            source.headers, sample_values(source), existing, options.column_map, auto_map=options.auto_map,
-            auto_create_properties=options.auto_create_properties, remembered=remembered, offline_only=True)
+            source.headers,
+            sample_values(source),
+            existing,
+            options.column_map,
+            auto_map=options.auto_map,
+            auto_create_properties=options.auto_create_properties,
+            remembered=remembered,
+            offline_only=True,
+        )
         reconcile_property_types(resolution.column_map, existing)
     except (FileRefused, ColumnMapError) as e:
         raise ImportRefused(str(e), too_large=getattr(e, "too_large", False)) from None

@@ -7,6 +7,7 @@ The CSV is what an operator opens in a spreadsheet "to fix and re-import", so ev
 spreadsheet would run as a formula is neutralised (OWASP's CSV-injection advice), header names
 included. The JSON is data for programs and is left as it was in the file.
 """
+
 from __future__ import annotations
 
 import csv
@@ -46,8 +47,7 @@ def fixed_names(value_columns: list[str]) -> list[str]:
     return out
 
 
-def iter_failures(engine: Engine, import_id: str, team_id: int, after: int | None = None,
-                  batch: int = BATCH) -> Iterator[dict]:
+def iter_failures(engine: Engine, import_id: str, team_id: int, after: int | None = None, batch: int = BATCH) -> Iterator[dict]:
     """Every failed row after row `after`, in row order, `batch` at a time from the database:
     {"row_number", "email", "reason", "data"}."""
     for rows in failures.batches(engine, import_id, team_id, None, after, batch):
@@ -58,10 +58,14 @@ def iter_failures(engine: Engine, import_id: str, team_id: int, after: int | Non
 def page(engine: Engine, import_id: str, team_id: int, limit: int, after: int | None) -> dict:
     """One page of the JSON list: {"object": "list", "has_more", "data"}; `after` is a row_number."""
     rows = next(failures.batches(engine, import_id, team_id, None, after, limit + 1), [])
-    return {"object": "list", "has_more": len(rows) > limit, "data": [
-        {"row_number": int(number), "email": email, "reason": reason, "data": data or {}}
-        for number, email, reason, data in rows[:limit]
-    ]}
+    return {
+        "object": "list",
+        "has_more": len(rows) > limit,
+        "data": [
+            {"row_number": int(number), "email": email, "reason": reason, "data": data or {}}
+            for number, email, reason, data in rows[:limit]
+        ],
+    }
 
 
 def csv_chunks(engine: Engine, import_id: str, team_id: int) -> Iterator[str]:

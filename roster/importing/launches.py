@@ -3,6 +3,7 @@
 Shared by the run coordinator (launches from the UI, before they queue) and the import_file step
 (runs that never queue: `dagster job execute`, `roster import`).
 """
+
 from __future__ import annotations
 
 from roster.database import get_engine
@@ -23,8 +24,10 @@ def _import_row(import_id: str) -> dict | None:
 def refusal(partition_key: str | None, run_config: dict | None) -> str | None:
     """Why a run cannot be an import (one line), or None."""
     if not partition_key:
-        return ("a contact_import run imports one import: choose its partition (the import's id), "
-                "or add a partition named with a new UUID and give file_path in the config")
+        return (
+            "a contact_import run imports one import: choose its partition (the import's id), "
+            "or add a partition named with a new UUID and give file_path in the config"
+        )
     if not is_uuid(partition_key):
         return f"partition {partition_key!r} is not an import id: partitions are named with the import's UUID"
     if _import_row(partition_key) is None and not _launch_config(run_config).get("file_path"):

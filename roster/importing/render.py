@@ -1,7 +1,8 @@
 """An import as Resend's API shows it, and as every other door prints it."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from roster.errors_public import public_text
 
@@ -12,7 +13,7 @@ def pg_timestamp(value: datetime | None) -> str | None:
     """PostgreSQL's rendering, as Resend's API shows it: 2026-05-15 18:32:37.823+00."""
     if value is None:
         return None
-    value = value.astimezone(timezone.utc)
+    value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}+00"
 
 

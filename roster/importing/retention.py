@@ -12,6 +12,7 @@ An upload holds personal data and is needed only while its import may still run:
 The sweep is an operator's job, not a caller's: it looks at every team's imports by id only, to
 decide which folders may go, and returns nothing about them.
 """
+
 from __future__ import annotations
 
 import time
@@ -35,7 +36,7 @@ def sweep_uploads(engine: Engine, landing: LandingStore | None = None, keep_hour
     folders = [(name, mtime) for name, mtime in landing.landed() if is_uuid(name)]  # anything else is not ours
     state: dict[str, tuple[str, bool]] = {}
     for i in range(0, len(folders), BATCH):
-        state.update(imports.retention_states(engine, [name for name, _ in folders[i:i + BATCH]], keep))
+        state.update(imports.retention_states(engine, [name for name, _ in folders[i : i + BATCH]], keep))
     removed = []
     now = time.time()
     for name, mtime in folders:

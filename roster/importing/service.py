@@ -4,6 +4,7 @@ The REST API, `roster import` and `roster imports ...`, the dashboard, the drop-
 CRM-sync schedules and the Dagster launchpad all call this (the MCP server and the client CLI
 call it through the API). Options arrive already parsed (schemas/import_options.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -41,9 +42,19 @@ class ImportService:
         return teams.ensure(self.engine, name) if create else teams.find(self.engine, name)
 
     # -- creating --------------------------------------------------------------------------------
-    def create(self, team_id: int, file: Path | BinaryIO, filename: str, options: ImportOptions, source: str, *,
-               check: bool = True, launched: bool = False, import_id: str | None = None,
-               max_bytes: int | None = None) -> str:
+    def create(
+        self,
+        team_id: int,
+        file: Path | BinaryIO,
+        filename: str,
+        options: ImportOptions,
+        source: str,
+        *,
+        check: bool = True,
+        launched: bool = False,
+        import_id: str | None = None,
+        max_bytes: int | None = None,
+    ) -> str:
         """Land the file, check it (unless `check` is off: a sensor's file is checked by its run),
         and record a queued import. Returns the import's id. Raises ImportRefused (nothing kept).
 
@@ -107,5 +118,9 @@ class ImportService:
             tags = {"roster/team": owner.get("team", ""), "roster/source": owner.get("source", "")}
             # A process per run, as Dagster's own launcher does: in-process runs in threads of one
             # process share logging locks and can deadlock.
-            subprocess.Popen([sys.executable, "-m", "pipelines.launch", import_id, json.dumps(tags)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            subprocess.Popen(
+                [sys.executable, "-m", "pipelines.launch", import_id, json.dumps(tags)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )

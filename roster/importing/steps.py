@@ -4,6 +4,7 @@ Every step can run again after any crash: it recomputes what it needs from durab
 import row, the failed rows, `staged_rows`), never from an intermediate it merely finds. Each
 returns what it found or decided, for the run's metadata.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -64,8 +65,16 @@ class ImportSteps:
         except ValueError as e:
             raise ImportRefused(str(e)) from None
         service = ImportService(self.engine, self.landing, self.mapper)
-        service.create(service.team(team, create=True), path, path.name, ImportOptions(), source="ui",
-                       check=False, launched=True, import_id=import_id)
+        service.create(
+            service.team(team, create=True),
+            path,
+            path.name,
+            ImportOptions(),
+            source="ui",
+            check=False,
+            launched=True,
+            import_id=import_id,
+        )
 
     def open_file(self, import_id: str, run_id: str | None, overrides: dict) -> dict:
         """Start the import (options from the launch over the stored ones), open its file and
@@ -81,9 +90,16 @@ class ImportSteps:
         fault_point("landing")
         source = open_source(Path(row["file_path"]), self.landing.workdir(import_id))
         imports.update(self.engine, import_id, file_info=source.info())
-        return {"filename": row["filename"] or "", "size_bytes": source.size_bytes, "encoding": source.encoding,
-                "delimiter": source.info()["delimiter"], "compressed": source.compressed,
-                "transcoded": source.transcoded, "columns": len(source.headers), "headers": source.headers}
+        return {
+            "filename": row["filename"] or "",
+            "size_bytes": source.size_bytes,
+            "encoding": source.encoding,
+            "delimiter": source.info()["delimiter"],
+            "compressed": source.compressed,
+            "transcoded": source.transcoded,
+            "columns": len(source.headers),
+            "headers": source.headers,
+        }
 
     # -- 2. the column map -----------------------------------------------------------------------
     def map_columns(self, import_id: str) -> dict:
@@ -98,8 +114,13 @@ class ImportSteps:
         existing = properties.types(self.engine, team_id)
         remembered = None if options.column_map is not None else memory.recall(self.engine, team_id, source.headers)
         resolution = self.mapper.resolve(
-            source.headers, sample_values(source), existing, options.column_map,
-            auto_map=options.auto_map, auto_create_properties=options.auto_create_properties, remembered=remembered,
+            source.headers,
+            sample_values(source),
+            existing,
+            options.column_map,
+            auto_map=options.auto_map,
+            auto_create_properties=options.auto_create_properties,
+            remembered=remembered,
             model_allowed=model_allowed(self.engine, team_id, options.model_mapping),  # the model only with consent
         )
         column_map = reconcile_property_types(resolution.column_map, existing)
@@ -110,9 +131,13 @@ class ImportSteps:
         fault_point("mapping")
         for note in resolution.notes:
             self.log(f"column mapping: {note}")
-        return {"column_map": column_map.to_api(), "mapping_engine": resolution.engine,
-                "decisions": resolution.decisions, "mapping_notes": resolution.notes,
-                "unmapped_columns": [h for h in source.headers if h not in column_map.columns()]}
+        return {
+            "column_map": column_map.to_api(),
+            "mapping_engine": resolution.engine,
+            "decisions": resolution.decisions,
+            "mapping_notes": resolution.notes,
+            "unmapped_columns": [h for h in source.headers if h not in column_map.columns()],
+        }
 
     # -- 3. the rows -----------------------------------------------------------------------------
     def stage_rows(self, import_id: str) -> dict:
@@ -163,8 +188,14 @@ class ImportSteps:
         options, column_map = options_of(row), column_map_of(row)
 
         def run() -> dict:
-            return merge.merge(self.engine, import_id, row["team_id"], property_fields(column_map), options,
-                               maps_unsubscribed=column_map.unsubscribed_column is not None)
+            return merge.merge(
+                self.engine,
+                import_id,
+                row["team_id"],
+                property_fields(column_map),
+                options,
+                maps_unsubscribed=column_map.unsubscribed_column is not None,
+            )
 
         try:
             counts = run()

@@ -2,6 +2,7 @@
 
 Reads the header and the first rows of a CSV and prints the offline engine's suggestions.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,16 +76,23 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     headers, samples = read_sample(args.csv)
     suggestions = suggest_offline(headers, samples, load_existing(args.props))
-    out = {"column_map": to_column_map(suggestions), "suggestions": [
-        {k: v for k, v in asdict(s).items() if k != "is_new_property"} | {"is_new_property": s.is_new_property}
-        for s in suggestions]}
+    out = {
+        "column_map": to_column_map(suggestions),
+        "suggestions": [
+            {k: v for k, v in asdict(s).items() if k != "is_new_property"} | {"is_new_property": s.is_new_property}
+            for s in suggestions
+        ],
+    }
     if args.json:
         json.dump(out, sys.stdout, ensure_ascii=False, indent=2)
         print()
     else:
         for s in suggestions:
-            dest = s.target if s.target != "property" else f"property {s.property_key} ({s.property_type}"\
-                f"{', new' if s.is_new_property else ''})"
+            dest = (
+                s.target
+                if s.target != "property"
+                else f"property {s.property_key} ({s.property_type}{', new' if s.is_new_property else ''})"
+            )
             if s.invert:
                 dest += " (inverted)"
             print(f"{s.column!r:32} -> {dest:40} {s.confidence:.2f}  {s.reason}")

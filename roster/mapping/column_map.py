@@ -1,4 +1,5 @@
 """Suggestions -> the import API's column_map (Resend's shape plus the invert extension)."""
+
 from __future__ import annotations
 
 from .models import Suggestion

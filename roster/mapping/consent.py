@@ -5,6 +5,7 @@ The caller decides first (an import's or a suggestion's `model_mapping`), then t
 (`roster teams model-mapping TEAM on|off`, stored in teams.model_mapping), then the server
 (`ROSTER_MAPPING_MODEL_OPT_IN=1` opts in every team that has not said otherwise). Nobody said: no.
 The model also needs OPENAI_API_KEY, and `ROSTER_MAPPING_ENGINE=offline` still wins."""
+
 from __future__ import annotations
 
 import os

@@ -1,6 +1,7 @@
 """One entry point over the engines: memory (a mapping a person accepted for these headers), then
 the model (when a key is set), then the offline engine, which also fills whatever the others
 left out. Every Suggestion says which engine made it."""
+
 from __future__ import annotations
 
 import logging
@@ -48,10 +49,17 @@ def fill(primary: list[Suggestion], headers: list[str], offline: list[Suggestion
                 off = replace(off, property_key=key)
                 slot = "property:" + key
             else:
-                off = replace(off, target="ignore", property_key=None, property_type=None, is_new_property=False,
-                              invert=False, confidence=0.3,
-                              reason=f"{off.reason}; but {slot.replace('property:', 'property ')} is already "
-                                     f"taken by another column, so it is left out")
+                off = replace(
+                    off,
+                    target="ignore",
+                    property_key=None,
+                    property_type=None,
+                    is_new_property=False,
+                    invert=False,
+                    confidence=0.3,
+                    reason=f"{off.reason}; but {slot.replace('property:', 'property ')} is already "
+                    f"taken by another column, so it is left out",
+                )
                 slot = None
         if slot:
             taken.add(slot)
@@ -59,8 +67,13 @@ def fill(primary: list[Suggestion], headers: list[str], offline: list[Suggestion
     return out
 
 
-def from_column_map(column_map: dict, headers: list[str], existing: list[ExistingProperty],
-                    engine: str = "memory", reason: str = "the mapping accepted before for these headers") -> list[Suggestion]:
+def from_column_map(
+    column_map: dict,
+    headers: list[str],
+    existing: list[ExistingProperty],
+    engine: str = "memory",
+    reason: str = "the mapping accepted before for these headers",
+) -> list[Suggestion]:
     """A column map (a remembered one) as Suggestions; columns it leaves out are "ignore"."""
     types = {p.key: p.type for p in existing}
     by_col: dict[str, Suggestion] = {}
@@ -70,8 +83,14 @@ def from_column_map(column_map: dict, headers: list[str], existing: list[Existin
             kw.setdefault("property_key", None)
             kw.setdefault("property_type", None)
             kw.setdefault("invert", False)
-            by_col[col] = Suggestion(column=col, is_new_property=kw["target"] == "property" and kw["property_key"] not in types,
-                                     confidence=1.0, reason=reason, engine=engine, **kw)
+            by_col[col] = Suggestion(
+                column=col,
+                is_new_property=kw["target"] == "property" and kw["property_key"] not in types,
+                confidence=1.0,
+                reason=reason,
+                engine=engine,
+                **kw,
+            )
 
     for f in ("email", "first_name", "last_name"):
         put(column_map.get(f), target=f)
@@ -86,16 +105,32 @@ def from_column_map(column_map: dict, headers: list[str], existing: list[Existin
             if key in types and types[key] != ptype:
                 continue  # the property was re-typed since: let the engines decide this column again
             put(spec.get("column"), target="property", property_key=key, property_type=ptype)
-    return [by_col.get(h) or Suggestion(column=h, target="ignore", property_key=None, property_type=None,
-                                        is_new_property=False, invert=False, confidence=1.0,
-                                        reason="left out of the mapping accepted before for these headers",
-                                        engine=engine)
-            for h in headers]
+    return [
+        by_col.get(h)
+        or Suggestion(
+            column=h,
+            target="ignore",
+            property_key=None,
+            property_type=None,
+            is_new_property=False,
+            invert=False,
+            confidence=1.0,
+            reason="left out of the mapping accepted before for these headers",
+            engine=engine,
+        )
+        for h in headers
+    ]
 
 
-def suggest(headers: list[str], samples: dict[str, list[str]], existing: list[ExistingProperty], *,
-            engine: str = "auto", openai_settings: OpenAISettings | None = None,
-            remembered: dict | None = None) -> Outcome:
+def suggest(
+    headers: list[str],
+    samples: dict[str, list[str]],
+    existing: list[ExistingProperty],
+    *,
+    engine: str = "auto",
+    openai_settings: OpenAISettings | None = None,
+    remembered: dict | None = None,
+) -> Outcome:
     """Suggestions for every header, in header order.
 
     engine: "auto" (the model when OPENAI_API_KEY is set, else offline), "openai" (the same, and a

@@ -9,22 +9,81 @@ known exports:
   * very short or generic words ("name", "first", "org", 名) only count when they are the whole
     header, so "Last Login" is not a last name.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 from . import synonyms as S
 from .normalize import fold, is_cjk, squash, tokens
 
 # Generic words that must be the entire (meaningful) header to count.
-EXACT_ONLY = {"name", "first", "last", "org", "tel", "web", "site", "job", "account", "land", "cp", "uf", "nom",
-              "nome", "nombre", "mail", "ort", "staat", "region", "position", "title", "role", "sex", "package",
-              "offre", "baja", "accepts", "consent", "marketing", "subscription", "post", "text", "rue",
-              "calle", "rua", "web", "lang", "state", "tag", "estado", "etat", "titre", "titel", "paket",
-              "pagina", "tier", "plan", "blocked", "permission", "agreed", "inscrit", "abonne", "inscrito",
-              "aceita", "acepta", "accepte", "funktion", "fonction", "mobile", "cell", "county", "addr", "mel"}
+EXACT_ONLY = {
+    "name",
+    "first",
+    "last",
+    "org",
+    "tel",
+    "web",
+    "site",
+    "job",
+    "account",
+    "land",
+    "cp",
+    "uf",
+    "nom",
+    "nome",
+    "nombre",
+    "mail",
+    "ort",
+    "staat",
+    "region",
+    "position",
+    "title",
+    "role",
+    "sex",
+    "package",
+    "offre",
+    "baja",
+    "accepts",
+    "consent",
+    "marketing",
+    "subscription",
+    "post",
+    "text",
+    "rue",
+    "calle",
+    "rua",
+    "lang",
+    "state",
+    "tag",
+    "estado",
+    "etat",
+    "titre",
+    "titel",
+    "paket",
+    "pagina",
+    "tier",
+    "plan",
+    "blocked",
+    "permission",
+    "agreed",
+    "inscrit",
+    "abonne",
+    "inscrito",
+    "aceita",
+    "acepta",
+    "accepte",
+    "funktion",
+    "fonction",
+    "mobile",
+    "cell",
+    "county",
+    "addr",
+    "mel",
+}
 # Words that may follow a concept without changing it ("Company Name", "Phone Number", "Country ISO").
 NEUTRAL_TAIL = {"name", "names", "nombre", "nom", "nome", "namen", "number", "iso", "名", "名前", "text", "value"}
 # "X de Y": in Spanish, French and Portuguese the first word is the head.
@@ -37,25 +96,26 @@ class Match:
     concept: str
     language: str
     phrase: str
-    start: int          # token span in the meaningful tokens
+    start: int  # token span in the meaningful tokens
     end: int
-    partial: bool       # matched inside a compound word ("Telefonnummer" ~ "telefon")
+    partial: bool  # matched inside a compound word ("Telefonnummer" ~ "telefon")
 
 
 @dataclass
 class HeaderInfo:
     header: str
-    words: list[str]                 # meaningful tokens (fillers and parenthesised notes removed)
+    words: list[str]  # meaningful tokens (fillers and parenthesised notes removed)
     matches: list[Match] = field(default_factory=list)
-    head: Match | None = None        # the concept the header names, if any
-    id_like: bool = False            # the head is an identifier word
+    head: Match | None = None  # the concept the header names, if any
+    id_like: bool = False  # the head is an identifier word
 
 
-@lru_cache(maxsize=None)
+@cache
 def _phrases(table_name: str) -> list[tuple[str, str, str, tuple[str, ...]]]:
     """(concept, language(s), phrase, phrase tokens) for one vocabulary table."""
-    tables = {"core": S.CORE, "property": S.PROPERTY_CONCEPTS,
-              "optout": {"optout": S.OPT_OUT}, "optin": {"optin": S.OPT_IN}}[table_name]
+    tables = {"core": S.CORE, "property": S.PROPERTY_CONCEPTS, "optout": {"optout": S.OPT_OUT}, "optin": {"optin": S.OPT_IN}}[
+        table_name
+    ]
     merged: dict[tuple[str, tuple[str, ...]], tuple[list[str], str]] = {}
     for concept, langs in tables.items():
         for lang, phrase in S.phrase_list(langs):
@@ -97,7 +157,7 @@ def find_matches(words: list[str], table_name: str, anywhere: bool = False) -> l
         n = len(ptoks)
         found = False
         for i in range(len(words) - n + 1):
-            if tuple(words[i:i + n]) == ptoks:
+            if tuple(words[i : i + n]) == ptoks:
                 out.append(Match(concept, lang, phrase, i, i + n, False))
                 found = True
                 break
@@ -125,8 +185,11 @@ def _best_at_head(words: list[str], matches: list[Match], romance_head: bool = F
     if not matches:
         return None
     last = len(words)
-    while last > 1 and (words[last - 1] in NEUTRAL_TAIL or words[last - 1].isdigit()) and not any(m.end == last for m in matches
-                                                                    if m.phrase not in NEUTRAL_TAIL):
+    while (
+        last > 1
+        and (words[last - 1] in NEUTRAL_TAIL or words[last - 1].isdigit())
+        and not any(m.end == last for m in matches if m.phrase not in NEUTRAL_TAIL)
+    ):
         last -= 1
     at_head = [m for m in matches if m.end == last]
     if not at_head:
@@ -135,8 +198,7 @@ def _best_at_head(words: list[str], matches: list[Match], romance_head: bool = F
 
 
 def _is_id_word(word: str) -> bool:
-    return word in S.ID_WORDS or any(word.endswith(w) and len(word) > len(w) for w in S.ID_WORDS
-                                     if len(w) >= 4)
+    return word in S.ID_WORDS or any(word.endswith(w) and len(word) > len(w) for w in S.ID_WORDS if len(w) >= 4)
 
 
 def analyze(header: str) -> HeaderInfo:
@@ -165,8 +227,7 @@ def consent_polarity(header: str) -> tuple[str | None, Match | None, bool]:
     """
     words = meaningful_words(header)
     all_words = tokens(header)
-    other_channel = any(w in S.OTHER_CHANNELS for w in all_words) or any(
-        c in fold(header) for c in S.OTHER_CHANNELS if is_cjk(c))
+    other_channel = any(w in S.OTHER_CHANNELS for w in all_words) or any(c in fold(header) for c in S.OTHER_CHANNELS if is_cjk(c))
     negated = any(w in S.NEGATIONS for w in all_words)
     out = find_matches(words, "optout", anywhere=True)
     if out:

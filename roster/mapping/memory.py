@@ -1,5 +1,6 @@
 """Remembered mappings: the column map a person accepted (an import run with an explicit map, or
 a reviewed suggestion), per team, keyed by the set of headers; preferred next time (engine "memory")."""
+
 from __future__ import annotations
 
 import hashlib
@@ -28,8 +29,9 @@ def remember(engine: Engine, team_id: int, headers: list[str], column_map: dict,
     if not column_map.get("email"):
         return
     t = _table()
-    values = dict(team_id=team_id, headers_key=headers_key(headers), headers=sorted(set(headers)),
-                  column_map=column_map, source=source)
+    values = dict(
+        team_id=team_id, headers_key=headers_key(headers), headers=sorted(set(headers)), column_map=column_map, source=source
+    )
     stmt = insert(t).values(**values)
     stmt = stmt.on_conflict_do_update(
         index_elements=[t.c.team_id, t.c.headers_key],
@@ -43,8 +45,9 @@ def recall(engine: Engine, team_id: int, headers: list[str]) -> dict | None:
     """The accepted column map for exactly these headers, if every column it names is still there."""
     t = _table()
     with engine.connect() as conn:
-        cmap = conn.execute(sa.select(t.c.column_map).where(
-            t.c.team_id == team_id, t.c.headers_key == headers_key(headers))).scalar_one_or_none()
+        cmap = conn.execute(
+            sa.select(t.c.column_map).where(t.c.team_id == team_id, t.c.headers_key == headers_key(headers))
+        ).scalar_one_or_none()
     return cmap or None
 
 

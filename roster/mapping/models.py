@@ -1,4 +1,5 @@
 """The public value types of the mapping engine (shared by the offline and any other engine)."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -15,13 +16,13 @@ class ExistingProperty:
 
 @dataclass(frozen=True)
 class Suggestion:
-    column: str                 # the CSV header
-    target: str                 # one of TARGETS
-    property_key: str | None    # for target == "property"
-    property_type: str | None   # for target == "property"
-    is_new_property: bool       # property_key is not one of the team's existing properties
-    invert: bool                # only for "unsubscribed": the values mean subscribed / opted in
-    confidence: float           # 0..1
+    column: str  # the CSV header
+    target: str  # one of TARGETS
+    property_key: str | None  # for target == "property"
+    property_type: str | None  # for target == "property"
+    is_new_property: bool  # property_key is not one of the team's existing properties
+    invert: bool  # only for "unsubscribed": the values mean subscribed / opted in
+    confidence: float  # 0..1
     reason: str
     engine: str = "offline"
 

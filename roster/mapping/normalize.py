@@ -4,6 +4,7 @@ Exports name the same thing many ways ("E-Mail Address", "emailAddress", "EMAIL_
 "Correo electrónico", "メールアドレス"). Everything downstream compares *tokens* (lower-case,
 accent-free words) or the *squashed* form (tokens glued together), never raw headers.
 """
+
 from __future__ import annotations
 
 import re

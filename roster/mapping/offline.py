@@ -6,6 +6,7 @@ unsubscribed, each existing property) to the most confident claimant; every othe
 back to its own best remaining choice (usually a new property), so the result never maps two
 columns onto one field.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -24,13 +25,13 @@ CORE_FIELDS = ("email", "first_name", "last_name")
 
 @dataclass
 class Candidate:
-    target: str                  # email | first_name | last_name | unsubscribed | property | ignore
+    target: str  # email | first_name | last_name | unsubscribed | property | ignore
     confidence: float
     reason: str
-    key: str | None = None       # existing property key (target == "property", not new)
+    key: str | None = None  # existing property key (target == "property", not new)
     ptype: str | None = None
     invert: bool = False
-    new_key: str | None = None   # preferred key for a new property
+    new_key: str | None = None  # preferred key for a new property
 
     @property
     def slot(self) -> str | None:
@@ -56,8 +57,9 @@ def _coverage(info: HeaderInfo) -> float:
     return min(1.0, len("".join(tokens(info.head.phrase))) / whole)
 
 
-def _existing_candidates(header: str, info: HeaderInfo, prof: ValueProfile, concept: str | None,
-                         existing: list[ExistingProperty]) -> list[Candidate]:
+def _existing_candidates(
+    header: str, info: HeaderInfo, prof: ValueProfile, concept: str | None, existing: list[ExistingProperty]
+) -> list[Candidate]:
     out = []
     hsq = squash(header)
     words = info.words
@@ -72,16 +74,21 @@ def _existing_candidates(header: str, info: HeaderInfo, prof: ValueProfile, conc
         elif not info.id_like and concept and concept == kconcept:
             score = 0.9
             why = f"{describe(info.head, header)}, like the existing property '{prop.key}'"
-        elif (not info.id_like and len(words) >= len(ktoks) and words[-len(ktoks):] == ktoks
-              and not (concept and kconcept and concept != kconcept)):
+        elif (
+            not info.id_like
+            and len(words) >= len(ktoks)
+            and words[-len(ktoks) :] == ktoks
+            and not (concept and kconcept and concept != kconcept)
+        ):
             # "Lead Source" -> "source"; but "Company Name" is not the property "name".
             score, why = 0.85, f"header '{header}' ends with the existing property name '{prop.key}'"
         else:
             ratio = difflib.SequenceMatcher(None, hsq, ksq).ratio() if hsq and ksq else 0.0
             if ratio >= 0.85 and min(len(hsq), len(ksq)) >= 4:
                 score, why = 0.8 * ratio, f"header '{header}' is spelled like the existing property '{prop.key}'"
-            elif (concept is None and not info.id_like and kconcept == "country" and prof.nonempty >= 3
-                  and prof.country_code >= 0.9):
+            elif (
+                concept is None and not info.id_like and kconcept == "country" and prof.nonempty >= 3 and prof.country_code >= 0.9
+            ):
                 score, why = 0.75, f"values of '{header}' are ISO country codes, like the existing property '{prop.key}'"
         if score <= 0:
             continue
@@ -95,8 +102,9 @@ def _existing_candidates(header: str, info: HeaderInfo, prof: ValueProfile, conc
     return out
 
 
-def _column_candidates(header: str, index: int, values: list[str],
-                       existing: list[ExistingProperty]) -> tuple[list[Candidate], Candidate]:
+def _column_candidates(
+    header: str, index: int, values: list[str], existing: list[ExistingProperty]
+) -> tuple[list[Candidate], Candidate]:
     """(ranked candidates, fallback used when all of them are taken)."""
     prof = profile(values)
     info = analyze(header)
@@ -117,13 +125,19 @@ def _column_candidates(header: str, index: int, values: list[str],
     # 1. Values that are email addresses decide, whatever the header says ("Contact").
     if prof.nonempty and prof.email >= 0.8:
         if concept == "email":
-            cands.append(Candidate("email", round(0.9 + 0.09 * _coverage(info), 3),
-                                   f"{describe(info.head, header)}, and the values are email addresses"))
+            cands.append(
+                Candidate(
+                    "email",
+                    round(0.9 + 0.09 * _coverage(info), 3),
+                    f"{describe(info.head, header)}, and the values are email addresses",
+                )
+            )
         else:
             cands.append(Candidate("email", 0.85, f"values of '{header}' are email addresses"))
         cands += _existing_candidates(header, info, prof, concept, existing)
-        return cands, new_prop(0.6, f"email addresses, but another column is the contact's email; "
-                                    f"kept as a new text property", "string")
+        return cands, new_prop(
+            0.6, "email addresses, but another column is the contact's email; kept as a new text property", "string"
+        )
 
     # 2. Consent flags: unsubscribed, or its opposite (opt-in) which must be inverted.
     if polarity and (prof.boolean >= 0.9 or prof.empty):
@@ -134,28 +148,40 @@ def _column_candidates(header: str, index: int, values: list[str],
             cands += _existing_candidates(header, info, prof, concept, existing)
             return cands, new_prop(0.85, reason, "boolean")
         if polarity == "optout":
-            cands.append(Candidate("unsubscribed", round(0.96 * sure, 3),
-                                   f"header '{header}' means opted out of email {phrase}"))
+            cands.append(Candidate("unsubscribed", round(0.96 * sure, 3), f"header '{header}' means opted out of email {phrase}"))
         else:
-            cands.append(Candidate("unsubscribed", round(0.9 * sure, 3),
-                                   f"header '{header}' means opted in {phrase}: mapped to unsubscribed "
-                                   f"with values inverted", invert=True))
+            cands.append(
+                Candidate(
+                    "unsubscribed",
+                    round(0.9 * sure, 3),
+                    f"header '{header}' means opted in {phrase}: mapped to unsubscribed with values inverted",
+                    invert=True,
+                )
+            )
         cands += _existing_candidates(header, info, prof, concept, existing)
-        return cands, new_prop(0.7, f"consent flag '{header}' kept as a yes/no property "
-                                    f"(unsubscribed is taken by another column)", "boolean")
+        return cands, new_prop(
+            0.7, f"consent flag '{header}' kept as a yes/no property (unsubscribed is taken by another column)", "boolean"
+        )
 
     # 2b. Subscription status words ("SUBSCRIBED", "NEVER_SUBSCRIBED"): the values say "receives
     # email", whatever the header, so unsubscribed is their inverse.
     if prof.nonempty and prof.subscription_status >= 0.9 and prof.boolean < 0.5:
         if other_channel:
-            return [], new_prop(0.75, f"'{header}' is a subscription status for another channel than "
-                                      f"email; kept as a text property", "string")
-        cands.append(Candidate("unsubscribed", 0.85, f"values of '{header}' are subscription statuses "
-                                                     f"(subscribed/unsubscribed): mapped to unsubscribed, inverted",
-                               invert=True))
+            return [], new_prop(
+                0.75, f"'{header}' is a subscription status for another channel than email; kept as a text property", "string"
+            )
+        cands.append(
+            Candidate(
+                "unsubscribed",
+                0.85,
+                f"values of '{header}' are subscription statuses (subscribed/unsubscribed): mapped to unsubscribed, inverted",
+                invert=True,
+            )
+        )
         cands += _existing_candidates(header, info, prof, concept, existing)
-        return cands, new_prop(0.6, f"subscription status '{header}' kept as a text property "
-                                    f"(unsubscribed is taken by another column)", "string")
+        return cands, new_prop(
+            0.6, f"subscription status '{header}' kept as a text property (unsubscribed is taken by another column)", "string"
+        )
 
     # 3. A bare "Name"/"Nombre"/"Nom": one word per value is a name part, several a full name.
     if len(info.words) == 1 and info.words[0] in S.AMBIGUOUS_NAME and looks_like_names(prof):
@@ -163,8 +189,7 @@ def _column_candidates(header: str, index: int, values: list[str],
         if prof.multiword >= 0.5:
             concept = "full_name"
         else:
-            cands.append(Candidate(part, 0.8, f"header '{header}' holds single names, read as "
-                                              f"{part.replace('_', ' ')}"))
+            cands.append(Candidate(part, 0.8, f"header '{header}' holds single names, read as {part.replace('_', ' ')}"))
 
     # 4. Header names a contact field.
     if concept == "email" and (prof.empty or prof.email >= 0.3):
@@ -177,26 +202,27 @@ def _column_candidates(header: str, index: int, values: list[str],
 
     # 5. Otherwise a new property named after the header.
     if concept == "full_name":
-        fb = new_prop(0.75, f"header '{header}' is a full name (not split into first/last); "
-                            f"kept as a new text property", "string")
+        fb = new_prop(
+            0.75, f"header '{header}' is a full name (not split into first/last); kept as a new text property", "string"
+        )
     elif concept in S.STRING_CONCEPTS:
-        fb = new_prop(0.75, f"{describe(info.head, header)}; no such existing property, so a new "
-                            f"text property", "string")
+        fb = new_prop(0.75, f"{describe(info.head, header)}; no such existing property, so a new text property", "string")
     elif concept and concept not in CORE_FIELDS:
-        fb = new_prop(0.72, f"{describe(info.head, header)}; no such existing property, so a new "
-                            f"{ptype} property ({type_why})")
+        fb = new_prop(0.72, f"{describe(info.head, header)}; no such existing property, so a new {ptype} property ({type_why})")
     elif info.id_like:
         fb = new_prop(0.6, f"header '{header}' is an identifier; kept as a new text property", "string")
     else:
-        fb = new_prop(0.6 if not prof.empty else 0.4,
-                      f"no contact field matches '{header}'; new {ptype} property ({type_why})")
+        fb = new_prop(0.6 if not prof.empty else 0.4, f"no contact field matches '{header}'; new {ptype} property ({type_why})")
     return cands, fb
 
 
 def _assign(all_cands: list[list[Candidate]], fallbacks: list[Candidate]) -> list[Candidate]:
     """Give each single-use field to its most confident claimant; the rest take their fallback."""
-    ranked = sorted(((c.confidence, -i, j, c) for i, cs in enumerate(all_cands) for j, c in enumerate(cs)),
-                    key=lambda t: (t[0], t[1], -t[2]), reverse=True)
+    ranked = sorted(
+        ((c.confidence, -i, j, c) for i, cs in enumerate(all_cands) for j, c in enumerate(cs)),
+        key=lambda t: (t[0], t[1], -t[2]),
+        reverse=True,
+    )
     chosen: list[Candidate | None] = [None] * len(all_cands)
     taken: set[str] = set()
     for _, neg_i, _, cand in ranked:
@@ -219,8 +245,7 @@ def _unique_key(base: str, used: set[str]) -> str:
     return key
 
 
-def suggest_offline(headers: list[str], samples: dict[str, list[str]],
-                    existing: list[ExistingProperty]) -> list[Suggestion]:
+def suggest_offline(headers: list[str], samples: dict[str, list[str]], existing: list[ExistingProperty]) -> list[Suggestion]:
     """One Suggestion per header, in header order."""
     existing_keys = {p.key for p in existing}
     all_cands, fallbacks = [], []
@@ -243,12 +268,17 @@ def suggest_offline(headers: list[str], samples: dict[str, list[str]],
         if c.target == "property" and key is None:
             key = _unique_key(c.new_key or "column", used_keys)
         is_prop = c.target == "property"
-        out.append(Suggestion(
-            column=h, target=c.target,
-            property_key=key if is_prop else None,
-            property_type=c.ptype if is_prop else None,
-            is_new_property=is_prop and key not in existing_keys,
-            invert=c.invert if c.target == "unsubscribed" else False,
-            confidence=round(max(0.0, min(1.0, c.confidence)), 2),
-            reason=c.reason, engine="offline"))
+        out.append(
+            Suggestion(
+                column=h,
+                target=c.target,
+                property_key=key if is_prop else None,
+                property_type=c.ptype if is_prop else None,
+                is_new_property=is_prop and key not in existing_keys,
+                invert=c.invert if c.target == "unsubscribed" else False,
+                confidence=round(max(0.0, min(1.0, c.confidence)), 2),
+                reason=c.reason,
+                engine="offline",
+            )
+        )
     return out

@@ -9,6 +9,7 @@ What fails a check is dropped, and the caller fills those columns from the offli
 
 Works with any OpenAI-compatible server: `OPENAI_BASE_URL`, `OPENAI_API_KEY`, `ROSTER_OPENAI_MODEL`.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,9 @@ class OpenAISettings:
     samples_per_column: int = SAMPLES_PER_COLUMN
 
     @classmethod
-    def from_env(cls, model: str | None = None, timeout: float | None = None,
-                 share_values: bool | None = None, base_url: str | None = None) -> "OpenAISettings":
+    def from_env(
+        cls, model: str | None = None, timeout: float | None = None, share_values: bool | None = None, base_url: str | None = None
+    ) -> OpenAISettings:
         """Explicit arguments win over the environment, which wins over the defaults."""
         return cls(
             api_key=os.environ.get("OPENAI_API_KEY") or None,
@@ -126,8 +128,13 @@ def _sample(values: list[str], n: int) -> list[str]:
     return out
 
 
-def user_message(headers: list[str], samples: dict[str, list[str]], existing: list[ExistingProperty],
-                 share_values: bool, samples_per_column: int = SAMPLES_PER_COLUMN) -> str:
+def user_message(
+    headers: list[str],
+    samples: dict[str, list[str]],
+    existing: list[ExistingProperty],
+    share_values: bool,
+    samples_per_column: int = SAMPLES_PER_COLUMN,
+) -> str:
     columns = []
     for h in headers:
         values = list(samples.get(h, []))
@@ -145,8 +152,9 @@ def user_message(headers: list[str], samples: dict[str, list[str]], existing: li
     return json.dumps(payload, ensure_ascii=False)
 
 
-def ask_model(headers: list[str], samples: dict[str, list[str]], existing: list[ExistingProperty],
-              settings: OpenAISettings) -> list[dict]:
+def ask_model(
+    headers: list[str], samples: dict[str, list[str]], existing: list[ExistingProperty], settings: OpenAISettings
+) -> list[dict]:
     """One request; the answer's items, unchecked. Raises ModelUnavailable."""
     if not settings.available:
         raise ModelUnavailable("no OPENAI_API_KEY")
@@ -154,15 +162,16 @@ def ask_model(headers: list[str], samples: dict[str, list[str]], existing: list[
         import openai
     except ImportError as e:  # pragma: no cover - it is a dependency
         raise ModelUnavailable(f"the openai package is not installed: {e}") from None
-    client = openai.OpenAI(api_key=settings.api_key, base_url=settings.base_url,
-                           timeout=settings.timeout, max_retries=0)
+    client = openai.OpenAI(api_key=settings.api_key, base_url=settings.base_url, timeout=settings.timeout, max_retries=0)
     try:
         completion = client.chat.completions.create(
             model=settings.model,
             messages=[
                 {"role": "system", "content": SYSTEM_PROMPT},
-                {"role": "user", "content": user_message(headers, samples, existing, settings.share_values,
-                                                         settings.samples_per_column)},
+                {
+                    "role": "user",
+                    "content": user_message(headers, samples, existing, settings.share_values, settings.samples_per_column),
+                },
             ],
             response_format=response_format(headers),
             temperature=0,
@@ -189,6 +198,7 @@ def ask_model(headers: list[str], samples: dict[str, list[str]], existing: list[
 
 
 # --- checking the answer -------------------------------------------------------------------------
+
 
 def _nonempty(values: list[str]) -> list[str]:
     return [v.strip() for v in values if v is not None and str(v).strip()]
@@ -218,8 +228,7 @@ class Checked:
     dropped: list[dict] = field(default_factory=list)  # {"column", "why"}
 
 
-def check_answer(items: list, headers: list[str], samples: dict[str, list[str]],
-                 existing: list[ExistingProperty]) -> Checked:
+def check_answer(items: list, headers: list[str], samples: dict[str, list[str]], existing: list[ExistingProperty]) -> Checked:
     """The items that survive every check, as Suggestions (engine "openai"), and what was dropped."""
     types = {p.key: p.type for p in existing}
     known = set(headers)
@@ -262,17 +271,27 @@ def check_answer(items: list, headers: list[str], samples: dict[str, list[str]],
             continue
         seen_columns.add(col)
         is_prop = target == "property"
-        parsed.append((conf, -n, Suggestion(
-            column=col, target=target,
-            property_key=key if is_prop else None,
-            property_type=ptype if is_prop else None,
-            is_new_property=is_prop and key not in types,
-            invert=invert if target == "unsubscribed" else False,
-            confidence=round(conf, 2), reason=reason, engine="openai")))
+        parsed.append(
+            (
+                conf,
+                -n,
+                Suggestion(
+                    column=col,
+                    target=target,
+                    property_key=key if is_prop else None,
+                    property_type=ptype if is_prop else None,
+                    is_new_property=is_prop and key not in types,
+                    invert=invert if target == "unsubscribed" else False,
+                    confidence=round(conf, 2),
+                    reason=reason,
+                    engine="openai",
+                ),
+            )
+        )
     # One column per field: the most confident claimant keeps it.
     taken: set[str] = set()
     kept: dict[str, Suggestion] = {}
-    for conf, _, s in sorted(parsed, key=lambda t: (t[0], t[1]), reverse=True):
+    for _conf, _, s in sorted(parsed, key=lambda t: (t[0], t[1]), reverse=True):
         slot = s.target if s.target in SINGLE_USE else (f"property:{s.property_key}" if s.target == "property" else None)
         if slot and slot in taken:
             out.dropped.append({"column": s.column, "why": f"duplicate target {slot} (another column has it)"})
@@ -284,8 +303,9 @@ def check_answer(items: list, headers: list[str], samples: dict[str, list[str]],
     return out
 
 
-def suggest_openai(headers: list[str], samples: dict[str, list[str]], existing: list[ExistingProperty],
-                   settings: OpenAISettings) -> Checked:
+def suggest_openai(
+    headers: list[str], samples: dict[str, list[str]], existing: list[ExistingProperty], settings: OpenAISettings
+) -> Checked:
     """The model's checked suggestions (possibly fewer than the headers). Raises ModelUnavailable."""
     items = ask_model(headers, samples, existing, settings)
     checked = check_answer(items, headers, samples, existing)

@@ -19,6 +19,7 @@
 Every decision (column, target, confidence, reason, engine, applied) is recorded for the run's
 metadata.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,9 +48,16 @@ class Resolution:
 
 def _decision(s: Suggestion, applied: bool, why_not: str | None = None) -> dict:
     d = {
-        "column": s.column, "target": s.target, "property_key": s.property_key,
-        "property_type": s.property_type, "invert": s.invert, "is_new_property": s.is_new_property,
-        "confidence": s.confidence, "reason": s.reason, "engine": s.engine, "applied": applied,
+        "column": s.column,
+        "target": s.target,
+        "property_key": s.property_key,
+        "property_type": s.property_type,
+        "invert": s.invert,
+        "is_new_property": s.is_new_property,
+        "confidence": s.confidence,
+        "reason": s.reason,
+        "engine": s.engine,
+        "applied": applied,
     }
     if why_not:
         d["not_applied"] = why_not
@@ -64,20 +72,39 @@ def _slot(s: Suggestion) -> str | None:
     return None
 
 
-_NO_EMAIL = ("missing required email column: no header is named `email`, the column map names none, "
-             "and no other column holds email addresses")
+_NO_EMAIL = (
+    "missing required email column: no header is named `email`, the column map names none, "
+    "and no other column holds email addresses"
+)
 
 
 def _given(explicit: ColumnMap | None, completed: ColumnMap) -> list[dict]:
     """A decision for each column the map names, and for each taken from its standard header name."""
     named = set(explicit.columns()) if explicit is not None else set()
-    out = [{"column": col, "target": "mapped", "engine": "column_map", "confidence": 1.0,
-            "reason": "given in the column map", "applied": True} for col in (explicit.columns() if explicit else [])]
+    out = [
+        {
+            "column": col,
+            "target": "mapped",
+            "engine": "column_map",
+            "confidence": 1.0,
+            "reason": "given in the column map",
+            "applied": True,
+        }
+        for col in (explicit.columns() if explicit else [])
+    ]
     for f in completed.standard_fields():
         col = completed.unsubscribed_column.column if f == "unsubscribed" else getattr(completed, f)
         if col not in named:
-            out.append({"column": col, "target": f, "engine": "standard", "confidence": 1.0,
-                        "reason": f"the header is named exactly {f!r} (Resend's default columns)", "applied": True})
+            out.append(
+                {
+                    "column": col,
+                    "target": f,
+                    "engine": "standard",
+                    "confidence": 1.0,
+                    "reason": f"the header is named exactly {f!r} (Resend's default columns)",
+                    "applied": True,
+                }
+            )
     return out
 
 
@@ -107,22 +134,43 @@ class ColumnMapper:
         return self.engine
 
     def openai_settings(self) -> OpenAISettings:
-        return OpenAISettings.from_env(model=self.model, timeout=self.timeout_seconds,
-                                       share_values=self.share_values, base_url=self.base_url)
+        return OpenAISettings.from_env(
+            model=self.model, timeout=self.timeout_seconds, share_values=self.share_values, base_url=self.base_url
+        )
 
-    def suggest(self, headers: list[str], samples: dict[str, list[str]], existing: dict[str, str],
-                remembered: dict | None = None, offline_only: bool = False, model_allowed: bool = False):
+    def suggest(
+        self,
+        headers: list[str],
+        samples: dict[str, list[str]],
+        existing: dict[str, str],
+        remembered: dict | None = None,
+        offline_only: bool = False,
+        model_allowed: bool = False,
+    ):
         """The engines' suggestions. The model is asked only with `model_allowed` (the team or the
         caller opted in to sending the file's headers and sample values to it) and never with
         `offline_only`; otherwise the offline engine answers, with a note when a key is set."""
         props = [ExistingProperty(k, t) for k, t in existing.items()]
         use_model = model_allowed and not offline_only
-        outcome = suggest(headers, samples, props, engine=self.engine_name() if use_model else "offline",
-                          openai_settings=self.openai_settings() if use_model else None, remembered=remembered)
-        if not use_model and not offline_only and not remembered and self.engine_name() != "offline" \
-                and self.openai_settings().available:
-            outcome.notes.append("the model was not asked: neither the import nor the team opted in to "
-                                 "sending the file to it (model_mapping); the offline engine answered")
+        outcome = suggest(
+            headers,
+            samples,
+            props,
+            engine=self.engine_name() if use_model else "offline",
+            openai_settings=self.openai_settings() if use_model else None,
+            remembered=remembered,
+        )
+        if (
+            not use_model
+            and not offline_only
+            and not remembered
+            and self.engine_name() != "offline"
+            and self.openai_settings().available
+        ):
+            outcome.notes.append(
+                "the model was not asked: neither the import nor the team opted in to "
+                "sending the file to it (model_mapping); the offline engine answered"
+            )
         return outcome
 
     def resolve(
@@ -152,11 +200,17 @@ class ColumnMapper:
         decisions = _given(explicit, base)
         if base.email and not auto_map:
             mapped = set(base.columns())
-            why = "not in the column map (auto_map is off)" if explicit is not None else \
-                "no column map: only the headers named email, first_name, last_name, unsubscribed are read " \
+            why = (
+                "not in the column map (auto_map is off)"
+                if explicit is not None
+                else "no column map: only the headers named email, first_name, last_name, unsubscribed are read "
                 "(send auto_map to map the others)"
-            decisions += [{"column": h, "target": "ignore", "engine": "column_map", "confidence": 1.0,
-                           "reason": why, "applied": False} for h in headers if h not in mapped]
+            )
+            decisions += [
+                {"column": h, "target": "ignore", "engine": "column_map", "confidence": 1.0, "reason": why, "applied": False}
+                for h in headers
+                if h not in mapped
+            ]
             return Resolution(base, decisions, engine="column_map" if explicit is not None else "standard")
         if explicit is None:
             return self._infer(headers, samples, existing, auto_create_properties, remembered, offline_only, model_allowed)
@@ -170,32 +224,46 @@ class ColumnMapper:
                 raise ColumnMapError(_NO_EMAIL)
             return Resolution(base, decisions)
         outcome = self.suggest(headers, samples, existing, offline_only=offline_only, model_allowed=model_allowed)
-        candidates = [s for s in outcome.suggestions if s.column not in mapped
-                      and (auto_map or s.target in CORE_TARGETS or s.target == "ignore")]
+        candidates = [
+            s
+            for s in outcome.suggestions
+            if s.column not in mapped and (auto_map or s.target in CORE_TARGETS or s.target == "ignore")
+        ]
         chosen, decided = self._choose(candidates, _map_slots(base), auto_create_properties, reviewed=False)
-        decided += [{"column": s.column, "target": "ignore", "engine": "column_map", "confidence": 1.0,
-                     "reason": "not in the column map (auto_map is off)", "applied": False}
-                    for s in outcome.suggestions if s.column in rest and s not in candidates]
+        decided += [
+            {
+                "column": s.column,
+                "target": "ignore",
+                "engine": "column_map",
+                "confidence": 1.0,
+                "reason": "not in the column map (auto_map is off)",
+                "applied": False,
+            }
+            for s in outcome.suggestions
+            if s.column in rest and s not in candidates
+        ]
         extra = to_column_map(chosen)
         update: dict = {}
         for f in CORE_TARGETS:
             current = base.unsubscribed if f == "unsubscribed" else getattr(base, f)
             if f in extra and current is None:
                 update[f] = UnsubscribedColumn.model_validate(extra[f]) if isinstance(extra[f], dict) else extra[f]
-        update["properties"] = {**base.properties, **{k: PropertyColumn.model_validate(v)
-                                                       for k, v in extra.get("properties", {}).items()}}
+        update["properties"] = {
+            **base.properties,
+            **{k: PropertyColumn.model_validate(v) for k, v in extra.get("properties", {}).items()},
+        }
         cmap = base.model_copy(update=update)
         if not cmap.email:
             raise ColumnMapError(_NO_EMAIL)
         engine = chosen[0].engine if chosen else "column_map"
         return Resolution(cmap, decisions + decided, outcome.notes, engine)
 
-    def _infer(self, headers, samples, existing, auto_create_properties, remembered, offline_only,
-               model_allowed) -> Resolution:
+    def _infer(self, headers, samples, existing, auto_create_properties, remembered, offline_only, model_allowed) -> Resolution:
         """No column map: a remembered map as it is, else the engines' core fields and existing
         properties (new properties only with auto_create_properties)."""
-        outcome = self.suggest(headers, samples, existing, remembered=remembered, offline_only=offline_only,
-                               model_allowed=model_allowed)
+        outcome = self.suggest(
+            headers, samples, existing, remembered=remembered, offline_only=offline_only, model_allowed=model_allowed
+        )
         reviewed = bool(remembered)
         chosen, decisions = self._choose(outcome.suggestions, set(), auto_create_properties, reviewed=reviewed)
         cmap = to_column_map(chosen)
@@ -204,9 +272,12 @@ class ColumnMapper:
             by_name = {h.strip().lower(): h for h in headers}
             if "email" in by_name and by_name["email"] not in {s.column for s in chosen}:
                 cmap["email"] = by_name["email"]
-                decisions = [d if d["column"] != by_name["email"] else
-                             {**d, "target": "email", "applied": True, "engine": "header",
-                              "reason": "the header is 'email'"} for d in decisions]
+                decisions = [
+                    d
+                    if d["column"] != by_name["email"]
+                    else {**d, "target": "email", "applied": True, "engine": "header", "reason": "the header is 'email'"}
+                    for d in decisions
+                ]
         if "email" not in cmap:
             raise ColumnMapError(_NO_EMAIL)
         engines = {s.engine for s in chosen}
@@ -214,8 +285,9 @@ class ColumnMapper:
         return Resolution(ColumnMap.model_validate(cmap), decisions, outcome.notes, engine)
 
     @staticmethod
-    def _choose(suggestions: list[Suggestion], taken: set[str], create: bool,
-                reviewed: bool) -> tuple[list[Suggestion], list[dict]]:
+    def _choose(
+        suggestions: list[Suggestion], taken: set[str], create: bool, reviewed: bool
+    ) -> tuple[list[Suggestion], list[dict]]:
         """The suggestions an import applies on its own, and a decision for every column."""
         chosen, decisions = [], []
         for s in suggestions:
@@ -247,8 +319,6 @@ def reconcile_property_types(column_map: ColumnMap, existing: dict[str, str]) ->
         if key in existing and "type" not in spec.model_fields_set:
             spec = spec.model_copy(update={"type": existing[key]})
         elif key in existing and existing[key] != spec.type:
-            raise ColumnMapError(
-                f"property {key!r} exists as a {existing[key]}, but the column map gives it type {spec.type!r}"
-            )
+            raise ColumnMapError(f"property {key!r} exists as a {existing[key]}, but the column map gives it type {spec.type!r}")
         properties[key] = spec
     return column_map.model_copy(update={"properties": properties})

@@ -3,6 +3,7 @@
 Only the file's first few megabytes are read (decompressed, for a gzip file): enough for the
 header and the sample rows, whatever the file's size.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -13,14 +14,23 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from roster.csvfiles import FileRefused, open_source, sample_values
+from roster.csvfiles import open_source, sample_values
 
 from .models import ExistingProperty, Suggestion
 
 HEAD_BYTES = 4 << 20
 SAMPLE_ROWS = 50
-SUGGESTION_FIELDS = ("column", "target", "property_key", "property_type", "invert", "confidence", "reason",
-                     "engine", "is_new_property")
+SUGGESTION_FIELDS = (
+    "column",
+    "target",
+    "property_key",
+    "property_type",
+    "invert",
+    "confidence",
+    "reason",
+    "engine",
+    "is_new_property",
+)
 
 
 def _cut_at_line_end(raw: bytes) -> bytes:
@@ -92,10 +102,17 @@ def render(suggestions: list[Suggestion]) -> dict:
     return {"column_map": to_column_map(suggestions), "suggestions": [suggestion_dict(s) for s in suggestions]}
 
 
-def suggest_for_file(engine: Engine | None, team_id: int | None, path: str | Path,
-                     existing: list[ExistingProperty] | list[dict] | None = None, *, mapper=None,  # a resources.column_mapper.ColumnMapper, for its settings
-
-                     use_memory: bool = True, with_headers: bool = False, model_mapping: bool | None = None) -> dict:
+def suggest_for_file(
+    engine: Engine | None,
+    team_id: int | None,
+    path: str | Path,
+    existing: list[ExistingProperty] | list[dict] | None = None,
+    *,
+    mapper=None,  # a resources.column_mapper.ColumnMapper, for its settings
+    use_memory: bool = True,
+    with_headers: bool = False,
+    model_mapping: bool | None = None,
+) -> dict:
     """Suggest a column map for the CSV at `path` for a team.
 
     existing: the team's properties ([ExistingProperty] or [{"key", "type"}]); None reads them from
@@ -109,8 +126,9 @@ def suggest_for_file(engine: Engine | None, team_id: int | None, path: str | Pat
 
     if existing is None:
         existing = team_properties(engine, team_id) if engine is not None and team_id is not None else []
-    props = [p if isinstance(p, ExistingProperty) else ExistingProperty(str(p["key"]), str(p.get("type", "string")))
-             for p in existing]
+    props = [
+        p if isinstance(p, ExistingProperty) else ExistingProperty(str(p["key"]), str(p.get("type", "string"))) for p in existing
+    ]
     with tempfile.TemporaryDirectory(prefix="roster-mapping-") as tmp:
         headers, samples = read_file_sample(Path(path), Path(tmp))
     remembered = None
@@ -120,16 +138,25 @@ def suggest_for_file(engine: Engine | None, team_id: int | None, path: str | Pat
 
     allowed = model_allowed(engine, team_id, model_mapping)
     if mapper is not None:
-        outcome = mapper.suggest(headers, samples, {p.key: p.type for p in props}, remembered=remembered,
-                                 model_allowed=allowed)
+        outcome = mapper.suggest(headers, samples, {p.key: p.type for p in props}, remembered=remembered, model_allowed=allowed)
     else:  # the same defaults as the ColumnMapper resource, without loading Dagster
-        outcome = suggest(headers, samples, props,
-                          engine=(os.environ.get("ROSTER_MAPPING_ENGINE") or "auto") if allowed else "offline",
-                          remembered=remembered)
-        if not allowed and not remembered and os.environ.get("OPENAI_API_KEY") \
-                and os.environ.get("ROSTER_MAPPING_ENGINE") != "offline":
-            outcome.notes.append("the model was not asked: neither the caller nor the team opted in to "
-                                 "sending the file to it (model_mapping); the offline engine answered")
+        outcome = suggest(
+            headers,
+            samples,
+            props,
+            engine=(os.environ.get("ROSTER_MAPPING_ENGINE") or "auto") if allowed else "offline",
+            remembered=remembered,
+        )
+        if (
+            not allowed
+            and not remembered
+            and os.environ.get("OPENAI_API_KEY")
+            and os.environ.get("ROSTER_MAPPING_ENGINE") != "offline"
+        ):
+            outcome.notes.append(
+                "the model was not asked: neither the caller nor the team opted in to "
+                "sending the file to it (model_mapping); the offline engine answered"
+            )
     out = render(outcome.suggestions)
     if with_headers:
         out |= {"headers": headers, "notes": outcome.notes}

@@ -3,6 +3,7 @@
 "ada@example.com" -> "email-like", "01234" -> "digits(5) leading zero", "Yes" -> "yes/no",
 "Lovelace" -> "text(8)". Used when the team does not share sample values with the model.
 """
+
 from __future__ import annotations
 
 import re

@@ -3,6 +3,7 @@
 A header can lie or be vague ("Contact", "CC"); the values rarely do. Each share below is the
 fraction of *non-empty* sample values having that shape.
 """
+
 from __future__ import annotations
 
 import re
@@ -40,17 +41,17 @@ ISO_COUNTRIES = set(
 
 @dataclass(frozen=True)
 class ValueProfile:
-    total: int              # sample size, empty cells included
+    total: int  # sample size, empty cells included
     nonempty: int
     email: float
-    boolean: float          # parses as a yes/no value
-    boolean_words: bool     # at least one yes/no *word* (not just 0/1), so not a count
+    boolean: float  # parses as a yes/no value
+    boolean_words: bool  # at least one yes/no *word* (not just 0/1), so not a count
     numeric: float
-    leading_zero: bool      # "01234": a code, not a quantity
+    leading_zero: bool  # "01234": a code, not a quantity
     same_length_ints: bool  # every value an integer of the same, long length: looks like an id
     date: float
     phone: float
-    multiword: float        # several words: a full name rather than a first or last name
+    multiword: float  # several words: a full name rather than a first or last name
     country_code: float
     ip: float
     distinct: int
@@ -69,8 +70,7 @@ def profile(values: list[str]) -> ValueProfile:
     vals = [v.strip() for v in values if v is not None and v.strip() != ""]
     folded = {rules.fold_word(v) for v in vals}
     ints = [v for v in vals if v.isdigit()]
-    same_len = (len(vals) >= 3 and len(ints) == len(vals) and len({len(v) for v in ints}) == 1
-                and len(ints[0]) >= 5)
+    same_len = len(vals) >= 3 and len(ints) == len(vals) and len({len(v) for v in ints}) == 1 and len(ints[0]) >= 5
     bool_share = _share(vals, lambda v: parse_bool(v) is not None)
     # "s"/"n"/"x" alone could be anything; count them as yes/no words only with a partner value.
     words = {w for w in folded if (w in rules.YES_WORDS or w in rules.NO_WORDS) and w not in {"0", "1"}}
@@ -85,8 +85,9 @@ def profile(values: list[str]) -> ValueProfile:
         leading_zero=any(LEADING_ZERO.match(v) for v in vals),
         same_length_ints=same_len,
         date=_share(vals, lambda v: bool(DATE.match(v))),
-        phone=_share(vals, lambda v: bool(PHONE.match(v)) and sum(c.isdigit() for c in v) >= 7
-                     and not DATE.match(v) and not IPV4.match(v)),
+        phone=_share(
+            vals, lambda v: bool(PHONE.match(v)) and sum(c.isdigit() for c in v) >= 7 and not DATE.match(v) and not IPV4.match(v)
+        ),
         multiword=_share(vals, lambda v: len(v.split()) >= 2),
         country_code=_share(vals, lambda v: v.upper() in ISO_COUNTRIES and len(v) == 2 and v.isalpha()),
         ip=_share(vals, lambda v: bool(IPV4.match(v))),
@@ -97,8 +98,9 @@ def profile(values: list[str]) -> ValueProfile:
 
 def looks_like_names(p: ValueProfile) -> bool:
     """Plausible person names: not addresses, numbers, dates or yes/no flags."""
-    return p.empty or (p.email < 0.2 and p.numeric < 0.2 and p.date < 0.2 and p.phone < 0.2
-                       and not (p.boolean > 0.9 and p.boolean_words))
+    return p.empty or (
+        p.email < 0.2 and p.numeric < 0.2 and p.date < 0.2 and p.phone < 0.2 and not (p.boolean > 0.9 and p.boolean_words)
+    )
 
 
 def infer_type(p: ValueProfile, *, code_like: bool = False, flag_like: bool = False) -> tuple[str, str]:

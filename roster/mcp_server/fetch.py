@@ -1,5 +1,6 @@
 """What create-contact-import may read: files under the allowed directories only, and URLs whose
 host is public (unless ROSTER_MCP_ALLOW_PRIVATE_URLS=1), fetched with a size limit and a deadline."""
+
 from __future__ import annotations
 
 import os
@@ -57,8 +58,14 @@ async def download(url: str, head_bytes: int | None = None, resolver=None) -> tu
     try:
         with os.fdopen(fd, "wb") as out:
             got = await outside_fetch.fetch(
-                url, out, max_bytes=None if head_bytes else max_url_bytes(), head_bytes=head_bytes,
-                total_timeout=URL_TIMEOUT, allow_private=_private_allowed(), resolver=resolver)
+                url,
+                out,
+                max_bytes=None if head_bytes else max_url_bytes(),
+                head_bytes=head_bytes,
+                total_timeout=URL_TIMEOUT,
+                allow_private=_private_allowed(),
+                resolver=resolver,
+            )
         return path, got.filename or "import.csv"
     except outside_fetch.NotAllowed as e:
         path.unlink(missing_ok=True)

@@ -1,9 +1,9 @@
 """The MCP server: Resend's MCP tool names for contact imports, plus segments and contact
 properties. It talks to a Roster server's REST API through the SDK (ROSTER_API_URL,
 ROSTER_API_KEY), so it holds no database credentials of its own."""
+
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -38,7 +38,9 @@ def _exactly_one(filePath, content, url) -> None:
         raise ToolError("give exactly one of filePath, content or url" + (f" (got {', '.join(given)})" if given else ""))
 
 
-async def _source(filePath, content, url, head_bytes: int | None = None, filename: str | None = None) -> tuple[Any, str, Path | None]:
+async def _source(
+    filePath, content, url, head_bytes: int | None = None, filename: str | None = None
+) -> tuple[Any, str, Path | None]:
     """(file, filename, a temporary file to delete). Raises Refused. `filename` names the upload
     (Resend's MCP: default contacts.csv), else the file's own name."""
     if filePath:
@@ -52,12 +54,14 @@ async def _source(filePath, content, url, head_bytes: int | None = None, filenam
 
 class PropertySpec(BaseModel):
     column: str = Field(description="The CSV header whose values fill this property.")
-    type: Literal["string", "number", "boolean"] | None = Field(default=None, description='Default "string" (or the existing property\'s type).')
+    type: Literal["string", "number", "boolean"] | None = Field(
+        default=None, description='Default "string" (or the existing property\'s type).'
+    )
 
 
 class InvertedColumn(BaseModel):
     column: str = Field(description="The CSV header.")
-    invert: bool = Field(default=False, description="true when the column means the opposite (e.g. \"Accepts Marketing\").")
+    invert: bool = Field(default=False, description='true when the column means the opposite (e.g. "Accepts Marketing").')
 
 
 class ColumnMapArg(BaseModel):
@@ -67,8 +71,12 @@ class ColumnMapArg(BaseModel):
     email: str | None = Field(default=None, description="CSV header that holds the email addresses.")
     firstName: str | None = Field(default=None, description="CSV header that holds first names.")
     lastName: str | None = Field(default=None, description="CSV header that holds last names.")
-    unsubscribed: str | InvertedColumn | None = Field(default=None, description="CSV header that holds the unsubscribed flag (Roster: or {column, invert}).")
-    properties: dict[str, PropertySpec] | None = Field(default=None, description='{"<key>": {"column": "<header>", "type": "string|number|boolean"}}')
+    unsubscribed: str | InvertedColumn | None = Field(
+        default=None, description="CSV header that holds the unsubscribed flag (Roster: or {column, invert})."
+    )
+    properties: dict[str, PropertySpec] | None = Field(
+        default=None, description='{"<key>": {"column": "<header>", "type": "string|number|boolean"}}'
+    )
 
     def wire(self) -> dict:
         """The API's snake_case column_map, as Resend's Node SDK sends it."""
@@ -87,17 +95,37 @@ class TopicArg(BaseModel):
 
 
 async def create_contact_import(
-    filePath: Annotated[str | None, Field(description="Path of a CSV file on this machine (under ROSTER_MCP_ALLOWED_DIRS).")] = None,
+    filePath: Annotated[
+        str | None, Field(description="Path of a CSV file on this machine (under ROSTER_MCP_ALLOWED_DIRS).")
+    ] = None,
     content: Annotated[str | None, Field(description="The CSV itself, as text.")] = None,
     url: Annotated[str | None, Field(description="An http(s) URL to fetch the CSV from.")] = None,
-    filename: Annotated[str | None, Field(description='Name for the uploaded file. Defaults to "contacts.csv" (or the file\'s own name).')] = None,
-    columnMap: Annotated[ColumnMapArg | None, Field(description="Maps contact fields to CSV headers; every key is optional. Fields it leaves out come from the headers named exactly email, first_name, last_name, unsubscribed.")] = None,
-    onConflict: Annotated[Literal["upsert", "skip"] | None, Field(description="upsert (default) updates existing contacts; skip leaves them.")] = None,
+    filename: Annotated[
+        str | None, Field(description='Name for the uploaded file. Defaults to "contacts.csv" (or the file\'s own name).')
+    ] = None,
+    columnMap: Annotated[
+        ColumnMapArg | None,
+        Field(
+            description="Maps contact fields to CSV headers; every key is optional. Fields it leaves out come from the headers named exactly email, first_name, last_name, unsubscribed."
+        ),
+    ] = None,
+    onConflict: Annotated[
+        Literal["upsert", "skip"] | None, Field(description="upsert (default) updates existing contacts; skip leaves them.")
+    ] = None,
     segmentIds: Annotated[list[str] | None, Field(description="Segment ids to add the imported contacts to.")] = None,
     topics: Annotated[list[TopicArg] | None, Field(description="Topic subscriptions given to the imported contacts.")] = None,
-    autoMap: Annotated[bool | None, Field(description="Roster: map the columns the columnMap leaves out (core fields and existing properties).")] = None,
-    autoCreateProperties: Annotated[bool | None, Field(description="Roster: let automatic mapping create new contact properties.")] = None,
-    modelMapping: Annotated[bool | None, Field(description="Roster: the server's mapping model may see this file's headers and sample values (default: as the team or server says; no unless opted in).")] = None,
+    autoMap: Annotated[
+        bool | None, Field(description="Roster: map the columns the columnMap leaves out (core fields and existing properties).")
+    ] = None,
+    autoCreateProperties: Annotated[
+        bool | None, Field(description="Roster: let automatic mapping create new contact properties.")
+    ] = None,
+    modelMapping: Annotated[
+        bool | None,
+        Field(
+            description="Roster: the server's mapping model may see this file's headers and sample values (default: as the team or server says; no unless opted in)."
+        ),
+    ] = None,
 ) -> dict:
     """Import contacts from a CSV: give exactly one of filePath, content or url. Returns the import's id;
     the import runs in the background (see get-contact-import)."""
@@ -107,10 +135,16 @@ async def create_contact_import(
         file, filename, cleanup = await _source(filePath, content, url, filename=filename)
         async with _client() as client:
             created = await client.contacts.imports.create(
-                file=file, filename=filename, column_map=columnMap.wire() if columnMap is not None else None,
-                on_conflict=onConflict, segments=segmentIds or None,
+                file=file,
+                filename=filename,
+                column_map=columnMap.wire() if columnMap is not None else None,
+                on_conflict=onConflict,
+                segments=segmentIds or None,
                 topics=[t.model_dump() for t in topics] if topics else None,
-                auto_map=autoMap, auto_create_properties=autoCreateProperties, model_mapping=modelMapping)
+                auto_map=autoMap,
+                auto_create_properties=autoCreateProperties,
+                model_mapping=modelMapping,
+            )
         return {"object": "contact_import", "id": created.id}
     except Refused as e:
         raise ToolError(str(e)) from None
@@ -225,7 +259,9 @@ async def list_topics(
 
 async def create_topic(
     name: Annotated[str, Field(min_length=1, max_length=50, description="The topic's name.")],
-    defaultSubscription: Annotated[Literal["opt_in", "opt_out"], Field(description="A contact's subscription until one is set.")] = "opt_in",
+    defaultSubscription: Annotated[
+        Literal["opt_in", "opt_out"], Field(description="A contact's subscription until one is set.")
+    ] = "opt_in",
     description: Annotated[str | None, Field(max_length=200)] = None,
 ) -> dict:
     """Create a topic; returns its id."""
@@ -250,11 +286,23 @@ TOOLS = {
 
 
 async def suggest_column_mapping(
-    filePath: Annotated[str | None, Field(description="Path of a CSV file on this machine (under ROSTER_MCP_ALLOWED_DIRS).")] = None,
+    filePath: Annotated[
+        str | None, Field(description="Path of a CSV file on this machine (under ROSTER_MCP_ALLOWED_DIRS).")
+    ] = None,
     content: Annotated[str | None, Field(description="The CSV itself, as text (the header and a few rows are enough).")] = None,
     url: Annotated[str | None, Field(description="An http(s) URL to fetch the CSV from (only its first 4 MB are read).")] = None,
-    existingProperties: Annotated[list[dict[str, str]] | None, Field(description='[{"key": "<key>", "type": "string|number|boolean"}]: map onto these instead of the team\'s properties.')] = None,
-    modelMapping: Annotated[bool | None, Field(description="The server's mapping model may see the file's headers and sample values (default: as the team or server says; no unless opted in).")] = None,
+    existingProperties: Annotated[
+        list[dict[str, str]] | None,
+        Field(
+            description='[{"key": "<key>", "type": "string|number|boolean"}]: map onto these instead of the team\'s properties.'
+        ),
+    ] = None,
+    modelMapping: Annotated[
+        bool | None,
+        Field(
+            description="The server's mapping model may see the file's headers and sample values (default: as the team or server says; no unless opted in)."
+        ),
+    ] = None,
 ) -> dict:
     """Suggest where each column of a CSV goes (give exactly one of filePath, content or url): email,
     first_name, last_name, unsubscribed (invert: the column means the opposite, e.g. "Accepts Marketing"),
@@ -270,9 +318,14 @@ async def suggest_column_mapping(
         file, filename, cleanup = await _source(filePath, content, url, head_bytes=HEAD_BYTES + 1)
         async with _client() as client:
             result = await client.contacts.imports.suggest_column_map(
-                file=file, filename=filename, existing_properties=existingProperties, model_mapping=modelMapping)
-        return {"object": "column_map_suggestion", "column_map": result.column_map,
-                "suggestions": result.raw.get("suggestions", []), "notes": result.notes}
+                file=file, filename=filename, existing_properties=existingProperties, model_mapping=modelMapping
+            )
+        return {
+            "object": "column_map_suggestion",
+            "column_map": result.column_map,
+            "suggestions": result.raw.get("suggestions", []),
+            "notes": result.notes,
+        }
     except Refused as e:
         raise ToolError(str(e)) from None
     except RosterError as e:

@@ -4,6 +4,7 @@ Read in keyset batches on the primary key (import_id, row_number), each batch it
 query: not one long server-side cursor, which would hold a pooled connection and an open
 transaction for a slow client's whole download.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,10 @@ def reset(engine: Engine, import_id: str) -> None:
 
 def record(engine: Engine, import_id: str, failures: Iterable[dict]) -> int:
     """Write failed rows ({"row", "email", "reason", "values"}); returns how many."""
-    rows = [(import_id, x["row"], x.get("email"), x["reason"], json.dumps(x.get("values") or {}, ensure_ascii=False))
-            for x in failures]
+    rows = [
+        (import_id, x["row"], x.get("email"), x["reason"], json.dumps(x.get("values") or {}, ensure_ascii=False))
+        for x in failures
+    ]
     if not rows:
         return 0
     raw = engine.raw_connection()
@@ -68,8 +71,9 @@ def _index_order(conn: Connection) -> None:
     conn.execute(sa.text("SET LOCAL enable_sort = off"))
 
 
-def batches(engine: Engine, import_id: str, team_id: int, columns: list[str] | None, after: int | None,
-            batch: int) -> Iterator[list[tuple]]:
+def batches(
+    engine: Engine, import_id: str, team_id: int, columns: list[str] | None, after: int | None, batch: int
+) -> Iterator[list[tuple]]:
     """Rows (row_number, email, reason, data or the `columns`) after row `after`, `batch` at a time."""
     while True:
         query = _query(import_id, team_id, columns).limit(batch)
@@ -98,8 +102,16 @@ def value_columns(engine: Engine, import_id: str, team_id: int) -> list[str]:
             return headers + (["raw"] if extra and "raw" not in headers else [])
         # No record of the headers (an import from before they were kept): the keys the rows have.
         keys = sa.func.jsonb_object_keys(f.c.data).table_valued("key")
-        found = conn.execute(
-            sa.select(keys.c.key).select_from(f).join(keys, sa.true()).join(ci, ci.c.id == f.c.import_id)
-            .where(f.c.import_id == import_id, ci.c.team_id == team_id).distinct()
-        ).scalars().all()
+        found = (
+            conn.execute(
+                sa.select(keys.c.key)
+                .select_from(f)
+                .join(keys, sa.true())
+                .join(ci, ci.c.id == f.c.import_id)
+                .where(f.c.import_id == import_id, ci.c.team_id == team_id)
+                .distinct()
+            )
+            .scalars()
+            .all()
+        )
     return sorted(found)

@@ -3,6 +3,7 @@
 Status goes queued -> in_progress -> completed | failed. A function that changes it says from
 which states, so a late or repeated call (a retry, the watchdog) can never turn a result back.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -22,24 +23,44 @@ class NotMerged(RuntimeError):
     """An import cannot complete before its merge committed."""
 
 
-def create(engine: Engine, import_id: str, team_id: int, source: str, filename: str, file_path: str, options: dict,
-           launched: bool) -> None:
+def create(
+    engine: Engine, import_id: str, team_id: int, source: str, filename: str, file_path: str, options: dict, launched: bool
+) -> None:
     """A queued import. `launched`: its creator runs it (the CLI), so the queue sensor leaves it alone."""
     with engine.begin() as conn:
-        conn.execute(sa.insert(ci).values(
-            id=import_id, team_id=team_id, status="queued", source=source, filename=filename, file_path=file_path,
-            options=options, launched_at=sa.func.now() if launched else None,
-        ))
+        conn.execute(
+            sa.insert(ci).values(
+                id=import_id,
+                team_id=team_id,
+                status="queued",
+                source=source,
+                filename=filename,
+                file_path=file_path,
+                options=options,
+                launched_at=sa.func.now() if launched else None,
+            )
+        )
 
 
 def record_failed(engine: Engine, import_id: str, team_id: int, source: str, what: str, reason: str) -> None:
     """An import that could not even get its file (a sync source that failed): it shows as failed,
     with the reason, where people look for their imports. Repeating it changes nothing."""
     with engine.begin() as conn:
-        conn.execute(insert(ci).values(
-            id=import_id, team_id=team_id, status="failed", source=source, filename=what, file_path=what,
-            error=reason, completed_at=sa.func.now(), launched_at=sa.func.now(),
-        ).on_conflict_do_nothing(index_elements=["id"]))
+        conn.execute(
+            insert(ci)
+            .values(
+                id=import_id,
+                team_id=team_id,
+                status="failed",
+                source=source,
+                filename=what,
+                file_path=what,
+                error=reason,
+                completed_at=sa.func.now(),
+                launched_at=sa.func.now(),
+            )
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
 
 
 def _id(import_id: str) -> uuid.UUID | None:
@@ -97,10 +118,15 @@ def cursor_query(team_id: int, import_id: str) -> sa.Select:
 def owner(engine: Engine, import_id: str) -> dict | None:
     """{"team", "source"} of an import: whose it is, for its run's tags."""
     with engine.connect() as conn:
-        row = conn.execute(
-            sa.select(ci.c.source, t.teams.c.name.label("team")).join(t.teams, t.teams.c.id == ci.c.team_id)
-            .where(ci.c.id == import_id)
-        ).mappings().first()
+        row = (
+            conn.execute(
+                sa.select(ci.c.source, t.teams.c.name.label("team"))
+                .join(t.teams, t.teams.c.id == ci.c.team_id)
+                .where(ci.c.id == import_id)
+            )
+            .mappings()
+            .first()
+        )
     return dict(row) if row else None
 
 
@@ -120,16 +146,25 @@ def start(engine: Engine, import_id: str, run_id: str | None) -> None:
         conn.execute(
             sa.update(ci)
             .where(ci.c.id == import_id, ci.c.status.in_(["queued", "in_progress", "failed"]))
-            .values(status="in_progress", run_id=run_id, error=None, completed_at=None, attempts=ci.c.attempts + 1,
-                    started_at=sa.func.coalesce(ci.c.started_at, sa.func.now()))
+            .values(
+                status="in_progress",
+                run_id=run_id,
+                error=None,
+                completed_at=None,
+                attempts=ci.c.attempts + 1,
+                started_at=sa.func.coalesce(ci.c.started_at, sa.func.now()),
+            )
         )
 
 
 def fail(engine: Engine, import_id: str, message: str) -> None:
     """failed, with the reason (a completed import stays completed); its staging table goes."""
     with engine.begin() as conn:
-        conn.execute(sa.update(ci).where(ci.c.id == import_id, ci.c.status != "completed")
-                     .values(status="failed", error=message, completed_at=sa.func.now()))
+        conn.execute(
+            sa.update(ci)
+            .where(ci.c.id == import_id, ci.c.status != "completed")
+            .values(status="failed", error=message, completed_at=sa.func.now())
+        )
         conn.execute(sa.text(drop_sql(import_id)))
 
 
@@ -137,7 +172,8 @@ def fail_if_unfinished(engine: Engine, import_id: str, message: str) -> bool:
     """failed, when its runs died before the import could say so itself."""
     with engine.begin() as conn:
         done = conn.execute(
-            sa.update(ci).where(ci.c.id == import_id, ci.c.status.in_(UNFINISHED))
+            sa.update(ci)
+            .where(ci.c.id == import_id, ci.c.status.in_(UNFINISHED))
             .values(status="failed", error=message, completed_at=sa.func.now())
         ).rowcount
         if done:
@@ -152,8 +188,11 @@ def complete(engine: Engine, import_id: str) -> dict:
         if state.merged_at is None:
             raise NotMerged(f"import {import_id} has not been merged")
         if state.status == "in_progress":  # an import marked failed meanwhile stays failed
-            conn.execute(sa.update(ci).where(ci.c.id == import_id).values(
-                status="completed", error=None, completed_at=sa.func.coalesce(ci.c.completed_at, sa.func.now())))
+            conn.execute(
+                sa.update(ci)
+                .where(ci.c.id == import_id)
+                .values(status="completed", error=None, completed_at=sa.func.coalesce(ci.c.completed_at, sa.func.now()))
+            )
         conn.execute(sa.text(drop_sql(import_id)))
     return require(engine, import_id)
 
@@ -161,18 +200,25 @@ def complete(engine: Engine, import_id: str) -> dict:
 def requeue(engine: Engine, import_id: str, note: str) -> bool:
     """An in_progress import whose run died, back in the queue for the queued-imports sensor."""
     with engine.begin() as conn:
-        return bool(conn.execute(
-            sa.update(ci).where(ci.c.id == import_id, ci.c.status == "in_progress")
-            .values(status="queued", launched_at=None, run_id=None, error=note)
-        ).rowcount)
+        return bool(
+            conn.execute(
+                sa.update(ci)
+                .where(ci.c.id == import_id, ci.c.status == "in_progress")
+                .values(status="queued", launched_at=None, run_id=None, error=note)
+            ).rowcount
+        )
 
 
 def unfinished(engine: Engine) -> list[dict]:
     """Imports a run is (or should be) working on: in_progress, or queued."""
     with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(ci.c.id, ci.c.status, ci.c.run_id, ci.c.attempts, ci.c.merged_at).where(ci.c.status.in_(UNFINISHED))
-        ).mappings().all()
+        rows = (
+            conn.execute(
+                sa.select(ci.c.id, ci.c.status, ci.c.run_id, ci.c.attempts, ci.c.merged_at).where(ci.c.status.in_(UNFINISHED))
+            )
+            .mappings()
+            .all()
+        )
     return [dict(r, id=str(r["id"])) for r in rows]
 
 
@@ -180,12 +226,18 @@ def claim_queued(engine: Engine, limit: int = 25, stale_after_seconds: int = 120
     """Queued imports nobody has launched (or whose launch got lost), marked launched now."""
     stale = sa.func.now() - sa.text(f"interval '{int(stale_after_seconds)} seconds'")
     with engine.begin() as conn:
-        rows = conn.execute(
-            sa.select(ci.c.id, ci.c.source, t.teams.c.name.label("team"))
-            .join(t.teams, t.teams.c.id == ci.c.team_id)
-            .where(ci.c.status == "queued", ci.c.launched_at.is_(None) | (ci.c.launched_at < stale))
-            .order_by(ci.c.created_at).limit(limit).with_for_update(of=ci, skip_locked=True)
-        ).mappings().all()
+        rows = (
+            conn.execute(
+                sa.select(ci.c.id, ci.c.source, t.teams.c.name.label("team"))
+                .join(t.teams, t.teams.c.id == ci.c.team_id)
+                .where(ci.c.status == "queued", ci.c.launched_at.is_(None) | (ci.c.launched_at < stale))
+                .order_by(ci.c.created_at)
+                .limit(limit)
+                .with_for_update(of=ci, skip_locked=True)
+            )
+            .mappings()
+            .all()
+        )
         if rows:
             conn.execute(sa.update(ci).where(ci.c.id.in_([r["id"] for r in rows])).values(launched_at=sa.func.now()))
     return [{"id": str(r["id"]), "source": r["source"], "team": r["team"]} for r in rows]
@@ -196,8 +248,9 @@ def live_ids(engine: Engine, import_ids: list[str]) -> set[str]:
     if not import_ids:
         return set()
     with engine.connect() as conn:
-        return set(map(str, conn.execute(
-            sa.select(ci.c.id).where(ci.c.id.in_(import_ids), ci.c.status.in_(UNFINISHED))).scalars()))
+        return set(
+            map(str, conn.execute(sa.select(ci.c.id).where(ci.c.id.in_(import_ids), ci.c.status.in_(UNFINISHED))).scalars())
+        )
 
 
 def retention_states(engine: Engine, import_ids: list[str], keep_hours: float) -> dict[str, tuple[str, bool]]:

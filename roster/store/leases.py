@@ -10,6 +10,7 @@ about a minute) or the database restarted. So:
 - an `in_progress` import whose lease nobody holds has no live run, on whatever machine it ran:
   that is what the watchdog sensor (pipelines/watchdog.py) looks for.
 """
+
 from __future__ import annotations
 
 import time

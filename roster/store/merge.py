@@ -3,6 +3,7 @@
 One statement, one transaction (see merge()): the heart of an import, and the reason a crash can
 never leave half an import behind.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -22,8 +23,9 @@ class StageLost(RuntimeError):
     """The staged rows are gone (crash recovery empties UNLOGGED tables): stage the file again."""
 
 
-def merge(engine: Engine, import_id: str, team_id: int, props: list[PropertyField], options: ImportOptions,
-          maps_unsubscribed: bool) -> dict:
+def merge(
+    engine: Engine, import_id: str, team_id: int, props: list[PropertyField], options: ImportOptions, maps_unsubscribed: bool
+) -> dict:
     """The stage into contacts (upsert or skip), the segment memberships and topic
     subscriptions of the contacts it created or updated, and the counts: one statement, one
     transaction. A crash anywhere leaves all of it or none of it, so a retry never has to find
@@ -40,10 +42,14 @@ def merge(engine: Engine, import_id: str, team_id: int, props: list[PropertyFiel
     """
     stage = staging.stage_table(import_id)
     opt_in_topics = [tp["id"] for tp in options.topics if tp.get("subscription", "opt_in") == "opt_in"]
-    params: dict = {"team": team_id, "segments": list(options.segments), "resubscribe": options.resubscribe,
-                    "topic_ids": [tp["id"] for tp in options.topics],
-                    "topic_subs": [tp.get("subscription", "opt_in") for tp in options.topics],
-                    "opt_in_topics": opt_in_topics}
+    params: dict = {
+        "team": team_id,
+        "segments": list(options.segments),
+        "resubscribe": options.resubscribe,
+        "topic_ids": [tp["id"] for tp in options.topics],
+        "topic_subs": [tp.get("subscription", "opt_in") for tp in options.topics],
+        "opt_in_topics": opt_in_topics,
+    }
     pairs = []
     for i, p in enumerate(props):
         params[f"k{i}"] = p.key
@@ -64,13 +70,15 @@ def merge(engine: Engine, import_id: str, team_id: int, props: list[PropertyFiel
     # Contacts whose opt-out this import kept (the file said subscribed): counted only when it can happen.
     kept_unsubscribed = (
         "(SELECT count(*) FROM m JOIN src USING (email_key) WHERE NOT m.inserted AND m.unsubscribed AND src.unsubscribed IS FALSE)"
-        if maps_unsubscribed and options.on_conflict == "upsert" and not options.resubscribe else "0"
+        if maps_unsubscribed and options.on_conflict == "upsert" and not options.resubscribe
+        else "0"
     )
     # Topic opt-outs the import would have turned into opt-ins (every sub-statement sees the data as it was before).
     kept_topic_opt_outs = (
         "(SELECT count(*) FROM contact_topics ct JOIN m ON ct.contact_id = m.id "
         "WHERE ct.topic_id = ANY(CAST(:opt_in_topics AS uuid[])) AND ct.subscription = 'opt_out')"
-        if opt_in_topics and not options.resubscribe else "0"
+        if opt_in_topics and not options.resubscribe
+        else "0"
     )
     sql = f"""
         WITH src AS (
@@ -107,9 +115,7 @@ def merge(engine: Engine, import_id: str, team_id: int, props: list[PropertyFiel
                {kept_topic_opt_outs} AS kept_topic_opt_outs
     """
     with engine.begin() as conn:
-        state = conn.execute(
-            sa.select(ci.c.merged_at, ci.c.staged_rows).where(ci.c.id == import_id).with_for_update()
-        ).one()
+        state = conn.execute(sa.select(ci.c.merged_at, ci.c.staged_rows).where(ci.c.id == import_id).with_for_update()).one()
         if state.merged_at is not None:  # merged by an earlier attempt of this import
             return counts(conn, import_id)
         if not staging.intact(conn, import_id, state.staged_rows):
@@ -122,9 +128,14 @@ def merge(engine: Engine, import_id: str, team_id: int, props: list[PropertyFiel
         staged = state.staged_rows
         # Every staged row not merged was skipped: an earlier duplicate in the file, or (skip) an existing contact.
         conn.execute(
-            sa.update(ci).where(ci.c.id == import_id).values(
-                total=staged + failed, created=merged.created, updated=merged.updated,
-                skipped=staged - merged.created - merged.updated, failed=failed,
+            sa.update(ci)
+            .where(ci.c.id == import_id)
+            .values(
+                total=staged + failed,
+                created=merged.created,
+                updated=merged.updated,
+                skipped=staged - merged.created - merged.updated,
+                failed=failed,
                 merge_details={k: merged._mapping[k] for k in DETAILS},
                 merged_at=sa.func.now(),
             )
@@ -136,7 +147,13 @@ def merge(engine: Engine, import_id: str, team_id: int, props: list[PropertyFiel
 
 def counts(conn: Connection, import_id: str) -> dict:
     """The import's counts, and what else the merge did (memberships, opt-outs kept)."""
-    row = conn.execute(
-        sa.select(ci.c.total, ci.c.created, ci.c.updated, ci.c.skipped, ci.c.failed, ci.c.merge_details).where(ci.c.id == import_id)
-    ).mappings().one()
+    row = (
+        conn.execute(
+            sa.select(ci.c.total, ci.c.created, ci.c.updated, ci.c.skipped, ci.c.failed, ci.c.merge_details).where(
+                ci.c.id == import_id
+            )
+        )
+        .mappings()
+        .one()
+    )
     return {**{k: row[k] for k in ("total", "created", "updated", "skipped", "failed")}, **(row["merge_details"] or {})}

@@ -1,4 +1,5 @@
 """Contact properties: a team's keys and their types."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -21,8 +22,14 @@ def create_missing(engine: Engine, team_id: int, wanted: dict[str, str]) -> list
     if not wanted:
         return []
     with engine.begin() as conn:
-        created = conn.execute(
-            insert(p).values([{"team_id": team_id, "key": k, "type": v} for k, v in sorted(wanted.items())])
-            .on_conflict_do_nothing(index_elements=["team_id", "key"]).returning(p.c.key)
-        ).scalars().all()
+        created = (
+            conn.execute(
+                insert(p)
+                .values([{"team_id": team_id, "key": k, "type": v} for k, v in sorted(wanted.items())])
+                .on_conflict_do_nothing(index_elements=["team_id", "key"])
+                .returning(p.c.key)
+            )
+            .scalars()
+            .all()
+        )
     return sorted(created)

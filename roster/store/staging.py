@@ -4,6 +4,7 @@ Named from the import's id, never from anything in the file. UNLOGGED: skipping 
 COPY much cheaper, and crash recovery empties such a table; `staged_rows`, written by the same
 transaction as the COPY, is how the merge tells a lost stage from an empty file.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -87,9 +88,15 @@ def intact(conn: Connection, import_id: str, staged_rows: int | None) -> bool:
 def staged_imports(engine: Engine) -> list[str]:
     """The ids of the imports that have a staging table now."""
     with engine.connect() as conn:
-        names = conn.execute(sa.text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE 'import\\_stage\\_%'"
-        )).scalars().all()
+        names = (
+            conn.execute(
+                sa.text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE 'import\\_stage\\_%'"
+                )
+            )
+            .scalars()
+            .all()
+        )
     return [str(uuid.UUID(name.rsplit("_", 1)[1])) for name in names]
 
 

@@ -1,4 +1,5 @@
 """Teams: the tenants every other table belongs to."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -1,4 +1,5 @@
 """Alembic environment: runs against the connection `schemas.migrate` hands it."""
+
 from alembic import context
 
 from schemas.tables import metadata

@@ -1,6 +1,7 @@
 """The API's tests run against a real uvicorn server (a thread of the test process) and the real
 PostgreSQL of tests/conftest.py. Imports run inline (ROSTER_LAUNCH=inline): a background thread of
 the server process, as real Dagster runs."""
+
 from __future__ import annotations
 
 import os

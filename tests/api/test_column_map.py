@@ -1,6 +1,7 @@
 """Column-map suggestions everywhere: POST /contacts/imports/column-map, overriding a suggestion and
 the remembered map, auto_map / auto_create_properties reaching the job, the SDK, the CLI client and
 the MCP tool. The offline engine answers (no model is asked)."""
+
 from __future__ import annotations
 
 import copy
@@ -15,8 +16,10 @@ import pytest
 from tests.api.conftest import VENV_BIN, csv_bytes, wait_done
 
 HEADER = ["E-Mail-Adresse", "Vorname", "Nachname", "Accepts Marketing", "Kundennummer", "Stadt"]
-ROWS = [["ann@example.com", "Ann", "Smith", "yes", "1001", "Berlin"],
-        ["bob@example.com", "Bob", "Jones", "no", "1002", "Hamburg"]]
+ROWS = [
+    ["ann@example.com", "Ann", "Smith", "yes", "1001", "Berlin"],
+    ["bob@example.com", "Bob", "Jones", "no", "1002", "Hamburg"],
+]
 
 
 @pytest.fixture(autouse=True)
@@ -158,8 +161,11 @@ def test_auto_map_and_auto_create_properties_reach_the_job(api_url, make_key):
         # a partial map: the rest only with auto_map (and new properties with auto_create_properties too)
         "partial": ({"column_map": '{"email": "E-Mail-Adresse"}'}, (None, False, {}), set()),
         "auto_map": ({"column_map": '{"email": "E-Mail-Adresse"}', "auto_map": "true"}, ("Dora", True, {}), set()),
-        "auto_map_create": ({"column_map": '{"email": "E-Mail-Adresse"}', "auto_map": "true",
-                             "auto_create_properties": "true"}, ("Dora", True, {"stadt": "Bonn"}), {"stadt"}),
+        "auto_map_create": (
+            {"column_map": '{"email": "E-Mail-Adresse"}', "auto_map": "true", "auto_create_properties": "true"},
+            ("Dora", True, {"stadt": "Bonn"}),
+            {"stadt"},
+        ),
     }
     clients = {name: client() for name in cases}  # a team each: nothing remembered between them
     try:
@@ -188,7 +194,8 @@ def test_sdk_suggest_column_map(api_url, api_key, tmp_path):
         marketing = result.suggestion("Accepts Marketing")
         assert marketing.target == "unsubscribed" and marketing.invert and 0 < marketing.confidence <= 1
         typed = client.contacts.imports.suggest_column_map(
-            file=csv_bytes(HEADER, ROWS), existing_properties=[{"key": "city", "type": "string"}])
+            file=csv_bytes(HEADER, ROWS), existing_properties=[{"key": "city", "type": "string"}]
+        )
         assert typed.suggestion("Stadt").property_key == "city"
         with pytest.raises(ValidationError) as e:
             client.contacts.imports.suggest_column_map(file=b"")
@@ -206,8 +213,13 @@ def test_sdk_suggest_column_map(api_url, api_key, tmp_path):
 
 
 def _roster(*args, env_extra=None):
-    return subprocess.run([os.path.join(VENV_BIN, "roster"), *args], capture_output=True, text=True,
-                          env={**os.environ, **(env_extra or {})}, timeout=120)
+    return subprocess.run(
+        [os.path.join(VENV_BIN, "roster"), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env_extra or {})},
+        timeout=120,
+    )
 
 
 def test_cli_column_map(api_url, api_key, tmp_path):
@@ -239,23 +251,32 @@ def test_mcp_suggest_column_mapping(api_url, api_key, tmp_path):
     allowed = tmp_path / "allowed"
     allowed.mkdir()
     (allowed / "leute.csv").write_bytes(csv_bytes(HEADER, ROWS))
-    env = {"ROSTER_API_KEY": api_key, "ROSTER_API_URL": api_url, "ROSTER_MCP_ALLOWED_DIRS": str(allowed),
-           "DATABASE_URL": "", "PATH": os.environ.get("PATH", "")}
+    env = {
+        "ROSTER_API_KEY": api_key,
+        "ROSTER_API_URL": api_url,
+        "ROSTER_MCP_ALLOWED_DIRS": str(allowed),
+        "DATABASE_URL": "",
+        "PATH": os.environ.get("PATH", ""),
+    }
     params = StdioServerParameters(command=os.path.join(VENV_BIN, "roster"), args=["mcp"], env=env, cwd=str(tmp_path))
     errors: list = []
 
     async def scenario(client):
         tools = {t.name: t for t in (await client.list_tools()).tools}
         assert "suggest-column-mapping" in tools
-        assert {"filePath", "content", "url", "existingProperties"} <= set(tools["suggest-column-mapping"].input_schema["properties"])
+        assert {"filePath", "content", "url", "existingProperties"} <= set(
+            tools["suggest-column-mapping"].input_schema["properties"]
+        )
 
         from_path = await client.call_tool("suggest-column-mapping", {"filePath": str(allowed / "leute.csv")})
         assert not from_path.is_error, from_path.content
         body = json.loads(from_path.content[0].text)
         assert body["column_map"]["email"] == "E-Mail-Adresse"
         assert _by_column(body)["Accepts Marketing"]["invert"] is True
-        from_text = await client.call_tool("suggest-column-mapping", {
-            "content": csv_bytes(HEADER, ROWS).decode(), "existingProperties": [{"key": "city", "type": "string"}]})
+        from_text = await client.call_tool(
+            "suggest-column-mapping",
+            {"content": csv_bytes(HEADER, ROWS).decode(), "existingProperties": [{"key": "city", "type": "string"}]},
+        )
         assert _by_column(json.loads(from_text.content[0].text))["Stadt"]["property_key"] == "city"
 
         # the map, as a person edits it, goes to create-contact-import
@@ -303,7 +324,7 @@ def test_mcp_suggest_from_url_reads_only_the_head(api_url, api_key, monkeypatch)
             self.end_headers()
             try:
                 for i in range(0, len(body), 1 << 16):
-                    self.wfile.write(body[i:i + (1 << 16)])
+                    self.wfile.write(body[i : i + (1 << 16)])
             except OSError:  # the client stops reading after the head
                 pass
 
@@ -312,8 +333,12 @@ def test_mcp_suggest_from_url_reads_only_the_head(api_url, api_key, monkeypatch)
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    for k, v in {"ROSTER_API_KEY": api_key, "ROSTER_API_URL": api_url, "ROSTER_MCP_ALLOW_PRIVATE_URLS": "1",
-                 "ROSTER_MCP_MAX_URL_BYTES": "1000"}.items():
+    for k, v in {
+        "ROSTER_API_KEY": api_key,
+        "ROSTER_API_URL": api_url,
+        "ROSTER_MCP_ALLOW_PRIVATE_URLS": "1",
+        "ROSTER_MCP_MAX_URL_BYTES": "1000",
+    }.items():
         monkeypatch.setenv(k, v)
     try:
         result = anyio.run(lambda: mcp.suggest_column_mapping(url=f"http://127.0.0.1:{httpd.server_address[1]}/leute.csv"))

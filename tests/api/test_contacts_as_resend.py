@@ -1,6 +1,7 @@
 """Contacts read back as Resend shows them: properties as {"value", "type"}, a contact's topics,
 Resend's list sizes when no limit is given (every object, streamed, where Resend lists all), and
 emails found by PostgreSQL's lower(), the rule the unique index uses."""
+
 from __future__ import annotations
 
 import json
@@ -24,11 +25,15 @@ def _team_id(engine, http) -> int:
 def test_properties_in_resends_shape_and_written_back_either_way(http):
     for key, ptype in (("plan", "string"), ("seats", "number"), ("vip", "boolean")):
         assert http.post("/contact-properties", json={"key": key, "type": ptype}).status_code == 201
-    created = http.post("/contacts", json={"email": "ann@example.com",
-                                           "properties": {"plan": "pro", "seats": 3, "vip": True}}).json()
+    created = http.post(
+        "/contacts", json={"email": "ann@example.com", "properties": {"plan": "pro", "seats": 3, "vip": True}}
+    ).json()
     got = http.get(f"/contacts/{created['id']}").json()
-    assert got["properties"] == {"plan": {"value": "pro", "type": "string"}, "seats": {"value": 3, "type": "number"},
-                                 "vip": {"value": True, "type": "boolean"}}
+    assert got["properties"] == {
+        "plan": {"value": "pro", "type": "string"},
+        "seats": {"value": 3, "type": "number"},
+        "vip": {"value": True, "type": "boolean"},
+    }
     # what GET shows can be written back as it is; a bare value works too; null removes
     r = http.patch("/contacts/ann@example.com", json={"properties": {**got["properties"], "seats": 4.5, "vip": None}})
     assert r.status_code == 200, r.text
@@ -44,8 +49,11 @@ def test_an_imports_topics_read_and_changed_through_the_contact(http):
     news = http.post("/topics", json={"name": "News", "default_subscription": "opt_in", "description": "d"}).json()
     promos = http.post("/topics", json={"name": "Promos", "default_subscription": "opt_out"}).json()
     data = csv_bytes(["email", "first_name"], [["ann@example.com", "Ann"]])
-    created = http.post("/contacts/imports", files={"file": ("c.csv", data, "text/csv")},
-                        data={"topics": json.dumps([{"id": news["id"], "subscription": "opt_out"}])}).json()
+    created = http.post(
+        "/contacts/imports",
+        files={"file": ("c.csv", data, "text/csv")},
+        data={"topics": json.dumps([{"id": news["id"], "subscription": "opt_out"}])},
+    ).json()
     assert wait_done(http, created["id"])["status"] == "completed"
 
     def subscriptions(who="ann@example.com") -> dict:
@@ -57,13 +65,19 @@ def test_an_imports_topics_read_and_changed_through_the_contact(http):
 
     # every topic, with the import's choice where it made one, else the topic's default
     assert subscriptions() == {"News": "opt_out", "Promos": "opt_out"}
-    r = http.patch("/contacts/ann@example.com/topics", json=[{"id": news["id"], "subscription": "opt_in"},
-                                                            {"id": promos["id"], "subscription": "opt_in"}])
+    r = http.patch(
+        "/contacts/ann@example.com/topics",
+        json=[{"id": news["id"], "subscription": "opt_in"}, {"id": promos["id"], "subscription": "opt_in"}],
+    )
     assert r.status_code == 200 and r.json() == {"id": http.get("/contacts/ann@example.com").json()["id"]}, r.text
     assert subscriptions() == {"News": "opt_in", "Promos": "opt_in"}
     # the SDKs send a bare array; the wrapped form is accepted too; only the named topics change
-    assert http.patch("/contacts/ANN@example.com/topics",
-                      json={"topics": [{"id": promos["id"], "subscription": "opt_out"}]}).status_code == 200
+    assert (
+        http.patch(
+            "/contacts/ANN@example.com/topics", json={"topics": [{"id": promos["id"], "subscription": "opt_out"}]}
+        ).status_code
+        == 200
+    )
     assert subscriptions() == {"News": "opt_in", "Promos": "opt_out"}
     page = http.get("/contacts/ann@example.com/topics", params={"limit": 1}).json()
     assert page["has_more"] is True and [t["name"] for t in page["data"]] == ["Promos"]  # newest first
@@ -77,8 +91,9 @@ def test_an_imports_topics_read_and_changed_through_the_contact(http):
         r = http.patch("/contacts/ann@example.com/topics", json=body)
         assert (r.status_code, r.json()["name"]) == (status, name), r.text
     assert http.get("/contacts/nobody@example.com/topics").status_code == 404
-    assert http.patch("/contacts/nobody@example.com/topics",
-                      json=[{"id": news["id"], "subscription": "opt_in"}]).status_code == 404
+    assert (
+        http.patch("/contacts/nobody@example.com/topics", json=[{"id": news["id"], "subscription": "opt_in"}]).status_code == 404
+    )
 
 
 def test_another_teams_topic_cannot_be_set(http, api_url, make_key):
@@ -110,9 +125,13 @@ def test_list_sizes_when_no_limit_is_given(http, engine):
     assert len(http.get(f"/contacts/{contact['id']}/segments").json()["data"]) == 12
     assert len(http.get(f"/contacts/{contact['id']}/topics").json()["data"]) == 22
     with engine.begin() as conn:  # finished imports, without running eleven
-        conn.execute(sa.text("INSERT INTO contact_imports (team_id, status, file_path, completed_at) "
-                             "SELECT :t, 'completed', 'x', now() FROM generate_series(1, 11)"),
-                     {"t": _team_id(engine, http)})
+        conn.execute(
+            sa.text(
+                "INSERT INTO contact_imports (team_id, status, file_path, completed_at) "
+                "SELECT :t, 'completed', 'x', now() FROM generate_series(1, 11)"
+            ),
+            {"t": _team_id(engine, http)},
+        )
     page = http.get("/contacts/imports").json()
     assert len(page["data"]) == 10 and page["has_more"] is True
 
@@ -124,10 +143,14 @@ def test_every_contact_is_streamed_in_order(http, engine):
     team_id = _team_id(engine, http)
     n = STREAM_BATCH_ROWS * 2 + 37
     with engine.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO contacts (team_id, email, properties, created_at) "
-            "SELECT :t, 'user' || i || '@example.com', jsonb_build_object('n', i), now() - i * interval '1 second' "
-            "FROM generate_series(1, :n) i"), {"t": team_id, "n": n})
+        conn.execute(
+            sa.text(
+                "INSERT INTO contacts (team_id, email, properties, created_at) "
+                "SELECT :t, 'user' || i || '@example.com', jsonb_build_object('n', i), now() - i * interval '1 second' "
+                "FROM generate_series(1, :n) i"
+            ),
+            {"t": team_id, "n": n},
+        )
     with http.stream("GET", "/contacts") as r:
         assert r.status_code == 200 and "content-length" not in r.headers  # streamed, not built in memory
         body = json.loads(r.read())
@@ -139,11 +162,14 @@ def test_every_contact_is_streamed_in_order(http, engine):
     assert len(page["data"]) == 100 and page["has_more"] is True
 
 
-@pytest.mark.parametrize("stored, asked", [
-    ("ΑΣ@look.example", "ΑΣ@look.example"),           # Python's lower() makes a final sigma of this one
-    ("Straße@Look.example", "STRASSE@look.example"),   # not one contact for PostgreSQL: a 404, as the index says
-    ("İsmail@look.example", "İSMAIL@LOOK.EXAMPLE"),
-])
+@pytest.mark.parametrize(
+    "stored, asked",
+    [
+        ("ΑΣ@look.example", "ΑΣ@look.example"),  # Python's lower() makes a final sigma of this one
+        ("Straße@Look.example", "STRASSE@look.example"),  # not one contact for PostgreSQL: a 404, as the index says
+        ("İsmail@look.example", "İSMAIL@LOOK.EXAMPLE"),
+    ],
+)
 def test_email_identity_is_postgresqls_lower(http, engine, stored, asked):
     created = http.post("/contacts", json={"email": stored})
     assert created.status_code == 201, created.text

@@ -1,4 +1,5 @@
 """Auth, team isolation, the error shape, upload limits, refused files, idempotency, rate limits."""
+
 from __future__ import annotations
 
 import time
@@ -36,8 +37,13 @@ def test_other_teams_objects_are_404(api_url, http, make_key):
     seg = http.post("/segments", json={"name": "mine"}).json()
     contact = http.post("/contacts", json={"email": "mine@example.com"}).json()
     other = httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {make_key()}"})
-    for path in (f"/contacts/imports/{created['id']}", f"/contacts/imports/{created['id']}/failures",
-                 f"/segments/{seg['id']}", f"/contacts/{contact['id']}", "/contacts/mine@example.com"):
+    for path in (
+        f"/contacts/imports/{created['id']}",
+        f"/contacts/imports/{created['id']}/failures",
+        f"/segments/{seg['id']}",
+        f"/contacts/{contact['id']}",
+        "/contacts/mine@example.com",
+    ):
         assert_error(other.get(path), 404, "not_found")
     assert_error(other.delete(f"/segments/{seg['id']}"), 404, "not_found")
     assert other.get("/contacts/imports").json()["data"] == []
@@ -54,11 +60,19 @@ def test_error_shape_for_routes_methods_and_validation(api_url, http):
     u = str(uuid.uuid4())
     assert_error(http.get("/segments", params={"after": u, "before": u}), 422, "validation_error")
     assert_error(http.post("/segments", json={}), 422, "missing_required_field", "name")
-    assert_error(http.post("/segments", content=b"{not json", headers={"content-type": "application/json"}),
-                 422, "validation_error")
+    assert_error(
+        http.post("/segments", content=b"{not json", headers={"content-type": "application/json"}), 422, "validation_error"
+    )
     # Resend's answer to an id that is not a UUID: 422 invalid_parameter, never a 404
-    for path in ("/contacts/imports/not-a-uuid", "/segments/x", "/topics/1", "/contact-properties/abc",
-                 "/contacts/imports/not-a-uuid/failures", "/segments/x/contacts", "/contacts/not-an-email"):
+    for path in (
+        "/contacts/imports/not-a-uuid",
+        "/segments/x",
+        "/topics/1",
+        "/contact-properties/abc",
+        "/contacts/imports/not-a-uuid/failures",
+        "/segments/x/contacts",
+        "/contacts/not-an-email",
+    ):
         assert_error(http.get(path), 422, "invalid_parameter", "must be a valid UUID")
     assert_error(http.delete("/segments/x"), 422, "invalid_parameter", "`id` must be a valid UUID")
     assert_error(http.patch("/topics/x", json={"name": "n"}), 422, "invalid_parameter")
@@ -66,15 +80,18 @@ def test_error_shape_for_routes_methods_and_validation(api_url, http):
     assert_error(http.get(f"/contacts/imports/{uuid.uuid4()}"), 404, "not_found")
 
 
-@pytest.mark.parametrize("form,data,message", [
-    ({}, csv_bytes(["name", "city"], [["Ann", "Oslo"]]), "missing required email column"),
-    ({"column_map": '{"email": "E-mail"}'}, GOOD_CSV, "E-mail"),
-    ({"column_map": '{"email": "email", "properties": {"bad key!": {"column": "first_name"}}}'}, GOOD_CSV, "bad key!"),
-    ({"segments": f'[{{"id": "{uuid.uuid4()}"}}]'}, GOOD_CSV, "does not exist"),
-    ({"on_conflict": "merge"}, GOOD_CSV, "on_conflict"),
-    ({"column_map": "{nope"}, GOOD_CSV, "JSON"),
-    ({}, b"", "empty"),
-])
+@pytest.mark.parametrize(
+    "form,data,message",
+    [
+        ({}, csv_bytes(["name", "city"], [["Ann", "Oslo"]]), "missing required email column"),
+        ({"column_map": '{"email": "E-mail"}'}, GOOD_CSV, "E-mail"),
+        ({"column_map": '{"email": "email", "properties": {"bad key!": {"column": "first_name"}}}'}, GOOD_CSV, "bad key!"),
+        ({"segments": f'[{{"id": "{uuid.uuid4()}"}}]'}, GOOD_CSV, "does not exist"),
+        ({"on_conflict": "merge"}, GOOD_CSV, "on_conflict"),
+        ({"column_map": "{nope"}, GOOD_CSV, "JSON"),
+        ({}, b"", "empty"),
+    ],
+)
 def test_refused_imports_are_422(http, form, data, message):
     body = assert_error(upload(http, data, **form), 422, "validation_error")
     assert message.lower() in body["message"].lower(), body
@@ -82,8 +99,12 @@ def test_refused_imports_are_422(http, form, data, message):
 
 
 def test_missing_file_is_422(http):
-    assert_error(http.post("/contacts/imports", data={"on_conflict": "upsert"}, files={"x": ("", b"")}),
-                 422, "missing_required_field", "file")
+    assert_error(
+        http.post("/contacts/imports", data={"on_conflict": "upsert"}, files={"x": ("", b"")}),
+        422,
+        "missing_required_field",
+        "file",
+    )
 
 
 def test_legacy_and_extra_fields_are_accepted(http, engine):
@@ -101,13 +122,15 @@ def test_upload_over_the_limit_is_413(http, monkeypatch):
     big = csv_bytes(["email"], [[f"user{i}@example.com"] for i in range(200)])
     assert len(big) > 1000
     assert_error(upload(http, big), 413, "file_too_large")
+
     # streamed without a content-length too (chunked)
     def chunks():
         boundary = b"xyzzy"
         yield b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; filename="c.csv"\r\n\r\n'
         for i in range(0, len(big), 100):
-            yield big[i:i + 100]
+            yield big[i : i + 100]
         yield b"\r\n--" + boundary + b"--\r\n"
+
     resp = http.post("/contacts/imports", content=chunks(), headers={"content-type": "multipart/form-data; boundary=xyzzy"})
     assert_error(resp, 413, "file_too_large")
     assert http.get("/contacts/imports").json()["data"] == []
@@ -122,8 +145,7 @@ def test_idempotency(http):
     assert first.status_code == again.status_code == 201
     assert first.json()["id"] == again.json()["id"]
     assert again.headers.get("idempotent-replayed") == "true"
-    other = http.post("/contacts/imports", files={"file": ("c.csv", GOOD_CSV + b"c@example.com,C\r\n", "text/csv")},
-                      headers=key)
+    other = http.post("/contacts/imports", files={"file": ("c.csv", GOOD_CSV + b"c@example.com,C\r\n", "text/csv")}, headers=key)
     assert_error(other, 409, "invalid_idempotent_request")
     assert len(http.get("/contacts/imports").json()["data"]) == 1
     # JSON bodies too
@@ -131,8 +153,9 @@ def test_idempotency(http):
     a = http.post("/segments", json={"name": "S"}, headers=k2).json()
     assert http.post("/segments", json={"name": "S"}, headers=k2).json()["id"] == a["id"]
     assert_error(http.post("/segments", json={"name": "T"}, headers=k2), 409, "invalid_idempotent_request")
-    assert_error(http.post("/segments", json={"name": "S"}, headers={"Idempotency-Key": "x" * 257}),
-                 400, "invalid_idempotency_key")
+    assert_error(
+        http.post("/segments", json={"name": "S"}, headers={"Idempotency-Key": "x" * 257}), 400, "invalid_idempotency_key"
+    )
     wait_done(http, first.json()["id"])
 
 

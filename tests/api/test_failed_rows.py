@@ -1,5 +1,6 @@
 """The failed rows export: safe to open in a spreadsheet, streamed (CSV) and paginated (JSON), at
 flat memory in the real server process, without holding up other teams."""
+
 from __future__ import annotations
 
 import csv
@@ -20,8 +21,7 @@ from roster.importing.failed_rows import FORMULA_START, fixed_names, formula_saf
 from tests.api.conftest import VENV_BIN, csv_bytes, free_port, wait_done
 
 # Cells a spreadsheet runs as formulas (FAULTS 8, probes 2.17 and 2.19).
-HOSTILE = ['=HYPERLINK("http://evil.example","x")', "=cmd|' /C calc'!A0", "+1+2", "-2+3", "@SUM(A1)",
-           "\t=1+1", "\r=1+1"]
+HOSTILE = ['=HYPERLINK("http://evil.example","x")', "=cmd|' /C calc'!A0", "+1+2", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1"]
 
 
 def _assert_no_formula(rows: list[list[str]]) -> None:
@@ -64,12 +64,14 @@ def test_failures_csv_neutralises_formulas_and_has_each_header_once(http):
         assert by_row[i][3] == "'" + value and by_row[i][4] == "'" + value  # the value itself is kept after the quote
 
     # JSON is data for programs: unchanged, and paginated
-    page = http.get(f"/contacts/imports/{created['id']}/failures", params={"limit": 3},
-                    headers={"Accept": "application/json"}).json()
+    page = http.get(
+        f"/contacts/imports/{created['id']}/failures", params={"limit": 3}, headers={"Accept": "application/json"}
+    ).json()
     assert page["has_more"] is True and [f["row_number"] for f in page["data"]] == [1, 2, 3]
     assert page["data"][0]["data"]["email"] == HOSTILE[0]
-    rest = http.get(f"/contacts/imports/{created['id']}/failures", params={"limit": 100, "after": 3},
-                    headers={"Accept": "application/json"}).json()
+    rest = http.get(
+        f"/contacts/imports/{created['id']}/failures", params={"limit": 100, "after": 3}, headers={"Accept": "application/json"}
+    ).json()
     assert rest["has_more"] is False and [f["row_number"] for f in rest["data"]] == [4, 5, 6, 7]
     bad = http.get(f"/contacts/imports/{created['id']}/failures", params={"limit": 0}, headers={"Accept": "application/json"})
     assert bad.status_code == 422 and bad.json()["name"] == "validation_error"
@@ -77,15 +79,21 @@ def test_failures_csv_neutralises_formulas_and_has_each_header_once(http):
 
 def test_cli_failures_export_is_the_same_safe_csv(http, api_key, engine, tmp_path):
     header = ["Email", "Notes"]
-    created = http.post("/contacts/imports", files={"file": ("f.csv", csv_bytes(header, [[v, v] for v in HOSTILE]),
-                                                             "text/csv")}).json()
+    created = http.post(
+        "/contacts/imports", files={"file": ("f.csv", csv_bytes(header, [[v, v] for v in HOSTILE]), "text/csv")}
+    ).json()
     wait_done(http, created["id"])
     with engine.connect() as conn:
-        team = conn.execute(sa.text("SELECT t.name FROM contact_imports i JOIN teams t ON t.id = i.team_id "
-                                    "WHERE i.id = :i"), {"i": created["id"]}).scalar_one()
+        team = conn.execute(
+            sa.text("SELECT t.name FROM contact_imports i JOIN teams t ON t.id = i.team_id WHERE i.id = :i"), {"i": created["id"]}
+        ).scalar_one()
     out = tmp_path / "failed.csv"
-    p = subprocess.run([os.path.join(VENV_BIN, "roster"), "imports", "failures", created["id"], "--team", team,
-                        "-o", str(out)], capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [os.path.join(VENV_BIN, "roster"), "imports", "failures", created["id"], "--team", team, "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 0, p.stderr
     table = list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8"), newline="")))
     _assert_no_formula(table)
@@ -117,15 +125,22 @@ def many_failures(engine, make_key):
     headers = ["Email", "Name", "Notes"]
     with engine.begin() as conn:
         team_id = conn.execute(sa.text("SELECT id FROM teams WHERE name = :n"), {"n": team}).scalar_one()
-        conn.execute(sa.text(
-            "INSERT INTO contact_imports (id, team_id, status, source, file_path, file_info, total, failed, completed_at) "
-            "VALUES (:i, :t, 'completed', 'test', 'x', CAST(:info AS jsonb), :n, :n, now())"),
-            {"i": import_id, "t": team_id, "info": json.dumps({"headers": headers}), "n": N_FAILED})
-        conn.execute(sa.text(
-            "INSERT INTO contact_import_failures (import_id, row_number, email, reason, data) "
-            "SELECT :i, g, 'user' || g || '#example.com', 'invalid email ''user' || g || '#example.com''', "
-            "jsonb_build_object('Email', 'user' || g || '#example.com', 'Name', '=Name ' || g, "
-            "'Notes', repeat('n', 200)) FROM generate_series(1, :n) g"), {"i": import_id, "n": N_FAILED})
+        conn.execute(
+            sa.text(
+                "INSERT INTO contact_imports (id, team_id, status, source, file_path, file_info, total, failed, completed_at) "
+                "VALUES (:i, :t, 'completed', 'test', 'x', CAST(:info AS jsonb), :n, :n, now())"
+            ),
+            {"i": import_id, "t": team_id, "info": json.dumps({"headers": headers}), "n": N_FAILED},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO contact_import_failures (import_id, row_number, email, reason, data) "
+                "SELECT :i, g, 'user' || g || '#example.com', 'invalid email ''user' || g || '#example.com''', "
+                "jsonb_build_object('Email', 'user' || g || '#example.com', 'Name', '=Name ' || g, "
+                "'Notes', repeat('n', 200)) FROM generate_series(1, :n) g"
+            ),
+            {"i": import_id, "n": N_FAILED},
+        )
     yield key, import_id
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM contact_imports WHERE id = :i"), {"i": import_id})
@@ -136,9 +151,23 @@ def server_process(database, tmp_path):
     """`uvicorn roster.api.app:app` as its own process: its memory is the API's alone."""
     port = free_port()
     env = {**os.environ, "ROSTER_LAUNCH": "inline", "ROSTER_RATE_LIMIT": "1000"}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "roster.api.app:app", "--host", "127.0.0.1",
-                             "--port", str(port), "--log-level", "warning"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "uvicorn.log", "wb"))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "roster.api.app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "uvicorn.log", "wb"),
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -200,16 +229,25 @@ def test_many_failed_rows_stream_at_flat_memory_without_holding_up_others(many_f
     assert first_lines[0] == "1,user1#example.com,invalid email 'user1#example.com',user1#example.com,'=Name 1," + "n" * 200
 
     # JSON: a page at a time, never the whole list
-    page = httpx.get(f"{url}/contacts/imports/{import_id}/failures", params={"limit": 1000, "after": 150_000},
-                     headers={**auth, "Accept": "application/json"}, timeout=60).json()
+    page = httpx.get(
+        f"{url}/contacts/imports/{import_id}/failures",
+        params={"limit": 1000, "after": 150_000},
+        headers={**auth, "Accept": "application/json"},
+        timeout=60,
+    ).json()
     assert page["has_more"] is True and page["data"][0]["row_number"] == 150_001 and len(page["data"]) == 1000
-    last = httpx.get(f"{url}/contacts/imports/{import_id}/failures", params={"after": N_FAILED - 2},
-                     headers={**auth, "Accept": "application/json"}, timeout=60).json()
+    last = httpx.get(
+        f"{url}/contacts/imports/{import_id}/failures",
+        params={"after": N_FAILED - 2},
+        headers={**auth, "Accept": "application/json"},
+        timeout=60,
+    ).json()
     assert last["has_more"] is False and [f["row_number"] for f in last["data"]] == [N_FAILED - 1, N_FAILED]
 
     grown = _vm(pid, "VmHWM") - before
     assert grown < 150 * 1024 * 1024, f"the API's peak RSS grew by {grown / 2**20:.0f} MiB"
     # Generous for a shared 2-core machine; before, the other team waited up to 5 s.
     waits.sort()
-    assert waits[len(waits) // 2] < 0.5 and waits[-1] < 3.0, f"another team waited {waits[len(waits) // 2]:.2f} s " \
-                                                              f"(median), up to {waits[-1]:.2f} s"
+    assert waits[len(waits) // 2] < 0.5 and waits[-1] < 3.0, (
+        f"another team waited {waits[len(waits) // 2]:.2f} s (median), up to {waits[-1]:.2f} s"
+    )

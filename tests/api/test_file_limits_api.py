@@ -1,5 +1,6 @@
 """The file limits through the API: a clear refusal (413/422 in Resend's error shape) before
 anything is queued, and a 503 with a reason when the server cannot write (FAULTS 3, 11, 14)."""
+
 from __future__ import annotations
 
 import gzip
@@ -26,8 +27,9 @@ def test_api_refuses_a_gzip_bomb_with_413_and_queues_nothing(http, monkeypatch, 
 
 def test_api_refuses_too_many_columns_with_422(http):
     data = (",".join(f"c{i}" for i in range(100_000)) + ",email\n" + ",".join(["1"] * 100_001) + "\n").encode()
-    resp = http.post("/contacts/imports", files={"file": ("wide.csv", data, "text/csv")},
-                     data={"column_map": '{"email": "email"}'})
+    resp = http.post(
+        "/contacts/imports", files={"file": ("wide.csv", data, "text/csv")}, data={"column_map": '{"email": "email"}'}
+    )
     assert_error(resp, 422, "validation_error", "100,001 columns; the limit is 2,000")
     assert http.get("/contacts/imports").json()["data"] == []
 
@@ -36,8 +38,9 @@ def test_api_finds_email_past_the_first_64_kib_of_the_header(http):
     names = [f"c{i}" for i in range(1500)] + ["x" * 60_000, "email"]
     rows = "".join(",".join(["1"] * 1501 + [f"w{j}@x.example"]) + "\n" for j in range(3))
     data = (",".join(names) + "\n" + rows).encode()
-    resp = http.post("/contacts/imports", files={"file": ("wide.csv", data, "text/csv")},
-                     data={"column_map": '{"email": "email"}'})
+    resp = http.post(
+        "/contacts/imports", files={"file": ("wide.csv", data, "text/csv")}, data={"column_map": '{"email": "email"}'}
+    )
     assert resp.status_code == 201, resp.text
     done = wait_done(http, resp.json()["id"])
     assert done["status"] == "completed" and done["counts"]["created"] == 3, done
@@ -57,6 +60,7 @@ def test_api_answers_503_when_it_cannot_write_the_upload(http, monkeypatch, tmp_
 
 def test_api_answers_503_when_the_disk_fills_while_a_gzip_file_inflates(http, monkeypatch, tmp_path):
     from roster.landing import LandingStore
+
     work = tmp_path / "work"
     work.mkdir()
     (work / "decompressed.csv").symlink_to("/dev/full")

@@ -3,6 +3,7 @@ mix (FAULTS defect 6: PATCH rewrote `properties` from a read made before the imp
 
 The two writes touch different fields here (the import: first_name and country; the PATCH:
 last_name and plan), so both serial orders end the same way: with all four."""
+
 from __future__ import annotations
 
 import threading
@@ -18,9 +19,14 @@ IMPORT_MAP = '{"email": "email", "first_name": "first_name", "properties": {"cou
 
 def _waiting(dsn: str, like: str) -> bool:
     with psycopg.connect(dsn, autocommit=True) as conn:
-        return conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' "
-            "AND query ILIKE %s", (like,)).fetchone()[0] > 0
+        return (
+            conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' "
+                "AND query ILIKE %s",
+                (like,),
+            ).fetchone()[0]
+            > 0
+        )
 
 
 def _until(check, timeout: float = 60) -> None:
@@ -44,8 +50,9 @@ def test_patch_waiting_behind_an_import_applies_on_top_of_it(seeded, database):
     properties it could have read before the merge."""
     http = seeded
     dsn = database.replace("postgresql+psycopg://", "postgresql://")
-    cid = http.post("/contacts", json={"email": "v@example.com", "first_name": "V1",
-                                       "properties": {"country": "DE", "plan": "free"}}).json()["id"]
+    cid = http.post(
+        "/contacts", json={"email": "v@example.com", "first_name": "V1", "properties": {"country": "DE", "plan": "free"}}
+    ).json()["id"]
     holder = psycopg.connect(dsn)
     holder.execute("SELECT id FROM contacts WHERE id = %s FOR UPDATE", (cid,))
     patched: dict = {}

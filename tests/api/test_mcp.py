@@ -1,4 +1,5 @@
 """The MCP server through the real `mcp` client over stdio (`roster mcp` as a subprocess)."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,13 @@ def _payload(result) -> dict:
 def mcp_env(api_url, api_key, tmp_path):
     allowed = tmp_path / "allowed"
     allowed.mkdir()
-    return allowed, {"ROSTER_API_KEY": api_key, "ROSTER_API_URL": api_url, "ROSTER_MCP_ALLOWED_DIRS": str(allowed),
-                     "DATABASE_URL": "", "PATH": os.environ.get("PATH", "")}
+    return allowed, {
+        "ROSTER_API_KEY": api_key,
+        "ROSTER_API_URL": api_url,
+        "ROSTER_MCP_ALLOWED_DIRS": str(allowed),
+        "DATABASE_URL": "",
+        "PATH": os.environ.get("PATH", ""),
+    }
 
 
 def test_mcp_tools_over_stdio(mcp_env, tmp_path):
@@ -41,6 +47,7 @@ def test_mcp_tools_over_stdio(mcp_env, tmp_path):
                     await scenario(client)
             except BaseException as e:  # surface it: leaving the client with an error pending can hang
                 import traceback
+
                 traceback.print_exc()
                 errors.append(e)
 
@@ -49,9 +56,17 @@ def test_mcp_tools_over_stdio(mcp_env, tmp_path):
     async def scenario(client):
         if True:
             names = {t.name for t in (await client.list_tools()).tools}
-            assert {"create-contact-import", "get-contact-import", "list-contact-imports", "list-segments",
-                    "create-segment", "list-contact-properties", "create-contact-property", "list-topics",
-                    "create-topic"} <= names
+            assert {
+                "create-contact-import",
+                "get-contact-import",
+                "list-contact-imports",
+                "list-segments",
+                "create-segment",
+                "list-contact-properties",
+                "create-contact-property",
+                "list-topics",
+                "create-topic",
+            } <= names
             topic = _payload(await client.call_tool("create-topic", {"name": "Launches", "defaultSubscription": "opt_out"}))
             assert [t["id"] for t in _payload(await client.call_tool("list-topics", {}))["data"]] == [topic["id"]]
 
@@ -62,11 +77,19 @@ def test_mcp_tools_over_stdio(mcp_env, tmp_path):
             assert [p["key"] for p in _payload(await client.call_tool("list-contact-properties", {}))["data"]] == ["plan"]
 
             # Resend's MCP shape: camelCase columnMap keys, filename, topics
-            created = _payload(await client.call_tool("create-contact-import", {
-                "filePath": str(allowed / "people.csv"), "filename": "from-agent.csv",
-                "columnMap": {"email": "Email", "firstName": "Name"}, "onConflict": "upsert", "segmentIds": [seg["id"]],
-                "topics": [{"id": topic["id"], "subscription": "opt_in"}],
-            }))
+            created = _payload(
+                await client.call_tool(
+                    "create-contact-import",
+                    {
+                        "filePath": str(allowed / "people.csv"),
+                        "filename": "from-agent.csv",
+                        "columnMap": {"email": "Email", "firstName": "Name"},
+                        "onConflict": "upsert",
+                        "segmentIds": [seg["id"]],
+                        "topics": [{"id": topic["id"], "subscription": "opt_in"}],
+                    },
+                )
+            )
             from_text = _payload(await client.call_tool("create-contact-import", {"content": "email\nc@example.com\n"}))
             for import_id, created_count in ((created["id"], 2), (from_text["id"], 1)):
                 deadline = time.monotonic() + 90
@@ -93,9 +116,11 @@ def test_mcp_tools_over_stdio(mcp_env, tmp_path):
                     from sqlalchemy import text
 
                     from roster.database import get_engine
+
                     with get_engine().connect() as conn:
-                        name = conn.execute(text("SELECT filename FROM contact_imports WHERE id = :i"),
-                                            {"i": created["id"]}).scalar()
+                        name = conn.execute(
+                            text("SELECT filename FROM contact_imports WHERE id = :i"), {"i": created["id"]}
+                        ).scalar()
                 assert name == "from-agent.csv"
 
             refusals = [

@@ -1,6 +1,7 @@
 """Over the API, a file's headers and values reach the mapping model only with consent: the
 caller's `model_mapping`, else the team's setting. A configured key alone is not consent, nor is
 `auto_map` (FAULTS/issue 12: the values went to OpenAI although nobody asked)."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,8 +17,9 @@ CONTENT = csv_bytes(HEADER, [["ann@example.com", "Ann", "Berlin"]])
 @pytest.fixture
 def fake_model(monkeypatch):
     with FakeOpenAI() as fake:
-        fake.answer = lambda body: {"columns": [item("E-Mail-Adresse", "email"), item("Vorname", "first_name"),
-                                                item("Stadt", "ignore")]}
+        fake.answer = lambda body: {
+            "columns": [item("E-Mail-Adresse", "email"), item("Vorname", "first_name"), item("Stadt", "ignore")]
+        }
         # The API runs in this process and inline imports in its children: both read these.
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
         monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
@@ -56,8 +58,12 @@ def test_the_callers_consent(http, fake_model):
     assert "E-Mail-Adresse" in sent
     body = _suggest(http, model_mapping="true")
     assert len(fake_model.requests) == 2 and body["suggestions"][0]["engine"] == "openai"
-    assert http.post("/contacts/imports", files={"file": ("p.csv", CONTENT, "text/csv")},
-                     data={"model_mapping": "perhaps"}).status_code == 422
+    assert (
+        http.post(
+            "/contacts/imports", files={"file": ("p.csv", CONTENT, "text/csv")}, data={"model_mapping": "perhaps"}
+        ).status_code
+        == 422
+    )
 
 
 def test_the_teams_consent_and_the_callers_no(http, fake_model, engine):

@@ -1,4 +1,5 @@
 """Resend's official Python SDK, pointed at a Roster server, creates an import that completes."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,21 +23,26 @@ def test_resend_sdk_import_completes_with_exact_counts(resend_client, http):
     assert segment["object"] == "segment"
     rows = [
         ["Ann@Example.com", "Ann", "Lee", "pro", "3"],
-        ["bob@example.com", "Bob", "", "free", "x"],        # seats is not a number: failed
-        ["not-an-email", "Nobody", "", "free", "1"],         # failed
+        ["bob@example.com", "Bob", "", "free", "x"],  # seats is not a number: failed
+        ["not-an-email", "Nobody", "", "free", "1"],  # failed
         ["carl@example.com", "Carl", "Diaz", "", ""],
-        ["ann@example.com", "Annie", "Lee", "team", "5"],   # the same email again: the first Ann row is skipped
+        ["ann@example.com", "Annie", "Lee", "team", "5"],  # the same email again: the first Ann row is skipped
     ]
     data = csv_bytes(["Email", "First Name", "Last Name", "Plan", "Seats"], rows)
-    created = resend.Contacts.Imports.create({
-        "file": data,
-        "filename": "people.csv",
-        "column_map": {"email": "Email", "first_name": "First Name", "last_name": "Last Name",
-                       "properties": {"plan": {"column": "Plan", "type": "string"},
-                                      "seats": {"column": "Seats", "type": "number"}}},
-        "on_conflict": "upsert",
-        "segments": [{"id": segment["id"]}],
-    })
+    created = resend.Contacts.Imports.create(
+        {
+            "file": data,
+            "filename": "people.csv",
+            "column_map": {
+                "email": "Email",
+                "first_name": "First Name",
+                "last_name": "Last Name",
+                "properties": {"plan": {"column": "Plan", "type": "string"}, "seats": {"column": "Seats", "type": "number"}},
+            },
+            "on_conflict": "upsert",
+            "segments": [{"id": segment["id"]}],
+        }
+    )
     assert created["object"] == "contact_import"
     done = wait_done(http, created["id"])
     assert done["status"] == "completed", done
@@ -68,8 +74,7 @@ def test_resend_sdk_resources(resend_client):
     resend.ContactProperties.update({"id": prop["id"], "fallback_value": "none"})
     assert resend.ContactProperties.get(prop["id"])["fallback_value"] == "none"
 
-    contact = resend.Contacts.create({"email": "dora@example.com", "first_name": "Dora",
-                                      "properties": {"company": "Acme"}})
+    contact = resend.Contacts.create({"email": "dora@example.com", "first_name": "Dora", "properties": {"company": "Acme"}})
     resend.Contacts.update({"email": "dora@example.com", "last_name": "Explorer"})
     got = resend.Contacts.get(id=contact["id"])
     assert (got["last_name"], got["unsubscribed"]) == ("Explorer", False)

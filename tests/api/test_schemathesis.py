@@ -1,12 +1,12 @@
 """Property-based requests generated from /openapi.json: whatever they send, no 500. Bounded: a few
 examples per operation, authenticated (and a few unauthenticated) requests against the real server."""
+
 from __future__ import annotations
 
 import pytest
 
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, settings  # noqa: E402
-from schemathesis.checks import not_a_server_error  # noqa: E402
 
 MAX_EXAMPLES = 8
 
@@ -38,8 +38,7 @@ def test_openapi_is_served(api_url):
 
 
 @schema.parametrize()
-@settings(max_examples=MAX_EXAMPLES, deadline=None,
-          suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_no_server_errors(case, api_url, st_token):
     headers = {"Authorization": f"Bearer {st_token}"}
     response = case.call(base_url=api_url, headers=headers)

@@ -1,4 +1,5 @@
 """Our SDK (sync and async) and the CLI client commands, end to end against the server."""
+
 from __future__ import annotations
 
 import json
@@ -22,7 +23,9 @@ def test_sync_sdk(api_url, api_key, tmp_path):
         seg = client.segments.create("Customers")
         created = client.contacts.imports.create(file=path, column_map=COLUMN_MAP, on_conflict="upsert", segments=[seg.id])
         seen: list[str] = []
-        done = client.contacts.imports.wait(created.id, on_progress=lambda i: seen.append(i.status), poll_interval=0.2, timeout=90)
+        done = client.contacts.imports.wait(
+            created.id, on_progress=lambda i: seen.append(i.status), poll_interval=0.2, timeout=90
+        )
         assert done.status == "completed" and seen[-1] == "completed"
         assert (done.counts.total, done.counts.created, done.counts.failed) == (3, 2, 1)
         assert [f.email for f in client.contacts.imports.failures(created.id)] == ["bad-email"]
@@ -115,9 +118,22 @@ def test_cli_create_wait_get_list(api_url, api_key, tmp_path):
     topic = sdk.topics.create("Launches", "opt_in")
     # camelCase keys, as Resend's CLI takes them; --topics as in Resend's CLI
     camel = {"email": "Email", "firstName": "Name", "properties": {"tier": {"column": "Tier"}}}
-    r = _roster("contacts", "imports", "create", "--file", str(path), "--column-map", json.dumps(camel),
-                "--on-conflict", "upsert", "--topics", json.dumps([{"id": topic.id, "subscription": "opt_out"}]),
-                "--wait", "--json", env_extra=env)
+    r = _roster(
+        "contacts",
+        "imports",
+        "create",
+        "--file",
+        str(path),
+        "--column-map",
+        json.dumps(camel),
+        "--on-conflict",
+        "upsert",
+        "--topics",
+        json.dumps([{"id": topic.id, "subscription": "opt_out"}]),
+        "--wait",
+        "--json",
+        env_extra=env,
+    )
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
     assert result["status"] == "completed"

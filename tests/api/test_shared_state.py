@@ -6,6 +6,7 @@ API keys buy no free database lookups (issue 11).
 Imports stay `queued` here (ROSTER_LAUNCH=sensor, no daemon): what counts is how many are created.
 Each test talks from a loopback source address of its own (127.0.0.N), so the per-address buckets
 of one test never meet another's."""
+
 from __future__ import annotations
 
 import hashlib
@@ -55,9 +56,25 @@ def api_processes(n: int, **env_extra: str):
             port = free_port()
             log = tempfile.TemporaryFile()
             proc = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "roster.api.app:app", "--host", "127.0.0.1", "--port", str(port),
-                 "--no-access-log", "--log-level", "warning"],
-                cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "roster.api.app:app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+            )
             procs.append((proc, port))
             _wait_listening.logs[proc.pid] = log
         for proc, port in procs:
@@ -95,17 +112,17 @@ def source_address() -> str:
 
 def client(url: str, source: str, key: str | None = None) -> httpx.Client:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return httpx.Client(base_url=url, headers=headers, timeout=60,
-                        transport=httpx.HTTPTransport(local_address=source))
+    return httpx.Client(base_url=url, headers=headers, timeout=60, transport=httpx.HTTPTransport(local_address=source))
 
 
 def imports_of(engine, key: str) -> int:
     from roster.api.http.keys import hash_token
 
     with engine.connect() as conn:
-        return conn.execute(sa.text(
-            "SELECT count(*) FROM contact_imports i JOIN api_keys k ON k.team_id = i.team_id WHERE k.token_hash = :h"),
-            {"h": hash_token(key)}).scalar_one()
+        return conn.execute(
+            sa.text("SELECT count(*) FROM contact_imports i JOIN api_keys k ON k.team_id = i.team_id WHERE k.token_hash = :h"),
+            {"h": hash_token(key)},
+        ).scalar_one()
 
 
 def post_import(c: httpx.Client, idem: str, data: bytes = GOOD_CSV) -> httpx.Response:
@@ -116,8 +133,9 @@ def slow_upload(data: bytes, pause: float):
     """A multipart body that stops half-way for `pause` seconds: the request is in progress meanwhile.
     The same parts as httpx sends for post_import's upload (another boundary: the same request)."""
     boundary = b"slowboundary"
-    head = (b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; filename="c.csv"\r\n'
-            b"Content-Type: text/csv\r\n\r\n")
+    head = (
+        b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"; filename="c.csv"\r\nContent-Type: text/csv\r\n\r\n'
+    )
     tail = b"\r\n--" + boundary + b"--\r\n"
     half = len(data) // 2
 
@@ -146,7 +164,7 @@ def test_a_retry_on_the_other_process_replays_the_first_response(pair, make_key,
 def test_same_key_at_once_on_both_processes_creates_one_import(pair, make_key, engine, source_address):
     key = make_key()
     clients = [client(u, source_address, key) for u in pair]
-    for c in clients:   # verify the key in each process first, so the burst below is the team's
+    for c in clients:  # verify the key in each process first, so the burst below is the team's
         assert c.get("/segments").status_code == 200
     time.sleep(1.0)
     idem = str(uuid.uuid4())
@@ -174,8 +192,9 @@ def test_in_progress_on_one_process_is_409_on_the_other_then_replayed(pair, make
     idem = str(uuid.uuid4())
     body, headers = slow_upload(GOOD_CSV, pause=2 * LEASE)
     result = {}
-    first = threading.Thread(target=lambda: result.update(r=a.post(
-        "/contacts/imports", content=body, headers={**headers, "Idempotency-Key": idem})))
+    first = threading.Thread(
+        target=lambda: result.update(r=a.post("/contacts/imports", content=body, headers={**headers, "Idempotency-Key": idem}))
+    )
     first.start()
     time.sleep(LEASE * 1.5)
     during = post_import(b, idem)
@@ -192,12 +211,16 @@ def test_in_progress_on_one_process_is_409_on_the_other_then_replayed(pair, make
 def test_a_process_that_dies_mid_request_frees_its_key_after_the_lease(pair, make_key, engine, source_address):
     key = make_key()
     idem = str(uuid.uuid4())
-    lease = 4.0   # room for the other process's first request to come while the key is held
+    lease = 4.0  # room for the other process's first request to come while the key is held
     with api_processes(1, ROSTER_IDEMPOTENCY_LEASE=str(lease)) as [(proc, url)]:
         body, headers = slow_upload(GOOD_CSV, pause=30)
         doomed = client(url, source_address, key)
-        threading.Thread(target=lambda: _ignore(lambda: doomed.post(
-            "/contacts/imports", content=body, headers={**headers, "Idempotency-Key": idem})), daemon=True).start()
+        threading.Thread(
+            target=lambda: _ignore(
+                lambda: doomed.post("/contacts/imports", content=body, headers={**headers, "Idempotency-Key": idem})
+            ),
+            daemon=True,
+        ).start()
         deadline = time.monotonic() + 20
         while not _key_held(engine, idem):
             assert time.monotonic() < deadline, "the request never claimed its key"
@@ -223,15 +246,20 @@ def _ignore(fn):
 
 def _key_held(engine, idem: str) -> bool:
     with engine.connect() as conn:
-        return conn.execute(sa.text("SELECT count(*) FROM idempotency_keys WHERE key_hash = :h AND status IS NULL"),
-                            {"h": hashlib.sha256(idem.encode()).digest()}).scalar_one() == 1
+        return (
+            conn.execute(
+                sa.text("SELECT count(*) FROM idempotency_keys WHERE key_hash = :h AND status IS NULL"),
+                {"h": hashlib.sha256(idem.encode()).digest()},
+            ).scalar_one()
+            == 1
+        )
 
 
 def test_the_rate_limit_is_per_team_across_processes_and_keys(pair, make_key, source_address):
     team = f"rl-{uuid.uuid4().hex[:8]}"
     k1, k2 = make_key(team), make_key(team)
     clients = [client(u, source_address, k) for u in pair for k in (k1, k2)]
-    for c in clients:   # verify each key in each process (these requests count too), then let the bucket fill
+    for c in clients:  # verify each key in each process (these requests count too), then let the bucket fill
         c.get("/segments")
     time.sleep(1.5)
     started = time.monotonic()
@@ -311,24 +339,30 @@ def test_expired_keys_are_replaced_and_deleted(database, make_key, engine):
         c = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
         first = c.post("/segments", json={"name": "S"}, headers={"Idempotency-Key": "k"})
         assert c.post("/segments", json={"name": "S"}, headers={"Idempotency-Key": "k"}).json() == first.json()
-        with engine.begin() as conn:   # a day's worth of other keys that have expired, and full buckets
-            conn.execute(sa.text("""
+        with engine.begin() as conn:  # a day's worth of other keys that have expired, and full buckets
+            conn.execute(
+                sa.text("""
                 INSERT INTO idempotency_keys (team_id, key_hash, owner, status, expires_at)
                 SELECT (SELECT team_id FROM api_keys LIMIT 1), sha256(('old' || g)::bytea), gen_random_uuid(), 201,
-                       now() - interval '1 second' FROM generate_series(1, 12000) g"""))
-            conn.execute(sa.text("""
+                       now() - interval '1 second' FROM generate_series(1, 12000) g""")
+            )
+            conn.execute(
+                sa.text("""
                 INSERT INTO idempotency_keys (team_id, key_hash, owner, status, expires_at)
                 SELECT (SELECT team_id FROM api_keys LIMIT 1), sha256(('live' || g)::bytea), gen_random_uuid(), 201,
-                       now() + interval '1 hour' FROM generate_series(1, 10) g"""))
-            conn.execute(sa.text("""INSERT INTO api_rate_limits (bucket, tat)
-                SELECT 'addr:test' || g, extract(epoch from now()) - 5 FROM generate_series(1, 3000) g"""))
+                       now() + interval '1 hour' FROM generate_series(1, 10) g""")
+            )
+            conn.execute(
+                sa.text("""INSERT INTO api_rate_limits (bucket, tat)
+                SELECT 'addr:test' || g, extract(epoch from now()) - 5 FROM generate_series(1, 3000) g""")
+            )
         time.sleep(1.2)
         second = c.post("/segments", json={"name": "S"}, headers={"Idempotency-Key": "k"})
         assert second.status_code == 201 and "idempotent-replayed" not in second.headers
-        assert second.json()["id"] != first.json()["id"]    # expired: a new request, not a replay
+        assert second.json()["id"] != first.json()["id"]  # expired: a new request, not a replay
         deadline = time.monotonic() + 30
         while True:
-            c.get("/segments")   # cleanup runs from requests
+            c.get("/segments")  # cleanup runs from requests
             with engine.connect() as conn:
                 old = conn.execute(sa.text("SELECT count(*) FROM idempotency_keys WHERE expires_at <= now()")).scalar()
                 full = conn.execute(sa.text("SELECT count(*) FROM api_rate_limits WHERE bucket LIKE 'addr:test%'")).scalar()
@@ -336,9 +370,14 @@ def test_expired_keys_are_replaced_and_deleted(database, make_key, engine):
                 break
             assert time.monotonic() < deadline, (old, full)
             time.sleep(0.3)
-    with engine.connect() as conn:   # what has not expired stays
-        assert conn.execute(sa.text("SELECT count(*) FROM idempotency_keys WHERE key_hash = ANY(:h)"),
-                            {"h": [hashlib.sha256(f"live{g}".encode()).digest() for g in range(1, 11)]}).scalar() == 10
+    with engine.connect() as conn:  # what has not expired stays
+        assert (
+            conn.execute(
+                sa.text("SELECT count(*) FROM idempotency_keys WHERE key_hash = ANY(:h)"),
+                {"h": [hashlib.sha256(f"live{g}".encode()).digest() for g in range(1, 11)]},
+            ).scalar()
+            == 10
+        )
 
 
 def test_unauthenticated_requests_never_write_idempotency_keys(api_url, engine, source_address):
@@ -349,16 +388,24 @@ def test_unauthenticated_requests_never_write_idempotency_keys(api_url, engine, 
         r = client(api_url, source_address).post("/segments", json={"name": "x"}, headers=headers)
         assert r.status_code in (401, 403), r.text
     with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT count(*) FROM idempotency_keys WHERE key_hash = ANY(:h)"),
-                            {"h": [hashlib.sha256(k.encode()).digest() for k in keys]}).scalar() == 0
+        assert (
+            conn.execute(
+                sa.text("SELECT count(*) FROM idempotency_keys WHERE key_hash = ANY(:h)"),
+                {"h": [hashlib.sha256(k.encode()).digest() for k in keys]},
+            ).scalar()
+            == 0
+        )
 
 
-@pytest.mark.parametrize("env,message", [
-    ({"ROSTER_RATE_LIMIT": "0"}, "ROSTER_RATE_LIMIT must be a positive number"),
-    ({"ROSTER_RATE_LIMIT": "ten"}, "ROSTER_RATE_LIMIT must be a number, not 'ten'"),
-    ({"ROSTER_BAD_KEY_LIMIT": "-1"}, "ROSTER_BAD_KEY_LIMIT must be a positive number"),
-    ({"ROSTER_IDEMPOTENCY_LEASE": "0"}, "ROSTER_IDEMPOTENCY_LEASE must be a positive number"),
-])
+@pytest.mark.parametrize(
+    "env,message",
+    [
+        ({"ROSTER_RATE_LIMIT": "0"}, "ROSTER_RATE_LIMIT must be a positive number"),
+        ({"ROSTER_RATE_LIMIT": "ten"}, "ROSTER_RATE_LIMIT must be a number, not 'ten'"),
+        ({"ROSTER_BAD_KEY_LIMIT": "-1"}, "ROSTER_BAD_KEY_LIMIT must be a positive number"),
+        ({"ROSTER_IDEMPOTENCY_LEASE": "0"}, "ROSTER_IDEMPOTENCY_LEASE must be a positive number"),
+    ],
+)
 def test_bad_settings_fail_when_the_app_is_made(monkeypatch, env, message):
     from roster.api.app import create_app
 

@@ -5,6 +5,7 @@ Each client does one round trip in a team of its own: create a segment and a top
 with a column map that has properties and topics, wait for `completed`, read a contact's
 properties (value and type), list and update its topics, and list the segments without a limit
 when the team has more than ten."""
+
 from __future__ import annotations
 
 import json
@@ -21,17 +22,22 @@ import httpx
 import pytest
 
 BIN = Path(sys.executable).parent
-PEOPLE_CSV = (b"Email,First Name,Plan,Seats\r\n"
-              b"ann@example.com,Ann,pro,3\r\n"
-              b"bob@example.com,Bob,free,1\r\n"
-              b"not-an-email,X,free,1\r\n")
+PEOPLE_CSV = (
+    b"Email,First Name,Plan,Seats\r\nann@example.com,Ann,pro,3\r\nbob@example.com,Bob,free,1\r\nnot-an-email,X,free,1\r\n"
+)
 EXPECTED_COUNTS = {"total": 3, "created": 2, "updated": 0, "skipped": 0, "failed": 1}
 ANN_PROPERTIES = {"plan": {"value": "pro", "type": "string"}, "seats": {"value": 3, "type": "number"}}
 # Resend's own casing for each client: snake_case on the wire (Python SDK), camelCase (Node SDK, CLI, MCP)
-COLUMN_MAP_SNAKE = {"email": "Email", "first_name": "First Name",
-                    "properties": {"plan": {"column": "Plan", "type": "string"}, "seats": {"column": "Seats", "type": "number"}}}
-COLUMN_MAP_CAMEL = {"email": "Email", "firstName": "First Name",
-                    "properties": {"plan": {"column": "Plan", "type": "string"}, "seats": {"column": "Seats", "type": "number"}}}
+COLUMN_MAP_SNAKE = {
+    "email": "Email",
+    "first_name": "First Name",
+    "properties": {"plan": {"column": "Plan", "type": "string"}, "seats": {"column": "Seats", "type": "number"}},
+}
+COLUMN_MAP_CAMEL = {
+    "email": "Email",
+    "firstName": "First Name",
+    "properties": {"plan": {"column": "Plan", "type": "string"}, "seats": {"column": "Seats", "type": "number"}},
+}
 EXTRA_SEGMENTS = 11  # with the one the round trip imports into: more than the ten a page would hold
 
 
@@ -56,12 +62,20 @@ def roster_server(database):
     """`roster serve` on a free port, for this module's tests: stopped (with its Dagster processes)
     before other modules run, since tests/test_serve.py counts the machine's Dagster processes."""
     home = Path(tempfile.mkdtemp(prefix="roster-compat-"))
-    env = {**os.environ, "DAGSTER_HOME": str(home / "dagster"), "ROSTER_LAUNCH": "sensor",
-           "ROSTER_RATE_LIMIT": "100"}  # the clients poll; the default 10/s is per key and these share none
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home / "dagster"),
+        "ROSTER_LAUNCH": "sensor",
+        "ROSTER_RATE_LIMIT": "100",
+    }  # the clients poll; the default 10/s is per key and these share none
     port = _free_port()
     log = home / "serve.log"
-    proc = subprocess.Popen([str(BIN / "roster"), "serve", "--port", str(port), "--ui-port", "0"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=log.open("w"))
+    proc = subprocess.Popen(
+        [str(BIN / "roster"), "serve", "--port", str(port), "--ui-port", "0"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
@@ -100,9 +114,17 @@ def people_csv(tmp_path) -> Path:
 def node_env(tools, roster_server, key: str, home: Path) -> dict:
     """What Resend's Node clients read: RESEND_BASE_URL, RESEND_API_KEY. No telemetry or update
     checks, and a config directory of the test's own (the CLI stores profiles there)."""
-    return {"PATH": f"{tools.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "HOME": str(home),
-            "XDG_CONFIG_HOME": str(home / ".config"), "RESEND_BASE_URL": roster_server["url"], "RESEND_API_KEY": key,
-            "RESEND_TELEMETRY_DISABLED": "1", "RESEND_NO_UPDATE_NOTIFIER": "1", "DO_NOT_TRACK": "1", "CI": "1"}
+    return {
+        "PATH": f"{tools.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "RESEND_BASE_URL": roster_server["url"],
+        "RESEND_API_KEY": key,
+        "RESEND_TELEMETRY_DISABLED": "1",
+        "RESEND_NO_UPDATE_NOTIFIER": "1",
+        "DO_NOT_TRACK": "1",
+        "CI": "1",
+    }
 
 
 def wait_until_done(get_status, timeout: float = 240, log: Path | None = None) -> dict:
@@ -112,8 +134,7 @@ def wait_until_done(get_status, timeout: float = 240, log: Path | None = None) -
         if current.get("status") in ("completed", "failed"):
             return current
         if time.monotonic() > deadline:
-            raise AssertionError(f"the import is still {current.get('status')}: "
-                                 + (log.read_text()[-2000:] if log else ""))
+            raise AssertionError(f"the import is still {current.get('status')}: " + (log.read_text()[-2000:] if log else ""))
         time.sleep(0.5)
 
 

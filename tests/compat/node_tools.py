@@ -11,6 +11,7 @@ from the registry, whatever Node or npm the machine has:
 Each tarball's integrity is checked against the registry's metadata. Everything lands in
 `<repo>/.compat/` (gitignored) and is reused while the lock file and versions stay the same.
 `python -m tests.compat.node_tools` does the same from a shell (CI can warm the cache with it)."""
+
 from __future__ import annotations
 
 import base64
@@ -42,9 +43,9 @@ class RegistryUnreachable(RuntimeError):
 
 @dataclass(frozen=True)
 class NodeTools:
-    node: Path            # Node 22
-    modules: Path         # node_modules with resend, resend-cli, resend-mcp
-    bin_dir: Path         # the directory of `node`, to put first on PATH
+    node: Path  # Node 22
+    modules: Path  # node_modules with resend, resend-cli, resend-mcp
+    bin_dir: Path  # the directory of `node`, to put first on PATH
 
     @property
     def cli(self) -> list[str]:
@@ -132,11 +133,23 @@ def ensure(log=print) -> NodeTools:
     for name in ("package.json", "package-lock.json"):
         shutil.copy(LOCK_DIR / name, work / name)
     log("compat: npm ci (resend, resend-cli, resend-mcp)")
-    env = {**os.environ, "PATH": f"{tools.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-           "npm_config_registry": registry(), "npm_config_cache": str(CACHE / "npm-cache"),
-           "npm_config_update_notifier": "false", "npm_config_fund": "false", "npm_config_audit": "false"}
-    done = subprocess.run([str(node), str(npm_cli), "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
-                          cwd=work, env=env, capture_output=True, text=True, timeout=900)
+    env = {
+        **os.environ,
+        "PATH": f"{tools.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "npm_config_registry": registry(),
+        "npm_config_cache": str(CACHE / "npm-cache"),
+        "npm_config_update_notifier": "false",
+        "npm_config_fund": "false",
+        "npm_config_audit": "false",
+    }
+    done = subprocess.run(
+        [str(node), str(npm_cli), "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if done.returncode != 0:
         if any(s in done.stderr for s in ("ENOTFOUND", "ECONNREFUSED", "ETIMEDOUT", "EAI_AGAIN")):
             raise RegistryUnreachable(f"npm could not reach {registry()}: {done.stderr[-500:]}")
@@ -147,5 +160,7 @@ def ensure(log=print) -> NodeTools:
 
 if __name__ == "__main__":
     t = ensure()
-    print(f"node {subprocess.run([str(t.node), '--version'], capture_output=True, text=True).stdout.strip()}; "
-          + ", ".join(f"{p} {t.version(p)}" for p in ("resend", "resend-cli", "resend-mcp")))
+    print(
+        f"node {subprocess.run([str(t.node), '--version'], capture_output=True, text=True).stdout.strip()}; "
+        + ", ".join(f"{p} {t.version(p)}" for p in ("resend", "resend-cli", "resend-mcp"))
+    )

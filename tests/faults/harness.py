@@ -1,5 +1,6 @@
 """The parts a fault test drives for real: an embedded PostgreSQL it can crash, a `roster serve` it
 can kill, fault points it arms in the run workers, and the end state of a team, row for row."""
+
 from __future__ import annotations
 
 import csv
@@ -99,9 +100,13 @@ class Serve:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 120) -> None:
-        self.proc = subprocess.Popen([str(BIN / "roster"), "serve", "--port", str(self.port), "--ui-port", "0"],
-                                     env=self.env, stdout=subprocess.DEVNULL, stderr=self.log.open("a"),
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            [str(BIN / "roster"), "serve", "--port", str(self.port), "--ui-port", "0"],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log.open("a"),
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -142,8 +147,9 @@ class Serve:
 
 
 def create_key(env: dict, team: str) -> str:
-    out = subprocess.run([str(BIN / "roster"), "keys", "create", "--team", team, "--json"], env=env,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [str(BIN / "roster"), "keys", "create", "--team", team, "--json"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)["token"]
 
@@ -154,8 +160,13 @@ def alive(pids: list[int]) -> list[int]:
 
 # -- the data every case imports ----------------------------------------------------------------
 HEADER = ["Email", "First Name", "Last Name", "Plan", "Seats", "Opted Out"]
-COLUMN_MAP = {"email": "Email", "first_name": "First Name", "last_name": "Last Name", "unsubscribed": "Opted Out",
-              "properties": {"plan": {"column": "Plan", "type": "string"}, "seats": {"column": "Seats", "type": "number"}}}
+COLUMN_MAP = {
+    "email": "Email",
+    "first_name": "First Name",
+    "last_name": "Last Name",
+    "unsubscribed": "Opted Out",
+    "properties": {"plan": {"column": "Plan", "type": "string"}, "seats": {"column": "Seats", "type": "number"}},
+}
 EXISTING = 600  # contacts the team has before the import: the import updates these
 
 
@@ -179,14 +190,18 @@ class Team:
         self.key = create_key(serve.env, name)
         self.headers = {"Authorization": f"Bearer {self.key}"}
         self.segment = self.post("/segments", {"name": "customers"})["id"]
-        self.topics = [self.post("/topics", {"name": "news", "default_subscription": "opt_in"})["id"],
-                       self.post("/topics", {"name": "offers", "default_subscription": "opt_in"})["id"]]
+        self.topics = [
+            self.post("/topics", {"name": "news", "default_subscription": "opt_in"})["id"],
+            self.post("/topics", {"name": "offers", "default_subscription": "opt_in"})["id"],
+        ]
         [(self.team_id,)] = pg.query("SELECT id FROM teams WHERE name = %s", (name,))
         with psycopg.connect(pg.url) as conn:
             conn.execute(
                 "INSERT INTO contacts (team_id, email, first_name, properties) "
                 "SELECT %s, 'person' || i || '@example.com', 'Before' || i, jsonb_build_object('plan', 'old', 'since', i) "
-                "FROM generate_series(0, %s - 1) AS i", (self.team_id, EXISTING))
+                "FROM generate_series(0, %s - 1) AS i",
+                (self.team_id, EXISTING),
+            )
 
     def post(self, path: str, body: dict) -> dict:
         r = httpx.post(f"{self.serve.base}{path}", headers=self.headers, json=body, timeout=30)
@@ -194,12 +209,20 @@ class Team:
         return r.json()
 
     def start_import(self, path: Path) -> str:
-        r = httpx.post(f"{self.serve.base}/contacts/imports", headers=self.headers, timeout=60,
-                       files={"file": (path.name, path.read_bytes(), "text/csv")},
-                       data={"column_map": json.dumps(COLUMN_MAP), "on_conflict": "upsert",
-                             "segments": json.dumps([{"id": self.segment}]),
-                             "topics": json.dumps([{"id": self.topics[0], "subscription": "opt_in"},
-                                                   {"id": self.topics[1], "subscription": "opt_out"}])})
+        r = httpx.post(
+            f"{self.serve.base}/contacts/imports",
+            headers=self.headers,
+            timeout=60,
+            files={"file": (path.name, path.read_bytes(), "text/csv")},
+            data={
+                "column_map": json.dumps(COLUMN_MAP),
+                "on_conflict": "upsert",
+                "segments": json.dumps([{"id": self.segment}]),
+                "topics": json.dumps(
+                    [{"id": self.topics[0], "subscription": "opt_in"}, {"id": self.topics[1], "subscription": "opt_out"}]
+                ),
+            },
+        )
         assert r.status_code in (200, 201), r.text
         return r.json()["id"]
 
@@ -219,16 +242,28 @@ class Team:
         """Everything the import decided, by names and emails (ids differ between teams)."""
         q, team = self.pg.query, self.team_id
         return {
-            "import": q("SELECT status, total, created, updated, skipped, failed, error FROM contact_imports WHERE id = %s",
-                        (import_id,)),
-            "contacts": q("SELECT lower(email), first_name, last_name, unsubscribed, properties FROM contacts "
-                          "WHERE team_id = %s ORDER BY 1", (team,)),
-            "segment": q("SELECT lower(c.email) FROM contact_segments m JOIN contacts c ON c.id = m.contact_id "
-                         "WHERE m.segment_id = %s ORDER BY 1", (self.segment,)),
-            "topics": q("SELECT tp.name, lower(c.email), ct.subscription FROM contact_topics ct "
-                        "JOIN contacts c ON c.id = ct.contact_id JOIN topics tp ON tp.id = ct.topic_id "
-                        "WHERE ct.team_id = %s ORDER BY 1, 2", (team,)),
-            "failures": q("SELECT row_number, email, reason, data FROM contact_import_failures WHERE import_id = %s "
-                          "ORDER BY row_number", (import_id,)),
+            "import": q(
+                "SELECT status, total, created, updated, skipped, failed, error FROM contact_imports WHERE id = %s", (import_id,)
+            ),
+            "contacts": q(
+                "SELECT lower(email), first_name, last_name, unsubscribed, properties FROM contacts "
+                "WHERE team_id = %s ORDER BY 1",
+                (team,),
+            ),
+            "segment": q(
+                "SELECT lower(c.email) FROM contact_segments m JOIN contacts c ON c.id = m.contact_id "
+                "WHERE m.segment_id = %s ORDER BY 1",
+                (self.segment,),
+            ),
+            "topics": q(
+                "SELECT tp.name, lower(c.email), ct.subscription FROM contact_topics ct "
+                "JOIN contacts c ON c.id = ct.contact_id JOIN topics tp ON tp.id = ct.topic_id "
+                "WHERE ct.team_id = %s ORDER BY 1, 2",
+                (team,),
+            ),
+            "failures": q(
+                "SELECT row_number, email, reason, data FROM contact_import_failures WHERE import_id = %s ORDER BY row_number",
+                (import_id,),
+            ),
             "staging_tables": q("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'import\\_stage\\_%%'"),
         }

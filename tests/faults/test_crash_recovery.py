@@ -12,6 +12,7 @@ after it commits, and before the report.
 Slow (about 20 minutes): `pytest -m "not faults"` skips it. Set ROSTER_FAULT_REPORT=FILE to get
 each case's recovery time as JSON lines.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,14 @@ def world():
     data = root / "data"
     data.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL",)}
-    env.update(DATABASE_URL=pg.url, ROSTER_DATA_DIR=str(data), DAGSTER_HOME=str(data / "dagster"),
-               ROSTER_FAULT_DIR=str(root / "fault-points"), ROSTER_BATCH_ROWS="1000", ROSTER_LAUNCH="sensor")
+    env.update(
+        DATABASE_URL=pg.url,
+        ROSTER_DATA_DIR=str(data),
+        DAGSTER_HOME=str(data / "dagster"),
+        ROSTER_FAULT_DIR=str(root / "fault-points"),
+        ROSTER_BATCH_ROWS="1000",
+        ROSTER_LAUNCH="sensor",
+    )
     serve = Serve(env=env, log=root / "serve.log")
     serve.start()
     points = FaultPoints(root / "fault-points")

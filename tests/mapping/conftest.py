@@ -3,6 +3,7 @@
 tests/conftest.py declares a session-wide autouse `database` fixture; redefining it here
 replaces it for the tests in this folder only.
 """
+
 import pytest
 
 

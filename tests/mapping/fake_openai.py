@@ -1,4 +1,5 @@
 """A local OpenAI-compatible server for tests: answers POST /v1/chat/completions from a script."""
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,9 @@ class FakeOpenAI:
             def do_POST(self):
                 length = int(self.headers.get("content-length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
-                fake.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+                fake.requests.append(
+                    {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
+                )
                 if fake.delay:
                     time.sleep(fake.delay)
                 content = fake.answer(body)
@@ -34,12 +37,24 @@ class FakeOpenAI:
                     return
                 if not isinstance(content, str):
                     content = json.dumps(content)
-                self._send(200, {
-                    "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": body.get("model"),
-                    "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                                 "message": {"role": "assistant", "content": content, "refusal": None}}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                })
+                self._send(
+                    200,
+                    {
+                        "id": "chatcmpl-test",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body.get("model"),
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "logprobs": None,
+                                "message": {"role": "assistant", "content": content, "refusal": None},
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                    },
+                )
 
             def _send(self, status, payload):
                 data = json.dumps(payload).encode()
@@ -67,5 +82,12 @@ class FakeOpenAI:
 
 
 def item(column, target, key=None, ptype=None, invert=False, confidence=0.9, reason="model says so"):
-    return {"column": column, "target": target, "property_key": key, "property_type": ptype,
-            "invert": invert, "confidence": confidence, "reason": reason}
+    return {
+        "column": column,
+        "target": target,
+        "property_key": key,
+        "property_type": ptype,
+        "invert": invert,
+        "confidence": confidence,
+        "reason": reason,
+    }

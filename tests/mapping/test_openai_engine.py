@@ -1,4 +1,5 @@
 """The model engine with the real `openai` client against a local OpenAI-compatible server."""
+
 from __future__ import annotations
 
 import json
@@ -21,14 +22,16 @@ SAMPLES = {
     "Tarif": ["pro", "free", "pro"],
 }
 EXISTING = [ExistingProperty("plan", "string"), ExistingProperty("score", "number")]
-GOOD = {"columns": [
-    item("E-mail", "email", confidence=0.99),
-    item("Vorname", "first_name"),
-    item("Nachname", "last_name"),
-    item("Newsletter", "unsubscribed", invert=True, reason="newsletter consent, inverted"),
-    item("PLZ", "property", "postal_code", "string"),
-    item("Tarif", "property", "plan", "string", reason="Tarif is the plan"),
-]}
+GOOD = {
+    "columns": [
+        item("E-mail", "email", confidence=0.99),
+        item("Vorname", "first_name"),
+        item("Nachname", "last_name"),
+        item("Newsletter", "unsubscribed", invert=True, reason="newsletter consent, inverted"),
+        item("PLZ", "property", "postal_code", "string"),
+        item("Tarif", "property", "plan", "string", reason="Tarif is the plan"),
+    ]
+}
 
 
 @pytest.fixture
@@ -99,15 +102,17 @@ def test_share_values_off_sends_shapes_never_values(fake, monkeypatch):
 
 
 def test_hallucinated_and_malformed_items_are_dropped_and_filled_offline(fake):
-    fake.answer = lambda body: {"columns": [
-        item("E-mail", "email"),
-        item("Phone Number", "property", "phone", "string"),      # no such header
-        item("Vorname", "email", confidence=0.5),                 # duplicate target (and not emails)
-        item("Nachname", "property", "last name!", "string"),     # invalid key
-        item("Tarif", "property", "plan", "number"),              # plan exists as a string
-        item("PLZ", "property", "zip", "number"),                 # "01234" is not a quantity... but digits: allowed
-        item("Newsletter", "property", "newsletter", "date"),     # impossible type
-    ]}
+    fake.answer = lambda body: {
+        "columns": [
+            item("E-mail", "email"),
+            item("Phone Number", "property", "phone", "string"),  # no such header
+            item("Vorname", "email", confidence=0.5),  # duplicate target (and not emails)
+            item("Nachname", "property", "last name!", "string"),  # invalid key
+            item("Tarif", "property", "plan", "number"),  # plan exists as a string
+            item("PLZ", "property", "zip", "number"),  # "01234" is not a quantity... but digits: allowed
+            item("Newsletter", "property", "newsletter", "date"),  # impossible type
+        ]
+    }
     outcome = suggest(HEADERS, SAMPLES, EXISTING)
     out = by_column(outcome)
     assert [s.column for s in outcome.suggestions] == HEADERS
@@ -128,11 +133,13 @@ def test_number_type_for_text_values_is_dropped(fake):
 
 
 def test_duplicate_targets_keep_the_most_confident(fake):
-    fake.answer = lambda body: {"columns": [
-        item("Vorname", "property", "plan", "string", confidence=0.4),
-        item("Tarif", "property", "plan", "string", confidence=0.95),
-        item("E-mail", "email"),
-    ]}
+    fake.answer = lambda body: {
+        "columns": [
+            item("Vorname", "property", "plan", "string", confidence=0.4),
+            item("Tarif", "property", "plan", "string", confidence=0.95),
+            item("E-mail", "email"),
+        ]
+    }
     outcome = suggest(HEADERS, SAMPLES, EXISTING)
     out = by_column(outcome)
     assert out["Tarif"].engine == "openai" and out["Tarif"].property_key == "plan"
@@ -194,12 +201,24 @@ def test_memory_wins_over_the_model(fake):
     assert out["Tarif"].property_key == "tier" and out["Vorname"].target == "ignore"
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("ada@example.com", "email-like"), ("01234", "digits(5) leading zero"), ("80331", "digits(5)"),
-    ("Yes", "yes/no"), ("nein", "yes/no"), ("1", "0/1"), ("SUBSCRIBED", "subscribed/unsubscribed status"),
-    ("2024-01-31", "date"), ("+49 30 1234567", "phone-like"), ("Lovelace", "text(8)"),
-    ("Ada Lovelace", "text 2 words(12)"), ("DE", "two capital letters"), ("12.5", "decimal number"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("ada@example.com", "email-like"),
+        ("01234", "digits(5) leading zero"),
+        ("80331", "digits(5)"),
+        ("Yes", "yes/no"),
+        ("nein", "yes/no"),
+        ("1", "0/1"),
+        ("SUBSCRIBED", "subscribed/unsubscribed status"),
+        ("2024-01-31", "date"),
+        ("+49 30 1234567", "phone-like"),
+        ("Lovelace", "text(8)"),
+        ("Ada Lovelace", "text 2 words(12)"),
+        ("DE", "two capital letters"),
+        ("12.5", "decimal number"),
+    ],
+)
 def test_shapes(value, expected):
     assert shape(value) == expected
 

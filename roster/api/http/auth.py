@@ -3,6 +3,7 @@
 The rate-limit middleware (roster/api/http/ratelimit.py) resolves the key first, after limiting the
 client address, and leaves the answer in the request's state; `require_caller` uses that answer
 rather than looking the key up a second time."""
+
 from __future__ import annotations
 
 import threading
@@ -18,7 +19,7 @@ from roster.database import get_engine
 from schemas import tables as t
 
 CACHE_SECONDS = 10.0
-_cache: dict[str, tuple[float, "Caller"]] = {}
+_cache: dict[str, tuple[float, Caller]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -82,7 +83,8 @@ def require_caller(request: Request) -> Caller:
     token = bearer_token(request)
     if token is None:
         raise ApiError(
-            401, "missing_api_key",
+            401,
+            "missing_api_key",
             "Missing API key in the authorization header. Include the following header in the request: "
             "Authorization: Bearer YOUR_API_KEY",
         )

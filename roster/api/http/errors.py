@@ -3,6 +3,7 @@
 Every error the API returns goes through here, including FastAPI's request validation errors,
 unknown routes (404), wrong methods (405) and unexpected exceptions (500, never a traceback).
 """
+
 from __future__ import annotations
 
 import logging
@@ -49,10 +50,13 @@ def cannot_store(error: OSError) -> ApiError:
     """The server could not write an upload (read-only or full data directory, an I/O error): a
     503 that says so, and may be retried. The path and errno go to the log, not to the caller."""
     log.error("cannot store an upload: %r", error)
-    return ApiError(503, "service_unavailable",
-                    "the server cannot store uploaded files right now (its data directory is full or not "
-                    "writable); nothing was imported: try again later, and tell the server's operator if it persists",
-                    headers={"retry-after": "30"})
+    return ApiError(
+        503,
+        "service_unavailable",
+        "the server cannot store uploaded files right now (its data directory is full or not "
+        "writable); nothing was imported: try again later, and tell the server's operator if it persists",
+        headers={"retry-after": "30"},
+    )
 
 
 def error_body(status_code: int, name: str, message: str) -> dict:

@@ -18,6 +18,7 @@ matches. A response is remembered only if the route read the whole body, the sta
 401/403/429/5xx (those say nothing about the request itself) and it is at most 64 KiB; otherwise
 the key is released and a retry runs the request again.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -45,6 +46,7 @@ NOT_REMEMBERED = {401, 403, 429}
 @dataclass(frozen=True)
 class Entry:
     """A key held by another request: finished (status set) or still running."""
+
     fingerprint: str | None
     status: int | None
     headers: list
@@ -102,7 +104,7 @@ class IdempotencyStore:
         params = {"team_id": team_id, "key_hash": key_hash, "owner": owner, "lease": self.lease, "ttl": self.ttl}
 
         def go(conn):
-            for _ in range(3):   # the row may expire, be released or be taken over between statements
+            for _ in range(3):  # the row may expire, be released or be taken over between statements
                 if conn.execute(CLAIM, params).scalar() == owner:
                     return owner, None
                 row = conn.execute(HELD, params).first()
@@ -122,12 +124,19 @@ class IdempotencyStore:
         params = {"team_id": team_id, "key_hash": key_hash, "owner": owner, "lease": self.lease}
         state.run(lambda conn: conn.execute(RENEW, params))
 
-    def finish(self, team_id: int, key_hash: bytes, owner: uuid.UUID, fingerprint: str, status: int,
-               headers: list, body: bytes) -> None:
-        params = {"team_id": team_id, "key_hash": key_hash, "owner": owner, "fingerprint": fingerprint,
-                  "status": status, "body": body,
-                  "headers": json.dumps([[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers])}
-        state.run(lambda conn: conn.execute(FINISH, params), durable=True)   # the response to replay: on disk
+    def finish(
+        self, team_id: int, key_hash: bytes, owner: uuid.UUID, fingerprint: str, status: int, headers: list, body: bytes
+    ) -> None:
+        params = {
+            "team_id": team_id,
+            "key_hash": key_hash,
+            "owner": owner,
+            "fingerprint": fingerprint,
+            "status": status,
+            "body": body,
+            "headers": json.dumps([[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers]),
+        }
+        state.run(lambda conn: conn.execute(FINISH, params), durable=True)  # the response to replay: on disk
 
     def release(self, team_id: int, key_hash: bytes, owner: uuid.UUID) -> None:
         params = {"team_id": team_id, "key_hash": key_hash, "owner": owner}
@@ -148,13 +157,16 @@ class Fingerprint:
             boundary = params.get(b"boundary")
             if boundary:
                 h = self.hash
-                self._parser = MultipartParser(boundary, {
-                    "on_part_begin": lambda: h.update(b"\x00part\x00"),
-                    "on_header_field": lambda d, s, e: h.update(d[s:e].lower()),
-                    "on_header_value": lambda d, s, e: h.update(b":" + d[s:e]),
-                    "on_header_end": lambda: h.update(b"\x00"),
-                    "on_part_data": lambda d, s, e: h.update(d[s:e]),
-                })
+                self._parser = MultipartParser(
+                    boundary,
+                    {
+                        "on_part_begin": lambda: h.update(b"\x00part\x00"),
+                        "on_header_field": lambda d, s, e: h.update(d[s:e].lower()),
+                        "on_header_value": lambda d, s, e: h.update(b":" + d[s:e]),
+                        "on_header_end": lambda: h.update(b"\x00"),
+                        "on_part_data": lambda d, s, e: h.update(d[s:e]),
+                    },
+                )
         if self._parser is None:
             self.hash.update(content_type.encode() + b"\n")
 
@@ -184,9 +196,17 @@ def _header(scope, name: bytes) -> bytes | None:
 
 async def _send_json(send, status: int, payload: dict, extra: list | None = None) -> None:
     body = json.dumps(payload).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(extra or []),
-    ]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(extra or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -216,8 +236,11 @@ class IdempotencyMiddleware:
         if raw_key is None:
             return await self.app(scope, receive, send)
         if not 1 <= len(raw_key.decode("latin-1")) <= 256:
-            return await _send_json(send, 400, error_body(
-                400, "invalid_idempotency_key", "The Idempotency-Key header must be between 1 and 256 characters."))
+            return await _send_json(
+                send,
+                400,
+                error_body(400, "invalid_idempotency_key", "The Idempotency-Key header must be between 1 and 256 characters."),
+            )
         try:
             caller = await self._caller(scope)
             if caller is None:
@@ -226,27 +249,49 @@ class IdempotencyMiddleware:
             owner, entry = await state.call(self.store.claim, team_id, key_hash)
         except (sa.exc.SQLAlchemyError, RuntimeError):
             log.exception("idempotency: the key could not be claimed")
-            return await _send_json(send, 500, error_body(
-                500, "application_error", "an unexpected error occurred; please try again later"))
-        fp = Fingerprint(scope["method"], scope["path"], scope.get("query_string", b""),
-                         (_header(scope, b"content-type") or b"").decode("latin-1"))
+            return await _send_json(
+                send, 500, error_body(500, "application_error", "an unexpected error occurred; please try again later")
+            )
+        fp = Fingerprint(
+            scope["method"],
+            scope["path"],
+            scope.get("query_string", b""),
+            (_header(scope, b"content-type") or b"").decode("latin-1"),
+        )
 
         if entry is not None:
             if not entry.done:
-                return await _send_json(send, 409, error_body(
-                    409, "concurrent_idempotent_requests",
-                    "Another request with the same Idempotency-Key is in progress. Retry after it finishes."))
+                return await _send_json(
+                    send,
+                    409,
+                    error_body(
+                        409,
+                        "concurrent_idempotent_requests",
+                        "Another request with the same Idempotency-Key is in progress. Retry after it finishes.",
+                    ),
+                )
             while not fp.complete:  # hash the body to compare it; nothing is kept
                 message = await receive()
                 if message["type"] != "http.request":
                     return
                 fp.feed(message.get("body", b""), message.get("more_body", False))
             if fp.hexdigest() != entry.fingerprint:
-                return await _send_json(send, 409, error_body(
-                    409, "invalid_idempotent_request",
-                    "The Idempotency-Key was already used for a request with another body. Use a new key."))
-            await send({"type": "http.response.start", "status": entry.status,
-                        "headers": [*entry.headers, (b"idempotent-replayed", b"true")]})
+                return await _send_json(
+                    send,
+                    409,
+                    error_body(
+                        409,
+                        "invalid_idempotent_request",
+                        "The Idempotency-Key was already used for a request with another body. Use a new key.",
+                    ),
+                )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": entry.status,
+                    "headers": [*entry.headers, (b"idempotent-replayed", b"true")],
+                }
+            )
             await send({"type": "http.response.body", "body": entry.body})
             return
 
@@ -268,15 +313,19 @@ class IdempotencyMiddleware:
             if code is None or code in NOT_REMEMBERED or code >= 500 or not fp.complete or size > MAX_STORED_BODY:
                 await self._settle(self.store.release, team_id, key_hash, owner)
             else:
-                await self._settle(self.store.finish, team_id, key_hash, owner, fp.hexdigest(), code,
-                                   status["headers"], b"".join(chunks))
+                await self._settle(
+                    self.store.finish, team_id, key_hash, owner, fp.hexdigest(), code, status["headers"], b"".join(chunks)
+                )
 
         async def capturing_send(message):
             nonlocal size
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
-                status["headers"] = [(k, v) for k, v in message.get("headers", [])
-                                     if k.lower() not in (b"date", b"server") and not k.lower().startswith(b"ratelimit")]
+                status["headers"] = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() not in (b"date", b"server") and not k.lower().startswith(b"ratelimit")
+                ]
             elif message["type"] == "http.response.body":
                 body = message.get("body", b"")
                 size += len(body)
@@ -295,7 +344,7 @@ class IdempotencyMiddleware:
         finally:
             renewal.cancel()
             if not settled:
-                status.pop("code", None)   # no complete response: nothing to remember
+                status.pop("code", None)  # no complete response: nothing to remember
                 await settle()
 
     async def _renew(self, team_id: int, key_hash: bytes, owner) -> None:

@@ -1,4 +1,5 @@
 """API keys: `re_` + a random token, stored as the sha256 of the token (never the token itself)."""
+
 from __future__ import annotations
 
 import hashlib

@@ -11,8 +11,9 @@ flat whatever the count."""
 import json
 import logging
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Callable, Iterator
+from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import Query
@@ -86,8 +87,7 @@ def paginate(
         mark = sa.tuple_(sa.literal(found[0], type_=created_at.type), sa.literal(uuid.UUID(cursor), type_=id_col.type))
         query = query.where(key < mark) if page.after else query.where(key > mark)
     if page.limit is None:
-        return StreamingResponse(_stream(query.order_by(created_at.desc(), id_col.desc()), render),
-                                 media_type="application/json")
+        return StreamingResponse(_stream(query.order_by(created_at.desc(), id_col.desc()), render), media_type="application/json")
     if page.before:
         query = query.order_by(created_at.asc(), id_col.asc())
     else:

@@ -18,6 +18,7 @@ INSERT ... ON CONFLICT per request, on the database's clock. A process that has 
 refused remembers until when, and answers 429 from memory until then: a client hammering past
 its limit costs no database work.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -49,11 +50,11 @@ def configured_bad_keys_per_minute() -> float:
 
 @dataclass(frozen=True)
 class Limit:
-    rate: float        # requests per second
-    capacity: float    # the burst: requests allowed at once from a full bucket
+    rate: float  # requests per second
+    capacity: float  # the burst: requests allowed at once from a full bucket
 
     @classmethod
-    def per_second(cls, rate: float) -> "Limit":
+    def per_second(cls, rate: float) -> Limit:
         if not rate > 0:
             raise ValueError(f"ROSTER_RATE_LIMIT must be a positive number of requests a second, not {rate!r}")
         return cls(float(rate), max(1.0, float(rate)))
@@ -81,8 +82,8 @@ def limits(rate: float | None = None, bad_keys_per_minute: float | None = None) 
 class Decision:
     allowed: bool
     limit: Limit
-    ahead: float    # the bucket's tat minus now, in seconds: how long until it is full again
-    wait: float = 0.0   # refused: seconds until a request would be allowed
+    ahead: float  # the bucket's tat minus now, in seconds: how long until it is full again
+    wait: float = 0.0  # refused: seconds until a request would be allowed
 
     def headers(self) -> list[tuple[bytes, bytes]]:
         lim = self.limit
@@ -120,7 +121,7 @@ class SharedBuckets:
     """GCRA buckets in `api_rate_limits`, with this process's memory of refusals in front."""
 
     def __init__(self) -> None:
-        self._refused: dict[str, tuple[float, Limit]] = {}   # bucket -> (monotonic until, limit)
+        self._refused: dict[str, tuple[float, Limit]] = {}  # bucket -> (monotonic until, limit)
         self._lock = threading.Lock()
 
     def refused_here(self, bucket: str) -> Decision | None:
@@ -170,7 +171,7 @@ def client_address(scope) -> str:
     """The bucket name part for the client: its IPv4 address, or its IPv6 /64."""
     client = scope.get("client")
     if not client:
-        return "local"   # a Unix socket: one local client
+        return "local"  # a Unix socket: one local client
     host = str(client[0])
     try:
         ip = ipaddress.ip_address(host)
@@ -192,21 +193,37 @@ def _authorization(scope) -> str | None:
 
 async def _refuse(send, decision: Decision) -> None:
     retry = max(1, math.ceil(decision.wait - EPS))
-    body = json.dumps(error_body(
-        429, "rate_limit_exceeded",
-        f"Too many requests: the limit is {decision.limit.capacity:g} requests per second. Retry after {retry} s.",
-    )).encode()
-    await send({"type": "http.response.start", "status": 429, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *decision.headers(),
-    ]})
+    body = json.dumps(
+        error_body(
+            429,
+            "rate_limit_exceeded",
+            f"Too many requests: the limit is {decision.limit.capacity:g} requests per second. Retry after {retry} s.",
+        )
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *decision.headers(),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
 async def _unavailable(send) -> None:
     state.log.exception("the rate limiter could not reach the database")
     body = json.dumps(error_body(500, "application_error", "an unexpected error occurred; please try again later")).encode()
-    await send({"type": "http.response.start", "status": 500, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -214,8 +231,14 @@ class RateLimitMiddleware:
     """Pure ASGI middleware (never buffers bodies). It also resolves the API key, once, after the
     address has paid for the lookup, and leaves the answer for `auth.require_caller`."""
 
-    def __init__(self, app, rate: float | None = None, bad_keys_per_minute: float | None = None,
-                 exempt: tuple[str, ...] = (), janitor: state.Janitor | None = None):
+    def __init__(
+        self,
+        app,
+        rate: float | None = None,
+        bad_keys_per_minute: float | None = None,
+        exempt: tuple[str, ...] = (),
+        janitor: state.Janitor | None = None,
+    ):
         self.app = app
         self.limit, self.bad_key_limit = limits(rate, bad_keys_per_minute)
         self.buckets = SharedBuckets()
@@ -234,12 +257,12 @@ class RateLimitMiddleware:
             address = client_address(scope)
             decision = await self._take(f"addr:{address}", self.limit)
             if not decision.allowed or token_hash is None:
-                return decision     # refused before any lookup; or no key at all (401)
+                return decision  # refused before any lookup; or no key at all (401)
             caller = await state.call(auth.lookup_caller, token_hash)
             scope.setdefault("state", {})[auth.STATE_KEY] = (token_hash, caller)
             if caller is None:
                 await self._bad_key(address)
-                return decision     # the route answers 403
+                return decision  # the route answers 403
         return await self._take(f"team:{caller.team_id}", self.limit)
 
     async def _bad_key(self, address: str) -> None:

@@ -1,4 +1,5 @@
 """The objects as the API shows them."""
+
 from __future__ import annotations
 
 from roster.importing.render import pg_timestamp

@@ -12,6 +12,7 @@ The cleanup of expired rows runs from the request path, at most once a minute pe
 one process at a time, so a server that runs without ASGI lifespan events (as the tests do)
 still cleans up.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,7 +22,8 @@ import os
 import threading
 import time
 import weakref
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import anyio
 import sqlalchemy as sa
@@ -35,7 +37,7 @@ T = TypeVar("T")
 THREADS = 20
 CLEANUP_INTERVAL = 60.0
 CLEANUP_BATCH = 5_000
-CLEANUP_MAX_BATCHES = 200   # 1M rows per run at most; the next run goes on
+CLEANUP_MAX_BATCHES = 200  # 1M rows per run at most; the next run goes on
 # Any fixed number: one process at a time cleans up (the others skip that minute).
 _CLEANUP_LOCK = 7_432_016
 
@@ -52,15 +54,23 @@ def env_number(name: str, default: float) -> float:
 
 @functools.cache
 def _engine_for(url: str, durable: bool) -> Engine:
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=False, pool_recycle=1800,
-                              pool_size=2 if durable else 5, max_overflow=THREADS - 2 if durable else THREADS - 5,
-                              pool_timeout=10)
+    engine = sa.create_engine(
+        url,
+        isolation_level="AUTOCOMMIT",
+        pool_pre_ping=False,
+        pool_recycle=1800,
+        pool_size=2 if durable else 5,
+        max_overflow=THREADS - 2 if durable else THREADS - 5,
+        pool_timeout=10,
+    )
     if not durable:
+
         @sa.event.listens_for(engine, "connect")
         def _no_disk_wait(dbapi_connection, _record):
             with dbapi_connection.cursor() as cur:
                 cur.execute("SET synchronous_commit = off")
             dbapi_connection.commit()
+
     return engine
 
 
@@ -92,7 +102,7 @@ def run(fn: Callable[[Connection], T], durable: bool = False) -> T:
         return fn(conn)
 
 
-_limiters: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter]" = weakref.WeakKeyDictionary()
+_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = weakref.WeakKeyDictionary()
 
 
 async def call(fn: Callable[..., T], *args) -> T:

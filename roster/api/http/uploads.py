@@ -1,6 +1,7 @@
 """Streaming multipart parsing for the import upload: form fields are kept (small, bounded), the
 file part is written to disk chunk by chunk as it arrives, counting bytes, so an upload over the
 limit is refused (413) as soon as it passes it, and nothing is ever held whole in memory."""
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,8 @@ class Upload:
     file_field: str | None = None
     filename: str | None = None
     path: Path | None = None
-    size: int = 0       # bytes of the file part received
-    kept: int = 0       # bytes of it written to `path` (less than size when keep_bytes cut it)
+    size: int = 0  # bytes of the file part received
+    kept: int = 0  # bytes of it written to `path` (less than size when keep_bytes cut it)
 
     @property
     def truncated(self) -> bool:
@@ -44,8 +45,9 @@ class Upload:
             self.path.unlink(missing_ok=True)
 
 
-async def receive_upload(request: Request, spool_dir: Path, limit: int, file_field: str = "file",
-                         keep_bytes: int | None = None) -> Upload:
+async def receive_upload(
+    request: Request, spool_dir: Path, limit: int, file_field: str = "file", keep_bytes: int | None = None
+) -> Upload:
     """Parse a multipart/form-data request. Only the part named `file_field` with a filename (or
     any part with a filename) is treated as the file; other parts are text fields.
 
@@ -103,7 +105,7 @@ async def receive_upload(request: Request, spool_dir: Path, limit: int, file_fie
                 raise too_large(limit)
             take = e - s if keep_bytes is None else max(0, min(e - s, keep_bytes - up.kept))
             if take:
-                pending.append(bytes(d[s:s + take]))
+                pending.append(bytes(d[s : s + take]))
                 up.kept += take
         elif state["part"] is not None:
             state["data"] += d[s:e]
@@ -114,11 +116,18 @@ async def receive_upload(request: Request, spool_dir: Path, limit: int, file_fie
         if state["part"] not in (None, "file"):
             up.fields.setdefault(state["part"][1], state["data"].decode("utf-8", "replace"))
 
-    parser = MultipartParser(params[b"boundary"], {
-        "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
-        "on_header_end": on_header_end, "on_headers_finished": on_headers_finished,
-        "on_part_data": on_part_data, "on_part_end": on_part_end,
-    })
+    parser = MultipartParser(
+        params[b"boundary"],
+        {
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
     up.path = spool_dir / f"{uuid.uuid4().hex}.upload"
     try:
         out = await anyio.open_file(up.path, "wb")

@@ -1,4 +1,5 @@
 """Shared response models and helpers of the resource routers."""
+
 from __future__ import annotations
 
 from typing import Literal

@@ -3,6 +3,7 @@ contact's segments and topics.
 
 A contact is found by id, or by email compared with PostgreSQL's lower() on both sides: the rule
 of the unique index (team_id, lower(email)), so whatever the index calls one contact, GET finds."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
@@ -17,7 +18,7 @@ from roster.api.http.auth import Caller, require_caller
 from roster.api.http.errors import ApiError, not_found
 from roster.api.http.pagination import EVERY_OBJECT, Page, is_uuid, paginate
 from roster.api.routers.common import Created, valid_id
-from roster.api.routers.segments import Segment, SegmentList
+from roster.api.routers.segments import SegmentList
 from roster.database import get_engine
 from schemas import tables as t
 
@@ -142,9 +143,11 @@ def _check_properties(conn, team_id: int, props: dict[str, Any]) -> dict[str, An
         if value is None:
             continue
         kind = known[key]
-        ok = (kind == "string" and isinstance(value, str)) or \
-             (kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool)) or \
-             (kind == "boolean" and isinstance(value, bool))
+        ok = (
+            (kind == "string" and isinstance(value, str))
+            or (kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool))
+            or (kind == "boolean" and isinstance(value, bool))
+        )
         if not ok:
             raise ApiError(422, "validation_error", f"property `{key}` must be a {kind}")
     return props
@@ -171,18 +174,14 @@ def find_contact(conn, team_id: int, id_or_email: str) -> dict:
 def _check_segment(conn, team_id: int, segment_id: str) -> None:
     s = t.segments
     valid_id(segment_id, "segments.id")
-    if conn.execute(
-        sa.select(s.c.id).where(s.c.id == segment_id, s.c.team_id == team_id)
-    ).first() is None:
+    if conn.execute(sa.select(s.c.id).where(s.c.id == segment_id, s.c.team_id == team_id)).first() is None:
         raise ApiError(422, "validation_error", f"segment {segment_id} does not exist")
 
 
 def _check_topic(conn, team_id: int, topic_id: str) -> None:
     tp = t.topics
     valid_id(topic_id, "topics.id")
-    if conn.execute(
-        sa.select(tp.c.id).where(tp.c.id == topic_id, tp.c.team_id == team_id)
-    ).first() is None:
+    if conn.execute(sa.select(tp.c.id).where(tp.c.id == topic_id, tp.c.team_id == team_id)).first() is None:
         raise ApiError(422, "validation_error", f"topic {topic_id} does not exist")
 
 
@@ -198,20 +197,32 @@ def create_contact(body: ContactCreate, caller: Annotated[Caller, Depends(requir
         for tp in body.topics or []:
             _check_topic(conn, caller.team_id, tp.id)
         new_id = conn.execute(
-            insert(c).values(
-                team_id=caller.team_id, email=email, first_name=body.first_name, last_name=body.last_name,
+            insert(c)
+            .values(
+                team_id=caller.team_id,
+                email=email,
+                first_name=body.first_name,
+                last_name=body.last_name,
                 unsubscribed=body.unsubscribed if body.unsubscribed is not None else False,
                 properties={k: v for k, v in props.items() if v is not None},
-            ).on_conflict_do_nothing().returning(c.c.id)
+            )
+            .on_conflict_do_nothing()
+            .returning(c.c.id)
         ).scalar()
         if new_id is None:
             raise ApiError(422, "validation_error", f"a contact with the email {email} already exists")
         for s in body.segments or []:
-            conn.execute(insert(t.contact_segments).values(contact_id=new_id, segment_id=s.id, team_id=caller.team_id)
-                         .on_conflict_do_nothing())
+            conn.execute(
+                insert(t.contact_segments)
+                .values(contact_id=new_id, segment_id=s.id, team_id=caller.team_id)
+                .on_conflict_do_nothing()
+            )
         for tp in body.topics or []:
-            conn.execute(insert(t.contact_topics).values(contact_id=new_id, topic_id=tp.id, team_id=caller.team_id,
-                                                         subscription=tp.subscription).on_conflict_do_nothing())
+            conn.execute(
+                insert(t.contact_topics)
+                .values(contact_id=new_id, topic_id=tp.id, team_id=caller.team_id, subscription=tp.subscription)
+                .on_conflict_do_nothing()
+            )
     return {"object": "contact", "id": str(new_id)}
 
 
@@ -230,25 +241,30 @@ def _list(caller: Caller, page: Page, segment_id: str | None) -> dict:
         if segment_id is not None:
             s = t.segments
             valid_id(segment_id, "segment_id")
-            if conn.execute(
-                sa.select(s.c.id).where(s.c.id == segment_id, s.c.team_id == caller.team_id)
-            ).first() is None:
+            if conn.execute(sa.select(s.c.id).where(s.c.id == segment_id, s.c.team_id == caller.team_id)).first() is None:
                 raise not_found("Segment")
             cs = t.contact_segments
-            query = query.where(c.c.id.in_(
-                sa.select(cs.c.contact_id).where(cs.c.segment_id == segment_id, cs.c.team_id == caller.team_id)
-            ))
+            query = query.where(
+                c.c.id.in_(sa.select(cs.c.contact_id).where(cs.c.segment_id == segment_id, cs.c.team_id == caller.team_id))
+            )
         return paginate(
-            conn, query, c.c.created_at, c.c.id, page,
+            conn,
+            query,
+            c.c.created_at,
+            c.c.id,
+            page,
             lambda cid: sa.select(c.c.created_at).where(c.c.id == cid, c.c.team_id == caller.team_id),
             render.contact,
         )
 
 
-@router.get("/segments/{segment_id}/contacts", response_model=ContactList, summary="List the contacts of a segment",
-            tags=["segments"])
+@router.get(
+    "/segments/{segment_id}/contacts", response_model=ContactList, summary="List the contacts of a segment", tags=["segments"]
+)
 def list_segment_contacts(
-    segment_id: str, caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(EVERY_OBJECT)],
+    segment_id: str,
+    caller: Annotated[Caller, Depends(require_caller)],
+    page: Annotated[Page, Depends(EVERY_OBJECT)],
 ):
     return _list(caller, page, segment_id)
 
@@ -281,8 +297,9 @@ def update_contact(id_or_email: str, body: ContactUpdate, caller: Annotated[Call
             values["properties"] = merged
         where = contact_where(caller.team_id, id_or_email)
         if values:
-            contact_id = conn.execute(sa.update(c).where(where).values(**values, updated_at=sa.func.now())
-                                      .returning(c.c.id)).scalar()
+            contact_id = conn.execute(
+                sa.update(c).where(where).values(**values, updated_at=sa.func.now()).returning(c.c.id)
+            ).scalar()
         else:
             contact_id = conn.execute(sa.select(c.c.id).where(where)).scalar()
         if contact_id is None:
@@ -296,27 +313,40 @@ def delete_contact(id_or_email: str, caller: Annotated[Caller, Depends(require_c
         row = find_contact(conn, caller.team_id, id_or_email)
         cid = row["id"]
         # contact_segments and contact_topics have no foreign keys (bulk-load speed): clean up here.
-        conn.execute(sa.delete(t.contact_segments).where(t.contact_segments.c.contact_id == cid,
-                                                         t.contact_segments.c.team_id == caller.team_id))
-        conn.execute(sa.delete(t.contact_topics).where(t.contact_topics.c.contact_id == cid,
-                                                       t.contact_topics.c.team_id == caller.team_id))
+        conn.execute(
+            sa.delete(t.contact_segments).where(
+                t.contact_segments.c.contact_id == cid, t.contact_segments.c.team_id == caller.team_id
+            )
+        )
+        conn.execute(
+            sa.delete(t.contact_topics).where(t.contact_topics.c.contact_id == cid, t.contact_topics.c.team_id == caller.team_id)
+        )
         conn.execute(sa.delete(c).where(c.c.id == cid, c.c.team_id == caller.team_id))
     return {"object": "contact", "id": str(cid), "contact": str(cid), "deleted": True}
 
 
 # -- a contact's segments -------------------------------------------------------------------------
-@router.get("/contacts/{id_or_email}/segments", response_model=SegmentList, summary="List a contact's segments",
-            tags=["segments"])
+@router.get(
+    "/contacts/{id_or_email}/segments", response_model=SegmentList, summary="List a contact's segments", tags=["segments"]
+)
 def list_contact_segments(
-    id_or_email: str, caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(EVERY_OBJECT)],
+    id_or_email: str,
+    caller: Annotated[Caller, Depends(require_caller)],
+    page: Annotated[Page, Depends(EVERY_OBJECT)],
 ):
     s, cs = t.segments, t.contact_segments
     with get_engine().connect() as conn:
         contact = find_contact(conn, caller.team_id, id_or_email)
-        query = sa.select(s).where(s.c.team_id == caller.team_id, s.c.id.in_(
-            sa.select(cs.c.segment_id).where(cs.c.contact_id == contact["id"], cs.c.team_id == caller.team_id)))
+        query = sa.select(s).where(
+            s.c.team_id == caller.team_id,
+            s.c.id.in_(sa.select(cs.c.segment_id).where(cs.c.contact_id == contact["id"], cs.c.team_id == caller.team_id)),
+        )
         return paginate(
-            conn, query, s.c.created_at, s.c.id, page,
+            conn,
+            query,
+            s.c.created_at,
+            s.c.id,
+            page,
             lambda sid: sa.select(s.c.created_at).where(s.c.id == sid, s.c.team_id == caller.team_id),
             render.segment,
         )
@@ -329,61 +359,98 @@ def _segment_or_404(conn, team_id: int, segment_id: str) -> None:
         raise not_found("Segment")
 
 
-@router.post("/contacts/{id_or_email}/segments/{segment_id}", response_model=MembershipChanged,
-             response_model_exclude_none=True, summary="Add a contact to a segment", tags=["segments"])
+@router.post(
+    "/contacts/{id_or_email}/segments/{segment_id}",
+    response_model=MembershipChanged,
+    response_model_exclude_none=True,
+    summary="Add a contact to a segment",
+    tags=["segments"],
+)
 def add_contact_segment(id_or_email: str, segment_id: str, caller: Annotated[Caller, Depends(require_caller)]):
     from sqlalchemy.dialects.postgresql import insert
 
     with get_engine().begin() as conn:
         contact = find_contact(conn, caller.team_id, id_or_email)
         _segment_or_404(conn, caller.team_id, segment_id)
-        conn.execute(insert(t.contact_segments).values(contact_id=contact["id"], segment_id=segment_id,
-                                                       team_id=caller.team_id).on_conflict_do_nothing())
+        conn.execute(
+            insert(t.contact_segments)
+            .values(contact_id=contact["id"], segment_id=segment_id, team_id=caller.team_id)
+            .on_conflict_do_nothing()
+        )
     return {"id": segment_id}
 
 
-@router.delete("/contacts/{id_or_email}/segments/{segment_id}", response_model=MembershipChanged,
-               summary="Remove a contact from a segment", tags=["segments"])
+@router.delete(
+    "/contacts/{id_or_email}/segments/{segment_id}",
+    response_model=MembershipChanged,
+    summary="Remove a contact from a segment",
+    tags=["segments"],
+)
 def remove_contact_segment(id_or_email: str, segment_id: str, caller: Annotated[Caller, Depends(require_caller)]):
     with get_engine().begin() as conn:
         contact = find_contact(conn, caller.team_id, id_or_email)
         _segment_or_404(conn, caller.team_id, segment_id)
         cs = t.contact_segments
-        conn.execute(sa.delete(cs).where(cs.c.contact_id == contact["id"], cs.c.segment_id == segment_id,
-                                         cs.c.team_id == caller.team_id))
+        conn.execute(
+            sa.delete(cs).where(cs.c.contact_id == contact["id"], cs.c.segment_id == segment_id, cs.c.team_id == caller.team_id)
+        )
     return {"id": segment_id, "deleted": True}
 
 
 # -- a contact's topics ---------------------------------------------------------------------------
-@router.get("/contacts/{id_or_email}/topics", response_model=ContactTopicList, summary="List a contact's topic subscriptions",
-            tags=["topics"])
+@router.get(
+    "/contacts/{id_or_email}/topics",
+    response_model=ContactTopicList,
+    summary="List a contact's topic subscriptions",
+    tags=["topics"],
+)
 def list_contact_topics(
-    id_or_email: str, caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(EVERY_OBJECT)],
+    id_or_email: str,
+    caller: Annotated[Caller, Depends(require_caller)],
+    page: Annotated[Page, Depends(EVERY_OBJECT)],
 ):
     """Every topic of the team, with this contact's subscription: the one set for the contact (by an
     import, POST /contacts or PATCH .../topics), else the topic's `default_subscription`."""
     tp, ct = t.topics, t.contact_topics
     with get_engine().connect() as conn:
         contact = find_contact(conn, caller.team_id, id_or_email)
-        mine = sa.select(ct.c.topic_id, ct.c.subscription).where(
-            ct.c.contact_id == contact["id"], ct.c.team_id == caller.team_id).subquery()
+        mine = (
+            sa.select(ct.c.topic_id, ct.c.subscription)
+            .where(ct.c.contact_id == contact["id"], ct.c.team_id == caller.team_id)
+            .subquery()
+        )
         query = (
-            sa.select(tp.c.id, tp.c.name, tp.c.description, tp.c.created_at,
-                      sa.func.coalesce(mine.c.subscription, tp.c.default_subscription).label("subscription"))
+            sa.select(
+                tp.c.id,
+                tp.c.name,
+                tp.c.description,
+                tp.c.created_at,
+                sa.func.coalesce(mine.c.subscription, tp.c.default_subscription).label("subscription"),
+            )
             .select_from(tp.outerjoin(mine, mine.c.topic_id == tp.c.id))
             .where(tp.c.team_id == caller.team_id)
         )
         return paginate(
-            conn, query, tp.c.created_at, tp.c.id, page,
+            conn,
+            query,
+            tp.c.created_at,
+            tp.c.id,
+            page,
             lambda tid: sa.select(tp.c.created_at).where(tp.c.id == tid, tp.c.team_id == caller.team_id),
             render.contact_topic,
         )
 
 
-@router.patch("/contacts/{id_or_email}/topics", response_model=ContactUpdated, summary="Update a contact's topic subscriptions",
-              tags=["topics"])
+@router.patch(
+    "/contacts/{id_or_email}/topics",
+    response_model=ContactUpdated,
+    summary="Update a contact's topic subscriptions",
+    tags=["topics"],
+)
 def update_contact_topics(
-    id_or_email: str, body: list[TopicRef] | TopicsUpdate, caller: Annotated[Caller, Depends(require_caller)],
+    id_or_email: str,
+    body: list[TopicRef] | TopicsUpdate,
+    caller: Annotated[Caller, Depends(require_caller)],
 ):
     """The body is a JSON array `[{"id": "<topic id>", "subscription": "opt_in" | "opt_out"}]`; the
     topics it names get that subscription, the others are left as they are."""
@@ -399,14 +466,22 @@ def update_contact_topics(
     with get_engine().begin() as conn:
         contact = find_contact(conn, caller.team_id, id_or_email)
         tp = t.topics
-        known = {str(r) for r in conn.execute(
-            sa.select(tp.c.id).where(tp.c.team_id == caller.team_id, tp.c.id.in_(list(wanted)))).scalars()}
+        known = {
+            str(r)
+            for r in conn.execute(sa.select(tp.c.id).where(tp.c.team_id == caller.team_id, tp.c.id.in_(list(wanted)))).scalars()
+        }
         missing = [tid for tid in wanted if tid not in known]
         if missing:
             raise ApiError(422, "validation_error", f"topic {missing[0]} does not exist")
-        stmt = insert(t.contact_topics).values([
-            {"contact_id": contact["id"], "topic_id": tid, "team_id": caller.team_id, "subscription": sub}
-            for tid, sub in sorted(wanted.items())])
-        conn.execute(stmt.on_conflict_do_update(index_elements=["contact_id", "topic_id"],
-                                                set_={"subscription": stmt.excluded.subscription}))
+        stmt = insert(t.contact_topics).values(
+            [
+                {"contact_id": contact["id"], "topic_id": tid, "team_id": caller.team_id, "subscription": sub}
+                for tid, sub in sorted(wanted.items())
+            ]
+        )
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["contact_id", "topic_id"], set_={"subscription": stmt.excluded.subscription}
+            )
+        )
     return {"id": str(contact["id"])}

@@ -1,4 +1,5 @@
 """Contact imports: POST a CSV (multipart, streamed to the landing store), GET one, list, failures."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,8 @@ from pydantic import BaseModel
 from roster.api.http.auth import Caller, require_caller
 from roster.api.http.errors import ApiError, cannot_store, not_found
 from roster.api.http.pagination import IMPORTS_PAGE, Page, paginate
-from roster.api.routers.common import valid_id
 from roster.api.http.uploads import max_upload_bytes, receive_upload, too_large
+from roster.api.routers.common import valid_id
 from roster.database import get_engine
 from roster.importing.errors import ImportRefused
 from roster.importing.render import render_import
@@ -80,21 +81,35 @@ UPLOAD_SCHEMA = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary", "description": "The CSV (up to 200 MB by default)."},
-                        "column_map": {"type": "string", "description": 'JSON: {"email": "<header>", "first_name": ..., "last_name": ..., "unsubscribed": ..., "properties": {"<key>": {"column": "<header>", "type": "string|number|boolean"}}}'},
+                        "column_map": {
+                            "type": "string",
+                            "description": 'JSON: {"email": "<header>", "first_name": ..., "last_name": ..., "unsubscribed": ..., "properties": {"<key>": {"column": "<header>", "type": "string|number|boolean"}}}',
+                        },
                         "on_conflict": {"type": "string", "enum": ["upsert", "skip"], "default": "upsert"},
                         "segments": {"type": "string", "description": 'JSON: [{"id": "<segment id>"}]'},
-                        "topics": {"type": "string", "description": 'JSON: [{"id": "<topic id>", "subscription": "opt_in|opt_out"}]'},
+                        "topics": {
+                            "type": "string",
+                            "description": 'JSON: [{"id": "<topic id>", "subscription": "opt_in|opt_out"}]',
+                        },
                         "on_error": {"type": "string", "description": "Legacy; accepted and ignored."},
-                        "auto_map": {"type": "boolean", "default": False,
-                                     "description": "Roster: map the columns the column map leaves out (without a "
-                                                    "column map: every column, not only the headers named "
-                                                    "email, first_name, last_name, unsubscribed)."},
-                        "auto_create_properties": {"type": "boolean", "default": False,
-                                                   "description": "Roster: automatic mapping may create new properties."},
-                        "model_mapping": {"type": "boolean",
-                                          "description": "Roster: the mapping model (when the server has one) may "
-                                                         "see this file's headers and sample values. Left out: as "
-                                                         "the team, else the server, says (default: no)."},
+                        "auto_map": {
+                            "type": "boolean",
+                            "default": False,
+                            "description": "Roster: map the columns the column map leaves out (without a "
+                            "column map: every column, not only the headers named "
+                            "email, first_name, last_name, unsubscribed).",
+                        },
+                        "auto_create_properties": {
+                            "type": "boolean",
+                            "default": False,
+                            "description": "Roster: automatic mapping may create new properties.",
+                        },
+                        "model_mapping": {
+                            "type": "boolean",
+                            "description": "Roster: the mapping model (when the server has one) may "
+                            "see this file's headers and sample values. Left out: as "
+                            "the team, else the server, says (default: no).",
+                        },
                     },
                 }
             }
@@ -141,7 +156,10 @@ def _service() -> ImportService:
 
 
 @router.post(
-    "/contacts/imports", status_code=201, response_model=ImportCreated, openapi_extra=UPLOAD_SCHEMA,
+    "/contacts/imports",
+    status_code=201,
+    response_model=ImportCreated,
+    openapi_extra=UPLOAD_SCHEMA,
     summary="Create a contact import",
     description="Upload a CSV as multipart/form-data. The import runs in the background; poll GET /contacts/imports/{id}.",
 )
@@ -206,17 +224,22 @@ SUGGEST_SCHEMA = {
                     "type": "object",
                     "required": ["file"],
                     "properties": {
-                        "file": {"type": "string", "format": "binary",
-                                 "description": "The CSV (or .csv.gz). Only its first 4 MB are read; the rest of the upload is discarded."},
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "The CSV (or .csv.gz). Only its first 4 MB are read; the rest of the upload is discarded.",
+                        },
                         "existing_properties": {
                             "type": "string",
                             "description": 'JSON: [{"key": "<key>", "type": "string|number|boolean"}]: the properties to map '
-                                           "onto, instead of the team's.",
+                            "onto, instead of the team's.",
                         },
-                        "model_mapping": {"type": "boolean",
-                                          "description": "The mapping model (when the server has one) may see the "
-                                                         "file's headers and sample values. Left out: as the team, "
-                                                         "else the server, says (default: no)."},
+                        "model_mapping": {
+                            "type": "boolean",
+                            "description": "The mapping model (when the server has one) may see the "
+                            "file's headers and sample values. Left out: as the team, "
+                            "else the server, says (default: no).",
+                        },
                     },
                 }
             }
@@ -257,22 +280,31 @@ def _finish_head(path, limit: int) -> None:
     path.write_bytes(_cut_at_line_end(raw))
 
 
-ERROR_SCHEMA = {"application/json": {"schema": {
-    "type": "object", "required": ["statusCode", "name", "message"],
-    "properties": {"statusCode": {"type": "integer"}, "name": {"type": "string"}, "message": {"type": "string"}}}}}
+ERROR_SCHEMA = {
+    "application/json": {
+        "schema": {
+            "type": "object",
+            "required": ["statusCode", "name", "message"],
+            "properties": {"statusCode": {"type": "integer"}, "name": {"type": "string"}, "message": {"type": "string"}},
+        }
+    }
+}
 
 
 @router.post(
-    "/contacts/imports/column-map", response_model=ColumnMapSuggestion, openapi_extra=SUGGEST_SCHEMA,
-    responses={413: {"description": "The upload is over the upload limit.", "content": ERROR_SCHEMA},
-               422: {"description": "No file, an empty or binary file, or invalid `existing_properties`.",
-                     "content": ERROR_SCHEMA}},
+    "/contacts/imports/column-map",
+    response_model=ColumnMapSuggestion,
+    openapi_extra=SUGGEST_SCHEMA,
+    responses={
+        413: {"description": "The upload is over the upload limit.", "content": ERROR_SCHEMA},
+        422: {"description": "No file, an empty or binary file, or invalid `existing_properties`.", "content": ERROR_SCHEMA},
+    },
     summary="Suggest a column map for a CSV",
     description="Upload a CSV (multipart/form-data, `file`); only its first 4 MB are read. Returns where each "
-                "column should go (`email`, `first_name`, `last_name`, `unsubscribed` with `invert`, a property, "
-                "or `ignore`), with a confidence, a reason and the engine that decided, plus `column_map` ready for "
-                "POST /contacts/imports. A map the team accepted before for the same headers wins (engine `memory`). "
-                "Nothing is stored.",
+    "column should go (`email`, `first_name`, `last_name`, `unsubscribed` with `invert`, a property, "
+    "or `ignore`), with a confidence, a reason and the engine that decided, plus `column_map` ready for "
+    "POST /contacts/imports. A map the team accepted before for the same headers wins (engine `memory`). "
+    "Nothing is stored.",
 )
 async def suggest_column_map(request: Request, caller: Annotated[Caller, Depends(require_caller)]):
     from roster.csvfiles import FileRefused
@@ -288,8 +320,7 @@ async def suggest_column_map(request: Request, caller: Annotated[Caller, Depends
         def suggest() -> dict:
             if upload.truncated:
                 _finish_head(upload.path, HEAD_BYTES)
-            return suggest_for_file(get_engine(), caller.team_id, upload.path, existing, with_headers=True,
-                                    model_mapping=consent)
+            return suggest_for_file(get_engine(), caller.team_id, upload.path, existing, with_headers=True, model_mapping=consent)
 
         try:
             result = await run_in_threadpool(suggest)
@@ -308,14 +339,19 @@ def _import_or_404(service: ImportService, caller: Caller, import_id: str) -> di
     return row
 
 
-@router.get("/contacts/imports/{import_id}", response_model=ContactImport, response_model_exclude_unset=True,
-            summary="Retrieve a contact import")
+@router.get(
+    "/contacts/imports/{import_id}",
+    response_model=ContactImport,
+    response_model_exclude_unset=True,
+    summary="Retrieve a contact import",
+)
 def get_contact_import(import_id: str, caller: Annotated[Caller, Depends(require_caller)]):
     return render_import(_import_or_404(_service(), caller, import_id))
 
 
-@router.get("/contacts/imports", response_model=ContactImportList, response_model_exclude_unset=True,
-            summary="List contact imports")
+@router.get(
+    "/contacts/imports", response_model=ContactImportList, response_model_exclude_unset=True, summary="List contact imports"
+)
 def list_contact_imports(
     caller: Annotated[Caller, Depends(require_caller)],
     page: Annotated[Page, Depends(IMPORTS_PAGE)],
@@ -333,14 +369,22 @@ FAILURES_MAX_LIMIT = 1000
     "/contacts/imports/{import_id}/failures",
     summary="The failed rows of an import",
     description="CSV (row_number, email, reason, then the row's original columns) by default or with "
-                "`Accept: text/csv`: every failed row, streamed, with cells a spreadsheet would run as a formula "
-                "prefixed with a single quote. A JSON list with `Accept: application/json`, paginated: `limit` "
-                f"(1-{FAILURES_MAX_LIMIT}, default 100) rows after the row number `after`, with `has_more`.",
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}},
-                                 "application/json": {"schema": ImportFailureList.model_json_schema()}}}},
+    "`Accept: text/csv`: every failed row, streamed, with cells a spreadsheet would run as a formula "
+    "prefixed with a single quote. A JSON list with `Accept: application/json`, paginated: `limit` "
+    f"(1-{FAILURES_MAX_LIMIT}, default 100) rows after the row number `after`, with `has_more`.",
+    responses={
+        200: {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/json": {"schema": ImportFailureList.model_json_schema()},
+            }
+        }
+    },
 )
 def get_contact_import_failures(
-    import_id: str, request: Request, caller: Annotated[Caller, Depends(require_caller)],
+    import_id: str,
+    request: Request,
+    caller: Annotated[Caller, Depends(require_caller)],
     limit: Annotated[int, Query(ge=1, le=FAILURES_MAX_LIMIT, description="JSON only: rows per page.")] = 100,
     after: Annotated[int | None, Query(ge=0, description="JSON only: the row_number the page starts after.")] = None,
 ):
@@ -351,6 +395,8 @@ def get_contact_import_failures(
     accept = request.headers.get("accept", "").lower()
     if "application/json" in accept and "text/csv" not in accept:
         return JSONResponse(service.failures_page(caller.team_id, import_id, limit, after))
-    return StreamingResponse(service.failures_csv(caller.team_id, import_id),
-                             media_type="text/csv; charset=utf-8",
-                             headers={"content-disposition": f'attachment; filename="import-{import_id}-failures.csv"'})
+    return StreamingResponse(
+        service.failures_csv(caller.team_id, import_id),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="import-{import_id}-failures.csv"'},
+    )

@@ -1,7 +1,8 @@
 """Contact properties: create, list, get, update the fallback value, delete."""
+
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends
@@ -18,7 +19,7 @@ from schemas.column_map import PROPERTY_KEY
 
 router = APIRouter(tags=["contact properties"])
 p = t.contact_properties
-Fallback = Union[str, float, int, bool, None]
+Fallback = str | float | int | bool | None
 
 
 class ContactProperty(BaseModel):
@@ -51,9 +52,11 @@ class PropertyUpdate(BaseModel):
 def _check_fallback(kind: str, value) -> None:
     if value is None:
         return
-    ok = (kind == "string" and isinstance(value, str)) or \
-         (kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool)) or \
-         (kind == "boolean" and isinstance(value, bool))
+    ok = (
+        (kind == "string" and isinstance(value, str))
+        or (kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool))
+        or (kind == "boolean" and isinstance(value, bool))
+    )
     if not ok:
         raise ApiError(422, "validation_error", f"`fallback_value` must be a {kind}")
 
@@ -75,8 +78,10 @@ def create_property(body: PropertyCreate, caller: Annotated[Caller, Depends(requ
     _check_fallback(body.type, body.fallback_value)
     with get_engine().begin() as conn:
         new_id = conn.execute(
-            insert(p).values(team_id=caller.team_id, key=body.key, type=body.type, fallback_value=body.fallback_value)
-            .on_conflict_do_nothing(index_elements=["team_id", "key"]).returning(p.c.id)
+            insert(p)
+            .values(team_id=caller.team_id, key=body.key, type=body.type, fallback_value=body.fallback_value)
+            .on_conflict_do_nothing(index_elements=["team_id", "key"])
+            .returning(p.c.id)
         ).scalar()
     if new_id is None:
         raise ApiError(422, "validation_error", f"a contact property with the key `{body.key}` already exists")
@@ -87,7 +92,11 @@ def create_property(body: PropertyCreate, caller: Annotated[Caller, Depends(requ
 def list_properties(caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(PROPERTIES_PAGE)]):
     with get_engine().connect() as conn:
         return paginate(
-            conn, sa.select(p).where(p.c.team_id == caller.team_id), p.c.created_at, p.c.id, page,
+            conn,
+            sa.select(p).where(p.c.team_id == caller.team_id),
+            p.c.created_at,
+            p.c.id,
+            page,
             lambda pid: sa.select(p.c.created_at).where(p.c.id == pid, p.c.team_id == caller.team_id),
             render.contact_property,
         )
@@ -99,24 +108,36 @@ def get_property(property_id: str, caller: Annotated[Caller, Depends(require_cal
         return render.contact_property(_find(conn, caller.team_id, property_id))
 
 
-@router.patch("/contact-properties/{property_id}", response_model=Created,
-              summary="Update a contact property's fallback value (the only thing that can change)")
+@router.patch(
+    "/contact-properties/{property_id}",
+    response_model=Created,
+    summary="Update a contact property's fallback value (the only thing that can change)",
+)
 def update_property(property_id: str, body: PropertyUpdate, caller: Annotated[Caller, Depends(require_caller)]):
     with get_engine().begin() as conn:
         row = _find(conn, caller.team_id, property_id)
         _check_fallback(row["type"], body.fallback_value)
-        conn.execute(sa.update(p).where(p.c.id == property_id, p.c.team_id == caller.team_id)
-                     .values(fallback_value=sa.null() if body.fallback_value is None else body.fallback_value))
+        conn.execute(
+            sa.update(p)
+            .where(p.c.id == property_id, p.c.team_id == caller.team_id)
+            .values(fallback_value=sa.null() if body.fallback_value is None else body.fallback_value)
+        )
     return {"object": "contact_property", "id": property_id}
 
 
-@router.delete("/contact-properties/{property_id}", response_model=Deleted,
-               summary="Delete a contact property (and its values on the team's contacts)")
+@router.delete(
+    "/contact-properties/{property_id}",
+    response_model=Deleted,
+    summary="Delete a contact property (and its values on the team's contacts)",
+)
 def delete_property(property_id: str, caller: Annotated[Caller, Depends(require_caller)]):
     with get_engine().begin() as conn:
         row = _find(conn, caller.team_id, property_id)
         c = t.contacts
-        conn.execute(sa.update(c).where(c.c.team_id == caller.team_id, c.c.properties.has_key(row["key"]))
-                     .values(properties=c.c.properties - row["key"]))
+        conn.execute(
+            sa.update(c)
+            .where(c.c.team_id == caller.team_id, c.c.properties.has_key(row["key"]))
+            .values(properties=c.c.properties - row["key"])
+        )
         conn.execute(sa.delete(p).where(p.c.id == property_id, p.c.team_id == caller.team_id))
     return {"object": "contact_property", "id": property_id, "deleted": True}

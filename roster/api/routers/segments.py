@@ -1,4 +1,5 @@
 """Segments: create, list, get, update the name, delete (with its memberships)."""
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -62,7 +63,11 @@ def create_segment(body: SegmentCreate, caller: Annotated[Caller, Depends(requir
 def list_segments(caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(EVERY_OBJECT)]):
     with get_engine().connect() as conn:
         return paginate(
-            conn, sa.select(s).where(s.c.team_id == caller.team_id), s.c.created_at, s.c.id, page,
+            conn,
+            sa.select(s).where(s.c.team_id == caller.team_id),
+            s.c.created_at,
+            s.c.id,
+            page,
             lambda sid: sa.select(s.c.created_at).where(s.c.id == sid, s.c.team_id == caller.team_id),
             render.segment,
         )

@@ -1,4 +1,5 @@
 """Topics: create, list, get, update (name, description), delete (with its subscriptions)."""
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -58,10 +59,16 @@ def _find(conn, team_id: int, topic_id: str) -> dict:
 @router.post("/topics", status_code=201, response_model=Created, summary="Create a topic")
 def create_topic(body: TopicCreate, caller: Annotated[Caller, Depends(require_caller)]):
     with get_engine().begin() as conn:
-        new_id = conn.execute(sa.insert(tp).values(
-            team_id=caller.team_id, name=body.name, description=body.description,
-            default_subscription=body.default_subscription,
-        ).returning(tp.c.id)).scalar_one()
+        new_id = conn.execute(
+            sa.insert(tp)
+            .values(
+                team_id=caller.team_id,
+                name=body.name,
+                description=body.description,
+                default_subscription=body.default_subscription,
+            )
+            .returning(tp.c.id)
+        ).scalar_one()
     return {"object": "topic", "id": str(new_id)}
 
 
@@ -69,7 +76,11 @@ def create_topic(body: TopicCreate, caller: Annotated[Caller, Depends(require_ca
 def list_topics(caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(TOPICS_PAGE)]):
     with get_engine().connect() as conn:
         return paginate(
-            conn, sa.select(tp).where(tp.c.team_id == caller.team_id), tp.c.created_at, tp.c.id, page,
+            conn,
+            sa.select(tp).where(tp.c.team_id == caller.team_id),
+            tp.c.created_at,
+            tp.c.id,
+            page,
             lambda tid: sa.select(tp.c.created_at).where(tp.c.id == tid, tp.c.team_id == caller.team_id),
             render.topic,
         )

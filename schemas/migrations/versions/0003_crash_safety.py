@@ -10,6 +10,7 @@
 
 Revision ID: 0003
 """
+
 from alembic import op
 
 revision = "0003"

@@ -2,6 +2,7 @@
 
 Revision ID: 0010
 """
+
 from alembic import op
 
 revision = "0010"

@@ -2,6 +2,7 @@
 
 Revision ID: 0030
 """
+
 from alembic import op
 
 revision = "0030"
