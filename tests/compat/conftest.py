@@ -20,6 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.processes import stop_tree
+
 BIN = Path(sys.executable).parent
 PEOPLE_CSV = (b"Email,First Name,Plan,Seats\r\n"
               b"ann@example.com,Ann,pro,3\r\n"
@@ -53,8 +55,8 @@ def node_tools():
 
 @pytest.fixture(scope="module")
 def roster_server(database):
-    """`roster serve` on a free port, for this module's tests: stopped (with its Dagster processes)
-    before other modules run, since tests/test_serve.py counts the machine's Dagster processes."""
+    """`roster serve` on a free port, for this module's tests, stopped with its own process tree
+    (the API, the Dagster daemon and its code server) when they are done."""
     home = Path(tempfile.mkdtemp(prefix="roster-compat-"))
     env = {**os.environ, "DAGSTER_HOME": str(home / "dagster"), "ROSTER_LAUNCH": "sensor",
            "ROSTER_RATE_LIMIT": "100"}  # the clients poll; the default 10/s is per key and these share none
@@ -71,15 +73,11 @@ def roster_server(database):
         except httpx.HTTPError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
+            stop_tree(proc)
             pytest.fail("roster serve did not answer: " + log.read_text()[-3000:])
         time.sleep(0.5)
     yield {"url": base, "log": log}
-    proc.terminate()
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_tree(proc)
 
 
 @pytest.fixture
