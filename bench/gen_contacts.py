@@ -20,7 +20,8 @@ import random
 import sys
 from typing import TextIO
 
-HEADER = ["Email", "First Name", "Last Name", "Plan", "Company", "Country", "Signup Date", "Lifetime Value", "Subscribed"]
+HEADER = ["Email", "First Name", "Last Name", "Plan", "Company", "Country", "Signup Date", "Lifetime Value",
+          "Subscribed"]
 # Names with letters outside ASCII, so the importer's decoding is exercised on every run.
 FIRST_NAMES = ["Ada", "Grace", "Linus", "Margaret", "Ken", "Barbara", "José", "Zoë", "Łukasz", "Søren", "Ngozi",
                "Hiroshi", "Priya", "Amélie"]
