@@ -1,14 +1,15 @@
 """Roster against the raw-SQL floor, in the same run, on the same PostgreSQL server.
 
-Usage: python bench/run.py [--rows 1000000] [--memory-rows 0] [--repeat 1] [--shared ../shared]
+Usage: python bench/run.py [--rows 1000000] [--memory-rows 0] [--repeat 1] [--no-segment]
 
-1. Generates the data with shared/bench/gen_contacts.py (kept in bench/data/ for the next run).
-2. Times shared/bench/floor.sh on it: a first load, then the same file again (updates every row).
+1. Generates the data with bench/gen_contacts.py (kept in bench/data/ for the next run).
+2. Times the raw-SQL floor, bench/floor.py, on it: a first load, then the same file again (updates
+   every row).
 3. Times `roster import` the same two ways, into a fresh database on the same server, in a
    fresh data directory, and reads its peak RSS.
 4. Prints each ratio to the floor. With --memory-rows N, also imports an N-row file and prints its
    peak RSS and how its time compares with the 1M-row time (linearity).
-Needs the local PostgreSQL (socket /var/run/postgresql, as floor.sh does).
+Needs the local PostgreSQL (socket /var/run/postgresql, as floor.py does).
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import os
 import resource
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from floor import floor  # bench/ is on sys.path: this script's own folder
+from gen_contacts import write_contacts
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / "data"
@@ -42,20 +45,16 @@ COLUMN_MAP = {
 }
 
 
-def generate(shared: Path, rows: int) -> Path:
+def generate(rows: int) -> Path:
+    """The rows-row file of gen_contacts.py's defaults, made once and kept in bench/data/."""
     DATA.mkdir(parents=True, exist_ok=True)
     path = DATA / f"contacts_{rows}.csv"
     if not path.exists():
-        subprocess.run([sys.executable, str(shared / "bench" / "gen_contacts.py"), str(rows), str(path)], check=True)
+        partial = path.with_suffix(".partial")  # an interrupted run must not leave a short file to reuse
+        with partial.open("w", newline="", encoding="utf-8") as out:
+            write_contacts(out, rows)
+        partial.rename(path)
     return path
-
-
-def floor(shared: Path, path: Path) -> tuple[float, float]:
-    out = subprocess.run(
-        ["bash", str(shared / "bench" / "floor.sh"), str(path)], check=True, capture_output=True, text=True
-    ).stdout
-    create, update = out.strip().splitlines()[-1].split(":")[1].split()
-    return float(create), float(update)
 
 
 def psql(db: str, sql: str) -> None:
@@ -109,13 +108,12 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--memory-rows", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=1, help="runs of each measurement; medians are printed")
-    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     ap.add_argument("--no-segment", action="store_true", help="import without adding contacts to a segment")
     args = ap.parse_args()
-    path = generate(args.shared, args.rows)
+    path = generate(args.rows)
     floors, creates, updates, rss = [], [], [], []
     for _ in range(args.repeat):
-        floors.append(floor(args.shared, path))
+        floors.append(floor(path))
         with tempfile.TemporaryDirectory() as tmp:
             env, segment = fresh_roster(Path(tmp))
             segment = None if args.no_segment else segment
@@ -137,7 +135,7 @@ def main() -> None:
     print(f"roster  create {c:6.2f} s   update {u:6.2f} s   peak RSS {max(rss) / 1024:.0f} MiB")
     print(f"ratio   create {c / f_create:6.2f}     update {u / f_update:6.2f}")
     if args.memory_rows:
-        big = generate(args.shared, args.memory_rows)
+        big = generate(args.memory_rows)
         with tempfile.TemporaryDirectory() as tmp:
             env, segment = fresh_roster(Path(tmp))
             s, r, m = roster_import(big, env, None if args.no_segment else segment)

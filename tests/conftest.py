@@ -13,8 +13,6 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-
 
 def _admin_url(base: str) -> str:
     return make_url(base).set(drivername="postgresql").render_as_string(hide_password=False)

@@ -1,4 +1,4 @@
-"""The kinds of trouble real files bring, beyond the shared samples."""
+"""The kinds of trouble real files bring, beyond the bad files of tests/bad_files.py."""
 
 from __future__ import annotations
 

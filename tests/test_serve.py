@@ -16,6 +16,8 @@ import httpx
 import psutil
 import pytest
 
+from tests.processes import stop_tree
+
 BIN = Path(sys.executable).parent
 
 
@@ -51,11 +53,10 @@ def served(tmp_path, team):
         except httpx.HTTPError:
             time.sleep(0.5)
     else:
-        proc.kill()
+        stop_tree(proc)
         pytest.fail("roster serve did not answer: " + (tmp_path / "serve.log").read_text()[-2000:])
     yield base, headers, proc, tmp_path
-    if proc.poll() is None:
-        proc.kill()
+    stop_tree(proc)  # after a failed test too: no daemon or code server of ours left behind
 
 
 def test_serve_runs_imports_posted_over_http_and_stops_on_sigterm(served):

@@ -21,6 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.processes import stop_tree
+
 BIN = Path(sys.executable).parent
 PEOPLE_CSV = (
     b"Email,First Name,Plan,Seats\r\nann@example.com,Ann,pro,3\r\nbob@example.com,Bob,free,1\r\nnot-an-email,X,free,1\r\n"
@@ -59,8 +61,8 @@ def node_tools():
 
 @pytest.fixture(scope="module")
 def roster_server(database):
-    """`roster serve` on a free port, for this module's tests: stopped (with its Dagster processes)
-    before other modules run, since tests/test_serve.py counts the machine's Dagster processes."""
+    """`roster serve` on a free port, for this module's tests, stopped with its own process tree
+    (the API, the Dagster daemon and its code server) when they are done."""
     home = Path(tempfile.mkdtemp(prefix="roster-compat-"))
     env = {
         **os.environ,
@@ -85,15 +87,11 @@ def roster_server(database):
         except httpx.HTTPError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
+            stop_tree(proc)
             pytest.fail("roster serve did not answer: " + log.read_text()[-3000:])
         time.sleep(0.5)
     yield {"url": base, "log": log}
-    proc.terminate()
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_tree(proc)
 
 
 @pytest.fixture
