@@ -59,12 +59,22 @@ AMBIGUOUS_NAME = {"name": "first_name", "nombre": "first_name", "nome": "first_n
 PROPERTY_CONCEPTS: dict[str, dict[str, list[str]]] = {
     "company": {
         "English": ["company", "company name", "organization", "organisation", "org", "organization name",
-                    "account", "account name", "employer", "business name", "firm", "companyname"],
+                    "account", "account name", "employer", "business name", "firm", "companyname", "business",
+                    "workplace", "place of work", "works at", "employer name", "organisation name"],
         "German": ["firma", "firmenname", "unternehmen", "arbeitgeber", "betrieb"],
         "French": ["entreprise", "societe", "organisme", "nom de l entreprise", "raison sociale"],
         "Spanish": ["empresa", "compania", "organizacion", "nombre de la empresa"],
         "Portuguese": ["empresa", "companhia", "organizacao", "nome da empresa"],
         "Japanese": ["会社", "会社名", "企業", "企業名", "勤務先", "所属", "法人名", "組織"],
+    },
+    "lifetime_value": {
+        "English": ["lifetime value", "ltv", "clv", "customer lifetime value", "lifetime revenue", "lifetime spend",
+                    "total lifetime value", "lifetime sales"],
+        "German": ["kundenwert", "kundenlebenswert", "customer lifetime value"],
+        "French": ["valeur vie client", "valeur a vie", "valeur client"],
+        "Spanish": ["valor de vida del cliente", "valor del cliente", "valor de por vida"],
+        "Portuguese": ["valor do tempo de vida", "valor do cliente", "valor vitalicio"],
+        "Japanese": ["顧客生涯価値", "ライフタイムバリュー", "累計購入金額"],
     },
     "phone": {
         "English": ["phone", "phone number", "telephone", "tel", "mobile", "mobile phone", "cell", "cell phone",
@@ -231,7 +241,9 @@ OPT_IN: dict[str, list[str]] = {
                 "accepts marketing", "accepts email marketing", "accepts email", "marketing consent",
                 "email consent", "consent", "consented", "newsletter", "marketing", "marketing emails",
                 "email marketing", "permission", "marketing opt in", "allow email", "allows email",
-                "agreed", "wants email", "gdpr consent", "double opt in", "is subscribed", "accepts"],
+                "agreed", "wants email", "gdpr consent", "double opt in", "is subscribed", "accepts",
+                "can email", "ok to email", "email ok", "email allowed", "may email", "permission to email",
+                "email permission", "marketing permission", "contactable", "gdpr", "email opt in status"],
     "German": ["abonniert", "abonnent", "einwilligung", "newsletter anmeldung", "angemeldet",
                "werbeeinwilligung", "zustimmung", "marketing einwilligung", "newsletter einwilligung"],
     "French": ["abonne", "inscrit", "consentement", "accepte", "accepte les emails", "infolettre",
@@ -256,6 +268,21 @@ OTHER_CHANNELS |= {"terms", "tos", "privacy", "cookie", "cookies", "agb", "daten
 NEGATIONS = {"not", "non", "no", "nicht", "kein", "keine", "pas", "nao", "never"}
 
 # Words that carry no meaning for matching ("Default Address City" is about the city).
+# Opt-in words that say a column is about consent but not which way its values point ("Consent",
+# "Marketing", "GDPR": yes could mean "agreed" or "objected"): read as opted in, but marked for a
+# person to check rather than taken as sure.
+AMBIGUOUS_CONSENT = {"consent", "permission", "marketing", "gdpr", "agreed", "subscription", "contactable"}
+
+# Shortened words that exports use in name headers ("FirstNm", "Frst Name", "Fam_Name"), spelled
+# out before matching so they meet the vocabulary above.
+ABBREVIATIONS = {"nm": "name", "nme": "name", "nam": "name", "frst": "first", "fst": "first", "fist": "first",
+                 "lst": "last", "lname": "lname", "fam": "family", "gvn": "given", "sur": "sur"}
+# A single letter before "name" ("F. Name", "L_Name", "G Name"), or after first/last ("First_N").
+NAME_INITIALS = {"f": "first", "l": "last", "g": "given", "s": "surname"}
+# Whole headers that are only initials of a name part; they count only over values that look like names.
+NAME_PART_INITIALS = {"fn": ["first", "name"], "ln": ["last", "name"], "gn": ["given", "name"],
+                      "sn": ["surname"]}
+
 FILLERS = {"the", "of", "a", "an", "de", "la", "le", "les", "l", "del", "du", "des", "da", "do", "das", "der",
            "die", "den", "el", "los", "las", "and", "y", "und", "et", "your", "my", "default", "primary",
            "main", "mailing", "billing", "shipping", "contact", "customer", "client", "kunde", "kunden",
