@@ -65,7 +65,7 @@ def test_the_whole_path_from_upload_to_failed_rows(server, page, make_team_key, 
     page.wait_for_url(re.compile(r".*/dashboard/imports/[0-9a-f-]{36}$"))
     import_id = page.url.rsplit("/", 1)[1]
 
-    # The counts move by themselves until completed (the page polls; nobody reloads it).
+    # The counts move by themselves until completed (the page polls its status).
     status = page.locator("#status")
     page.wait_for_function("document.querySelector('#status').dataset.status === 'completed'", timeout=120_000)
     assert status.inner_text() == "Completed"
@@ -101,6 +101,16 @@ def test_the_whole_path_from_upload_to_failed_rows(server, page, make_team_key, 
     page.get_by_role("link", name="Imports").first.click()
     listed = page.locator(f"tr[data-import-id='{import_id}']")
     assert listed.get_by_text("kunden.csv").count() == 1 and "Completed" in listed.inner_text()
+
+    # The same columns next time: the reviewed map comes preselected (engine "memory").
+    page.get_by_role("link", name="New import").first.click()
+    page.get_by_label("Choose a file or drop it here").set_input_files(str(tmp_path / "kunden.csv"))
+    page.get_by_role("button", name="Upload and review").click()
+    page.wait_for_url("**/dashboard/imports/review/*")
+    assert row_of(page, "Firma").locator("select.target").input_value() == "property:employer"
+    assert row_of(page, "Firma").locator(".engine").inner_text() == "memory"
+    assert row_of(page, "Lifetime Value").locator("select.target").input_value() == "property:ltv"
+    assert not row_of(page, "Notizen").get_by_label("Import this column").is_checked()
 
 
 def test_a_wrong_key_is_refused(server, page):
