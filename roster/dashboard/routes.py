@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 
 from roster.api.http.auth import lookup_caller
+from roster.api.http.errors import ApiError
 from roster.api.http.keys import hash_token
 from roster.api.http.ratelimit import SharedBuckets, client_address, limits
 from roster.api.http.uploads import max_upload_bytes, receive_upload
@@ -207,9 +208,10 @@ async def upload(request: Request, who: Signed):
         up = await receive_upload(request, service.landing.base() / ".incoming", limit)
     except FileTooLarge:
         return refuse(f"The file is larger than the limit of {size_text(limit)}.", 413)
-    except Exception as e:  # ApiError: too large, malformed form
-        message = getattr(e, "message", None) or str(e)
-        return refuse(message, getattr(e, "status_code", 422))
+    except ApiError as e:  # over the limit, or not a multipart form
+        return refuse(e.message, e.status_code)
+    except OSError:
+        return refuse("The server could not store the upload (its disk may be full): try again later.", 503)
     token = request.headers.get("x-csrf-token") or up.fields.get("csrf")
     if not sessions.csrf_ok(who.cookie, token):
         up.cleanup()
@@ -297,6 +299,8 @@ async def start_import(request: Request, draft_id: str, who: Signed):
                                        max_bytes=max_upload_bytes())
         except (OptionsError, ImportRefused, FileTooLarge) as e:
             return None, [str(e)]
+        except OSError:
+            return None, ["The server could not store the file (its disk may be full): try again later."]
         drafts.discard(draft)
         service.submit(import_id)
         return import_id, []
