@@ -70,7 +70,7 @@ PROPERTY_CONCEPTS: dict[str, dict[str, list[str]]] = {
     "lifetime_value": {
         "English": ["lifetime value", "ltv", "clv", "customer lifetime value", "lifetime revenue", "lifetime spend",
                     "total lifetime value", "lifetime sales"],
-        "German": ["kundenwert", "kundenlebenswert", "customer lifetime value"],
+        "German": ["kundenwert", "kundenlebenswert"],
         "French": ["valeur vie client", "valeur a vie", "valeur client"],
         "Spanish": ["valor de vida del cliente", "valor del cliente", "valor de por vida"],
         "Portuguese": ["valor do tempo de vida", "valor do cliente", "valor vitalicio"],
