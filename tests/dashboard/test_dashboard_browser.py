@@ -167,3 +167,30 @@ def test_works_at_phone_width(server, browser, make_team_key):
         assert pg.evaluate("document.activeElement.textContent") == "Skip to content"
     finally:
         context.close()
+
+
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, button')]
+  .filter(el => el.type !== 'hidden' && !el.closest('[hidden]'))
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.textContent.trim())
+  .map(el => el.name || el.id || el.outerHTML.slice(0, 60))"""
+
+
+def test_every_control_has_a_label_and_the_review_works_by_keyboard(server, page, make_team_key, tmp_path):
+    _, _, key = make_team_key()
+    sign_in(page, server, key)
+    page.goto(server + "/dashboard/imports/new")
+    assert page.evaluate(UNLABELLED) == []
+    (tmp_path / "people.csv").write_text("Mail;Given Name;Opt-in\nann@example.com;Ann;yes\nbob@example.com;Bob;no\n")
+    page.get_by_label("Choose a file or drop it here").set_input_files(str(tmp_path / "people.csv"))
+    page.get_by_role("button", name="Upload and review").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/dashboard/imports/review/*")
+    assert page.evaluate(UNLABELLED) == []
+    # Change a target with the keyboard alone: focus the select, arrow to another option.
+    target = row_of(page, "Given Name").locator("select.target")
+    target.focus()
+    page.keyboard.press("ArrowDown")
+    assert target.input_value() == "last_name"
+    page.get_by_role("button", name="Start the import").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/dashboard/imports/[0-9a-f-]{36}$"))
