@@ -97,6 +97,14 @@
 
   // Review: show the new-property fields and the invert switch only where they apply.
   function review() {
+    var form = document.getElementById("review-form");
+    if (form) {
+      form.addEventListener("submit", function () {
+        // One import per click: a second press while the first is being checked would start another.
+        var start = document.getElementById("start");
+        setTimeout(function () { start.disabled = true; start.textContent = "Starting…"; }, 0);
+      });
+    }
     document.querySelectorAll(".maprow").forEach(function (row) {
       var select = row.querySelector("select.target");
       var include = row.querySelector("input[name^='include_']");
