@@ -33,6 +33,8 @@ def test_the_whole_path_from_upload_to_failed_rows(server, page, make_team_key, 
 
     _, team_id, key = make_team_key()
     properties.create_missing(engine, team_id, {"company": "string", "employer": "string"})
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO topics (team_id, name) VALUES (:t, 'Produktneuheiten')"), {"t": team_id})
     messy_csv(tmp_path / "kunden.csv")
 
     sign_in(page, server, key)
@@ -61,6 +63,7 @@ def test_the_whole_path_from_upload_to_failed_rows(server, page, make_team_key, 
     ltv.get_by_label("New property name").fill("ltv")
     ltv.get_by_label("Type").select_option("number")
     page.get_by_label("New segment (optional)").fill("Kunden aus Excel")
+    page.get_by_label("Produktneuheiten").select_option("opt_in")
     page.get_by_role("button", name="Start the import").click()
     page.wait_for_url(re.compile(r".*/dashboard/imports/[0-9a-f-]{36}$"))
     import_id = page.url.rsplit("/", 1)[1]
@@ -90,8 +93,10 @@ def test_the_whole_path_from_upload_to_failed_rows(server, page, make_team_key, 
             {"t": team_id}).mappings().all()
         segment = conn.execute(sa.text("SELECT count(*) FROM contact_segments cs JOIN segments s ON s.id = cs.segment_id "
                                        "WHERE s.team_id = :t AND s.name = 'Kunden aus Excel'"), {"t": team_id}).scalar()
+        topics = conn.execute(sa.text("SELECT subscription, count(*) FROM contact_topics WHERE team_id = :t "
+                                      "GROUP BY subscription"), {"t": team_id}).all()
         source = conn.execute(sa.text("SELECT source FROM contact_imports WHERE id = :i"), {"i": import_id}).scalar()
-    assert len(contacts) == 6 and segment == 6 and source == "dashboard"
+    assert len(contacts) == 6 and segment == 6 and source == "dashboard" and topics == [("opt_in", 6)]
     first = contacts[0]
     assert first["first_name"] == "Renée" and first["unsubscribed"] is True   # "nein" to the newsletter
     assert contacts[1]["unsubscribed"] is False                              # "ja"
