@@ -15,6 +15,8 @@ from roster.landing import INCOMING, LandingStore
 from roster.mapping.service import head_of
 
 PREVIEW_ROWS = 8
+# Rows read for the checks shown before the import starts (HubSpot checks its first 1,000).
+CHECK_ROWS = 1000
 _DRAFT_ID = re.compile(r"^[0-9a-f]{32}$")
 
 

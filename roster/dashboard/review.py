@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from schemas.rules import PROPERTY_KEY, PROPERTY_KEY_RULE
+from schemas.rules import PROPERTY_KEY, PROPERTY_KEY_RULE, is_email
 
 SINGLE = ("email", "first_name", "last_name", "unsubscribed")
 TYPES = ("string", "number", "boolean")
@@ -84,3 +84,20 @@ def column_map_from_form(form: Mapping[str, str], headers: list[str], existing: 
     if not cmap["properties"]:
         del cmap["properties"]
     return cmap, problems
+
+
+def email_checks(headers: list[str], rows: list[list[str]], column: str | None) -> dict | None:
+    """What the first rows say about the email column before anything starts: how many have no
+    email, an invalid one, or one seen earlier in the file (the import keeps the last of those)."""
+    if column not in headers:
+        return None
+    i = headers.index(column)
+    values = [r[i].strip() if i < len(r) else "" for r in rows]
+    seen: set[str] = set()
+    duplicates = 0
+    for v in values:
+        if v and is_email(v):
+            duplicates += v.lower() in seen
+            seen.add(v.lower())
+    return {"column": column, "rows": len(values), "missing": sum(1 for v in values if not v),
+            "invalid": sum(1 for v in values if v and not is_email(v)), "duplicates": duplicates}

@@ -231,10 +231,10 @@ async def upload(request: Request, who: Signed):
 
 def _review_context(who: Session, draft: drafts.Draft, form=None) -> dict:
     engine = get_engine()
-    shown = drafts.preview(draft)
+    shown = drafts.preview(draft, rows=drafts.CHECK_ROWS)
     existing = properties.types(engine, who.team_id)
     suggested = suggest_for_file(engine, who.team_id, draft.path, None, with_headers=True)
-    samples = {h: [r[i] for r in shown["rows"]] for i, h in enumerate(shown["headers"])}
+    samples = {h: [r[i] for r in shown["rows"][:20] if i < len(r)] for i, h in enumerate(shown["headers"])}
     rows = review.rows_for(suggested["suggestions"], samples, existing)
     if form is not None:  # a form sent back with a problem keeps what the person chose
         for row in rows:
@@ -247,7 +247,10 @@ def _review_context(who: Session, draft: drafts.Draft, form=None) -> dict:
     else:
         for row in rows:
             row["include"] = row["choice"] != "ignore"
-    return {"draft": draft, "preview": shown, "rows": rows, "notes": suggested.get("notes", []),
+    email_column = next((r["column"] for r in rows if r["choice"] == "email" and r["include"]), None)
+    checks = review.email_checks(shown["headers"], shown["rows"], email_column)
+    shown = shown | {"rows": shown["rows"][:drafts.PREVIEW_ROWS]}
+    return {"draft": draft, "preview": shown, "rows": rows, "notes": suggested.get("notes", []), "checks": checks,
             "existing": sorted(existing.items()), "segments": queries.segments(engine, who.team_id),
             "topics": queries.topics(engine, who.team_id), "types": review.TYPES,
             "remembered": any(r["engine"] == "memory" for r in rows),

@@ -47,6 +47,8 @@ def test_the_whole_path_from_upload_to_failed_rows(server, page, make_team_key, 
     assert page.get_by_test_id("delimiter").inner_text() == "semicolon"
     assert re.search(r"1252|latin", page.get_by_test_id("encoding").inner_text(), re.I)
     assert page.locator("table.preview").get_by_text("Renée").count() == 1
+    checks = " ".join(page.get_by_test_id("checks").inner_text().split())
+    assert "first 8 rows" in checks and "1 blank" in checks and "1 not an email address" in checks
 
     # The engine's suggestions, each with its confidence, reason and engine.
     assert row_of(page, "E-Mail-Adresse").locator("select.target").input_value() == "email"

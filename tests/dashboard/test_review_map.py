@@ -49,3 +49,10 @@ def test_a_session_cookie_is_signed_and_expires(tmp_path, monkeypatch):
     assert sessions.csrf_ok(value, sessions.csrf_token(value)) and not sessions.csrf_ok(value, "x")
     monkeypatch.setenv("ROSTER_SESSION_SECRET", "another")
     assert sessions.read(value) is None
+
+
+def test_email_checks_count_blank_invalid_and_repeated_addresses():
+    rows = [["a@x.io", "1"], ["", "2"], ["nope", "3"], ["A@x.io", "4"], ["b@x.io"]]
+    assert review.email_checks(["Mail", "n"], rows, "Mail") == {
+        "column": "Mail", "rows": 5, "missing": 1, "invalid": 1, "duplicates": 1}
+    assert review.email_checks(["Mail"], rows, None) is None
