@@ -50,6 +50,15 @@ def _booleans(frame: pl.DataFrame, column: str) -> pl.Expr:
     return _cell(column).replace(words) if words else _cell(column)
 
 
+def _numbers(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """The cell as a plain number when it is an amount rules.plain_number reads ("$1,234.50",
+    "1.234,50 €"), else as it was (a plain number passes, anything else fails its check with its
+    own value in the reason). Once per distinct value of the batch, as for booleans."""
+    seen = frame.get_column(column).drop_nulls().str.strip_chars().unique().to_list()
+    amounts = {v: n for v in seen if not rules.is_number(v) and (n := rules.plain_number(v)) is not None}
+    return _cell(column).replace(amounts) if amounts else _cell(column)
+
+
 def canonical(frame: pl.DataFrame, column_map: ColumnMap, headers: list[str], max_field_bytes: int) -> pl.DataFrame:
     """The batch in the columns the schema checks; blank cells become null."""
     none = pl.lit(None, dtype=pl.String)
@@ -60,7 +69,8 @@ def canonical(frame: pl.DataFrame, column_map: ColumnMap, headers: list[str], ma
     unsub = column_map.unsubscribed_column
     exprs.append(_booleans(frame, unsub.column).alias("unsubscribed") if unsub else none.alias("unsubscribed"))
     for p in property_fields(column_map):
-        exprs.append((_booleans(frame, p.column) if p.type == "boolean" else _cell(p.column)).alias(p.staged))
+        read = {"boolean": _booleans, "number": _numbers}.get(p.type)
+        exprs.append((read(frame, p.column) if read else _cell(p.column)).alias(p.staged))
     exprs.append(
         pl.any_horizontal([pl.col(h).str.len_bytes() > max_field_bytes for h in headers]).fill_null(False).alias(OVERSIZE)
     )

@@ -55,6 +55,47 @@ def is_number(value: str) -> bool:
     return len(value) <= NUMBER_MAX_LENGTH and _NUMBER.match(value) is not None
 
 
+# Amounts as spreadsheets and shops export them: a currency symbol or code before or after,
+# thousands grouped by commas, dots, spaces or apostrophes, a decimal comma ("$1,234.50",
+# "1.234,50 €", "EUR 12,00", "CHF 1'234.50"). A number property reads them as the number.
+_CURRENCY = re.compile(r"^(?:[A-Z]{3}|[$€£¥₹₩₽₺₪฿]|R\$|US\$|C\$|A\$|kr|zł|Fr\.?)\s*|\s*(?:[A-Z]{3}|[$€£¥₹₩₽₺₪฿]|kr|zł|Fr\.?)$")
+_GROUPED = re.compile(r"^\d{1,3}(?:[ ,.'\u00a0\u202f]\d{3})+$")
+
+
+def plain_number(value: str) -> str | None:
+    """The number an amount means, as plain text ("1234.50"), or None when it is not one. A plain
+    number comes back as it is. One separator followed by exactly three digits groups thousands
+    ("1,234" is 1234, as money is rarely written to a thousandth); otherwise it is the decimal point."""
+    text = value.strip()
+    if is_number(text):
+        return text
+    if len(text) > NUMBER_MAX_LENGTH:
+        return None
+    sign = ""
+    if text and text[0] in "+-":
+        sign, text = ("-" if text[0] == "-" else ""), text[1:].strip()
+    for _ in range(2):  # a code and a symbol ("USD $1,200") at most
+        text = _CURRENCY.sub("", text).strip()
+    if text and text[0] in "+-" and not sign:
+        sign, text = ("-" if text[0] == "-" else ""), text[1:].strip()
+    if not text or not text[0].isdigit():
+        return None
+    seps = [(i, c) for i, c in enumerate(text) if not c.isdigit()]
+    if not seps:
+        return sign + text
+    last_i, last = seps[-1]
+    tail = text[last_i + 1 :]
+    if last in ",." and len(tail) != 3 and tail.isdigit() and tail:
+        whole = text[:last_i]
+        if whole.isdigit() or (_GROUPED.match(whole) and last not in whole):
+            digits = "".join(c for c in whole if c.isdigit())
+            return sign + digits + "." + tail
+        return None
+    if _GROUPED.match(text) and len({c for _, c in seps}) == 1:
+        return sign + "".join(c for c in text if c.isdigit())
+    return None
+
+
 # Yes/no words, folded (lower case, accents removed: see fold_word). Subscription statuses count
 # as booleans too: true = receives email ("subscribed"), so a status column maps to unsubscribed
 # with invert.
@@ -122,6 +163,9 @@ SUBSCRIBED_WORDS = frozenset(
         "suscrito",
         "inscrito",
         "購読中",
+        "granted",
+        "consent_given",
+        "consented",
     }
 )
 UNSUBSCRIBED_WORDS = frozenset(
@@ -146,6 +190,11 @@ UNSUBSCRIBED_WORDS = frozenset(
         "descadastrado",
         "配信停止",
         "解除",
+        "denied",
+        "withdrawn",
+        "revoked",
+        "consent_withdrawn",
+        "consent_denied",
     }
 )
 

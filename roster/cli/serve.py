@@ -108,6 +108,9 @@ def serve(host: str, port: int, ui_port: int | None) -> int:
             )
             return 1
     env = _environment()
+    if ui_port and host not in ("0.0.0.0", "::"):
+        # The dashboard links each import's run in this Dagster UI.
+        env.setdefault("ROSTER_DAGSTER_URL", f"http://{host}:{ui_port}")
     procs: dict[str, subprocess.Popen] = {}
     stopping = False
 

@@ -127,9 +127,25 @@ def _phrases(table_name: str) -> list[tuple[str, str, str, tuple[str, ...]]]:
     return [(concept, "/".join(langs), phrase, toks) for (concept, toks), (langs, phrase) in merged.items()]
 
 
+def spell_out(toks: list[str]) -> list[str]:
+    """Name headers as exports shorten them, spelled out: "FirstNm" -> first name, "L_Name" ->
+    last name, "NAME_LAST" -> last name, "fn" -> first name (before fillers drop the "l")."""
+    if len(toks) == 1 and toks[0] in S.NAME_PART_INITIALS:
+        return list(S.NAME_PART_INITIALS[toks[0]])
+    out = [S.ABBREVIATIONS.get(t, t) for t in toks]
+    for i, t in enumerate(out):
+        if t in S.NAME_INITIALS and i + 1 < len(out) and out[i + 1] == "name":
+            out[i] = S.NAME_INITIALS[t]
+        elif t == "n" and i > 0 and out[i - 1] in ("first", "last", "given", "family"):
+            out[i] = "name"
+    if len(out) == 2 and out[0] == "name" and out[1] in ("first", "last", "given", "family"):
+        out = [out[1], "name"]  # "NAME_LAST": the part comes last in some database exports
+    return out
+
+
 def meaningful_words(header: str) -> list[str]:
     stripped = _PARENS.sub(" ", header)
-    toks = tokens(stripped) or tokens(header)
+    toks = spell_out(tokens(stripped) or tokens(header))
     words = [t for t in toks if t not in S.FILLERS]
     return words or toks
 
@@ -244,6 +260,10 @@ def describe(m: Match, header: str) -> str:
     label = m.concept.replace("_", " ")
     if squash(m.phrase) == squash(header) or fold(m.phrase).lower() == fold(header).lower():
         return f"header '{header}' is the {m.language} term for {label}"
+    toks = tokens(header)
+    spelled = spell_out(toks)
+    if spelled != toks and not m.partial and "".join(spelled) == squash(m.phrase):
+        return f"header '{header}' is short for '{m.phrase}', the {m.language} term for {label}"
     if m.partial:
         return f"header '{header}' contains the {m.language} word '{m.phrase}' ({label})"
     return f"header '{header}' contains the {m.language} term '{m.phrase}' for {label}"

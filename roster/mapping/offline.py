@@ -149,6 +149,17 @@ def _column_candidates(
             return cands, new_prop(0.85, reason, "boolean")
         if polarity == "optout":
             cands.append(Candidate("unsubscribed", round(0.96 * sure, 3), f"header '{header}' means opted out of email {phrase}"))
+        elif set(tokens(consent_match.phrase)) <= S.AMBIGUOUS_CONSENT:
+            cands.append(
+                Candidate(
+                    "unsubscribed",
+                    round(0.8 * sure, 3),
+                    f"header '{header}' is about consent {phrase} without saying which way: "
+                    f"read as opted in (yes = may be emailed), so mapped to unsubscribed with "
+                    f"values inverted; check that yes means agreed",
+                    invert=True,
+                )
+            )
         else:
             cands.append(
                 Candidate(

@@ -99,12 +99,35 @@ PROPERTY_CONCEPTS: dict[str, dict[str, list[str]]] = {
             "business name",
             "firm",
             "companyname",
+            "business",
+            "workplace",
+            "place of work",
+            "works at",
+            "employer name",
+            "organisation name",
         ],
         "German": ["firma", "firmenname", "unternehmen", "arbeitgeber", "betrieb"],
         "French": ["entreprise", "societe", "organisme", "nom de l entreprise", "raison sociale"],
         "Spanish": ["empresa", "compania", "organizacion", "nombre de la empresa"],
         "Portuguese": ["empresa", "companhia", "organizacao", "nome da empresa"],
         "Japanese": ["会社", "会社名", "企業", "企業名", "勤務先", "所属", "法人名", "組織"],
+    },
+    "lifetime_value": {
+        "English": [
+            "lifetime value",
+            "ltv",
+            "clv",
+            "customer lifetime value",
+            "lifetime revenue",
+            "lifetime spend",
+            "total lifetime value",
+            "lifetime sales",
+        ],
+        "German": ["kundenwert", "kundenlebenswert"],
+        "French": ["valeur vie client", "valeur a vie", "valeur client"],
+        "Spanish": ["valor de vida del cliente", "valor del cliente", "valor de por vida"],
+        "Portuguese": ["valor do tempo de vida", "valor do cliente", "valor vitalicio"],
+        "Japanese": ["顧客生涯価値", "ライフタイムバリュー", "累計購入金額"],
     },
     "phone": {
         "English": [
@@ -357,6 +380,17 @@ OPT_IN: dict[str, list[str]] = {
         "double opt in",
         "is subscribed",
         "accepts",
+        "can email",
+        "ok to email",
+        "email ok",
+        "email allowed",
+        "may email",
+        "permission to email",
+        "email permission",
+        "marketing permission",
+        "contactable",
+        "gdpr",
+        "email opt in status",
     ],
     "German": [
         "abonniert",
@@ -459,6 +493,31 @@ OTHER_CHANNELS |= {
 NEGATIONS = {"not", "non", "no", "nicht", "kein", "keine", "pas", "nao", "never"}
 
 # Words that carry no meaning for matching ("Default Address City" is about the city).
+# Opt-in words that say a column is about consent but not which way its values point ("Consent",
+# "Marketing", "GDPR": yes could mean "agreed" or "objected"): read as opted in, but marked for a
+# person to check rather than taken as sure.
+AMBIGUOUS_CONSENT = {"consent", "permission", "marketing", "gdpr", "agreed", "subscription", "contactable"}
+
+# Shortened words that exports use in name headers ("FirstNm", "Frst Name", "Fam_Name"), spelled
+# out before matching so they meet the vocabulary above.
+ABBREVIATIONS = {
+    "nm": "name",
+    "nme": "name",
+    "nam": "name",
+    "frst": "first",
+    "fst": "first",
+    "fist": "first",
+    "lst": "last",
+    "lname": "lname",
+    "fam": "family",
+    "gvn": "given",
+    "sur": "sur",
+}
+# A single letter before "name" ("F. Name", "L_Name", "G Name"), or after first/last ("First_N").
+NAME_INITIALS = {"f": "first", "l": "last", "g": "given", "s": "surname"}
+# Whole headers that are only initials of a name part; they count only over values that look like names.
+NAME_PART_INITIALS = {"fn": ["first", "name"], "ln": ["last", "name"], "gn": ["given", "name"], "sn": ["surname"]}
+
 FILLERS = {
     "the",
     "of",

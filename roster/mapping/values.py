@@ -56,6 +56,7 @@ class ValueProfile:
     ip: float
     distinct: int
     subscription_status: float  # "subscribed"/"unsubscribed"-style status words
+    amount: float = 0.0  # numbers written as amounts ("$1,234.50", "1.234,50 €"), counted in `numeric` too
 
     @property
     def empty(self) -> bool:
@@ -81,7 +82,8 @@ def profile(values: list[str]) -> ValueProfile:
         email=_share(vals, is_email),
         boolean=bool_share,
         boolean_words=boolean_words,
-        numeric=_share(vals, is_number),
+        numeric=_share(vals, lambda v: is_number(v) or (not IPV4.match(v) and rules.plain_number(v) is not None)),
+        amount=_share(vals, lambda v: not is_number(v) and not IPV4.match(v) and rules.plain_number(v) is not None),
         leading_zero=any(LEADING_ZERO.match(v) for v in vals),
         same_length_ints=same_len,
         date=_share(vals, lambda v: bool(DATE.match(v))),
@@ -120,6 +122,8 @@ def infer_type(p: ValueProfile, *, code_like: bool = False, flag_like: bool = Fa
             return "string", "numeric-looking identifier/code, kept as text"
         if p.same_length_ints:
             return "string", "same-length long integers look like identifiers, kept as text"
+        if p.amount > 0:
+            return "number", "values are amounts (currency signs, thousands separators), read as numbers"
         return "number", "values are numbers"
     if p.ip >= 0.8:
         return "string", "values are IP addresses, kept as text"

@@ -1,0 +1,123 @@
+"""The mapping review: the engine's suggestions as rows a person can change, and the rows they
+sent back as the column map the import API takes. Nothing here maps a column by itself: the
+suggestions come from roster/mapping, and the map goes to the import service like any other."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from schemas.rules import PROPERTY_KEY, PROPERTY_KEY_RULE, is_email
+
+SINGLE = ("email", "first_name", "last_name", "unsubscribed")
+TYPES = ("string", "number", "boolean")
+# Below this a suggestion is shown as needing a look (Flatfile calls above 0.9 "strong").
+CONFIDENT = 0.9
+
+
+def choice_of(s: dict, existing: dict[str, str]) -> str:
+    """The select's value for a suggestion: a field, `property:<key>`, `new` or `ignore`."""
+    if s["target"] == "property":
+        return f"property:{s['property_key']}" if s["property_key"] in existing else "new"
+    return s["target"]
+
+
+def rows_for(suggestions: list[dict], samples: dict[str, list[str]], existing: dict[str, str]) -> list[dict]:
+    """One row per column, for the template."""
+    out = []
+    for i, s in enumerate(suggestions):
+        choice = choice_of(s, existing)
+        out.append(
+            {
+                "index": i,
+                "column": s["column"],
+                "samples": [v for v in samples.get(s["column"], []) if v][:3],
+                "choice": choice,
+                "suggested": choice,
+                "confidence": s["confidence"],
+                "percent": round(100 * float(s["confidence"])),
+                "reason": s["reason"],
+                "engine": s["engine"],
+                "new_key": s["property_key"] if choice == "new" else "",
+                "new_type": s.get("property_type") or "string",
+                "invert": bool(s.get("invert")),
+                "needs_review": float(s["confidence"]) < CONFIDENT and choice != "ignore",
+            }
+        )
+    return out
+
+
+def column_map_from_form(form: Mapping[str, str], headers: list[str], existing: dict[str, str]) -> tuple[dict, list[str]]:
+    """(column map, problems) from the review form: `target_<i>`, `new_key_<i>`, `new_type_<i>`,
+    `invert_<i>` and `include_<i>` for the i-th header (an unticked include is a rejected row)."""
+    cmap: dict = {"properties": {}}
+    problems: list[str] = []
+    used: dict[str, str] = {}
+    for i, header in enumerate(headers):
+        choice = (form.get(f"target_{i}") or "ignore").strip()
+        if form.get(f"include_{i}") not in ("on", "true", "1") or choice == "ignore":
+            continue
+        if choice in SINGLE:
+            if choice in used:
+                problems.append(f"{choice} is chosen for both {used[choice]!r} and {header!r}: pick one")
+                continue
+            used[choice] = header
+            cmap[choice] = (
+                {"column": header, "invert": form.get(f"invert_{i}") in ("on", "true", "1")}
+                if choice == "unsubscribed"
+                else header
+            )
+            continue
+        if choice.startswith("property:"):
+            key, ptype = choice.split(":", 1)[1], None
+            if key not in existing:
+                problems.append(f"{header!r}: the property {key!r} does not exist (any more)")
+                continue
+            ptype = existing[key]
+        elif choice == "new":
+            key = (form.get(f"new_key_{i}") or "").strip()
+            ptype = form.get(f"new_type_{i}") or "string"
+            if not PROPERTY_KEY.match(key):
+                problems.append(f"{header!r}: the new property's name {key!r} is invalid: {PROPERTY_KEY_RULE}")
+                continue
+            if ptype not in TYPES:
+                problems.append(f"{header!r}: the type must be one of {', '.join(TYPES)}")
+                continue
+            if key in existing and existing[key] != ptype:
+                problems.append(f"{header!r}: a property {key!r} exists already, as a {existing[key]}")
+                continue
+        else:
+            problems.append(f"{header!r}: {choice!r} is not a target")
+            continue
+        if key in cmap["properties"]:
+            problems.append(
+                f"the property {key!r} is chosen for two columns: {cmap['properties'][key]['column']!r} and {header!r}"
+            )
+            continue
+        cmap["properties"][key] = {"column": header, "type": ptype}
+    if "email" not in cmap:
+        problems.append("choose the column that holds the email address: every contact needs one")
+    if not cmap["properties"]:
+        del cmap["properties"]
+    return cmap, problems
+
+
+def email_checks(headers: list[str], rows: list[list[str]], column: str | None) -> dict | None:
+    """What the first rows say about the email column before anything starts: how many have no
+    email, an invalid one, or one seen earlier in the file (the import keeps the last of those)."""
+    if column not in headers:
+        return None
+    i = headers.index(column)
+    values = [r[i].strip() if i < len(r) else "" for r in rows]
+    seen: set[str] = set()
+    duplicates = 0
+    for v in values:
+        if v and is_email(v):
+            duplicates += v.lower() in seen
+            seen.add(v.lower())
+    return {
+        "column": column,
+        "rows": len(values),
+        "missing": sum(1 for v in values if not v),
+        "invalid": sum(1 for v in values if v and not is_email(v)),
+        "duplicates": duplicates,
+    }

@@ -1,0 +1,361 @@
+"""The dashboard's pages. Each handler reads the session, then calls the import core: the import
+service to create, read and start imports and to export failed rows, the mapping service for
+suggestions, the one options parser, and the store for the team's properties, segments and topics."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.templating import Jinja2Templates
+
+from roster.api.http.auth import lookup_caller
+from roster.api.http.errors import ApiError
+from roster.api.http.keys import hash_token
+from roster.api.http.ratelimit import SharedBuckets, client_address, limits
+from roster.api.http.uploads import max_upload_bytes, receive_upload
+from roster.csvfiles import FileRefused
+from roster.dashboard import HERE, PREFIX, drafts, review, sessions
+from roster.dashboard.view import import_view
+from roster.database import get_engine
+from roster.importing.errors import ImportRefused
+from roster.importing.service import ImportService
+from roster.landing import FileTooLarge
+from roster.mapping.service import suggest_for_file
+from roster.settings import size_text
+from roster.store import dashboard_queries as queries
+from roster.store import properties
+from schemas.import_options import OptionsError, parse_options
+from schemas.rules import is_uuid
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+STATUSES = ("queued", "in_progress", "completed", "failed")
+PAGE_SIZE = 20
+FAILED_ROWS_SHOWN = 50
+_bad_keys = SharedBuckets()
+
+
+class SignInNeeded(Exception):
+    """No valid session: pages send the browser to sign in, data endpoints answer 401."""
+
+
+@dataclass(frozen=True)
+class Session:
+    team_id: int
+    team_name: str
+    key_id: str
+    cookie: str
+
+    @property
+    def csrf(self) -> str:
+        return sessions.csrf_token(self.cookie)
+
+
+def session(request: Request) -> Session:
+    """The FastAPI dependency of every page but sign-in: the signed-in team, checked again
+    against its key on each request."""
+    cookie = request.cookies.get(sessions.COOKIE)
+    body = sessions.read(cookie)
+    if body is None:
+        raise SignInNeeded()
+    owner = queries.key_owner(get_engine(), body["k"])
+    if owner is None or owner["team_id"] != body["t"]:
+        raise SignInNeeded()
+    return Session(owner["team_id"], owner["team_name"], body["k"], cookie)
+
+
+Signed = Annotated[Session, Depends(session)]
+
+
+def _service() -> ImportService:
+    return ImportService(get_engine())
+
+
+def page(request: Request, name: str, who: Session | None, status_code: int = 200, **context) -> HTMLResponse:
+    context |= {"who": who, "csrf": who.csrf if who else "", "prefix": PREFIX}
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    # Pages hold a team's contacts: not for shared caches or the back button after sign-out.
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+def _check_csrf(who: Session, token: str | None) -> None:
+    if not sessions.csrf_ok(who.cookie, token):
+        raise SignInNeeded()
+
+
+# -- signing in and out -----------------------------------------------------------------------------
+@router.get("", response_class=RedirectResponse)
+@router.get("/", response_class=RedirectResponse)
+def home():
+    return RedirectResponse(PREFIX + "/imports", status_code=303)
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+def sign_in_page(request: Request):
+    return page(request, "sign_in.html", None)
+
+
+@router.post("/sign-in")
+async def sign_in(request: Request):
+    form = await request.form()
+    key = str(form.get("api_key") or "").strip()
+    address = client_address(request.scope)
+    if _bad_keys.refused_here(f"badkey:{address}"):
+        return page(request, "sign_in.html", None, 429, error="Too many wrong keys from here: wait a minute.")
+    caller = await run_in_threadpool(lookup_caller, hash_token(key)) if key else None
+    if caller is None:
+        # Wrong keys cost the address, as they do at the API: a key cannot be guessed here instead.
+        await run_in_threadpool(_bad_keys.take, f"badkey:{address}", limits()[1])
+        return page(
+            request,
+            "sign_in.html",
+            None,
+            401,
+            error="That API key is not valid. Create one with `roster keys create --team NAME`.",
+        )
+    response = RedirectResponse(PREFIX + "/imports", status_code=303)
+    response.set_cookie(
+        sessions.COOKIE,
+        sessions.issue(caller.key_id, caller.team_id),
+        max_age=sessions.LIFETIME_SECONDS,
+        path=PREFIX,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request):
+    response = RedirectResponse(PREFIX + "/sign-in", status_code=303)
+    response.delete_cookie(sessions.COOKIE, path=PREFIX, httponly=True, samesite="lax")
+    return response
+
+
+# -- the imports list -------------------------------------------------------------------------------
+def _list_context(who: Session, status: str | None, page_number: int) -> dict:
+    engine = get_engine()
+    status = status if status in STATUSES else None
+    page_number = max(1, page_number)
+    rows = queries.imports_page(engine, who.team_id, status, (page_number - 1) * PAGE_SIZE, PAGE_SIZE + 1)
+    counts = queries.status_counts(engine, who.team_id)
+    return {
+        "imports": [import_view(r) for r in rows[:PAGE_SIZE]],
+        "has_more": len(rows) > PAGE_SIZE,
+        "status": status,
+        "page_number": page_number,
+        "counts": counts,
+        "statuses": STATUSES,
+        "total_imports": sum(counts.values()),
+        "running": counts.get("queued", 0) + counts.get("in_progress", 0) > 0,
+    }
+
+
+@router.get("/imports", response_class=HTMLResponse)
+def imports_list(request: Request, who: Signed, status: str | None = None, page_number: int = 1, partial: bool = False):
+    context = _list_context(who, status, page_number)
+    return page(request, "_imports_table.html" if partial else "imports.html", who, **context)
+
+
+# -- one import -------------------------------------------------------------------------------------
+def _row_or_404(who: Session, import_id: str) -> dict | None:
+    return _service().row(who.team_id, import_id) if is_uuid(import_id) else None
+
+
+def _dagster_url(request: Request, run_id: str | None) -> str | None:
+    if not run_id:
+        return None
+    base = os.environ.get("ROSTER_DAGSTER_URL") or f"{request.url.scheme}://{request.url.hostname}:3000"
+    return f"{base.rstrip('/')}/runs/{run_id}"
+
+
+@router.get("/imports/new", response_class=HTMLResponse)
+def new_import(request: Request, who: Signed):
+    limit = max_upload_bytes()
+    return page(request, "new_import.html", who, limit=limit, limit_text=size_text(limit))
+
+
+@router.get("/imports/{import_id}", response_class=HTMLResponse)
+def one_import(request: Request, import_id: str, who: Signed):
+    row = _row_or_404(who, import_id)
+    if row is None:
+        return page(request, "not_found.html", who, 404, what="import")
+    failures = _service().failures_page(who.team_id, import_id, FAILED_ROWS_SHOWN, None) if row["failed"] else None
+    return page(
+        request,
+        "import.html",
+        who,
+        imp=import_view(row),
+        failures=failures,
+        dagster_url=_dagster_url(request, row.get("run_id")),
+        shown=FAILED_ROWS_SHOWN,
+    )
+
+
+@router.get("/imports/{import_id}/status.json")
+def import_status(import_id: str, who: Signed):
+    row = _row_or_404(who, import_id)
+    if row is None:
+        return JSONResponse({"error": "not found"}, status_code=404)
+    return JSONResponse(import_view(row), headers={"cache-control": "no-store"})
+
+
+@router.get("/imports/{import_id}/failures.csv")
+def import_failures(import_id: str, who: Signed):
+    if _row_or_404(who, import_id) is None:
+        return Response("not found", status_code=404)
+    return StreamingResponse(
+        _service().failures_csv(who.team_id, import_id),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="import-{import_id}-failures.csv"'},
+    )
+
+
+# -- a new import: upload, review, start ------------------------------------------------------------
+@router.post("/imports/upload")
+async def upload(request: Request, who: Signed):
+    """The file, streamed to disk under the upload limit (the API's own parser). Answers JSON to
+    the page's script, or a redirect when the form was posted without it."""
+    wants_json = "application/json" in request.headers.get("accept", "")
+    service, limit = _service(), max_upload_bytes()
+
+    def refuse(message: str, status: int):
+        if wants_json:
+            return JSONResponse({"error": message}, status_code=status)
+        return page(request, "new_import.html", who, status, error=message, limit=limit, limit_text=size_text(limit))
+
+    try:
+        up = await receive_upload(request, service.landing.base() / ".incoming", limit)
+    except FileTooLarge:
+        return refuse(f"The file is larger than the limit of {size_text(limit)}.", 413)
+    except ApiError as e:  # over the limit, or not a multipart form
+        return refuse(e.message, e.status_code)
+    except OSError:
+        return refuse("The server could not store the upload (its disk may be full): try again later.", 503)
+    token = request.headers.get("x-csrf-token") or up.fields.get("csrf")
+    if not sessions.csrf_ok(who.cookie, token):
+        up.cleanup()
+        return refuse("Your session expired: sign in again.", 403)
+    if up.path is None or up.size == 0:
+        up.cleanup()
+        return refuse("Choose a CSV file to upload.", 422)
+    draft = drafts.adopt(service.landing, who.team_id, up.path, Path(up.filename or "upload.csv").name)
+    try:
+        await run_in_threadpool(drafts.preview, draft)
+    except FileRefused as e:
+        drafts.discard(draft)
+        return refuse(str(e), 422)
+    url = f"{PREFIX}/imports/review/{draft.id}"
+    return JSONResponse({"review_url": url}) if wants_json else RedirectResponse(url, status_code=303)
+
+
+def _review_context(who: Session, draft: drafts.Draft, form=None) -> dict:
+    engine = get_engine()
+    shown = drafts.preview(draft, rows=drafts.CHECK_ROWS)
+    existing = properties.types(engine, who.team_id)
+    suggested = suggest_for_file(engine, who.team_id, draft.path, None, with_headers=True)
+    samples = {h: [r[i] for r in shown["rows"][:20] if i < len(r)] for i, h in enumerate(shown["headers"])}
+    rows = review.rows_for(suggested["suggestions"], samples, existing)
+    if form is not None:  # a form sent back with a problem keeps what the person chose
+        for row in rows:
+            i = row["index"]
+            row["choice"] = form.get(f"target_{i}") or row["choice"]
+            row["include"] = form.get(f"include_{i}") == "on"
+            row["new_key"] = form.get(f"new_key_{i}") or row["new_key"]
+            row["new_type"] = form.get(f"new_type_{i}") or row["new_type"]
+            row["invert"] = form.get(f"invert_{i}") == "on"
+    else:
+        for row in rows:
+            row["include"] = row["choice"] != "ignore"
+    email_column = next((r["column"] for r in rows if r["choice"] == "email" and r["include"]), None)
+    checks = review.email_checks(shown["headers"], shown["rows"], email_column)
+    shown = shown | {"rows": shown["rows"][: drafts.PREVIEW_ROWS]}
+    return {
+        "draft": draft,
+        "preview": shown,
+        "rows": rows,
+        "notes": suggested.get("notes", []),
+        "checks": checks,
+        "existing": sorted(existing.items()),
+        "segments": queries.segments(engine, who.team_id),
+        "topics": queries.topics(engine, who.team_id),
+        "types": review.TYPES,
+        "remembered": any(r["engine"] == "memory" for r in rows),
+        "chosen": {
+            "on_conflict": (form or {}).get("on_conflict", "upsert"),
+            "segments": set(form.getlist("segment")) if form is not None else set(),
+            "new_segment": (form or {}).get("new_segment", ""),
+            "topics": {k[6:]: v for k, v in (form or {}).items() if k.startswith("topic_")},
+            "resubscribe": (form or {}).get("resubscribe") == "on",
+        },
+    }
+
+
+@router.get("/imports/review/{draft_id}", response_class=HTMLResponse)
+async def review_page(request: Request, draft_id: str, who: Signed):
+    draft = drafts.find(_service().landing, who.team_id, draft_id)
+    if draft is None:
+        return page(request, "not_found.html", who, 404, what="upload (uploads wait a day for their review)")
+    try:
+        context = await run_in_threadpool(_review_context, who, draft)
+    except FileRefused as e:
+        return page(
+            request, "new_import.html", who, 422, error=str(e), limit=max_upload_bytes(), limit_text=size_text(max_upload_bytes())
+        )
+    return page(request, "review.html", who, **context)
+
+
+@router.post("/imports/review/{draft_id}")
+async def start_import(request: Request, draft_id: str, who: Signed):
+    form = await request.form()
+    _check_csrf(who, form.get("csrf"))
+    service = _service()
+    draft = drafts.find(service.landing, who.team_id, draft_id)
+    if draft is None:
+        return page(request, "not_found.html", who, 404, what="upload (uploads wait a day for their review)")
+    engine = get_engine()
+
+    def create() -> tuple[str | None, list[str]]:
+        headers = drafts.preview(draft, rows=0)["headers"]
+        column_map, problems = review.column_map_from_form(form, headers, properties.types(engine, who.team_id))
+        segments = [s for s in form.getlist("segment") if s]
+        topics = [{"id": k[6:], "subscription": v} for k, v in form.items() if k.startswith("topic_") and v]
+        if problems:
+            return None, problems
+        new_segment = str(form.get("new_segment") or "").strip()
+        if new_segment:
+            segments.append(queries.create_segment(engine, who.team_id, new_segment[:200]))
+        try:
+            options = parse_options(
+                {
+                    "column_map": column_map,
+                    "on_conflict": form.get("on_conflict") or "upsert",
+                    "segments": segments,
+                    "topics": topics,
+                    "resubscribe": form.get("resubscribe") == "on",
+                }
+            )
+            import_id = service.create(
+                who.team_id, draft.path, draft.filename, options, "dashboard", max_bytes=max_upload_bytes()
+            )
+        except (OptionsError, ImportRefused, FileTooLarge) as e:
+            return None, [str(e)]
+        except OSError:
+            return None, ["The server could not store the file (its disk may be full): try again later."]
+        drafts.discard(draft)
+        service.submit(import_id)
+        return import_id, []
+
+    import_id, problems = await run_in_threadpool(create)
+    if import_id is None:
+        context = await run_in_threadpool(_review_context, who, draft, form)
+        return page(request, "review.html", who, 422, problems=problems, **context)
+    return RedirectResponse(f"{PREFIX}/imports/{import_id}", status_code=303)

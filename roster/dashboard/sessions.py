@@ -1,0 +1,86 @@
+"""Dashboard sessions: a signed, opaque cookie naming the API key that signed in (by its id,
+never the key itself), checked against the database on every request, so a deleted key ends
+every session it opened.
+
+The signing secret is ROSTER_SESSION_SECRET, or a random one kept in the data directory (created
+once, readable by its owner only), so every server process on the same data directory accepts
+the same sessions."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from functools import lru_cache
+from pathlib import Path
+
+from roster.settings import get_settings
+
+COOKIE = "roster_session"
+LIFETIME_SECONDS = 12 * 3600
+
+
+@lru_cache(maxsize=4)
+def _secret_for(env_secret: str | None, data_dir: str) -> bytes:
+    if env_secret:
+        return env_secret.encode()
+    path = Path(data_dir) / "dashboard-session-secret"
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        time.sleep(0.05)
+        return bytes.fromhex(path.read_text().strip())
+    value = secrets.token_bytes(32)
+    with os.fdopen(fd, "w") as f:
+        f.write(value.hex())
+    return value
+
+
+def secret() -> bytes:
+    return _secret_for(os.environ.get("ROSTER_SESSION_SECRET") or None, str(get_settings().data_dir))
+
+
+def _sign(payload: bytes) -> str:
+    return base64.urlsafe_b64encode(hmac.new(secret(), payload, hashlib.sha256).digest()).decode().rstrip("=")
+
+
+def issue(key_id: str, team_id: int, now: float | None = None) -> str:
+    """The cookie's value for a key that just signed in."""
+    body = {"k": key_id, "t": team_id, "exp": int((now or time.time()) + LIFETIME_SECONDS), "n": secrets.token_urlsafe(8)}
+    payload = base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).decode().rstrip("=")
+    return f"{payload}.{_sign(payload.encode())}"
+
+
+def read(value: str | None, now: float | None = None) -> dict | None:
+    """{"k": key id, "t": team id, ...} of a valid, unexpired cookie; None otherwise."""
+    if not value or value.count(".") != 1:
+        return None
+    payload, signature = value.split(".")
+    if not hmac.compare_digest(signature, _sign(payload.encode())):
+        return None
+    try:
+        body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, json.JSONDecodeError):
+        return None
+    if not isinstance(body, dict) or body.get("exp", 0) < (now or time.time()):
+        return None
+    return body
+
+
+def csrf_token(session_value: str) -> str:
+    """The token every form of this session carries: SameSite=Lax stops most cross-site posts,
+    this stops the rest (a sibling subdomain, an old browser)."""
+    return _sign(b"csrf:" + session_value.encode())
+
+
+def csrf_ok(session_value: str, token: str | None) -> bool:
+    return bool(token) and hmac.compare_digest(csrf_token(session_value), token)

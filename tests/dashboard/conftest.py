@@ -1,0 +1,136 @@
+"""The dashboard's tests: a real uvicorn process serving the API app (and so the dashboard) on the
+real PostgreSQL of tests/conftest.py, imports run inline (a process per run, as `roster serve`'s
+launches are), and a real headless Chromium driven by Playwright.
+
+Chromium is Debian's (`apt-get install chromium`, as .ci/run does); Playwright is used without its
+own browser download (executable_path). Without either, the browser tests skip and say why."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def chromium_path() -> str | None:
+    configured = os.environ.get("ROSTER_TEST_CHROMIUM")
+    if configured:
+        return configured if Path(configured).exists() else None
+    for name in CANDIDATES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(database, tmp_path_factory):
+    """The base URL of a real API server process with the dashboard mounted."""
+    log_path = tmp_path_factory.mktemp("dashboard-server") / "server.log"
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database,
+        "ROSTER_LAUNCH": "inline",
+        "ROSTER_RATE_LIMIT": "1000",
+        "ROSTER_BAD_KEY_LIMIT": "1000",
+    }
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "roster.api.app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+            ],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(base + "/dashboard/sign-in", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("the server did not start: " + log_path.read_text()[-3000:])
+        time.sleep(0.3)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    path = chromium_path()
+    if path is None:
+        pytest.skip(
+            "no Chromium found (install Debian's `chromium`, or set ROSTER_TEST_CHROMIUM): "
+            "the dashboard's browser tests need a real browser"
+        )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("Playwright is not installed (pip install -e '.[test]')")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context per test: its own cookies, as a different person would have."""
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(20_000)
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def make_team_key(engine):
+    """(team name, team id, API key) of a new team."""
+    from roster.api.http.keys import issue_api_key
+
+    def make() -> tuple[str, int, str]:
+        name = f"dash-{uuid.uuid4().hex[:8]}"
+        issued = issue_api_key(engine, name)
+        return name, issued.team_id, issued.token
+
+    return make
+
+
+def sign_in(page, server: str, key: str) -> None:
+    page.goto(server + "/dashboard/sign-in")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/dashboard/imports")
