@@ -20,6 +20,7 @@ from roster.api.http.pagination import EVERY_OBJECT, Page, is_uuid, paginate
 from roster.api.routers.common import Created, valid_id
 from roster.api.routers.segments import SegmentList
 from roster.database import get_engine
+from roster.store.pages import Listing
 from schemas import tables as t
 
 router = APIRouter(tags=["contacts"])
@@ -248,12 +249,14 @@ def _list(caller: Caller, page: Page, segment_id: str | None) -> dict:
                 c.c.id.in_(sa.select(cs.c.contact_id).where(cs.c.segment_id == segment_id, cs.c.team_id == caller.team_id))
             )
         return paginate(
-            conn,
-            query,
-            c.c.created_at,
-            c.c.id,
+            get_engine(),
+            Listing(
+                query,
+                c.c.created_at,
+                c.c.id,
+                lambda cid: sa.select(c.c.created_at).where(c.c.id == cid, c.c.team_id == caller.team_id),
+            ),
             page,
-            lambda cid: sa.select(c.c.created_at).where(c.c.id == cid, c.c.team_id == caller.team_id),
             render.contact,
         )
 
@@ -342,12 +345,14 @@ def list_contact_segments(
             s.c.id.in_(sa.select(cs.c.segment_id).where(cs.c.contact_id == contact["id"], cs.c.team_id == caller.team_id)),
         )
         return paginate(
-            conn,
-            query,
-            s.c.created_at,
-            s.c.id,
+            get_engine(),
+            Listing(
+                query,
+                s.c.created_at,
+                s.c.id,
+                lambda sid: sa.select(s.c.created_at).where(s.c.id == sid, s.c.team_id == caller.team_id),
+            ),
             page,
-            lambda sid: sa.select(s.c.created_at).where(s.c.id == sid, s.c.team_id == caller.team_id),
             render.segment,
         )
 
@@ -431,12 +436,14 @@ def list_contact_topics(
             .where(tp.c.team_id == caller.team_id)
         )
         return paginate(
-            conn,
-            query,
-            tp.c.created_at,
-            tp.c.id,
+            get_engine(),
+            Listing(
+                query,
+                tp.c.created_at,
+                tp.c.id,
+                lambda tid: sa.select(tp.c.created_at).where(tp.c.id == tid, tp.c.team_id == caller.team_id),
+            ),
             page,
-            lambda tid: sa.select(tp.c.created_at).where(tp.c.id == tid, tp.c.team_id == caller.team_id),
             render.contact_topic,
         )
 

@@ -14,6 +14,7 @@ from roster.api.http.errors import ApiError, not_found
 from roster.api.http.pagination import PROPERTIES_PAGE, Page, paginate
 from roster.api.routers.common import Created, Deleted, valid_id
 from roster.database import get_engine
+from roster.store.pages import Listing
 from schemas import tables as t
 from schemas.column_map import PROPERTY_KEY
 
@@ -90,16 +91,17 @@ def create_property(body: PropertyCreate, caller: Annotated[Caller, Depends(requ
 
 @router.get("/contact-properties", response_model=ContactPropertyList, summary="List contact properties")
 def list_properties(caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(PROPERTIES_PAGE)]):
-    with get_engine().connect() as conn:
-        return paginate(
-            conn,
+    return paginate(
+        get_engine(),
+        Listing(
             sa.select(p).where(p.c.team_id == caller.team_id),
             p.c.created_at,
             p.c.id,
-            page,
             lambda pid: sa.select(p.c.created_at).where(p.c.id == pid, p.c.team_id == caller.team_id),
-            render.contact_property,
-        )
+        ),
+        page,
+        render.contact_property,
+    )
 
 
 @router.get("/contact-properties/{property_id}", response_model=ContactProperty, summary="Retrieve a contact property")

@@ -14,6 +14,7 @@ from roster.api.http.errors import not_found
 from roster.api.http.pagination import EVERY_OBJECT, Page, paginate
 from roster.api.routers.common import Deleted, valid_id
 from roster.database import get_engine
+from roster.store.pages import Listing
 from schemas import tables as t
 
 router = APIRouter(tags=["segments"])
@@ -61,16 +62,17 @@ def create_segment(body: SegmentCreate, caller: Annotated[Caller, Depends(requir
 
 @router.get("/segments", response_model=SegmentList, summary="List segments")
 def list_segments(caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(EVERY_OBJECT)]):
-    with get_engine().connect() as conn:
-        return paginate(
-            conn,
+    return paginate(
+        get_engine(),
+        Listing(
             sa.select(s).where(s.c.team_id == caller.team_id),
             s.c.created_at,
             s.c.id,
-            page,
             lambda sid: sa.select(s.c.created_at).where(s.c.id == sid, s.c.team_id == caller.team_id),
-            render.segment,
-        )
+        ),
+        page,
+        render.segment,
+    )
 
 
 @router.get("/segments/{segment_id}", response_model=Segment, summary="Retrieve a segment")

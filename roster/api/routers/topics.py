@@ -14,6 +14,7 @@ from roster.api.http.errors import not_found
 from roster.api.http.pagination import TOPICS_PAGE, Page, paginate
 from roster.api.routers.common import Created, Deleted, valid_id
 from roster.database import get_engine
+from roster.store.pages import Listing
 from schemas import tables as t
 
 router = APIRouter(tags=["topics"])
@@ -74,16 +75,17 @@ def create_topic(body: TopicCreate, caller: Annotated[Caller, Depends(require_ca
 
 @router.get("/topics", response_model=TopicList, summary="List topics")
 def list_topics(caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(TOPICS_PAGE)]):
-    with get_engine().connect() as conn:
-        return paginate(
-            conn,
+    return paginate(
+        get_engine(),
+        Listing(
             sa.select(tp).where(tp.c.team_id == caller.team_id),
             tp.c.created_at,
             tp.c.id,
-            page,
             lambda tid: sa.select(tp.c.created_at).where(tp.c.id == tid, tp.c.team_id == caller.team_id),
-            render.topic,
-        )
+        ),
+        page,
+        render.topic,
+    )
 
 
 @router.get("/topics/{topic_id}", response_model=Topic, summary="Retrieve a topic")
