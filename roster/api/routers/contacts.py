@@ -20,6 +20,7 @@ from roster.api.http.pagination import EVERY_OBJECT, Page, is_uuid, paginate
 from roster.api.routers.common import Created, valid_id
 from roster.api.routers.segments import SegmentList
 from roster.database import get_engine
+from roster.store import segments
 from roster.store.pages import Listing
 from schemas import tables as t
 
@@ -172,10 +173,9 @@ def find_contact(conn, team_id: int, id_or_email: str) -> dict:
     return dict(row)
 
 
-def _check_segment(conn, team_id: int, segment_id: str) -> None:
-    s = t.segments
+def _check_segment(team_id: int, segment_id: str) -> None:
     valid_id(segment_id, "segments.id")
-    if conn.execute(sa.select(s.c.id).where(s.c.id == segment_id, s.c.team_id == team_id)).first() is None:
+    if not segments.exists(get_engine(), team_id, segment_id):
         raise ApiError(422, "validation_error", f"segment {segment_id} does not exist")
 
 
@@ -194,7 +194,7 @@ def create_contact(body: ContactCreate, caller: Annotated[Caller, Depends(requir
     with get_engine().begin() as conn:
         props = _check_properties(conn, caller.team_id, body.properties or {})
         for s in body.segments or []:
-            _check_segment(conn, caller.team_id, s.id)
+            _check_segment(caller.team_id, s.id)
         for tp in body.topics or []:
             _check_topic(conn, caller.team_id, tp.id)
         new_id = conn.execute(
@@ -238,27 +238,23 @@ def list_contacts(
 
 def _list(caller: Caller, page: Page, segment_id: str | None) -> dict:
     query = sa.select(c).where(c.c.team_id == caller.team_id)
-    with get_engine().connect() as conn:
-        if segment_id is not None:
-            s = t.segments
-            valid_id(segment_id, "segment_id")
-            if conn.execute(sa.select(s.c.id).where(s.c.id == segment_id, s.c.team_id == caller.team_id)).first() is None:
-                raise not_found("Segment")
-            cs = t.contact_segments
-            query = query.where(
-                c.c.id.in_(sa.select(cs.c.contact_id).where(cs.c.segment_id == segment_id, cs.c.team_id == caller.team_id))
-            )
-        return paginate(
-            get_engine(),
-            Listing(
-                query,
-                c.c.created_at,
-                c.c.id,
-                lambda cid: sa.select(c.c.created_at).where(c.c.id == cid, c.c.team_id == caller.team_id),
-            ),
-            page,
-            render.contact,
+    if segment_id is not None:
+        _segment_or_404(caller.team_id, segment_id)
+        cs = t.contact_segments
+        query = query.where(
+            c.c.id.in_(sa.select(cs.c.contact_id).where(cs.c.segment_id == segment_id, cs.c.team_id == caller.team_id))
         )
+    return paginate(
+        get_engine(),
+        Listing(
+            query,
+            c.c.created_at,
+            c.c.id,
+            lambda cid: sa.select(c.c.created_at).where(c.c.id == cid, c.c.team_id == caller.team_id),
+        ),
+        page,
+        render.contact,
+    )
 
 
 @router.get(
@@ -337,30 +333,14 @@ def list_contact_segments(
     caller: Annotated[Caller, Depends(require_caller)],
     page: Annotated[Page, Depends(EVERY_OBJECT)],
 ):
-    s, cs = t.segments, t.contact_segments
     with get_engine().connect() as conn:
         contact = find_contact(conn, caller.team_id, id_or_email)
-        query = sa.select(s).where(
-            s.c.team_id == caller.team_id,
-            s.c.id.in_(sa.select(cs.c.segment_id).where(cs.c.contact_id == contact["id"], cs.c.team_id == caller.team_id)),
-        )
-        return paginate(
-            get_engine(),
-            Listing(
-                query,
-                s.c.created_at,
-                s.c.id,
-                lambda sid: sa.select(s.c.created_at).where(s.c.id == sid, s.c.team_id == caller.team_id),
-            ),
-            page,
-            render.segment,
-        )
+    return paginate(get_engine(), segments.of_contact(caller.team_id, contact["id"]), page, render.segment)
 
 
-def _segment_or_404(conn, team_id: int, segment_id: str) -> None:
+def _segment_or_404(team_id: int, segment_id: str) -> None:
     valid_id(segment_id, "segment_id")
-    s = t.segments
-    if conn.execute(sa.select(s.c.id).where(s.c.id == segment_id, s.c.team_id == team_id)).first() is None:
+    if not segments.exists(get_engine(), team_id, segment_id):
         raise not_found("Segment")
 
 
@@ -372,16 +352,10 @@ def _segment_or_404(conn, team_id: int, segment_id: str) -> None:
     tags=["segments"],
 )
 def add_contact_segment(id_or_email: str, segment_id: str, caller: Annotated[Caller, Depends(require_caller)]):
-    from sqlalchemy.dialects.postgresql import insert
-
-    with get_engine().begin() as conn:
+    with get_engine().connect() as conn:
         contact = find_contact(conn, caller.team_id, id_or_email)
-        _segment_or_404(conn, caller.team_id, segment_id)
-        conn.execute(
-            insert(t.contact_segments)
-            .values(contact_id=contact["id"], segment_id=segment_id, team_id=caller.team_id)
-            .on_conflict_do_nothing()
-        )
+    _segment_or_404(caller.team_id, segment_id)
+    segments.add_contact(get_engine(), caller.team_id, contact["id"], segment_id)
     return {"id": segment_id}
 
 
@@ -392,13 +366,10 @@ def add_contact_segment(id_or_email: str, segment_id: str, caller: Annotated[Cal
     tags=["segments"],
 )
 def remove_contact_segment(id_or_email: str, segment_id: str, caller: Annotated[Caller, Depends(require_caller)]):
-    with get_engine().begin() as conn:
+    with get_engine().connect() as conn:
         contact = find_contact(conn, caller.team_id, id_or_email)
-        _segment_or_404(conn, caller.team_id, segment_id)
-        cs = t.contact_segments
-        conn.execute(
-            sa.delete(cs).where(cs.c.contact_id == contact["id"], cs.c.segment_id == segment_id, cs.c.team_id == caller.team_id)
-        )
+    _segment_or_404(caller.team_id, segment_id)
+    segments.remove_contact(get_engine(), caller.team_id, contact["id"], segment_id)
     return {"id": segment_id, "deleted": True}
 
 
