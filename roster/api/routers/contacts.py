@@ -20,7 +20,7 @@ from roster.api.http.pagination import EVERY_OBJECT, Page, is_uuid, paginate
 from roster.api.routers.common import Created, valid_id
 from roster.api.routers.segments import SegmentList
 from roster.database import get_engine
-from roster.store import segments
+from roster.store import segments, topics
 from roster.store.pages import Listing
 from schemas import tables as t
 
@@ -179,10 +179,9 @@ def _check_segment(team_id: int, segment_id: str) -> None:
         raise ApiError(422, "validation_error", f"segment {segment_id} does not exist")
 
 
-def _check_topic(conn, team_id: int, topic_id: str) -> None:
-    tp = t.topics
+def _check_topic(team_id: int, topic_id: str) -> None:
     valid_id(topic_id, "topics.id")
-    if conn.execute(sa.select(tp.c.id).where(tp.c.id == topic_id, tp.c.team_id == team_id)).first() is None:
+    if not topics.exists(get_engine(), team_id, topic_id):
         raise ApiError(422, "validation_error", f"topic {topic_id} does not exist")
 
 
@@ -196,7 +195,7 @@ def create_contact(body: ContactCreate, caller: Annotated[Caller, Depends(requir
         for s in body.segments or []:
             _check_segment(caller.team_id, s.id)
         for tp in body.topics or []:
-            _check_topic(conn, caller.team_id, tp.id)
+            _check_topic(caller.team_id, tp.id)
         new_id = conn.execute(
             insert(c)
             .values(
@@ -387,36 +386,9 @@ def list_contact_topics(
 ):
     """Every topic of the team, with this contact's subscription: the one set for the contact (by an
     import, POST /contacts or PATCH .../topics), else the topic's `default_subscription`."""
-    tp, ct = t.topics, t.contact_topics
     with get_engine().connect() as conn:
         contact = find_contact(conn, caller.team_id, id_or_email)
-        mine = (
-            sa.select(ct.c.topic_id, ct.c.subscription)
-            .where(ct.c.contact_id == contact["id"], ct.c.team_id == caller.team_id)
-            .subquery()
-        )
-        query = (
-            sa.select(
-                tp.c.id,
-                tp.c.name,
-                tp.c.description,
-                tp.c.created_at,
-                sa.func.coalesce(mine.c.subscription, tp.c.default_subscription).label("subscription"),
-            )
-            .select_from(tp.outerjoin(mine, mine.c.topic_id == tp.c.id))
-            .where(tp.c.team_id == caller.team_id)
-        )
-        return paginate(
-            get_engine(),
-            Listing(
-                query,
-                tp.c.created_at,
-                tp.c.id,
-                lambda tid: sa.select(tp.c.created_at).where(tp.c.id == tid, tp.c.team_id == caller.team_id),
-            ),
-            page,
-            render.contact_topic,
-        )
+    return paginate(get_engine(), topics.of_contact(caller.team_id, contact["id"]), page, render.contact_topic)
 
 
 @router.patch(
@@ -432,34 +404,17 @@ def update_contact_topics(
 ):
     """The body is a JSON array `[{"id": "<topic id>", "subscription": "opt_in" | "opt_out"}]`; the
     topics it names get that subscription, the others are left as they are."""
-    from sqlalchemy.dialects.postgresql import insert
-
-    topics = body.topics if isinstance(body, TopicsUpdate) else body
-    if not topics:
+    refs = body.topics if isinstance(body, TopicsUpdate) else body
+    if not refs:
         raise ApiError(422, "missing_required_field", "`topics` must name at least one topic")
     wanted: dict[str, str] = {}
-    for i, ref in enumerate(topics):
+    for i, ref in enumerate(refs):
         valid_id(ref.id, f"topics[{i}].id")
         wanted[str(ref.id).lower()] = ref.subscription  # the same topic twice: the last one wins
-    with get_engine().begin() as conn:
+    with get_engine().connect() as conn:
         contact = find_contact(conn, caller.team_id, id_or_email)
-        tp = t.topics
-        known = {
-            str(r)
-            for r in conn.execute(sa.select(tp.c.id).where(tp.c.team_id == caller.team_id, tp.c.id.in_(list(wanted)))).scalars()
-        }
-        missing = [tid for tid in wanted if tid not in known]
-        if missing:
-            raise ApiError(422, "validation_error", f"topic {missing[0]} does not exist")
-        stmt = insert(t.contact_topics).values(
-            [
-                {"contact_id": contact["id"], "topic_id": tid, "team_id": caller.team_id, "subscription": sub}
-                for tid, sub in sorted(wanted.items())
-            ]
-        )
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["contact_id", "topic_id"], set_={"subscription": stmt.excluded.subscription}
-            )
-        )
+    missing = topics.missing(get_engine(), caller.team_id, list(wanted))
+    if missing:
+        raise ApiError(422, "validation_error", f"topic {missing[0]} does not exist")
+    topics.subscribe(get_engine(), caller.team_id, contact["id"], wanted)
     return {"id": str(contact["id"])}
