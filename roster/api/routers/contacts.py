@@ -20,7 +20,7 @@ from roster.api.http.pagination import EVERY_OBJECT, Page, is_uuid, paginate
 from roster.api.routers.common import Created, valid_id
 from roster.api.routers.segments import SegmentList
 from roster.database import get_engine
-from roster.store import segments, topics
+from roster.store import properties, segments, topics
 from roster.store.pages import Listing
 from schemas import tables as t
 
@@ -132,13 +132,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _check_properties(conn, team_id: int, props: dict[str, Any]) -> dict[str, Any]:
+def _check_properties(team_id: int, props: dict[str, Any]) -> dict[str, Any]:
     """Properties must exist for the team and fit their type; null removes a value."""
     if not props:
         return {}
     props = {k: _plain(v) for k, v in props.items()}
-    p = t.contact_properties
-    known = dict(conn.execute(sa.select(p.c.key, p.c.type).where(p.c.team_id == team_id, p.c.key.in_(list(props)))).all())
+    known = properties.types(get_engine(), team_id, list(props))
     for key, value in props.items():
         if key not in known:
             raise ApiError(422, "validation_error", f"property `{key}` does not exist; create it with POST /contact-properties")
@@ -191,7 +190,7 @@ def create_contact(body: ContactCreate, caller: Annotated[Caller, Depends(requir
 
     email = _valid_email(body.email)
     with get_engine().begin() as conn:
-        props = _check_properties(conn, caller.team_id, body.properties or {})
+        props = _check_properties(caller.team_id, body.properties or {})
         for s in body.segments or []:
             _check_segment(caller.team_id, s.id)
         for tp in body.topics or []:
@@ -284,7 +283,7 @@ def update_contact(id_or_email: str, body: ContactUpdate, caller: Annotated[Call
             if f in body.model_fields_set:
                 values[f] = getattr(body, f)
         if body.properties:
-            props = _check_properties(conn, caller.team_id, body.properties)
+            props = _check_properties(caller.team_id, body.properties)
             merged = c.c.properties
             given = {k: v for k, v in props.items() if v is not None}
             removed = sorted(k for k, v in props.items() if v is None)
