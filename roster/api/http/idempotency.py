@@ -33,7 +33,7 @@ import sqlalchemy as sa
 
 from roster.api.http import auth, state
 from roster.api.http.errors import error_body
-from roster.api.http.keys import hash_token
+from roster.store.keys import hash_token
 
 log = logging.getLogger("roster.api")
 

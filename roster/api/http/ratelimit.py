@@ -32,7 +32,7 @@ import sqlalchemy as sa
 
 from roster.api.http import auth, state
 from roster.api.http.errors import error_body
-from roster.api.http.keys import hash_token
+from roster.store.keys import hash_token
 
 DEFAULT_RATE = 10.0
 DEFAULT_BAD_KEYS_PER_MINUTE = 10.0
