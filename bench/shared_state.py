@@ -186,8 +186,8 @@ def http(n: int) -> None:
     so a busy machine slows both alike; the cost is the median of the paired differences."""
     import httpx
 
-    from roster.api.http.keys import create_api_key
     from roster.database import get_engine
+    from roster.store.keys import create_api_key
 
     env = {**os.environ, "ROSTER_RATE_LIMIT": "1000000", "ROSTER_LAUNCH": "sensor"}
     variants = {

@@ -70,9 +70,9 @@ def main() -> None:
         raise SystemExit("no Chromium found: apt-get install chromium, or give --chromium PATH")
     from playwright.sync_api import sync_playwright
 
-    from roster.api.http.keys import create_api_key
     from roster.database import get_engine
     from roster.store import properties, teams
+    from roster.store.keys import create_api_key
 
     engine = get_engine()
     key = create_api_key(engine, "screenshots", "screenshots")

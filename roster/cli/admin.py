@@ -21,8 +21,8 @@ def keys_create(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create an API key for a team and print its token (shown only this once)."""
-    from roster.api.http.keys import issue_api_key
     from roster.database import get_engine
+    from roster.store.keys import issue_api_key
 
     key = issue_api_key(get_engine(), team, name)
     if as_json:

@@ -16,7 +16,6 @@ from fastapi.templating import Jinja2Templates
 
 from roster.api.http.auth import lookup_caller
 from roster.api.http.errors import ApiError
-from roster.api.http.keys import hash_token
 from roster.api.http.ratelimit import SharedBuckets, client_address, limits
 from roster.api.http.uploads import max_upload_bytes, receive_upload
 from roster.csvfiles import FileRefused
@@ -30,6 +29,7 @@ from roster.mapping.service import suggest_for_file
 from roster.settings import size_text
 from roster.store import dashboard_queries as queries
 from roster.store import properties
+from roster.store.keys import hash_token
 from schemas.import_options import OptionsError, parse_options
 from schemas.rules import is_uuid
 

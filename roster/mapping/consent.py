@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
+from roster.store import teams
 
 ENV = "ROSTER_MAPPING_MODEL_OPT_IN"
 
@@ -21,10 +22,8 @@ def server_opt_in() -> bool:
 
 
 def team_opt_in(engine: Engine, team_id: int) -> bool | None:
-    from schemas.tables import teams
-
-    with engine.connect() as conn:
-        return conn.execute(sa.select(teams.c.model_mapping).where(teams.c.id == team_id)).scalar()
+    """What the team said (teams.model_mapping); None: nothing."""
+    return teams.model_mapping(engine, team_id)
 
 
 def model_allowed(engine: Engine | None, team_id: int | None, requested: bool | None = None) -> bool:
@@ -38,7 +37,5 @@ def model_allowed(engine: Engine | None, team_id: int | None, requested: bool | 
 
 
 def set_team_opt_in(engine: Engine, team_id: int, value: bool | None) -> None:
-    from schemas.tables import teams
-
-    with engine.begin() as conn:
-        conn.execute(sa.update(teams).where(teams.c.id == team_id).values(model_mapping=value))
+    """None: the team says nothing, the server decides."""
+    teams.set_model_mapping(engine, team_id, value)

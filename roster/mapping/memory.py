@@ -1,25 +1,16 @@
 """Remembered mappings: the column map a person accepted (an import run with an explicit map, or
-a reviewed suggestion), per team, keyed by the set of headers; preferred next time (engine "memory")."""
+a reviewed suggestion), per team, keyed by the set of headers; preferred next time (engine "memory").
+
+This module says which maps are worth keeping; the rows are kept by roster/store/mappings.py."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-
-import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Engine
 
+from roster.store import mappings
+from roster.store.mappings import forget, headers_key, recall
 
-def headers_key(headers: list[str]) -> str:
-    """The same columns in any order are the same file shape."""
-    return hashlib.sha256(json.dumps(sorted(set(headers)), ensure_ascii=False).encode()).hexdigest()
-
-
-def _table():
-    from schemas.tables import column_mappings
-
-    return column_mappings
+__all__ = ["forget", "headers_key", "recall", "remember"]
 
 
 def remember(engine: Engine, team_id: int, headers: list[str], column_map: dict, source: str) -> None:
@@ -28,30 +19,4 @@ def remember(engine: Engine, team_id: int, headers: list[str], column_map: dict,
     the columns they found (and a file with no `email` header would be refused)."""
     if not column_map.get("email"):
         return
-    t = _table()
-    values = dict(
-        team_id=team_id, headers_key=headers_key(headers), headers=sorted(set(headers)), column_map=column_map, source=source
-    )
-    stmt = insert(t).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[t.c.team_id, t.c.headers_key],
-        set_={"column_map": stmt.excluded.column_map, "source": stmt.excluded.source, "updated_at": sa.func.now()},
-    )
-    with engine.begin() as conn:
-        conn.execute(stmt)
-
-
-def recall(engine: Engine, team_id: int, headers: list[str]) -> dict | None:
-    """The accepted column map for exactly these headers, if every column it names is still there."""
-    t = _table()
-    with engine.connect() as conn:
-        cmap = conn.execute(
-            sa.select(t.c.column_map).where(t.c.team_id == team_id, t.c.headers_key == headers_key(headers))
-        ).scalar_one_or_none()
-    return cmap or None
-
-
-def forget(engine: Engine, team_id: int, headers: list[str]) -> None:
-    t = _table()
-    with engine.begin() as conn:
-        conn.execute(sa.delete(t).where(t.c.team_id == team_id, t.c.headers_key == headers_key(headers)))
+    mappings.save(engine, team_id, headers, column_map, source)

@@ -11,10 +11,10 @@ import os
 import tempfile
 from pathlib import Path
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from roster.csvfiles import open_source, sample_values
+from roster.store import properties
 
 from .models import ExistingProperty, Suggestion
 
@@ -83,11 +83,7 @@ def read_file_sample(path: Path, workdir: Path, rows: int = SAMPLE_ROWS) -> tupl
 
 
 def team_properties(engine: Engine, team_id: int) -> list[ExistingProperty]:
-    from schemas.tables import contact_properties as p
-
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(p.c.key, p.c.type).where(p.c.team_id == team_id).order_by(p.c.key)).all()
-    return [ExistingProperty(k, t) for k, t in rows]
+    return [ExistingProperty(k, t) for k, t in properties.by_key(engine, team_id)]
 
 
 def suggestion_dict(s: Suggestion) -> dict:

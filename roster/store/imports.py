@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Engine
 
+from roster.store.pages import Listing
 from roster.store.staging import drop_sql
 from schemas import tables as t
 
@@ -99,20 +100,15 @@ def require(engine: Engine, import_id: str) -> dict:
     return row
 
 
-def list_query(team_id: int, status: str | None = None) -> sa.Select:
-    """The team's imports (for a page of them, newest first: see list_order)."""
+def listing(team_id: int, status: str | None = None) -> Listing:
+    """The team's imports (with this status), for a page of them: newest first by created_at, then id."""
     query = sa.select(ci).where(ci.c.team_id == team_id)
-    return query.where(ci.c.status == status) if status else query
-
-
-def list_order() -> tuple[sa.Column, sa.Column]:
-    """What a page of imports is ordered and cut by: created_at, then id."""
-    return ci.c.created_at, ci.c.id
-
-
-def cursor_query(team_id: int, import_id: str) -> sa.Select:
-    """Where an `after`/`before` cursor (an import id) stands, within the team's imports."""
-    return sa.select(ci.c.created_at).where(ci.c.id == import_id, ci.c.team_id == team_id)
+    return Listing(
+        query=query.where(ci.c.status == status) if status else query,
+        created_at=ci.c.created_at,
+        id=ci.c.id,
+        cursor=lambda import_id: sa.select(ci.c.created_at).where(ci.c.id == import_id, ci.c.team_id == team_id),
+    )
 
 
 def owner(engine: Engine, import_id: str) -> dict | None:

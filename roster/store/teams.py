@@ -25,3 +25,14 @@ def find(engine: Engine, name: str) -> int | None:
 def name_of(engine: Engine, team_id: int) -> str | None:
     with engine.connect() as conn:
         return conn.execute(sa.select(t.teams.c.name).where(t.teams.c.id == team_id)).scalar()
+
+
+def model_mapping(engine: Engine, team_id: int) -> bool | None:
+    """May the mapping model see the team's files? None: the team has not said (see roster/mapping/consent.py)."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(t.teams.c.model_mapping).where(t.teams.c.id == team_id)).scalar()
+
+
+def set_model_mapping(engine: Engine, team_id: int, value: bool | None) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.update(t.teams).where(t.teams.c.id == team_id).values(model_mapping=value))

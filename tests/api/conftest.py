@@ -56,7 +56,7 @@ def api_url(database):
 
 @pytest.fixture
 def make_key(engine):
-    from roster.api.http.keys import create_api_key
+    from roster.store.keys import create_api_key
 
     def make(team: str | None = None) -> str:
         return create_api_key(engine, team or f"api-{uuid.uuid4().hex[:8]}")

@@ -13,8 +13,8 @@ MAX_EXAMPLES = 8
 
 @pytest.fixture(scope="module")
 def st_token(database, api_url):
-    from roster.api.http.keys import create_api_key
     from roster.database import get_engine
+    from roster.store.keys import create_api_key
 
     return create_api_key(get_engine(), "schemathesis")
 

@@ -116,7 +116,7 @@ def client(url: str, source: str, key: str | None = None) -> httpx.Client:
 
 
 def imports_of(engine, key: str) -> int:
-    from roster.api.http.keys import hash_token
+    from roster.store.keys import hash_token
 
     with engine.connect() as conn:
         return conn.execute(

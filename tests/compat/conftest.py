@@ -97,7 +97,7 @@ def roster_server(database):
 @pytest.fixture
 def team_key(roster_server, engine) -> str:
     """A key of a new team: each client's round trip sees only its own objects."""
-    from roster.api.http.keys import create_api_key
+    from roster.store.keys import create_api_key
 
     return create_api_key(engine, f"compat-{uuid.uuid4().hex[:8]}")
 

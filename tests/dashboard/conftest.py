@@ -39,7 +39,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(database, tmp_path_factory):
     """The base URL of a real API server process with the dashboard mounted."""
     log_path = tmp_path_factory.mktemp("dashboard-server") / "server.log"
@@ -88,7 +88,9 @@ def server(database, tmp_path_factory):
         proc.kill()
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in this thread
+# until it stops, and later tests that call asyncio.run (Dagster's sensors) would fail under it.
+@pytest.fixture(scope="package")
 def browser():
     path = chromium_path()
     if path is None:
@@ -119,7 +121,7 @@ def page(browser):
 @pytest.fixture
 def make_team_key(engine):
     """(team name, team id, API key) of a new team."""
-    from roster.api.http.keys import issue_api_key
+    from roster.store.keys import issue_api_key
 
     def make() -> tuple[str, int, str]:
         name = f"dash-{uuid.uuid4().hex[:8]}"

@@ -10,13 +10,12 @@ import threading
 import time
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from fastapi import Request
 
 from roster.api.http.errors import ApiError
-from roster.api.http.keys import hash_token
 from roster.database import get_engine
-from schemas import tables as t
+from roster.store import keys
+from roster.store.keys import hash_token
 
 CACHE_SECONDS = 10.0
 _cache: dict[str, tuple[float, Caller]] = {}
@@ -62,15 +61,10 @@ def lookup_caller(token_hash: str) -> Caller | None:
     if caller is not None:
         return caller
     now = time.monotonic()
-    with get_engine().connect() as conn:
-        row = conn.execute(
-            sa.select(t.api_keys.c.id, t.api_keys.c.team_id, t.teams.c.name)
-            .join(t.teams, t.teams.c.id == t.api_keys.c.team_id)
-            .where(t.api_keys.c.token_hash == token_hash)
-        ).first()
-    if row is None:
+    found = keys.owner(get_engine(), token_hash)
+    if found is None:
         return None
-    caller = Caller(team_id=row.team_id, team_name=row.name, key_id=str(row.id))
+    caller = Caller(team_id=found.team_id, team_name=found.team_name, key_id=found.key_id)
     with _cache_lock:
         if len(_cache) > 10_000:
             _cache.clear()

@@ -11,6 +11,7 @@ so a retry is not refused for a day. (A request that had already done its work w
 the response, not the work, is what is kept.) A claim costs one INSERT, a replay two reads, the
 first response one durable UPDATE (roster/api/http/state.py says which commits wait for the disk).
 Expired keys are deleted by roster/api/http/state.py.
+Its SQL stays here, next to the protocol it is a step of (roster/api/http/state.py says why).
 
 The body is never buffered: it is hashed as it streams to the route. A multipart body is hashed
 part by part (names, part headers, data), so the same upload sent again with another boundary
@@ -33,7 +34,7 @@ import sqlalchemy as sa
 
 from roster.api.http import auth, state
 from roster.api.http.errors import error_body
-from roster.api.http.keys import hash_token
+from roster.store.keys import hash_token
 
 log = logging.getLogger("roster.api")
 

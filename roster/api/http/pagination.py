@@ -5,7 +5,10 @@ When `limit` is left out, each list does what Resend's does: imports 10, contact
 topics 20, and contacts, segments and a contact's segments and topics every object (code like "find
 the segment named X, else create it" relies on that). "Every object" is streamed: one query read
 through a server-side cursor in batches, written out as it is read, so the server's memory stays
-flat whatever the count."""
+flat whatever the count.
+
+The queries are the store's (roster/store/pages.py); this module reads the parameters and writes
+the response."""
 # No `from __future__ import annotations`: page_params builds its annotations at call time.
 
 import json
@@ -15,11 +18,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-import sqlalchemy as sa
 from fastapi import Query
 from fastapi.responses import StreamingResponse
+from sqlalchemy.engine import Engine
 
 from roster.api.http.errors import ApiError
+from roster.store import pages
+from roster.store.pages import Listing
 
 log = logging.getLogger("roster.api")
 STREAM_BATCH_ROWS = 1000
@@ -66,54 +71,30 @@ def is_uuid(value) -> bool:
         return False
 
 
-def paginate(
-    conn,
-    query: sa.Select,
-    created_at: sa.ColumnElement,
-    id_col: sa.ColumnElement,
-    page: Page,
-    cursor_query: Callable[[str], sa.Select],
-    render: Callable[[dict], dict],
-) -> dict | StreamingResponse:
-    """`query` selects the rows (already scoped to the team and filtered); `cursor_query(id)` finds
-    the cursor's created_at among the same objects. A page is a dict; every object (no limit) is a
-    streamed response, whose query runs on a connection of its own once the response starts."""
-    cursor = page.after or page.before
-    if cursor:
-        found = conn.execute(cursor_query(cursor)).first()
-        if found is None:
-            raise ApiError(422, "validation_error", f"`{'after' if page.after else 'before'}`: no object with id {cursor}")
-        key = sa.tuple_(created_at, id_col)
-        mark = sa.tuple_(sa.literal(found[0], type_=created_at.type), sa.literal(uuid.UUID(cursor), type_=id_col.type))
-        query = query.where(key < mark) if page.after else query.where(key > mark)
+def paginate(engine: Engine, listing: Listing, page: Page, render: Callable[[dict], dict]) -> dict | StreamingResponse:
+    """A page of the listed objects as a dict; every object (no limit) as a streamed response,
+    whose query runs on a connection of its own once the response starts."""
+    try:
+        listing = pages.narrowed(engine, listing, page.after, page.before)
+    except pages.UnknownCursor:
+        cursor = page.after or page.before
+        raise ApiError(422, "validation_error", f"`{'after' if page.after else 'before'}`: no object with id {cursor}") from None
     if page.limit is None:
-        return StreamingResponse(_stream(query.order_by(created_at.desc(), id_col.desc()), render), media_type="application/json")
-    if page.before:
-        query = query.order_by(created_at.asc(), id_col.asc())
-    else:
-        query = query.order_by(created_at.desc(), id_col.desc())
-    rows = [dict(r) for r in conn.execute(query.limit(page.limit + 1)).mappings().all()]
-    has_more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    if page.before:
-        rows.reverse()
+        return StreamingResponse(_stream(engine, listing, render), media_type="application/json")
+    rows, has_more = pages.read(engine, listing, page.limit, nearest_newer=bool(page.before))
     return {"object": "list", "has_more": has_more, "data": [render(r) for r in rows]}
 
 
-def _stream(query: sa.Select, render: Callable[[dict], dict]) -> Iterator[bytes]:
-    """{"object": "list", "data": [...], "has_more": false}, written batch by batch. One query (one
-    sort), read through a server-side cursor: the connection is held while the client reads."""
-    from roster.database import get_engine
-
+def _stream(engine: Engine, listing: Listing, render: Callable[[dict], dict]) -> Iterator[bytes]:
+    """{"object": "list", "data": [...], "has_more": false}, written batch by batch as it is read:
+    the connection is held while the client reads."""
     yield b'{"object":"list","data":['
     first = True
     try:
-        with get_engine().connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=STREAM_BATCH_ROWS).execute(query)
-            for batch in result.mappings().partitions():
-                text = ",".join(json.dumps(render(dict(r)), ensure_ascii=False, separators=(",", ":")) for r in batch)
-                yield (text if first else "," + text).encode()
-                first = False
+        for batch in pages.stream(engine, listing, STREAM_BATCH_ROWS):
+            text = ",".join(json.dumps(render(r), ensure_ascii=False, separators=(",", ":")) for r in batch)
+            yield (text if first else "," + text).encode()
+            first = False
     except Exception:
         # The status line is gone already: the client sees a cut-off body, the log says why.
         log.exception("streaming a list failed")

@@ -17,6 +17,7 @@ Buckets use GCRA: one number per bucket (its theoretical arrival time), updated 
 INSERT ... ON CONFLICT per request, on the database's clock. A process that has seen a bucket
 refused remembers until when, and answers 429 from memory until then: a client hammering past
 its limit costs no database work.
+Its SQL stays here, next to the protocol it is a step of (roster/api/http/state.py says why).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import sqlalchemy as sa
 
 from roster.api.http import auth, state
 from roster.api.http.errors import error_body
-from roster.api.http.keys import hash_token
+from roster.store.keys import hash_token
 
 DEFAULT_RATE = 10.0
 DEFAULT_BAD_KEYS_PER_MINUTE = 10.0

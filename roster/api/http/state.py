@@ -11,6 +11,10 @@ it). The first response of a key is written through the durable pool.
 The cleanup of expired rows runs from the request path, at most once a minute per process and
 one process at a time, so a server that runs without ASGI lifespan events (as the tests do)
 still cleans up.
+
+This state is the API process's own, so its SQL stays here and in idempotency.py and ratelimit.py
+rather than in roster/store: each statement is a step of one protocol (a claim, a lease, a GCRA
+bucket) that only this package runs, on these pools, and reads best next to the protocol.
 """
 
 from __future__ import annotations

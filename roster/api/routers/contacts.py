@@ -1,17 +1,15 @@
 """Contacts: create, get/update/delete by id or email, list (with a segment filter); and a
 contact's segments and topics.
 
-A contact is found by id, or by email compared with PostgreSQL's lower() on both sides: the rule
-of the unique index (team_id, lower(email)), so whatever the index calls one contact, GET finds."""
+A contact is found by id, or by email compared as the unique index (team_id, lower(email))
+compares them (roster/store/contacts.py), so whatever the index calls one contact, GET finds."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from roster.api.http import render
 from roster.api.http.auth import Caller, require_caller
@@ -20,10 +18,9 @@ from roster.api.http.pagination import EVERY_OBJECT, Page, is_uuid, paginate
 from roster.api.routers.common import Created, valid_id
 from roster.api.routers.segments import SegmentList
 from roster.database import get_engine
-from schemas import tables as t
+from roster.store import contacts, properties, segments, topics
 
 router = APIRouter(tags=["contacts"])
-c = t.contacts
 
 
 class PropertyValue(BaseModel):
@@ -130,13 +127,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _check_properties(conn, team_id: int, props: dict[str, Any]) -> dict[str, Any]:
+def _check_properties(team_id: int, props: dict[str, Any]) -> dict[str, Any]:
     """Properties must exist for the team and fit their type; null removes a value."""
     if not props:
         return {}
     props = {k: _plain(v) for k, v in props.items()}
-    p = t.contact_properties
-    known = dict(conn.execute(sa.select(p.c.key, p.c.type).where(p.c.team_id == team_id, p.c.key.in_(list(props)))).all())
+    known = properties.types(get_engine(), team_id, list(props))
     for key, value in props.items():
         if key not in known:
             raise ApiError(422, "validation_error", f"property `{key}` does not exist; create it with POST /contact-properties")
@@ -153,77 +149,54 @@ def _check_properties(conn, team_id: int, props: dict[str, Any]) -> dict[str, An
     return props
 
 
-def contact_where(team_id: int, id_or_email: str):
-    """By id, or by email as the unique index compares them: PostgreSQL's lower() on both sides
-    (Python's str.lower() differs from it, e.g. for a final sigma)."""
-    if is_uuid(id_or_email):
-        return sa.and_(c.c.team_id == team_id, c.c.id == id_or_email)
-    if "@" not in id_or_email or "\x00" in id_or_email:
+def _check_key(id_or_email: str) -> str:
+    """A contact is named by its id or its email."""
+    if not is_uuid(id_or_email) and ("@" not in id_or_email or "\x00" in id_or_email):
         raise ApiError(422, "invalid_parameter", "The `id` must be a valid UUID or an email address")
-    email = sa.literal(id_or_email.strip(), type_=sa.Text)
-    return sa.and_(c.c.team_id == team_id, sa.func.lower(c.c.email) == sa.func.lower(email))
+    return id_or_email
 
 
-def find_contact(conn, team_id: int, id_or_email: str) -> dict:
-    row = conn.execute(sa.select(c).where(contact_where(team_id, id_or_email))).mappings().first()
+def _find(team_id: int, id_or_email: str) -> dict:
+    row = contacts.get(get_engine(), team_id, _check_key(id_or_email))
     if row is None:
         raise not_found("Contact")
-    return dict(row)
+    return row
 
 
-def _check_segment(conn, team_id: int, segment_id: str) -> None:
-    s = t.segments
+def _check_segment(team_id: int, segment_id: str) -> None:
     valid_id(segment_id, "segments.id")
-    if conn.execute(sa.select(s.c.id).where(s.c.id == segment_id, s.c.team_id == team_id)).first() is None:
+    if not segments.exists(get_engine(), team_id, segment_id):
         raise ApiError(422, "validation_error", f"segment {segment_id} does not exist")
 
 
-def _check_topic(conn, team_id: int, topic_id: str) -> None:
-    tp = t.topics
+def _check_topic(team_id: int, topic_id: str) -> None:
     valid_id(topic_id, "topics.id")
-    if conn.execute(sa.select(tp.c.id).where(tp.c.id == topic_id, tp.c.team_id == team_id)).first() is None:
+    if not topics.exists(get_engine(), team_id, topic_id):
         raise ApiError(422, "validation_error", f"topic {topic_id} does not exist")
 
 
 @router.post("/contacts", status_code=201, response_model=Created, summary="Create a contact")
 def create_contact(body: ContactCreate, caller: Annotated[Caller, Depends(require_caller)]):
-    from sqlalchemy.dialects.postgresql import insert
-
     email = _valid_email(body.email)
-    with get_engine().begin() as conn:
-        props = _check_properties(conn, caller.team_id, body.properties or {})
-        for s in body.segments or []:
-            _check_segment(conn, caller.team_id, s.id)
-        for tp in body.topics or []:
-            _check_topic(conn, caller.team_id, tp.id)
-        new_id = conn.execute(
-            insert(c)
-            .values(
-                team_id=caller.team_id,
-                email=email,
-                first_name=body.first_name,
-                last_name=body.last_name,
-                unsubscribed=body.unsubscribed if body.unsubscribed is not None else False,
-                properties={k: v for k, v in props.items() if v is not None},
-            )
-            .on_conflict_do_nothing()
-            .returning(c.c.id)
-        ).scalar()
-        if new_id is None:
-            raise ApiError(422, "validation_error", f"a contact with the email {email} already exists")
-        for s in body.segments or []:
-            conn.execute(
-                insert(t.contact_segments)
-                .values(contact_id=new_id, segment_id=s.id, team_id=caller.team_id)
-                .on_conflict_do_nothing()
-            )
-        for tp in body.topics or []:
-            conn.execute(
-                insert(t.contact_topics)
-                .values(contact_id=new_id, topic_id=tp.id, team_id=caller.team_id, subscription=tp.subscription)
-                .on_conflict_do_nothing()
-            )
-    return {"object": "contact", "id": str(new_id)}
+    props = _check_properties(caller.team_id, body.properties or {})
+    for s in body.segments or []:
+        _check_segment(caller.team_id, s.id)
+    for tp in body.topics or []:
+        _check_topic(caller.team_id, tp.id)
+    new_id = contacts.create(
+        get_engine(),
+        caller.team_id,
+        email=email,
+        first_name=body.first_name,
+        last_name=body.last_name,
+        unsubscribed=body.unsubscribed if body.unsubscribed is not None else False,
+        properties={k: v for k, v in props.items() if v is not None},
+        segment_ids=[s.id for s in body.segments or []],
+        topics=[(tp.id, tp.subscription) for tp in body.topics or []],
+    )
+    if new_id is None:
+        raise ApiError(422, "validation_error", f"a contact with the email {email} already exists")
+    return {"object": "contact", "id": new_id}
 
 
 @router.get("/contacts", response_model=ContactList, summary="List contacts")
@@ -236,26 +209,9 @@ def list_contacts(
 
 
 def _list(caller: Caller, page: Page, segment_id: str | None) -> dict:
-    query = sa.select(c).where(c.c.team_id == caller.team_id)
-    with get_engine().connect() as conn:
-        if segment_id is not None:
-            s = t.segments
-            valid_id(segment_id, "segment_id")
-            if conn.execute(sa.select(s.c.id).where(s.c.id == segment_id, s.c.team_id == caller.team_id)).first() is None:
-                raise not_found("Segment")
-            cs = t.contact_segments
-            query = query.where(
-                c.c.id.in_(sa.select(cs.c.contact_id).where(cs.c.segment_id == segment_id, cs.c.team_id == caller.team_id))
-            )
-        return paginate(
-            conn,
-            query,
-            c.c.created_at,
-            c.c.id,
-            page,
-            lambda cid: sa.select(c.c.created_at).where(c.c.id == cid, c.c.team_id == caller.team_id),
-            render.contact,
-        )
+    if segment_id is not None:
+        _segment_or_404(caller.team_id, segment_id)
+    return paginate(get_engine(), contacts.listing(caller.team_id, segment_id), page, render.contact)
 
 
 @router.get(
@@ -271,58 +227,34 @@ def list_segment_contacts(
 
 @router.get("/contacts/{id_or_email}", response_model=Contact, summary="Retrieve a contact by id or email")
 def get_contact(id_or_email: str, caller: Annotated[Caller, Depends(require_caller)]):
-    with get_engine().connect() as conn:
-        return render.contact(find_contact(conn, caller.team_id, id_or_email))
+    return render.contact(_find(caller.team_id, id_or_email))
 
 
 @router.patch("/contacts/{id_or_email}", response_model=Created, summary="Update a contact by id or email")
 def update_contact(id_or_email: str, body: ContactUpdate, caller: Annotated[Caller, Depends(require_caller)]):
-    """One UPDATE that merges `properties` in SQL (`properties || set - removed`), never a dict read
-    earlier: an import merging the same contact at the same time ends before or after this write,
-    in full, whichever takes the row lock first."""
-    with get_engine().begin() as conn:
-        values: dict = {}
-        for f in ("first_name", "last_name", "unsubscribed"):
-            if f in body.model_fields_set:
-                values[f] = getattr(body, f)
-        if body.properties:
-            props = _check_properties(conn, caller.team_id, body.properties)
-            merged = c.c.properties
-            given = {k: v for k, v in props.items() if v is not None}
-            removed = sorted(k for k, v in props.items() if v is None)
-            if given:
-                merged = merged.op("||", return_type=JSONB)(sa.bindparam("set_properties", given, type_=JSONB))
-            if removed:
-                merged = merged.op("-", return_type=JSONB)(sa.bindparam("removed_properties", removed, type_=ARRAY(sa.Text)))
-            values["properties"] = merged
-        where = contact_where(caller.team_id, id_or_email)
-        if values:
-            contact_id = conn.execute(
-                sa.update(c).where(where).values(**values, updated_at=sa.func.now()).returning(c.c.id)
-            ).scalar()
-        else:
-            contact_id = conn.execute(sa.select(c.c.id).where(where)).scalar()
-        if contact_id is None:
-            raise not_found("Contact")
-    return {"object": "contact", "id": str(contact_id)}
+    """`properties` are merged into the stored ones in the database's one UPDATE (null removes a
+    value), never into a dict read earlier: see roster/store/contacts.py."""
+    fields = {f: getattr(body, f) for f in ("first_name", "last_name", "unsubscribed") if f in body.model_fields_set}
+    props = _check_properties(caller.team_id, body.properties) if body.properties else {}
+    contact_id = contacts.update(
+        get_engine(),
+        caller.team_id,
+        _check_key(id_or_email),
+        fields,
+        set_properties={k: v for k, v in props.items() if v is not None},
+        removed_properties=sorted(k for k, v in props.items() if v is None),
+    )
+    if contact_id is None:
+        raise not_found("Contact")
+    return {"object": "contact", "id": contact_id}
 
 
 @router.delete("/contacts/{id_or_email}", response_model=ContactDeleted, summary="Delete a contact by id or email")
 def delete_contact(id_or_email: str, caller: Annotated[Caller, Depends(require_caller)]):
-    with get_engine().begin() as conn:
-        row = find_contact(conn, caller.team_id, id_or_email)
-        cid = row["id"]
-        # contact_segments and contact_topics have no foreign keys (bulk-load speed): clean up here.
-        conn.execute(
-            sa.delete(t.contact_segments).where(
-                t.contact_segments.c.contact_id == cid, t.contact_segments.c.team_id == caller.team_id
-            )
-        )
-        conn.execute(
-            sa.delete(t.contact_topics).where(t.contact_topics.c.contact_id == cid, t.contact_topics.c.team_id == caller.team_id)
-        )
-        conn.execute(sa.delete(c).where(c.c.id == cid, c.c.team_id == caller.team_id))
-    return {"object": "contact", "id": str(cid), "contact": str(cid), "deleted": True}
+    cid = contacts.delete(get_engine(), caller.team_id, _check_key(id_or_email))
+    if cid is None:
+        raise not_found("Contact")
+    return {"object": "contact", "id": cid, "contact": cid, "deleted": True}
 
 
 # -- a contact's segments -------------------------------------------------------------------------
@@ -334,28 +266,13 @@ def list_contact_segments(
     caller: Annotated[Caller, Depends(require_caller)],
     page: Annotated[Page, Depends(EVERY_OBJECT)],
 ):
-    s, cs = t.segments, t.contact_segments
-    with get_engine().connect() as conn:
-        contact = find_contact(conn, caller.team_id, id_or_email)
-        query = sa.select(s).where(
-            s.c.team_id == caller.team_id,
-            s.c.id.in_(sa.select(cs.c.segment_id).where(cs.c.contact_id == contact["id"], cs.c.team_id == caller.team_id)),
-        )
-        return paginate(
-            conn,
-            query,
-            s.c.created_at,
-            s.c.id,
-            page,
-            lambda sid: sa.select(s.c.created_at).where(s.c.id == sid, s.c.team_id == caller.team_id),
-            render.segment,
-        )
+    contact = _find(caller.team_id, id_or_email)
+    return paginate(get_engine(), segments.of_contact(caller.team_id, contact["id"]), page, render.segment)
 
 
-def _segment_or_404(conn, team_id: int, segment_id: str) -> None:
+def _segment_or_404(team_id: int, segment_id: str) -> None:
     valid_id(segment_id, "segment_id")
-    s = t.segments
-    if conn.execute(sa.select(s.c.id).where(s.c.id == segment_id, s.c.team_id == team_id)).first() is None:
+    if not segments.exists(get_engine(), team_id, segment_id):
         raise not_found("Segment")
 
 
@@ -367,16 +284,9 @@ def _segment_or_404(conn, team_id: int, segment_id: str) -> None:
     tags=["segments"],
 )
 def add_contact_segment(id_or_email: str, segment_id: str, caller: Annotated[Caller, Depends(require_caller)]):
-    from sqlalchemy.dialects.postgresql import insert
-
-    with get_engine().begin() as conn:
-        contact = find_contact(conn, caller.team_id, id_or_email)
-        _segment_or_404(conn, caller.team_id, segment_id)
-        conn.execute(
-            insert(t.contact_segments)
-            .values(contact_id=contact["id"], segment_id=segment_id, team_id=caller.team_id)
-            .on_conflict_do_nothing()
-        )
+    contact = _find(caller.team_id, id_or_email)
+    _segment_or_404(caller.team_id, segment_id)
+    segments.add_contact(get_engine(), caller.team_id, contact["id"], segment_id)
     return {"id": segment_id}
 
 
@@ -387,13 +297,9 @@ def add_contact_segment(id_or_email: str, segment_id: str, caller: Annotated[Cal
     tags=["segments"],
 )
 def remove_contact_segment(id_or_email: str, segment_id: str, caller: Annotated[Caller, Depends(require_caller)]):
-    with get_engine().begin() as conn:
-        contact = find_contact(conn, caller.team_id, id_or_email)
-        _segment_or_404(conn, caller.team_id, segment_id)
-        cs = t.contact_segments
-        conn.execute(
-            sa.delete(cs).where(cs.c.contact_id == contact["id"], cs.c.segment_id == segment_id, cs.c.team_id == caller.team_id)
-        )
+    contact = _find(caller.team_id, id_or_email)
+    _segment_or_404(caller.team_id, segment_id)
+    segments.remove_contact(get_engine(), caller.team_id, contact["id"], segment_id)
     return {"id": segment_id, "deleted": True}
 
 
@@ -411,34 +317,8 @@ def list_contact_topics(
 ):
     """Every topic of the team, with this contact's subscription: the one set for the contact (by an
     import, POST /contacts or PATCH .../topics), else the topic's `default_subscription`."""
-    tp, ct = t.topics, t.contact_topics
-    with get_engine().connect() as conn:
-        contact = find_contact(conn, caller.team_id, id_or_email)
-        mine = (
-            sa.select(ct.c.topic_id, ct.c.subscription)
-            .where(ct.c.contact_id == contact["id"], ct.c.team_id == caller.team_id)
-            .subquery()
-        )
-        query = (
-            sa.select(
-                tp.c.id,
-                tp.c.name,
-                tp.c.description,
-                tp.c.created_at,
-                sa.func.coalesce(mine.c.subscription, tp.c.default_subscription).label("subscription"),
-            )
-            .select_from(tp.outerjoin(mine, mine.c.topic_id == tp.c.id))
-            .where(tp.c.team_id == caller.team_id)
-        )
-        return paginate(
-            conn,
-            query,
-            tp.c.created_at,
-            tp.c.id,
-            page,
-            lambda tid: sa.select(tp.c.created_at).where(tp.c.id == tid, tp.c.team_id == caller.team_id),
-            render.contact_topic,
-        )
+    contact = _find(caller.team_id, id_or_email)
+    return paginate(get_engine(), topics.of_contact(caller.team_id, contact["id"]), page, render.contact_topic)
 
 
 @router.patch(
@@ -454,34 +334,16 @@ def update_contact_topics(
 ):
     """The body is a JSON array `[{"id": "<topic id>", "subscription": "opt_in" | "opt_out"}]`; the
     topics it names get that subscription, the others are left as they are."""
-    from sqlalchemy.dialects.postgresql import insert
-
-    topics = body.topics if isinstance(body, TopicsUpdate) else body
-    if not topics:
+    refs = body.topics if isinstance(body, TopicsUpdate) else body
+    if not refs:
         raise ApiError(422, "missing_required_field", "`topics` must name at least one topic")
     wanted: dict[str, str] = {}
-    for i, ref in enumerate(topics):
+    for i, ref in enumerate(refs):
         valid_id(ref.id, f"topics[{i}].id")
         wanted[str(ref.id).lower()] = ref.subscription  # the same topic twice: the last one wins
-    with get_engine().begin() as conn:
-        contact = find_contact(conn, caller.team_id, id_or_email)
-        tp = t.topics
-        known = {
-            str(r)
-            for r in conn.execute(sa.select(tp.c.id).where(tp.c.team_id == caller.team_id, tp.c.id.in_(list(wanted)))).scalars()
-        }
-        missing = [tid for tid in wanted if tid not in known]
-        if missing:
-            raise ApiError(422, "validation_error", f"topic {missing[0]} does not exist")
-        stmt = insert(t.contact_topics).values(
-            [
-                {"contact_id": contact["id"], "topic_id": tid, "team_id": caller.team_id, "subscription": sub}
-                for tid, sub in sorted(wanted.items())
-            ]
-        )
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["contact_id", "topic_id"], set_={"subscription": stmt.excluded.subscription}
-            )
-        )
+    contact = _find(caller.team_id, id_or_email)
+    missing = topics.missing(get_engine(), caller.team_id, list(wanted))
+    if missing:
+        raise ApiError(422, "validation_error", f"topic {missing[0]} does not exist")
+    topics.subscribe(get_engine(), caller.team_id, contact["id"], wanted)
     return {"id": str(contact["id"])}

@@ -357,9 +357,7 @@ def list_contact_imports(
     page: Annotated[Page, Depends(IMPORTS_PAGE)],
     status: Annotated[Literal["queued", "in_progress", "completed", "failed"] | None, Query()] = None,
 ):
-    query, order = imports.list_query(caller.team_id, status), imports.list_order()
-    with get_engine().connect() as conn:
-        return paginate(conn, query, *order, page, lambda cid: imports.cursor_query(caller.team_id, cid), render_import)
+    return paginate(get_engine(), imports.listing(caller.team_id, status), page, render_import)
 
 
 FAILURES_MAX_LIMIT = 1000

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict
 
@@ -14,11 +13,10 @@ from roster.api.http.errors import ApiError, not_found
 from roster.api.http.pagination import PROPERTIES_PAGE, Page, paginate
 from roster.api.routers.common import Created, Deleted, valid_id
 from roster.database import get_engine
-from schemas import tables as t
+from roster.store import properties
 from schemas.column_map import PROPERTY_KEY
 
 router = APIRouter(tags=["contact properties"])
-p = t.contact_properties
 Fallback = str | float | int | bool | None
 
 
@@ -61,51 +59,33 @@ def _check_fallback(kind: str, value) -> None:
         raise ApiError(422, "validation_error", f"`fallback_value` must be a {kind}")
 
 
-def _find(conn, team_id: int, property_id: str) -> dict:
+def _find(team_id: int, property_id: str) -> dict:
     valid_id(property_id)
-    row = conn.execute(sa.select(p).where(p.c.id == property_id, p.c.team_id == team_id)).mappings().first()
+    row = properties.get(get_engine(), team_id, property_id)
     if row is None:
         raise not_found("Contact property")
-    return dict(row)
+    return row
 
 
 @router.post("/contact-properties", status_code=201, response_model=Created, summary="Create a contact property")
 def create_property(body: PropertyCreate, caller: Annotated[Caller, Depends(require_caller)]):
-    from sqlalchemy.dialects.postgresql import insert
-
     if not PROPERTY_KEY.match(body.key):
         raise ApiError(422, "validation_error", "`key` must be 1 to 50 letters, digits or underscores")
     _check_fallback(body.type, body.fallback_value)
-    with get_engine().begin() as conn:
-        new_id = conn.execute(
-            insert(p)
-            .values(team_id=caller.team_id, key=body.key, type=body.type, fallback_value=body.fallback_value)
-            .on_conflict_do_nothing(index_elements=["team_id", "key"])
-            .returning(p.c.id)
-        ).scalar()
+    new_id = properties.create(get_engine(), caller.team_id, body.key, body.type, body.fallback_value)
     if new_id is None:
         raise ApiError(422, "validation_error", f"a contact property with the key `{body.key}` already exists")
-    return {"object": "contact_property", "id": str(new_id)}
+    return {"object": "contact_property", "id": new_id}
 
 
 @router.get("/contact-properties", response_model=ContactPropertyList, summary="List contact properties")
 def list_properties(caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(PROPERTIES_PAGE)]):
-    with get_engine().connect() as conn:
-        return paginate(
-            conn,
-            sa.select(p).where(p.c.team_id == caller.team_id),
-            p.c.created_at,
-            p.c.id,
-            page,
-            lambda pid: sa.select(p.c.created_at).where(p.c.id == pid, p.c.team_id == caller.team_id),
-            render.contact_property,
-        )
+    return paginate(get_engine(), properties.listing(caller.team_id), page, render.contact_property)
 
 
 @router.get("/contact-properties/{property_id}", response_model=ContactProperty, summary="Retrieve a contact property")
 def get_property(property_id: str, caller: Annotated[Caller, Depends(require_caller)]):
-    with get_engine().connect() as conn:
-        return render.contact_property(_find(conn, caller.team_id, property_id))
+    return render.contact_property(_find(caller.team_id, property_id))
 
 
 @router.patch(
@@ -114,14 +94,9 @@ def get_property(property_id: str, caller: Annotated[Caller, Depends(require_cal
     summary="Update a contact property's fallback value (the only thing that can change)",
 )
 def update_property(property_id: str, body: PropertyUpdate, caller: Annotated[Caller, Depends(require_caller)]):
-    with get_engine().begin() as conn:
-        row = _find(conn, caller.team_id, property_id)
-        _check_fallback(row["type"], body.fallback_value)
-        conn.execute(
-            sa.update(p)
-            .where(p.c.id == property_id, p.c.team_id == caller.team_id)
-            .values(fallback_value=sa.null() if body.fallback_value is None else body.fallback_value)
-        )
+    row = _find(caller.team_id, property_id)
+    _check_fallback(row["type"], body.fallback_value)
+    properties.set_fallback(get_engine(), caller.team_id, property_id, body.fallback_value)
     return {"object": "contact_property", "id": property_id}
 
 
@@ -131,13 +106,7 @@ def update_property(property_id: str, body: PropertyUpdate, caller: Annotated[Ca
     summary="Delete a contact property (and its values on the team's contacts)",
 )
 def delete_property(property_id: str, caller: Annotated[Caller, Depends(require_caller)]):
-    with get_engine().begin() as conn:
-        row = _find(conn, caller.team_id, property_id)
-        c = t.contacts
-        conn.execute(
-            sa.update(c)
-            .where(c.c.team_id == caller.team_id, c.c.properties.has_key(row["key"]))
-            .values(properties=c.c.properties - row["key"])
-        )
-        conn.execute(sa.delete(p).where(p.c.id == property_id, p.c.team_id == caller.team_id))
+    valid_id(property_id)
+    if not properties.delete(get_engine(), caller.team_id, property_id):
+        raise not_found("Contact property")
     return {"object": "contact_property", "id": property_id, "deleted": True}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,10 +13,9 @@ from roster.api.http.errors import not_found
 from roster.api.http.pagination import EVERY_OBJECT, Page, paginate
 from roster.api.routers.common import Deleted, valid_id
 from roster.database import get_engine
-from schemas import tables as t
+from roster.store import segments
 
 router = APIRouter(tags=["segments"])
-s = t.segments
 
 
 class Segment(BaseModel):
@@ -44,54 +42,41 @@ class SegmentCreated(BaseModel):
     name: str
 
 
-def _find(conn, team_id: int, segment_id: str) -> dict:
+def _find(team_id: int, segment_id: str) -> dict:
     valid_id(segment_id)
-    row = conn.execute(sa.select(s).where(s.c.id == segment_id, s.c.team_id == team_id)).mappings().first()
+    row = segments.get(get_engine(), team_id, segment_id)
     if row is None:
         raise not_found("Segment")
-    return dict(row)
+    return row
 
 
 @router.post("/segments", status_code=201, response_model=SegmentCreated, summary="Create a segment")
 def create_segment(body: SegmentCreate, caller: Annotated[Caller, Depends(require_caller)]):
-    with get_engine().begin() as conn:
-        new_id = conn.execute(sa.insert(s).values(team_id=caller.team_id, name=body.name).returning(s.c.id)).scalar_one()
-    return {"object": "segment", "id": str(new_id), "name": body.name}
+    new_id = segments.create(get_engine(), caller.team_id, body.name)
+    return {"object": "segment", "id": new_id, "name": body.name}
 
 
 @router.get("/segments", response_model=SegmentList, summary="List segments")
 def list_segments(caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(EVERY_OBJECT)]):
-    with get_engine().connect() as conn:
-        return paginate(
-            conn,
-            sa.select(s).where(s.c.team_id == caller.team_id),
-            s.c.created_at,
-            s.c.id,
-            page,
-            lambda sid: sa.select(s.c.created_at).where(s.c.id == sid, s.c.team_id == caller.team_id),
-            render.segment,
-        )
+    return paginate(get_engine(), segments.listing(caller.team_id), page, render.segment)
 
 
 @router.get("/segments/{segment_id}", response_model=Segment, summary="Retrieve a segment")
 def get_segment(segment_id: str, caller: Annotated[Caller, Depends(require_caller)]):
-    with get_engine().connect() as conn:
-        return render.segment(_find(conn, caller.team_id, segment_id))
+    return render.segment(_find(caller.team_id, segment_id))
 
 
 @router.patch("/segments/{segment_id}", response_model=SegmentCreated, summary="Rename a segment")
 def update_segment(segment_id: str, body: SegmentCreate, caller: Annotated[Caller, Depends(require_caller)]):
-    with get_engine().begin() as conn:
-        _find(conn, caller.team_id, segment_id)
-        conn.execute(sa.update(s).where(s.c.id == segment_id, s.c.team_id == caller.team_id).values(name=body.name))
+    valid_id(segment_id)
+    if not segments.rename(get_engine(), caller.team_id, segment_id, body.name):
+        raise not_found("Segment")
     return {"object": "segment", "id": segment_id, "name": body.name}
 
 
 @router.delete("/segments/{segment_id}", response_model=Deleted, summary="Delete a segment and its memberships")
 def delete_segment(segment_id: str, caller: Annotated[Caller, Depends(require_caller)]):
-    with get_engine().begin() as conn:
-        _find(conn, caller.team_id, segment_id)
-        cs = t.contact_segments
-        conn.execute(sa.delete(cs).where(cs.c.segment_id == segment_id, cs.c.team_id == caller.team_id))
-        conn.execute(sa.delete(s).where(s.c.id == segment_id, s.c.team_id == caller.team_id))
+    valid_id(segment_id)
+    if not segments.delete(get_engine(), caller.team_id, segment_id):
+        raise not_found("Segment")
     return {"object": "segment", "id": segment_id, "deleted": True}

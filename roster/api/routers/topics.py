@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,10 +13,9 @@ from roster.api.http.errors import not_found
 from roster.api.http.pagination import TOPICS_PAGE, Page, paginate
 from roster.api.routers.common import Created, Deleted, valid_id
 from roster.database import get_engine
-from schemas import tables as t
+from roster.store import topics
 
 router = APIRouter(tags=["topics"])
-tp = t.topics
 
 
 class Topic(BaseModel):
@@ -48,48 +46,28 @@ class TopicUpdate(BaseModel):
     description: str | None = Field(default=None, max_length=200)
 
 
-def _find(conn, team_id: int, topic_id: str) -> dict:
+def _find(team_id: int, topic_id: str) -> dict:
     valid_id(topic_id)
-    row = conn.execute(sa.select(tp).where(tp.c.id == topic_id, tp.c.team_id == team_id)).mappings().first()
+    row = topics.get(get_engine(), team_id, topic_id)
     if row is None:
         raise not_found("Topic")
-    return dict(row)
+    return row
 
 
 @router.post("/topics", status_code=201, response_model=Created, summary="Create a topic")
 def create_topic(body: TopicCreate, caller: Annotated[Caller, Depends(require_caller)]):
-    with get_engine().begin() as conn:
-        new_id = conn.execute(
-            sa.insert(tp)
-            .values(
-                team_id=caller.team_id,
-                name=body.name,
-                description=body.description,
-                default_subscription=body.default_subscription,
-            )
-            .returning(tp.c.id)
-        ).scalar_one()
-    return {"object": "topic", "id": str(new_id)}
+    new_id = topics.create(get_engine(), caller.team_id, body.name, body.description, body.default_subscription)
+    return {"object": "topic", "id": new_id}
 
 
 @router.get("/topics", response_model=TopicList, summary="List topics")
 def list_topics(caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(TOPICS_PAGE)]):
-    with get_engine().connect() as conn:
-        return paginate(
-            conn,
-            sa.select(tp).where(tp.c.team_id == caller.team_id),
-            tp.c.created_at,
-            tp.c.id,
-            page,
-            lambda tid: sa.select(tp.c.created_at).where(tp.c.id == tid, tp.c.team_id == caller.team_id),
-            render.topic,
-        )
+    return paginate(get_engine(), topics.listing(caller.team_id), page, render.topic)
 
 
 @router.get("/topics/{topic_id}", response_model=Topic, summary="Retrieve a topic")
 def get_topic(topic_id: str, caller: Annotated[Caller, Depends(require_caller)]):
-    with get_engine().connect() as conn:
-        return render.topic(_find(conn, caller.team_id, topic_id))
+    return render.topic(_find(caller.team_id, topic_id))
 
 
 @router.patch("/topics/{topic_id}", response_model=Created, summary="Update a topic's name or description")
@@ -97,18 +75,15 @@ def update_topic(topic_id: str, body: TopicUpdate, caller: Annotated[Caller, Dep
     values = {f: getattr(body, f) for f in ("name", "description") if f in body.model_fields_set}
     if values.get("name") is None:
         values.pop("name", None)
-    with get_engine().begin() as conn:
-        _find(conn, caller.team_id, topic_id)
-        if values:
-            conn.execute(sa.update(tp).where(tp.c.id == topic_id, tp.c.team_id == caller.team_id).values(**values))
+    valid_id(topic_id)
+    if not topics.update(get_engine(), caller.team_id, topic_id, values):
+        raise not_found("Topic")
     return {"object": "topic", "id": topic_id}
 
 
 @router.delete("/topics/{topic_id}", response_model=Deleted, summary="Delete a topic and its subscriptions")
 def delete_topic(topic_id: str, caller: Annotated[Caller, Depends(require_caller)]):
-    with get_engine().begin() as conn:
-        _find(conn, caller.team_id, topic_id)
-        ct = t.contact_topics
-        conn.execute(sa.delete(ct).where(ct.c.topic_id == topic_id, ct.c.team_id == caller.team_id))
-        conn.execute(sa.delete(tp).where(tp.c.id == topic_id, tp.c.team_id == caller.team_id))
+    valid_id(topic_id)
+    if not topics.delete(get_engine(), caller.team_id, topic_id):
+        raise not_found("Topic")
     return {"object": "topic", "id": topic_id, "deleted": True}

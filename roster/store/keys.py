@@ -27,6 +27,13 @@ class IssuedKey:
     name: str
 
 
+@dataclass(frozen=True)
+class KeyOwner:
+    key_id: str
+    team_id: int
+    team_name: str
+
+
 def issue_api_key(engine: Engine, team_name: str, name: str = "default") -> IssuedKey:
     """Create a key for the team (the team is created if new). The token is only ever shown here."""
     team_id = ensure_team(engine, team_name)
@@ -43,3 +50,14 @@ def issue_api_key(engine: Engine, team_name: str, name: str = "default") -> Issu
 def create_api_key(engine: Engine, team_name: str, name: str = "default") -> str:
     """Create a key for the team; returns the token."""
     return issue_api_key(engine, team_name, name).token
+
+
+def owner(engine: Engine, token_hash: str) -> KeyOwner | None:
+    """Whose key has this hash (the key and its team), or None for an unknown key."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(t.api_keys.c.id, t.api_keys.c.team_id, t.teams.c.name)
+            .join(t.teams, t.teams.c.id == t.api_keys.c.team_id)
+            .where(t.api_keys.c.token_hash == token_hash)
+        ).first()
+    return None if row is None else KeyOwner(key_id=str(row.id), team_id=row.team_id, team_name=row.name)
