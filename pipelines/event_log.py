@@ -1,0 +1,134 @@
+"""Dagster's SQLite event log, without paying a new database connection for every event.
+
+Dagster's `SqliteEventLogStorage` opens a new engine and connection for each event it stores and
+closes it after. Closing the last connection to a WAL database checkpoints the log into the file
+and deletes the log, with an fsync each time, and a new run's file is checked against Dagster's
+migration scripts (read from disk) before its first event. An import's run stores about 45
+events: this bookkeeping was about a second of every import.
+
+This storage keeps the same files and tables (the Dagster UI, the daemon and Dagster's own
+tools read them as before) and changes only how they are opened:
+- one engine per file, kept open for the process (the most recent few run files, plus the
+  index), so an event is one INSERT and one commit;
+- `synchronous=NORMAL`, SQLite's recommended setting for WAL: a commit survives the process being
+  killed (the log is in the operating system's hands), and only a power loss can lose the last
+  events. Roster's own state (the import, its lease, its counts) lives in PostgreSQL, and the
+  watchdog settles an import whose run record is lost (pipelines/watchdog.py);
+- a new run's file gets Dagster's tables and the newest migration stamp directly, the migration
+  scripts read once per process instead of once per run.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dagster._core.storage.event_log.sqlite.sqlite_event_log as dagster_sqlite_event_log
+import sqlalchemy as sa
+from dagster import Field, StringSource
+from dagster._core.storage.event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.schema import SqlEventLogStorageMetadata
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME
+from dagster._core.storage.sql import check_alembic_revision, get_alembic_config
+from dagster._core.storage.sqlite import create_db_conn_string
+from sqlalchemy.engine import Connection, Engine
+
+# Run files kept open at once; a long-lived process (the daemon, the UI) reads many runs' files.
+OPEN_RUN_FILES = 8
+# As Dagster's own storage waits for a busy database.
+BUSY_TIMEOUT_SECONDS = 120
+
+
+def _tune(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class PooledSqliteEventLogStorage(SqliteEventLogStorage):
+    """`SqliteEventLogStorage` with its files kept open (see the module's docstring)."""
+
+    def __init__(self, base_dir: str | None = None, inst_data=None):
+        self._engines: OrderedDict[str, Engine] = OrderedDict()
+        self._engines_lock = threading.Lock()
+        self._head_revision: str | None = None
+        base_dir = base_dir or os.path.join(os.environ["DAGSTER_HOME"], "storage")
+        super().__init__(base_dir, inst_data=inst_data)
+
+    @classmethod
+    def config_type(cls):
+        # Left out, the directory is Dagster's default one under DAGSTER_HOME.
+        return {"base_dir": Field(StringSource, is_required=False)}
+
+    @classmethod
+    def from_config_value(cls, inst_data, config_value):
+        return cls(inst_data=inst_data, **config_value)
+
+    def _engine(self, shard: str) -> Engine:
+        with self._engines_lock:
+            engine = self._engines.pop(shard, None)
+            if engine is None:
+                engine = sa.create_engine(
+                    create_db_conn_string(self._base_dir, shard),
+                    connect_args={"timeout": BUSY_TIMEOUT_SECONDS},
+                    pool_size=1,
+                    max_overflow=4,
+                )
+                sa.event.listen(engine, "connect", _tune)
+            self._engines[shard] = engine  # the most recently used last
+            runs = [s for s in self._engines if s != INDEX_SHARD_NAME]
+            for old in runs[: max(0, len(runs) - OPEN_RUN_FILES)]:
+                self._engines.pop(old).dispose()
+            return engine
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[Connection]:
+        with self._db_lock:
+            engine = self._engine(shard)
+            if shard not in self._initialized_dbs:
+                self._initdb(engine, for_index_shard=shard == INDEX_SHARD_NAME)
+                self._initialized_dbs.add(shard)
+            with engine.connect() as conn, conn.begin():
+                yield conn
+
+    def _initdb(self, engine: Engine, for_index_shard: bool = False) -> None:
+        if for_index_shard or os.path.exists(engine.url.database or ""):
+            return super()._initdb(engine, for_index_shard)  # an existing file: Dagster's own checks
+        # A new run's file: the tables and the stamp Dagster's init would write, the newest
+        # revision read from the migration scripts once per process.
+        if self._head_revision is None:
+            with engine.connect() as conn:
+                self._head_revision = str(check_alembic_revision(get_alembic_config(dagster_sqlite_event_log.__file__), conn)[1])
+        SqlEventLogStorageMetadata.create_all(engine)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            conn.exec_driver_sql(
+                "CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL, "
+                "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+            )
+            if conn.exec_driver_sql("SELECT count(*) FROM alembic_version").scalar() == 0:
+                conn.exec_driver_sql("INSERT INTO alembic_version (version_num) VALUES (?)", (self._head_revision,))
+
+    def _close_files(self) -> None:
+        with self._engines_lock:
+            for engine in self._engines.values():
+                engine.dispose()
+            self._engines.clear()
+
+    def wipe(self) -> None:
+        self._close_files()  # the run files are deleted: no connection may keep them alive
+        super().wipe()
+
+    def delete_events(self, run_id: str) -> None:
+        super().delete_events(run_id)
+        with self._engines_lock:
+            engine = self._engines.pop(run_id, None)
+        if engine is not None:
+            engine.dispose()
+
+    def dispose(self) -> None:
+        super().dispose()
+        self._close_files()
