@@ -128,6 +128,8 @@ contact_imports = sa.Table(
     sa.Column("file_info", JSONB),
     sa.Column("column_map", JSONB),
     sa.Column("rows_read", sa.BigInteger, nullable=False, server_default="0"),
+    # Where the run is (roster/importing/progress.py): reading, staging, merging, done; NULL before it starts.
+    sa.Column("phase", sa.Text),
     sa.Column("total", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("created", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("updated", sa.BigInteger, nullable=False, server_default="0"),

@@ -38,7 +38,9 @@ def test_roster_import_json_and_failures(team, tmp_path):
     p = roster("import", str(path), "--column-map", cmap, "--team", name, "--json")
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
-    assert set(out) == {"object", "id", "status", "created_at", "completed_at", "counts"}
+    # Resend's shape, plus Roster's `progress` (an addition its clients ignore).
+    assert set(out) == {"object", "id", "status", "created_at", "completed_at", "counts", "progress"}
+    assert out["progress"] == {"phase": "done", "rows_read": 3, "rows_staged": 1, "memberships": 0}
     assert out["object"] == "contact_import" and out["status"] == "completed"
     assert out["counts"] == {"total": 3, "created": 1, "updated": 0, "skipped": 0, "failed": 2}
 

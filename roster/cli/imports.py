@@ -117,14 +117,13 @@ def _run_with_progress(service, team_id: int, import_id: str, tags: dict) -> Non
         TextColumn("{task.fields[counts]}"),
         TimeElapsedColumn(),
     ]
+    from roster.importing.progress import describe
+
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("importing", total=None, counts="")
         while worker.is_alive():
-            row = service.row(team_id, import_id)
-            counts = f"{row['rows_read']:,} rows read"
-            if row["merged_at"]:
-                counts = f"created {row['created']:,} · updated {row['updated']:,} · skipped {row['skipped']:,} · failed {row['failed']:,}"
-            progress.update(task, description=row["status"].replace("_", " "), counts=counts)
+            phase, doing = describe(service.row(team_id, import_id))
+            progress.update(task, description=phase, counts=doing)
             time.sleep(0.3)
     worker.join()
 

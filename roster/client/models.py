@@ -34,6 +34,8 @@ class ContactImport:
     counts: ImportCounts = field(default_factory=ImportCounts)
     error: str | None = None
     object: str = "contact_import"
+    # Roster's addition: {"phase", "rows_read", "rows_staged", "memberships"}; None from a server without it.
+    progress: dict | None = None
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property

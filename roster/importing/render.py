@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from roster.errors_public import public_text
+from roster.importing.progress import progress
 
 COUNTS = ("total", "created", "updated", "skipped", "failed")
 
@@ -18,8 +19,8 @@ def pg_timestamp(value: datetime | None) -> str | None:
 
 
 def render_import(row: dict) -> dict:
-    """The import object of GET /contacts/imports/{id}, plus `error` when it failed (in words
-    that say what to do, never the server's internals)."""
+    """The import object of GET /contacts/imports/{id}, plus `progress`, and `error` when it
+    failed (in words that say what to do, never the server's internals)."""
     out = {
         "object": "contact_import",
         "id": str(row["id"]),
@@ -27,6 +28,8 @@ def render_import(row: dict) -> dict:
         "created_at": pg_timestamp(row["created_at"]),
         "completed_at": pg_timestamp(row["completed_at"]),
         "counts": {k: int(row[k]) for k in COUNTS},
+        # Roster's addition (Resend's clients ignore it): which phase the run is in, rows so far.
+        "progress": progress(row),
     }
     if row["status"] == "failed" and row.get("error"):
         out["error"] = public_text(row["error"])

@@ -159,6 +159,7 @@ class ImportSteps:
 
     def _stage_all(self, import_id: str, source: SourceFile, column_map: ColumnMap, tolerant: bool) -> dict:
         failures.reset(self.engine, import_id)
+        imports.update(self.engine, import_id, phase="staging", rows_read=0)
         props, max_field = property_fields(column_map), file_limits().max_field_bytes
         rows_read = valid = failed = 0
         with staging.writer(self.engine, import_id, props) as stage:
@@ -197,11 +198,14 @@ class ImportSteps:
                 maps_unsubscribed=column_map.unsubscribed_column is not None,
             )
 
+        if row["merged_at"] is None:
+            imports.update(self.engine, import_id, phase="merging")
         try:
             counts = run()
         except merge.StageLost:
             self.log("the staged rows were lost (a database crash empties unlogged tables); staging the file again")
             self._stage_file(imports.require(self.engine, import_id))
+            imports.update(self.engine, import_id, phase="merging")
             counts = run()
         return {"on_conflict": options.on_conflict, "segments": options.segments, "topics": options.topics, **counts}
 

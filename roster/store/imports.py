@@ -144,6 +144,7 @@ def start(engine: Engine, import_id: str, run_id: str | None) -> None:
             .where(ci.c.id == import_id, ci.c.status.in_(["queued", "in_progress", "failed"]))
             .values(
                 status="in_progress",
+                phase="reading",
                 run_id=run_id,
                 error=None,
                 completed_at=None,
@@ -187,7 +188,12 @@ def complete(engine: Engine, import_id: str) -> dict:
             conn.execute(
                 sa.update(ci)
                 .where(ci.c.id == import_id)
-                .values(status="completed", error=None, completed_at=sa.func.coalesce(ci.c.completed_at, sa.func.now()))
+                .values(
+                    status="completed",
+                    phase="done",
+                    error=None,
+                    completed_at=sa.func.coalesce(ci.c.completed_at, sa.func.now()),
+                )
             )
         conn.execute(sa.text(drop_sql(import_id)))
     return require(engine, import_id)

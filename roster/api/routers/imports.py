@@ -42,6 +42,15 @@ class ImportCounts(BaseModel):
     failed: int
 
 
+class ImportProgress(BaseModel):
+    """Roster's addition to Resend's import: where its run is (roster/importing/progress.py)."""
+
+    phase: Literal["reading", "staging", "merging", "done"] | None = None
+    rows_read: int = 0
+    rows_staged: int | None = None
+    memberships: int | None = None
+
+
 class ContactImport(BaseModel):
     object: Literal["contact_import"] = "contact_import"
     id: str
@@ -49,6 +58,7 @@ class ContactImport(BaseModel):
     created_at: str
     completed_at: str | None
     counts: ImportCounts
+    progress: ImportProgress | None = None
     error: str | None = None
 
 
