@@ -33,7 +33,7 @@ def partition_runs(instance, import_id: str, statuses=None) -> list:
     )
 
 
-@sensor(job=contact_import_job, minimum_interval_seconds=2, default_status=DefaultSensorStatus.RUNNING)
+@sensor(job=contact_import_job, minimum_interval_seconds=1, default_status=DefaultSensorStatus.RUNNING)
 def queued_imports(context: SensorEvaluationContext, database: Database) -> SensorResult:
     engine = database.engine()
     claimed = imports.claim_queued(engine)
