@@ -74,6 +74,14 @@ def test_serve_runs_imports_posted_over_http_and_stops_on_sigterm(served):
         time.sleep(1)
     assert status["status"] == "completed", (status, (tmp_path / "serve.log").read_text()[-3000:])
     assert status["counts"] == {"total": 2, "created": 1, "updated": 0, "skipped": 0, "failed": 1}
+    # Its run ran in a worker the launcher started for it (pipelines/warm_run.py), whose pid it names.
+    from dagster import DagsterInstance, RunsFilter
+
+    from pipelines.run_launcher import WORKER_TAG
+
+    with DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:
+        [run] = instance.get_runs(RunsFilter(tags={"dagster/partition": import_id}))
+    assert run.tags.get(WORKER_TAG, "").isdigit(), run.tags
 
     # Only the processes this test started: roster serve's own tree.
     children = psutil.Process(proc.pid).children(recursive=True)
