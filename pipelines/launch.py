@@ -36,14 +36,14 @@ def _outdated_copy(config: Path) -> bool:
 
 def run_import(import_id: str, tags: dict[str, str] | None = None, run_config: dict | None = None, instance=None):
     """Add the import's partition and execute the contact_import job for it. Returns the result."""
-    from pipelines.definitions import defs
+    from pipelines.import_job import import_defs
 
     instance = instance or dagster_instance()
     instance.add_dynamic_partitions(contact_imports.name, [import_id])
     config = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}, **(run_config or {})}
     # Dagster's own tags (the partition's) come from partition_key; a sensor's request carries them too.
     tags = {k: v for k, v in (tags or {}).items() if not k.startswith("dagster/")}
-    return defs.resolve_job_def("contact_import").execute_in_process(
+    return import_defs.resolve_job_def("contact_import").execute_in_process(
         instance=instance,
         partition_key=import_id,
         tags=tags,
@@ -60,6 +60,9 @@ def main(argv: list[str]) -> int:
     """`python -m pipelines.launch IMPORT_ID [TAGS_JSON]`: run one import; exit 0 if it completed."""
     import warnings
 
+    from roster.lifeline import follow_parent_if_asked
+
+    follow_parent_if_asked()  # as every run worker does (pipelines/definitions.py)
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
     tags = json.loads(argv[1]) if len(argv) > 1 else {}
     result = run_import(argv[0], tags)
