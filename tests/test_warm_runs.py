@@ -20,8 +20,8 @@ def _run(pid: int) -> DagsterRun:
     return DagsterRun(job_name="contact_import", run_id=str(uuid.uuid4()), tags={WORKER_TAG: str(pid)})
 
 
-def test_the_sensor_daemon_looks_for_due_sensors_every_second():
-    assert sensor_daemon.MIN_INTERVAL_LOOP_TIME == SENSOR_LOOP_SECONDS == 1
+def test_the_sensor_daemon_looks_for_due_sensors_every_half_second():
+    assert sensor_daemon.MIN_INTERVAL_LOOP_TIME == SENSOR_LOOP_SECONDS == 0.5
 
 
 def test_a_run_whose_worker_lives_is_running_and_one_whose_worker_died_fails_after_two_checks():
