@@ -55,6 +55,9 @@ def fresh(db: str, tmp: Path) -> dict:
     env = {**os.environ, "DATABASE_URL": f"postgresql:///{db}?host={SOCKET}", "ROSTER_DATA_DIR": str(tmp / db)}
     env.pop("DAGSTER_HOME", None)
     env.pop("PYTHONPATH", None)
+    # As a user runs it: Python keeps the compiled modules (this session's environment says not
+    # to, which would compile all of Roster's own modules from source on every run).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 

@@ -15,7 +15,8 @@ tools read them as before) and changes only how they are opened:
   events. Roster's own state (the import, its lease, its counts) lives in PostgreSQL, and the
   watchdog settles an import whose run record is lost (pipelines/watchdog.py);
 - a new run's file gets Dagster's tables and the newest migration stamp directly, the migration
-  scripts read once per process instead of once per run.
+  scripts read once per process instead of once per run; a file that has a stamp is left as it
+  is (what Dagster's own check concludes, after reading the scripts).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from contextlib import contextmanager
 
 import dagster._core.storage.event_log.sqlite.sqlite_event_log as dagster_sqlite_event_log
 import sqlalchemy as sa
+from alembic.runtime.migration import MigrationContext
 from dagster import Field, StringSource
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.event_log.schema import SqlEventLogStorageMetadata
@@ -95,8 +97,14 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                 yield conn
 
     def _initdb(self, engine: Engine, for_index_shard: bool = False) -> None:
+        if os.path.exists(engine.url.database or ""):
+            # Dagster's init does nothing to a file that carries a migration stamp; reading the
+            # stamp is cheap, reading the scripts to compare it with is not.
+            with engine.connect() as conn:
+                if MigrationContext.configure(conn).get_current_revision() is not None:
+                    return
         if for_index_shard or os.path.exists(engine.url.database or ""):
-            return super()._initdb(engine, for_index_shard)  # an existing file: Dagster's own checks
+            return super()._initdb(engine, for_index_shard)  # Dagster's own checks and creation
         # A new run's file: the tables and the stamp Dagster's init would write, the newest
         # revision read from the migration scripts once per process.
         if self._head_revision is None:
