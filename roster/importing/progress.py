@@ -8,7 +8,8 @@ The phases, in order (`contact_imports.phase`, NULL until a run starts):
   writes their segment memberships and topic subscriptions (nothing is half-done, so nothing can
   be counted until it commits);
 - done: the import completed.
-A failed import keeps the phase it failed in.
+A failed import keeps the phase it failed in; one put back in the queue after its run died has
+none until a run starts it again.
 """
 
 from __future__ import annotations

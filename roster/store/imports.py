@@ -206,7 +206,7 @@ def requeue(engine: Engine, import_id: str, note: str) -> bool:
             conn.execute(
                 sa.update(ci)
                 .where(ci.c.id == import_id, ci.c.status == "in_progress")
-                .values(status="queued", launched_at=None, run_id=None, error=note)
+                .values(status="queued", phase=None, launched_at=None, run_id=None, error=note)
             ).rowcount
         )
 
