@@ -114,8 +114,7 @@ def _size_text(n: int) -> str:
     return f"{n // 1048576} MiB" if n % 1048576 == 0 else f"{n:,} bytes"
 
 
-def _reason(column: str, check: str, value, column_map: ColumnMap, max_field_bytes: int) -> str:
-    by_staged = {p.staged: p for p in property_fields(column_map)}
+def _reason(column: str, check: str, value, by_staged: dict[str, PropertyField], max_field_bytes: int) -> str:
     if column == "email":
         return "missing email" if value is None else rules.email_problem(value) or f"invalid email {value!r}"
     if column == "unsubscribed":
@@ -145,6 +144,7 @@ def validate(frame: pl.DataFrame, column_map: ColumnMap, headers: list[str], max
         cases = e.failure_cases.filter(pl.col("index").is_not_null())
         row_numbers = rows.get_column(ROW)
         emails = rows.get_column("email")
+        by_staged = {p.staged: p for p in property_fields(column_map)}  # once, not per failed row
         for case in cases.iter_rows(named=True):
             index = case["index"]
             row = int(row_numbers[index])
@@ -153,7 +153,7 @@ def validate(frame: pl.DataFrame, column_map: ColumnMap, headers: list[str], max
                 failures[row] = {
                     "row": row,
                     "email": emails[index],
-                    "reason": _reason(case["column"], case["check"], value, column_map, max_field_bytes),
+                    "reason": _reason(case["column"], case["check"], value, by_staged, max_field_bytes),
                 }
     good = rows.filter(~pl.col(ROW).is_in(list(failures))) if failures else rows
     invert = bool(column_map.unsubscribed_column and column_map.unsubscribed_column.invert)
