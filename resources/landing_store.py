@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dagster import ConfigurableResource
 
-from roster.landing import LandingStore, landing_store
+from roster.importing.landed import landing_store
+from roster.landing import LandingStore
 
 
 class Landing(ConfigurableResource):

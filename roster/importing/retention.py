@@ -19,7 +19,8 @@ import time
 
 from sqlalchemy.engine import Engine
 
-from roster.landing import LandingStore, landing_store
+from roster.importing.landed import landing_store
+from roster.landing import LandingStore
 from roster.settings import keep_uploads_hours
 from roster.store import imports
 from schemas.rules import is_uuid

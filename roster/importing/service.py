@@ -21,8 +21,9 @@ from sqlalchemy.engine import Engine
 
 from roster.importing import failed_rows
 from roster.importing.checks import check_file
+from roster.importing.landed import landing_store
 from roster.importing.render import render_import
-from roster.landing import LandingStore, landing_store
+from roster.landing import LandingStore
 from roster.mapping.resolve import ColumnMapper
 from roster.store import imports, teams
 from schemas.import_options import ImportOptions
