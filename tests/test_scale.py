@@ -15,54 +15,21 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests.cluster import missing, start_cluster, stop_cluster
 from tests.helpers import NAMES_MAP, contacts, get_import, write_csv
-from tests.processes import stop_tree
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-BROKER = os.environ.get("ROSTER_TEST_CELERY_BROKER", "pyamqp://guest@localhost:5672//")
-BACKEND = os.environ.get("ROSTER_TEST_CELERY_BACKEND", "redis://localhost:6379/0")
-# The victim is larger, so that it is still running when its worker is killed.
 SIZES = [3000, 3000, 3000, 3000, 3000, 40000]
 DEADLINE = 420
 
 pytestmark = pytest.mark.scale
-
-
-def _reachable(url: str, default_port: int) -> bool:
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or "localhost", parts.port or default_port), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-def _missing() -> str | None:
-    try:
-        import dagster_celery  # noqa: F401
-        import redis  # noqa: F401
-    except ImportError as e:
-        return f"dagster-celery is not installed ({e.name}): pip install -e '.[scale]'"
-    if not _reachable(BROKER, 5672):
-        return f"no RabbitMQ at {BROKER}"
-    if not _reachable(BACKEND, 6379):
-        return f"no Redis at {BACKEND}"
-    return None
 
 
 @pytest.fixture
@@ -80,45 +47,7 @@ def dagster_db(database):
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _machine(tmp: Path, name: str, dagster_url: str, database_url: str) -> dict:
-    """The environment of one "machine": its own folders, the shared database and broker."""
-    home = tmp / name / "dagster"
-    home.mkdir(parents=True)
-    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROSTER_", "DAGSTER_", "PYTEST"))}
-    env.update(
-        DAGSTER_HOME=str(home),
-        DAGSTER_POSTGRES_URL=dagster_url,
-        DATABASE_URL=database_url,
-        ROSTER_DATA_DIR=str(tmp / name / "data"),
-        ROSTER_LANDING="postgres",
-        ROSTER_CELERY_BROKER=BROKER,
-        ROSTER_CELERY_BACKEND=BACKEND,
-        ROSTER_MAX_CONCURRENT_RUNS="2",
-        PYTHONUNBUFFERED="1",
-        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # dagster-celery starts `celery` from PATH
-    )
-    return env
-
-
-def _start(cmd: list[str], cwd: Path, env: dict, log: Path) -> subprocess.Popen:
-    # A session of its own: SIGKILL to the group is a machine's worth of processes dying at once.
-    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _purge_queue(env: dict) -> None:
-    """Runs of an earlier, interrupted session must not reach these workers."""
-    from celery import Celery
-
-    app = Celery(broker=env["ROSTER_CELERY_BROKER"])
-    try:
-        with app.connection_for_write() as conn:
-            conn.default_channel.queue_purge("dagster")
-    except Exception:
-        pass  # no queue yet
-
-
-@pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
+@pytest.mark.skipif(missing() is not None, reason=missing() or "")
 def test_six_imports_on_two_workers_one_killed_mid_import(engine, dagster_db, tmp_path, monkeypatch):
     from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
@@ -130,27 +59,9 @@ def test_six_imports_on_two_workers_one_killed_mid_import(engine, dagster_db, tm
     from schemas.import_options import ImportOptions
 
     database_url = os.environ["DATABASE_URL"]
-    daemon_env = _machine(tmp_path, "daemon", dagster_db, database_url)
-    _purge_queue(daemon_env)
-    procs: dict[str, subprocess.Popen] = {}
-    logs = {name: tmp_path / f"{name}.log" for name in ("daemon", "w1", "w2")}
+    procs, logs = {}, {}
     try:
-        procs["daemon"] = _start(
-            [str(BIN / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")], ROOT, daemon_env, logs["daemon"]
-        )
-        for name in ("w1", "w2"):
-            env = _machine(tmp_path, name, dagster_db, database_url)
-            cmd = [
-                str(BIN / "dagster-celery"),
-                "worker",
-                "start",
-                "-A",
-                "dagster_celery.app",
-                "-y",
-                str(ROOT / "deploy" / "celery.yaml"),
-            ]
-            procs[name] = _start([*cmd, "-n", name, "--", "--concurrency=1"], tmp_path / name, env, logs[name])
-
+        procs, logs, daemon_env = start_cluster(tmp_path, dagster_db, database_url, workers=2, max_runs=2)
         # The API: uploads land in PostgreSQL from a folder no worker can see.
         api = PostgresLandingStore(tmp_path / "api" / "landing", engine)
         service = ImportService(engine, api)
@@ -202,13 +113,7 @@ def test_six_imports_on_two_workers_one_killed_mid_import(engine, dagster_db, tm
         assert sum(r.dagster_run.status == DagsterRunStatus.SUCCESS for r in victim_runs) == 1
         _assert_limits(runs)
     finally:
-        for proc in procs.values():
-            stop_tree(proc, timeout=20)
-        for proc in procs.values():  # a killed worker's pool children are in its session too
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        stop_cluster(procs)
 
 
 def _kill_worker_running(instance, import_id: str, procs: dict, logs: dict) -> str | None:
