@@ -83,7 +83,7 @@ def test_six_imports_on_two_workers_one_killed_mid_import(engine, dagster_db, tm
         for key in ("DAGSTER_POSTGRES_URL", "ROSTER_CELERY_BROKER", "ROSTER_CELERY_BACKEND", "ROSTER_MAX_CONCURRENT_RUNS"):
             monkeypatch.setenv(key, daemon_env[key])  # what the instance config reads
         instance = DagsterInstance.from_config(str(tmp_path / "daemon" / "dagster"))
-        killed = None
+        killed, killed_at, recovered = None, 0.0, None
         deadline = time.monotonic() + DEADLINE
         while time.monotonic() < deadline:
             for name, proc in procs.items():
@@ -92,6 +92,9 @@ def test_six_imports_on_two_workers_one_killed_mid_import(engine, dagster_db, tm
             states = {i: get_import(engine, t, i) for i, (t, _) in expected.items()}
             if killed is None and states[victim_id]["status"] == "in_progress":
                 killed = _kill_worker_running(instance, victim_id, procs, logs)
+                killed_at = time.monotonic()
+            if killed and states[victim_id]["status"] == "completed" and recovered is None:
+                recovered = time.monotonic() - killed_at
             if all(s["status"] in ("completed", "failed") for s in states.values()):
                 break
             time.sleep(1)
@@ -99,6 +102,7 @@ def test_six_imports_on_two_workers_one_killed_mid_import(engine, dagster_db, tm
             pytest.fail(f"not done in {DEADLINE} s: {[(s['status'], s['created']) for s in states.values()]}\n{_tails(logs)}")
 
         assert killed, "the victim import was never seen running"
+        print(f"\nkilled {killed} mid-import; its import completed {recovered:.0f} s later on the other worker")
         for import_id, (_team, rows) in expected.items():
             row = states[import_id]
             assert row["status"] == "completed", (import_id, row["status"], row.get("error"), _tails(logs))
