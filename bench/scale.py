@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.cluster import missing, start_cluster, stop_cluster  # noqa: E402
+from tests.cluster import missing, one_cluster_at_a_time, start_cluster, stop_cluster  # noqa: E402
 from tests.helpers import NAMES_MAP, write_csv  # noqa: E402
 
 
@@ -110,8 +110,9 @@ def main() -> None:
     args = parser.parse_args()
     if reason := missing():
         raise SystemExit(reason)
-    for n in args.workers:
-        print(measure(n, args.imports, args.rows), flush=True)
+    with one_cluster_at_a_time():
+        for n in args.workers:
+            print(measure(n, args.imports, args.rows), flush=True)
 
 
 if __name__ == "__main__":

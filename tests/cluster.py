@@ -5,6 +5,8 @@ RabbitMQ and Redis (deploy/README.md). Used by tests/test_scale.py and bench/sca
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -78,6 +80,18 @@ def purge_queue(env: dict) -> None:
             conn.default_channel.queue_purge("dagster")
     except Exception:
         pass  # no queue yet
+
+
+@contextlib.contextmanager
+def one_cluster_at_a_time(lock: Path = Path("/tmp/roster-scale-cluster.lock")):
+    """Every cluster on this machine takes runs from the same broker queue (`dagster`): two at once
+    would run each other's runs. So clusters (test sessions, a benchmark) take turns."""
+    with lock.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def start_cluster(tmp: Path, dagster_url: str, database_url: str, workers: int, max_runs: int) -> tuple[dict, dict, dict]:

@@ -23,10 +23,10 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.cluster import missing, start_cluster, stop_cluster
+from tests.cluster import missing, one_cluster_at_a_time, start_cluster, stop_cluster
 from tests.helpers import NAMES_MAP, contacts, get_import, write_csv
 
-SIZES = [3000, 3000, 3000, 3000, 3000, 40000]
+SIZES = [3000, 3000, 3000, 3000, 3000, 80000]
 DEADLINE = 420
 
 pytestmark = pytest.mark.scale
@@ -47,8 +47,14 @@ def dagster_db(database):
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def cluster_turn():
+    with one_cluster_at_a_time():
+        yield
+
+
 @pytest.mark.skipif(missing() is not None, reason=missing() or "")
-def test_six_imports_on_two_workers_one_killed_mid_import(engine, dagster_db, tmp_path, monkeypatch):
+def test_six_imports_on_two_workers_one_killed_mid_import(engine, dagster_db, tmp_path, monkeypatch, cluster_turn):
     from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
     from roster.importing.landed import PostgresLandingStore
