@@ -9,6 +9,9 @@ Plain Python; the Dagster resource that configures it is resources/landing_store
 - landing/<import id>/work/: decompressed or transcoded copies, removed when each run ends.
 - landing/.incoming/: uploads being received, removed when the request ends; leftovers of a
   crashed server process are swept after a day.
+
+ROSTER_LANDING=postgres keeps the upload in PostgreSQL as well, for workers on
+other machines that share only the database (deploy/README.md): roster/importing/landed.py.
 """
 
 from __future__ import annotations
@@ -71,6 +74,10 @@ class LandingStore:
 
     def upload_path(self, import_id: str) -> Path:
         return self.import_dir(import_id) / "upload"
+
+    def local_file(self, import_id: str, recorded: Path) -> Path:
+        """The upload as a file on this machine, for a run to open: here, where it was landed."""
+        return Path(recorded)
 
     def save_path(self, import_id: str, path: Path) -> Path:
         if Path(path).resolve() == self.upload_path(import_id).resolve():

@@ -271,5 +271,5 @@ def is_uuid(value) -> bool:
     try:
         uuid.UUID(str(value))
         return True
-    except ValueError:
+    except (ValueError, TypeError, AttributeError):
         return False

@@ -204,3 +204,13 @@ api_rate_limits = sa.Table(
     sa.Column("tat", sa.Float(precision=53), nullable=False),
     postgresql_with={"fillfactor": 50},
 )
+
+# Uploaded files as 1 MiB chunks, with ROSTER_LANDING=postgres (roster/landing.py, roster/store/landed_files.py).
+landed_files = sa.Table(
+    "landed_files",
+    metadata,
+    sa.Column("import_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    _created_at(),
+)

@@ -19,6 +19,7 @@ import time
 
 from sqlalchemy.engine import Engine
 
+from roster.importing.landed import landing_store
 from roster.landing import LandingStore
 from roster.settings import keep_uploads_hours
 from roster.store import imports
@@ -31,7 +32,7 @@ BATCH = 1000
 
 def sweep_uploads(engine: Engine, landing: LandingStore | None = None, keep_hours: float | None = None) -> dict:
     """Delete the uploads Roster no longer keeps. Returns {"removed": [import ids], "incoming": n}."""
-    landing = landing or LandingStore()
+    landing = landing or landing_store()
     keep = keep_uploads_hours() if keep_hours is None else keep_hours
     folders = [(name, mtime) for name, mtime in landing.landed() if is_uuid(name)]  # anything else is not ours
     state: dict[str, tuple[str, bool]] = {}

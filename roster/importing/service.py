@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 from roster.importing import failed_rows
 from roster.importing.checks import check_file
+from roster.importing.landed import landing_store
 from roster.importing.render import render_import
 from roster.landing import LandingStore
 from roster.mapping.resolve import ColumnMapper
@@ -33,7 +34,7 @@ SOURCES = ("api", "cli", "sensor", "schedule", "ui", "dashboard", "test")
 @dataclass
 class ImportService:
     engine: Engine
-    landing: LandingStore = field(default_factory=LandingStore)
+    landing: LandingStore = field(default_factory=landing_store)
     mapper: ColumnMapper = field(default_factory=ColumnMapper)
 
     # -- teams ---------------------------------------------------------------------------------

@@ -88,7 +88,7 @@ class ImportSteps:
         if row["status"] == "completed":
             return {"note": "the import completed already; nothing to do"}
         fault_point("landing")
-        source = open_source(Path(row["file_path"]), self.landing.workdir(import_id))
+        source = open_source(self.landing.local_file(import_id, Path(row["file_path"])), self.landing.workdir(import_id))
         imports.update(self.engine, import_id, file_info=source.info())
         return {
             "filename": row["filename"] or "",

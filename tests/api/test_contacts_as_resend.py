@@ -184,3 +184,13 @@ def test_email_identity_is_postgresqls_lower(http, engine, stored, asked):
         assert again.status_code == 422 and "already exists" in again.json()["message"]
     # whatever the spelling, the stored one always finds it
     assert http.get(f"/contacts/{stored}").json()["id"] == created.json()["id"]
+
+
+@pytest.mark.parametrize("email", ["a@b.co", "x" * 320 + "@b.co", "a@b", "a b@c.de", "a@b@c.de", "a@.b.co", "ΑΣ@look.example"])
+def test_post_contacts_takes_the_emails_an_import_takes(http, email):
+    from schemas.rules import email_problem
+
+    r = http.post("/contacts", json={"email": email})
+    assert (r.status_code == 201) == (email_problem(email) is None), r.text
+    if r.status_code != 201:
+        assert r.status_code == 422 and "email" in r.json()["message"]

@@ -13,7 +13,6 @@ the response."""
 
 import json
 import logging
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -25,6 +24,7 @@ from sqlalchemy.engine import Engine
 from roster.api.http.errors import ApiError
 from roster.store import pages
 from roster.store.pages import Listing
+from schemas.rules import is_uuid
 
 log = logging.getLogger("roster.api")
 STREAM_BATCH_ROWS = 1000
@@ -61,14 +61,6 @@ def page_params(default: int | None):
 IMPORTS_PAGE = page_params(10)
 PROPERTIES_PAGE = TOPICS_PAGE = page_params(20)
 EVERY_OBJECT = page_params(None)
-
-
-def is_uuid(value) -> bool:
-    try:
-        uuid.UUID(str(value))
-        return True
-    except (ValueError, TypeError, AttributeError):
-        return False
 
 
 def paginate(engine: Engine, listing: Listing, page: Page, render: Callable[[dict], dict]) -> dict | StreamingResponse:

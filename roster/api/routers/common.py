@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from roster.api.http.errors import ApiError
-from roster.api.http.pagination import is_uuid
+from schemas.rules import is_uuid
 
 
 class Deleted(BaseModel):

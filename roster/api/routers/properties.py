@@ -14,7 +14,7 @@ from roster.api.http.pagination import PROPERTIES_PAGE, Page, paginate
 from roster.api.routers.common import Created, Deleted, valid_id
 from roster.database import get_engine
 from roster.store import properties
-from schemas.column_map import PROPERTY_KEY
+from schemas.rules import PROPERTY_KEY
 
 router = APIRouter(tags=["contact properties"])
 Fallback = str | float | int | bool | None
