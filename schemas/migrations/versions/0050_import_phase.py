@@ -1,12 +1,12 @@
 """Which phase an import's run is in (reading, staging, merging, done), for its progress.
 
-Revision ID: 0040
+Revision ID: 0050
 """
 
 from alembic import op
 
-revision = "0040"
-down_revision = "0030"
+revision = "0050"
+down_revision = "0040"
 
 
 def upgrade() -> None:
