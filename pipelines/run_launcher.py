@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from dagster import DefaultRunLauncher, Field
@@ -39,6 +40,8 @@ from dagster._core.storage.tags import GRPC_INFO_TAG
 # SUCCESS event not read yet) or a code server restarting is not a dead run.
 MISSES_BEFORE_FAILED = 2
 ASK_TIMEOUT_SECONDS = 5
+# How long after a worker exits its run must have ended, or it is failed.
+DEATH_GRACE_SECONDS = 2
 WORKER_TAG = "roster/worker_pid"
 WORKER_MODULE = "pipelines.warm_run"
 
@@ -71,6 +74,24 @@ class MonitoredRunLauncher(DefaultRunLauncher):
                 return super().launch_run(context)
             self._workers[run.run_id] = worker
             self._spare = self._start_worker()  # ready for the next run while this one works
+        threading.Thread(target=self._fail_if_it_dies, args=(run.run_id, worker), daemon=True).start()
+
+    def _fail_if_it_dies(self, run_id: str, worker: subprocess.Popen) -> None:
+        """A worker that exits before its run ended (SIGKILL, OOM) fails the run at once, as a code
+        server does for the run processes it spawned; run monitoring would take two ticks (~40 s).
+        The daemon's run retries then start it again."""
+        code = worker.wait()
+        time.sleep(DEATH_GRACE_SECONDS)  # a run that just ended has its last events written by now
+        try:
+            run = self._instance.get_run_by_id(run_id)
+            if run is None or run.is_finished:
+                return
+            self._instance.report_engine_event(
+                f"The run's worker (pid {worker.pid}) exited with code {code} before the run ended.", run, cls=type(self)
+            )
+            self._instance.report_run_failed(run)
+        except Exception:  # the instance is going away with the daemon: run monitoring settles it later
+            return
 
     def _start_worker(self) -> subprocess.Popen | None:
         from dagster._serdes import serialize_value
