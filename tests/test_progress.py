@@ -132,3 +132,14 @@ def test_the_cli_bar_shows_the_merge_while_it_runs(team, tmp_path):
         os.close(primary)
     assert "merging" in during and "20 rows into contacts, in one transaction" in during, during[-2000:]
     assert proc.returncode == 0, screen.decode(errors="replace")[-2000:]
+
+
+def test_the_dashboard_names_the_phase_the_api_and_the_cli_name():
+    from roster.dashboard.view import progress as dashboard_progress
+    from roster.importing.progress import describe
+
+    row = {"status": "in_progress", "options": {}, "file_path": None, "rows_read": 1000}
+    assert dashboard_progress({**row, "phase": "staging"})["phase"] == "Reading rows: 1,000 so far"
+    merging = {**row, "phase": "merging", "staged_rows": 900}
+    assert dashboard_progress(merging) == {"percent": 95, "phase": "Merging: " + describe(merging)[1]}
+    assert dashboard_progress({**row, "phase": None})["percent"] == 0  # claimed, not yet reading

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
+from roster.importing.progress import describe
 from roster.importing.render import render_import
 
 LABELS = {"queued": "Queued", "in_progress": "Running", "completed": "Completed", "failed": "Failed"}
@@ -33,15 +34,19 @@ def estimated_rows(path: str, size: int) -> int | None:
 
 
 def progress(row: dict) -> dict:
-    """{"percent": 0-100 or None (unknown), "phase": words}."""
+    """{"percent": 0-100 or None (unknown), "phase": words}: the import's phase as the API and the
+    CLI name it (roster/importing/progress.py), with a percentage estimated while rows are read."""
     status = row["status"]
     if status in ("completed", "failed"):
         return {"percent": 100, "phase": LABELS[status]}
     if status == "queued":
         return {"percent": 0, "phase": "Waiting for a run to start"}
+    phase, doing = describe(row)
+    if row.get("phase") in (None, "reading"):  # a run claimed it, or is opening the file
+        return {"percent": 0, "phase": "Reading: opening the file, deciding the column map"}
+    if phase != "staging":  # merging, or merged and about to complete
+        return {"percent": 95, "phase": f"{phase.capitalize()}: {doing}"}
     read = int(row.get("rows_read") or 0)
-    if row.get("merged_at") or (row.get("staged_rows") is not None):
-        return {"percent": 95, "phase": f"Merging {read:,} rows into contacts"}
     try:
         size = Path(row["file_path"]).stat().st_size
         estimate = estimated_rows(row["file_path"], size)
