@@ -33,4 +33,17 @@ def render_import(row: dict) -> dict:
     }
     if row["status"] == "failed" and row.get("error"):
         out["error"] = public_text(row["error"])
+    out.update(undo_fields(row))
+    return out
+
+
+def undo_fields(row: dict) -> dict:
+    """Roster's additions for a cancelled or reverted import (absent otherwise): `status` stays
+    Resend's (a cancelled import is `failed`, a reverted one `completed`)."""
+    out: dict = {}
+    if row.get("cancelled_at") is not None:
+        out["cancelled_at"] = pg_timestamp(row["cancelled_at"])
+    if row.get("reverted_at") is not None:
+        out["reverted_at"] = pg_timestamp(row["reverted_at"])
+        out["revert"] = dict(row.get("revert_result") or {})
     return out
