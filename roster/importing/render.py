@@ -47,3 +47,27 @@ def undo_fields(row: dict) -> dict:
         out["reverted_at"] = pg_timestamp(row["reverted_at"])
         out["revert"] = dict(row.get("revert_result") or {})
     return out
+
+
+ENDED = ("completed", "failed")
+
+
+def end_state(obj: dict) -> str | None:
+    """How a rendered import ended, in words (None while it runs): what `roster imports watch`
+    and the client CLI print, for every end state including cancelled and reverted."""
+    if obj.get("status") not in ENDED:
+        return None
+    if obj.get("cancelled_at"):
+        return f"cancelled at {obj['cancelled_at']}: nothing was imported"
+    if obj.get("reverted_at"):
+        r = obj.get("revert") or {}
+        text = (
+            f"reverted at {obj['reverted_at']}: {r.get('deleted', 0):,} created contacts deleted, "
+            f"{r.get('restored', 0):,} restored, {r.get('left_unchanged', 0):,} left as they are"
+        )
+        if r.get("kept_unsubscribed") or r.get("kept_topic_opt_outs"):
+            text += (
+                f" ({r.get('kept_unsubscribed', 0):,} unsubscribes and {r.get('kept_topic_opt_outs', 0):,} topic opt-outs kept)"
+            )
+        return text
+    return obj["status"]

@@ -22,13 +22,17 @@ log = logging.getLogger("roster.importing")
 __all__ = ["CancelRefused", "RevertRefused", "cancel", "revert", "left_unchanged", "left_unchanged_csv"]
 
 
-def cancel(engine: Engine, team_id: int, import_id: str, stop_run: bool = True) -> dict:
+def cancel(engine: Engine, team_id: int, import_id: str, in_background: bool = True) -> dict:
     """Cancel the team's queued or running import; returns its row. Raises LookupError or CancelRefused.
     Its Dagster run, if one works on it, is asked to stop (in the background, best effort: the
-    import is already cancelled exactly; the run would find out at its next step)."""
+    import is already cancelled exactly; the run would find out at its next step). A process about
+    to exit (the CLI) asks it before returning: `in_background=False`."""
     outcome = cancelling.cancel(engine, team_id, import_id)
-    if stop_run and outcome.run_id and not outcome.already:
-        threading.Thread(target=_stop_run, args=(outcome.run_id,), daemon=True).start()
+    if outcome.run_id and not outcome.already:
+        if in_background:
+            threading.Thread(target=_stop_run, args=(outcome.run_id,), daemon=True).start()
+        else:
+            _stop_run(outcome.run_id)
     return imports.get(engine, import_id, team_id)
 
 
