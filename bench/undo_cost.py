@@ -6,10 +6,11 @@ Usage: python bench/undo_cost.py [--rows 1000000] [--repeat 3]
    (bench/gen_contacts.py's, as bench/run.py) twice with a segment: a first load, then the upsert
    that updates every contact, timed end to end. That is "the import's time".
 2. Then stages the same file once more for a third import (the import's own steps, in this
-   process) and times its merge alone, --repeat times each, alternating: with the undo record
-   (as shipped) and without it (roster.store.undo.merge_ctes replaced by nothing, mark_kept by a
-   no-op). Each merge updates every contact; between runs the import is marked unmerged again,
-   its undo rows deleted and the tables vacuumed, so both kinds see the same tables.
+   process) and times its merge statement alone, --repeat times each, alternating: with the undo
+   record (as shipped) and without it (roster.store.undo.merge_ctes replaced by nothing,
+   mark_kept by a no-op). Each run updates every contact and is rolled back right after the
+   statement (at the merge's fault point), and the tables are vacuumed between runs, so every
+   run starts from the same contacts.
 3. Prints the medians, the difference, and the difference as a share of the upsert's time; and
    the time of reverting the upsert import.
 """
@@ -72,16 +73,23 @@ def merge_times(path: Path, segment: str, repeat: int) -> tuple[list[float], lis
     props, opts = property_fields(column_map_of(row)), options_of(row)
     shipped = (undo.merge_ctes, undo.mark_kept)
 
-    def one(with_undo: bool) -> float:
+    class Stop(Exception):
+        pass
+
+    def stop_at_merge(name: str) -> None:
+        if name == "merge":  # right after the merge statement, inside its transaction: roll it back
+            raise Stop()
+
+    def one(with_undo: bool, commit: bool = False) -> float:
         undo.merge_ctes, undo.mark_kept = shipped if with_undo else ((lambda: ""), (lambda conn, i: None))
-        with engine.begin() as conn:
-            for table in ("import_undo", "import_undo_segments", "import_undo_topics"):
-                conn.execute(sa.text(f"DELETE FROM {table} WHERE import_id = :i"), {"i": import_id})
-            conn.execute(sa.text("UPDATE contact_imports SET merged_at = NULL WHERE id = :i"), {"i": import_id})
+        merge.fault_point = (lambda name: None) if commit else stop_at_merge
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("VACUUM contacts, contact_segments, import_undo"))
         t0 = time.perf_counter()
-        merge.merge(engine, import_id, team_id, props, opts, maps_unsubscribed=True)
+        try:
+            merge.merge(engine, import_id, team_id, props, opts, maps_unsubscribed=True)
+        except Stop:
+            pass
         return time.perf_counter() - t0
 
     with_undo, without = [], []
@@ -89,7 +97,7 @@ def merge_times(path: Path, segment: str, repeat: int) -> tuple[list[float], lis
         for kind in (True, False) if i % 2 == 0 else (False, True):
             (with_undo if kind else without).append(one(kind))
             print(f"  merge {'with' if kind else 'without'} undo: {(with_undo if kind else without)[-1]:.2f} s", flush=True)
-    one(True)  # the undo the revert below reads
+    one(True, commit=True)  # the undo the revert below reads
     undo.merge_ctes, undo.mark_kept = shipped
     t0 = time.perf_counter()
     result = undo.revert(engine, team_id, import_id)

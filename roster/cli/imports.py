@@ -236,7 +236,7 @@ def imports_cancel(import_id: str, team: TeamOpt = "default", as_json: JsonOpt =
     service = _service()
     team_id = _team(service, team)
     try:
-        row = undoing.cancel(service.engine, team_id, import_id, in_background=False)
+        row = undoing.cancel(service.engine, team_id, import_id)
     except LookupError:
         fail(f"import {import_id} not found")
     except undoing.CancelRefused as e:

@@ -5,7 +5,7 @@ Exact under faults because the cancel and the merge take the same lock, the impo
 revert instead) or the cancel commits first (the merge, under that lock, sees `cancelled_at` and
 writes nothing). A worker killed while a cancel waits releases the lock with its transaction, so
 the cancel then commits; a retried run finds the import cancelled and stops. Stopping the run
-itself (roster/importing/service.py) is only to free the worker sooner.
+itself (pipelines/cancelled_runs.py, the daemon's) is only to free the worker sooner.
 """
 
 from __future__ import annotations
@@ -94,3 +94,10 @@ def check(engine: Engine, import_id: str) -> None:
     """For a run between its steps: stop (raise Cancelled) once the import is cancelled."""
     if is_cancelled(engine, import_id):
         raise Cancelled(import_id)
+
+
+def recently_cancelled(engine: Engine, within_seconds: float) -> list[str]:
+    """Imports cancelled in the last `within_seconds`: the daemon stops their runs."""
+    since = sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, sa.literal(float(within_seconds), sa.Float))
+    with engine.connect() as conn:
+        return [str(i) for i in conn.execute(sa.select(ci.c.id).where(ci.c.cancelled_at > since)).scalars()]

@@ -37,7 +37,7 @@ REASONS = {
 
 
 def merge_ctes() -> str:
-    """The merge statement's extra sub-statements that record the undo (bind :undo_import).
+    """The merge statement's extra sub-statements that record the undo (binds :undo_import, :team).
 
     Needs from the merge: `m` returning id, inserted, email, version (after); `in_segments`
     returning contact_id, segment_id (the memberships added); `in_topics` returning contact_id,
@@ -52,7 +52,7 @@ def merge_ctes() -> str:
           SELECT CAST(:undo_import AS uuid), m.id, m.email, m.inserted, m.version,
                  m.inserted OR coalesce(before.version = m.version - 1, false),
                  before.first_name, before.last_name, before.unsubscribed, before.properties
-          FROM m LEFT JOIN contacts before ON NOT m.inserted AND before.id = m.id
+          FROM m LEFT JOIN contacts before ON NOT m.inserted AND before.id = m.id AND before.team_id = :team
         ), undo_segments AS (
           INSERT INTO import_undo_segments (import_id, contact_id, segment_id)
           SELECT CAST(:undo_import AS uuid), contact_id, segment_id FROM in_segments
