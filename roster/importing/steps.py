@@ -208,6 +208,8 @@ class ImportSteps:
             self._stage_file(imports.require(self.engine, import_id))
             imports.update(self.engine, import_id, phase="merging")
             counts = run()
+        except merge.TargetsGone as e:  # a refusal: nothing was written, a retry cannot help
+            raise ImportRefused(str(e)) from None
         return {"on_conflict": options.on_conflict, "segments": options.segments, "topics": options.topics, **counts}
 
     # -- 6. the outcome --------------------------------------------------------------------------
