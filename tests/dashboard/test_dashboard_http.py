@@ -219,3 +219,19 @@ def test_wrong_keys_from_an_address_never_lock_out_its_signed_in_browsers(databa
             r = browser.get("/dashboard/imports")
             assert r.status_code == 200, r.text[:200]
         assert browser.get("/dashboard/static/dashboard.css").status_code == 200
+
+
+def test_a_dashboard_upload_cut_before_its_closing_boundary_is_refused(signed_in):
+    """The dashboard's upload is the API's parser: a body without its closing boundary is refused
+    (no draft, nothing to review), as are the API's slow or endless uploads (408)."""
+    client, _, _ = signed_in
+    token = _csrf(client.get("/dashboard/imports/new").text)
+    head = (
+        b'--xyzzy\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n' + token.encode() + b"\r\n"
+        b'--xyzzy\r\nContent-Disposition: form-data; name="file"; filename="people.csv"\r\n\r\nemail\na@example.com\n'
+    )
+    headers = {"accept": "application/json", "content-type": "multipart/form-data; boundary=xyzzy"}
+    r = client.post("/dashboard/imports/upload", content=head, headers=headers)
+    assert r.status_code == 400 and "closing boundary" in r.json()["error"]
+    r = client.post("/dashboard/imports/upload", content=head + b"\r\n--xyzzy--\r\n", headers=headers)
+    assert r.status_code == 200 and r.json()["review_url"]
