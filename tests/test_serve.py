@@ -90,7 +90,7 @@ def test_serve_runs_imports_posted_over_http_and_stops_on_sigterm(served):
     assert len(children) >= 3  # the API, the daemon and its code server at least
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
-    _, still = psutil.wait_procs(children, timeout=10)
+    _, still = psutil.wait_procs(children, timeout=60)
     assert still == []
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers import WAIT_SECONDS
+
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
@@ -69,7 +71,7 @@ def server(database, tmp_path_factory):
             stderr=log,
         )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + WAIT_SECONDS
     while True:
         try:
             if httpx.get(base + "/dashboard/sign-in", timeout=2).status_code == 200:
