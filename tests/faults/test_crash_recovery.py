@@ -95,7 +95,12 @@ def _read_only(folder: Path):
 
 
 def _writable(folder: Path):
-    subprocess.run(["umount", str(folder)], check=True)
+    """Writable again, whoever holds files in it. A plain umount fails ("target is busy") when a
+    process opened a file through the read-only mount and still holds it (a run worker that
+    started while storage was away keeps its SQLite files open): the mount is made writable in
+    place, which cannot fail that way, then detached lazily."""
+    _mount("-o", "remount,bind,rw", str(folder))
+    subprocess.run(["umount", "--lazy", str(folder)], check=True)
 
 
 def _can_mount(tmp_path: Path) -> bool:
