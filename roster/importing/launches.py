@@ -6,6 +6,7 @@ Shared by the run coordinator (launches from the UI, before they queue) and the 
 
 from __future__ import annotations
 
+from roster.allowed_paths import PathRefused, refuse_roster_data
 from roster.database import get_engine
 from roster.store import imports
 from schemas.rules import is_uuid
@@ -30,8 +31,16 @@ def refusal(partition_key: str | None, run_config: dict | None) -> str | None:
         )
     if not is_uuid(partition_key):
         return f"partition {partition_key!r} is not an import id: partitions are named with the import's UUID"
-    if _import_row(partition_key) is None and not _launch_config(run_config).get("file_path"):
-        return f"there is no import {partition_key}: give file_path (and team) in the run config to create it"
+    if _import_row(partition_key) is None:
+        file_path = _launch_config(run_config).get("file_path")
+        if not file_path:
+            return f"there is no import {partition_key}: give file_path (and team) in the run config to create it"
+        try:
+            # Refused before the run queues (the step checks again, allowed folders included:
+            # those are the worker's, which may be another machine).
+            refuse_roster_data(file_path)
+        except PathRefused as e:
+            return str(e)
     return None
 
 
