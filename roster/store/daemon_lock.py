@@ -54,6 +54,7 @@ class DaemonLock:
         self._url = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         self._say = say or (lambda line: print(line, file=sys.stderr, flush=True))
         self._conn: psycopg.Connection | None = None
+        self._stopped = threading.Event()
 
     def _connect(self) -> psycopg.Connection:
         conn = psycopg.connect(self._url, autocommit=True, application_name=_label())
@@ -82,15 +83,20 @@ class DaemonLock:
         self._conn = conn
         threading.Thread(target=self._watch, name="roster daemon lock", daemon=True).start()
 
+    def release(self) -> None:
+        """Stop holding (a daemon stopping does it by ending its process)."""
+        self._stopped.set()
+        if self._conn is not None:
+            self._conn.close()
+
     def _watch(self) -> None:
-        while True:
-            time.sleep(WATCH_SECONDS)
+        while not self._stopped.wait(WATCH_SECONDS):
             try:
                 self._conn.execute("SELECT 1")
                 continue
             except psycopg.Error:
                 pass
-            while True:  # the session is gone (the database restarted): take the lock again
+            while not self._stopped.is_set():  # the session is gone (the database restarted): take the lock again
                 try:
                     conn = self._connect()
                 except psycopg.Error:
@@ -99,5 +105,7 @@ class DaemonLock:
                 if self._try(conn):
                     self._conn = conn
                     break
+                if self._stopped.is_set():
+                    return
                 self._say(f"roster: this dagster-daemon lost its lock to another one ({holder(conn) or 'unknown'}); it stops")
                 os._exit(3)

@@ -159,6 +159,8 @@ class ImportLease:
         deadline = time.monotonic() + wait_seconds
         conn = psycopg.connect(self._url, autocommit=True, application_name=run_label(self.import_id))
         try:
+            # Claiming the import row (below) waits for a session still holding it no longer than a run's statements do.
+            conn.execute(f"SET lock_timeout = '{RUN_LOCK_TIMEOUT}'")
             if conn.info.host and not conn.info.host.startswith("/"):
                 conn.execute(_KEEPALIVE)
             while not conn.execute("SELECT pg_try_advisory_lock(%s)", (lease_key(self.import_id),)).fetchone()[0]:
