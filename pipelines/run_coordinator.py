@@ -4,7 +4,13 @@ Runs requested by Roster's sensors and schedules carry the tags the queue's limi
 (`roster/team`, `roster/source`). A run launched from the Dagster UI's launchpad does not, so it
 would escape the per-team limit. This coordinator gives such a run its tags from the import
 (or from the launch config that creates one) and refuses, with a one-line reason and no import
-row, a run whose partition is missing or names no import.
+row, a run whose partition is missing or names no import. Every contact_import run it queues is
+tagged `roster/queued`: such a run starts only in its import's turn among its team's imports
+(assets/import_file.py).
+
+In the daemon, building this coordinator (which the daemon does as it starts, before any of its
+loops) takes the daemon lock: one daemon per database, a second one waits as a standby
+(roster/store/daemon_lock.py).
 """
 
 from __future__ import annotations
