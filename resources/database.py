@@ -6,7 +6,6 @@ from dagster import ConfigurableResource, InitResourceContext
 from sqlalchemy.engine import Engine
 
 from roster.database import engine_for, get_engine
-from roster.faults import fault_point
 from roster.store.leases import ImportBusy, hold
 from schemas.rules import is_uuid
 
@@ -36,4 +35,3 @@ class Database(ConfigurableResource):
             if context.log is not None:
                 context.log.warning(f"could not take the lease of import {import_id} yet: {e}")
             return
-        fault_point("run_start")
