@@ -90,7 +90,14 @@ def import_step(context: AssetExecutionContext, steps: ImportSteps, step: str) -
             context.log.warning(f"{step}: transient fault, retrying in {wait} s: {e}")
             raise RetryRequested(max_retries=len(BACKOFF), seconds_to_wait=wait) from e
         let_go(import_id)
-        if is_transient(e):
+        if _waited_for_lock(e):
+            _fail_quietly(
+                engine,
+                import_id,
+                f"{step} waited for a lock another database session held, {len(BACKOFF) + 1} times; "
+                "the import stopped where it was safe. Run it again once that session has ended (see pg_locks).",
+            )
+        elif is_transient(e):
             _fail_quietly(
                 engine,
                 import_id,
@@ -101,6 +108,11 @@ def import_step(context: AssetExecutionContext, steps: ImportSteps, step: str) -
             steps.landing.clean_work(import_id)
             imports.fail(engine, import_id, public_error(step, e))  # the detail stays in the run's log, with the traceback
         raise
+
+
+def _waited_for_lock(exc: BaseException) -> bool:
+    orig = exc.orig if isinstance(exc, sqlalchemy.exc.DBAPIError) else exc
+    return isinstance(orig, psycopg.Error) and orig.sqlstate == "55P03"
 
 
 def _fail_quietly(engine, import_id: str, message: str) -> None:
