@@ -152,3 +152,43 @@ def test_a_second_daemon_waits_as_a_standby_and_takes_over(database):
     assert took.wait(30), said
     assert "takes over" in said[-1]
     second.release()
+
+
+def test_a_lock_held_for_good_fails_the_import_in_bounded_time_saying_why(engine, team, tmp_path):
+    """A session holds one of the team's contacts for good: the import's merge gives up on the
+    lock at each attempt and the import fails, with the reason, in minutes (not at the run's
+    4-hour max_runtime); nothing is merged."""
+    import json
+    import os
+    from pathlib import Path
+
+    name, team_id = team
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("INSERT INTO contacts (team_id, email, first_name) VALUES (:t, 'held@example.com', 'Before')"), {"t": team_id}
+        )
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text("email,first_name\nheld@example.com,After\nother@example.com,New\n")
+    locker = psycopg.connect(engine.url.set(drivername="postgresql").render_as_string(hide_password=False))
+    locker.execute("SELECT 1 FROM contacts WHERE team_id = %s AND email = 'held@example.com' FOR UPDATE", (team_id,))
+    started = time.monotonic()
+    try:
+        out = subprocess.run(
+            [str(Path(sys.executable).parent / "roster"), "import", str(csv_file), "--team", name, "--json"],
+            env={**os.environ, "ROSTER_LOCK_TIMEOUT_SECONDS": "1"},
+            capture_output=True,
+            text=True,
+            timeout=400,
+        )
+    finally:
+        locker.close()
+    took = time.monotonic() - started
+    assert out.returncode != 0
+    result = json.loads(out.stdout[: out.stdout.rindex("}") + 1])
+    assert result["status"] == "failed" and "waited for a lock" in result["error"], result
+    assert took < 240, took  # 7 attempts of 1 s and about a minute of backoff, plus the run itself
+    with engine.connect() as conn:
+        names = conn.execute(
+            sa.text("SELECT email, first_name FROM contacts WHERE team_id = :t ORDER BY 1"), {"t": team_id}
+        ).all()
+    assert [tuple(r) for r in names] == [("held@example.com", "Before")]
