@@ -136,7 +136,9 @@ def _starting(instance, import_id: str, now: float) -> bool:
             return True
         if run.status in _RUNNING:
             record = instance.get_run_record_by_id(run.run_id)
-            started = record.start_time if record and record.start_time else now
+            if record is None:
+                continue
+            started = record.start_time or record.update_timestamp.timestamp()
             if now - started < START_GRACE_SECONDS:
                 return True
     return False
