@@ -6,6 +6,7 @@ Launched from the Dagster UI for a partition that has no import yet, the run con
 """
 
 from dagster import AssetExecutionContext, Config, Failure, MaterializeResult, MetadataValue, asset
+from pydantic import Field, create_model
 
 from assets.partitions import contact_imports
 from assets.step import GROUP, import_step, steps_of
@@ -13,23 +14,31 @@ from resources.column_mapper import Mapping
 from resources.database import Database
 from resources.landing_store import Landing
 from roster.importing.errors import ImportRefused
-from roster.importing.launches import import_tags, refusal
+from roster.importing.launches import QUEUED_TAG, import_tags, refusal
 from roster.store import imports
+from roster.store.leases import let_go
+from schemas.import_options import declared
 
 
-class ImportOverrides(Config):
-    """Options a launch may set; each left empty keeps what the import was created with."""
+class LaunchTarget(Config):
+    """With no import yet for the partition: the file on the server to import, and whose."""
 
     file_path: str | None = None  # with team: create the import when the partition has none yet
     team: str = "default"
-    on_conflict: str | None = None  # "upsert" or "skip"
-    column_map: str | None = None  # JSON, the API's column_map shape
-    segments: list[str] | None = None  # segment ids
-    topics: str | None = None  # JSON, the API's topics shape: [{"id": ..., "subscription": "opt_in"}]
-    auto_map: bool | None = None
-    auto_create_properties: bool | None = None
-    model_mapping: bool | None = None
-    resubscribe: bool | None = None
+
+
+# The launchpad's config: every import option (schemas/import_options.py), each left empty keeping
+# what the import was created with. JSON options are JSON text here, as in the API's form.
+_LAUNCH_TYPES = {"flag": bool, "ids": list[str]}
+ImportOverrides = create_model(
+    "ImportOverrides",
+    __base__=LaunchTarget,
+    __doc__="Options a launch may set; each left empty keeps what the import was created with.",
+    **{
+        name: (_LAUNCH_TYPES.get(door.kind, str) | None, Field(default=None, description=field.description))
+        for name, field, door in declared()
+    },
+)
 
 
 @asset(partitions_def=contact_imports, group_name=GROUP, description=__doc__)
@@ -54,8 +63,24 @@ def import_file(
     missing = {k: v for k, v in import_tags(import_id, None).items() if k not in context.run.tags}
     if missing:  # a run that did not queue: its tags say whose import it is, as every other run's do
         context.instance.add_run_tags(context.run_id, missing)
+    if context.run.tags.get(QUEUED_TAG):
+        _wait_turn(context, steps, import_id)
     with import_step(context, steps, "import_file") as import_id:
         found = steps.open_file(import_id, context.run_id, config.model_dump(exclude_none=True, exclude={"file_path", "team"}))
         if "headers" in found:
             found["headers"] = MetadataValue.json(found["headers"])
         return MaterializeResult(metadata=found)
+
+
+def _wait_turn(context: AssetExecutionContext, steps, import_id: str) -> None:
+    """A queued run of an import whose team has an earlier import not yet ended (a launch from the
+    UI or the drop folder while it runs, say) gives its run slot back: the import goes back in the
+    queue, and the queued-imports sensor starts it once the earlier ones have ended, so a team's
+    imports apply in the order they were posted. The run ends without touching anything."""
+    earlier = imports.waits_for(steps.engine, import_id)
+    if earlier is None:
+        return
+    let_go(import_id)
+    note = f"waits for the team's earlier import {earlier}, which has not ended; it starts after it"
+    imports.back_in_line(steps.engine, import_id, note)
+    raise Failure(description=note, allow_retries=False)

@@ -14,19 +14,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from roster.cli.common import (
-    AutoCreateOpt,
-    AutoMapOpt,
-    ColumnMapOpt,
-    ModelMappingOpt,
-    OnConflictOpt,
-    ResubscribeOpt,
-    SegmentOpt,
-    TopicsOpt,
-    err,
-    fail,
-    import_options,
-)
+from roster.cli.common import err, fail, with_import_options
+from schemas.import_options import ImportOptions
 
 imports_app = typer.Typer(
     no_args_is_help=True, help="Imports on this machine's database: create, run, inspect, export failed rows."
@@ -62,30 +51,14 @@ def _create(file: Path, team: str, options, launched: bool) -> tuple[str, int]:
         fail(f"the file was refused: {e}")
 
 
+@with_import_options
 def import_command(
     file: Path,
-    column_map: ColumnMapOpt = None,
-    on_conflict: OnConflictOpt = None,
-    segment: SegmentOpt = None,
-    topics: TopicsOpt = None,
-    auto_map: AutoMapOpt = None,
-    auto_create_properties: AutoCreateOpt = None,
-    model_mapping: ModelMappingOpt = None,
-    resubscribe: ResubscribeOpt = None,
+    options: ImportOptions,
     team: Annotated[str, typer.Option("--team", help="The team the contacts belong to (created if new).")] = "default",
     as_json: JsonOpt = False,
 ) -> None:
     """Import FILE now, as a run of the contact_import job, and print the finished import."""
-    options = import_options(
-        column_map=column_map,
-        on_conflict=on_conflict,
-        segments=segment,
-        topics=topics,
-        auto_map=auto_map,
-        auto_create_properties=auto_create_properties,
-        model_mapping=model_mapping,
-        resubscribe=resubscribe,
-    )
     import_id, team_id = _create(file, team, options, launched=True)
     _run(import_id, team_id, team, as_json)
 
@@ -145,16 +118,10 @@ def _print_import(result: dict) -> None:
 
 
 @imports_app.command("create")
+@with_import_options
 def imports_create(
     file: Path,
-    column_map: ColumnMapOpt = None,
-    on_conflict: OnConflictOpt = None,
-    segment: SegmentOpt = None,
-    topics: TopicsOpt = None,
-    auto_map: AutoMapOpt = None,
-    auto_create_properties: AutoCreateOpt = None,
-    model_mapping: ModelMappingOpt = None,
-    resubscribe: ResubscribeOpt = None,
+    options: ImportOptions,
     team: Annotated[str, typer.Option("--team", help="The team the contacts belong to (created if new).")] = "default",
     queue: Annotated[bool, typer.Option("--queue", help="Leave it to the daemon's queued-imports sensor to start.")] = False,
 ) -> None:
@@ -165,16 +132,6 @@ def imports_create(
     """
     from pipelines.launch import add_partition
 
-    options = import_options(
-        column_map=column_map,
-        on_conflict=on_conflict,
-        segments=segment,
-        topics=topics,
-        auto_map=auto_map,
-        auto_create_properties=auto_create_properties,
-        model_mapping=model_mapping,
-        resubscribe=resubscribe,
-    )
     import_id, _ = _create(file, team, options, launched=not queue)
     add_partition(import_id)
     print(import_id)
@@ -224,3 +181,91 @@ def imports_failures(
     finally:
         if output:
             out.close()
+
+
+@imports_app.command("cancel")
+def imports_cancel(import_id: str, team: TeamOpt = "default", as_json: JsonOpt = False) -> None:
+    """Cancel a queued or running import: it ends failed, with nothing written. Too late once its
+    contacts are written: revert it then."""
+    from roster.importing import undoing
+    from roster.importing.render import end_state, render_import
+
+    service = _service()
+    team_id = _team(service, team)
+    try:
+        row = undoing.cancel(service.engine, team_id, import_id)
+    except LookupError:
+        fail(f"import {import_id} not found")
+    except undoing.CancelRefused as e:
+        fail(str(e).replace("POST /contacts/imports/{id}/revert", f"roster imports revert {import_id}"))
+    result = render_import(row)
+    print(json.dumps(result, indent=2)) if as_json else print(end_state(result))
+
+
+@imports_app.command("revert")
+def imports_revert(
+    import_id: str,
+    team: TeamOpt = "default",
+    resubscribe: Annotated[
+        bool, typer.Option("--resubscribe", help="Also reverse the unsubscribes and topic opt-outs the import applied.")
+    ] = False,
+    conflicts: Annotated[Path | None, typer.Option("--conflicts", help="Write the contacts left as they are (CSV) here.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Undo a completed import: contacts it created deleted, values it overwrote put back, unless
+    changed since (those are left and listed). One transaction; repeating it changes nothing."""
+    from roster.importing import undoing
+    from roster.importing.render import end_state, render_import
+
+    service = _service()
+    team_id = _team(service, team)
+    try:
+        row = undoing.revert(service.engine, team_id, import_id, resubscribe)
+    except LookupError:
+        fail(f"import {import_id} not found")
+    except undoing.RevertRefused as e:
+        fail(str(e))
+    result = render_import(row)
+    if conflicts is not None:
+        conflicts.write_text(undoing.left_unchanged_csv(undoing.left_unchanged(service.engine, team_id, import_id)), "utf-8")
+    print(json.dumps(result, indent=2)) if as_json else print(end_state(result))
+
+
+@imports_app.command("watch")
+def imports_watch(
+    import_id: str,
+    team: TeamOpt = "default",
+    as_json: JsonOpt = False,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Give up after this many seconds.")] = None,
+) -> None:
+    """Follow an import until it ends (completed, failed, cancelled, reverted); exits 0 only when
+    it completed (and was not reverted)."""
+    from roster.importing.progress import describe
+    from roster.importing.render import end_state, render_import
+
+    service = _service()
+    team_id = _team(service, team)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    shown = ""
+    while True:
+        row = service.row(team_id, import_id)
+        if row is None:
+            fail(f"import {import_id} not found")
+        result = render_import(row)
+        ended = end_state(result)
+        if ended is not None:
+            break
+        if deadline is not None and time.monotonic() > deadline:
+            fail(f"import {import_id} is still {result['status']} after {timeout:g} s")
+        line = " ".join(describe(row)).rstrip()
+        if not as_json and line != shown:
+            err.print(line)
+            shown = line
+        time.sleep(0.5)
+    if as_json:
+        print(json.dumps(result, indent=2))
+    else:
+        _print_import(result)
+        print(ended)
+    if result["status"] != "completed" or result.get("reverted_at"):
+        raise typer.Exit(1)
