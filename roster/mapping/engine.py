@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from .models import ExistingProperty, Suggestion
 from .offline import suggest_offline
 from .openai_engine import ModelUnavailable, OpenAISettings, suggest_openai
+from .system_columns import is_error_column
 
 log = logging.getLogger(__name__)
 SINGLE_USE = ("email", "first_name", "last_name", "unsubscribed")
@@ -115,7 +116,9 @@ def from_column_map(
             is_new_property=False,
             invert=False,
             confidence=1.0,
-            reason="left out of the mapping accepted before for these headers",
+            reason=f"the reason Roster gave in a failed-rows download; {reason}, which leaves it out"
+            if is_error_column(h)
+            else "left out of the mapping accepted before for these headers",
             engine=engine,
         )
         for h in headers
