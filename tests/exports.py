@@ -55,7 +55,7 @@ HUBSPOT_HEADERS = [
 HUBSPOT_IGNORED = {"Record ID", "Create Date", "Last Activity Date", "Associated Company ID", "IP Country"}
 
 FIRST = ["Renée", "Jörg", "Ana", "Zoë", "Li", "Ömer", "Chloé", "José"]
-LAST = ["Dubois", "Müller", "García", "Smith", "Wang", "Yılmaz", "Martin", "Pérez"]
+LAST = ["Dubois", "Müller", "García", "Smith", "Wang", "Østergaard", "Martin", "Pérez"]
 COUNTRIES = ["FR", "DE", "ES", "GB", "CN", "TR", "FR", "MX"]
 
 
