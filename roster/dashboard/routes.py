@@ -194,6 +194,13 @@ def _import_view(who: Session, row: dict) -> dict:
         ahead = queries.queue_ahead(engine, who.team_id, str(row["id"]))
         imp["progress"]["phase"] = queue_words(ahead)
         imp["queue_position"] = len(ahead) + 1
+    elif row["status"] == "in_progress" and row.get("phase") == "staging":
+        # The counts move while rows are read: read so far, and of those failed so far (the
+        # import's own counts are written when it merges).
+        failed = queries.failed_so_far(engine, who.team_id, str(row["id"]))
+        read = int(row.get("rows_read") or 0)
+        imp["counts"] = imp["counts"] | {"total": read, "failed": failed}
+        imp["progress"]["phase"] += f" · {max(0, read - failed):,} valid, {failed:,} failed so far"
     names = {s["id"]: s["name"] for s in queries.segments(engine, who.team_id)}
     imp["segments"] = [names.get(str(s), "(a deleted segment)") for s in (row.get("options") or {}).get("segments") or []]
     return imp

@@ -108,3 +108,16 @@ def queue_ahead(engine: Engine, team_id: int, import_id: str) -> list[dict]:
     )
     with engine.connect() as conn:
         return [dict(r, id=str(r["id"])) for r in conn.execute(query).mappings()]
+
+
+def failed_so_far(engine: Engine, team_id: int, import_id: str) -> int:
+    """The rows of the team's import recorded as failed so far (while its rows are read, before
+    the import's own counts are written)."""
+    f = t.contact_import_failures
+    query = (
+        sa.select(sa.func.count())
+        .select_from(f)
+        .where(f.c.import_id == import_id, sa.exists().where(ci.c.id == import_id, ci.c.team_id == team_id))
+    )
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())

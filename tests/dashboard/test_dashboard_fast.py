@@ -96,3 +96,31 @@ def test_the_reading_phase_has_an_eta_from_the_real_start():
     assert view.eta(row, 500, 200_000, now) is None  # no pace yet
     assert view.eta({"started_at": None}, 50_000, 200_000, now) is None
     assert view.queue_words([]).startswith("Queued: waiting for a free run")
+
+
+def test_counts_move_while_rows_are_read(server, make_team_key, engine, tmp_path):
+    _, team_id, key = make_team_key()
+    path = exports.mailchimp_csv(tmp_path / "audience.csv", 20_000)
+    import_id = ImportService(engine).create(team_id, path, "audience.csv", parse_options({}), "test")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE contact_imports SET status = 'in_progress', phase = 'staging', rows_read = 5000, "
+                "started_at = now() - interval '20 seconds' WHERE id = :i"
+            ),
+            {"i": import_id},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO contact_import_failures (import_id, row_number, email, reason, data) "
+                "SELECT :i, g, 'x', 'invalid email', '{}'::jsonb FROM generate_series(1, 3) g"
+            ),
+            {"i": import_id},
+        )
+    client = _signed_in(server, key)
+    status = client.get(f"/dashboard/imports/{import_id}/status.json").json()
+    assert status["counts"]["total"] == 5000 and status["counts"]["failed"] == 3
+    phase = status["progress"]["phase"]
+    assert phase.startswith("Reading rows: 5,000 of about 20,") and "min left" in phase, phase
+    assert phase.endswith("4,997 valid, 3 failed so far"), phase
+    client.close()
