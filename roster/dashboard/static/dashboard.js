@@ -135,7 +135,10 @@
         row.querySelectorAll("[data-show-for]").forEach(function (el) {
           el.hidden = select.value !== el.dataset.showFor;
         });
-        row.classList.toggle("excluded", !include.checked || select.value === "ignore");
+        var out = !include.checked || select.value === "ignore";
+        row.classList.toggle("excluded", out);
+        // "check" is about the engine's suggestion: shown while the column is in and still suggested.
+        row.classList.toggle("needs-review", !out && row.dataset.check === "yes" && select.value === suggested);
         summarise();
       }
       select.addEventListener("change", function () {
