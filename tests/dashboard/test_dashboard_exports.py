@@ -63,6 +63,8 @@ def test_a_mailchimp_export_is_reviewed_as_a_person_expects(server, page, make_t
         if left_out:
             assert "Mailchimp" in row.locator(".why").inner_text()
     assert summary(page) == {"kept": len(exports.MAILCHIMP_KEPT), "ignored": 21 - len(exports.MAILCHIMP_KEPT)}
+    said = page.get_by_test_id("summary").inner_text()
+    assert "country" in said and "LEID, EUID" in said  # the new properties and the columns left out, by name
     cc = row_of(page, "CC")
     assert cc.locator("select.target").input_value() == "new"
     assert cc.get_by_role("textbox", name="New property name, for column CC").input_value() == "country"
@@ -85,6 +87,7 @@ def test_a_mailchimp_export_is_reviewed_as_a_person_expects(server, page, make_t
     assert region.input_value() == "new" and "excluded" not in row_of(page, "REGION").get_attribute("class")
     page.get_by_role("checkbox", name="Import this column, for column Birthday").uncheck()
     assert "excluded" in row_of(page, "Birthday").get_attribute("class")
+    assert "Birthday" in page.get_by_test_id("summary").locator("[data-summary='ignored-names']").inner_text()
 
     # One line per column on a wide screen: the select sits beside its column's name.
     name_box = row_of(page, "LEID").locator(".colname").bounding_box()

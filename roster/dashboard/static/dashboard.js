@@ -112,18 +112,21 @@
     function summarise() {
       var box = document.querySelector("[data-testid='summary']");
       if (!box) return;
-      var n = { fields: 0, existing: 0, "new": 0, ignored: 0, check: 0 };
+      var n = { fields: 0, existing: 0, "new": 0, ignored: 0, check: 0 }, newNames = [], outNames = [];
       rows.forEach(function (row) {
         var v = row.querySelector("select.target").value;
         var kept = row.querySelector("input[name^='include_']").checked && v !== "ignore";
-        if (!kept) { n.ignored++; return; }
-        if (v === "new") n["new"]++; else if (v.indexOf("property:") === 0) n.existing++; else n.fields++;
+        if (!kept) { n.ignored++; outNames.push(row.dataset.column); return; }
+        if (v === "new") { n["new"]++; newNames.push(row.querySelector("input[name^='new_key_']").value); }
+        else if (v.indexOf("property:") === 0) n.existing++; else n.fields++;
         if (row.classList.contains("needs-review")) n.check++;
       });
       Object.keys(n).forEach(function (k) {
         var el = box.querySelector("[data-summary='" + k + "']");
         if (el) el.textContent = n[k];
       });
+      box.querySelector("[data-summary='new-names']").textContent = newNames.length ? " (" + newNames.join(", ") + ")" : "";
+      box.querySelector("[data-summary='ignored-names']").textContent = outNames.length ? " (" + outNames.join(", ") + ")" : "";
       var kept = box.querySelector("[data-summary='kept']");
       if (kept) kept.textContent = n.fields + n.existing + n["new"];
     }
@@ -146,6 +149,8 @@
         include.checked = select.value !== "ignore";
         sync();
       });
+      var newKey = row.querySelector("input[name^='new_key_']");
+      if (newKey) newKey.addEventListener("input", summarise);
       include.addEventListener("change", function () {
         if (include.checked && select.value === "ignore") select.value = suggested !== "ignore" ? suggested : "new";
         sync();
