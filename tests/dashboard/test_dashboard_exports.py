@@ -224,3 +224,23 @@ def test_every_other_page_has_no_serious_accessibility_finding(server, page, mak
 def test_the_root_redirects_to_the_dashboard(server):
     r = httpx.get(server + "/", follow_redirects=False)
     assert r.status_code in (302, 303, 307) and r.headers["location"] == "/dashboard"
+
+
+RECORD_NOTIFICATIONS = """
+window.Notification = function (title, options) { sessionStorage.setItem("notified", title); };
+window.Notification.permission = "granted";
+window.Notification.requestPermission = function () { return Promise.resolve("granted"); };
+"""
+
+
+def test_the_end_of_an_import_is_announced_in_the_title_and_a_notification(server, page, make_team_key, tmp_path):
+    _, _, key = make_team_key()
+    page.add_init_script(RECORD_NOTIFICATIONS)  # the browser's notifications, allowed and recorded
+    sign_in(page, server, key)
+    upload(page, server, exports.hubspot_csv(tmp_path / "leads.csv", 3))
+    page.get_by_role("button", name="Start the import").click()
+    page.wait_for_url(IMPORT_URL)
+    assert page.title().split(" · ")[0] in ("Queued", "Running")
+    wait_finished(page)
+    assert page.title() == "Completed · leads.csv · Roster"
+    assert page.evaluate("sessionStorage.getItem('notified')") == "Import completed: leads.csv"
