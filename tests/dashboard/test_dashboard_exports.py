@@ -12,7 +12,7 @@ import re
 import httpx
 
 from tests import exports
-from tests.dashboard.conftest import axe_findings, sign_in, upload
+from tests.dashboard.conftest import axe_findings, http_sign_in, sign_in, upload
 
 IMPORT_URL = re.compile(r".*/dashboard/imports/[0-9a-f-]{36}$")
 
@@ -175,7 +175,7 @@ def test_files_that_cannot_import_are_refused_on_the_upload_step(server, page, m
 
     # Without the page's script (a plain form post), the same refusals, on the upload page.
     client = httpx.Client(base_url=server, timeout=30)
-    client.post("/dashboard/sign-in", data={"api_key": key})
+    assert http_sign_in(client, key).status_code == 303
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/dashboard/imports/new").text).group(1)
     for name, words in (("empty.csv", "is empty"), ("header-only.csv", "no rows"), ("no-email.csv", "No column")):
         r = client.post(

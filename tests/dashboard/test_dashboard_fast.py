@@ -14,11 +14,12 @@ from roster.dashboard import drafts, routes, view
 from roster.importing.service import ImportService
 from schemas.import_options import parse_options
 from tests import exports
+from tests.dashboard.conftest import http_sign_in
 
 
 def _signed_in(server: str, key: str) -> httpx.Client:
     client = httpx.Client(base_url=server, timeout=120)
-    assert client.post("/dashboard/sign-in", data={"api_key": key}).status_code == 303
+    assert http_sign_in(client, key).status_code == 303
     return client
 
 

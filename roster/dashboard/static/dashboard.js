@@ -186,5 +186,14 @@
     } catch (e) { /* some browsers only notify from a service worker */ }
   }
 
-  document.addEventListener("DOMContentLoaded", function () { refreshList(); pollImport(); upload(); review(); notifier(); });
+  // Cancel and revert ask first (the forms work without this, unconfirmed).
+  function confirmations() {
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { refreshList(); pollImport(); upload(); review(); confirmations(); notifier(); });
 })();
