@@ -12,6 +12,9 @@ from roster.store import imports
 from schemas.rules import is_uuid
 
 TEAM_TAG, SOURCE_TAG = "roster/team", "roster/source"
+# A run that went through the instance's run queue (pipelines/run_coordinator.py), retries included:
+# it starts only in its import's turn among its team's imports (assets/import_file.py).
+QUEUED_TAG = "roster/queued"
 
 
 def _launch_config(run_config: dict | None) -> dict:
