@@ -5,13 +5,16 @@ suggestions, the one options parser, and the store for the team's properties, se
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
 from roster.api.http.auth import lookup_caller
@@ -20,15 +23,15 @@ from roster.api.http.ratelimit import SharedBuckets, client_address, limits
 from roster.api.http.uploads import max_upload_bytes, receive_upload
 from roster.csvfiles import FileRefused
 from roster.dashboard import HERE, PREFIX, drafts, review, sessions
-from roster.dashboard.view import import_view
+from roster.dashboard.view import import_view, queue_words
 from roster.database import get_engine
 from roster.importing.errors import ImportRefused
 from roster.importing.service import ImportService
 from roster.landing import FileTooLarge
-from roster.mapping.service import suggest_for_file
+from roster.mapping.service import suggest_for_sample
 from roster.settings import size_text
 from roster.store import dashboard_queries as queries
-from roster.store import properties
+from roster.store import dashboard_sessions, properties
 from roster.store.keys import hash_token
 from schemas.import_options import OptionsError, parse_options
 from schemas.rules import is_uuid
@@ -59,13 +62,13 @@ class Session:
 
 def session(request: Request) -> Session:
     """The FastAPI dependency of every page but sign-in: the signed-in team, checked again
-    against its key on each request."""
+    against its stored session (ended by sign-out) and its key on each request."""
     cookie = request.cookies.get(sessions.COOKIE)
     body = sessions.read(cookie)
     if body is None:
         raise SignInNeeded()
-    owner = queries.key_owner(get_engine(), body["k"])
-    if owner is None or owner["team_id"] != body["t"]:
+    owner = dashboard_sessions.owner(get_engine(), str(body.get("n", "")))
+    if owner is None or owner["team_id"] != body["t"] or owner["key_id"] != body["k"]:
         raise SignInNeeded()
     return Session(owner["team_id"], owner["team_name"], body["k"], cookie)
 
@@ -78,7 +81,7 @@ def _service() -> ImportService:
 
 
 def page(request: Request, name: str, who: Session | None, status_code: int = 200, **context) -> HTMLResponse:
-    context |= {"who": who, "csrf": who.csrf if who else "", "prefix": PREFIX}
+    context |= {"who": who, "csrf": who.csrf if who else context.get("csrf", ""), "prefix": PREFIX}
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
     # Pages hold a team's contacts: not for shared caches or the back button after sign-out.
     response.headers["cache-control"] = "no-store"
@@ -97,44 +100,97 @@ def home():
     return RedirectResponse(PREFIX + "/imports", status_code=303)
 
 
+def _host_and_port(netloc_url: str) -> tuple[str, int | None] | None:
+    try:
+        parts = urlsplit(netloc_url)
+        return (parts.hostname or "").lower(), parts.port
+    except ValueError:
+        return None
+
+
+def same_origin(request: Request) -> bool:
+    """Whether a POST came from a page of this dashboard: its Origin (or, without one, its
+    Referer) names the host the request was sent to, or one of ROSTER_DASHBOARD_ORIGINS (behind
+    a proxy that rewrites the Host header). Schemes are not compared: a proxy that ends TLS
+    forwards plain HTTP. A request with neither header (not a browser's form) is left to the
+    form's token, which only a page of this dashboard can hold."""
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if source is None:
+        return True
+    claimed = _host_and_port(source)
+    if claimed is None or not claimed[0]:  # "null": a sandboxed frame, a data: URL
+        return False
+    allowed = {_host_and_port("//" + request.headers.get("host", ""))}
+    allowed |= {_host_and_port(o.strip()) for o in os.environ.get("ROSTER_DASHBOARD_ORIGINS", "").split(",") if o.strip()}
+    return claimed in allowed
+
+
+def _sign_in_page(request: Request, status_code: int = 200, error: str | None = None) -> HTMLResponse:
+    """The sign-in form, with a token bound to this browser's pre-session cookie (login CSRF)."""
+    value = request.cookies.get(sessions.SIGNIN_COOKIE) or sessions.new_signin_value()
+    response = page(request, "sign_in.html", None, status_code, error=error, csrf=sessions.signin_token(value))
+    response.set_cookie(
+        sessions.SIGNIN_COOKIE,
+        value,
+        max_age=sessions.SIGNIN_LIFETIME_SECONDS,
+        path=PREFIX,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
 @router.get("/sign-in", response_class=HTMLResponse)
 def sign_in_page(request: Request):
-    return page(request, "sign_in.html", None)
+    return _sign_in_page(request)
 
 
 @router.post("/sign-in")
 async def sign_in(request: Request):
     form = await request.form()
+    if not same_origin(request) or not sessions.signin_ok(request.cookies.get(sessions.SIGNIN_COOKIE), form.get("csrf")):
+        # Another site's form (login CSRF), or this one left open too long: nobody is signed in.
+        return _sign_in_page(request, 403, error="This sign-in form expired or came from another site: sign in here again.")
     key = str(form.get("api_key") or "").strip()
     address = client_address(request.scope)
     if _bad_keys.refused_here(f"badkey:{address}"):
-        return page(request, "sign_in.html", None, 429, error="Too many wrong keys from here: wait a minute.")
+        return _sign_in_page(request, 429, error="Too many wrong keys from here: wait a minute.")
     caller = await run_in_threadpool(lookup_caller, hash_token(key)) if key else None
     if caller is None:
         # Wrong keys cost the address, as they do at the API: a key cannot be guessed here instead.
         await run_in_threadpool(_bad_keys.take, f"badkey:{address}", limits()[1])
-        return page(
-            request,
-            "sign_in.html",
-            None,
-            401,
-            error="That API key is not valid. Create one with `roster keys create --team NAME`.",
-        )
+        return _sign_in_page(request, 401, error="That API key is not valid. Create one with `roster keys create --team NAME`.")
+    session_id = sessions.new_session_id()
+    value = sessions.issue(caller.key_id, caller.team_id, session_id=session_id)
+    await run_in_threadpool(
+        dashboard_sessions.start, get_engine(), session_id, caller.key_id, caller.team_id, sessions.read(value)["exp"]
+    )
     response = RedirectResponse(PREFIX + "/imports", status_code=303)
     response.set_cookie(
         sessions.COOKIE,
-        sessions.issue(caller.key_id, caller.team_id),
+        value,
         max_age=sessions.LIFETIME_SECONDS,
         path=PREFIX,
         httponly=True,
         samesite="lax",
         secure=request.url.scheme == "https",
     )
+    response.delete_cookie(sessions.SIGNIN_COOKIE, path=PREFIX, httponly=True, samesite="strict")
     return response
 
 
 @router.post("/sign-out")
 async def sign_out(request: Request):
+    """Ends the session on the server (its row deleted: the cookie, copied or not, opens nothing
+    more), then in the browser. Only from this dashboard's own form: a forged post does nothing."""
+    form = await request.form()
+    cookie = request.cookies.get(sessions.COOKIE)
+    body = sessions.read(cookie)
+    if body is not None:
+        if not same_origin(request) or not sessions.csrf_ok(cookie, form.get("csrf")):
+            return PlainTextResponse("Sign-out refused: the request did not come from this dashboard.", status_code=403)
+        await run_in_threadpool(dashboard_sessions.end, get_engine(), str(body.get("n", "")))
     response = RedirectResponse(PREFIX + "/sign-in", status_code=303)
     response.delete_cookie(sessions.COOKIE, path=PREFIX, httponly=True, samesite="lax")
     return response
@@ -183,6 +239,27 @@ def new_import(request: Request, who: Signed):
     return page(request, "new_import.html", who, limit=limit, limit_text=size_text(limit))
 
 
+def _import_view(who: Session, row: dict) -> dict:
+    """The import as the page and its poll show it: with its place in the queue while queued, and
+    its segments by name."""
+    imp = import_view(row)
+    engine = get_engine()
+    if row["status"] == "queued":
+        ahead = queries.queue_ahead(engine, who.team_id, str(row["id"]))
+        imp["progress"]["phase"] = queue_words(ahead)
+        imp["queue_position"] = len(ahead) + 1
+    elif row["status"] == "in_progress" and row.get("phase") == "staging":
+        # The counts move while rows are read: read so far, and of those failed so far (the
+        # import's own counts are written when it merges).
+        failed = queries.failed_so_far(engine, who.team_id, str(row["id"]))
+        read = int(row.get("rows_read") or 0)
+        imp["counts"] = imp["counts"] | {"total": read, "failed": failed}
+        imp["progress"]["phase"] += f" · {max(0, read - failed):,} valid, {failed:,} failed so far"
+    names = {s["id"]: s["name"] for s in queries.segments(engine, who.team_id)}
+    imp["segments"] = [names.get(str(s), "(a deleted segment)") for s in (row.get("options") or {}).get("segments") or []]
+    return imp
+
+
 @router.get("/imports/{import_id}", response_class=HTMLResponse)
 def one_import(request: Request, import_id: str, who: Signed):
     row = _row_or_404(who, import_id)
@@ -193,7 +270,7 @@ def one_import(request: Request, import_id: str, who: Signed):
         request,
         "import.html",
         who,
-        imp=import_view(row),
+        imp=_import_view(who, row),
         failures=failures,
         dagster_url=_dagster_url(request, row.get("run_id")),
         shown=FAILED_ROWS_SHOWN,
@@ -205,7 +282,7 @@ def import_status(import_id: str, who: Signed):
     row = _row_or_404(who, import_id)
     if row is None:
         return JSONResponse({"error": "not found"}, status_code=404)
-    return JSONResponse(import_view(row), headers={"cache-control": "no-store"})
+    return JSONResponse(jsonable_encoder(_import_view(who, row)), headers={"cache-control": "no-store"})
 
 
 @router.get("/imports/{import_id}/failures.csv")
@@ -244,26 +321,46 @@ async def upload(request: Request, who: Signed):
     if not sessions.csrf_ok(who.cookie, token):
         up.cleanup()
         return refuse("Your session expired: sign in again.", 403)
-    if up.path is None or up.size == 0:
+    if up.path is None:
         up.cleanup()
         return refuse("Choose a CSV file to upload.", 422)
+    if up.size == 0:
+        up.cleanup()
+        return refuse(
+            f"“{_shown_name(up.filename)}” is empty (0 bytes): choose a CSV with a header row and a row per contact.", 422
+        )
     draft = drafts.adopt(service.landing, who.team_id, up.path, Path(up.filename or "upload.csv").name)
     try:
-        await run_in_threadpool(drafts.preview, draft)
+        head = await run_in_threadpool(drafts.read_head, draft)
+        refusal = review.refusal(head, draft.filename)
     except FileRefused as e:
+        refusal = str(e)
+    if refusal:
         drafts.discard(draft)
-        return refuse(str(e), 422)
+        return refuse(refusal, 422)
     url = f"{PREFIX}/imports/review/{draft.id}"
     return JSONResponse({"review_url": url}) if wants_json else RedirectResponse(url, status_code=303)
 
 
+def _shown_name(filename: str | None) -> str:
+    return Path(filename or "upload.csv").name[:200]
+
+
 def _review_context(who: Session, draft: drafts.Draft, form=None) -> dict:
+    """The review page's content, from the upload's head as read once at upload (drafts.read_head):
+    the checks and the mapping suggestion both work from it."""
     engine = get_engine()
-    shown = drafts.preview(draft, rows=drafts.CHECK_ROWS)
+    head = drafts.read_head(draft)
     existing = properties.types(engine, who.team_id)
-    suggested = suggest_for_file(engine, who.team_id, draft.path, None, with_headers=True)
-    samples = {h: [r[i] for r in shown["rows"][:20] if i < len(r)] for i, h in enumerate(shown["headers"])}
-    rows = review.rows_for(suggested["suggestions"], samples, existing)
+    suggested = suggest_for_sample(
+        engine,
+        who.team_id,
+        head["headers"],
+        drafts.samples(head),
+        [{"key": k, "type": v} for k, v in existing.items()],
+        with_headers=True,
+    )
+    rows = review.rows_for(suggested["suggestions"], drafts.distinct_values(head), existing)
     if form is not None:  # a form sent back with a problem keeps what the person chose
         for row in rows:
             i = row["index"]
@@ -276,12 +373,17 @@ def _review_context(who: Session, draft: drafts.Draft, form=None) -> dict:
         for row in rows:
             row["include"] = row["choice"] != "ignore"
     email_column = next((r["column"] for r in rows if r["choice"] == "email" and r["include"]), None)
-    checks = review.email_checks(shown["headers"], shown["rows"], email_column)
-    shown = shown | {"rows": shown["rows"][: drafts.PREVIEW_ROWS]}
+    checks = review.email_checks(head["headers"], head["rows"], email_column)
+    shown = head | {"rows": head["rows"][: drafts.PREVIEW_ROWS]}
+    if form is not None:
+        chosen_segments = set(form.getlist("segment"))
+    else:  # the segments this team's last import of the same columns went to
+        chosen_segments = set(queries.last_segments_for_headers(engine, who.team_id, review.own_headers(head["headers"])))
     return {
         "draft": draft,
         "preview": shown,
         "rows": rows,
+        "summary": review.summary(rows),
         "notes": suggested.get("notes", []),
         "checks": checks,
         "existing": sorted(existing.items()),
@@ -289,9 +391,10 @@ def _review_context(who: Session, draft: drafts.Draft, form=None) -> dict:
         "topics": queries.topics(engine, who.team_id),
         "types": review.TYPES,
         "remembered": any(r["engine"] == "memory" for r in rows),
+        "remembered_segments": form is None and bool(chosen_segments),
         "chosen": {
             "on_conflict": (form or {}).get("on_conflict", "upsert"),
-            "segments": set(form.getlist("segment")) if form is not None else set(),
+            "segments": chosen_segments,
             "new_segment": (form or {}).get("new_segment", ""),
             "topics": {k[6:]: v for k, v in (form or {}).items() if k.startswith("topic_")},
             "resubscribe": (form or {}).get("resubscribe") == "on",
@@ -301,16 +404,23 @@ def _review_context(who: Session, draft: drafts.Draft, form=None) -> dict:
 
 @router.get("/imports/review/{draft_id}", response_class=HTMLResponse)
 async def review_page(request: Request, draft_id: str, who: Signed):
-    draft = drafts.find(_service().landing, who.team_id, draft_id)
+    landing = _service().landing
+    draft = drafts.find(landing, who.team_id, draft_id)
     if draft is None:
+        started = drafts.started_import(landing, who.team_id, draft_id)
+        if started:  # reviewed and started already (the back button, a bookmark): show that import
+            return RedirectResponse(f"{PREFIX}/imports/{started}", status_code=303)
         return page(request, "not_found.html", who, 404, what="upload (uploads wait a day for their review)")
+    t0 = time.perf_counter()
     try:
         context = await run_in_threadpool(_review_context, who, draft)
     except FileRefused as e:
         return page(
             request, "new_import.html", who, 422, error=str(e), limit=max_upload_bytes(), limit_text=size_text(max_upload_bytes())
         )
-    return page(request, "review.html", who, **context)
+    response = page(request, "review.html", who, **context)
+    response.headers["server-timing"] = f"app;dur={1000 * (time.perf_counter() - t0):.1f}"
+    return response
 
 
 @router.post("/imports/review/{draft_id}")
@@ -320,11 +430,14 @@ async def start_import(request: Request, draft_id: str, who: Signed):
     service = _service()
     draft = drafts.find(service.landing, who.team_id, draft_id)
     if draft is None:
+        started = drafts.started_import(service.landing, who.team_id, draft_id)
+        if started:  # a second press of Start, or a resent form: the import it started
+            return RedirectResponse(f"{PREFIX}/imports/{started}", status_code=303)
         return page(request, "not_found.html", who, 404, what="upload (uploads wait a day for their review)")
     engine = get_engine()
 
     def create() -> tuple[str | None, list[str]]:
-        headers = drafts.preview(draft, rows=0)["headers"]
+        headers = drafts.read_head(draft)["headers"]
         column_map, problems = review.column_map_from_form(form, headers, properties.types(engine, who.team_id))
         segments = [s for s in form.getlist("segment") if s]
         topics = [{"id": k[6:], "subscription": v} for k, v in form.items() if k.startswith("topic_") and v]
@@ -350,7 +463,7 @@ async def start_import(request: Request, draft_id: str, who: Signed):
             return None, [str(e)]
         except OSError:
             return None, ["The server could not store the file (its disk may be full): try again later."]
-        drafts.discard(draft)
+        drafts.mark_started(draft, import_id)
         service.submit(import_id)
         return import_id, []
 

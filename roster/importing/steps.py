@@ -59,9 +59,10 @@ class ImportSteps:
     # -- 1. the file -----------------------------------------------------------------------------
     def create_from_launch(self, import_id: str, file_path: str, team: str) -> None:
         """A launch from the UI launchpad: the partition key becomes a new import's id, for a file
-        on the server, which must lie under ROSTER_LAUNCHPAD_ALLOWED_DIRS (the UI has no login)."""
+        on the server, which must lie under ROSTER_LAUNCHPAD_ALLOWED_DIRS (the UI has no login)
+        and outside Roster's data (this store's landing directory included: other teams' files)."""
         try:
-            path = check_path(file_path, LAUNCHPAD_DIRS)
+            path = check_path(file_path, LAUNCHPAD_DIRS, data_dirs=[self.landing.base()])
         except ValueError as e:
             raise ImportRefused(str(e)) from None
         service = ImportService(self.engine, self.landing, self.mapper)
@@ -216,6 +217,8 @@ class ImportSteps:
             self._stage_file(imports.require(self.engine, import_id))
             imports.update(self.engine, import_id, phase="merging")
             counts = run()
+        except merge.TargetsGone as e:  # a refusal: nothing was written, a retry cannot help
+            raise ImportRefused(str(e)) from None
         return {"on_conflict": options.on_conflict, "segments": options.segments, "topics": options.topics, **counts}
 
     # -- 6. the outcome --------------------------------------------------------------------------

@@ -17,7 +17,7 @@ Revision ID: 0060_undo
 from alembic import op
 
 revision = "0060_undo"
-down_revision = "0050"
+down_revision = "0061_doors_dashboard_sessions"
 
 
 def upgrade() -> None:
