@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Engine
 
+from roster.store import webhook_outbox
 from roster.store.pages import Listing
 from roster.store.staging import drop_sql
 from schemas import tables as t
@@ -157,11 +158,14 @@ def start(engine: Engine, import_id: str, run_id: str | None) -> None:
 def fail(engine: Engine, import_id: str, message: str) -> None:
     """failed, with the reason (a completed import stays completed); its staging table goes."""
     with engine.begin() as conn:
+        before = conn.execute(sa.select(ci.c.status).where(ci.c.id == import_id).with_for_update()).scalar()
         conn.execute(
             sa.update(ci)
             .where(ci.c.id == import_id, ci.c.status != "completed")
             .values(status="failed", error=message, completed_at=sa.func.now())
         )
+        if before not in ("completed", "failed"):  # it ends now: one contact_import.failed
+            webhook_outbox.import_event(conn, import_id, message)
         conn.execute(sa.text(drop_sql(import_id)))
 
 
@@ -174,6 +178,7 @@ def fail_if_unfinished(engine: Engine, import_id: str, message: str) -> bool:
             .values(status="failed", error=message, completed_at=sa.func.now())
         ).rowcount
         if done:
+            webhook_outbox.import_event(conn, import_id, message)
             conn.execute(sa.text(drop_sql(import_id)))
     return bool(done)
 
@@ -195,6 +200,7 @@ def complete(engine: Engine, import_id: str) -> dict:
                     completed_at=sa.func.coalesce(ci.c.completed_at, sa.func.now()),
                 )
             )
+            webhook_outbox.import_event(conn, import_id)
         conn.execute(sa.text(drop_sql(import_id)))
     return require(engine, import_id)
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from roster.faults import fault_point
-from roster.store import failures, staging
+from roster.store import failures, staging, webhook_outbox
 from schemas import tables as t
 from schemas.import_options import ImportOptions
 from schemas.rows import PropertyField
@@ -80,7 +80,9 @@ def merge(
         if opt_in_topics and not options.resubscribe
         else "0"
     )
-    sql = f"""
+
+    def statement(events: webhook_outbox.MergeEvents) -> str:
+        return f"""
         WITH src AS (
           SELECT DISTINCT ON (email_key) email, email_key, first_name, last_name, unsubscribed, {properties} AS properties
           FROM (SELECT *, lower(email) COLLATE "C" AS email_key FROM {stage}) staged
@@ -89,7 +91,7 @@ def merge(
           INSERT INTO contacts AS c (team_id, email, first_name, last_name, unsubscribed, properties)
           SELECT :team, email, first_name, last_name, unsubscribed, properties FROM src ORDER BY email_key
           {conflict}
-          RETURNING id, (xmax = 0) AS inserted, lower(email) COLLATE "C" AS email_key, c.unsubscribed
+          RETURNING id, (xmax = 0) AS inserted, lower(email) COLLATE "C" AS email_key, c.unsubscribed{events.returning}
         ), in_segments AS (
           INSERT INTO contact_segments (contact_id, segment_id, team_id)
           SELECT m.id, s.id, :team FROM m CROSS JOIN segments s
@@ -106,14 +108,16 @@ def merge(
           ON CONFLICT (contact_id, topic_id) DO UPDATE SET subscription = excluded.subscription
           WHERE :resubscribe OR ct.subscription <> 'opt_out' OR excluded.subscription = 'opt_out'
           RETURNING 1
-        )
+        ){events.cte}
         SELECT (SELECT count(*) FILTER (WHERE inserted) FROM m) AS created,
                (SELECT count(*) FILTER (WHERE NOT inserted) FROM m) AS updated,
                (SELECT count(*) FROM in_segments) AS segments,
                (SELECT count(*) FROM in_topics) AS topics,
                {kept_unsubscribed} AS kept_unsubscribed,
-               {kept_topic_opt_outs} AS kept_topic_opt_outs
-    """
+               {kept_topic_opt_outs} AS kept_topic_opt_outs,
+               {events.count} AS webhook_events
+        """
+
     with engine.begin() as conn:
         state = conn.execute(sa.select(ci.c.merged_at, ci.c.staged_rows).where(ci.c.id == import_id).with_for_update()).one()
         if state.merged_at is not None:  # merged by an earlier attempt of this import
@@ -122,7 +126,8 @@ def merge(
             raise StageLost(f"the staged rows of import {import_id} are gone")
         # The dedup sort of a million rows fits in memory with this, instead of spilling to disk.
         conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
-        merged = conn.execute(sa.text(sql), params).one()
+        # Per-contact webhook events, in this statement and transaction (an outbox): only when an endpoint wants them.
+        merged = conn.execute(sa.text(statement(webhook_outbox.merge_events(conn, team_id))), params).one()
         fault_point("merge")
         failed = failures.count(conn, import_id)
         staged = state.staged_rows

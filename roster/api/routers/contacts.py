@@ -300,7 +300,9 @@ def add_contact_segment(id_or_email: str, segment_id: str, caller: Annotated[Cal
 def remove_contact_segment(id_or_email: str, segment_id: str, caller: Annotated[Caller, Depends(require_caller)]):
     contact = _find(caller.team_id, id_or_email)
     _segment_or_404(caller.team_id, segment_id)
-    segments.remove_contact(get_engine(), caller.team_id, contact["id"], segment_id)
+    if not segments.remove_contact(get_engine(), caller.team_id, contact["id"], segment_id):
+        # Nothing was removed: not found, as Resend answers a membership that does not exist.
+        raise ApiError(404, "not_found", "Contact is not in this segment")
     return {"id": segment_id, "deleted": True}
 
 
