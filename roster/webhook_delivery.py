@@ -30,6 +30,7 @@ import anyio.to_thread
 import httpx
 from sqlalchemy.engine import Engine
 
+from roster.errors_public import public_text
 from roster.faults import fault_point
 from roster.outside_fetch import FetchError, PinnedTransport, check_scheme, resolve_checked
 from roster.store import webhooks
@@ -71,10 +72,13 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
 def envelope(delivery: dict) -> dict:
     """Resend's event: {"type", "created_at", "data"}."""
     created = delivery["created_at"].astimezone(UTC)
+    data = delivery["data"]
+    if data.get("error"):  # a failed import's reason, in a caller's words (never the server's internals)
+        data = {**data, "error": public_text(data["error"])}
     return {
         "type": delivery["type"],
         "created_at": created.strftime("%Y-%m-%dT%H:%M:%S.") + f"{created.microsecond // 1000:03d}Z",
-        "data": delivery["data"],
+        "data": data,
     }
 
 

@@ -60,7 +60,8 @@ def test_an_imports_topics_read_and_changed_through_the_contact(http):
         body = http.get(f"/contacts/{who}/topics").json()
         assert body["object"] == "list" and body["has_more"] is False
         for t in body["data"]:
-            assert set(t) == {"id", "name", "description", "subscription"}
+            # description: absent when the topic has none (optional in Resend's SDK types, not null)
+            assert set(t) - {"description"} == {"id", "name", "subscription"}
         return {t["name"]: t["subscription"] for t in body["data"]}
 
     # every topic, with the import's choice where it made one, else the topic's default
@@ -116,9 +117,11 @@ def test_list_sizes_when_no_limit_is_given(http, engine):
     for i in range(22):
         http.post("/topics", json={"name": f"t{i}", "default_subscription": "opt_in"})
         http.post("/contact-properties", json={"key": f"k{i}", "type": "string"})
-    for path in ("/topics", "/contact-properties"):
-        page = http.get(path).json()
-        assert len(page["data"]) == 20 and page["has_more"] is True, path
+    page = http.get("/contact-properties").json()
+    assert len(page["data"]) == 20 and page["has_more"] is True
+    # Topics: every one (Resend's Node SDK, CLI and MCP server list them with no cursor at all).
+    page = http.get("/topics").json()
+    assert len(page["data"]) == 22 and page["has_more"] is False
     contact = http.post("/contacts", json={"email": "many@example.com"}).json()
     for sid in segments:
         http.post(f"/contacts/{contact['id']}/segments/{sid}")

@@ -79,7 +79,7 @@ class ContactUpdate(BaseModel):
 class ContactTopic(BaseModel):
     id: str
     name: str
-    description: str | None
+    description: str | None = None  # left out when the topic has none
     subscription: Literal["opt_in", "opt_out"]
 
 
@@ -310,6 +310,7 @@ def remove_contact_segment(id_or_email: str, segment_id: str, caller: Annotated[
 @router.get(
     "/contacts/{id_or_email}/topics",
     response_model=ContactTopicList,
+    response_model_exclude_none=True,
     summary="List a contact's topic subscriptions",
     tags=["topics"],
 )
