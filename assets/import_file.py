@@ -6,6 +6,7 @@ Launched from the Dagster UI for a partition that has no import yet, the run con
 """
 
 from dagster import AssetExecutionContext, Config, Failure, MaterializeResult, MetadataValue, asset
+from pydantic import Field, create_model
 
 from assets.partitions import contact_imports
 from assets.step import GROUP, import_step, steps_of
@@ -15,21 +16,28 @@ from resources.landing_store import Landing
 from roster.importing.errors import ImportRefused
 from roster.importing.launches import import_tags, refusal
 from roster.store import imports
+from schemas.import_options import declared
 
 
-class ImportOverrides(Config):
-    """Options a launch may set; each left empty keeps what the import was created with."""
+class LaunchTarget(Config):
+    """With no import yet for the partition: the file on the server to import, and whose."""
 
     file_path: str | None = None  # with team: create the import when the partition has none yet
     team: str = "default"
-    on_conflict: str | None = None  # "upsert" or "skip"
-    column_map: str | None = None  # JSON, the API's column_map shape
-    segments: list[str] | None = None  # segment ids
-    topics: str | None = None  # JSON, the API's topics shape: [{"id": ..., "subscription": "opt_in"}]
-    auto_map: bool | None = None
-    auto_create_properties: bool | None = None
-    model_mapping: bool | None = None
-    resubscribe: bool | None = None
+
+
+# The launchpad's config: every import option (schemas/import_options.py), each left empty keeping
+# what the import was created with. JSON options are JSON text here, as in the API's form.
+_LAUNCH_TYPES = {"flag": bool, "ids": list[str]}
+ImportOverrides = create_model(
+    "ImportOverrides",
+    __base__=LaunchTarget,
+    __doc__="Options a launch may set; each left empty keeps what the import was created with.",
+    **{
+        name: (_LAUNCH_TYPES.get(door.kind, str) | None, Field(default=None, description=field.description))
+        for name, field, door in declared()
+    },
+)
 
 
 @asset(partitions_def=contact_imports, group_name=GROUP, description=__doc__)

@@ -1,4 +1,12 @@
-"""What an import is asked to do, and the one parser every door uses to read it.
+"""What an import is asked to do: every option declared once, and the one parser every door uses.
+
+ImportOptions below is the one declaration of the import options. Each field carries its
+description and a `Door`: how the doors spell it (the CLI flag, the camelCase name of the MCP
+tool and of Resend's Node SDK, and how a text field carries it). Every door takes its parameters
+from here: the CLI flags (roster/cli/common.py), the REST upload form in the OpenAPI document
+(roster/api/routers/imports.py), the MCP tool (roster/mcp_server/server.py), the Dagster
+launchpad's config (assets/import_file.py); the SDK keeps explicit keyword arguments, for
+typing, and tests/test_import_options_doors.py checks every door offers every option.
 
 Form fields (the API), CLI flags, YAML (CRM syncs), a sidecar JSON (the drop folder), the Dagster
 launchpad's config and MCP arguments all arrive as a mapping of names to values, spelled their
@@ -10,63 +18,122 @@ meaning gives the same options everywhere, with the same error messages.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any, Literal
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, Field
+from pydantic.fields import FieldInfo
 
 from schemas.column_map import ColumnMap, ColumnMapError, parse_column_map
 
+
+@dataclass(frozen=True)
+class Door:
+    """How the doors spell one option. `kind` says how text carries its value: `json` (JSON
+    text), `choice` (one of the field's words), `ids` (a list of ids), `flag` (true or false)."""
+
+    flag: str  # the CLI flag; a `flag` option also gets --no-...
+    camel: str  # the MCP tool's argument, and a key every door accepts
+    kind: Literal["json", "choice", "ids", "flag"]
+    aliases: tuple[str, ...] = ()  # more spellings accepted: CLI flags (--x) and keys
+
+
+class ImportOptions(BaseModel):
+    """What an import was asked to do; stored with the import (`stored()`)."""
+
+    column_map: Annotated[
+        ColumnMap | None,
+        Field(
+            description='JSON: {"email": "<header>", "first_name": ..., "last_name": ..., "unsubscribed": ..., '
+            '"properties": {"<key>": {"column": "<header>", "type": "string|number|boolean"}}}; '
+            "snake_case or camelCase keys. Fields it leaves out come from the headers named exactly "
+            "email, first_name, last_name, unsubscribed."
+        ),
+        Door("--column-map", "columnMap", "json"),
+    ] = None
+    on_conflict: Annotated[
+        Literal["upsert", "skip"],
+        Field(description="upsert (the default) updates an existing contact; skip leaves it as it is."),
+        Door("--on-conflict", "onConflict", "choice"),
+    ] = "upsert"
+    segments: Annotated[
+        list[str],
+        Field(description="Segment ids to add the imported contacts to."),
+        Door("--segment", "segmentIds", "ids", aliases=("--segment-id", "segmentId")),
+    ] = Field(default_factory=list)
+    topics: Annotated[
+        list[dict],
+        Field(
+            description='Topic subscriptions for the imported contacts, JSON: [{"id": "<topic id>", "subscription": "opt_in|opt_out"}].'
+        ),
+        Door("--topics", "topics", "json"),
+    ] = Field(default_factory=list)
+    auto_map: Annotated[
+        bool,
+        Field(
+            description="Roster: map the columns the column map leaves out (without a column map: every column, "
+            "not only the headers named email, first_name, last_name, unsubscribed)."
+        ),
+        Door("--auto-map", "autoMap", "flag"),
+    ] = False
+    auto_create_properties: Annotated[
+        bool,
+        Field(description="Roster: automatic mapping may create new contact properties."),
+        Door("--auto-create-properties", "autoCreateProperties", "flag"),
+    ] = False
+    # None: as the team (teams.model_mapping), else the server (ROSTER_MAPPING_MODEL_OPT_IN), decides.
+    model_mapping: Annotated[
+        bool | None,
+        Field(
+            description="Roster: the mapping model (when the server has one) may see this file's headers and sample "
+            "values. Left out: as the team, else the server, says (default: no)."
+        ),
+        Door("--model-mapping", "modelMapping", "flag"),
+    ] = None
+    # Consent is never reversed by accident: without this, a contact who unsubscribed stays
+    # unsubscribed, and a topic opt-out stays out, whatever the file says (the rows are counted).
+    resubscribe: Annotated[
+        bool,
+        Field(
+            description="Roster: this import may turn unsubscribed contacts and topic opt-outs back on when the "
+            "file says so (default: never; such rows are counted)."
+        ),
+        Door("--resubscribe", "resubscribe", "flag"),
+    ] = False
+
+    def stored(self) -> dict:
+        """As the import row keeps it: what was given, nothing more."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+def door(field: FieldInfo) -> Door:
+    return next(m for m in field.metadata if isinstance(m, Door))
+
+
+def declared() -> Iterator[tuple[str, FieldInfo, Door]]:
+    """(name, field, door) of every option, in declaration order: what each door generates from."""
+    for name, field in ImportOptions.model_fields.items():
+        yield name, field, door(field)
+
+
 # Every option, as ImportOptions names it; the doors offer each of them.
-OPTIONS = (
-    "column_map",
-    "on_conflict",
-    "segments",
-    "topics",
-    "auto_map",
-    "auto_create_properties",
-    "model_mapping",
-    "resubscribe",
-)
-FLAGS = ("auto_map", "auto_create_properties", "model_mapping", "resubscribe")
+OPTIONS = tuple(ImportOptions.model_fields)
+FLAGS = tuple(name for name, _, d in declared() if d.kind == "flag")
+# Other spellings of the options' names (Resend's camelCase), to the option's name.
 _CAMEL = {
-    "columnMap": "column_map",
-    "onConflict": "on_conflict",
-    "segmentIds": "segments",
-    "segmentId": "segments",
-    "autoMap": "auto_map",
-    "autoCreateProperties": "auto_create_properties",
-    "modelMapping": "model_mapping",
+    spelling: name
+    for name, _, d in declared()
+    for spelling in (d.camel, *d.aliases)
+    if spelling != name and not spelling.startswith("-")
 }
+
 # Accepted from Resend's callers and ignored: Roster always goes on past a bad row.
 _IGNORED = ("on_error", "onError")
 
 
 class OptionsError(ValueError):
     """The options cannot be used; the message says which and why."""
-
-
-class ImportOptions(BaseModel):
-    """What an import was asked to do; stored with the import."""
-
-    column_map: ColumnMap | None = None
-    on_conflict: Literal["upsert", "skip"] = "upsert"
-    segments: list[str] = Field(default_factory=list)  # segment ids
-    topics: list[dict] = Field(default_factory=list)  # {"id", "subscription"}
-    # Roster's: map the columns the column map leaves out (without a map: every column).
-    auto_map: bool = False
-    # Roster's: automatic mapping may create new properties.
-    auto_create_properties: bool = False
-    # May the mapping engines send this file's headers and sample values to the model? None: as the
-    # team (teams.model_mapping), else the server (ROSTER_MAPPING_MODEL_OPT_IN), decides; default no.
-    model_mapping: bool | None = None
-    # Consent is never reversed by accident: without this, a contact who unsubscribed stays
-    # unsubscribed, and a topic opt-out stays out, whatever the file says (the rows are counted).
-    resubscribe: bool = False
-
-    def stored(self) -> dict:
-        """As the import row keeps it: what was given, nothing more."""
-        return self.model_dump(mode="json", exclude_unset=True)
 
 
 def _json(name: str, value: Any) -> Any:
@@ -142,9 +209,10 @@ def parse_options(raw: Mapping[str, Any] | None, base: ImportOptions | None = No
                 raise OptionsError(str(e)) from None
             if parsed is not None:
                 values[name] = parsed
-        elif name == "on_conflict":
-            if value not in ("upsert", "skip"):
-                raise OptionsError("`on_conflict` must be upsert or skip")
+        elif door(ImportOptions.model_fields[name]).kind == "choice":
+            words = get_args(ImportOptions.model_fields[name].annotation)
+            if value not in words:
+                raise OptionsError(f"`{name}` must be {' or '.join(words)}")
             values[name] = value
         elif name == "segments":
             values[name] = _segments(value)

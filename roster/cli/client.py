@@ -11,20 +11,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from roster.cli.common import (
-    AutoCreateOpt,
-    AutoMapOpt,
-    ColumnMapOpt,
-    ModelMappingOpt,
-    OnConflictOpt,
-    ResubscribeOpt,
-    SegmentOpt,
-    TopicsOpt,
-    err,
-    fail,
-    import_options,
-    option_values,
-)
+from roster.cli.common import err, fail, with_import_options
+from schemas.import_options import ImportOptions
 
 contacts_app = typer.Typer(no_args_is_help=True, help="Contacts on a Roster server (over its REST API).")
 imports_app = typer.Typer(no_args_is_help=True, help="Contact imports on a Roster server: create, get, list, column-map.")
@@ -76,16 +64,10 @@ def _counts_text(imp) -> str:
 
 
 @imports_app.command("create")
+@with_import_options
 def imports_create(
     file: Annotated[Path, typer.Option("--file", "-f", help="The CSV to import.")],
-    column_map: ColumnMapOpt = None,
-    on_conflict: OnConflictOpt = None,
-    segment_id: SegmentOpt = None,
-    topics: TopicsOpt = None,
-    auto_map: AutoMapOpt = None,
-    auto_create_properties: AutoCreateOpt = None,
-    model_mapping: ModelMappingOpt = None,
-    resubscribe: ResubscribeOpt = None,
+    options: ImportOptions,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the import to finish, showing progress.")] = False,
     as_json: JsonOpt = False,
     api_key: ApiKeyOpt = None,
@@ -94,31 +76,12 @@ def imports_create(
     """Upload FILE as a new contact import; prints its id (with --wait, the finished import)."""
     from roster.client import RosterError
 
-    # Checked here as the server checks them (one parser), so a typo costs no upload.
-    options = import_options(
-        column_map=column_map,
-        on_conflict=on_conflict,
-        segments=segment_id,
-        topics=topics,
-        auto_map=auto_map,
-        auto_create_properties=auto_create_properties,
-        model_mapping=model_mapping,
-        resubscribe=resubscribe,
-    )
-    given = option_values(
-        column_map, on_conflict, segment_id, topics, auto_map, auto_create_properties, model_mapping, resubscribe
-    )
+    # Checked here as the server checks them (one parser, by with_import_options), so a typo costs no upload.
     if not file.is_file():
         fail(f"no such file: {file}")
     client = _client(api_key, api_url)
     try:
-        created = client.contacts.imports.create(
-            file=file,
-            column_map=options.column_map.to_api() if options.column_map else None,
-            segments=options.segments or None,
-            topics=options.topics or None,
-            **{k: getattr(options, k) for k in given if k not in ("column_map", "segments", "topics")},
-        )
+        created = client.contacts.imports.create(file=file, **options.stored())
         if not wait:
             if as_json:
                 _print_json({"object": "contact_import", "id": created.id})

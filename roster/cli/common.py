@@ -1,56 +1,20 @@
-"""What every command shares: one-line errors, and the import options, spelled the same way in
-`roster import`, `roster imports create` and `roster contacts imports create`, and read by the one
-options parser (schemas/import_options.py)."""
+"""What every command shares: one-line errors, and the import options as flags, generated from
+their one declaration (schemas/import_options.py), so `roster import`, `roster imports create`
+and `roster contacts imports create` spell them the same way and read them with the one parser."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-err = Console(stderr=True)
+from schemas.import_options import OPTIONS, Door, ImportOptions, declared
 
-ColumnMapOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--column-map",
-        help='JSON column map, or @FILE; snake_case or camelCase keys ({"email": "Email", "firstName": "First Name"}).',
-    ),
-]
-OnConflictOpt = Annotated[str | None, typer.Option("--on-conflict", help="upsert (default) or skip an existing contact.")]
-SegmentOpt = Annotated[
-    list[str] | None, typer.Option("--segment", "--segment-id", help="A segment id to add the contacts to (repeatable).")
-]
-TopicsOpt = Annotated[
-    str | None,
-    typer.Option("--topics", help='Topic subscriptions, a JSON array: [{"id": "<topic id>", "subscription": "opt_in"}].'),
-]
-AutoMapOpt = Annotated[
-    bool | None,
-    typer.Option(
-        "--auto-map/--no-auto-map", help="Map the columns the column map leaves out (core fields, existing properties)."
-    ),
-]
-AutoCreateOpt = Annotated[
-    bool | None,
-    typer.Option("--auto-create-properties/--no-auto-create-properties", help="Let automatic mapping create new properties."),
-]
-ModelMappingOpt = Annotated[
-    bool | None,
-    typer.Option(
-        "--model-mapping/--no-model-mapping",
-        help="Let the mapping model (OPENAI_API_KEY) see this file's headers and sample values; default: as the team, then the server, says (no).",
-    ),
-]
-ResubscribeOpt = Annotated[
-    bool | None,
-    typer.Option(
-        "--resubscribe/--no-resubscribe",
-        help="Let this import turn unsubscribed contacts and topic opt-outs back on when the file says so (default: never).",
-    ),
-]
+err = Console(stderr=True)
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -69,44 +33,55 @@ def read_at_file(value: str | None, what: str) -> str | None:
     return value
 
 
-def option_values(
-    column_map, on_conflict, segments, topics, auto_map, auto_create_properties, model_mapping, resubscribe
-) -> dict:
-    """The flags as the options parser reads them (left-out flags left out)."""
-    raw = {
-        "column_map": read_at_file(column_map, "column map"),
-        "on_conflict": on_conflict,
-        "segments": segments,
-        "topics": read_at_file(topics, "topics"),
-        "auto_map": auto_map,
-        "auto_create_properties": auto_create_properties,
-        "model_mapping": model_mapping,
-        "resubscribe": resubscribe,
-    }
-    return {k: v for k, v in raw.items() if v is not None}
+def _cli_flag(name: str, description: str, door: Door) -> inspect.Parameter:
+    """One option as a typer flag: true/false as --x/--no-x, ids repeatable, JSON also as @FILE."""
+    text = description.removeprefix("Roster: ")
+    text = text[:1].upper() + text[1:]
+    flags = [door.flag, *(a for a in door.aliases if a.startswith("--"))]
+    if door.kind == "flag":
+        kind: Any = bool | None
+        option = typer.Option(f"{door.flag}/--no-{door.flag[2:]}", help=text)
+    elif door.kind == "ids":
+        kind, option = list[str] | None, typer.Option(*flags, help=f"{text} Repeatable.")
+    else:
+        kind = str | None
+        option = typer.Option(*flags, help=f"{text} Or @FILE." if door.kind == "json" else text)
+    return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=Annotated[kind, option])
 
 
-# How the parser's option names are spelled as flags, for its error messages.
-FLAG_NAMES = {
-    "column_map": "--column-map",
-    "on_conflict": "--on-conflict",
-    "segments": "--segment",
-    "topics": "--topics",
-    "auto_map": "--auto-map",
-    "auto_create_properties": "--auto-create-properties",
-    "model_mapping": "--model-mapping",
-    "resubscribe": "--resubscribe",
-}
+def with_import_options(command):
+    """Give a typer command every import option as a flag. The command declares a parameter
+    `options: ImportOptions` where the flags go; it receives them read by the options parser
+    (only the flags given are set: `options.model_fields_set`), or the user gets a one-line error."""
+    signature = inspect.signature(command, eval_str=True)
+    params = []
+    for param in signature.parameters.values():
+        if param.name == "options":
+            params += [_cli_flag(name, field.description or "", door) for name, field, door in declared()]
+        else:
+            params.append(param)
+
+    @functools.wraps(command)
+    def run(**kwargs):
+        given = {name: kwargs.pop(name, None) for name in OPTIONS}
+        return command(options=import_options(given), **kwargs)
+
+    run.__signature__ = signature.replace(parameters=params)
+    return run
 
 
-def import_options(**flags):
-    """ImportOptions from the flags, or a one-line error naming the flag that is wrong."""
+def import_options(flags: dict) -> ImportOptions:
+    """ImportOptions from the flags' values (left-out flags left out), or a one-line error naming
+    the flag that is wrong."""
     from schemas.import_options import OptionsError, parse_options
 
+    json_options = {name for name, _, door in declared() if door.kind == "json"}
+    raw = {name: read_at_file(v, name.replace("_", " ")) if name in json_options else v for name, v in flags.items()}
     try:
-        return parse_options(option_values(**flags))
+        return parse_options({k: v for k, v in raw.items() if v is not None})
     except OptionsError as e:
         message = str(e)
-        for name, flag in FLAG_NAMES.items():
-            message = message.replace(f"`{name}`", flag).replace(f"{name} is", f"{flag} is", 1)
+        for name, _, door in declared():
+            message = message.replace(f"`{name}`", door.flag).replace(f"{name} is", f"{door.flag} is", 1)
         fail(message)
+        raise  # fail() exits; this line only tells type checkers so

@@ -14,19 +14,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from roster.cli.common import (
-    AutoCreateOpt,
-    AutoMapOpt,
-    ColumnMapOpt,
-    ModelMappingOpt,
-    OnConflictOpt,
-    ResubscribeOpt,
-    SegmentOpt,
-    TopicsOpt,
-    err,
-    fail,
-    import_options,
-)
+from roster.cli.common import err, fail, with_import_options
+from schemas.import_options import ImportOptions
 
 imports_app = typer.Typer(
     no_args_is_help=True, help="Imports on this machine's database: create, run, inspect, export failed rows."
@@ -62,30 +51,14 @@ def _create(file: Path, team: str, options, launched: bool) -> tuple[str, int]:
         fail(f"the file was refused: {e}")
 
 
+@with_import_options
 def import_command(
     file: Path,
-    column_map: ColumnMapOpt = None,
-    on_conflict: OnConflictOpt = None,
-    segment: SegmentOpt = None,
-    topics: TopicsOpt = None,
-    auto_map: AutoMapOpt = None,
-    auto_create_properties: AutoCreateOpt = None,
-    model_mapping: ModelMappingOpt = None,
-    resubscribe: ResubscribeOpt = None,
+    options: ImportOptions,
     team: Annotated[str, typer.Option("--team", help="The team the contacts belong to (created if new).")] = "default",
     as_json: JsonOpt = False,
 ) -> None:
     """Import FILE now, as a run of the contact_import job, and print the finished import."""
-    options = import_options(
-        column_map=column_map,
-        on_conflict=on_conflict,
-        segments=segment,
-        topics=topics,
-        auto_map=auto_map,
-        auto_create_properties=auto_create_properties,
-        model_mapping=model_mapping,
-        resubscribe=resubscribe,
-    )
     import_id, team_id = _create(file, team, options, launched=True)
     _run(import_id, team_id, team, as_json)
 
@@ -145,16 +118,10 @@ def _print_import(result: dict) -> None:
 
 
 @imports_app.command("create")
+@with_import_options
 def imports_create(
     file: Path,
-    column_map: ColumnMapOpt = None,
-    on_conflict: OnConflictOpt = None,
-    segment: SegmentOpt = None,
-    topics: TopicsOpt = None,
-    auto_map: AutoMapOpt = None,
-    auto_create_properties: AutoCreateOpt = None,
-    model_mapping: ModelMappingOpt = None,
-    resubscribe: ResubscribeOpt = None,
+    options: ImportOptions,
     team: Annotated[str, typer.Option("--team", help="The team the contacts belong to (created if new).")] = "default",
     queue: Annotated[bool, typer.Option("--queue", help="Leave it to the daemon's queued-imports sensor to start.")] = False,
 ) -> None:
@@ -165,16 +132,6 @@ def imports_create(
     """
     from pipelines.launch import add_partition
 
-    options = import_options(
-        column_map=column_map,
-        on_conflict=on_conflict,
-        segments=segment,
-        topics=topics,
-        auto_map=auto_map,
-        auto_create_properties=auto_create_properties,
-        model_mapping=model_mapping,
-        resubscribe=resubscribe,
-    )
     import_id, _ = _create(file, team, options, launched=not queue)
     add_partition(import_id)
     print(import_id)

@@ -87,6 +87,9 @@ class ImportSteps:
         row = imports.require(self.engine, import_id)
         if row["status"] == "completed":
             return {"note": "the import completed already; nothing to do"}
+        if row["merged_at"] is not None:
+            # Its rows are in: nothing reads the file again, and finish() may have removed it already.
+            return {"note": "merged by an earlier attempt; the file is not needed again"}
         fault_point("landing")
         source = open_source(self.landing.local_file(import_id, Path(row["file_path"])), self.landing.workdir(import_id))
         imports.update(self.engine, import_id, file_info=source.info())
@@ -107,6 +110,8 @@ class ImportSteps:
         else the engines' suggestions. A retry keeps what an earlier attempt decided."""
         row = imports.require(self.engine, import_id)
         options = options_of(row)
+        if row["merged_at"] is not None:  # merged with the map it recorded; its file may be gone (finish())
+            return {"column_map": row["column_map"], "note": "merged by an earlier attempt"}
         if row["column_map"] is not None and options.column_map is None:
             # A model may answer differently the second time: a crash must not change the import.
             return {"column_map": row["column_map"], "note": "decided by an earlier attempt"}
@@ -211,11 +216,15 @@ class ImportSteps:
 
     # -- 6. the outcome --------------------------------------------------------------------------
     def finish(self, import_id: str) -> dict:
-        """completed (only once merged); staging table, scratch files and the upload go."""
+        """completed (only once merged); staging table, scratch files and the upload go.
+
+        The upload goes first: whoever sees `completed` (the API, a client polling it) finds no
+        file left, in the folder or in the database. A crash in between leaves a merged import
+        without its file, which a retry does not need (open_file and map_columns skip it)."""
         fault_point("report")
-        row = imports.complete(self.engine, import_id)
-        self.landing.discard(import_id)  # Roster keeps no file of a completed import
-        return row
+        if imports.require(self.engine, import_id)["merged_at"] is not None:  # else complete() refuses: keep it
+            self.landing.discard(import_id)  # Roster keeps no file of a completed import
+        return imports.complete(self.engine, import_id)
 
 
 def _with_values(failed: list[dict], frame, headers: list[str]) -> list[dict]:

@@ -4,6 +4,7 @@ ROSTER_API_KEY), so it holds no database credentials of its own."""
 
 from __future__ import annotations
 
+import inspect
 import logging
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from roster.client import AsyncRoster, RosterError
 from roster.mcp_server.fetch import Refused, check_path, download
+from schemas.import_options import declared
 
 INSTRUCTIONS = """Import contacts into Roster from a CSV: create-contact-import (a file path, CSV text, or a URL),
 then get-contact-import until its status is completed or failed. Segments, topics and contact
@@ -94,6 +96,45 @@ class TopicArg(BaseModel):
     subscription: Literal["opt_in", "opt_out"] = Field(description="Subscription for this topic")
 
 
+# The tool's richer types for options the other doors carry as JSON text.
+TOOL_TYPES: dict[str, Any] = {"column_map": ColumnMapArg, "topics": list[TopicArg]}
+
+
+def _tool_type(name: str, field, door) -> Any:
+    if name in TOOL_TYPES:
+        return TOOL_TYPES[name]
+    return {"flag": bool, "ids": list[str], "choice": field.annotation}.get(door.kind, str)
+
+
+def _option_arguments() -> list[inspect.Parameter]:
+    """Every import option (schemas/import_options.py) as an argument of create-contact-import,
+    named in camelCase as Resend's MCP server and Node SDK name them."""
+    return [
+        inspect.Parameter(
+            door.camel,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[_tool_type(name, field, door) | None, Field(description=field.description)],
+        )
+        for name, field, door in declared()
+    ]
+
+
+def _sdk_options(arguments: dict) -> dict:
+    """The tool's option arguments as the SDK's keyword arguments (those given)."""
+    out = {}
+    for name, _, door in declared():
+        value = arguments.get(door.camel)
+        if value is None:
+            continue
+        if isinstance(value, ColumnMapArg):
+            value = value.wire()
+        elif isinstance(value, list):
+            value = [v.model_dump() if isinstance(v, BaseModel) else v for v in value]
+        out[name] = value
+    return out
+
+
 async def create_contact_import(
     filePath: Annotated[
         str | None, Field(description="Path of a CSV file on this machine (under ROSTER_MCP_ALLOWED_DIRS).")
@@ -103,29 +144,7 @@ async def create_contact_import(
     filename: Annotated[
         str | None, Field(description='Name for the uploaded file. Defaults to "contacts.csv" (or the file\'s own name).')
     ] = None,
-    columnMap: Annotated[
-        ColumnMapArg | None,
-        Field(
-            description="Maps contact fields to CSV headers; every key is optional. Fields it leaves out come from the headers named exactly email, first_name, last_name, unsubscribed."
-        ),
-    ] = None,
-    onConflict: Annotated[
-        Literal["upsert", "skip"] | None, Field(description="upsert (default) updates existing contacts; skip leaves them.")
-    ] = None,
-    segmentIds: Annotated[list[str] | None, Field(description="Segment ids to add the imported contacts to.")] = None,
-    topics: Annotated[list[TopicArg] | None, Field(description="Topic subscriptions given to the imported contacts.")] = None,
-    autoMap: Annotated[
-        bool | None, Field(description="Roster: map the columns the columnMap leaves out (core fields and existing properties).")
-    ] = None,
-    autoCreateProperties: Annotated[
-        bool | None, Field(description="Roster: let automatic mapping create new contact properties.")
-    ] = None,
-    modelMapping: Annotated[
-        bool | None,
-        Field(
-            description="Roster: the server's mapping model may see this file's headers and sample values (default: as the team or server says; no unless opted in)."
-        ),
-    ] = None,
+    **options: Any,
 ) -> dict:
     """Import contacts from a CSV: give exactly one of filePath, content or url. Returns the import's id;
     the import runs in the background (see get-contact-import)."""
@@ -134,17 +153,7 @@ async def create_contact_import(
     try:
         file, filename, cleanup = await _source(filePath, content, url, filename=filename)
         async with _client() as client:
-            created = await client.contacts.imports.create(
-                file=file,
-                filename=filename,
-                column_map=columnMap.wire() if columnMap is not None else None,
-                on_conflict=onConflict,
-                segments=segmentIds or None,
-                topics=[t.model_dump() for t in topics] if topics else None,
-                auto_map=autoMap,
-                auto_create_properties=autoCreateProperties,
-                model_mapping=modelMapping,
-            )
+            created = await client.contacts.imports.create(file=file, filename=filename, **_sdk_options(options))
         return {"object": "contact_import", "id": created.id}
     except Refused as e:
         raise ToolError(str(e)) from None
@@ -153,6 +162,12 @@ async def create_contact_import(
     finally:
         if cleanup is not None:
             cleanup.unlink(missing_ok=True)
+
+
+_signature = inspect.signature(create_contact_import, eval_str=True)
+create_contact_import.__signature__ = _signature.replace(  # type: ignore[attr-defined]
+    parameters=[p for p in _signature.parameters.values() if p.kind != p.VAR_KEYWORD] + _option_arguments()
+)
 
 
 async def get_contact_import(id: Annotated[str, Field(description="The import's id.")]) -> dict:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -21,7 +21,7 @@ from roster.importing.render import render_import
 from roster.importing.service import ImportService
 from roster.landing import FileTooLarge
 from roster.store import imports
-from schemas.import_options import ImportOptions, OptionsError, parse_options
+from schemas.import_options import ImportOptions, OptionsError, declared, parse_options
 from schemas.rules import PROPERTY_KEY, PROPERTY_KEY_RULE
 
 router = APIRouter(tags=["contact imports"])
@@ -81,51 +81,37 @@ class ImportFailureList(BaseModel):
     data: list[ImportFailure]
 
 
-UPLOAD_SCHEMA = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary", "description": "The CSV (up to 200 MB by default)."},
-                        "column_map": {
-                            "type": "string",
-                            "description": 'JSON: {"email": "<header>", "first_name": ..., "last_name": ..., "unsubscribed": ..., "properties": {"<key>": {"column": "<header>", "type": "string|number|boolean"}}}',
-                        },
-                        "on_conflict": {"type": "string", "enum": ["upsert", "skip"], "default": "upsert"},
-                        "segments": {"type": "string", "description": 'JSON: [{"id": "<segment id>"}]'},
-                        "topics": {
-                            "type": "string",
-                            "description": 'JSON: [{"id": "<topic id>", "subscription": "opt_in|opt_out"}]',
-                        },
-                        "on_error": {"type": "string", "description": "Legacy; accepted and ignored."},
-                        "auto_map": {
-                            "type": "boolean",
-                            "default": False,
-                            "description": "Roster: map the columns the column map leaves out (without a "
-                            "column map: every column, not only the headers named "
-                            "email, first_name, last_name, unsubscribed).",
-                        },
-                        "auto_create_properties": {
-                            "type": "boolean",
-                            "default": False,
-                            "description": "Roster: automatic mapping may create new properties.",
-                        },
-                        "model_mapping": {
-                            "type": "boolean",
-                            "description": "Roster: the mapping model (when the server has one) may "
-                            "see this file's headers and sample values. Left out: as "
-                            "the team, else the server, says (default: no).",
-                        },
-                    },
-                }
-            }
-        },
+def _form_field(field, door) -> dict:
+    """One option as a multipart form field of the upload, from its declaration: text fields carry
+    JSON, true/false or one of a few words."""
+    if door.kind == "flag":
+        out: dict[str, Any] = {"type": "boolean"}
+    elif door.kind == "choice":
+        out = {"type": "string", "enum": list(get_args(field.annotation))}
+    else:
+        out = {"type": "string"}
+    description = field.description or ""
+    if door.kind == "ids":
+        description += ' JSON: [{"id": "<id>"}] (or ["<id>"]).'
+    out["description"] = description
+    if field.default is not None and not field.default_factory:
+        out["default"] = field.default
+    return out
+
+
+def upload_form_schema() -> dict:
+    """The upload's form in the OpenAPI document: the file, and every import option (declared in
+    schemas/import_options.py), by its wire name."""
+    fields: dict[str, dict] = {
+        "file": {"type": "string", "format": "binary", "description": "The CSV (up to 200 MB by default)."}
     }
-}
+    fields |= {name: _form_field(field, door) for name, field, door in declared()}
+    fields["on_error"] = {"type": "string", "description": "Legacy; accepted and ignored."}
+    schema = {"type": "object", "required": ["file"], "properties": fields}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
+
+
+UPLOAD_SCHEMA = upload_form_schema()
 
 
 def _bool_field(fields: dict, name: str) -> bool:
