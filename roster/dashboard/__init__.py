@@ -18,6 +18,7 @@ def mount(app: FastAPI) -> None:
     from fastapi import Request
     from fastapi.responses import JSONResponse, RedirectResponse
 
+    from roster.dashboard import webhooks
     from roster.dashboard.routes import SignInNeeded, router
 
     async def sign_in_needed(request: Request, exc: SignInNeeded):
@@ -26,5 +27,6 @@ def mount(app: FastAPI) -> None:
         return RedirectResponse(PREFIX + "/sign-in", status_code=303)
 
     app.include_router(router)
+    app.include_router(webhooks.router)
     app.add_exception_handler(SignInNeeded, sign_in_needed)
     app.mount(PREFIX + "/static", StaticFiles(directory=HERE / "static"), name="dashboard-static")
