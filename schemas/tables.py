@@ -71,7 +71,8 @@ contact_properties = sa.Table(
     sa.Column("fallback_value", JSONB),
     _created_at(),
     sa.UniqueConstraint("team_id", "key"),
-    sa.CheckConstraint("type in ('string', 'number', 'boolean')", name="contact_properties_type"),
+    # Resend's types only: a yes/no property is a string of "true"/"false" (schemas/rules.py).
+    sa.CheckConstraint("type in ('string', 'number')", name="contact_properties_type"),
 )
 
 segments = sa.Table(

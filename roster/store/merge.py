@@ -53,7 +53,8 @@ def merge(
     pairs = []
     for i, p in enumerate(props):
         params[f"k{i}"] = p.key
-        cast = {"number": "::numeric", "boolean": "::boolean"}.get(p.type, "")
+        # A yes/no column ("boolean" in a map) is staged as "true"/"false" and kept so: a string property.
+        cast = {"number": "::numeric"}.get(p.type, "")
         pairs.append(f"CAST(:k{i} AS text), {p.staged}{cast}")
     properties = f"jsonb_strip_nulls(jsonb_build_object({', '.join(pairs)}))" if pairs else "'{}'::jsonb"
     if options.on_conflict == "skip":

@@ -1,4 +1,5 @@
-"""Resend's webhooks: endpoints and the outbox of their deliveries; topics' visibility.
+"""Resend's webhooks: endpoints, the outbox of their deliveries, their attempts; topics'
+visibility; boolean contact properties become strings ("true"/"false"), Resend's types only.
 
 Revision ID: 0061_webhooks
 """
@@ -73,9 +74,31 @@ def upgrade() -> None:
     op.execute("CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, sent_at, id)")
     op.execute("ALTER TABLE topics ADD COLUMN visibility text NOT NULL DEFAULT 'private'")
     op.execute("ALTER TABLE topics ADD CONSTRAINT topics_visibility CHECK (visibility in ('public', 'private'))")
+    # Resend's clients know string and number properties only: a yes/no property is a string whose
+    # values are "true" and "false". Values of type boolean exist only in boolean properties.
+    op.execute(
+        """
+        UPDATE contacts c SET properties = (
+          SELECT jsonb_object_agg(e.key, CASE WHEN jsonb_typeof(e.value) = 'boolean' THEN to_jsonb(e.value #>> '{}')
+                                              ELSE e.value END)
+          FROM jsonb_each(c.properties) e)
+        WHERE c.properties @? '$.* ? (@.type() == "boolean")'
+        """
+    )
+    op.execute(
+        "UPDATE contact_properties SET type = 'string', "
+        "fallback_value = CASE WHEN jsonb_typeof(fallback_value) = 'boolean' THEN to_jsonb(fallback_value #>> '{}') "
+        "ELSE fallback_value END WHERE type = 'boolean'"
+    )
+    op.execute("ALTER TABLE contact_properties DROP CONSTRAINT contact_properties_type")
+    op.execute("ALTER TABLE contact_properties ADD CONSTRAINT contact_properties_type CHECK (type in ('string', 'number'))")
 
 
 def downgrade() -> None:
+    op.execute("ALTER TABLE contact_properties DROP CONSTRAINT contact_properties_type")
+    op.execute(
+        "ALTER TABLE contact_properties ADD CONSTRAINT contact_properties_type CHECK (type in ('string', 'number', 'boolean'))"
+    )
     op.execute("ALTER TABLE topics DROP COLUMN visibility")
     op.execute("DROP TABLE webhook_attempts")
     op.execute("DROP TABLE webhook_deliveries")
