@@ -72,3 +72,37 @@ def test_an_import_without_a_subscribed_endpoint_writes_no_event(engine, team, t
     )
     assert p.returncode == 0, p.stderr[-2000:]
     assert _events(engine, team_id) == []
+
+
+def test_a_failed_import_sends_one_failed_event_in_a_callers_words(engine, team):
+    import uuid
+
+    from roster.store import imports
+    from roster.webhook_delivery import envelope
+
+    _, team_id = team
+    hook = webhooks.create(engine, team_id, "https://example.com/f", ["contact_import.failed"], "summary")
+    import_id = str(uuid.uuid4())
+    imports.create(engine, import_id, team_id, "api", "p.csv", "/nowhere", {}, launched=True)
+    imports.start(engine, import_id, "run-1")
+    internal = 'psycopg.errors.DiskFull: could not extend file "base/16384/2619"'
+    imports.fail(engine, import_id, internal)
+    imports.fail(engine, import_id, internal)  # failed again (a late step): no second event
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(sa.select(webhooks.wd).where(webhooks.wd.c.webhook_id == hook["id"]).order_by(webhooks.wd.c.seq))
+            .mappings()
+            .all()
+        )
+    assert [r["type"] for r in rows] == ["contact_import.failed"]
+    event = envelope(dict(rows[0]))
+    assert event["data"]["id"] == import_id and event["data"]["status"] == "failed"
+    assert "psycopg" not in event["data"]["error"] and "base/16384" not in event["data"]["error"]
+    # Retried and failed again: that ending is an event of its own.
+    imports.start(engine, import_id, "run-2")
+    imports.fail(engine, import_id, "the file is gone; upload it again")
+    with engine.connect() as conn:
+        assert (
+            conn.execute(sa.text("SELECT count(*) FROM webhook_deliveries WHERE webhook_id = :w"), {"w": hook["id"]}).scalar()
+            == 2
+        )
