@@ -114,6 +114,8 @@ async def _send(client: httpx.AsyncClient, delivery: dict, timeout: float) -> tu
         return None, str(e), ""
     except httpx.HTTPError as e:
         return None, f"the request failed: {type(e).__name__}: {e}", ""
+    except Exception as e:  # a name that cannot even be encoded (IDNA), ...: an attempt that failed, recorded
+        return None, f"the request failed: {type(e).__name__}: {e}", ""
     text = resp.text[:2000]
     if 200 <= resp.status_code < 300:
         return resp.status_code, None, text

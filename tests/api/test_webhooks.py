@@ -122,7 +122,13 @@ def test_webhooks_crud_with_resends_sdk(resend_sdk, receiver, http):
 
 def test_endpoints_are_checked_like_outside_fetches(http, monkeypatch):
     monkeypatch.delenv("ROSTER_WEBHOOKS_ALLOW_PRIVATE_URLS", raising=False)
-    for url in ("http://127.0.0.1:9/hook", "http://10.0.0.1/x", "http://169.254.169.254/latest", "ftp://example.com/x"):
+    for url in (
+        "http://127.0.0.1:9/hook",
+        "http://10.0.0.1/x",
+        "http://169.254.169.254/latest",
+        "ftp://example.com/x",
+        "http://a..b/x",
+    ):
         r = http.post("/webhooks", json={"endpoint": url, "events": ["contact.created"]})
         assert r.status_code == 422, (url, r.text)
     r = http.post("/webhooks", json={"endpoint": "https://example.com/hook", "events": ["email.sent"]})

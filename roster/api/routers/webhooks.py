@@ -197,6 +197,8 @@ async def _endpoint(url: str) -> str:
         await anyio.to_thread.run_sync(check_endpoint, url)
     except FetchError as e:
         raise ApiError(422, "validation_error", f"`endpoint`: {e}") from None
+    except (ValueError, UnicodeError) as e:  # a host name that is no name (IDNA refuses it)
+        raise ApiError(422, "validation_error", f"`endpoint`: the url is not valid ({e})") from None
     return url
 
 
