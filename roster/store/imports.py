@@ -48,7 +48,7 @@ def record_failed(engine: Engine, import_id: str, team_id: int, source: str, wha
     """An import that could not even get its file (a sync source that failed): it shows as failed,
     with the reason, where people look for their imports. Repeating it changes nothing."""
     with engine.begin() as conn:
-        conn.execute(
+        recorded = conn.execute(
             insert(ci)
             .values(
                 id=import_id,
@@ -62,7 +62,9 @@ def record_failed(engine: Engine, import_id: str, team_id: int, source: str, wha
                 launched_at=sa.func.now(),
             )
             .on_conflict_do_nothing(index_elements=["id"])
-        )
+        ).rowcount
+        if recorded:
+            webhook_outbox.import_event(conn, import_id, reason)
 
 
 def _id(import_id: str) -> uuid.UUID | None:
