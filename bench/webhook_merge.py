@@ -76,7 +76,9 @@ def main() -> None:
         ratio = " / ".join(f"{med[k] / base[k]:.2f}x" for k in ("create", "update"))
         print(f"  {mode:>12}: create {med['create']:.2f} s, update {med['update']:.2f} s ({ratio})")
     engine.dispose()
-    subprocess.run(["psql", "-qX", "-h", SOCKET, "-d", "postgres", "-c", f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)"], check=True)
+    subprocess.run(
+        ["psql", "-qX", "-h", SOCKET, "-d", "postgres", "-c", f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)"], check=True
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from roster.lifeline import follow_parent_if_asked
 # Under `roster serve`, the code servers and run workers Dagster starts die with their parent.
 follow_parent_if_asked()
 
+from pipelines.cancelled_runs import cancelled_imports
 from pipelines.crm_sync import build_schedules
 from pipelines.drop_folder import dropped_files
 from pipelines.import_job import IMPORT_ASSETS, resources
@@ -19,7 +20,7 @@ from pipelines.webhook_delivery import webhook_deliveries
 defs = Definitions(
     assets=IMPORT_ASSETS,
     jobs=[contact_import_job],
-    sensors=[queued_imports, import_watchdog, dropped_files, landing_sweep, webhook_deliveries],
+    sensors=[queued_imports, import_watchdog, dropped_files, landing_sweep, cancelled_imports, webhook_deliveries],
     schedules=build_schedules(),
     resources=resources(),
 )

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Engine
 
 from roster.errors_public import public_text
 from roster.faults import fault_point
-from roster.outside_fetch import FetchError, PinnedTransport, check_scheme, resolve_checked
+from roster.outside_fetch import FetchError, NotAllowed, PinnedTransport, check_scheme, resolve_checked
 from roster.store import webhooks
 
 log = logging.getLogger("roster.webhooks")
@@ -57,10 +57,16 @@ def retry_window() -> timedelta:
 
 
 def check_endpoint(url: str) -> None:
-    """Raises FetchError (NotAllowed: not http(s), or a private address) for an endpoint the daemon
-    would refuse to send to. Blocking (it resolves the host)."""
+    """Raises NotAllowed (not http(s), or a private address) for an endpoint the daemon would
+    refuse to send to. A name that does not resolve yet is accepted: each send resolves it again
+    (and a failing one is retried, then disabled). Blocking (it resolves the host)."""
     parsed = check_scheme(url)
-    resolve_checked(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80), allow_private())
+    try:
+        resolve_checked(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80), allow_private())
+    except NotAllowed:
+        raise
+    except FetchError:
+        pass
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:

@@ -57,6 +57,8 @@ contacts = sa.Table(
     sa.Column("properties", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
     _created_at(),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    # One more at every write to the contact, its memberships or topics: how an undo knows it is untouched.
+    sa.Column("version", sa.BigInteger, nullable=False, server_default="1"),
 )
 # One contact per email per team, whatever the letter case.
 sa.Index("contacts_team_email_key", contacts.c.team_id, sa.func.lower(contacts.c.email), unique=True)
@@ -153,6 +155,12 @@ contact_imports = sa.Table(
     _created_at(),
     sa.Column("started_at", sa.DateTime(timezone=True)),
     sa.Column("completed_at", sa.DateTime(timezone=True)),
+    # Cancel and undo (roster/store/cancel.py, roster/store/undo.py): when, what the revert did,
+    # and whether the undo record is kept (NULL: none was recorded, 'kept', 'dropped' by retention).
+    sa.Column("cancelled_at", sa.DateTime(timezone=True)),
+    sa.Column("reverted_at", sa.DateTime(timezone=True)),
+    sa.Column("revert_result", JSONB),
+    sa.Column("undo_state", sa.Text),
     sa.CheckConstraint("status in ('queued', 'in_progress', 'completed', 'failed')", name="contact_imports_status"),
 )
 sa.Index("contact_imports_team_created", contact_imports.c.team_id, contact_imports.c.created_at)
@@ -167,6 +175,43 @@ contact_import_failures = sa.Table(
     # The row as it was in the file, header -> value, so a person can fix and re-import it.
     sa.Column("data", JSONB, nullable=False),
 )
+
+# What an import's merge changed, for its undo (schemas/migrations/versions/0060_undo_cancel_revert.py).
+import_undo = sa.Table(
+    "import_undo",
+    metadata,
+    sa.Column("import_id", UUID(as_uuid=True), sa.ForeignKey("contact_imports.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("contact_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("created", sa.Boolean, nullable=False),
+    sa.Column("version_after", sa.BigInteger, nullable=False),
+    sa.Column("exact", sa.Boolean, nullable=False),
+    sa.Column("first_name", sa.Text),
+    sa.Column("last_name", sa.Text),
+    sa.Column("unsubscribed", sa.Boolean),
+    sa.Column("properties", JSONB),
+    sa.Column("outcome", sa.Text),
+)
+sa.Index("import_undo_import", import_undo.c.import_id)
+
+import_undo_segments = sa.Table(
+    "import_undo_segments",
+    metadata,
+    sa.Column("import_id", UUID(as_uuid=True), sa.ForeignKey("contact_imports.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("contact_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("segment_id", UUID(as_uuid=True), nullable=False),
+)
+sa.Index("import_undo_segments_import", import_undo_segments.c.import_id)
+
+import_undo_topics = sa.Table(
+    "import_undo_topics",
+    metadata,
+    sa.Column("import_id", UUID(as_uuid=True), sa.ForeignKey("contact_imports.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("contact_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("topic_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("subscription_before", sa.Text),
+)
+sa.Index("import_undo_topics_import", import_undo_topics.c.import_id)
 
 # A column map a person accepted for a set of headers (roster/mapping/memory.py), preferred the
 # next time a file with the same headers comes.
@@ -198,6 +243,19 @@ idempotency_keys = sa.Table(
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
 )
 sa.Index("idempotency_keys_expires_at", idempotency_keys.c.expires_at)
+
+# A signed-in dashboard browser (roster/dashboard/sessions.py): signing out deletes its row.
+dashboard_sessions = sa.Table(
+    "dashboard_sessions",
+    metadata,
+    sa.Column("id_hash", sa.LargeBinary, primary_key=True),  # sha256 of the session id in the cookie
+    sa.Column("key_id", UUID(as_uuid=True), sa.ForeignKey("api_keys.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("team_id", sa.BigInteger, sa.ForeignKey("teams.id", ondelete="CASCADE"), nullable=False),
+    _created_at(),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("dashboard_sessions_expires_at", dashboard_sessions.c.expires_at)
+sa.Index("dashboard_sessions_key_id", dashboard_sessions.c.key_id)
 
 # UNLOGGED in the migration (SQLAlchemy Core has no word for it): see 0010_api_state.py.
 api_rate_limits = sa.Table(

@@ -36,11 +36,25 @@ class ContactImport:
     object: str = "contact_import"
     # Roster's addition: {"phase", "rows_read", "rows_staged", "memberships"}; None from a server without it.
     progress: dict | None = None
+    # Roster's additions: when it was cancelled (status failed) or reverted (status completed), and
+    # what the revert did ({"deleted", "restored", "left_unchanged", ...}).
+    cancelled_at: str | None = None
+    reverted_at: str | None = None
+    revert: dict | None = None
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def done(self) -> bool:
+        """Ended: completed (reverted or not) or failed (cancelled or not)."""
         return self.status in ("completed", "failed")
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancelled_at is not None
+
+    @property
+    def reverted(self) -> bool:
+        return self.reverted_at is not None
 
     @classmethod
     def from_dict(cls, data: dict) -> ContactImport:

@@ -23,7 +23,7 @@ from roster.mapping import memory
 from roster.mapping.consent import model_allowed
 from roster.mapping.resolve import ColumnMapper, reconcile_property_types
 from roster.settings import file_limits, get_settings
-from roster.store import failures, imports, merge, properties, staging
+from roster.store import cancel, failures, imports, merge, properties, staging
 from schemas.column_map import ColumnMap
 from schemas.import_options import ImportOptions, parse_options
 from schemas.rows import ROW, property_fields, validate
@@ -60,9 +60,10 @@ class ImportSteps:
     # -- 1. the file -----------------------------------------------------------------------------
     def create_from_launch(self, import_id: str, file_path: str, team: str) -> None:
         """A launch from the UI launchpad: the partition key becomes a new import's id, for a file
-        on the server, which must lie under ROSTER_LAUNCHPAD_ALLOWED_DIRS (the UI has no login)."""
+        on the server, which must lie under ROSTER_LAUNCHPAD_ALLOWED_DIRS (the UI has no login)
+        and outside Roster's data (this store's landing directory included: other teams' files)."""
         try:
-            path = check_path(file_path, LAUNCHPAD_DIRS)
+            path = check_path(file_path, LAUNCHPAD_DIRS, data_dirs=[self.landing.base()])
         except ValueError as e:
             raise ImportRefused(str(e)) from None
         service = ImportService(self.engine, self.landing, self.mapper)
@@ -91,6 +92,7 @@ class ImportSteps:
         if row["merged_at"] is not None:
             # Its rows are in: nothing reads the file again, and finish() may have removed it already.
             return {"note": "merged by an earlier attempt; the file is not needed again"}
+        cancel.check(self.engine, import_id)
         fault_point("landing")
         source = open_source(self.landing.local_file(import_id, Path(row["file_path"])), self.landing.workdir(import_id))
         imports.update(self.engine, import_id, file_info=source.info())
@@ -177,12 +179,15 @@ class ImportSteps:
                 failed += failures.record(self.engine, import_id, bad)
                 stage(checked.rows)
                 imports.update(self.engine, import_id, rows_read=rows_read)
+                cancel.check(self.engine, import_id)  # a cancelled import stops reading (its stage rolls back)
         return {"rows_read": rows_read, "rows_valid": valid, "rows_failed": failed}
 
     # -- 4. the properties -----------------------------------------------------------------------
     def create_properties(self, import_id: str) -> dict:
         """The team's missing properties that the map needs, typed. Safe to repeat."""
         row = imports.require(self.engine, import_id)
+        if row["merged_at"] is None:
+            cancel.check(self.engine, import_id)
         # Resend's types only: a yes/no column's property is a string ("true"/"false").
         wanted = {key: stored_type(spec.type) for key, spec in column_map_of(row).properties.items()}
         created = properties.create_missing(self.engine, row["team_id"], wanted)
@@ -214,6 +219,8 @@ class ImportSteps:
             self._stage_file(imports.require(self.engine, import_id))
             imports.update(self.engine, import_id, phase="merging")
             counts = run()
+        except merge.TargetsGone as e:  # a refusal: nothing was written, a retry cannot help
+            raise ImportRefused(str(e)) from None
         return {"on_conflict": options.on_conflict, "segments": options.segments, "topics": options.topics, **counts}
 
     # -- 6. the outcome --------------------------------------------------------------------------

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from roster.faults import fault_point
-from roster.store import failures, staging, webhook_outbox
+from roster.store import failures, staging, undo, webhook_outbox
+from roster.store.cancel import Cancelled
 from schemas import tables as t
 from schemas.import_options import ImportOptions
 from schemas.rows import PropertyField
@@ -21,6 +22,32 @@ DETAILS = ("segments", "topics", "kept_unsubscribed", "kept_topic_opt_outs")
 
 class StageLost(RuntimeError):
     """The staged rows are gone (crash recovery empties UNLOGGED tables): stage the file again."""
+
+
+class TargetsGone(LookupError):
+    """A segment or topic the import adds its contacts to was deleted after the import was queued."""
+
+
+def _check_targets(conn: Connection, team_id: int, options: ImportOptions) -> None:
+    """Inside the merge's transaction: every segment and topic the import names still exists, and
+    stays (FOR KEY SHARE: a DELETE waits for the merge to commit). Else TargetsGone, before any
+    write, so the import fails saying which one, rather than completing without those memberships."""
+    for table, kind, wanted in (
+        (t.segments, "segment", list(options.segments)),
+        (t.topics, "topic", [tp["id"] for tp in options.topics]),
+    ):
+        if not wanted:
+            continue
+        found = conn.execute(
+            sa.select(table.c.id).where(table.c.team_id == team_id, table.c.id.in_(wanted)).with_for_update(key_share=True)
+        ).scalars()
+        gone = sorted({w.lower() for w in wanted} - {str(f) for f in found})
+        if gone:
+            raise TargetsGone(
+                f"the {kind}{'s' if len(gone) > 1 else ''} {', '.join(gone)} no longer exist{'' if len(gone) > 1 else 's'} "
+                f"(deleted after the import was queued); nothing was imported: import the file again without "
+                f"{'them' if len(gone) > 1 else 'it'}, or create the {kind} again first"
+            )
 
 
 def merge(
@@ -49,6 +76,7 @@ def merge(
         "topic_ids": [tp["id"] for tp in options.topics],
         "topic_subs": [tp.get("subscription", "opt_in") for tp in options.topics],
         "opt_in_topics": opt_in_topics,
+        "undo_import": import_id,
     }
     pairs = []
     for i, p in enumerate(props):
@@ -66,7 +94,7 @@ def merge(
             "last_name = coalesce(excluded.last_name, c.last_name), "
             "unsubscribed = CASE WHEN c.unsubscribed AND excluded.unsubscribed IS FALSE AND NOT :resubscribe THEN true "
             "ELSE coalesce(excluded.unsubscribed, c.unsubscribed) END, "
-            "properties = c.properties || excluded.properties, updated_at = now()"
+            "properties = c.properties || excluded.properties, updated_at = now(), version = c.version + 1"
         )
     # Contacts whose opt-out this import kept (the file said subscribed): counted only when it can happen.
     kept_unsubscribed = (
@@ -92,14 +120,14 @@ def merge(
           INSERT INTO contacts AS c (team_id, email, first_name, last_name, unsubscribed, properties)
           SELECT :team, email, first_name, last_name, unsubscribed, properties FROM src ORDER BY email_key
           {conflict}
-          RETURNING id, (xmax = 0) AS inserted, lower(email) COLLATE "C" AS email_key, c.unsubscribed{events.returning}
+          RETURNING id, (xmax = 0) AS inserted, lower(email) COLLATE "C" AS email_key, c.unsubscribed, c.email, c.version{events.returning}
         ), in_segments AS (
           INSERT INTO contact_segments (contact_id, segment_id, team_id)
           SELECT m.id, s.id, :team FROM m CROSS JOIN segments s
           WHERE s.team_id = :team AND s.id = ANY(CAST(:segments AS uuid[]))
           ORDER BY m.id, s.id
           ON CONFLICT DO NOTHING
-          RETURNING 1
+          RETURNING contact_id, segment_id
         ), in_topics AS (
           INSERT INTO contact_topics AS ct (contact_id, topic_id, team_id, subscription)
           SELECT m.id, tp.id, :team, wanted.subscription
@@ -108,8 +136,8 @@ def merge(
           ORDER BY m.id, tp.id
           ON CONFLICT (contact_id, topic_id) DO UPDATE SET subscription = excluded.subscription
           WHERE :resubscribe OR ct.subscription <> 'opt_out' OR excluded.subscription = 'opt_out'
-          RETURNING 1
-        ){events.cte}
+          RETURNING contact_id, topic_id
+        ){undo.merge_ctes()}{events.cte}
         SELECT (SELECT count(*) FILTER (WHERE inserted) FROM m) AS created,
                (SELECT count(*) FILTER (WHERE NOT inserted) FROM m) AS updated,
                (SELECT count(*) FROM in_segments) AS segments,
@@ -120,11 +148,16 @@ def merge(
         """
 
     with engine.begin() as conn:
-        state = conn.execute(sa.select(ci.c.merged_at, ci.c.staged_rows).where(ci.c.id == import_id).with_for_update()).one()
+        state = conn.execute(
+            sa.select(ci.c.merged_at, ci.c.staged_rows, ci.c.cancelled_at).where(ci.c.id == import_id).with_for_update()
+        ).one()
         if state.merged_at is not None:  # merged by an earlier attempt of this import
             return counts(conn, import_id)
+        if state.cancelled_at is not None:  # a cancel took this lock first: write nothing
+            raise Cancelled(import_id)
         if not staging.intact(conn, import_id, state.staged_rows):
             raise StageLost(f"the staged rows of import {import_id} are gone")
+        _check_targets(conn, team_id, options)
         # The dedup sort of a million rows fits in memory with this, instead of spilling to disk.
         conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
         # Per-contact webhook events, in this statement and transaction (an outbox): only when an endpoint wants them.
@@ -146,6 +179,7 @@ def merge(
                 merged_at=sa.func.now(),
             )
         )
+        undo.mark_kept(conn, import_id)
         result = counts(conn, import_id)
     fault_point("merged")
     return result

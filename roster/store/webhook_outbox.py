@@ -93,10 +93,28 @@ def merge_events(conn: Connection, team_id: int) -> MergeEvents:
           RETURNING 1
         )"""
     return MergeEvents(
-        returning=", c.email, c.first_name, c.last_name, c.created_at, c.updated_at",
+        returning=", c.first_name, c.last_name, c.created_at, c.updated_at",  # (m already has email)
         cte=cte,
         count="(SELECT count(*) FROM webhook_events)",
     )
+
+
+def revert_events(conn: Connection, team_id: int, import_id) -> int:
+    """A revert's per-contact events, for the endpoints that took the import's per contact
+    (`each_contact`): contact.updated for each contact put back as it was, contact.deleted for each
+    contact the import created and the revert deletes. Call it in the revert's transaction, after
+    the contacts are restored and before the created ones are deleted."""
+    segment_ids = "ARRAY(SELECT cs.segment_id::text FROM contact_segments cs WHERE cs.contact_id = c.id ORDER BY 1)"
+    sql = f"""
+        INSERT INTO webhook_deliveries (webhook_id, team_id, type, contact_id, data)
+        SELECT w.id, :team, ev.type, c.id, {contact_data("c", segment_ids)}
+        FROM import_undo u
+        JOIN contacts c ON c.id = u.contact_id AND c.team_id = :team
+        CROSS JOIN LATERAL (SELECT CASE WHEN u.created THEN 'contact.deleted' ELSE 'contact.updated' END AS type) ev
+        JOIN webhooks w ON {_subscribed("ev.type")} AND w.import_events = 'each_contact'
+        WHERE u.import_id = :import AND u.outcome IS NULL
+    """
+    return conn.execute(sa.text(sql), {"team": team_id, "import": import_id}).rowcount
 
 
 def import_event(conn: Connection, import_id, error: str | None = None) -> int:

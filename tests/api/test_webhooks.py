@@ -235,9 +235,10 @@ def test_imports_send_a_summary_or_each_contact(http, receiver, engine):
 
 def test_no_event_without_a_subscribed_endpoint(http, engine):
     before = _deliveries(engine)
-    http.post(
+    created = http.post(
         "/webhooks", json={"endpoint": "https://example.com/h", "events": ["contact.deleted"], "import_events": "each_contact"}
     )
+    assert created.status_code == 201, created.text  # a name that does not resolve yet is taken
     cid = http.post("/contacts", json={"email": "quiet@example.com"}).json()["id"]
     http.patch(f"/contacts/{cid}", json={"first_name": "Q"})
     imp = http.post("/contacts/imports", files={"file": ("p.csv", b"email\nq2@example.com\n", "text/csv")}).json()
@@ -248,3 +249,30 @@ def test_no_event_without_a_subscribed_endpoint(http, engine):
 def _deliveries(engine) -> int:
     with engine.connect() as conn:
         return conn.execute(sa.text("SELECT count(*) FROM webhook_deliveries")).scalar()
+
+
+def test_a_revert_sends_each_contact_put_back_or_deleted(http, engine):
+    hook = http.post(
+        "/webhooks",
+        json={
+            "endpoint": "https://example.com/r",
+            "events": ["contact.updated", "contact.deleted"],
+            "import_events": "each_contact",
+        },
+    ).json()
+    http.post("/contacts", json={"email": "old@example.com", "first_name": "Old"})
+    body = csv_bytes(["email", "first_name"], [["old@example.com", "Changed"], ["new@example.com", "New"]])
+    imp = http.post("/contacts/imports", files={"file": ("r.csv", body, "text/csv")}).json()
+    assert wait_done(http, imp["id"])["status"] == "completed"
+    r = http.post(f"/contacts/imports/{imp['id']}/revert")
+    assert r.status_code == 200, r.text
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT type, data FROM webhook_deliveries WHERE webhook_id = :w ORDER BY seq"), {"w": hook["id"]}
+        ).all()
+    # The import's own contact.updated ("Changed"), then the revert's: old put back ("Old"), new deleted.
+    assert rows[0][0] == "contact.updated" and rows[0][1]["first_name"] == "Changed"
+    assert sorted((t, d["email"], d.get("first_name")) for t, d in rows[1:]) == [
+        ("contact.deleted", "new@example.com", "New"),
+        ("contact.updated", "old@example.com", "Old"),
+    ]

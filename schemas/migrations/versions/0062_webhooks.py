@@ -1,13 +1,13 @@
 """Resend's webhooks: endpoints, the outbox of their deliveries, their attempts; topics'
 visibility; boolean contact properties become strings ("true"/"false"), Resend's types only.
 
-Revision ID: 0061_webhooks
+Revision ID: 0062_webhooks
 """
 
 from alembic import op
 
-revision = "0061_webhooks"
-down_revision = "0050"
+revision = "0062_webhooks"
+down_revision = "0060_undo"
 
 
 def upgrade() -> None:
