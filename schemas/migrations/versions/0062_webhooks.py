@@ -52,7 +52,9 @@ def upgrade() -> None:
         )
         """
     )
-    op.execute("CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending'")
+    # The daemon's claim walks pending deliveries in commit order (seq), oldest first: a million
+    # pending events are never sorted to find the next fifty.
+    op.execute("CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (seq) WHERE status = 'pending'")
     op.execute(
         "CREATE INDEX webhook_deliveries_contact_order ON webhook_deliveries (webhook_id, contact_id, seq) "
         "WHERE status = 'pending'"
