@@ -6,6 +6,8 @@ from __future__ import annotations
 import httpx
 import sqlalchemy as sa
 
+from tests.dashboard.conftest import http_sign_in
+
 
 def test_the_webhooks_page_shows_endpoints_and_deliveries(server, make_team_key, engine):
     from roster.store import contacts, webhooks
@@ -24,7 +26,7 @@ def test_the_webhooks_page_shows_endpoints_and_deliveries(server, make_team_key,
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE webhooks SET disabled_reason = 'failing for a day' WHERE id = :w"), {"w": hook["id"]})
     client = httpx.Client(base_url=server, timeout=30)
-    assert client.post("/dashboard/sign-in", data={"api_key": key}).status_code == 303
+    assert http_sign_in(client, key).status_code == 303
     html = client.get("/dashboard/webhooks").text
     assert "https://example.com/ours" in html and "https://example.com/theirs" not in html
     assert "failing for a day" in html and "disabled" in html
