@@ -103,7 +103,7 @@ TOOL_TYPES: dict[str, Any] = {"column_map": ColumnMapArg, "topics": list[TopicAr
 def _tool_type(name: str, field, door) -> Any:
     if name in TOOL_TYPES:
         return TOOL_TYPES[name]
-    return {"flag": bool, "ids": list[str], "choice": field.annotation}.get(door.kind, str)
+    return {"flag": bool, "ids": list[str], "choice": field.annotation, "text": int | str}.get(door.kind, str)
 
 
 def _option_arguments() -> list[inspect.Parameter]:
