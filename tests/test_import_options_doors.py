@@ -168,6 +168,8 @@ DASHBOARD_FIELDS = {
     "segments": r'name="segment"',
     "topics": r'name="topic_',
     "resubscribe": r'name="resubscribe"',
+    "dry_run": r'name="dry_run" value="true"',
+    "max_failed_rows": r'name="max_failed_rows"',
 }
 
 

@@ -131,6 +131,11 @@ class Imports(_Resource):
     def get(self, import_id: str) -> MaybeAwaitable[ContactImport]:
         return self._do(Request("GET", f"/contacts/imports/{_q(import_id)}", parse=lambda r: ContactImport.from_dict(r.json())))
 
+    def start(self, import_id: str) -> MaybeAwaitable[Created]:
+        """Start a completed dry run for real: a new import (Created.id) of the same file, with the
+        same options and the column map the dry run decided."""
+        return self._do(Request("POST", f"/contacts/imports/{_q(import_id)}/start", parse=lambda r: Created.from_dict(r.json())))
+
     def list(
         self, limit: int | None = None, after: str | None = None, before: str | None = None, status: str | None = None
     ) -> MaybeAwaitable[ListPage[ContactImport]]:
