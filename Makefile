@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format bench dev clean
+.PHONY: install run test check lint format bench dev clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# The fast layer, for after every change: lint, then the tests that need only PostgreSQL
+# (the `slow` ones, which start servers or processes, are left to `make test`).
+check: lint
+	$(BIN)/python -m pytest -m "not slow" -q
 
 # ruff: the lint rules and the format in pyproject.toml, checked by CI (`make format` applies them).
 lint: install

@@ -14,8 +14,9 @@ from resources.column_mapper import Mapping
 from resources.database import Database
 from resources.landing_store import Landing
 from roster.importing.errors import ImportRefused
-from roster.importing.launches import import_tags, refusal
+from roster.importing.launches import QUEUED_TAG, import_tags, refusal
 from roster.store import imports
+from roster.store.leases import let_go
 from schemas.import_options import declared
 
 
@@ -62,8 +63,24 @@ def import_file(
     missing = {k: v for k, v in import_tags(import_id, None).items() if k not in context.run.tags}
     if missing:  # a run that did not queue: its tags say whose import it is, as every other run's do
         context.instance.add_run_tags(context.run_id, missing)
+    if context.run.tags.get(QUEUED_TAG):
+        _wait_turn(context, steps, import_id)
     with import_step(context, steps, "import_file") as import_id:
         found = steps.open_file(import_id, context.run_id, config.model_dump(exclude_none=True, exclude={"file_path", "team"}))
         if "headers" in found:
             found["headers"] = MetadataValue.json(found["headers"])
         return MaterializeResult(metadata=found)
+
+
+def _wait_turn(context: AssetExecutionContext, steps, import_id: str) -> None:
+    """A queued run of an import whose team has an earlier import not yet ended (a launch from the
+    UI or the drop folder while it runs, say) gives its run slot back: the import goes back in the
+    queue, and the queued-imports sensor starts it once the earlier ones have ended, so a team's
+    imports apply in the order they were posted. The run ends without touching anything."""
+    earlier = imports.waits_for(steps.engine, import_id)
+    if earlier is None:
+        return
+    let_go(import_id)
+    note = f"waits for the team's earlier import {earlier}, which has not ended; it starts after it"
+    imports.back_in_line(steps.engine, import_id, note)
+    raise Failure(description=note, allow_retries=False)

@@ -38,9 +38,10 @@ REFUSALS = (FileRefused, ColumnMapError, ImportRefused, OptionsError)
 # longer than PostgreSQL's crash recovery takes.
 BACKOFF = (1, 2, 4, 8, 15, 30)
 # SQLSTATEs worth a retry: connection exceptions (08), the server shutting down or starting
-# (57P01-57P03), too many connections or out of resources (53), serialization and deadlock.
-# Not class 54 (a program limit such as an index row too large): the same row fails again.
-_TRANSIENT_STATES = ("08", "57P01", "57P02", "57P03", "53", "40001", "40P01")
+# (57P01-57P03), too many connections or out of resources (53), serialization and deadlock, and
+# a lock waited for longer than the run's lock_timeout (55P03; roster/store/leases.py): whoever
+# held it may be gone by the next attempt. Not class 54 (a program limit such as an index row too large): the same row fails again.
+_TRANSIENT_STATES = ("08", "57P01", "57P02", "57P03", "53", "40001", "40P01", "55P03")
 # Storage that is full, read-only or failing may come back.
 _TRANSIENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EIO, errno.EDQUOT}
 
@@ -70,7 +71,7 @@ def import_step(context: AssetExecutionContext, steps: ImportSteps, step: str) -
     """Yields the import id (the partition key), with this process holding the import's lease."""
     import_id, engine = context.partition_key, steps.engine
     try:
-        hold(engine, import_id)
+        hold(engine, import_id, context.run_id)
         yield import_id
     except ImportBusy as e:
         # Another live run works on this import: leave the import to it, touch nothing.
@@ -89,7 +90,14 @@ def import_step(context: AssetExecutionContext, steps: ImportSteps, step: str) -
             context.log.warning(f"{step}: transient fault, retrying in {wait} s: {e}")
             raise RetryRequested(max_retries=len(BACKOFF), seconds_to_wait=wait) from e
         let_go(import_id)
-        if is_transient(e):
+        if _waited_for_lock(e):
+            _fail_quietly(
+                engine,
+                import_id,
+                f"{step} waited for a lock another database session held, {len(BACKOFF) + 1} times; "
+                "the import stopped where it was safe. Run it again once that session has ended (see pg_locks).",
+            )
+        elif is_transient(e):
             _fail_quietly(
                 engine,
                 import_id,
@@ -100,6 +108,11 @@ def import_step(context: AssetExecutionContext, steps: ImportSteps, step: str) -
             steps.landing.clean_work(import_id)
             imports.fail(engine, import_id, public_error(step, e))  # the detail stays in the run's log, with the traceback
         raise
+
+
+def _waited_for_lock(exc: BaseException) -> bool:
+    orig = exc.orig if isinstance(exc, sqlalchemy.exc.DBAPIError) else exc
+    return isinstance(orig, psycopg.Error) and orig.sqlstate == "55P03"
 
 
 def _fail_quietly(engine, import_id: str, message: str) -> None:

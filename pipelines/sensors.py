@@ -1,7 +1,9 @@
 """Sensors that start imports and keep their status true.
 
 - queued_imports: every import recorded as queued (the REST API, `roster imports create --queue`,
-  an import the watchdog put back) gets its partition and a run within seconds; the instance's
+  an import the watchdog put back) gets its partition and a run within seconds, in its turn: only
+  a team's oldest unfinished import is started (roster/store/imports.claim_queued), so a team's
+  imports apply in the order they were posted even when one dies and is retried; the instance's
   run queue applies the limits.
 A run that fails in a step marks its import failed itself (assets/step.py); a run that dies is
 the watchdog's (pipelines/watchdog.py).

@@ -12,8 +12,15 @@ Who notices a dead run:
     canceled, a retry that was never launched, the run's record gone): put back in the queue while
     it has attempts left, else failed with a reason;
   - staging tables of imports that ended, left by a crash: dropped.
-An import counts as dead only after three ticks in a row with nobody holding its lease, so a run
-that is starting, or reconnecting after a database restart, is left alone.
+  - a run that holds its lease but makes no progress (its heartbeat, a statement the run's
+    process runs every 5 s on the lease's session, silent for STUCK_SECONDS: frozen by SIGSTOP, a
+    hung machine): its sessions are ended (their statements and locks go), the import no longer
+    names the run (so it stops if it wakes up), and the run is failed, which the daemon retries.
+An import counts as dead only after three ticks in a row with nobody holding its lease, counted
+while no run of it waits in the queue, and never before its live run has had START_GRACE_SECONDS
+to take its lease (every run takes it as it starts, before its first step): a run that is
+starting, waited long in the queue, or is reconnecting after a database restart is left alone.
+A slow run is never touched: its heartbeat goes on whatever its statements take.
 """
 
 from __future__ import annotations
@@ -22,12 +29,11 @@ import json
 import time
 
 from dagster import DagsterRunStatus, DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
-from dagster._core.storage.tags import GRPC_INFO_TAG
 
 from pipelines.sensors import partition_runs
 from resources.database import Database
 from roster.store import imports, staging
-from roster.store.leases import held_leases, is_held
+from roster.store.leases import STUCK_SECONDS, disown, end_sessions, held_leases, holder
 
 # Runs (retries included) an import may start before the watchdog gives up on it.
 MAX_ATTEMPTS = 3
@@ -38,10 +44,13 @@ DEAD_AFTER_TICKS = 3
 # A failed run the daemon said it would retry: how long to wait for that retry to appear (its
 # retry daemon looks every 5 s).
 RETRY_GRACE_SECONDS = 60
-# A code-server run is Dagster's run monitoring's to fail; the watchdog steps in if it has not by
-# then (a code server whose cleanup thread died, say when its storage was read-only, still lists
-# its dead runs as running).
+# A started run is Dagster's run monitoring's to fail first (for a warm worker or a code server it
+# knows within seconds to 40 s); the watchdog steps in if it has not by then (a code server whose
+# cleanup thread died, say when its storage was read-only, still lists its dead runs as running).
 MONITORING_GRACE_SECONDS = 30
+# A run that has just started (however long it waited in the queue) has this long to take its
+# lease before the watchdog counts it as dead; it takes it within a second or two.
+START_GRACE_SECONDS = 60
 _WAITING = {DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING}
 _RUNNING = {DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING}
 
@@ -53,8 +62,15 @@ def import_watchdog(context: SensorEvaluationContext, database: Database):
     held = held_leases(engine)
     now, actions, still = time.time(), [], {}
     for imp in imports.unfinished(engine):
-        if imp["status"] != "in_progress" or is_held(held, imp["id"]):
+        if imp["status"] != "in_progress":
             continue
+        lease = holder(held, imp["id"])
+        if lease is not None:
+            if lease["silent"] >= STUCK_SECONDS:
+                actions.append(_unstick(context, engine, imp, lease))
+            continue
+        if _starting(context.instance, imp["id"], now):
+            continue  # a run waits in the queue or has just started: it takes the lease as it starts
         seen = suspects.get(imp["id"], {"ticks": 0, "since": now})
         seen["ticks"] += 1
         if seen["ticks"] < DEAD_AFTER_TICKS:
@@ -83,11 +99,13 @@ def _settle(context: SensorEvaluationContext, engine, imp: dict, dead_for: float
         return None  # a run (a retry, say) waits in the queue to take it
     live = [r for r in runs if r.status in _RUNNING]
     if live:
-        if any(GRPC_INFO_TAG in r.tags for r in live) and dead_for < MONITORING_GRACE_SECONDS:
+        if dead_for < MONITORING_GRACE_SECONDS:
             return None  # Dagster's run monitoring will fail it, and the daemon retry it
         for run in live:
             instance.report_run_failed(run, "its process is gone: nobody holds the import's lease (roster watchdog)")
         runs = partition_runs(instance, imp["id"])
+    # Whatever is left of a dead run in PostgreSQL (a statement its machine's loss left running) goes now.
+    end_sessions(engine, import_id=imp["id"])
     if imp["merged_at"] is not None:  # everything is in; only the word "completed" was missing
         imports.complete(engine, imp["id"])
         return f"import {imp['id']}: merged before its run died, marked completed"
@@ -109,6 +127,40 @@ def _settle(context: SensorEvaluationContext, engine, imp: dict, dead_for: float
         f"Run it again (`roster imports run {imp['id']}`) once the cause is fixed (see its runs in the Dagster UI).",
     )
     return f"import {imp['id']}: its run died {imp['attempts']} times, marked failed"
+
+
+def _starting(instance, import_id: str, now: float) -> bool:
+    """A run of the import waits in the queue, or started less than START_GRACE_SECONDS ago."""
+    for run in partition_runs(instance, import_id):
+        if run.status in _WAITING:
+            return True
+        if run.status in _RUNNING:
+            record = instance.get_run_record_by_id(run.run_id)
+            if record is None:
+                continue
+            started = record.start_time or record.update_timestamp.timestamp()
+            if now - started < START_GRACE_SECONDS:
+                return True
+    return False
+
+
+def _unstick(context: SensorEvaluationContext, engine, imp: dict, lease: dict) -> str:
+    """A run that holds the lease but has not beaten for STUCK_SECONDS: the import stops naming it,
+    its sessions end, and its run is failed (the daemon retries it; with no run, the lease-less
+    import is settled on the next ticks)."""
+    silent = int(lease["silent"])
+    disown(engine, imp["id"])
+    ended = end_sessions(engine, label=lease["label"], pid=lease["pid"])
+    failed = 0
+    for run in partition_runs(context.instance, imp["id"]):
+        if run.status in _RUNNING:
+            context.instance.report_run_failed(
+                run,
+                f"its process made no progress for {silent} s (frozen or hung): its {ended} database "
+                "sessions were ended, and the import will be retried (roster watchdog)",
+            )
+            failed += 1
+    return f"import {imp['id']}: its run was silent for {silent} s; ended {ended} sessions, failed {failed} run(s)"
 
 
 def _retry_coming(instance, run) -> bool:

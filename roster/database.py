@@ -12,6 +12,10 @@ from roster.settings import get_settings
 from schemas.migrate import upgrade_once
 
 _lock = threading.Lock()
+# A session whose client is gone (its process killed mid-statement) ends within this many
+# milliseconds: PostgreSQL 14+ checks the socket while a statement runs, instead of running a
+# dead run's merge to its end while its locks block the retry.
+CLIENT_CHECK_MS = 5000
 
 
 def _sqlalchemy_url(url: str) -> str:
@@ -43,7 +47,11 @@ def database_url() -> str:
 
 @functools.cache
 def _engine_for(url: str) -> Engine:
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    options = make_url(url).query.get("options")
+    options = " ".join(
+        filter(None, [options if isinstance(options, str) else None, f"-c client_connection_check_interval={CLIENT_CHECK_MS}"])
+    )
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args={"options": options})
 
 
 def engine_for(url: str, migrate: bool = True) -> Engine:

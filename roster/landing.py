@@ -2,7 +2,8 @@
 
 What it keeps, and for how long (uploads hold personal data):
 - landing/<import id>/upload: the file as uploaded, until its import ends. A completed import's
-  is deleted at once (discard(), from the import's last step); a failed import's is kept
+  is deleted at once (discard(), from the import's last step, just before it is marked completed:
+  whoever sees `completed` finds no file); a failed import's is kept
   ROSTER_KEEP_UPLOADS_HOURS (default 24) so that `roster imports run ID` can retry it, then
   swept (roster/importing/retention.py, run hourly by the daemon's `landing_sweep` sensor).
 Plain Python; the Dagster resource that configures it is resources/landing_store.py.

@@ -5,8 +5,11 @@ One module for every outside fetch: the MCP server's `url` argument and the CRM-
 - Only public addresses: every address that is not globally routable is refused (`not
   ip.is_global`: private, loopback, link-local with the cloud metadata service, shared address
   space 100.64.0.0/10 with Alibaba's metadata address, reserved, multicast), and IPv6 addresses
-  that carry an IPv4 address inside (IPv4-mapped, 6to4 2002::/16, Teredo, NAT64 64:ff9b::/96) are
-  judged by that IPv4 address too.
+  that carry an IPv4 address inside (IPv4-mapped ::ffff:0:0/96, SIIT's IPv4-translated
+  ::ffff:0:0:0/96, the deprecated IPv4-compatible ::/96, 6to4 2002::/16, Teredo, NAT64
+  64:ff9b::/96) are judged by that IPv4 address too. The local-use NAT64 prefix 64:ff9b:1::/48
+  (RFC 8215) is refused whole: it leads to a translator on the operator's own network, and
+  where the IPv4 address sits in it depends on a prefix length only that network knows.
 - Pinned: the name is resolved once per request, every answer is checked, and the connection goes
   to the checked address (the URL's host is kept for the Host header, TLS SNI and certificate
   check), so a DNS answer that changes between the check and the connection (rebinding) cannot
@@ -39,7 +42,14 @@ MAX_REDIRECTS = 5
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 # (host, port) -> the addresses it resolves to. Blocking; run in a worker thread.
 Resolver = Callable[[str, int], list[str]]
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Prefixes whose last 32 bits are the IPv4 address a packet ends up at. Python's ipaddress
+# knows IPv4-mapped (ipv4_mapped), 6to4 and Teredo, and calls the others global.
+LAST_32_BITS_IPV4 = (
+    ipaddress.ip_network("64:ff9b::/96"),  # NAT64, well-known prefix (RFC 6052)
+    ipaddress.ip_network("::ffff:0:0:0/96"),  # SIIT, IPv4-translated (RFC 2765)
+    ipaddress.ip_network("::/96"),  # IPv4-compatible (RFC 4291, deprecated)
+)
+LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: inside a network, never public
 
 
 class FetchError(Exception):
@@ -84,13 +94,15 @@ def embedded_ipv4(ip: Address) -> list[ipaddress.IPv4Address]:
     if ip.version != 6:
         return []
     found = [ip.ipv4_mapped, ip.sixtofour, ip.teredo[1] if ip.teredo else None]
-    if ip in NAT64:
+    if any(ip in prefix for prefix in LAST_32_BITS_IPV4):
         found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
     return [a for a in found if a is not None]
 
 
 def is_public(ip: Address) -> bool:
     if not ip.is_global or ip.is_multicast:
+        return False
+    if ip.version == 6 and ip in LOCAL_NAT64:
         return False
     return all(v4.is_global and not v4.is_multicast for v4 in embedded_ipv4(ip))
 

@@ -46,6 +46,7 @@ class FileLimits:
     """What any one file may cost. Each is checked while the file streams, never after reading it whole."""
 
     max_decompressed_bytes: int  # a .gz inflates to at most this (a gzip bomb is refused)
+    max_compression_ratio: int  # a .gz inflates to at most this many times its size (past 64 MiB out)
     max_header_bytes: int  # the header row's length: it is read whole, however long
     max_columns: int  # columns in the header row
     max_field_bytes: int  # one field; a larger one fails its row
@@ -71,6 +72,8 @@ def file_limits() -> FileLimits:
     return FileLimits(
         # 10x the default upload limit: CSV compresses 5-10x, so any honest 200 MB .csv.gz fits.
         max_decompressed_bytes=_env_int("ROSTER_MAX_DECOMPRESSED_BYTES", 2 * GIB),
+        # A gzip bomb is deflate's best, about 1000:1; CSV compresses 3-20:1 (Apache POI allows 100:1 too).
+        max_compression_ratio=_env_int("ROSTER_MAX_COMPRESSION_RATIO", 100),
         max_header_bytes=_env_int("ROSTER_MAX_HEADER_BYTES", MIB),
         max_columns=_env_int("ROSTER_MAX_COLUMNS", 2000),
         max_field_bytes=_env_int("ROSTER_MAX_FIELD_BYTES", MAX_FIELD_BYTES),

@@ -204,6 +204,19 @@ idempotency_keys = sa.Table(
 )
 sa.Index("idempotency_keys_expires_at", idempotency_keys.c.expires_at)
 
+# A signed-in dashboard browser (roster/dashboard/sessions.py): signing out deletes its row.
+dashboard_sessions = sa.Table(
+    "dashboard_sessions",
+    metadata,
+    sa.Column("id_hash", sa.LargeBinary, primary_key=True),  # sha256 of the session id in the cookie
+    sa.Column("key_id", UUID(as_uuid=True), sa.ForeignKey("api_keys.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("team_id", sa.BigInteger, sa.ForeignKey("teams.id", ondelete="CASCADE"), nullable=False),
+    _created_at(),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("dashboard_sessions_expires_at", dashboard_sessions.c.expires_at)
+sa.Index("dashboard_sessions_key_id", dashboard_sessions.c.key_id)
+
 # UNLOGGED in the migration (SQLAlchemy Core has no word for it): see 0010_api_state.py.
 api_rate_limits = sa.Table(
     "api_rate_limits",

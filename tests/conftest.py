@@ -65,3 +65,35 @@ def team(engine) -> tuple[str, int]:
 
     name = f"team-{uuid.uuid4().hex[:8]}"
     return name, ensure_team(engine, name)
+
+
+# `make check` runs the fast layer: the tests that need only PostgreSQL (counts, rules, mapping,
+# merge, consent, options, undo). A test is slow when it starts a server, a browser, Node or other
+# processes, or kills them; such tests get the `slow` mark here, from the fixtures they use or the
+# module they live in, so a new test is classed without anyone remembering to mark it.
+SLOW_FIXTURES = {"api_url", "http", "server", "server_process", "pair", "roster_server", "node_tools", "browser", "page"}
+SLOW_MODULES = {
+    "test_cli_and_dagster",  # `dagster job execute` and the CLI as subprocesses
+    "test_kill_and_retry",  # SIGKILLs real workers
+    "test_serve",  # `roster serve`, the whole tree
+    "test_warm_runs",  # ready run workers
+    "test_orchestration",  # the daemon's sensors and schedules
+    "test_progress",  # `roster import` on a terminal
+    "test_mapping_import",  # `roster mapping suggest` as a subprocess
+    "test_definitions",  # `dagster definitions validate`
+    "test_layout",  # imports every package in fresh interpreters
+    "test_scale",
+    "test_crash_recovery",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        if (
+            SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
+            or module in SLOW_MODULES
+            or item.get_closest_marker("faults")
+            or item.get_closest_marker("scale")
+        ):
+            item.add_marker(pytest.mark.slow)

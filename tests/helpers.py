@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 
@@ -17,6 +20,25 @@ from schemas.column_map import parse_column_map
 from schemas.import_options import ImportOptions
 
 NAMES_MAP = {"email": "Email", "first_name": "First Name", "last_name": "Last Name"}
+# How long a test waits for something that takes a second on a quiet machine: generous, because
+# the suite must pass on a loaded one (2 cores, load 4 and more), and a bound only ends a wait
+# that would otherwise never end.
+WAIT_SECONDS = 180
+
+T = TypeVar("T")
+
+
+def wait_for(condition: Callable[[], T], what: str, timeout: float = WAIT_SECONDS, every: float = 0.05) -> T:
+    """Polls `condition` until it returns something truthy, and returns that; AssertionError naming
+    `what` after `timeout` seconds. Tests wait for conditions this way, never for a fixed time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:.0f} s for {what}")
+        time.sleep(every)
 
 
 def write_csv(path: Path, header: list[str], rows: list[list], delimiter: str = ",", encoding: str = "utf-8") -> Path:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
 import sqlalchemy as sa
 
 from roster.importing.retention import sweep_uploads
@@ -16,6 +17,7 @@ from tests.test_cli_and_dagster import roster
 CMAP = json.dumps({"email": "Email", "properties": {"seats": {"column": "Seats", "type": "number"}}})
 
 
+@pytest.mark.slow  # `roster` as a subprocess
 def test_roster_import_dry_run_then_start_with_strict(engine, team, tmp_path):
     name, team_id = team
     path = write_csv(tmp_path / "a.csv", ["Email", "Seats"], [["a@example.com", "1"], ["b@example.com", "many"]])

@@ -14,6 +14,7 @@ import pytest
 from roster.csvfiles import FileRefused, iter_batches, open_source, sample_values
 from roster.csvfiles.errors import LimitExceeded
 from roster.csvfiles.reader import MalformedCsv
+from roster.csvfiles.sniff import RATIO_GRACE_BYTES, Inflated, inflate
 from roster.settings import file_limits
 from tests.helpers import contacts, failures, run
 
@@ -62,6 +63,53 @@ def test_a_gzip_bomb_is_refused_while_it_inflates(tmp_path, monkeypatch):
             open_source(bomb, work, head_only=head_only)
         assert e.value.too_large
         assert list(work.iterdir()) == []  # what was written is gone
+
+
+def gzip_bomb(head: bytes, gib: int, path: Path) -> Path:
+    """A gzip bomb as people make them (deflate's best, about 1000:1): `gib` members of 1 GiB of
+    '0' characters each after `head`, made from one compressed member (gzip(1) reads them all)."""
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = b"0" * (16 * MIB)
+    member = b"".join(c.compress(block) for _ in range(64)) + c.flush()
+    with path.open("wb") as f:
+        f.write(gzip.compress(head))
+        for _ in range(gib):
+            f.write(member)
+    return path
+
+
+def test_a_gzip_bomb_is_refused_as_soon_as_its_ratio_shows_not_at_the_size_limit(tmp_path, monkeypatch):
+    """Issue 19: a bomb was refused only once it had inflated to ROSTER_MAX_DECOMPRESSED_BYTES
+    (2 GiB: 51 s of CPU in the request on a busy machine). Its compression ratio gives it away
+    within the first 64 MiB out: refused then, with what was written removed."""
+    monkeypatch.delenv("ROSTER_MAX_DECOMPRESSED_BYTES", raising=False)
+    assert file_limits().max_compression_ratio == 100
+    bomb = gzip_bomb(b"email,notes\nx@y.io,", 3, tmp_path / "bomb.csv.gz")
+    assert bomb.stat().st_size < 4 * MIB
+    for head_only in (False, True):
+        work = tmp_path / f"work-{head_only}"
+        with pytest.raises(LimitExceeded, match="more than 100 times its compressed size") as e:
+            open_source(bomb, work, head_only=head_only)
+        assert e.value.too_large and "ROSTER_MAX_COMPRESSION_RATIO" in str(e.value)
+        assert list(work.iterdir()) == []
+    # How far it got: the ratio is judged from 64 MiB out, and a bomb passes it at once.
+    progress = Inflated()
+    for _ in inflate(bomb, progress):
+        if progress.produced > RATIO_GRACE_BYTES and progress.produced > 100 * progress.consumed:
+            break
+    assert progress.produced <= RATIO_GRACE_BYTES + 2 * MIB
+
+
+def test_a_file_that_compresses_well_but_honestly_is_not_taken_for_a_bomb(tmp_path):
+    """Real CSV compresses 3-20:1; one of many empty columns (a CRM export) about 40:1, still far
+    from a bomb's 1000:1."""
+    rows = "".join(f"person{i}@example.com,Person,{i % 7}" + "," * 120 + "\n" for i in range(600_000))
+    data = ("email,first_name,n" + "".join(f",c{i}" for i in range(120)) + "\n" + rows).encode()
+    path = tmp_path / "repetitive.csv.gz"
+    path.write_bytes(gzip.compress(data, 6))
+    assert path.stat().st_size * 30 < len(data) and len(data) > RATIO_GRACE_BYTES
+    source = open_source(path, tmp_path / "work")
+    assert source.compressed and source.headers[:3] == ["email", "first_name", "n"]
 
 
 def test_a_preview_copies_only_the_head_of_a_gzip_file(tmp_path):

@@ -6,12 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import json
+import os
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
-from dagster import RunRequest, build_schedule_context, build_sensor_context
+from dagster import DagsterRunStatus, RunRequest, build_schedule_context, build_sensor_context
 
 from pipelines.crm_sync import build_schedules
 from pipelines.drop_folder import dropped_files, move_done
@@ -248,3 +250,76 @@ def test_a_launch_for_an_unknown_partition_without_a_file_fails_clearly(tmp_path
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert "not an import id" in failure.event_specific_data.error.message
+
+
+GRAPHQL_LAUNCH = """
+mutation($executionParams: ExecutionParams!) {
+  launchPipelineExecution(executionParams: $executionParams) {
+    __typename
+    ... on LaunchRunSuccess { run { runId status } }
+    ... on PythonError { message }
+  }
+}"""
+
+
+def _team_exists(engine, name: str) -> bool:
+    import sqlalchemy as sa
+
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT count(*) FROM teams WHERE name = :n"), {"n": name}).scalar_one() > 0
+
+
+@pytest.mark.parametrize("where", ["landing/.incoming", "landing/0b6a1c1e-4f0e-4c38-9a8e-5b3f0f6f2d11", "dagster", "."])
+def test_a_launchpad_launch_cannot_read_roster_s_data_directory(engine, monkeypatch, where):
+    """Issue 19 (FAULTS, second run, E): a GraphQL launch on the Dagster UI's port, with file_path
+    = another team's dashboard draft under the data directory, imported it into a new team, since
+    the default allowed folder (the working directory) holds `.roster/`. Now the launch is refused
+    as it queues (the same GraphQL mutation the launchpad sends), and the run's own step refuses
+    it too: no import, no team."""
+    from dagster._core.workspace.context import WorkspaceProcessContext
+    from dagster._core.workspace.load_target import ModuleTarget
+    from dagster_graphql.test.utils import execute_dagster_graphql
+
+    data_dir = Path(os.environ["ROSTER_DATA_DIR"])
+    monkeypatch.chdir(data_dir.parent)  # the working directory holds the data directory, as under `roster serve`
+    monkeypatch.delenv("ROSTER_LAUNCHPAD_ALLOWED_DIRS", raising=False)
+    folder = data_dir / where
+    folder.mkdir(parents=True, exist_ok=True)
+    draft = write_csv(folder / f"draft-1-{uuid.uuid4().hex}.csv", ["Email"], [["victim@example.com"]])
+    team = f"thief-{uuid.uuid4().hex[:6]}"
+    config = {"ops": {"import_file": {"config": {"file_path": str(draft), "team": team}}}}
+    instance = dagster_instance()
+
+    # Through GraphQL, as the probe did: the run is failed before it queues, with the reason.
+    import_id = str(uuid.uuid4())
+    instance.add_dynamic_partitions("contact_imports", [import_id])
+    target = ModuleTarget(module_name="pipelines.definitions", attribute=None, working_directory=None, location_name="roster")
+    with WorkspaceProcessContext(instance, target) as process_context:
+        context = process_context.create_request_context()
+        params = {
+            "selector": {
+                "repositoryLocationName": "roster",
+                "repositoryName": "__repository__",
+                "pipelineName": "contact_import",
+            },
+            "runConfigData": config,
+            "executionMetadata": {"tags": [{"key": "dagster/partition", "value": import_id}]},
+        }
+        result = execute_dagster_graphql(context, GRAPHQL_LAUNCH, {"executionParams": params})
+    launched = result.data["launchPipelineExecution"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run = instance.get_run_by_id(launched["run"]["runId"])
+    assert run.status == DagsterRunStatus.FAILURE
+    [failure] = [
+        e for e in instance.all_logs(run.run_id) if e.dagster_event and e.dagster_event.event_type_value == "PIPELINE_FAILURE"
+    ]
+    assert "inside Roster's data directory" in failure.dagster_event.message
+    assert not imports.exists(engine, import_id) and not _team_exists(engine, team)
+
+    # A run that does not queue (`dagster job execute`) meets the same refusal in its first step.
+    import_id = str(uuid.uuid4())
+    refused = run_import(import_id, run_config=config)
+    assert not refused.success
+    [failure] = [e for e in refused.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "inside Roster's data directory" in failure.event_specific_data.error.message
+    assert not imports.exists(engine, import_id) and not _team_exists(engine, team)

@@ -54,6 +54,18 @@ OUTSIDE, INSIDE = "127.0.0.2", "127.0.0.1"
         "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo
         "64:ff9b::a00:1",
         "64:ff9b::a9fe:a9fe",  # NAT64 to 10.0.0.1 and the metadata service
+        "64:ff9b::7f00:1",  # NAT64 to 127.0.0.1
+        "64:ff9b:1::a00:1",
+        "64:ff9b:1:a00:1::",
+        "64:ff9b:1::808:808",  # local-use NAT64 (RFC 8215): refused whatever it embeds
+        "::ffff:0:a00:1",
+        "::ffff:0:7f00:1",
+        "::ffff:0:a9fe:a9fe",  # SIIT (IPv4-translated) around 10.0.0.1, 127.0.0.1, the metadata service
+        "::a00:1",
+        "::7f00:1",
+        "::a9fe:a9fe",  # IPv4-compatible around 10.0.0.1, 127.0.0.1, the metadata service
+        "2002:c0a8:101::1",  # 6to4 around 192.168.1.1
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo, client 192.0.2.45 (documentation, not global)
     ],
 )
 def test_every_non_public_address_is_refused(address):
@@ -62,7 +74,10 @@ def test_every_non_public_address_is_refused(address):
         outside_fetch.check_address("host.example", ipaddress.ip_address(address), allow_private=False)
 
 
-@pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "2002:808:808::1", "64:ff9b::808:808"])
+@pytest.mark.parametrize(
+    "address",
+    ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "2002:808:808::1", "64:ff9b::808:808", "::ffff:0:808:808"],
+)
 def test_public_addresses_pass(address):
     assert is_public(ipaddress.ip_address(address))
 

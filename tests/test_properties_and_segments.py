@@ -152,3 +152,33 @@ def test_unknown_or_foreign_segment_is_refused(engine, team, tmp_path):
                 ImportOptions(column_map=parse_column_map(NAMES_MAP), segments=[segment_id]),
                 source="test",
             )
+
+
+@pytest.mark.parametrize("deleted", ["segment", "topic"])
+def test_a_segment_or_topic_deleted_after_the_import_was_queued_fails_it(engine, team, tmp_path, deleted):
+    """Issue 19: the import completed with no membership and said nothing. It now fails, naming
+    what is gone, and writes nothing (the check is inside the merge's transaction)."""
+    from pipelines.launch import run_import
+    from roster.store import segments, topics
+    from tests.helpers import get_import
+
+    _, team_id = team
+    seg, keep = _segment(engine, team_id), _segment(engine, team_id, "Kept")
+    topic = topics.create(engine, team_id, "News", None, "opt_in")
+    path = write_csv(tmp_path / "a.csv", HEADER[:3], [["a@example.com", "A", "B"]])
+    options = ImportOptions(
+        column_map=parse_column_map(NAMES_MAP), segments=[seg, keep], topics=[{"id": topic, "subscription": "opt_in"}]
+    )
+    import_id = create_import(engine, LandingStore(), team_id, path, "a.csv", options, source="test")
+    gone = seg if deleted == "segment" else topic
+    assert (segments if deleted == "segment" else topics).delete(engine, team_id, gone)
+
+    result = run_import(import_id, tags={"roster/source": "test"})
+    assert not result.success
+    row = get_import(engine, team_id, import_id)
+    assert row["status"] == "failed"
+    assert f"{deleted} {gone} no longer exists" in row["error"] and "nothing was imported" in row["error"]
+    assert contacts(engine, team_id) == {} and _members(engine, keep) == set()
+    # Asked again (`roster imports run ID`), it fails the same way, still writing nothing.
+    run_import(import_id, tags={"roster/source": "test"})
+    assert get_import(engine, team_id, import_id)["status"] == "failed" and contacts(engine, team_id) == {}

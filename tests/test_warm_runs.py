@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import uuid
+from pathlib import Path
 
 import dagster._daemon.sensor as sensor_daemon
 from dagster import DagsterRun
@@ -14,10 +14,25 @@ from dagster._core.launcher.base import WorkerStatus
 
 from pipelines.run_coordinator import SENSOR_LOOP_SECONDS
 from pipelines.run_launcher import WORKER_MODULE, WORKER_TAG, MonitoredRunLauncher
+from tests.helpers import wait_for
 
 
 def _run(pid: int) -> DagsterRun:
     return DagsterRun(job_name="contact_import", run_id=str(uuid.uuid4()), tags={WORKER_TAG: str(pid)})
+
+
+def _started(argv: list[str]) -> subprocess.Popen:
+    """A process running `argv`, once its command line is the new program's. Popen returns as soon
+    as the child starts exec'ing; until the kernel has set up the new program (a moment, longer on
+    a loaded machine), /proc/PID/cmdline reads empty, and the process is nobody's worker yet."""
+    proc = subprocess.Popen(argv)
+    wait_for(lambda: Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")[:-1] == [a.encode() for a in argv], "exec")
+    return proc
+
+
+def _state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
 
 
 def test_the_sensor_daemon_looks_for_due_sensors_every_half_second():
@@ -27,10 +42,11 @@ def test_the_sensor_daemon_looks_for_due_sensors_every_half_second():
 def test_a_run_whose_worker_lives_is_running_and_one_whose_worker_died_fails_after_two_checks():
     launcher = MonitoredRunLauncher()
     # A process of an earlier daemon: known by its command line (the module it runs), not by a handle.
-    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", WORKER_MODULE])
+    worker = _started([sys.executable, "-c", "import time; time.sleep(600)", WORKER_MODULE])
     try:
         run = _run(worker.pid)
-        assert launcher.check_run_worker_health(run).status == WorkerStatus.RUNNING
+        first = launcher.check_run_worker_health(run)
+        assert first.status == WorkerStatus.RUNNING and first.msg is None, first  # found alive, not a first miss
         worker.kill()
         worker.wait()
         assert launcher.check_run_worker_health(run).status == WorkerStatus.RUNNING  # once could be a run just ending
@@ -40,7 +56,7 @@ def test_a_run_whose_worker_lives_is_running_and_one_whose_worker_died_fails_aft
 
 
 def test_a_pid_taken_by_another_program_is_not_the_run_s_worker():
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    other = _started([sys.executable, "-c", "import time; time.sleep(600)"])
     try:
         launcher, run = MonitoredRunLauncher(), _run(other.pid)
         assert launcher.check_run_worker_health(run).status == WorkerStatus.RUNNING
@@ -53,12 +69,7 @@ def test_a_pid_taken_by_another_program_is_not_the_run_s_worker():
 def test_a_zombie_worker_is_dead():
     worker = subprocess.Popen([sys.executable, "-c", "pass", WORKER_MODULE])
     worker_pid = worker.pid
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:  # exited, not yet waited for: a zombie
-        with open(f"/proc/{worker_pid}/stat") as f:
-            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                break
-        time.sleep(0.05)
+    wait_for(lambda: _state(worker_pid) == "Z", "the worker to exit (not yet waited for: a zombie)")
     try:
         launcher, run = MonitoredRunLauncher(), _run(worker_pid)
         launcher.check_run_worker_health(run)

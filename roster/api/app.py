@@ -10,6 +10,7 @@ from roster.api.http.ratelimit import RateLimitMiddleware, limits
 from roster.api.http.state import Janitor
 from roster.api.routers import contacts, imports, properties, segments, topics
 from roster.dashboard import mount as mount_dashboard
+from roster.dashboard import signed_in_team
 
 DESCRIPTION = """Bulk contact imports into PostgreSQL, speaking Resend's Contacts (Import) API wire format.
 
@@ -43,7 +44,9 @@ def create_app(
     janitor = Janitor(cleanup_interval) if cleanup_interval is not None else Janitor()
     app.add_middleware(IdempotencyMiddleware, store=store)  # inner
     # outer: limits replays too, and resolves the API key (after the client address has paid for it)
-    app.add_middleware(RateLimitMiddleware, rate=rate_limit, bad_keys_per_minute=bad_key_limit, janitor=janitor)
+    app.add_middleware(
+        RateLimitMiddleware, rate=rate_limit, bad_keys_per_minute=bad_key_limit, janitor=janitor, signed_in_team=signed_in_team
+    )
     return app
 
 

@@ -22,6 +22,8 @@ CHUNK = 1 << 20
 SAMPLE = 64 * 1024
 # What a preview (open_source(head_only=True)) keeps beyond the header: enough for the sample rows.
 PREVIEW_BYTES = 4 << 20
+# The compression ratio is judged only past this much output: a small file may compress any amount.
+RATIO_GRACE_BYTES = 64 << 20
 DELIMITERS = [",", ";", "\t", "|"]
 # Formats people upload by mistake, by their first bytes.
 BINARY_MAGIC = {
@@ -74,9 +76,18 @@ class _Utf8Scan:
                 self.valid = False
 
 
-def inflate(path: Path) -> Iterator[bytes]:
+@dataclass
+class Inflated:
+    """How far inflate() has gone: compressed bytes consumed, decompressed bytes given."""
+
+    consumed: int = 0
+    produced: int = 0
+
+
+def inflate(path: Path, progress: Inflated | None = None) -> Iterator[bytes]:
     """The decompressed bytes of a gzip file (every member, as gzip(1) writes them), CHUNK at
     most at a time: however small the input, no call inflates more than that into memory.
+    `progress`, when given, is kept up to date before each chunk is yielded.
 
     Damaged data is a FileRefused: no retry can help. An OSError (a read error, EIO) is the
     server's trouble, not the file's, and goes up as it is."""
@@ -102,6 +113,9 @@ def inflate(path: Path) -> Iterator[bytes]:
             full = len(out) == CHUNK  # zlib may hold more output: ask again before reading on
             pending = d.unconsumed_tail
             if out:
+                if progress is not None:
+                    progress.consumed = f.tell() - len(pending) - len(d.unused_data)
+                    progress.produced += len(out)
                 yield out
             if d.eof:  # this member ended; another may follow (all the input after it is unused_data)
                 pending = d.unused_data
@@ -111,21 +125,33 @@ def inflate(path: Path) -> Iterator[bytes]:
         raise FileRefused(f"{refused} (it ends early: was the upload or the copy cut short?)")
 
 
-def _gunzip(path: Path, workdir: Path, limit: int, keep: int | None = None) -> tuple[Path, _Utf8Scan]:
-    """Decompress to workdir, checking the size as it streams: past `limit` bytes the file is
+def _gunzip(path: Path, workdir: Path, limits: FileLimits, keep: int | None = None) -> tuple[Path, _Utf8Scan]:
+    """Decompress to workdir, checking the size as it streams: past the decompressed limit, or
+    past the compression ratio a gzip bomb has (once RATIO_GRACE_BYTES are out), the file is
     refused at once, and what was written is removed. keep: write only the first `keep` bytes
-    (a preview), but still read to the end, so the size is checked and the encoding scanned whole."""
+    (a preview), but still read to the end, so the size is checked and the encoding scanned whole.
+
+    Why the ratio: reaching the size limit (2 GiB by default) means inflating that much, 10-50 s
+    of one core; a bomb (deflate's best, about 1000:1) passes the ratio within a fraction of a
+    second, while real CSV compresses 3-20:1 (Apache POI guards its zip reader the same way)."""
     out = workdir / "decompressed.csv"
     scan = _Utf8Scan()
-    total = 0
+    total, limit, ratio = 0, limits.max_decompressed_bytes, limits.max_compression_ratio
+    progress = Inflated()
     try:
         with out.open("wb") as dst:
-            for chunk in inflate(path):
+            for chunk in inflate(path, progress):
                 total += len(chunk)
                 if total > limit:
                     raise LimitExceeded(
                         f"the file decompresses to more than {limit:,} bytes, the limit "
                         "(ROSTER_MAX_DECOMPRESSED_BYTES): split it, or raise the limit",
+                        too_large=True,
+                    )
+                if total > RATIO_GRACE_BYTES and total > ratio * progress.consumed:
+                    raise LimitExceeded(
+                        f"the file decompresses to more than {ratio:,} times its compressed size, "
+                        "the limit (ROSTER_MAX_COMPRESSION_RATIO): a gzip bomb, or a file to send uncompressed",
                         too_large=True,
                     )
                 scan.feed(chunk)
@@ -296,7 +322,7 @@ def open_source(path: Path, workdir: Path, head_only: bool = False, limits: File
     scan = None
     readable = path
     if compressed:
-        readable, scan = _gunzip(path, workdir, limits.max_decompressed_bytes, keep)
+        readable, scan = _gunzip(path, workdir, limits, keep)
         with readable.open("rb") as f:
             head = f.read(SAMPLE)
     if not head.strip(b" \t\r\n\x00" + codecs.BOM_UTF8 + codecs.BOM_UTF16_LE + codecs.BOM_UTF16_BE):

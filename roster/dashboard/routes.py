@@ -8,10 +8,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
 from roster.api.http.auth import lookup_caller
@@ -28,7 +29,7 @@ from roster.landing import FileTooLarge
 from roster.mapping.service import suggest_for_file
 from roster.settings import size_text
 from roster.store import dashboard_queries as queries
-from roster.store import properties
+from roster.store import dashboard_sessions, properties
 from roster.store.keys import hash_token
 from schemas.import_options import OptionsError, parse_options
 from schemas.rules import is_uuid
@@ -59,13 +60,13 @@ class Session:
 
 def session(request: Request) -> Session:
     """The FastAPI dependency of every page but sign-in: the signed-in team, checked again
-    against its key on each request."""
+    against its stored session (ended by sign-out) and its key on each request."""
     cookie = request.cookies.get(sessions.COOKIE)
     body = sessions.read(cookie)
     if body is None:
         raise SignInNeeded()
-    owner = queries.key_owner(get_engine(), body["k"])
-    if owner is None or owner["team_id"] != body["t"]:
+    owner = dashboard_sessions.owner(get_engine(), str(body.get("n", "")))
+    if owner is None or owner["team_id"] != body["t"] or owner["key_id"] != body["k"]:
         raise SignInNeeded()
     return Session(owner["team_id"], owner["team_name"], body["k"], cookie)
 
@@ -78,7 +79,7 @@ def _service() -> ImportService:
 
 
 def page(request: Request, name: str, who: Session | None, status_code: int = 200, **context) -> HTMLResponse:
-    context |= {"who": who, "csrf": who.csrf if who else "", "prefix": PREFIX}
+    context |= {"who": who, "csrf": who.csrf if who else context.get("csrf", ""), "prefix": PREFIX}
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
     # Pages hold a team's contacts: not for shared caches or the back button after sign-out.
     response.headers["cache-control"] = "no-store"
@@ -97,44 +98,97 @@ def home():
     return RedirectResponse(PREFIX + "/imports", status_code=303)
 
 
+def _host_and_port(netloc_url: str) -> tuple[str, int | None] | None:
+    try:
+        parts = urlsplit(netloc_url)
+        return (parts.hostname or "").lower(), parts.port
+    except ValueError:
+        return None
+
+
+def same_origin(request: Request) -> bool:
+    """Whether a POST came from a page of this dashboard: its Origin (or, without one, its
+    Referer) names the host the request was sent to, or one of ROSTER_DASHBOARD_ORIGINS (behind
+    a proxy that rewrites the Host header). Schemes are not compared: a proxy that ends TLS
+    forwards plain HTTP. A request with neither header (not a browser's form) is left to the
+    form's token, which only a page of this dashboard can hold."""
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if source is None:
+        return True
+    claimed = _host_and_port(source)
+    if claimed is None or not claimed[0]:  # "null": a sandboxed frame, a data: URL
+        return False
+    allowed = {_host_and_port("//" + request.headers.get("host", ""))}
+    allowed |= {_host_and_port(o.strip()) for o in os.environ.get("ROSTER_DASHBOARD_ORIGINS", "").split(",") if o.strip()}
+    return claimed in allowed
+
+
+def _sign_in_page(request: Request, status_code: int = 200, error: str | None = None) -> HTMLResponse:
+    """The sign-in form, with a token bound to this browser's pre-session cookie (login CSRF)."""
+    value = request.cookies.get(sessions.SIGNIN_COOKIE) or sessions.new_signin_value()
+    response = page(request, "sign_in.html", None, status_code, error=error, csrf=sessions.signin_token(value))
+    response.set_cookie(
+        sessions.SIGNIN_COOKIE,
+        value,
+        max_age=sessions.SIGNIN_LIFETIME_SECONDS,
+        path=PREFIX,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
 @router.get("/sign-in", response_class=HTMLResponse)
 def sign_in_page(request: Request):
-    return page(request, "sign_in.html", None)
+    return _sign_in_page(request)
 
 
 @router.post("/sign-in")
 async def sign_in(request: Request):
     form = await request.form()
+    if not same_origin(request) or not sessions.signin_ok(request.cookies.get(sessions.SIGNIN_COOKIE), form.get("csrf")):
+        # Another site's form (login CSRF), or this one left open too long: nobody is signed in.
+        return _sign_in_page(request, 403, error="This sign-in form expired or came from another site: sign in here again.")
     key = str(form.get("api_key") or "").strip()
     address = client_address(request.scope)
     if _bad_keys.refused_here(f"badkey:{address}"):
-        return page(request, "sign_in.html", None, 429, error="Too many wrong keys from here: wait a minute.")
+        return _sign_in_page(request, 429, error="Too many wrong keys from here: wait a minute.")
     caller = await run_in_threadpool(lookup_caller, hash_token(key)) if key else None
     if caller is None:
         # Wrong keys cost the address, as they do at the API: a key cannot be guessed here instead.
         await run_in_threadpool(_bad_keys.take, f"badkey:{address}", limits()[1])
-        return page(
-            request,
-            "sign_in.html",
-            None,
-            401,
-            error="That API key is not valid. Create one with `roster keys create --team NAME`.",
-        )
+        return _sign_in_page(request, 401, error="That API key is not valid. Create one with `roster keys create --team NAME`.")
+    session_id = sessions.new_session_id()
+    value = sessions.issue(caller.key_id, caller.team_id, session_id=session_id)
+    await run_in_threadpool(
+        dashboard_sessions.start, get_engine(), session_id, caller.key_id, caller.team_id, sessions.read(value)["exp"]
+    )
     response = RedirectResponse(PREFIX + "/imports", status_code=303)
     response.set_cookie(
         sessions.COOKIE,
-        sessions.issue(caller.key_id, caller.team_id),
+        value,
         max_age=sessions.LIFETIME_SECONDS,
         path=PREFIX,
         httponly=True,
         samesite="lax",
         secure=request.url.scheme == "https",
     )
+    response.delete_cookie(sessions.SIGNIN_COOKIE, path=PREFIX, httponly=True, samesite="strict")
     return response
 
 
 @router.post("/sign-out")
 async def sign_out(request: Request):
+    """Ends the session on the server (its row deleted: the cookie, copied or not, opens nothing
+    more), then in the browser. Only from this dashboard's own form: a forged post does nothing."""
+    form = await request.form()
+    cookie = request.cookies.get(sessions.COOKIE)
+    body = sessions.read(cookie)
+    if body is not None:
+        if not same_origin(request) or not sessions.csrf_ok(cookie, form.get("csrf")):
+            return PlainTextResponse("Sign-out refused: the request did not come from this dashboard.", status_code=403)
+        await run_in_threadpool(dashboard_sessions.end, get_engine(), str(body.get("n", "")))
     response = RedirectResponse(PREFIX + "/sign-in", status_code=303)
     response.delete_cookie(sessions.COOKIE, path=PREFIX, httponly=True, samesite="lax")
     return response

@@ -6,11 +6,15 @@ Shared by the run coordinator (launches from the UI, before they queue) and the 
 
 from __future__ import annotations
 
+from roster.allowed_paths import PathRefused, refuse_roster_data
 from roster.database import get_engine
 from roster.store import imports
 from schemas.rules import is_uuid
 
 TEAM_TAG, SOURCE_TAG = "roster/team", "roster/source"
+# A run that went through the instance's run queue (pipelines/run_coordinator.py), retries included:
+# it starts only in its import's turn among its team's imports (assets/import_file.py).
+QUEUED_TAG = "roster/queued"
 
 
 def _launch_config(run_config: dict | None) -> dict:
@@ -30,8 +34,16 @@ def refusal(partition_key: str | None, run_config: dict | None) -> str | None:
         )
     if not is_uuid(partition_key):
         return f"partition {partition_key!r} is not an import id: partitions are named with the import's UUID"
-    if _import_row(partition_key) is None and not _launch_config(run_config).get("file_path"):
-        return f"there is no import {partition_key}: give file_path (and team) in the run config to create it"
+    if _import_row(partition_key) is None:
+        file_path = _launch_config(run_config).get("file_path")
+        if not file_path:
+            return f"there is no import {partition_key}: give file_path (and team) in the run config to create it"
+        try:
+            # Refused before the run queues (the step checks again, allowed folders included:
+            # those are the worker's, which may be another machine).
+            refuse_roster_data(file_path)
+        except PathRefused as e:
+            return str(e)
     return None
 
 

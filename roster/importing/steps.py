@@ -59,9 +59,10 @@ class ImportSteps:
     # -- 1. the file -----------------------------------------------------------------------------
     def create_from_launch(self, import_id: str, file_path: str, team: str) -> None:
         """A launch from the UI launchpad: the partition key becomes a new import's id, for a file
-        on the server, which must lie under ROSTER_LAUNCHPAD_ALLOWED_DIRS (the UI has no login)."""
+        on the server, which must lie under ROSTER_LAUNCHPAD_ALLOWED_DIRS (the UI has no login)
+        and outside Roster's data (this store's landing directory included: other teams' files)."""
         try:
-            path = check_path(file_path, LAUNCHPAD_DIRS)
+            path = check_path(file_path, LAUNCHPAD_DIRS, data_dirs=[self.landing.base()])
         except ValueError as e:
             raise ImportRefused(str(e)) from None
         service = ImportService(self.engine, self.landing, self.mapper)
@@ -87,6 +88,9 @@ class ImportSteps:
         row = imports.require(self.engine, import_id)
         if row["status"] == "completed":
             return {"note": "the import completed already; nothing to do"}
+        if row["merged_at"] is not None:
+            # Its rows are in: nothing reads the file again, and finish() may have removed it already.
+            return {"note": "merged by an earlier attempt; the file is not needed again"}
         fault_point("landing")
         source = open_source(self.landing.local_file(import_id, Path(row["file_path"])), self.landing.workdir(import_id))
         imports.update(self.engine, import_id, file_info=source.info())
@@ -107,6 +111,8 @@ class ImportSteps:
         else the engines' suggestions. A retry keeps what an earlier attempt decided."""
         row = imports.require(self.engine, import_id)
         options = options_of(row)
+        if row["merged_at"] is not None:  # merged with the map it recorded; its file may be gone (finish())
+            return {"column_map": row["column_map"], "note": "merged by an earlier attempt"}
         if row["column_map"] is not None and options.column_map is None:
             # A model may answer differently the second time: a crash must not change the import.
             return {"column_map": row["column_map"], "note": "decided by an earlier attempt"}
@@ -215,6 +221,8 @@ class ImportSteps:
             self._stage_file(imports.require(self.engine, import_id))
             imports.update(self.engine, import_id, phase="merging")
             counts = run()
+        except merge.TargetsGone as e:  # a refusal: nothing was written, a retry cannot help
+            raise ImportRefused(str(e)) from None
         return {"on_conflict": options.on_conflict, "segments": options.segments, "topics": options.topics, **counts}
 
     def _check_failure_guard(self, row: dict, options: ImportOptions) -> None:
@@ -238,12 +246,16 @@ class ImportSteps:
     # -- 6. the outcome --------------------------------------------------------------------------
     def finish(self, import_id: str) -> dict:
         """completed (only once merged); staging table, scratch files and the upload go. A dry
-        run keeps its upload, to be started for real (roster/importing/retention.py says how long)."""
+        run keeps its upload, to be started for real (roster/importing/retention.py says how long).
+
+        The upload goes first: whoever sees `completed` (the API, a client polling it) finds no
+        file left, in the folder or in the database. A crash in between leaves a merged import
+        without its file, which a retry does not need (open_file and map_columns skip it)."""
         fault_point("report")
-        row = imports.complete(self.engine, import_id)
-        if not options_of(row).dry_run:
+        row = imports.require(self.engine, import_id)
+        if row["merged_at"] is not None and not options_of(row).dry_run:  # else complete() refuses: keep it
             self.landing.discard(import_id)  # Roster keeps no file of a completed import
-        return row
+        return imports.complete(self.engine, import_id)
 
 
 def wanted_properties(row: dict) -> dict[str, str]:

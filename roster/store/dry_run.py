@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from roster.store import failures, staging
-from roster.store.merge import DETAILS, StageLost, counts, outcome_details
+from roster.store.merge import DETAILS, StageLost, _check_targets, counts, outcome_details
 from schemas import tables as t
 from schemas.import_options import ImportOptions
 
@@ -85,6 +85,7 @@ def decide(
             return counts(conn, import_id)
         if not staging.intact(conn, import_id, state.staged_rows):
             raise StageLost(f"the staged rows of import {import_id} are gone")
+        _check_targets(conn, team_id, options)  # a segment or topic deleted since: the import would fail
         conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
         would = conn.execute(sa.text(sql), params).one()
         failed = failures.count(conn, import_id)

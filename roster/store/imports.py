@@ -273,8 +273,20 @@ def unfinished(engine: Engine) -> list[dict]:
     return [dict(r, id=str(r["id"])) for r in rows]
 
 
+def _earlier_unfinished(imp) -> sa.sql.ColumnElement:
+    """An import of the same team posted before `imp` (created_at, then id) and not ended yet."""
+    earlier = ci.alias("earlier")
+    return sa.exists().where(
+        earlier.c.team_id == imp.c.team_id,
+        earlier.c.status.in_(UNFINISHED),
+        sa.tuple_(earlier.c.created_at, earlier.c.id) < sa.tuple_(imp.c.created_at, imp.c.id),
+    )
+
+
 def claim_queued(engine: Engine, limit: int = 25, stale_after_seconds: int = 120) -> list[dict]:
-    """Queued imports nobody has launched (or whose launch got lost), marked launched now."""
+    """Queued imports nobody has launched (or whose launch got lost), marked launched now; only
+    each team's oldest unfinished import, so a team's imports apply in the order they were posted
+    even when one of them dies and is retried (an import that ended never holds the next back)."""
     stale = sa.func.now() - sa.text(f"interval '{int(stale_after_seconds)} seconds'")
     with engine.begin() as conn:
         rows = (
@@ -282,6 +294,7 @@ def claim_queued(engine: Engine, limit: int = 25, stale_after_seconds: int = 120
                 sa.select(ci.c.id, ci.c.source, t.teams.c.name.label("team"))
                 .join(t.teams, t.teams.c.id == ci.c.team_id)
                 .where(ci.c.status == "queued", ci.c.launched_at.is_(None) | (ci.c.launched_at < stale))
+                .where(~_earlier_unfinished(ci))
                 .order_by(ci.c.created_at)
                 .limit(limit)
                 .with_for_update(of=ci, skip_locked=True)
@@ -292,6 +305,37 @@ def claim_queued(engine: Engine, limit: int = 25, stale_after_seconds: int = 120
         if rows:
             conn.execute(sa.update(ci).where(ci.c.id.in_([r["id"] for r in rows])).values(launched_at=sa.func.now()))
     return [{"id": str(r["id"]), "source": r["source"], "team": r["team"]} for r in rows]
+
+
+def waits_for(engine: Engine, import_id: str) -> str | None:
+    """The team's oldest import posted before this one that has not ended, if any: this one's turn
+    comes after it."""
+    mine = ci.alias("mine")
+    with engine.connect() as conn:
+        found = conn.execute(
+            sa.select(ci.c.id)
+            .select_from(ci.join(mine, mine.c.team_id == ci.c.team_id))
+            .where(
+                mine.c.id == import_id,
+                ci.c.status.in_(UNFINISHED),
+                sa.tuple_(ci.c.created_at, ci.c.id) < sa.tuple_(mine.c.created_at, mine.c.id),
+            )
+            .order_by(ci.c.created_at, ci.c.id)
+            .limit(1)
+        ).scalar()
+    return str(found) if found else None
+
+
+def back_in_line(engine: Engine, import_id: str, note: str) -> bool:
+    """An unfinished import back in the queue, unlaunched: the queued-imports sensor starts it in its turn."""
+    with engine.begin() as conn:
+        return bool(
+            conn.execute(
+                sa.update(ci)
+                .where(ci.c.id == import_id, ci.c.status.in_(UNFINISHED))
+                .values(status="queued", phase=None, launched_at=None, run_id=None, error=note)
+            ).rowcount
+        )
 
 
 def live_ids(engine: Engine, import_ids: list[str]) -> set[str]:

@@ -24,6 +24,32 @@ class StageLost(RuntimeError):
     """The staged rows are gone (crash recovery empties UNLOGGED tables): stage the file again."""
 
 
+class TargetsGone(LookupError):
+    """A segment or topic the import adds its contacts to was deleted after the import was queued."""
+
+
+def _check_targets(conn: Connection, team_id: int, options: ImportOptions) -> None:
+    """Inside the merge's transaction: every segment and topic the import names still exists, and
+    stays (FOR KEY SHARE: a DELETE waits for the merge to commit). Else TargetsGone, before any
+    write, so the import fails saying which one, rather than completing without those memberships."""
+    for table, kind, wanted in (
+        (t.segments, "segment", list(options.segments)),
+        (t.topics, "topic", [tp["id"] for tp in options.topics]),
+    ):
+        if not wanted:
+            continue
+        found = conn.execute(
+            sa.select(table.c.id).where(table.c.team_id == team_id, table.c.id.in_(wanted)).with_for_update(key_share=True)
+        ).scalars()
+        gone = sorted({w.lower() for w in wanted} - {str(f) for f in found})
+        if gone:
+            raise TargetsGone(
+                f"the {kind}{'s' if len(gone) > 1 else ''} {', '.join(gone)} no longer exist{'' if len(gone) > 1 else 's'} "
+                f"(deleted after the import was queued); nothing was imported: import the file again without "
+                f"{'them' if len(gone) > 1 else 'it'}, or create the {kind} again first"
+            )
+
+
 def merge(
     engine: Engine,
     import_id: str,
@@ -131,6 +157,7 @@ def merge(
             return counts(conn, import_id)
         if not staging.intact(conn, import_id, state.staged_rows):
             raise StageLost(f"the staged rows of import {import_id} are gone")
+        _check_targets(conn, team_id, options)
         # The dedup sort of a million rows fits in memory with this, instead of spilling to disk.
         conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
         merged = conn.execute(sa.text(sql), params).one()

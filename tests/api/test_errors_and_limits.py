@@ -138,6 +138,96 @@ def test_upload_over_the_limit_is_413(http, monkeypatch):
     assert upload(http).status_code == 201
 
 
+BOUNDARY = b"xyzzy"
+PART_HEAD = b"--" + BOUNDARY + b'\r\nContent-Disposition: form-data; name="file"; filename="c.csv"\r\n\r\n'
+
+
+def _incoming() -> set:
+    from roster.settings import get_settings
+
+    return set((get_settings().landing_dir / ".incoming").glob("*.upload"))
+
+
+def test_a_multipart_body_without_its_closing_boundary_is_refused(http):
+    """Issue 19: a body cut before its closing boundary was imported as if complete."""
+    before = _incoming()
+    for cut in (b"", b"\r\n--" + BOUNDARY, b"\r\n--" + BOUNDARY + b"\r\n"):
+        resp = http.post(
+            "/contacts/imports",
+            content=PART_HEAD + GOOD_CSV + cut,
+            headers={"content-type": "multipart/form-data; boundary=xyzzy"},
+        )
+        assert_error(resp, 400, "validation_error", "ends before its closing boundary")
+    assert http.get("/contacts/imports").json()["data"] == []
+    assert _incoming() <= before
+    whole = http.post(
+        "/contacts/imports",
+        content=PART_HEAD + GOOD_CSV + b"\r\n--" + BOUNDARY + b"--\r\n",
+        headers={"content-type": "multipart/form-data; boundary=xyzzy"},
+    )
+    assert whole.status_code == 201, whole.text
+
+
+def _drip(
+    api_url: str, api_key: str, path: str, per_second: int, stop_after: float | None, bound: float = 180
+) -> tuple[bytes, float]:
+    """Send an upload at `per_second` bytes a second on a raw socket (stopping altogether after
+    `stop_after` s, if given) until the server answers; (its answer, seconds it took)."""
+    import select
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(api_url)
+    body_length = 10 * 1024 * 1024
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {where.netloc}\r\nAuthorization: Bearer {api_key}\r\n"
+        f"Content-Type: multipart/form-data; boundary=xyzzy\r\nContent-Length: {body_length}\r\n\r\n"
+    ).encode()
+    started = time.monotonic()
+    with socket.create_connection((where.hostname, where.port)) as sock:
+        sock.sendall(head + PART_HEAD + b"email\n")
+        answer = b""
+        while time.monotonic() - started < bound:
+            readable, _, _ = select.select([sock], [], [], 1.0)
+            if readable:
+                data = sock.recv(65536)
+                answer += data
+                if not data or b"\r\n\r\n" in answer and answer.rstrip().endswith(b"}"):
+                    break
+            elif stop_after is None or time.monotonic() - started < stop_after:
+                try:
+                    sock.sendall(b"a" * per_second)
+                except OSError:  # the server closed the connection after answering
+                    continue
+    return answer, time.monotonic() - started
+
+
+def test_an_upload_dripping_slower_than_the_minimum_rate_gets_408(api_url, api_key, monkeypatch):
+    """Issue 19: an upload sent at 50 bytes/s was still open after 150 s. Now a body that brings
+    fewer than ROSTER_UPLOAD_MIN_RATE bytes a second over its 30 s window is answered 408, and
+    what it wrote is removed."""
+    monkeypatch.delenv("ROSTER_UPLOAD_MIN_RATE", raising=False)
+    monkeypatch.delenv("ROSTER_UPLOAD_TIMEOUT", raising=False)
+    before = _incoming()
+    answer, took = _drip(api_url, api_key, "/contacts/imports", per_second=50, stop_after=None)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:300]
+    assert b"request_timeout" in answer and b"ROSTER_UPLOAD_MIN_RATE" in answer
+    assert took >= 30  # the rate is judged over a whole window, never sooner
+    assert _incoming() <= before
+
+
+def test_an_upload_that_stops_or_outlasts_the_deadline_gets_408(api_url, api_key, monkeypatch):
+    """A client that sends part of its body and then nothing, or that keeps sending past
+    ROSTER_UPLOAD_TIMEOUT, holds the request no longer than the deadline."""
+    monkeypatch.setenv("ROSTER_UPLOAD_TIMEOUT", "5")
+    before = _incoming()
+    answer, _ = _drip(api_url, api_key, "/contacts/imports", per_second=20_000, stop_after=2)
+    assert answer.startswith(b"HTTP/1.1 408") and b"ROSTER_UPLOAD_TIMEOUT" in answer, answer[:300]
+    answer, _ = _drip(api_url, api_key, "/contacts/imports", per_second=20_000, stop_after=None)
+    assert answer.startswith(b"HTTP/1.1 408") and b"ROSTER_UPLOAD_TIMEOUT" in answer, answer[:300]
+    assert _incoming() <= before
+
+
 def test_idempotency(http):
     key = {"Idempotency-Key": str(uuid.uuid4())}
     first = http.post("/contacts/imports", files={"file": ("c.csv", GOOD_CSV, "text/csv")}, headers=key)

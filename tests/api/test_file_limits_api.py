@@ -7,7 +7,7 @@ import gzip
 
 from tests.api.conftest import wait_done
 from tests.api.test_errors_and_limits import GOOD_CSV, assert_error
-from tests.test_file_limits import MIB, gzip_of_zeros_after
+from tests.test_file_limits import MIB, gzip_bomb, gzip_of_zeros_after
 
 
 def test_api_refuses_a_gzip_bomb_with_413_and_queues_nothing(http, monkeypatch, tmp_path):
@@ -24,6 +24,16 @@ def test_api_refuses_a_gzip_bomb_with_413_and_queues_nothing(http, monkeypatch, 
     after = {p for p in landing.iterdir() if p.name != ".incoming"}
     assert after <= before  # no landing folder left behind
     assert set((landing / ".incoming").glob("*")) <= waiting
+
+
+def test_api_refuses_a_gzip_bomb_by_its_ratio_before_inflating_to_the_size_limit(http, monkeypatch, tmp_path):
+    """Issue 19: with the default 2 GiB limit the request inflated for 51 s before its 413. Now
+    the bomb's ratio refuses it within its first 64 MiB out."""
+    monkeypatch.delenv("ROSTER_MAX_DECOMPRESSED_BYTES", raising=False)
+    bomb = gzip_bomb(b"email\nx@y.io,", 3, tmp_path / "bomb.csv.gz").read_bytes()
+    resp = http.post("/contacts/imports", files={"file": ("bomb.csv.gz", bomb, "application/gzip")})
+    assert_error(resp, 413, "file_too_large", "more than 100 times its compressed size")
+    assert http.get("/contacts/imports").json()["data"] == []
 
 
 def test_api_refuses_too_many_columns_with_422(http):

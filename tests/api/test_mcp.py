@@ -188,3 +188,26 @@ def test_mcp_url_fetch_when_private_urls_are_allowed(api_url, mcp_env):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def test_mcp_file_paths_never_reach_roster_s_data_directory(monkeypatch, tmp_path):
+    """Issue 19: the allowed folder (by default the working directory) may hold Roster's data
+    directory; another team's upload or dashboard draft in it is refused, even through a symlink."""
+    from roster.mcp_server.fetch import Refused, check_path
+
+    data, home = tmp_path / "data", tmp_path / "dagster-home"
+    monkeypatch.setenv("ROSTER_DATA_DIR", str(data))
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("ROSTER_MCP_ALLOWED_DIRS", str(tmp_path))
+    inside = [data / "landing" / ".incoming" / "draft-7-0123.csv", data / "landing" / "some-import" / "upload"]
+    inside += [data / "pgdata" / "PG_VERSION", home / "storage" / "run.csv", data / "secret.csv"]
+    for path in inside:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("email\nvictim@example.com\n")
+        with pytest.raises(Refused, match="inside Roster's data directory"):
+            check_path(str(path))
+    (tmp_path / "link.csv").symlink_to(inside[0])
+    with pytest.raises(Refused, match="inside Roster's data directory"):
+        check_path(str(tmp_path / "link.csv"))
+    (tmp_path / "mine.csv").write_text("email\na@example.com\n")
+    assert check_path(str(tmp_path / "mine.csv")) == (tmp_path / "mine.csv").resolve()

@@ -114,8 +114,14 @@ def page(browser):
     context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(20_000)
     pg = context.new_page()
+    # Every browser test also checks that the pages work under their Content-Security-Policy:
+    # Chromium reports each blocked script, style or request on the console.
+    blocked: list[str] = []
+    pg.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    pg.csp_blocked = blocked  # a test that provokes a refusal on purpose takes it out
     yield pg
     context.close()
+    assert blocked == [], blocked
 
 
 @pytest.fixture
@@ -136,3 +142,15 @@ def sign_in(page, server: str, key: str) -> None:
     page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/dashboard/imports")
+
+
+def http_sign_in(client: httpx.Client, key: str) -> httpx.Response:
+    """Sign in as a browser's form does: the sign-in page first (its pre-session cookie and the
+    form's token), then the post, from this server's own origin."""
+    import re
+
+    form = client.get("/dashboard/sign-in")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    return client.post(
+        "/dashboard/sign-in", data={"api_key": key, "csrf": token}, headers={"origin": str(client.base_url).rstrip("/")}
+    )

@@ -10,13 +10,15 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from tests.dashboard.conftest import http_sign_in
+
 
 @pytest.fixture
 def signed_in(server, make_team_key):
     """(client with a session cookie, team id, key)."""
     _, team_id, key = make_team_key()
     client = httpx.Client(base_url=server, timeout=30)
-    r = client.post("/dashboard/sign-in", data={"api_key": key})
+    r = http_sign_in(client, key)
     assert r.status_code == 303 and r.headers["location"] == "/dashboard/imports"
     yield client, team_id, key
     client.close()
@@ -28,8 +30,9 @@ def _csrf(html: str) -> str:
 
 def test_the_session_cookie_is_httponly_lax_and_never_the_key(server, make_team_key):
     _, _, key = make_team_key()
-    r = httpx.post(server + "/dashboard/sign-in", data={"api_key": key})
-    cookie = r.headers["set-cookie"]
+    with httpx.Client(base_url=server) as client:
+        r = http_sign_in(client, key)
+    cookie = next(c for c in r.headers.get_list("set-cookie") if c.startswith("roster_session="))
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/dashboard" in cookie
     assert key not in cookie and key[3:12] not in cookie
 
@@ -117,7 +120,7 @@ def test_another_teams_upload_cannot_be_reviewed(server, signed_in, make_team_ke
     review_url = r.json()["review_url"]
     _, _, other_key = make_team_key()
     other = httpx.Client(base_url=server)
-    other.post("/dashboard/sign-in", data={"api_key": other_key})
+    http_sign_in(other, other_key)
     assert other.get(review_url).status_code == 404
 
 
@@ -130,3 +133,105 @@ def test_an_upload_that_is_not_a_csv_is_refused_on_the_upload_page(signed_in):
         files={"file": ("photo.csv", bytes(range(256)) * 40, "text/csv")},
     )
     assert r.status_code == 422 and r.json()["error"]
+
+
+# -- issue 19: no door reaches another team's data ---------------------------------------------------
+def _form_token(html: str) -> str:
+    return _csrf(html)
+
+
+def test_sign_in_needs_this_dashboard_s_form_login_csrf(server, make_team_key):
+    """A page elsewhere auto-posting the attacker's key to /dashboard/sign-in signed the victim
+    into the attacker's team. Now sign-in needs the form's token, bound to the pre-session cookie
+    the sign-in page set in this browser, and an Origin (or Referer) of this server."""
+    _, _, key = make_team_key()
+    with httpx.Client(base_url=server) as victim:
+        # The attacker's page: no pre-session cookie, no token (or its own token, from its own visit).
+        with httpx.Client(base_url=server) as attacker:
+            attacker_token = _form_token(attacker.get("/dashboard/sign-in").text)
+        for data, headers in (
+            ({"api_key": key}, {"origin": "https://evil.example"}),
+            ({"api_key": key}, {}),
+            ({"api_key": key, "csrf": attacker_token}, {}),
+        ):
+            r = victim.post("/dashboard/sign-in", data=data, headers=headers)
+            assert r.status_code == 403 and "roster_session" not in victim.cookies, r.text[:300]
+        # The victim's own form, posted from another site (its Origin, or its Referer) is refused too.
+        token = _form_token(victim.get("/dashboard/sign-in").text)
+        for headers in ({"origin": "https://evil.example"}, {"referer": "https://evil.example/page"}, {"origin": "null"}):
+            r = victim.post("/dashboard/sign-in", data={"api_key": key, "csrf": token}, headers=headers)
+            assert r.status_code == 403 and "roster_session" not in victim.cookies
+        r = victim.post("/dashboard/sign-in", data={"api_key": key, "csrf": token}, headers={"origin": server})
+        assert r.status_code == 303 and "roster_session" in victim.cookies
+
+
+def test_sign_out_is_csrf_checked_and_ends_the_session_on_the_server(server, signed_in):
+    """Sign-out had no CSRF check, and a copied cookie stayed valid after it."""
+    client, _, _ = signed_in
+    copied = client.cookies["roster_session"]
+    token = _csrf(client.get("/dashboard/imports").text)
+    # A forged sign-out (no token, or another site's) does nothing.
+    assert client.post("/dashboard/sign-out").status_code == 403
+    assert client.post("/dashboard/sign-out", data={"csrf": token}, headers={"origin": "https://evil.example"}).status_code == 403
+    assert client.get("/dashboard/imports").status_code == 200
+    r = client.post("/dashboard/sign-out", data={"csrf": token}, headers={"origin": server})
+    assert r.status_code == 303 and r.headers["location"] == "/dashboard/sign-in"
+    with httpx.Client(base_url=server, cookies={"roster_session": copied}) as thief:
+        r = thief.get("/dashboard/imports")
+        assert r.status_code == 303 and r.headers["location"] == "/dashboard/sign-in"
+        assert thief.get("/dashboard/imports/" + str(uuid.uuid4()) + "/status.json").status_code == 401
+
+
+def test_every_dashboard_response_forbids_framing_and_inline_scripts(server, signed_in):
+    client, _, _ = signed_in
+    answers = [
+        client.get("/dashboard/imports"),
+        client.get("/dashboard/imports/new"),
+        client.get("/dashboard/imports/" + str(uuid.uuid4())),  # not found
+        client.get("/dashboard/static/dashboard.js"),
+        client.get("/dashboard/imports/" + str(uuid.uuid4()) + "/status.json"),
+        httpx.get(server + "/dashboard/sign-in"),
+        httpx.get(server + "/dashboard/imports"),  # a redirect to sign in
+    ]
+    for r in answers:
+        csp = r.headers.get("content-security-policy", "")
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp, (r.url, csp)
+        assert "unsafe-inline" not in csp.replace("style-src-attr 'unsafe-inline'", ""), csp
+        assert r.headers.get("x-frame-options") == "DENY" and r.headers.get("x-content-type-options") == "nosniff"
+    assert "content-security-policy" not in httpx.get(server + "/openapi.json").headers  # the API's JSON: not a page
+
+
+def test_wrong_keys_from_an_address_never_lock_out_its_signed_in_browsers(database, make_team_key):
+    """11 bad keys from one address gave its signed-in dashboard sessions 429 for a minute."""
+    from roster.api.app import create_app
+    from tests.api.conftest import serve
+    from tests.dashboard.conftest import http_sign_in
+
+    _, _, key = make_team_key()
+    with serve(create_app(rate_limit=1000, bad_key_limit=3)) as url, httpx.Client(base_url=url, timeout=30) as browser:
+        assert http_sign_in(browser, key).status_code == 303
+        codes = [
+            httpx.get(url + "/contacts/imports", headers={"authorization": f"Bearer re_bogus{i}"}).status_code for i in range(6)
+        ]
+        assert codes[-1] == 429, codes  # the address is locked out for keys it has not proven
+        assert httpx.get(url + "/dashboard/imports").status_code == 429  # and so is a browser without a session
+        for _ in range(5):
+            r = browser.get("/dashboard/imports")
+            assert r.status_code == 200, r.text[:200]
+        assert browser.get("/dashboard/static/dashboard.css").status_code == 200
+
+
+def test_a_dashboard_upload_cut_before_its_closing_boundary_is_refused(signed_in):
+    """The dashboard's upload is the API's parser: a body without its closing boundary is refused
+    (no draft, nothing to review), as are the API's slow or endless uploads (408)."""
+    client, _, _ = signed_in
+    token = _csrf(client.get("/dashboard/imports/new").text)
+    head = (
+        b'--xyzzy\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n' + token.encode() + b"\r\n"
+        b'--xyzzy\r\nContent-Disposition: form-data; name="file"; filename="people.csv"\r\n\r\nemail\na@example.com\n'
+    )
+    headers = {"accept": "application/json", "content-type": "multipart/form-data; boundary=xyzzy"}
+    r = client.post("/dashboard/imports/upload", content=head, headers=headers)
+    assert r.status_code == 400 and "closing boundary" in r.json()["error"]
+    r = client.post("/dashboard/imports/upload", content=head + b"\r\n--xyzzy--\r\n", headers=headers)
+    assert r.status_code == 200 and r.json()["review_url"]

@@ -9,7 +9,9 @@ Before a key is looked up, the client address pays: a request whose key this pro
 verified lately (or that has none) takes from the address's bucket (the same rate), so rotating
 bogus keys buys no free database lookups. A lookup that fails also takes from the address's
 bad-key bucket (ROSTER_BAD_KEY_LIMIT per minute, default 10); once that is spent, the address's
-unverified requests get 429 without a lookup for a minute. IPv6 clients count per /64 (what
+unverified requests get 429 without a lookup for a minute. A signed-in dashboard browser (no key,
+a signed session cookie: `signed_in_team`) pays from its team's bucket instead, so wrong keys
+from its address never lock out its valid session. IPv6 clients count per /64 (what
 one host or subscriber usually holds); behind a proxy, run uvicorn with --forwarded-allow-ips so
 the client address is the caller's, not the proxy's.
 
@@ -27,6 +29,7 @@ import json
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -239,8 +242,10 @@ class RateLimitMiddleware:
         bad_keys_per_minute: float | None = None,
         exempt: tuple[str, ...] = (),
         janitor: state.Janitor | None = None,
+        signed_in_team: Callable[[dict], int | None] | None = None,
     ):
         self.app = app
+        self.signed_in_team = signed_in_team  # the team of a signed session cookie (the dashboard's), or None
         self.limit, self.bad_key_limit = limits(rate, bad_keys_per_minute)
         self.buckets = SharedBuckets()
         self.exempt = exempt
@@ -254,6 +259,10 @@ class RateLimitMiddleware:
         token = auth.token_from_header(_authorization(scope))
         token_hash = hash_token(token) if token is not None else None
         caller = auth.cached_caller(token_hash) if token_hash is not None else None
+        if token_hash is None and self.signed_in_team is not None:
+            team = self.signed_in_team(scope)
+            if team is not None:  # a signed session (forged ones fail its signature): its team pays
+                return await self._take(f"team:{team}", self.limit)
         if caller is None:
             address = client_address(scope)
             decision = await self._take(f"addr:{address}", self.limit)

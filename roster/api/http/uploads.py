@@ -1,11 +1,20 @@
 """Streaming multipart parsing for the import upload: form fields are kept (small, bounded), the
 file part is written to disk chunk by chunk as it arrives, counting bytes, so an upload over the
-limit is refused (413) as soon as it passes it, and nothing is ever held whole in memory."""
+limit is refused (413) as soon as it passes it, and nothing is ever held whole in memory.
+
+A body must also keep coming (as Apache's mod_reqtimeout MinRate, nginx's client_body_timeout):
+at least ROSTER_UPLOAD_MIN_RATE bytes a second over every window of UPLOAD_RATE_WINDOW seconds,
+and all of it within ROSTER_UPLOAD_TIMEOUT seconds; else 408 and what was written is removed,
+so a client dripping bytes cannot hold a connection, a worker and a spool file for hours. A
+body that ends without its closing boundary was cut short: refused (400), nothing imported."""
 
 from __future__ import annotations
 
 import os
+import time
 import uuid
+from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +26,25 @@ from roster.api.http.errors import ApiError
 DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 MAX_FIELD_BYTES = 1024 * 1024
 MAX_FIELDS = 50
+DEFAULT_UPLOAD_TIMEOUT = 3600.0  # seconds: 200 MB at 56 kB/s
+DEFAULT_UPLOAD_MIN_RATE = 1024  # bytes a second, over every UPLOAD_RATE_WINDOW
+UPLOAD_RATE_WINDOW = 30.0  # seconds: long enough for a mobile link's stalls
+
+
+def _positive(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    value = float(raw) if raw else default
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive number, not {raw!r}")
+    return value
+
+
+def upload_timeout() -> float:
+    return _positive("ROSTER_UPLOAD_TIMEOUT", DEFAULT_UPLOAD_TIMEOUT)
+
+
+def upload_min_rate() -> float:
+    return _positive("ROSTER_UPLOAD_MIN_RATE", DEFAULT_UPLOAD_MIN_RATE)
 
 
 def max_upload_bytes() -> int:
@@ -25,6 +53,69 @@ def max_upload_bytes() -> int:
 
 def too_large(limit: int) -> ApiError:
     return ApiError(413, "file_too_large", f"The file is larger than the limit of {limit} bytes.")
+
+
+def too_slow(message: str) -> ApiError:
+    return ApiError(408, "request_timeout", f"{message}; nothing was imported: send the file again over a faster link")
+
+
+class _Pace:
+    """The minimum-rate rule, as marks of (when, bytes received by then): at most one a second, so
+    the rule costs nothing per chunk; bytes between marks count as arrived at the later mark,
+    which can only make the rule more lenient."""
+
+    def __init__(self, min_rate: float, window: float):
+        self.need, self.window = min_rate * window, window
+        self.start = time.monotonic()
+        self.received = 0
+        self.marks: deque[tuple[float, int]] = deque([(self.start, 0)])
+
+    def add(self, now: float, n: int) -> None:
+        self.received += n
+        if now - self.marks[-1][0] >= 1.0:
+            self.marks.append((now, self.received))
+        while len(self.marks) > 2 and self.marks[1][0] <= now - self.window:
+            self.marks.popleft()
+
+    def _had_by(self, when: float) -> int:
+        return max((cum for t, cum in self.marks if t <= when), default=0)
+
+    def broken(self, now: float) -> bool:
+        return now - self.start >= self.window and self.received - self._had_by(now - self.window) < self.need
+
+    def breaks_at(self) -> float:
+        """When the rule breaks if nothing more comes: the first moment the last window holds too little."""
+        candidates = sorted({max(self.start, t) + self.window for t, _ in self.marks})
+        return next((t for t in candidates if self.received - self._had_by(t - self.window) < self.need), candidates[-1])
+
+
+async def paced(chunks: AsyncIterator[bytes], window: float = UPLOAD_RATE_WINDOW) -> AsyncIterator[bytes]:
+    """The body's chunks, as long as they come fast enough: 408 (too_slow) once the last `window`
+    seconds brought fewer than ROSTER_UPLOAD_MIN_RATE bytes a second, or the whole body took
+    longer than ROSTER_UPLOAD_TIMEOUT. A client that sends nothing at all is caught too: each
+    wait for the next chunk lasts until the moment the rule would be broken, and no longer (a
+    wait cut short ends the body's stream, so it is cut only when the upload is refused)."""
+    timeout, min_rate = upload_timeout(), upload_min_rate()
+    pace = _Pace(min_rate, window)
+    iterator = chunks.__aiter__()
+    slow = f"the upload came slower than {min_rate:g} bytes a second over {window:g} s (ROSTER_UPLOAD_MIN_RATE)"
+    late = f"the upload took longer than {timeout:g} s (ROSTER_UPLOAD_TIMEOUT)"
+    while True:
+        deadline = min(pace.start + timeout, pace.breaks_at())
+        try:
+            with anyio.fail_after(max(deadline - time.monotonic(), 0) + 0.01):
+                chunk = await iterator.__anext__()
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise too_slow(late if time.monotonic() - pace.start >= timeout else slow) from None
+        now = time.monotonic()
+        pace.add(now, len(chunk))
+        if now - pace.start > timeout:
+            raise too_slow(late)
+        if pace.broken(now):
+            raise too_slow(slow)
+        yield chunk
 
 
 @dataclass
@@ -53,7 +144,7 @@ async def receive_upload(
 
     keep_bytes: write only the file's first `keep_bytes` bytes to disk; the rest is read (for the
     fields after it) and dropped. `limit` still bounds the whole file."""
-    from python_multipart.multipart import MultipartParser, parse_options_header
+    from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
     content_type = request.headers.get("content-type", "")
     ctype, params = parse_options_header(content_type)
@@ -131,7 +222,7 @@ async def receive_upload(
     up.path = spool_dir / f"{uuid.uuid4().hex}.upload"
     try:
         out = await anyio.open_file(up.path, "wb")
-        async for chunk in request.stream():
+        async for chunk in paced(request.stream()):
             try:
                 parser.write(chunk)
             except ApiError:
@@ -142,6 +233,12 @@ async def receive_upload(
                 await out.write(b"".join(pending))
                 pending.clear()
         parser.finalize()
+        if parser.state != MultipartState.END:
+            raise ApiError(
+                400,
+                "validation_error",
+                "the multipart body ends before its closing boundary (the upload was cut short); nothing was imported",
+            )
         await out.aclose()
         out = None
     except BaseException:
