@@ -1,12 +1,12 @@
 """An import started from a dry run (POST /contacts/imports/{id}/start) names it; a dry run starts once.
 
-Revision ID: 0060_dryrun
+Revision ID: 0062_dryrun
 """
 
 from alembic import op
 
-revision = "0060_dryrun"
-down_revision = "0050"
+revision = "0062_dryrun"
+down_revision = "0061_doors_dashboard_sessions"
 
 
 def upgrade() -> None:
