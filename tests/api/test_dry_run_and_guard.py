@@ -144,3 +144,14 @@ def test_outcomes_of_plain_imports(http):
     assert done["dry_run"] is False and "started_as" not in done and "dry_run_of" not in done
     listed = http.get("/contacts/imports").json()["data"]
     assert listed[0]["outcome"] == "completed" and listed[0]["summary"] == done["summary"]
+
+
+def test_a_dry_run_whose_file_is_gone_cannot_start(http):
+    from roster.importing.landed import landing_store
+
+    dry_id = _upload(http, [["y@example.com", "Y", "yes", "", ""]], dry_run="true")
+    assert wait_done(http, dry_id)["outcome"] == "dry_run"
+    landing_store().remove(dry_id)  # as the sweep does ROSTER_KEEP_UPLOADS_HOURS after it completed
+    r = http.post(f"/contacts/imports/{dry_id}/start")
+    assert r.status_code == 410 and r.json()["name"] == "dry_run_expired" and "upload it again" in r.json()["message"]
+    assert http.get(f"/contacts/imports/{dry_id}").json()["started_as"] is None
