@@ -27,13 +27,15 @@ from roster.errors_public import public_error
 from roster.importing.errors import ImportRefused
 from roster.importing.steps import ImportSteps
 from roster.store import imports
+from roster.store.cancel import Cancelled
 from roster.store.leases import ImportBusy, hold, let_go
 from schemas.column_map import ColumnMapError
 from schemas.import_options import OptionsError
 
 GROUP = "contact_import"
 # A bad file or map fails the import at once; retrying cannot help.
-REFUSALS = (FileRefused, ColumnMapError, ImportRefused, OptionsError)
+# So does a cancel (the import already says it was cancelled; fail() keeps that).
+REFUSALS = (FileRefused, ColumnMapError, ImportRefused, OptionsError, Cancelled)
 # Seconds to wait before each retry of a step hit by a transient fault: about a minute in all,
 # longer than PostgreSQL's crash recovery takes.
 BACKOFF = (1, 2, 4, 8, 15, 30)

@@ -7,6 +7,7 @@ from roster.lifeline import follow_parent_if_asked
 # Under `roster serve`, the code servers and run workers Dagster starts die with their parent.
 follow_parent_if_asked()
 
+from pipelines.cancelled_runs import cancelled_imports
 from pipelines.crm_sync import build_schedules
 from pipelines.drop_folder import dropped_files
 from pipelines.import_job import IMPORT_ASSETS, resources
@@ -18,7 +19,7 @@ from pipelines.watchdog import import_watchdog
 defs = Definitions(
     assets=IMPORT_ASSETS,
     jobs=[contact_import_job],
-    sensors=[queued_imports, import_watchdog, dropped_files, landing_sweep],
+    sensors=[queued_imports, import_watchdog, dropped_files, landing_sweep, cancelled_imports],
     schedules=build_schedules(),
     resources=resources(),
 )

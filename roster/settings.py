@@ -94,3 +94,13 @@ def keep_uploads_hours() -> float:
     if value < 0:
         raise ValueError(f"ROSTER_KEEP_UPLOADS_HOURS must be 0 or more, not {raw!r}")
     return value
+
+
+def undo_retention_days() -> float:
+    """ROSTER_UNDO_RETENTION_DAYS: how long what an import changed is kept for its revert (default
+    30 days after its merge); then the retention sweep drops it and a revert is refused."""
+    raw = os.environ.get("ROSTER_UNDO_RETENTION_DAYS", "").strip()
+    value = float(raw) if raw else 30.0
+    if value < 0:
+        raise ValueError(f"ROSTER_UNDO_RETENTION_DAYS must be 0 or more, not {raw!r}")
+    return value

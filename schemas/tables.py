@@ -57,6 +57,8 @@ contacts = sa.Table(
     sa.Column("properties", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
     _created_at(),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    # One more at every write to the contact, its memberships or topics: how an undo knows it is untouched.
+    sa.Column("version", sa.BigInteger, nullable=False, server_default="1"),
 )
 # One contact per email per team, whatever the letter case.
 sa.Index("contacts_team_email_key", contacts.c.team_id, sa.func.lower(contacts.c.email), unique=True)
@@ -150,6 +152,12 @@ contact_imports = sa.Table(
     _created_at(),
     sa.Column("started_at", sa.DateTime(timezone=True)),
     sa.Column("completed_at", sa.DateTime(timezone=True)),
+    # Cancel and undo (roster/store/cancel.py, roster/store/undo.py): when, what the revert did,
+    # and whether the undo record is kept (NULL: none was recorded, 'kept', 'dropped' by retention).
+    sa.Column("cancelled_at", sa.DateTime(timezone=True)),
+    sa.Column("reverted_at", sa.DateTime(timezone=True)),
+    sa.Column("revert_result", JSONB),
+    sa.Column("undo_state", sa.Text),
     # The dry run this import was started from (POST /contacts/imports/{id}/start): at most one.
     sa.Column("dry_run_of", UUID(as_uuid=True)),
     sa.CheckConstraint("status in ('queued', 'in_progress', 'completed', 'failed')", name="contact_imports_status"),
@@ -172,6 +180,43 @@ contact_import_failures = sa.Table(
     # The row as it was in the file, header -> value, so a person can fix and re-import it.
     sa.Column("data", JSONB, nullable=False),
 )
+
+# What an import's merge changed, for its undo (schemas/migrations/versions/0060_undo_cancel_revert.py).
+import_undo = sa.Table(
+    "import_undo",
+    metadata,
+    sa.Column("import_id", UUID(as_uuid=True), sa.ForeignKey("contact_imports.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("contact_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("created", sa.Boolean, nullable=False),
+    sa.Column("version_after", sa.BigInteger, nullable=False),
+    sa.Column("exact", sa.Boolean, nullable=False),
+    sa.Column("first_name", sa.Text),
+    sa.Column("last_name", sa.Text),
+    sa.Column("unsubscribed", sa.Boolean),
+    sa.Column("properties", JSONB),
+    sa.Column("outcome", sa.Text),
+)
+sa.Index("import_undo_import", import_undo.c.import_id)
+
+import_undo_segments = sa.Table(
+    "import_undo_segments",
+    metadata,
+    sa.Column("import_id", UUID(as_uuid=True), sa.ForeignKey("contact_imports.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("contact_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("segment_id", UUID(as_uuid=True), nullable=False),
+)
+sa.Index("import_undo_segments_import", import_undo_segments.c.import_id)
+
+import_undo_topics = sa.Table(
+    "import_undo_topics",
+    metadata,
+    sa.Column("import_id", UUID(as_uuid=True), sa.ForeignKey("contact_imports.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("contact_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("topic_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("subscription_before", sa.Text),
+)
+sa.Index("import_undo_topics_import", import_undo_topics.c.import_id)
 
 # A column map a person accepted for a set of headers (roster/mapping/memory.py), preferred the
 # next time a file with the same headers comes.

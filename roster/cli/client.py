@@ -15,7 +15,9 @@ from roster.cli.common import StrictOpt, check_strict, err, fail, print_summary,
 from schemas.import_options import ImportOptions
 
 contacts_app = typer.Typer(no_args_is_help=True, help="Contacts on a Roster server (over its REST API).")
-imports_app = typer.Typer(no_args_is_help=True, help="Contact imports on a Roster server: create, get, list, column-map.")
+imports_app = typer.Typer(
+    no_args_is_help=True, help="Contact imports on a Roster server: create, get, list, watch, cancel, revert, column-map."
+)
 contacts_app.add_typer(imports_app, name="imports")
 
 ApiKeyOpt = Annotated[
@@ -214,6 +216,78 @@ def imports_list(
     Console().print(table)
     if page.has_more:
         Console().print(f"more: --after {page.data[-1].id}")
+
+
+def _call(api_key: str | None, api_url: str | None, do):
+    """do(client) with the API's errors as a one-line failure."""
+    from roster.client import RosterError
+
+    client = _client(api_key, api_url)
+    try:
+        return do(client)
+    except RosterError as e:
+        fail(f"{e.status_code} {e.name}: {e.message}" if e.status_code else e.message)
+    finally:
+        client.close()
+
+
+def _ended(imp, as_json: bool) -> None:
+    from roster.importing.render import end_state
+
+    if as_json:
+        _print_json(imp.raw)
+    else:
+        _show(imp)
+        print(end_state(imp.raw))
+
+
+@imports_app.command("cancel")
+def imports_cancel(import_id: str, as_json: JsonOpt = False, api_key: ApiKeyOpt = None, api_url: ApiUrlOpt = None) -> None:
+    """Cancel a queued or running import: it ends failed, with nothing written (too late once its
+    contacts are written: revert it then)."""
+    _ended(_call(api_key, api_url, lambda c: c.contacts.imports.cancel(import_id)), as_json)
+
+
+@imports_app.command("revert")
+def imports_revert(
+    import_id: str,
+    resubscribe: Annotated[
+        bool, typer.Option("--resubscribe", help="Also reverse the unsubscribes and topic opt-outs the import applied.")
+    ] = False,
+    conflicts: Annotated[Path | None, typer.Option("--conflicts", help="Write the contacts left as they are (CSV) here.")] = None,
+    as_json: JsonOpt = False,
+    api_key: ApiKeyOpt = None,
+    api_url: ApiUrlOpt = None,
+) -> None:
+    """Undo a completed import (contacts changed since are left as they are, and listed)."""
+    from roster.importing.undoing import left_unchanged_csv
+
+    def do(client):
+        imp = client.contacts.imports.revert(import_id, resubscribe=resubscribe)
+        if conflicts is not None:
+            conflicts.write_text(left_unchanged_csv(client.contacts.imports.revert_conflicts(import_id)), "utf-8")
+        return imp
+
+    _ended(_call(api_key, api_url, do), as_json)
+
+
+@imports_app.command("watch")
+def imports_watch(
+    import_id: str,
+    as_json: JsonOpt = False,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Give up after this many seconds.")] = None,
+    api_key: ApiKeyOpt = None,
+    api_url: ApiUrlOpt = None,
+) -> None:
+    """Follow an import until it ends (completed, failed, cancelled, reverted); exits 0 only when
+    it completed (and was not reverted)."""
+    if as_json or not sys.stderr.isatty():
+        imp = _call(api_key, api_url, lambda c: c.contacts.imports.wait(import_id, poll_interval=0.5, timeout=timeout))
+    else:
+        imp = _call(api_key, api_url, lambda c: _wait_with_progress(c, import_id))
+    _ended(imp, as_json)
+    if imp.status != "completed" or imp.reverted:
+        raise typer.Exit(1)
 
 
 def _target_text(s) -> str:

@@ -95,6 +95,8 @@ OUTCOME_STYLE = {
     "nothing_imported": "red",
     "guard_tripped": "red",
     "failed": "red",
+    "cancelled": "red",
+    "reverted": "yellow",
 }
 StrictOpt = Annotated[
     bool, typer.Option("--strict", help="Exit with status 2 when any row failed (the import completed or not).")

@@ -202,3 +202,91 @@ def imports_failures(
     finally:
         if output:
             out.close()
+
+
+@imports_app.command("cancel")
+def imports_cancel(import_id: str, team: TeamOpt = "default", as_json: JsonOpt = False) -> None:
+    """Cancel a queued or running import: it ends failed, with nothing written. Too late once its
+    contacts are written: revert it then."""
+    from roster.importing import undoing
+    from roster.importing.render import end_state, render_import
+
+    service = _service()
+    team_id = _team(service, team)
+    try:
+        row = undoing.cancel(service.engine, team_id, import_id)
+    except LookupError:
+        fail(f"import {import_id} not found")
+    except undoing.CancelRefused as e:
+        fail(str(e).replace("POST /contacts/imports/{id}/revert", f"roster imports revert {import_id}"))
+    result = render_import(row)
+    print(json.dumps(result, indent=2)) if as_json else print(end_state(result))
+
+
+@imports_app.command("revert")
+def imports_revert(
+    import_id: str,
+    team: TeamOpt = "default",
+    resubscribe: Annotated[
+        bool, typer.Option("--resubscribe", help="Also reverse the unsubscribes and topic opt-outs the import applied.")
+    ] = False,
+    conflicts: Annotated[Path | None, typer.Option("--conflicts", help="Write the contacts left as they are (CSV) here.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Undo a completed import: contacts it created deleted, values it overwrote put back, unless
+    changed since (those are left and listed). One transaction; repeating it changes nothing."""
+    from roster.importing import undoing
+    from roster.importing.render import end_state, render_import
+
+    service = _service()
+    team_id = _team(service, team)
+    try:
+        row = undoing.revert(service.engine, team_id, import_id, resubscribe)
+    except LookupError:
+        fail(f"import {import_id} not found")
+    except undoing.RevertRefused as e:
+        fail(str(e))
+    result = render_import(row)
+    if conflicts is not None:
+        conflicts.write_text(undoing.left_unchanged_csv(undoing.left_unchanged(service.engine, team_id, import_id)), "utf-8")
+    print(json.dumps(result, indent=2)) if as_json else print(end_state(result))
+
+
+@imports_app.command("watch")
+def imports_watch(
+    import_id: str,
+    team: TeamOpt = "default",
+    as_json: JsonOpt = False,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Give up after this many seconds.")] = None,
+) -> None:
+    """Follow an import until it ends (completed, failed, cancelled, reverted); exits 0 only when
+    it completed (and was not reverted)."""
+    from roster.importing.progress import describe
+    from roster.importing.render import end_state, render_import
+
+    service = _service()
+    team_id = _team(service, team)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    shown = ""
+    while True:
+        row = service.row(team_id, import_id)
+        if row is None:
+            fail(f"import {import_id} not found")
+        result = render_import(row)
+        ended = end_state(result)
+        if ended is not None:
+            break
+        if deadline is not None and time.monotonic() > deadline:
+            fail(f"import {import_id} is still {result['status']} after {timeout:g} s")
+        line = " ".join(describe(row)).rstrip()
+        if not as_json and line != shown:
+            err.print(line)
+            shown = line
+        time.sleep(0.5)
+    if as_json:
+        print(json.dumps(result, indent=2))
+    else:
+        _print_import(result)
+        print(ended)
+    if result["status"] != "completed" or result.get("reverted_at"):
+        raise typer.Exit(1)

@@ -170,6 +170,36 @@ class Imports(_Resource):
             Request("GET", f"/contacts/imports/{_q(import_id)}/failures", headers={"Accept": "text/csv"}, parse=lambda r: r.text)
         )
 
+    def cancel(self, import_id: str) -> MaybeAwaitable[ContactImport]:
+        """Cancel a queued or running import: it ends `failed` with nothing written (`cancelled`).
+        Once its contacts are written, a ConflictError (`too_late`): revert it instead."""
+        return self._do(
+            Request("POST", f"/contacts/imports/{_q(import_id)}/cancel", parse=lambda r: ContactImport.from_dict(r.json()))
+        )
+
+    def revert(self, import_id: str, resubscribe: bool = False) -> MaybeAwaitable[ContactImport]:
+        """Undo a completed import (`reverted`, with `revert`: what it did). The unsubscribes and
+        topic opt-outs it applied stay unless `resubscribe`. Repeating it returns the first result."""
+        return self._do(
+            Request(
+                "POST",
+                f"/contacts/imports/{_q(import_id)}/revert",
+                json={"resubscribe": bool(resubscribe)},
+                parse=lambda r: ContactImport.from_dict(r.json()),
+            )
+        )
+
+    def revert_conflicts(self, import_id: str) -> MaybeAwaitable[list[dict]]:
+        """The contacts a revert left as they are: [{"contact_id", "email", "reason", "why"}]."""
+        return self._do(
+            Request(
+                "GET",
+                f"/contacts/imports/{_q(import_id)}/revert/conflicts",
+                headers={"Accept": "application/json"},
+                parse=lambda r: r.json()["data"],
+            )
+        )
+
     def wait(
         self,
         import_id: str,
@@ -178,7 +208,8 @@ class Imports(_Resource):
         timeout: float | None = None,
         raise_on_failure: bool = False,
     ) -> ContactImport:
-        """Poll until the import is completed or failed; on_progress(import) after each poll."""
+        """Poll until the import ended: completed (reverted too) or failed (cancelled too);
+        on_progress(import) after each poll."""
         import time
 
         deadline = None if timeout is None else time.monotonic() + timeout

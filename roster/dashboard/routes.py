@@ -439,3 +439,53 @@ async def start_import(request: Request, draft_id: str, who: Signed):
         context = await run_in_threadpool(_review_context, who, draft, form)
         return page(request, "review.html", who, 422, problems=problems, **context)
     return RedirectResponse(f"{PREFIX}/imports/{import_id}", status_code=303)
+
+
+# -- cancel and revert (issue 20): a POST each, with the page's CSRF token, confirmed in the page --
+@router.post("/imports/{import_id}/cancel")
+async def cancel_import(request: Request, import_id: str, who: Signed):
+    form = await request.form()
+    _check_csrf(who, form.get("csrf"))
+    return await run_in_threadpool(_undo_action, request, who, import_id, "cancel", False)
+
+
+@router.post("/imports/{import_id}/revert")
+async def revert_import(request: Request, import_id: str, who: Signed):
+    form = await request.form()
+    _check_csrf(who, form.get("csrf"))
+    return await run_in_threadpool(_undo_action, request, who, import_id, "revert", form.get("resubscribe") == "on")
+
+
+def _undo_action(request: Request, who: Session, import_id: str, action: str, resubscribe: bool):
+    from roster.importing import undoing
+
+    if _row_or_404(who, import_id) is None:
+        return page(request, "not_found.html", who, 404, what="import")
+    try:
+        if action == "cancel":
+            undoing.cancel(get_engine(), who.team_id, import_id)
+        else:
+            undoing.revert(get_engine(), who.team_id, import_id, resubscribe)
+    except (undoing.CancelRefused, undoing.RevertRefused) as e:
+        row = _row_or_404(who, import_id)
+        message = (
+            str(e)
+            .replace("POST /contacts/imports/{id}/revert", "the Revert button")
+            .replace(" (POST /contacts/imports/{id}/cancel)", "")
+        )
+        return page(request, "import.html", who, 409, imp=import_view(row), failures=None, action_error=message, shown=0)
+    return RedirectResponse(f"{PREFIX}/imports/{import_id}", status_code=303)
+
+
+@router.get("/imports/{import_id}/revert-conflicts.csv")
+def revert_conflicts(import_id: str, who: Signed):
+    from roster.importing import undoing
+
+    if _row_or_404(who, import_id) is None:
+        return Response("not found", status_code=404)
+    rows = undoing.left_unchanged(get_engine(), who.team_id, import_id)
+    return Response(
+        undoing.left_unchanged_csv(rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="import-{import_id}-left-unchanged.csv"'},
+    )

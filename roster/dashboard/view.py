@@ -20,6 +20,8 @@ OUTCOME_LABELS = {
     "dry_run": "Dry run",
     "guard_tripped": "Stopped: too many failed rows",
     "failed": "Failed",
+    "cancelled": "Cancelled",
+    "reverted": "Reverted",
 }
 PROBE_BYTES = 64 * 1024
 
@@ -47,6 +49,10 @@ def progress(row: dict) -> dict:
     """{"percent": 0-100 or None (unknown), "phase": words}: the import's phase as the API and the
     CLI name it (roster/importing/progress.py), with a percentage estimated while rows are read."""
     status = row["status"]
+    if row.get("cancelled_at") is not None:
+        return {"percent": 100, "phase": "Cancelled: nothing was imported"}
+    if row.get("reverted_at") is not None:
+        return {"percent": 100, "phase": "Reverted"}
     if status in ("completed", "failed"):
         return {"percent": 100, "phase": LABELS[status]}
     if status == "queued":
@@ -102,4 +108,10 @@ def import_view(row: dict) -> dict:
         "on_conflict": options.get("on_conflict", "upsert"),
         "merge_details": row.get("merge_details") or {},
         "run_id": row.get("run_id"),
+        # Cancel while it has written nothing; revert once it has, while its undo record is kept.
+        "can_cancel": row["status"] in ("queued", "in_progress") and row.get("merged_at") is None,
+        "can_revert": row.get("merged_at") is not None and row.get("reverted_at") is None and row.get("undo_state") == "kept",
+        "cancelled": row.get("cancelled_at") is not None,
+        "reverted": row.get("reverted_at") is not None,
+        "undo_dropped": row.get("undo_state") == "dropped",
     }

@@ -10,7 +10,9 @@ keep working; these additive fields say what "completed" or "failed" meant:
   file had no rows (red);
 - dry_run: a dry run decided what the import would do; nothing was written;
 - guard_tripped: more rows failed than max_failed_rows allows; nothing was written;
-- failed: the import could not run (the error says why); nothing was written.
+- failed: the import could not run (the error says why); nothing was written;
+- cancelled: stopped before its contacts were written (status failed);
+- reverted: completed, then undone (status completed; `revert` says what the revert did).
 Queued and running imports have no outcome yet (null); their summary says where they are.
 """
 
@@ -18,11 +20,24 @@ from __future__ import annotations
 
 from roster.importing.progress import describe
 
-OUTCOMES = ("completed", "completed_with_failures", "nothing_imported", "dry_run", "guard_tripped", "failed")
+OUTCOMES = (
+    "completed",
+    "completed_with_failures",
+    "nothing_imported",
+    "dry_run",
+    "guard_tripped",
+    "failed",
+    "cancelled",
+    "reverted",
+)
 
 
 def outcome(row: dict) -> str | None:
     status, details = row["status"], row.get("merge_details") or {}
+    if status in ("completed", "failed") and row.get("cancelled_at") is not None:
+        return "cancelled"
+    if status == "completed" and row.get("reverted_at") is not None:
+        return "reverted"
     if status == "failed":
         return "guard_tripped" if details.get("guard") else "failed"
     if status != "completed":
@@ -59,6 +74,14 @@ def summary(row: dict, error: str | None = None) -> str:
             would = f"would create {_n(row['created'])}, update {_n(row['updated'])}, skip {_n(row['skipped'])}"
             failing = f"; {_n(failed)} of {_n(total)} rows would fail" if failed else ""
             return f"dry run, nothing written: {would}{failing}"
+        case "cancelled":
+            return "cancelled, nothing was imported"
+        case "reverted":
+            r = row.get("revert_result") or {}
+            return (
+                f"reverted: {_n(r.get('deleted', 0))} created contacts deleted, {_n(r.get('restored', 0))} restored, "
+                f"{_n(r.get('left_unchanged', 0))} left as they are"
+            )
         case "guard_tripped":
             limit = (row.get("merge_details") or {}).get("guard", {}).get("max_failed_rows")
             return f"failed, nothing was imported: {_n(failed)} of {_n(total)} rows failed, more than max_failed_rows ({limit})"

@@ -35,6 +35,7 @@ def render_import(row: dict) -> dict:
     if row["status"] == "failed" and row.get("error"):
         out["error"] = public_text(row["error"])
     out |= what_happened(row, out.get("error"))
+    out.update(undo_fields(row))
     return out
 
 
@@ -63,3 +64,39 @@ def what_happened(row: dict, error: str | None) -> dict:
     if row.get("dry_run_of"):
         out["dry_run_of"] = str(row["dry_run_of"])
     return out
+
+
+def undo_fields(row: dict) -> dict:
+    """Roster's additions for a cancelled or reverted import (absent otherwise): `status` stays
+    Resend's (a cancelled import is `failed`, a reverted one `completed`)."""
+    out: dict = {}
+    if row.get("cancelled_at") is not None:
+        out["cancelled_at"] = pg_timestamp(row["cancelled_at"])
+    if row.get("reverted_at") is not None:
+        out["reverted_at"] = pg_timestamp(row["reverted_at"])
+        out["revert"] = dict(row.get("revert_result") or {})
+    return out
+
+
+ENDED = ("completed", "failed")
+
+
+def end_state(obj: dict) -> str | None:
+    """How a rendered import ended, in words (None while it runs): what `roster imports watch`
+    and the client CLI print, for every end state including cancelled and reverted."""
+    if obj.get("status") not in ENDED:
+        return None
+    if obj.get("cancelled_at"):
+        return f"cancelled at {obj['cancelled_at']}: nothing was imported"
+    if obj.get("reverted_at"):
+        r = obj.get("revert") or {}
+        text = (
+            f"reverted at {obj['reverted_at']}: {r.get('deleted', 0):,} created contacts deleted, "
+            f"{r.get('restored', 0):,} restored, {r.get('left_unchanged', 0):,} left as they are"
+        )
+        if r.get("kept_unsubscribed") or r.get("kept_topic_opt_outs"):
+            text += (
+                f" ({r.get('kept_unsubscribed', 0):,} unsubscribes and {r.get('kept_topic_opt_outs', 0):,} topic opt-outs kept)"
+            )
+        return text
+    return obj["status"]

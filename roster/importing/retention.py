@@ -11,6 +11,11 @@ An upload holds personal data and is needed only while its import may still run:
 - a folder with no import (the import was never recorded: a refused upload whose cleanup failed,
   a process killed in between) after an hour, and spooled uploads of a dead server process after a day.
 
+What an import changed, for its undo (roster/store/undo.py: the values before of each contact it
+updated, which contacts it created, the memberships and subscriptions it added) is personal data
+too: kept ROSTER_UNDO_RETENTION_DAYS (default 30) after its merge, then dropped by sweep_undo;
+a revert is refused from then on, saying so.
+
 The sweep is an operator's job, not a caller's: it looks at every team's imports by id only, to
 decide which folders may go, and returns nothing about them.
 """
@@ -23,8 +28,8 @@ from sqlalchemy.engine import Engine
 
 from roster.importing.landed import landing_store
 from roster.landing import LandingStore
-from roster.settings import keep_uploads_hours
-from roster.store import imports
+from roster.settings import keep_uploads_hours, undo_retention_days
+from roster.store import imports, undo
 from schemas.rules import is_uuid
 
 ORPHAN_GRACE_SECONDS = 3600  # create_import lands the file first, then records the import
@@ -52,3 +57,8 @@ def sweep_uploads(engine: Engine, landing: LandingStore | None = None, keep_hour
             landing.remove(name)
             removed.append(name)
     return {"removed": removed, "incoming": landing.sweep_incoming(INCOMING_GRACE_SECONDS)}
+
+
+def sweep_undo(engine: Engine, keep_days: float | None = None) -> list[str]:
+    """Drop the undo records older than ROSTER_UNDO_RETENTION_DAYS. Returns the imports' ids."""
+    return undo.drop_expired(engine, undo_retention_days() if keep_days is None else keep_days)

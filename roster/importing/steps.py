@@ -23,7 +23,7 @@ from roster.mapping import memory
 from roster.mapping.consent import model_allowed
 from roster.mapping.resolve import ColumnMapper, reconcile_property_types
 from roster.settings import file_limits, get_settings
-from roster.store import dry_run, failures, imports, merge, properties, staging
+from roster.store import cancel, dry_run, failures, imports, merge, properties, staging
 from schemas.column_map import ColumnMap
 from schemas.import_options import ImportOptions, parse_options
 from schemas.rows import ROW, property_fields, validate
@@ -91,6 +91,7 @@ class ImportSteps:
         if row["merged_at"] is not None:
             # Its rows are in: nothing reads the file again, and finish() may have removed it already.
             return {"note": "merged by an earlier attempt; the file is not needed again"}
+        cancel.check(self.engine, import_id)
         fault_point("landing")
         source = open_source(self.landing.local_file(import_id, Path(row["file_path"])), self.landing.workdir(import_id))
         imports.update(self.engine, import_id, file_info=source.info())
@@ -177,6 +178,7 @@ class ImportSteps:
                 failed += failures.record(self.engine, import_id, bad)
                 stage(checked.rows)
                 imports.update(self.engine, import_id, rows_read=rows_read)
+                cancel.check(self.engine, import_id)  # a cancelled import stops reading (its stage rolls back)
         return {"rows_read": rows_read, "rows_valid": valid, "rows_failed": failed}
 
     # -- 4. the properties -----------------------------------------------------------------------
@@ -184,6 +186,8 @@ class ImportSteps:
         """The team's missing properties that the map needs, typed: which they are. They are
         created by the merge, in its transaction (an import that writes nothing creates nothing)."""
         row = imports.require(self.engine, import_id)
+        if row["merged_at"] is None:
+            cancel.check(self.engine, import_id)
         wanted = wanted_properties(row)
         missing = properties.missing(self.engine, row["team_id"], wanted)
         fault_point("properties")

@@ -21,7 +21,8 @@ INSTRUCTIONS = """Import contacts into Roster from a CSV: create-contact-import 
 then get-contact-import until its status is completed or failed, and show the user its summary. With
 dryRun: true an import counts what it would do and writes nothing; show the counts and failures_by_reason,
 and if the user agrees, start-contact-import starts it for real. maxFailedRows (100, or "5%") makes an
-import with more failed rows fail with nothing written. Segments, topics and contact
+import with more failed rows fail with nothing written. cancel-contact-import stops one before its
+contacts are written; revert-contact-import undoes a completed one. Segments, topics and contact
 properties can be listed and created first. suggest-column-mapping says where each column of a CSV should go;
 show it to the user, let them change it, and pass the columnMap they accept to create-contact-import."""
 
@@ -305,11 +306,41 @@ async def create_topic(
         raise _error(e) from None
 
 
+async def cancel_contact_import(id: Annotated[str, Field(description="The import's id.")]) -> dict:
+    """Cancel a queued or running import: it ends failed with nothing written (cancelled_at set). Once its
+    contacts are written this is refused (409 too_late): use revert-contact-import instead."""
+    try:
+        async with _client() as client:
+            return (await client.contacts.imports.cancel(id)).raw
+    except RosterError as e:
+        raise _error(e) from None
+
+
+async def revert_contact_import(
+    id: Annotated[str, Field(description="The import's id.")],
+    resubscribe: Annotated[
+        bool, Field(description="Also reverse the unsubscribes and topic opt-outs the import applied (ask the user first).")
+    ] = False,
+) -> dict:
+    """Undo a completed import: contacts it created are deleted, values it overwrote put back, memberships and
+    topic subscriptions it added removed. Contacts changed since are left as they are: `revert.left_unchanged`
+    counts them and `leftUnchanged` lists them (up to 100). Repeating it returns the first result."""
+    try:
+        async with _client() as client:
+            imp = (await client.contacts.imports.revert(id, resubscribe=resubscribe)).raw
+            left = await client.contacts.imports.revert_conflicts(id)
+        return {**imp, "leftUnchanged": left[:100]}
+    except RosterError as e:
+        raise _error(e) from None
+
+
 TOOLS = {
     "create-contact-import": create_contact_import,
     "get-contact-import": get_contact_import,
     "start-contact-import": start_contact_import,
     "list-contact-imports": list_contact_imports,
+    "cancel-contact-import": cancel_contact_import,
+    "revert-contact-import": revert_contact_import,
     "list-segments": list_segments,
     "create-segment": create_segment,
     "list-contact-properties": list_contact_properties,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from roster.store.pages import Listing
 from schemas import tables as t
@@ -101,11 +101,21 @@ def update(
     with engine.begin() as conn:
         if values:
             contact_id = conn.execute(
-                sa.update(c).where(where(team_id, id_or_email)).values(**values, updated_at=sa.func.now()).returning(c.c.id)
+                sa.update(c)
+                .where(where(team_id, id_or_email))
+                .values(**values, updated_at=sa.func.now(), version=c.c.version + 1)
+                .returning(c.c.id)
             ).scalar()
         else:
             contact_id = conn.execute(sa.select(c.c.id).where(where(team_id, id_or_email))).scalar()
     return None if contact_id is None else str(contact_id)
+
+
+def touch(conn: Connection, team_id: int, contact_id) -> None:
+    """One more version: its memberships or topics are changing in this transaction, so an
+    import's undo leaves it alone (roster/store/undo.py). First, so the contact's row lock comes
+    before the membership rows', as in the merge."""
+    conn.execute(sa.update(c).where(c.c.id == contact_id, c.c.team_id == team_id).values(version=c.c.version + 1))
 
 
 def delete(engine: Engine, team_id: int, id_or_email: str) -> str | None:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from roster.store import failures, staging
+from roster.store.cancel import Cancelled
 from roster.store.merge import DETAILS, StageLost, _check_targets, counts, outcome_details
 from schemas import tables as t
 from schemas.import_options import ImportOptions
@@ -80,9 +81,13 @@ def decide(
                {kept_topic_opt_outs} AS kept_topic_opt_outs
     """
     with engine.begin() as conn:
-        state = conn.execute(sa.select(ci.c.merged_at, ci.c.staged_rows).where(ci.c.id == import_id).with_for_update()).one()
+        state = conn.execute(
+            sa.select(ci.c.merged_at, ci.c.staged_rows, ci.c.cancelled_at).where(ci.c.id == import_id).with_for_update()
+        ).one()
         if state.merged_at is not None:  # decided by an earlier attempt
             return counts(conn, import_id)
+        if state.cancelled_at is not None:  # a cancel took this lock first, as for the merge
+            raise Cancelled(import_id)
         if not staging.intact(conn, import_id, state.staged_rows):
             raise StageLost(f"the staged rows of import {import_id} are gone")
         _check_targets(conn, team_id, options)  # a segment or topic deleted since: the import would fail

@@ -190,7 +190,8 @@ def start(engine: Engine, import_id: str, run_id: str | None) -> None:
     with engine.begin() as conn:
         conn.execute(
             sa.update(ci)
-            .where(ci.c.id == import_id, ci.c.status.in_(["queued", "in_progress", "failed"]))
+            # A cancelled import stays cancelled (roster/store/cancel.py).
+            .where(ci.c.id == import_id, ci.c.status.in_(["queued", "in_progress", "failed"]), ci.c.cancelled_at.is_(None))
             .values(
                 status="in_progress",
                 phase="reading",
@@ -204,11 +205,12 @@ def start(engine: Engine, import_id: str, run_id: str | None) -> None:
 
 
 def fail(engine: Engine, import_id: str, message: str) -> None:
-    """failed, with the reason (a completed import stays completed); its staging table goes."""
+    """failed, with the reason (a completed import stays completed, a cancelled one keeps saying
+    so); its staging table goes."""
     with engine.begin() as conn:
         conn.execute(
             sa.update(ci)
-            .where(ci.c.id == import_id, ci.c.status != "completed")
+            .where(ci.c.id == import_id, ci.c.status != "completed", ci.c.cancelled_at.is_(None))
             .values(status="failed", error=message, completed_at=sa.func.now())
         )
         conn.execute(sa.text(drop_sql(import_id)))

@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from roster.faults import fault_point
-from roster.store import failures, staging
+from roster.store import failures, staging, undo
 from roster.store import properties as team_properties
+from roster.store.cancel import Cancelled
 from schemas import tables as t
 from schemas.import_options import ImportOptions
 from schemas.rows import PropertyField
@@ -86,6 +87,7 @@ def merge(
         "topic_ids": [tp["id"] for tp in options.topics],
         "topic_subs": [tp.get("subscription", "opt_in") for tp in options.topics],
         "opt_in_topics": opt_in_topics,
+        "undo_import": import_id,
     }
     pairs = []
     for i, p in enumerate(props):
@@ -102,7 +104,7 @@ def merge(
             "last_name = coalesce(excluded.last_name, c.last_name), "
             "unsubscribed = CASE WHEN c.unsubscribed AND excluded.unsubscribed IS FALSE AND NOT :resubscribe THEN true "
             "ELSE coalesce(excluded.unsubscribed, c.unsubscribed) END, "
-            "properties = c.properties || excluded.properties, updated_at = now()"
+            "properties = c.properties || excluded.properties, updated_at = now(), version = c.version + 1"
         )
     # Contacts whose opt-out this import kept (the file said subscribed): counted only when it can happen.
     kept_unsubscribed = (
@@ -126,14 +128,14 @@ def merge(
           INSERT INTO contacts AS c (team_id, email, first_name, last_name, unsubscribed, properties)
           SELECT :team, email, first_name, last_name, unsubscribed, properties FROM src ORDER BY email_key
           {conflict}
-          RETURNING id, (xmax = 0) AS inserted, lower(email) COLLATE "C" AS email_key, c.unsubscribed
+          RETURNING id, (xmax = 0) AS inserted, lower(email) COLLATE "C" AS email_key, c.unsubscribed, c.email, c.version
         ), in_segments AS (
           INSERT INTO contact_segments (contact_id, segment_id, team_id)
           SELECT m.id, s.id, :team FROM m CROSS JOIN segments s
           WHERE s.team_id = :team AND s.id = ANY(CAST(:segments AS uuid[]))
           ORDER BY m.id, s.id
           ON CONFLICT DO NOTHING
-          RETURNING 1
+          RETURNING contact_id, segment_id
         ), in_topics AS (
           INSERT INTO contact_topics AS ct (contact_id, topic_id, team_id, subscription)
           SELECT m.id, tp.id, :team, wanted.subscription
@@ -142,8 +144,8 @@ def merge(
           ORDER BY m.id, tp.id
           ON CONFLICT (contact_id, topic_id) DO UPDATE SET subscription = excluded.subscription
           WHERE :resubscribe OR ct.subscription <> 'opt_out' OR excluded.subscription = 'opt_out'
-          RETURNING 1
-        )
+          RETURNING contact_id, topic_id
+        ){undo.merge_ctes()}
         SELECT (SELECT count(*) FILTER (WHERE inserted) FROM m) AS created,
                (SELECT count(*) FILTER (WHERE NOT inserted) FROM m) AS updated,
                (SELECT count(*) FROM in_segments) AS segments,
@@ -152,9 +154,13 @@ def merge(
                {kept_topic_opt_outs} AS kept_topic_opt_outs
     """
     with engine.begin() as conn:
-        state = conn.execute(sa.select(ci.c.merged_at, ci.c.staged_rows).where(ci.c.id == import_id).with_for_update()).one()
+        state = conn.execute(
+            sa.select(ci.c.merged_at, ci.c.staged_rows, ci.c.cancelled_at).where(ci.c.id == import_id).with_for_update()
+        ).one()
         if state.merged_at is not None:  # merged by an earlier attempt of this import
             return counts(conn, import_id)
+        if state.cancelled_at is not None:  # a cancel took this lock first: write nothing
+            raise Cancelled(import_id)
         if not staging.intact(conn, import_id, state.staged_rows):
             raise StageLost(f"the staged rows of import {import_id} are gone")
         _check_targets(conn, team_id, options)
@@ -181,6 +187,7 @@ def merge(
                 merged_at=sa.func.now(),
             )
         )
+        undo.mark_kept(conn, import_id)
         result = counts(conn, import_id)
     fault_point("merged")
     return result

@@ -109,7 +109,7 @@ def delete(engine: Engine, team_id: int, property_id: str) -> bool:
         conn.execute(
             sa.update(c)
             .where(c.c.team_id == team_id, c.c.properties.has_key(row["key"]))
-            .values(properties=c.c.properties - row["key"])
+            .values(properties=c.c.properties - row["key"], version=c.c.version + 1)  # an import's undo leaves these alone
         )
         conn.execute(sa.delete(p).where(p.c.id == property_id, p.c.team_id == team_id))
     return True

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 
+from roster.store import contacts
 from roster.store.pages import Listing
 from schemas import tables as t
 
@@ -73,9 +74,11 @@ def of_contact(team_id: int, contact_id) -> Listing:
 def add_contact(engine: Engine, team_id: int, contact_id, segment_id: str) -> None:
     """Safe to repeat."""
     with engine.begin() as conn:
+        contacts.touch(conn, team_id, contact_id)
         conn.execute(insert(cs).values(contact_id=contact_id, segment_id=segment_id, team_id=team_id).on_conflict_do_nothing())
 
 
 def remove_contact(engine: Engine, team_id: int, contact_id, segment_id: str) -> None:
     with engine.begin() as conn:
+        contacts.touch(conn, team_id, contact_id)
         conn.execute(sa.delete(cs).where(cs.c.contact_id == contact_id, cs.c.segment_id == segment_id, cs.c.team_id == team_id))

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 
+from roster.store import contacts
 from roster.store.pages import Listing
 from schemas import tables as t
 
@@ -104,6 +105,7 @@ def subscribe(engine: Engine, team_id: int, contact_id, subscriptions: dict[str,
         ]
     )
     with engine.begin() as conn:
+        contacts.touch(conn, team_id, contact_id)
         conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=["contact_id", "topic_id"], set_={"subscription": stmt.excluded.subscription}

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel
 
 from roster.api.http.auth import Caller, require_caller
@@ -16,6 +16,7 @@ from roster.api.http.pagination import IMPORTS_PAGE, Page, paginate
 from roster.api.http.uploads import max_upload_bytes, receive_upload, too_large
 from roster.api.routers.common import valid_id
 from roster.database import get_engine
+from roster.importing import undoing
 from roster.importing.errors import ImportRefused
 from roster.importing.outcome import OUTCOMES
 from roster.importing.render import render_import
@@ -75,6 +76,18 @@ class ConsentKept(BaseModel):
     topic_opt_outs: int
 
 
+class ImportRevert(BaseModel):
+    """What a revert did (roster/store/undo.py)."""
+
+    deleted: int
+    restored: int
+    left_unchanged: int
+    left_by_reason: dict[str, int]
+    kept_unsubscribed: int
+    kept_topic_opt_outs: int
+    resubscribe: bool
+
+
 class ContactImport(BaseModel):
     object: Literal["contact_import"] = "contact_import"
     id: str
@@ -93,6 +106,10 @@ class ContactImport(BaseModel):
     consent_kept: ConsentKept | None = None
     started_as: str | None = None  # a dry run: the import it was started as
     dry_run_of: str | None = None  # an import started from a dry run: that dry run
+    # Roster's additions: present once the import was cancelled, or reverted (with what the revert did).
+    cancelled_at: str | None = None
+    reverted_at: str | None = None
+    revert: ImportRevert | None = None
 
 
 class ContactImportList(BaseModel):
@@ -454,4 +471,105 @@ def get_contact_import_failures(
         service.failures_csv(caller.team_id, import_id),
         media_type="text/csv; charset=utf-8",
         headers={"content-disposition": f'attachment; filename="import-{import_id}-failures.csv"'},
+    )
+
+
+@router.post(
+    "/contacts/imports/{import_id}/cancel",
+    response_model=ContactImport,
+    response_model_exclude_unset=True,
+    responses={
+        409: {"description": "Too late (the contacts are written: revert instead), or the import ended.", "content": ERROR_SCHEMA}
+    },
+    summary="Cancel a queued or running contact import",
+    description="The import ends `failed` with nothing written, `cancelled_at` set and an `error` saying it was "
+    "cancelled. Once its merge has committed the contacts it is too late (409 `too_late`): revert it instead. "
+    "Cancelling again returns the import as it is.",
+)
+def cancel_contact_import(import_id: str, caller: Annotated[Caller, Depends(require_caller)]):
+    _import_or_404(_service(), caller, import_id)
+    try:
+        row = undoing.cancel(get_engine(), caller.team_id, import_id)
+    except LookupError:
+        raise not_found("Contact import") from None
+    except undoing.CancelRefused as e:
+        raise ApiError(409, e.code, str(e).replace("{id}", import_id)) from None
+    return render_import(row)
+
+
+@router.post(
+    "/contacts/imports/{import_id}/revert",
+    response_model=ContactImport,
+    response_model_exclude_unset=True,
+    responses={
+        409: {"description": "Nothing to revert, still running, or its undo record was dropped.", "content": ERROR_SCHEMA}
+    },
+    summary="Revert (undo) a completed contact import",
+    description="Puts the team back as it was before the import, for every contact it touched that nothing "
+    "changed since: contacts it created are deleted, the names, properties and `unsubscribed` it updated get "
+    "their earlier values, the memberships and topic subscriptions it added are removed. Contacts changed "
+    "since are left as they are and counted (`revert.left_unchanged`), listed by GET "
+    "/contacts/imports/{id}/revert/conflicts. An unsubscribe or topic opt-out the import applied stays "
+    "unless `resubscribe=true` (query, or JSON body). One transaction; reverting again returns the first result.",
+)
+async def revert_contact_import(
+    import_id: str,
+    request: Request,
+    caller: Annotated[Caller, Depends(require_caller)],
+    resubscribe: Annotated[
+        bool | None, Query(description="Also reverse the unsubscribes and topic opt-outs the import applied.")
+    ] = None,
+):
+    if resubscribe is None:
+        resubscribe = await _body_flag(request, "resubscribe")
+
+    def run() -> dict:
+        _import_or_404(_service(), caller, import_id)
+        return undoing.revert(get_engine(), caller.team_id, import_id, resubscribe)
+
+    try:
+        row = await run_in_threadpool(run)
+    except LookupError:
+        raise not_found("Contact import") from None
+    except undoing.RevertRefused as e:
+        raise ApiError(409, e.code, str(e).replace("{id}", import_id)) from None
+    return render_import(row)
+
+
+async def _body_flag(request: Request, name: str) -> bool:
+    """A boolean from a JSON body ({"resubscribe": true}); false without one."""
+    body = await request.body()
+    if not body.strip():
+        return False
+    try:
+        value = json.loads(body).get(name, False)
+    except (ValueError, AttributeError):
+        raise ApiError(422, "validation_error", f'the body must be a JSON object such as {{"{name}": true}}') from None
+    if not isinstance(value, bool):
+        raise ApiError(422, "validation_error", f"`{name}` must be true or false")
+    return value
+
+
+@router.get(
+    "/contacts/imports/{import_id}/revert/conflicts",
+    summary="The contacts a revert left as they are",
+    description="CSV (contact_id, email, reason, why) by default or with `Accept: text/csv`; a JSON list with "
+    "`Accept: application/json`. Reasons: `changed_since`, `deleted_since`, `changed_during_import`, "
+    "`kept_unsubscribed`. Kept as long as the import's undo record (ROSTER_UNDO_RETENTION_DAYS).",
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}, "application/json": {"schema": {"type": "object"}}}}
+    },
+)
+def get_revert_conflicts(import_id: str, request: Request, caller: Annotated[Caller, Depends(require_caller)]):
+    row = _import_or_404(_service(), caller, import_id)
+    if row["reverted_at"] is None:
+        raise ApiError(409, "not_reverted", "this import has not been reverted")
+    rows = undoing.left_unchanged(get_engine(), caller.team_id, import_id)
+    accept = request.headers.get("accept", "").lower()
+    if "application/json" in accept and "text/csv" not in accept:
+        return JSONResponse({"object": "list", "has_more": False, "data": rows})
+    return PlainTextResponse(
+        undoing.left_unchanged_csv(rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="import-{import_id}-revert-conflicts.csv"'},
     )

@@ -121,5 +121,14 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { refreshList(); pollImport(); upload(); review(); });
+  // Cancel and revert ask first (the forms work without this, unconfirmed).
+  function confirmations() {
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { refreshList(); pollImport(); upload(); review(); confirmations(); });
 })();

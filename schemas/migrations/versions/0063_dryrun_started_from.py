@@ -1,12 +1,12 @@
 """An import started from a dry run (POST /contacts/imports/{id}/start) names it; a dry run starts once.
 
-Revision ID: 0062_dryrun
+Revision ID: 0063_dryrun
 """
 
 from alembic import op
 
-revision = "0062_dryrun"
-down_revision = "0061_doors_dashboard_sessions"
+revision = "0063_dryrun"
+down_revision = "0060_undo"
 
 
 def upgrade() -> None:

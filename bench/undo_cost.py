@@ -1,0 +1,131 @@
+"""What recording an import's undo costs (issue 20: at most 10% of a 1M upsert's time).
+
+Usage: python bench/undo_cost.py [--rows 1000000] [--repeat 3]
+
+1. In a database of its own (roster_bench_undo) on the local server, `roster import` the file
+   (bench/gen_contacts.py's, as bench/run.py) twice with a segment: a first load, then the upsert
+   that updates every contact, timed end to end. That is "the import's time".
+2. Then stages the same file once more for a third import (the import's own steps, in this
+   process) and times its merge statement alone, --repeat times each, alternating: with the undo
+   record (as shipped) and without it (roster.store.undo.merge_ctes replaced by nothing,
+   mark_kept by a no-op). Each run updates every contact and is rolled back right after the
+   statement (at the merge's fault point), and the tables are vacuumed between runs, so every
+   run starts from the same contacts.
+3. Prints the medians, the difference, and the difference as a share of the upsert's time; and
+   the time of reverting the upsert import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from run import COLUMN_MAP, SOCKET, generate, psql, roster_import
+
+ROOT = Path(__file__).resolve().parents[1]
+DB = "roster_bench_undo"  # not bench/run.py's database: the two can run side by side
+
+
+def fresh(tmp: Path) -> tuple[dict, str]:
+    psql("postgres", f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+    psql("postgres", f"CREATE DATABASE {DB}")
+    env = {**os.environ, "DATABASE_URL": f"postgresql:///{DB}?host={SOCKET}", "ROSTER_DATA_DIR": str(tmp)}
+    env.pop("DAGSTER_HOME", None)
+    code = (
+        "from roster.database import get_engine; from roster.store.teams import ensure as ensure_team; import sqlalchemy as sa\n"
+        "e = get_engine(); t = ensure_team(e, 'bench')\n"
+        "with e.begin() as c: print(c.execute(sa.text(\"INSERT INTO segments (team_id, name) VALUES (:t, 'bench') RETURNING id\"), {'t': t}).scalar())"
+    )
+    out = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "-c", code], env=env, check=True, capture_output=True, text=True
+    )
+    return env, out.stdout.strip()
+
+
+def merge_times(path: Path, segment: str, repeat: int) -> tuple[list[float], list[float], float]:
+    """(merge seconds with undo, without undo, revert seconds), in this process."""
+    import sqlalchemy as sa
+
+    from roster.database import get_engine
+    from roster.importing.service import ImportService
+    from roster.importing.steps import ImportSteps, column_map_of, options_of
+    from roster.store import imports, merge, undo
+    from schemas.column_map import parse_column_map
+    from schemas.import_options import ImportOptions
+    from schemas.rows import property_fields
+
+    engine = get_engine()
+    service = ImportService(engine)
+    team_id = service.team("bench")
+    options = ImportOptions(column_map=parse_column_map(COLUMN_MAP), segments=[segment])
+    import_id = service.create(team_id, path, path.name, options, "cli", launched=True)
+    steps = ImportSteps(engine, service.landing, service.mapper, log=lambda _: None)
+    steps.open_file(import_id, None, {})
+    steps.map_columns(import_id)
+    steps.stage_rows(import_id)
+    steps.create_properties(import_id)
+    row = imports.require(engine, import_id)
+    props, opts = property_fields(column_map_of(row)), options_of(row)
+    shipped = (undo.merge_ctes, undo.mark_kept)
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_merge(name: str) -> None:
+        if name == "merge":  # right after the merge statement, inside its transaction: roll it back
+            raise Stop()
+
+    def one(with_undo: bool, commit: bool = False) -> float:
+        undo.merge_ctes, undo.mark_kept = shipped if with_undo else ((lambda: ""), (lambda conn, i: None))
+        merge.fault_point = (lambda name: None) if commit else stop_at_merge
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("VACUUM contacts, contact_segments, import_undo"))
+        t0 = time.perf_counter()
+        try:
+            merge.merge(engine, import_id, team_id, props, opts, maps_unsubscribed=True)
+        except Stop:
+            pass
+        return time.perf_counter() - t0
+
+    with_undo, without = [], []
+    for i in range(repeat):
+        for kind in (True, False) if i % 2 == 0 else (False, True):
+            (with_undo if kind else without).append(one(kind))
+            print(f"  merge {'with' if kind else 'without'} undo: {(with_undo if kind else without)[-1]:.2f} s", flush=True)
+    one(True, commit=True)  # the undo the revert below reads
+    undo.merge_ctes, undo.mark_kept = shipped
+    t0 = time.perf_counter()
+    result = undo.revert(engine, team_id, import_id)
+    revert = time.perf_counter() - t0
+    print(f"  revert: {revert:.2f} s, {result.result}", flush=True)
+    return with_undo, without, revert
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    path = generate(args.rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        env, segment = fresh(Path(tmp))
+        s1, r1, _ = roster_import(path, env, segment)
+        s2, r2, _ = roster_import(path, env, segment)
+        assert r1["status"] == r2["status"] == "completed", (r1, r2)
+        print(f"roster import: create {s1:.2f} s, upsert {s2:.2f} s ({r2['counts']})", flush=True)
+        os.environ.update(DATABASE_URL=env["DATABASE_URL"], ROSTER_DATA_DIR=env["ROSTER_DATA_DIR"])
+        with_undo, without, revert = merge_times(path, segment, args.repeat)
+    w, wo = statistics.median(with_undo), statistics.median(without)
+    print(f"rows: {args.rows:,}")
+    print(f"merge with undo {w:.2f} s, without {wo:.2f} s (medians of {args.repeat}): undo costs {w - wo:.2f} s")
+    print(f"share of the upsert import's {s2:.2f} s: {(w - wo) / s2:.1%}; revert of the upsert: {revert:.2f} s")
+    psql("postgres", f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()

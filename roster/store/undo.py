@@ -1,0 +1,261 @@
+"""Undo an import: what its merge changed, recorded in the merge's transaction, and the revert.
+
+The record (tables import_undo*): for each contact the merge created or updated, its values before
+and the version the merge left it at; the memberships the merge added; the topic subscriptions it
+added or changed, with the one before. The merge writes it set-based, in its own statement
+(merge_ctes): a sub-statement of a data-modifying WITH sees the table as it was before the
+statement, so joining the upserted ids back to `contacts` reads the values before, at the cost of
+one join and one insert (no second pass, no row-by-row trigger).
+
+The revert (revert()) is one transaction: it locks the import row (a second revert waits, then
+finds it done), locks the contacts in the merge's order, and puts back only the contacts whose
+version is still the one the import left: any other write since (the API, a later import, a
+revert of a later import) added to it. The others are left as they are and listed, with why.
+Consent is never reversed by accident: an unsubscribe or topic opt-out the import applied stays
+(and an unsubscribed contact it created is kept) unless the caller asks `resubscribe`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from roster.faults import fault_point
+from schemas import tables as t
+
+ci, u = t.contact_imports, t.import_undo
+
+# Why a contact was left as it is (import_undo.outcome), in the order a person reads them.
+REASONS = {
+    "changed_since": "changed after the import (through the API or by a later import)",
+    "deleted_since": "deleted after the import",
+    "changed_during_import": "changed by another write while the import was merging",
+    "kept_unsubscribed": "created by the import as unsubscribed (or opted out of a topic): kept, revert with resubscribe to delete it",
+}
+
+
+def merge_ctes() -> str:
+    """The merge statement's extra sub-statements that record the undo (binds :undo_import, :team).
+
+    Needs from the merge: `m` returning id, inserted, email, version (after); `in_segments`
+    returning contact_id, segment_id (the memberships added); `in_topics` returning contact_id,
+    topic_id (the subscriptions added or changed). `exact` is false when another transaction
+    wrote the contact between the statement's snapshot and the upsert's row lock (the version
+    moved by more than the merge's one): the values read are then not the ones overwritten.
+    """
+    return """
+        , undo_contacts AS (
+          INSERT INTO import_undo (import_id, contact_id, email, created, version_after, exact,
+                                   first_name, last_name, unsubscribed, properties)
+          SELECT CAST(:undo_import AS uuid), m.id, m.email, m.inserted, m.version,
+                 m.inserted OR coalesce(before.version = m.version - 1, false),
+                 before.first_name, before.last_name, before.unsubscribed, before.properties
+          FROM m LEFT JOIN contacts before ON NOT m.inserted AND before.id = m.id AND before.team_id = :team
+        ), undo_segments AS (
+          INSERT INTO import_undo_segments (import_id, contact_id, segment_id)
+          SELECT CAST(:undo_import AS uuid), contact_id, segment_id FROM in_segments
+        ), undo_topics AS (
+          INSERT INTO import_undo_topics (import_id, contact_id, topic_id, subscription_before)
+          SELECT CAST(:undo_import AS uuid), it.contact_id, it.topic_id, before.subscription
+          FROM in_topics it LEFT JOIN contact_topics before ON before.contact_id = it.contact_id AND before.topic_id = it.topic_id
+        )"""
+
+
+def mark_kept(conn: Connection, import_id: str) -> None:
+    """The merge recorded the undo (in its transaction): a revert may use it."""
+    conn.execute(sa.update(ci).where(ci.c.id == import_id).values(undo_state="kept"))
+
+
+class RevertRefused(Exception):
+    """The import cannot be reverted; the message says why. `code`: a short name for the API."""
+
+    def __init__(self, message: str, code: str = "revert_refused"):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class Reverted:
+    result: dict
+    already: bool  # reverted earlier: this is that revert's result
+
+
+_CLASSIFY = """
+    UPDATE import_undo u SET outcome = x.outcome
+    FROM (
+      SELECT u.contact_id,
+             CASE WHEN c.id IS NULL THEN 'deleted_since'
+                  WHEN NOT u.exact THEN 'changed_during_import'
+                  WHEN c.version <> u.version_after THEN 'changed_since'
+                  WHEN u.created AND NOT :resubscribe AND (c.unsubscribed IS TRUE OR EXISTS (
+                       SELECT 1 FROM contact_topics ct WHERE ct.contact_id = c.id AND ct.subscription = 'opt_out'))
+                    THEN 'kept_unsubscribed'
+             END AS outcome
+      FROM import_undo u LEFT JOIN contacts c ON c.id = u.contact_id AND c.team_id = :team
+      WHERE u.import_id = :import
+    ) x
+    WHERE u.import_id = :import AND u.contact_id = x.contact_id AND x.outcome IS NOT NULL
+"""
+
+# The contacts it updated and nobody touched since: their values before (unsubscribed only
+# where that does not resubscribe someone, unless asked).
+_RESTORE_CONTACTS = """
+    WITH restored AS (
+      UPDATE contacts c SET
+        first_name = u.first_name, last_name = u.last_name, properties = u.properties,
+        unsubscribed = CASE WHEN c.unsubscribed IS TRUE AND u.unsubscribed IS NOT TRUE AND NOT :resubscribe
+                            THEN c.unsubscribed ELSE u.unsubscribed END,
+        version = c.version + 1, updated_at = now()
+      FROM import_undo u
+      WHERE u.import_id = :import AND u.outcome IS NULL AND NOT u.created AND c.id = u.contact_id AND c.team_id = :team
+      RETURNING c.unsubscribed IS TRUE AND u.unsubscribed IS NOT TRUE AS kept_unsubscribed
+    )
+    SELECT count(*) AS restored, count(*) FILTER (WHERE kept_unsubscribed) AS kept_unsubscribed FROM restored
+"""
+
+_REVERTED = "u.import_id = :import AND u.outcome IS NULL AND u.contact_id = {alias}.contact_id"
+
+_RESTORE_MEMBERSHIPS = f"""
+    DELETE FROM contact_segments cs USING import_undo_segments us, import_undo u
+    WHERE us.import_id = :import AND {_REVERTED.format(alias="us")} AND NOT u.created
+      AND cs.contact_id = us.contact_id AND cs.segment_id = us.segment_id AND cs.team_id = :team
+"""
+
+# Topic subscriptions: an added one goes, a changed one gets its value back, except (unless
+# asked) where that would turn an opt-out the import applied back into a subscription.
+_KEPT_TOPIC_OPT_OUTS = f"""
+    SELECT count(*) FROM contact_topics ct JOIN import_undo_topics ut ON ct.contact_id = ut.contact_id AND ct.topic_id = ut.topic_id
+    JOIN import_undo u ON {_REVERTED.format(alias="ut")} AND NOT u.created
+    WHERE ut.import_id = :import AND NOT :resubscribe AND ct.subscription = 'opt_out'
+      AND coalesce(ut.subscription_before, '') <> 'opt_out'
+"""
+_RESTORE_TOPICS = f"""
+    WITH removed AS (
+      DELETE FROM contact_topics ct USING import_undo_topics ut, import_undo u
+      WHERE ut.import_id = :import AND {_REVERTED.format(alias="ut")} AND NOT u.created AND ut.subscription_before IS NULL
+        AND ct.contact_id = ut.contact_id AND ct.topic_id = ut.topic_id AND ct.team_id = :team
+        AND (:resubscribe OR ct.subscription <> 'opt_out')
+      RETURNING 1
+    ), put_back AS (
+      UPDATE contact_topics ct SET subscription = ut.subscription_before
+      FROM import_undo_topics ut, import_undo u
+      WHERE ut.import_id = :import AND {_REVERTED.format(alias="ut")} AND NOT u.created AND ut.subscription_before IS NOT NULL
+        AND ct.contact_id = ut.contact_id AND ct.topic_id = ut.topic_id AND ct.team_id = :team
+        AND (:resubscribe OR ct.subscription <> 'opt_out' OR ut.subscription_before = 'opt_out')
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM removed) + (SELECT count(*) FROM put_back)
+"""
+
+# The contacts it created and nobody touched since: gone, with their memberships and topics.
+_DELETE_CREATED = [
+    f"DELETE FROM {table} x USING import_undo u WHERE {_REVERTED.format(alias='x')} AND u.created AND x.team_id = :team"
+    for table in ("contact_segments", "contact_topics")
+] + [
+    "DELETE FROM contacts c USING import_undo u WHERE u.import_id = :import AND u.outcome IS NULL AND u.created AND c.id = u.contact_id AND c.team_id = :team"
+]
+
+
+def revert(engine: Engine, team_id: int, import_id: str, resubscribe: bool = False) -> Reverted:
+    """Put the team's contacts back as they were before the import (see the module's docstring).
+    One transaction; repeating it returns the first revert's result. Raises LookupError (no such
+    import of this team) or RevertRefused."""
+    params = {"import": import_id, "team": team_id, "resubscribe": resubscribe}
+    with engine.begin() as conn:
+        state = conn.execute(
+            sa.select(ci.c.status, ci.c.merged_at, ci.c.cancelled_at, ci.c.reverted_at, ci.c.revert_result, ci.c.undo_state)
+            .where(ci.c.id == import_id, ci.c.team_id == team_id)
+            .with_for_update()
+        ).first()
+        if state is None:
+            raise LookupError(import_id)
+        if state.reverted_at is not None:
+            return Reverted(state.revert_result or {}, already=True)
+        _refuse_unless_revertible(state)
+        conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
+        # Lock the contacts first, in the merge's order, so a revert and an import cannot deadlock.
+        conn.execute(
+            sa.text(
+                "SELECT count(*) FROM (SELECT c.id FROM contacts c JOIN import_undo u ON u.contact_id = c.id "
+                'WHERE u.import_id = :import AND c.team_id = :team ORDER BY lower(c.email) COLLATE "C" FOR UPDATE OF c) locked'
+            ),
+            params,
+        )
+        conn.execute(sa.text(_CLASSIFY), params)
+        kept_topic_opt_outs = conn.execute(sa.text(_KEPT_TOPIC_OPT_OUTS), params).scalar_one()
+        restored = conn.execute(sa.text(_RESTORE_CONTACTS), params).one()
+        conn.execute(sa.text(_RESTORE_MEMBERSHIPS), params)
+        conn.execute(sa.text(_RESTORE_TOPICS), params)
+        for sql in _DELETE_CREATED[:-1]:
+            conn.execute(sa.text(sql), params)
+        deleted = conn.execute(sa.text(_DELETE_CREATED[-1]), params).rowcount
+        left = dict(
+            conn.execute(
+                sa.select(u.c.outcome, sa.func.count())
+                .where(u.c.import_id == import_id, u.c.outcome.is_not(None))
+                .group_by(u.c.outcome)
+            ).all()
+        )
+        fault_point("revert")  # everything above is undone by a crash here: one transaction
+        result = {
+            "deleted": deleted,
+            "restored": restored.restored,
+            "left_unchanged": sum(left.values()),
+            "left_by_reason": {k: left[k] for k in REASONS if k in left},
+            "kept_unsubscribed": restored.kept_unsubscribed + left.get("kept_unsubscribed", 0),
+            "kept_topic_opt_outs": kept_topic_opt_outs,
+            "resubscribe": resubscribe,
+        }
+        conn.execute(sa.update(ci).where(ci.c.id == import_id).values(reverted_at=sa.func.now(), revert_result=result))
+    return Reverted(result, already=False)
+
+
+def _refuse_unless_revertible(state) -> None:
+    if state.merged_at is None:
+        if state.cancelled_at is not None or state.status == "failed":
+            raise RevertRefused("this import wrote no contacts: there is nothing to revert", "nothing_to_revert")
+        raise RevertRefused(
+            "this import has not written its contacts yet: cancel it instead (POST /contacts/imports/{id}/cancel)",
+            "import_running",
+        )
+    if state.undo_state == "dropped":
+        raise RevertRefused(
+            "what this import changed is no longer kept (undo records are kept ROSTER_UNDO_RETENTION_DAYS "
+            "days after an import, then dropped): it cannot be reverted",
+            "undo_expired",
+        )
+    if state.undo_state != "kept":
+        raise RevertRefused("this import ran before Roster recorded what imports change: it cannot be reverted", "no_undo_record")
+
+
+def left_unchanged(engine: Engine, team_id: int, import_id: str) -> list[dict]:
+    """The contacts a revert left as they are: contact_id, email, reason (code) and why (words)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(u.c.contact_id, u.c.email, u.c.outcome)
+            .join(ci, ci.c.id == u.c.import_id)
+            .where(u.c.import_id == import_id, ci.c.team_id == team_id, u.c.outcome.is_not(None))
+            .order_by(u.c.email)
+        ).all()
+    return [{"contact_id": str(r.contact_id), "email": r.email, "reason": r.outcome, "why": REASONS[r.outcome]} for r in rows]
+
+
+def drop_expired(engine: Engine, keep_days: float) -> list[str]:
+    """Drop the undo records of imports merged more than keep_days ago (the retention sweep);
+    their revert is refused from then on, with that reason. Returns the imports' ids."""
+    expired_at = sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, sa.literal(keep_days * 86400.0, sa.Float))
+    with engine.connect() as conn:
+        ids = [
+            str(i)
+            for i in conn.execute(
+                sa.select(ci.c.id).where(ci.c.undo_state == "kept", ci.c.merged_at < expired_at).order_by(ci.c.merged_at)
+            ).scalars()
+        ]
+    for import_id in ids:  # one import per transaction: a big record does not hold the others up
+        with engine.begin() as conn:
+            for table in (t.import_undo, t.import_undo_segments, t.import_undo_topics):
+                conn.execute(sa.delete(table).where(table.c.import_id == import_id))
+            conn.execute(sa.update(ci).where(ci.c.id == import_id).values(undo_state="dropped"))
+    return ids
