@@ -155,3 +155,10 @@ def test_a_dry_run_whose_file_is_gone_cannot_start(http):
     r = http.post(f"/contacts/imports/{dry_id}/start")
     assert r.status_code == 410 and r.json()["name"] == "dry_run_expired" and "upload it again" in r.json()["message"]
     assert http.get(f"/contacts/imports/{dry_id}").json()["started_as"] is None
+
+
+def test_a_dry_run_has_nothing_to_revert_and_can_be_cancelled_while_queued(http):
+    dry_id = _upload(http, [["w@example.com", "W", "yes", "", ""]], dry_run="true")
+    assert wait_done(http, dry_id)["outcome"] == "dry_run"
+    r = http.post(f"/contacts/imports/{dry_id}/revert")
+    assert r.status_code in (409, 422) and "nothing to revert" in r.json()["message"], r.text
