@@ -67,6 +67,7 @@ def mount(app: FastAPI) -> None:
     from fastapi import Request
     from fastapi.responses import JSONResponse, RedirectResponse
 
+    from roster.dashboard import webhooks
     from roster.dashboard.routes import SignInNeeded, router
 
     async def sign_in_needed(request: Request, exc: SignInNeeded):
@@ -74,7 +75,13 @@ def mount(app: FastAPI) -> None:
             return JSONResponse({"error": "sign in again"}, status_code=401)
         return RedirectResponse(PREFIX + "/sign-in", status_code=303)
 
+    async def root():
+        # The server's address opened in a browser: the dashboard (the API has nothing at /).
+        return RedirectResponse(PREFIX, status_code=303)
+
+    app.add_api_route("/", root, methods=["GET"], include_in_schema=False)
     app.include_router(router)
+    app.include_router(webhooks.router)
     app.add_exception_handler(SignInNeeded, sign_in_needed)
     app.add_middleware(SecurityHeaders)
     app.mount(PREFIX + "/static", StaticFiles(directory=HERE / "static"), name="dashboard-static")

@@ -27,6 +27,7 @@ from roster.store import cancel, dry_run, failures, imports, merge, properties, 
 from schemas.column_map import ColumnMap
 from schemas.import_options import ImportOptions, parse_options
 from schemas.rows import ROW, property_fields, validate
+from schemas.rules import stored_type
 
 LAUNCHPAD_DIRS = "ROSTER_LAUNCHPAD_ALLOWED_DIRS"
 
@@ -263,8 +264,9 @@ class ImportSteps:
 
 
 def wanted_properties(row: dict) -> dict[str, str]:
-    """{key: type} of the properties the import's column map fills."""
-    return {key: spec.type for key, spec in column_map_of(row).properties.items()}
+    """{key: type} of the properties the import's column map fills, in Resend's types only (a
+    yes/no column's property is a string: "true"/"false")."""
+    return {key: stored_type(spec.type) for key, spec in column_map_of(row).properties.items()}
 
 
 def _with_values(failed: list[dict], frame, headers: list[str]) -> list[dict]:

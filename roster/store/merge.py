@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from roster.faults import fault_point
-from roster.store import failures, staging, undo
+from roster.store import failures, staging, undo, webhook_outbox
 from roster.store import properties as team_properties
 from roster.store.cancel import Cancelled
 from schemas import tables as t
@@ -92,7 +92,8 @@ def merge(
     pairs = []
     for i, p in enumerate(props):
         params[f"k{i}"] = p.key
-        cast = {"number": "::numeric", "boolean": "::boolean"}.get(p.type, "")
+        # A yes/no column ("boolean" in a map) is staged as "true"/"false" and kept so: a string property.
+        cast = {"number": "::numeric"}.get(p.type, "")
         pairs.append(f"CAST(:k{i} AS text), {p.staged}{cast}")
     properties = f"jsonb_strip_nulls(jsonb_build_object({', '.join(pairs)}))" if pairs else "'{}'::jsonb"
     if options.on_conflict == "skip":
@@ -119,7 +120,9 @@ def merge(
         if opt_in_topics and not options.resubscribe
         else "0"
     )
-    sql = f"""
+
+    def statement(events: webhook_outbox.MergeEvents) -> str:
+        return f"""
         WITH src AS (
           SELECT DISTINCT ON (email_key) email, email_key, first_name, last_name, unsubscribed, {properties} AS properties
           FROM (SELECT *, lower(email) COLLATE "C" AS email_key FROM {stage}) staged
@@ -128,7 +131,8 @@ def merge(
           INSERT INTO contacts AS c (team_id, email, first_name, last_name, unsubscribed, properties)
           SELECT :team, email, first_name, last_name, unsubscribed, properties FROM src ORDER BY email_key
           {conflict}
-          RETURNING id, (xmax = 0) AS inserted, lower(email) COLLATE "C" AS email_key, c.unsubscribed, c.email, c.version
+          RETURNING id, (xmax = 0) AS inserted, lower(email) COLLATE "C" AS email_key, c.unsubscribed, c.email, c.version,
+                    c.first_name, c.last_name, c.properties{events.returning}
         ), in_segments AS (
           INSERT INTO contact_segments (contact_id, segment_id, team_id)
           SELECT m.id, s.id, :team FROM m CROSS JOIN segments s
@@ -145,14 +149,16 @@ def merge(
           ON CONFLICT (contact_id, topic_id) DO UPDATE SET subscription = excluded.subscription
           WHERE :resubscribe OR ct.subscription <> 'opt_out' OR excluded.subscription = 'opt_out'
           RETURNING contact_id, topic_id
-        ){undo.merge_ctes()}
+        ){undo.merge_ctes()}{events.cte}
         SELECT (SELECT count(*) FILTER (WHERE inserted) FROM m) AS created,
                (SELECT count(*) FILTER (WHERE NOT inserted) FROM m) AS updated,
                (SELECT count(*) FROM in_segments) AS segments,
                (SELECT count(*) FROM in_topics) AS topics,
                {kept_unsubscribed} AS kept_unsubscribed,
-               {kept_topic_opt_outs} AS kept_topic_opt_outs
-    """
+               {kept_topic_opt_outs} AS kept_topic_opt_outs,
+               {events.count} AS webhook_events
+        """
+
     with engine.begin() as conn:
         state = conn.execute(
             sa.select(ci.c.merged_at, ci.c.staged_rows, ci.c.cancelled_at).where(ci.c.id == import_id).with_for_update()
@@ -166,7 +172,8 @@ def merge(
         _check_targets(conn, team_id, options)
         # The dedup sort of a million rows fits in memory with this, instead of spilling to disk.
         conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
-        merged = conn.execute(sa.text(sql), params).one()
+        # Per-contact webhook events, in this statement and transaction (an outbox): only when an endpoint wants them.
+        merged = conn.execute(sa.text(statement(webhook_outbox.merge_events(conn, team_id))), params).one()
         # Only an import that wrote a contact creates the properties its map names.
         wrote = merged.created + merged.updated > 0
         created_properties = team_properties.create_missing_in(conn, team_id, new_properties or {}) if wrote else []

@@ -6,7 +6,7 @@ Revision ID: 0063_dryrun
 from alembic import op
 
 revision = "0063_dryrun"
-down_revision = "0060_undo"
+down_revision = "0062_webhooks"
 
 
 def upgrade() -> None:
