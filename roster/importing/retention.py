@@ -3,6 +3,8 @@
 An upload holds personal data and is needed only while its import may still run:
 - completed: deleted when the import completes (LandingStore.discard, from its last step; the
   sweep catches any that step missed);
+- a completed dry run: kept until it is started (POST /contacts/imports/{id}/start, which hands
+  the file to the new import) or ROSTER_KEEP_UPLOADS_HOURS after it completed, as a failed one;
 - failed: kept ROSTER_KEEP_UPLOADS_HOURS (default 24 h: a working day to notice a failure, fix
   the cause, e.g. a full disk or a database that was down, and `roster imports run ID`), then deleted;
 - queued or in progress: kept;
@@ -50,7 +52,7 @@ def sweep_uploads(engine: Engine, landing: LandingStore | None = None, keep_hour
         if status is None:
             gone = now - mtime > ORPHAN_GRACE_SECONDS
         else:
-            gone = status == "completed" or (status == "failed" and expired)
+            gone = status == "completed" or (status in ("failed", "dry_run") and expired)
         if gone:
             landing.remove(name)
             removed.append(name)
