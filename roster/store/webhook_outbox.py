@@ -93,7 +93,7 @@ def merge_events(conn: Connection, team_id: int) -> MergeEvents:
           RETURNING 1
         )"""
     return MergeEvents(
-        returning=", c.first_name, c.last_name, c.created_at, c.updated_at",  # (m already has email)
+        returning=", c.created_at, c.updated_at",  # m already has email, first_name, last_name (the merge returns them for undo)
         cte=cte,
         count="(SELECT count(*) FROM webhook_events)",
     )
