@@ -171,7 +171,9 @@ def http_sign_in(client: httpx.Client, key: str) -> httpx.Response:
     import re
 
     form = client.get("/dashboard/sign-in")
-    token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    m = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert m, (form.status_code, form.text[:600])
+    token = m.group(1)
     return client.post(
         "/dashboard/sign-in", data={"api_key": key, "csrf": token}, headers={"origin": str(client.base_url).rstrip("/")}
     )
