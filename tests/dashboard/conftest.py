@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers import WAIT_SECONDS
+
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
@@ -69,7 +71,7 @@ def server(database, tmp_path_factory):
             stderr=log,
         )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + WAIT_SECONDS
     while True:
         try:
             if httpx.get(base + "/dashboard/sign-in", timeout=2).status_code == 200:
@@ -171,9 +173,9 @@ def http_sign_in(client: httpx.Client, key: str) -> httpx.Response:
     import re
 
     form = client.get("/dashboard/sign-in")
-    m = re.search(r'name="csrf" value="([^"]+)"', form.text)
-    assert m, (form.status_code, form.text[:600])
-    token = m.group(1)
+    found = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert found, (form.status_code, form.text[:500])
+    token = found.group(1)
     return client.post(
         "/dashboard/sign-in", data={"api_key": key, "csrf": token}, headers={"origin": str(client.base_url).rstrip("/")}
     )

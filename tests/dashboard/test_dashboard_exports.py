@@ -38,10 +38,12 @@ def fits(page, width: int) -> bool:
 
 
 def wait_finished(page) -> None:
-    """Until the page shows the import ended, as rendered after its reload (no more polling). A
-    selector, not wait_for_function: the dashboard's CSP refuses Playwright's eval'd predicates."""
-    page.locator("#live:not([data-poll])").wait_for(timeout=180_000)
-    assert page.locator("#status").get_attribute("data-status") in ("completed", "failed")
+    """Until the page shows the import ended, as rendered after its reload (no more polling).
+    Selectors, not wait_for_function: the dashboard's CSP (no 'unsafe-eval') refuses Playwright's
+    eval'd predicates."""
+    page.locator("#live:not([data-poll])").wait_for(state="attached", timeout=180_000)
+    page.locator('#status[data-status="completed"], #status[data-status="failed"]').wait_for(state="attached", timeout=180_000)
+    page.wait_for_load_state("load")
 
 
 def test_a_mailchimp_export_is_reviewed_as_a_person_expects(server, page, make_team_key, tmp_path):
