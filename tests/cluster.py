@@ -44,7 +44,7 @@ def missing() -> str | None:
     return None
 
 
-def machine(tmp: Path, name: str, dagster_url: str, database_url: str, max_runs: int = 2) -> dict:
+def machine(tmp: Path, name: str, dagster_url: str, database_url: str, max_runs: int = 2, settings: dict | None = None) -> dict:
     """The environment of one "machine": its own folders, the shared database and broker."""
     home = tmp / name / "dagster"
     home.mkdir(parents=True)
@@ -63,6 +63,7 @@ def machine(tmp: Path, name: str, dagster_url: str, database_url: str, max_runs:
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         PYTHONPATH=str(ROOT / "deploy"),  # the workers' Celery settings, as the Dockerfile sets it
     )
+    env.update(settings or {})
     return env
 
 
@@ -76,9 +77,12 @@ def worker_command(name: str) -> list[str]:
     return [str(BIN / cmd[0]), *cmd[1:], "-n", f"{name}@%h"]
 
 
-def start_worker(tmp: Path, name: str, dagster_url: str, database_url: str, max_runs: int = 2) -> tuple[subprocess.Popen, Path]:
-    """One more worker "machine" (its own folders): the process, and its log."""
-    env = machine(tmp, name, dagster_url, database_url, max_runs)
+def start_worker(
+    tmp: Path, name: str, dagster_url: str, database_url: str, max_runs: int = 2, settings: dict | None = None
+) -> tuple[subprocess.Popen, Path]:
+    """One more worker "machine" (its own folders, and any ROSTER_* settings of its own): the
+    process, and its log."""
+    env = machine(tmp, name, dagster_url, database_url, max_runs, settings)
     log = tmp / f"{name}.log"
     return start(worker_command(name), tmp / name, env, log), log
 
@@ -112,7 +116,9 @@ def one_cluster_at_a_time(lock: Path = Path("/tmp/roster-scale-cluster.lock")):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def start_cluster(tmp: Path, dagster_url: str, database_url: str, workers: int, max_runs: int) -> tuple[dict, dict, dict]:
+def start_cluster(
+    tmp: Path, dagster_url: str, database_url: str, workers: int, max_runs: int, worker_settings: dict | None = None
+) -> tuple[dict, dict, dict]:
     """(processes, their logs, the daemon's environment): the daemon and workers w1..wN (more can
     join later: start_worker)."""
     daemon_env = machine(tmp, "daemon", dagster_url, database_url, max_runs)
@@ -125,7 +131,7 @@ def start_cluster(tmp: Path, dagster_url: str, database_url: str, workers: int, 
         )
     }
     for name in names[1:]:
-        procs[name], logs[name] = start_worker(tmp, name, dagster_url, database_url, max_runs)
+        procs[name], logs[name] = start_worker(tmp, name, dagster_url, database_url, max_runs, worker_settings)
     return procs, logs, daemon_env
 
 

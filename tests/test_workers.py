@@ -170,7 +170,12 @@ def test_busy_worker_leaves_the_next_run_to_an_idle_one_and_finishes_its_own_on_
     procs, logs = {}, {}
     hold = None
     try:
-        procs, logs, daemon_env = start_cluster(tmp_path, dagster_db, database_url, workers=1, max_runs=2)
+        # A's statements wait for this test's lock on its row as long as the test holds it, rather
+        # than giving up after the default 30 s and using up their step's retries.
+        patient = {"ROSTER_LOCK_TIMEOUT_SECONDS": str(DEADLINE)}
+        procs, logs, daemon_env = start_cluster(
+            tmp_path, dagster_db, database_url, workers=1, max_runs=2, worker_settings=patient
+        )
         for key in ("DAGSTER_POSTGRES_URL", "ROSTER_CELERY_BROKER", "ROSTER_CELERY_BACKEND", "ROSTER_MAX_CONCURRENT_RUNS"):
             monkeypatch.setenv(key, daemon_env[key])
         instance = DagsterInstance.from_config(str(tmp_path / "daemon" / "dagster"))
