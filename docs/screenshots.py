@@ -53,12 +53,17 @@ def start_server() -> tuple[subprocess.Popen, str]:
 
 
 def sample_file(folder: Path) -> Path:
-    """The bundled sample with its headers as another tool exports them, and two bad rows."""
+    """The bundled sample with its headers as another tool exports them, two of that tool's
+    bookkeeping columns (left out by the review), and two bad rows."""
     lines = (ROOT / "examples" / "contacts.csv").read_text().splitlines()
-    lines[0] = "E-mail Address,firstName,Surname,Organisation,Plan,Country,Lifetime Value,Opted In"
-    body = [line.replace(",false", ",yes").replace(",true", ",no") for line in lines[1:]]
+    lines[0] = "E-mail Address,firstName,Surname,Organisation,Plan,Country,Lifetime Value,Opted In,Record ID,IP Address"
+    body = [
+        line.replace(",false", ",yes").replace(",true", ",no") + f",{51000 + i},192.0.2.{i % 250}"
+        for i, line in enumerate(lines[1:])
+    ]
+    bad = ["not-an-email,Bad,Row,,free,US,1,yes,1,192.0.2.1", ",No,Email,,free,US,2,yes,2,192.0.2.2"]
     out = folder / "customers-export.csv"
-    out.write_text("\n".join([lines[0], *body, "not-an-email,Bad,Row,,free,US,1,yes", ",No,Email,,free,US,2,yes"]) + "\n")
+    out.write_text("\n".join([lines[0], *body, *bad]) + "\n")
     return out
 
 
@@ -96,10 +101,12 @@ def main() -> None:
             page.screenshot(path=OUT / "review.png", full_page=True)
             page.get_by_role("button", name="Start the import").click()
             page.wait_for_url("**/dashboard/imports/*-*")
+            # Ended, as rendered after the page's reload (no more polling).
             page.wait_for_function(
-                "['completed', 'failed'].includes(document.querySelector('#status').dataset.status)", timeout=180_000
+                "document.readyState === 'complete' && !document.querySelector('#live').dataset.poll"
+                " && ['completed', 'failed'].includes(document.querySelector('#status').dataset.status)",
+                timeout=180_000,
             )
-            page.wait_for_load_state("load")
             page.screenshot(path=OUT / "import.png", full_page=True)
             page.goto(base + "/dashboard/imports")
             page.screenshot(path=OUT / "imports.png")

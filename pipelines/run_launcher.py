@@ -3,7 +3,9 @@ run monitoring asks for.
 
 An import's run starts in a worker process that has already loaded Dagster and the code location
 (pipelines/warm_run.py): the launcher keeps one waiting and hands it the next contact_import run,
-then starts another for the run after. That saves the 2-3 s a new process spends importing
+then starts another for the run after, once the run's own worker has loaded (two processes
+loading at once on two busy cores made the first run after a daemon start wait twice as long,
+with its import `queued` all that time). That saves the 2-3 s a new process spends importing
 before the run's first step, which was most of an import's time from POST to `completed`. Each
 run still has a process of its own. The worker's pid is the run's `roster/worker_pid` tag: the
 health check below asks whether that process lives. Any other run, or a contact_import run when a
@@ -42,6 +44,8 @@ MISSES_BEFORE_FAILED = 2
 ASK_TIMEOUT_SECONDS = 5
 # How long after a worker exits its run must have ended, or it is failed.
 DEATH_GRACE_SECONDS = 2
+# The longest the next spare waits for the run's worker to load (it says "ready" on stdout).
+READY_WAIT_SECONDS = 300
 WORKER_TAG = "roster/worker_pid"
 WORKER_MODULE = "pipelines.warm_run"
 
@@ -53,6 +57,7 @@ class MonitoredRunLauncher(DefaultRunLauncher):
         self._warm = warm_worker
         self._spare: subprocess.Popen | None = None
         self._workers: dict[str, subprocess.Popen] = {}  # run id -> its worker, until it ends
+        self._disposed = False
         self._lock = threading.Lock()
 
     @classmethod
@@ -73,8 +78,16 @@ class MonitoredRunLauncher(DefaultRunLauncher):
             if worker is None:
                 return super().launch_run(context)
             self._workers[run.run_id] = worker
-            self._spare = self._start_worker()  # ready for the next run while this one works
+        threading.Thread(target=self._start_spare_when_ready, args=(worker,), daemon=True).start()
         threading.Thread(target=self._fail_if_it_dies, args=(run.run_id, worker), daemon=True).start()
+
+    def _start_spare_when_ready(self, worker: subprocess.Popen) -> None:
+        """The next run's worker, loading while this run works, but only once this run's worker
+        has loaded: at once when it was the waiting spare, later when it was started cold."""
+        worker.ready.wait(READY_WAIT_SECONDS)
+        with self._lock:
+            if self._spare is None and not self._disposed:
+                self._spare = self._start_worker()
 
     def _fail_if_it_dies(self, run_id: str, worker: subprocess.Popen) -> None:
         """A worker that exits before its run ended (SIGKILL, OOM) fails the run at once, as a code
@@ -97,14 +110,17 @@ class MonitoredRunLauncher(DefaultRunLauncher):
         from dagster._serdes import serialize_value
 
         try:
-            return subprocess.Popen(
+            worker = subprocess.Popen(
                 [sys.executable, "-m", WORKER_MODULE, serialize_value(self._instance.get_ref())],
                 stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
                 text=True,
             )
         except OSError:
             return None
+        worker.ready = threading.Event()  # set once it has loaded (or exited)
+        threading.Thread(target=_watch_stdout, args=(worker,), daemon=True).start()
+        return worker
 
     def _hand_over(self, run_id: str) -> subprocess.Popen | None:
         """The waiting worker (or a new one, if it died or there is none) with the run id sent;
@@ -157,6 +173,7 @@ class MonitoredRunLauncher(DefaultRunLauncher):
 
     def dispose(self) -> None:
         with self._lock:
+            self._disposed = True
             if self._spare is not None and self._spare.poll() is None:
                 self._spare.kill()  # no run was handed to it
                 self._spare.wait()
@@ -187,6 +204,18 @@ class MonitoredRunLauncher(DefaultRunLauncher):
             WorkerStatus.FAILED,
             "the run's process is gone (its worker died, or its code server no longer runs it or is gone)",
         )
+
+
+def _watch_stdout(worker: subprocess.Popen) -> None:
+    """Sets `worker.ready` when the worker says "ready" (or exits), and reads whatever else it
+    prints, so that a full pipe never blocks it."""
+    try:
+        for line in worker.stdout:
+            if line.strip() == "ready":
+                worker.ready.set()
+    except (OSError, ValueError):
+        pass
+    worker.ready.set()
 
 
 def _code_server_runs(address: dict, run_id: str) -> bool:

@@ -24,6 +24,9 @@ NAMES_MAP = {"email": "Email", "first_name": "First Name", "last_name": "Last Na
 # the suite must pass on a loaded one (2 cores, load 4 and more), and a bound only ends a wait
 # that would otherwise never end.
 WAIT_SECONDS = 180
+# The first import through a `roster serve` just started waits for its daemon, code server and
+# first run worker to load: at load 18 on 2 cores, 60-90 s; allow for a machine twice as busy.
+SERVE_WAIT_SECONDS = 420
 
 T = TypeVar("T")
 

@@ -47,9 +47,9 @@ def test_roster_import_json_and_failures(team, tmp_path):
     f = roster("imports", "failures", out["id"], "--team", name)
     assert f.returncode == 0, f.stderr
     rows = list(csv.DictReader(io.StringIO(f.stdout)))
-    assert [r["row_number"] for r in rows] == ["2", "3"]
-    assert rows[0]["reason"] == "invalid email 'nope'" and rows[0]["First Name"] == "Bad"
-    assert rows[1]["email"] == "grace@example.com" and rows[1]["Score"] == "x" and "number" in rows[1]["reason"]
+    assert [r["roster_error"].split(":")[0] for r in rows] == ["row 2", "row 3"]
+    assert rows[0]["roster_error"] == "row 2: invalid email 'nope'" and rows[0]["First Name"] == "Bad"
+    assert rows[1]["Email"] == "grace@example.com" and rows[1]["Score"] == "x" and "number" in rows[1]["roster_error"]
 
 
 def test_roster_import_refused_file_exits_nonzero_with_one_line(team, tmp_path):

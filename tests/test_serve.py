@@ -9,13 +9,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 
+from tests.helpers import SERVE_WAIT_SECONDS, wait_for
 from tests.processes import stop_tree
 
 BIN = Path(sys.executable).parent
@@ -45,16 +45,19 @@ def served(tmp_path, team):
     )
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {token}"}
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
         try:
-            if httpx.get(f"{base}/contacts/imports", headers=headers, timeout=2).status_code == 200:
-                break
+            return httpx.get(f"{base}/contacts/imports", headers=headers, timeout=10).status_code == 200
         except httpx.HTTPError:
-            time.sleep(0.5)
-    else:
+            return proc.poll() is not None  # exited: stop waiting, and fail below
+
+    try:
+        wait_for(answers, "roster serve to answer", every=0.5)
+        assert proc.poll() is None, "roster serve exited"
+    except AssertionError as e:
         stop_tree(proc)
-        pytest.fail("roster serve did not answer: " + (tmp_path / "serve.log").read_text()[-2000:])
+        pytest.fail(f"{e}: " + (tmp_path / "serve.log").read_text()[-2000:])
     yield base, headers, proc, tmp_path
     stop_tree(proc)  # after a failed test too: no daemon or code server of ours left behind
 
@@ -65,13 +68,12 @@ def test_serve_runs_imports_posted_over_http_and_stops_on_sigterm(served):
     r = httpx.post(f"{base}/contacts/imports", headers=headers, files={"file": ("c.csv", csv, "text/csv")}, timeout=30)
     assert r.status_code in (200, 201), r.text
     import_id = r.json()["id"]
-    deadline = time.monotonic() + 120
-    status = None
-    while time.monotonic() < deadline:
-        status = httpx.get(f"{base}/contacts/imports/{import_id}", headers=headers, timeout=5).json()
-        if status["status"] in ("completed", "failed"):
-            break
-        time.sleep(1)
+
+    def ended() -> dict | None:
+        status = httpx.get(f"{base}/contacts/imports/{import_id}", headers=headers, timeout=30).json()
+        return status if status["status"] in ("completed", "failed") else None
+
+    status = wait_for(ended, "the import to end", timeout=SERVE_WAIT_SECONDS, every=0.5)
     assert status["status"] == "completed", (status, (tmp_path / "serve.log").read_text()[-3000:])
     assert status["counts"] == {"total": 2, "created": 1, "updated": 0, "skipped": 0, "failed": 1}
     # Its run ran in a worker the launcher started for it (pipelines/warm_run.py), whose pid it names.
@@ -88,7 +90,7 @@ def test_serve_runs_imports_posted_over_http_and_stops_on_sigterm(served):
     assert len(children) >= 3  # the API, the daemon and its code server at least
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
-    _, still = psutil.wait_procs(children, timeout=10)
+    _, still = psutil.wait_procs(children, timeout=60)
     assert still == []
 
 

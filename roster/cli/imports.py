@@ -167,9 +167,10 @@ def imports_failures(
     team: TeamOpt = "default",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
 ) -> None:
-    """Write the failed rows as CSV: row number, email, reason, then the row's original values.
+    """Write the failed rows as CSV: the row's original columns, then roster_error (row number and reason).
 
-    Cells a spreadsheet would run as a formula (=, +, -, @, tab, CR first) get a leading single quote."""
+    Fix them and import the file again: it maps as the original did. Cells a spreadsheet would run
+    as a formula (=, @, tab, CR first; + or - first unless a number follows) get a leading single quote."""
     service = _service()
     team_id = _team(service, team)
     if service.row(team_id, import_id) is None:

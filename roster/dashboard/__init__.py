@@ -74,6 +74,11 @@ def mount(app: FastAPI) -> None:
             return JSONResponse({"error": "sign in again"}, status_code=401)
         return RedirectResponse(PREFIX + "/sign-in", status_code=303)
 
+    async def root():
+        # The server's address opened in a browser: the dashboard (the API has nothing at /).
+        return RedirectResponse(PREFIX, status_code=303)
+
+    app.add_api_route("/", root, methods=["GET"], include_in_schema=False)
     app.include_router(router)
     app.add_exception_handler(SignInNeeded, sign_in_needed)
     app.add_middleware(SecurityHeaders)

@@ -6,12 +6,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from roster.mapping.system_columns import is_error_column
 from schemas.rules import PROPERTY_KEY, PROPERTY_KEY_RULE, is_email
 
 SINGLE = ("email", "first_name", "last_name", "unsubscribed")
 TYPES = ("string", "number", "boolean")
-# Below this a suggestion is shown as needing a look (Flatfile calls above 0.9 "strong").
+# Below this a suggestion that writes a contact field or an existing property is shown as needing
+# a look (Flatfile calls above 0.9 "strong"): a wrong one overwrites data the team has.
 CONFIDENT = 0.9
+# Below this any suggestion is shown as needing a look: the engine is guessing (an empty column,
+# email addresses in a second column, a field another column took).
+UNSURE = 0.6
+
+
+def needs_review(choice: str, confidence: float) -> bool:
+    """Whether the engine is really unsure: a new property named after its header is what it
+    says, and a left-out column is left out, so "check" is kept for the suggestions that could
+    write the wrong field."""
+    if choice == "ignore":
+        return False
+    return confidence < UNSURE or (choice != "new" and confidence < CONFIDENT)
 
 
 def choice_of(s: dict, existing: dict[str, str]) -> str:
@@ -22,7 +36,7 @@ def choice_of(s: dict, existing: dict[str, str]) -> str:
 
 
 def rows_for(suggestions: list[dict], samples: dict[str, list[str]], existing: dict[str, str]) -> list[dict]:
-    """One row per column, for the template."""
+    """One row per column, for the template; `samples` are each column's distinct values."""
     out = []
     for i, s in enumerate(suggestions):
         choice = choice_of(s, existing)
@@ -40,7 +54,7 @@ def rows_for(suggestions: list[dict], samples: dict[str, list[str]], existing: d
                 "new_key": s["property_key"] if choice == "new" else "",
                 "new_type": s.get("property_type") or "string",
                 "invert": bool(s.get("invert")),
-                "needs_review": float(s["confidence"]) < CONFIDENT and choice != "ignore",
+                "needs_review": needs_review(choice, float(s["confidence"])),
             }
         )
     return out
@@ -121,3 +135,36 @@ def email_checks(headers: list[str], rows: list[list[str]], column: str | None) 
         "invalid": sum(1 for v in values if v and not is_email(v)),
         "duplicates": duplicates,
     }
+
+
+def summary(rows: list[dict]) -> dict:
+    """What the import will do with the columns, as chosen: fields, existing and new properties,
+    and the columns left out."""
+    kept = [r for r in rows if r["include"] and r["choice"] != "ignore"]
+    return {
+        "fields": [r for r in kept if r["choice"] in SINGLE],
+        "existing": [r for r in kept if r["choice"].startswith("property:")],
+        "new": [r for r in kept if r["choice"] == "new"],
+        "ignored": [r for r in rows if r not in kept],
+        "check": [r for r in kept if r["needs_review"]],
+    }
+
+
+def own_headers(headers: list[str]) -> list[str]:
+    """The file's headers without Roster's error column (a failed-rows download re-uploaded)."""
+    return [h for h in headers if not is_error_column(h)]
+
+
+def refusal(head: dict, filename: str) -> str | None:
+    """Why an upload cannot be imported, said on the upload step before any review: no rows, or no
+    email address anywhere in the rows read (every contact needs one). None when it can."""
+    name = f"“{filename[:200]}”"
+    if not head["rows"]:
+        return f"{name} has a header row but no rows of contacts: there is nothing to import."
+    if not any(is_email(v.strip()) for r in head["rows"] for v in r):
+        columns = ", ".join(head["headers"][:12]) + (", …" if len(head["headers"]) > 12 else "")
+        return (
+            f"No column of {name} holds email addresses (in its first {len(head['rows']):,} rows), and every contact "
+            f"needs one. Its columns: {columns}."
+        )
+    return None

@@ -5,6 +5,7 @@ suggestions, the one options parser, and the store for the team's properties, se
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
@@ -21,12 +23,12 @@ from roster.api.http.ratelimit import SharedBuckets, client_address, limits
 from roster.api.http.uploads import max_upload_bytes, receive_upload
 from roster.csvfiles import FileRefused
 from roster.dashboard import HERE, PREFIX, drafts, review, sessions
-from roster.dashboard.view import import_view
+from roster.dashboard.view import import_view, queue_words
 from roster.database import get_engine
 from roster.importing.errors import ImportRefused
 from roster.importing.service import ImportService
 from roster.landing import FileTooLarge
-from roster.mapping.service import suggest_for_file
+from roster.mapping.service import suggest_for_sample
 from roster.settings import size_text
 from roster.store import dashboard_queries as queries
 from roster.store import dashboard_sessions, properties
@@ -237,6 +239,27 @@ def new_import(request: Request, who: Signed):
     return page(request, "new_import.html", who, limit=limit, limit_text=size_text(limit))
 
 
+def _import_view(who: Session, row: dict) -> dict:
+    """The import as the page and its poll show it: with its place in the queue while queued, and
+    its segments by name."""
+    imp = import_view(row)
+    engine = get_engine()
+    if row["status"] == "queued":
+        ahead = queries.queue_ahead(engine, who.team_id, str(row["id"]))
+        imp["progress"]["phase"] = queue_words(ahead)
+        imp["queue_position"] = len(ahead) + 1
+    elif row["status"] == "in_progress" and row.get("phase") == "staging":
+        # The counts move while rows are read: read so far, and of those failed so far (the
+        # import's own counts are written when it merges).
+        failed = queries.failed_so_far(engine, who.team_id, str(row["id"]))
+        read = int(row.get("rows_read") or 0)
+        imp["counts"] = imp["counts"] | {"total": read, "failed": failed}
+        imp["progress"]["phase"] += f" · {max(0, read - failed):,} valid, {failed:,} failed so far"
+    names = {s["id"]: s["name"] for s in queries.segments(engine, who.team_id)}
+    imp["segments"] = [names.get(str(s), "(a deleted segment)") for s in (row.get("options") or {}).get("segments") or []]
+    return imp
+
+
 @router.get("/imports/{import_id}", response_class=HTMLResponse)
 def one_import(request: Request, import_id: str, who: Signed):
     row = _row_or_404(who, import_id)
@@ -247,7 +270,7 @@ def one_import(request: Request, import_id: str, who: Signed):
         request,
         "import.html",
         who,
-        imp=import_view(row),
+        imp=_import_view(who, row),
         failures=failures,
         dagster_url=_dagster_url(request, row.get("run_id")),
         shown=FAILED_ROWS_SHOWN,
@@ -259,7 +282,7 @@ def import_status(import_id: str, who: Signed):
     row = _row_or_404(who, import_id)
     if row is None:
         return JSONResponse({"error": "not found"}, status_code=404)
-    return JSONResponse(import_view(row), headers={"cache-control": "no-store"})
+    return JSONResponse(jsonable_encoder(_import_view(who, row)), headers={"cache-control": "no-store"})
 
 
 @router.get("/imports/{import_id}/failures.csv")
@@ -298,26 +321,46 @@ async def upload(request: Request, who: Signed):
     if not sessions.csrf_ok(who.cookie, token):
         up.cleanup()
         return refuse("Your session expired: sign in again.", 403)
-    if up.path is None or up.size == 0:
+    if up.path is None:
         up.cleanup()
         return refuse("Choose a CSV file to upload.", 422)
+    if up.size == 0:
+        up.cleanup()
+        return refuse(
+            f"“{_shown_name(up.filename)}” is empty (0 bytes): choose a CSV with a header row and a row per contact.", 422
+        )
     draft = drafts.adopt(service.landing, who.team_id, up.path, Path(up.filename or "upload.csv").name)
     try:
-        await run_in_threadpool(drafts.preview, draft)
+        head = await run_in_threadpool(drafts.read_head, draft)
+        refusal = review.refusal(head, draft.filename)
     except FileRefused as e:
+        refusal = str(e)
+    if refusal:
         drafts.discard(draft)
-        return refuse(str(e), 422)
+        return refuse(refusal, 422)
     url = f"{PREFIX}/imports/review/{draft.id}"
     return JSONResponse({"review_url": url}) if wants_json else RedirectResponse(url, status_code=303)
 
 
+def _shown_name(filename: str | None) -> str:
+    return Path(filename or "upload.csv").name[:200]
+
+
 def _review_context(who: Session, draft: drafts.Draft, form=None) -> dict:
+    """The review page's content, from the upload's head as read once at upload (drafts.read_head):
+    the checks and the mapping suggestion both work from it."""
     engine = get_engine()
-    shown = drafts.preview(draft, rows=drafts.CHECK_ROWS)
+    head = drafts.read_head(draft)
     existing = properties.types(engine, who.team_id)
-    suggested = suggest_for_file(engine, who.team_id, draft.path, None, with_headers=True)
-    samples = {h: [r[i] for r in shown["rows"][:20] if i < len(r)] for i, h in enumerate(shown["headers"])}
-    rows = review.rows_for(suggested["suggestions"], samples, existing)
+    suggested = suggest_for_sample(
+        engine,
+        who.team_id,
+        head["headers"],
+        drafts.samples(head),
+        [{"key": k, "type": v} for k, v in existing.items()],
+        with_headers=True,
+    )
+    rows = review.rows_for(suggested["suggestions"], drafts.distinct_values(head), existing)
     if form is not None:  # a form sent back with a problem keeps what the person chose
         for row in rows:
             i = row["index"]
@@ -330,12 +373,17 @@ def _review_context(who: Session, draft: drafts.Draft, form=None) -> dict:
         for row in rows:
             row["include"] = row["choice"] != "ignore"
     email_column = next((r["column"] for r in rows if r["choice"] == "email" and r["include"]), None)
-    checks = review.email_checks(shown["headers"], shown["rows"], email_column)
-    shown = shown | {"rows": shown["rows"][: drafts.PREVIEW_ROWS]}
+    checks = review.email_checks(head["headers"], head["rows"], email_column)
+    shown = head | {"rows": head["rows"][: drafts.PREVIEW_ROWS]}
+    if form is not None:
+        chosen_segments = set(form.getlist("segment"))
+    else:  # the segments this team's last import of the same columns went to
+        chosen_segments = set(queries.last_segments_for_headers(engine, who.team_id, review.own_headers(head["headers"])))
     return {
         "draft": draft,
         "preview": shown,
         "rows": rows,
+        "summary": review.summary(rows),
         "notes": suggested.get("notes", []),
         "checks": checks,
         "existing": sorted(existing.items()),
@@ -343,9 +391,10 @@ def _review_context(who: Session, draft: drafts.Draft, form=None) -> dict:
         "topics": queries.topics(engine, who.team_id),
         "types": review.TYPES,
         "remembered": any(r["engine"] == "memory" for r in rows),
+        "remembered_segments": form is None and bool(chosen_segments),
         "chosen": {
             "on_conflict": (form or {}).get("on_conflict", "upsert"),
-            "segments": set(form.getlist("segment")) if form is not None else set(),
+            "segments": chosen_segments,
             "new_segment": (form or {}).get("new_segment", ""),
             "topics": {k[6:]: v for k, v in (form or {}).items() if k.startswith("topic_")},
             "resubscribe": (form or {}).get("resubscribe") == "on",
@@ -355,16 +404,23 @@ def _review_context(who: Session, draft: drafts.Draft, form=None) -> dict:
 
 @router.get("/imports/review/{draft_id}", response_class=HTMLResponse)
 async def review_page(request: Request, draft_id: str, who: Signed):
-    draft = drafts.find(_service().landing, who.team_id, draft_id)
+    landing = _service().landing
+    draft = drafts.find(landing, who.team_id, draft_id)
     if draft is None:
+        started = drafts.started_import(landing, who.team_id, draft_id)
+        if started:  # reviewed and started already (the back button, a bookmark): show that import
+            return RedirectResponse(f"{PREFIX}/imports/{started}", status_code=303)
         return page(request, "not_found.html", who, 404, what="upload (uploads wait a day for their review)")
+    t0 = time.perf_counter()
     try:
         context = await run_in_threadpool(_review_context, who, draft)
     except FileRefused as e:
         return page(
             request, "new_import.html", who, 422, error=str(e), limit=max_upload_bytes(), limit_text=size_text(max_upload_bytes())
         )
-    return page(request, "review.html", who, **context)
+    response = page(request, "review.html", who, **context)
+    response.headers["server-timing"] = f"app;dur={1000 * (time.perf_counter() - t0):.1f}"
+    return response
 
 
 @router.post("/imports/review/{draft_id}")
@@ -374,11 +430,14 @@ async def start_import(request: Request, draft_id: str, who: Signed):
     service = _service()
     draft = drafts.find(service.landing, who.team_id, draft_id)
     if draft is None:
+        started = drafts.started_import(service.landing, who.team_id, draft_id)
+        if started:  # a second press of Start, or a resent form: the import it started
+            return RedirectResponse(f"{PREFIX}/imports/{started}", status_code=303)
         return page(request, "not_found.html", who, 404, what="upload (uploads wait a day for their review)")
     engine = get_engine()
 
     def create() -> tuple[str | None, list[str]]:
-        headers = drafts.preview(draft, rows=0)["headers"]
+        headers = drafts.read_head(draft)["headers"]
         column_map, problems = review.column_map_from_form(form, headers, properties.types(engine, who.team_id))
         segments = [s for s in form.getlist("segment") if s]
         topics = [{"id": k[6:], "subscription": v} for k, v in form.items() if k.startswith("topic_") and v]
@@ -404,7 +463,7 @@ async def start_import(request: Request, draft_id: str, who: Signed):
             return None, [str(e)]
         except OSError:
             return None, ["The server could not store the file (its disk may be full): try again later."]
-        drafts.discard(draft)
+        drafts.mark_started(draft, import_id)
         service.submit(import_id)
         return import_id, []
 

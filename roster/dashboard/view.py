@@ -58,7 +58,27 @@ def progress(row: dict) -> dict:
         estimate = None
     if not estimate:
         return {"percent": None, "phase": f"Reading rows: {read:,} so far"}
-    return {"percent": min(90, round(90 * read / estimate)), "phase": f"Reading rows: {read:,} of about {estimate:,}"}
+    left = eta(row, read, estimate)
+    return {
+        "percent": min(90, round(90 * read / estimate)),
+        "phase": f"Reading rows: {read:,} of about {estimate:,}" + (f", {left}" if left else ""),
+    }
+
+
+def eta(row: dict, read: int, estimate: int, now: datetime | None = None) -> str | None:
+    """ "about N min left" for the reading, from the pace since the run really started; None until
+    there is a pace to go by (a few seconds and a thousand rows)."""
+    started = row.get("started_at")
+    if not started or read < 1000 or read >= estimate:
+        return None
+    elapsed = ((now or datetime.now(UTC)) - started).total_seconds()
+    if elapsed < 3:
+        return None
+    seconds = (estimate - read) * elapsed / read
+    if seconds < 60:
+        return "less than a minute left"
+    minutes = round(seconds / 60)
+    return f"about {minutes} min left" if minutes < 120 else f"about {minutes / 60:.0f} h left"
 
 
 def column_map_rows(cmap: dict | None) -> list[dict]:
@@ -75,6 +95,15 @@ def column_map_rows(cmap: dict | None) -> list[dict]:
     return out
 
 
+def _label(row: dict) -> str:
+    """Resend's status in words, or what happened to it after: cancelled, reverted."""
+    if row.get("cancelled_at") is not None:
+        return "Cancelled"
+    if row.get("reverted_at") is not None:
+        return "Reverted"
+    return LABELS.get(row["status"], row["status"])
+
+
 def import_view(row: dict) -> dict:
     api = render_import(row)
     info = row.get("file_info") or {}
@@ -82,7 +111,7 @@ def import_view(row: dict) -> dict:
     return api | {
         "filename": row.get("filename") or "(no name)",
         "source": row.get("source"),
-        "status_label": LABELS.get(row["status"], row["status"]),
+        "status_label": _label(row),
         "running": row["status"] in ("queued", "in_progress"),
         "created": when(row.get("created_at")),
         "started": when(row.get("started_at")),
@@ -102,3 +131,16 @@ def import_view(row: dict) -> dict:
         "reverted": row.get("reverted_at") is not None,
         "undo_dropped": row.get("undo_state") == "dropped",
     }
+
+
+def queue_words(ahead: list[dict]) -> str:
+    """Why a queued import waits: the team's imports run one at a time, so it waits for those
+    created before it; with none, for a free run (the server runs a few imports at once)."""
+    if not ahead:
+        return "Queued: waiting for a free run (the server runs a few imports at a time); it starts by itself"
+    first = next((a for a in ahead if a["status"] == "in_progress"), ahead[0])
+    more = len(ahead) - 1
+    words = f"Queued: waiting for your import “{first['filename'] or '(no name)'}” to finish"
+    if more:
+        words += f", then {more:,} more of your team's imports created before this one"
+    return words + " (a team's imports run one at a time)"

@@ -3,48 +3,54 @@
 Flat memory whatever the count: rows are read in keyset batches (roster/store/failures.py), each
 batch its own short query, so a slow client never holds a connection for its whole download.
 
-The CSV is what an operator opens in a spreadsheet "to fix and re-import", so every cell that a
-spreadsheet would run as a formula is neutralised (OWASP's CSV-injection advice), header names
-included. The JSON is data for programs and is left as it was in the file.
+The CSV is what an operator opens in a spreadsheet to fix and import again: the row's own columns
+under the file's own headers, in the file's order, values as they were, then one column,
+`roster_error`, saying which row failed and why. Re-uploaded, the file maps as the original did:
+the engines leave `roster_error` out, and the mapping remembered for the original headers is found
+for these headers too (roster/mapping/memory.py). Every cell a spreadsheet would run as a formula
+is neutralised (OWASP's CSV-injection advice), header names included; a plain number (-12.9145)
+or a phone number (+1 (415) 555-0100) is not a formula and is left as it was. The JSON is data
+for programs and is left as it was in the file.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 
 from sqlalchemy.engine import Engine
 
+from roster.mapping.system_columns import ERROR_COLUMN
 from roster.store import failures
 
 # A cell starting with one of these is a formula to Excel, LibreOffice or Google Sheets
 # (TAB and CR too: some strip them and then read what follows).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 BATCH = 2000
-# The columns Roster adds in front of the row's own; renamed when the file has a column of that name.
-FIXED = ("row_number", "email", "reason")
+# A sign then a number (-12.9145, +3, -1,234.50, 1e-3): a spreadsheet reads a number, runs nothing.
+SIGNED_NUMBER = re.compile(r"^[+-](\d+(\.\d+)?|\.\d+|\d{1,3}(,\d{3})+(\.\d+)?)([eE][+-]?\d+)?$")
+# An international phone number, +1 (415) 555-0100: digits, spaces, brackets, dots, dashes, with a
+# space or a bracket (so "+1-2-3" stays a sum, neutralised) and no letters or other operators.
+PHONE = re.compile(r"^\+\d[\d ()./-]*[ (][\d ()./-]*\d$")
 
 
 def formula_safe(value) -> str:
-    """The cell as text, with a leading single quote when a spreadsheet would run it as a formula.
-    The quote makes the cell text; the visible value is unchanged. (A negative number such as -5
-    is shown as '-5 too: that is OWASP's trade-off, and the value is text in this file anyway.)"""
+    """The cell as text, with a leading single quote when a spreadsheet would run it as a formula
+    (=, @, tab or CR first; + or - first unless a plain number or a phone number follows). The
+    quote makes the cell text; the visible value is unchanged."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
+    if not text.startswith(FORMULA_START):
+        return text
+    if text[0] in "+-" and (SIGNED_NUMBER.match(text) or (PHONE.match(text) and sum(c.isdigit() for c in text) >= 7)):
+        return text
+    return "'" + text
 
 
-def fixed_names(value_columns: list[str]) -> list[str]:
-    """Names for row_number, email and reason that no column of the file already has, so the
-    file's own columns keep their names (the export re-imports with the same column map)."""
-    taken = set(value_columns)
-    out = []
-    for name in FIXED:
-        while name in taken:
-            name = f"failure_{name}"
-        taken.add(name)
-        out.append(name)
-    return out
+def error_text(row_number: int, reason: str | None) -> str:
+    """The one cell Roster adds: which row of the uploaded file failed, and why."""
+    return f"row {row_number}: {reason or 'failed'}"
 
 
 def iter_failures(engine: Engine, import_id: str, team_id: int, after: int | None = None, batch: int = BATCH) -> Iterator[dict]:
@@ -69,13 +75,17 @@ def page(engine: Engine, import_id: str, team_id: int, limit: int, after: int | 
 
 
 def csv_chunks(engine: Engine, import_id: str, team_id: int) -> Iterator[str]:
-    """The failed rows as CSV text, a batch of rows per chunk: fixed columns, then the row's own."""
-    columns = failures.value_columns(engine, import_id, team_id)
+    """The failed rows as CSV text, a batch of rows per chunk: the row's own columns, then
+    `roster_error`. (A file that was itself a failed-rows download has the old `roster_error`:
+    the new one replaces it.)"""
+    columns = [c for c in failures.value_columns(engine, import_id, team_id) if c != ERROR_COLUMN]
     buf = io.StringIO(newline="")
     writer = csv.writer(buf)
-    writer.writerow([formula_safe(c) for c in fixed_names(columns) + columns])
+    writer.writerow([formula_safe(c) for c in [*columns, ERROR_COLUMN]])
     for rows in failures.batches(engine, import_id, team_id, columns, None, BATCH):
-        writer.writerows([number, *map(formula_safe, rest)] for number, *rest in rows)
+        writer.writerows(
+            [*map(formula_safe, values), formula_safe(error_text(number, reason))] for number, _, reason, *values in rows
+        )
         yield buf.getvalue()
         buf.seek(0)
         buf.truncate()

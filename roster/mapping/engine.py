@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from .models import ExistingProperty, Suggestion
 from .offline import suggest_offline
 from .openai_engine import ModelUnavailable, OpenAISettings, suggest_openai
+from .system_columns import is_error_column, system_column, tools_of
 
 log = logging.getLogger(__name__)
 SINGLE_USE = ("email", "first_name", "last_name", "unsubscribed")
@@ -115,7 +116,9 @@ def from_column_map(
             is_new_property=False,
             invert=False,
             confidence=1.0,
-            reason="left out of the mapping accepted before for these headers",
+            reason=f"the reason Roster gave in a failed-rows download; {reason}, which leaves it out"
+            if is_error_column(h)
+            else "left out of the mapping accepted before for these headers",
             engine=engine,
         )
         for h in headers
@@ -158,4 +161,18 @@ def suggest(
         notes.append(f"{e}; the offline engine answered instead")
         return Outcome(offline, notes)
     notes += [f"model suggestion for {d['column']!r} dropped: {d['why']}" for d in checked.dropped]
-    return Outcome(fill(checked.suggestions, headers, offline), notes)
+    return Outcome(_keep_bookkeeping_out(fill(checked.suggestions, headers, offline), offline), notes)
+
+
+def _keep_bookkeeping_out(chosen: list[Suggestion], offline: list[Suggestion]) -> list[Suggestion]:
+    """An export tool's bookkeeping column (system_columns.py) that the model made a NEW property
+    stays left out, as the offline engine says: a known name is surer than a guess, and a new
+    property per Mailchimp id or IP is what people untick by hand. A model's match to an existing
+    property or a contact field stands."""
+    tools = tools_of([s.column for s in offline])
+    return [
+        off
+        if off.target == "ignore" and s.is_new_property and (system_column(s.column, tools) or is_error_column(s.column))
+        else s
+        for s, off in zip(chosen, offline)
+    ]

@@ -8,9 +8,21 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from roster.store import mappings
-from roster.store.mappings import forget, headers_key, recall
+from roster.store.mappings import forget, headers_key
+
+from .system_columns import is_error_column
 
 __all__ = ["forget", "headers_key", "recall", "remember"]
+
+
+def recall(engine: Engine, team_id: int, headers: list[str]) -> dict | None:
+    """The map kept for these headers; for a failed-rows download (the original headers plus
+    `roster_error`), the original import's map, so fixing the rows and importing them again takes
+    no mapping work. The map names no `roster_error`, so that column is left out."""
+    found = mappings.recall(engine, team_id, headers)
+    if found is None and any(is_error_column(h) for h in headers):
+        found = mappings.recall(engine, team_id, [h for h in headers if not is_error_column(h)])
+    return found
 
 
 def remember(engine: Engine, team_id: int, headers: list[str], column_map: dict, source: str) -> None:

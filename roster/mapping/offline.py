@@ -17,6 +17,7 @@ from . import synonyms as S
 from .headers import HeaderInfo, analyze, consent_polarity, describe
 from .models import ExistingProperty, Suggestion
 from .normalize import squash, to_key, tokens
+from .system_columns import ERROR_COLUMN, is_error_column, system_column, tools_of
 from .values import ValueProfile, infer_type, looks_like_names, profile
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,50}$")
@@ -102,10 +103,25 @@ def _existing_candidates(
     return out
 
 
+@dataclass(frozen=True)
+class FileContext:
+    """What the other headers of the file say about one column."""
+
+    tools: frozenset[str] = frozenset()  # the tools the file is plainly an export of
+    has_country: bool = False  # another header names a country
+
+
+def _file_context(headers: list[str]) -> FileContext:
+    concepts = {(analyze(h).head.concept if analyze(h).head else None) for h in headers}
+    return FileContext(frozenset(tools_of(headers)), "country" in concepts)
+
+
 def _column_candidates(
-    header: str, index: int, values: list[str], existing: list[ExistingProperty]
+    header: str, index: int, values: list[str], existing: list[ExistingProperty], context: FileContext = FileContext()
 ) -> tuple[list[Candidate], Candidate]:
     """(ranked candidates, fallback used when all of them are taken)."""
+    if is_error_column(header):
+        return [], Candidate("ignore", 1.0, f"'{ERROR_COLUMN}' is the reason Roster gave in a failed-rows download: left out")
     prof = profile(values)
     info = analyze(header)
     concept = info.head.concept if info.head else None
@@ -118,6 +134,14 @@ def _column_candidates(
 
     if not header.strip() and prof.empty:
         return [], Candidate("ignore", 0.9, "column has neither a header nor values")
+
+    # 0. The exporting tool's own bookkeeping (ids, logged IPs, offsets, internal timestamps,
+    # ratings), known by name: left out, unless the team already has a property of exactly that
+    # name. (An IP column by values alone, "Last IP", may be the team's own data: kept.)
+    tool_column = system_column(header, context.tools)
+    if tool_column is not None:
+        exact = [c for c in _existing_candidates(header, info, prof, None, existing) if c.confidence >= 0.97]
+        return exact, Candidate("ignore", 0.9, tool_column.reason(header))
 
     def new_prop(conf: float, reason: str, t: str | None = None) -> Candidate:
         return Candidate("property", conf, reason, ptype=t or ptype, new_key=new_key)
@@ -212,7 +236,14 @@ def _column_candidates(
         cands += _existing_candidates(header, info, prof, concept, existing)
 
     # 5. Otherwise a new property named after the header.
-    if concept == "full_name":
+    if concept is None and not info.id_like and prof.nonempty >= 3 and prof.country_code >= 0.9 and not context.has_country:
+        # "CC" in a Mailchimp export: two-letter country codes are the contact's country.
+        country = Candidate(
+            "property", 0.8, f"values of '{header}' are ISO country codes: a new text property 'country'", ptype="string"
+        )
+        country.new_key = "country"
+        fb = country
+    elif concept == "full_name":
         fb = new_prop(
             0.75, f"header '{header}' is a full name (not split into first/last); kept as a new text property", "string"
         )
@@ -259,6 +290,7 @@ def _unique_key(base: str, used: set[str]) -> str:
 def suggest_offline(headers: list[str], samples: dict[str, list[str]], existing: list[ExistingProperty]) -> list[Suggestion]:
     """One Suggestion per header, in header order."""
     existing_keys = {p.key for p in existing}
+    context = _file_context(headers)
     all_cands, fallbacks = [], []
     seen: set[str] = set()
     for i, h in enumerate(headers):
@@ -267,7 +299,7 @@ def suggest_offline(headers: list[str], samples: dict[str, list[str]], existing:
             fallbacks.append(Candidate("ignore", 0.9, f"header '{h}' appears more than once; only the first is used"))
             continue
         seen.add(h)
-        cands, fb = _column_candidates(h, i, list(samples.get(h, [])), existing)
+        cands, fb = _column_candidates(h, i, list(samples.get(h, [])), existing, context)
         all_cands.append(cands)
         fallbacks.append(fb)
     chosen = _assign(all_cands, fallbacks)

@@ -117,6 +117,35 @@ def suggest_for_file(
     engine answers. Raises roster.csvfiles.FileRefused for a file no import could read.
     Returns {"column_map": ..., "suggestions": [...]} (plus "headers" and "notes" with with_headers).
     """
+    with tempfile.TemporaryDirectory(prefix="roster-mapping-") as tmp:
+        headers, samples = read_file_sample(Path(path), Path(tmp))
+    return suggest_for_sample(
+        engine,
+        team_id,
+        headers,
+        samples,
+        existing,
+        mapper=mapper,
+        use_memory=use_memory,
+        with_headers=with_headers,
+        model_mapping=model_mapping,
+    )
+
+
+def suggest_for_sample(
+    engine: Engine | None,
+    team_id: int | None,
+    headers: list[str],
+    samples: dict[str, list[str]],
+    existing: list[ExistingProperty] | list[dict] | None = None,
+    *,
+    mapper=None,
+    use_memory: bool = True,
+    with_headers: bool = False,
+    model_mapping: bool | None = None,
+) -> dict:
+    """suggest_for_file for a file already read: its headers and each column's first values (the
+    dashboard reads an upload's head once and hands it to both its checks and this)."""
     from .engine import suggest
     from .memory import recall
 
@@ -125,8 +154,6 @@ def suggest_for_file(
     props = [
         p if isinstance(p, ExistingProperty) else ExistingProperty(str(p["key"]), str(p.get("type", "string"))) for p in existing
     ]
-    with tempfile.TemporaryDirectory(prefix="roster-mapping-") as tmp:
-        headers, samples = read_file_sample(Path(path), Path(tmp))
     remembered = None
     if use_memory and engine is not None and team_id is not None:
         remembered = recall(engine, team_id, headers)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 
 from schemas import tables as t
@@ -71,3 +72,52 @@ def topics(engine: Engine, team_id: int) -> list[dict]:
             sa.select(tp.c.id, tp.c.name, tp.c.default_subscription).where(tp.c.team_id == team_id).order_by(tp.c.name)
         ).all()
     return [{"id": str(r.id), "name": r.name, "default_subscription": r.default_subscription} for r in rows]
+
+
+def last_segments_for_headers(engine: Engine, team_id: int, headers: list[str], recent: int = 200) -> list[str]:
+    """The segments the team's latest import of a file with these columns (in any order) went to,
+    among its `recent` latest imports: the review preselects them, as it does the column map."""
+    wanted = sorted(set(headers))
+    latest = (
+        sa.select(ci.c.file_info, ci.c.options)
+        .where(ci.c.team_id == team_id)
+        .order_by(ci.c.created_at.desc())
+        .limit(recent)
+        .subquery()
+    )
+    found = sa.cast(wanted, JSONB)
+    query = (
+        sa.select(latest.c.options)
+        .where(latest.c.file_info["headers"].op("@>")(found), found.op("@>")(latest.c.file_info["headers"]))
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        options = conn.execute(query).scalar()
+    live = {s["id"] for s in segments(engine, team_id)}
+    return [str(s) for s in ((options or {}).get("segments") or []) if str(s) in live]
+
+
+def queue_ahead(engine: Engine, team_id: int, import_id: str) -> list[dict]:
+    """The team's unfinished imports created before this queued one, oldest first: the team's runs
+    go one at a time (dagster.yaml's per-team limit), so these run before it."""
+    this = sa.select(ci.c.created_at).where(ci.c.id == import_id, ci.c.team_id == team_id).scalar_subquery()
+    query = (
+        sa.select(ci.c.id, ci.c.filename, ci.c.status, ci.c.created_at)
+        .where(ci.c.team_id == team_id, ci.c.status.in_(UNFINISHED), ci.c.id != import_id, ci.c.created_at < this)
+        .order_by(ci.c.created_at, ci.c.id)
+    )
+    with engine.connect() as conn:
+        return [dict(r, id=str(r["id"])) for r in conn.execute(query).mappings()]
+
+
+def failed_so_far(engine: Engine, team_id: int, import_id: str) -> int:
+    """The rows of the team's import recorded as failed so far (while its rows are read, before
+    the import's own counts are written)."""
+    f = t.contact_import_failures
+    query = (
+        sa.select(sa.func.count())
+        .select_from(f)
+        .where(f.c.import_id == import_id, sa.exists().where(ci.c.id == import_id, ci.c.team_id == team_id))
+    )
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())

@@ -1,6 +1,6 @@
 """Undo an import: what its merge changed, recorded in the merge's transaction, and the revert.
 
-The record (tables import_undo*): for each contact the merge created or updated, its values before
+The record (tables import_undo*): for each contact the merge created or changed, its values before
 and the version the merge left it at; the memberships the merge added; the topic subscriptions it
 added or changed, with the one before. The merge writes it set-based, in its own statement
 (merge_ctes): a sub-statement of a data-modifying WITH sees the table as it was before the
@@ -39,7 +39,8 @@ REASONS = {
 def merge_ctes() -> str:
     """The merge statement's extra sub-statements that record the undo (binds :undo_import, :team).
 
-    Needs from the merge: `m` returning id, inserted, email, version (after); `in_segments`
+    Needs from the merge: `m` returning id, inserted, email, version, first_name, last_name,
+    unsubscribed, properties (after); `in_segments`
     returning contact_id, segment_id (the memberships added); `in_topics` returning contact_id,
     topic_id (the subscriptions added or changed). `exact` is false when another transaction
     wrote the contact between the statement's snapshot and the upsert's row lock (the version
@@ -53,6 +54,12 @@ def merge_ctes() -> str:
                  m.inserted OR coalesce(before.version = m.version - 1, false),
                  before.first_name, before.last_name, before.unsubscribed, before.properties
           FROM m LEFT JOIN contacts before ON NOT m.inserted AND before.id = m.id AND before.team_id = :team
+          -- Only what a revert has something to do for: a contact updated to the values it had
+          -- (the same file again) needs no record, unless the import added memberships to it.
+          WHERE m.inserted OR before.version IS DISTINCT FROM m.version - 1
+             OR before.first_name IS DISTINCT FROM m.first_name OR before.last_name IS DISTINCT FROM m.last_name
+             OR before.unsubscribed IS DISTINCT FROM m.unsubscribed OR before.properties IS DISTINCT FROM m.properties
+             OR m.id IN (SELECT contact_id FROM in_segments) OR m.id IN (SELECT contact_id FROM in_topics)
         ), undo_segments AS (
           INSERT INTO import_undo_segments (import_id, contact_id, segment_id)
           SELECT CAST(:undo_import AS uuid), contact_id, segment_id FROM in_segments

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
+from tests.helpers import WAIT_SECONDS, wait_for
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENV_BIN = os.path.join(REPO, ".venv", "bin")
 
@@ -33,7 +35,7 @@ def serve(app):
     thread = threading.Thread(target=server.run, daemon=True, name=f"uvicorn-{port}")
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + WAIT_SECONDS
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("uvicorn did not start")
@@ -75,15 +77,17 @@ def http(api_url, api_key):
         yield c
 
 
-def wait_done(http: httpx.Client, import_id: str, timeout: float = 90) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        body = http.get(f"/contacts/imports/{import_id}").json()
-        if body.get("status") in ("completed", "failed"):
-            return body
-        if time.monotonic() > deadline:
-            raise AssertionError(f"import {import_id} still {body.get('status')}")
-        time.sleep(0.2)
+def wait_done(http: httpx.Client, import_id: str, timeout: float = WAIT_SECONDS) -> dict:
+    seen: list[dict] = [{}]
+
+    def ended() -> dict | None:
+        seen[0] = http.get(f"/contacts/imports/{import_id}").json()
+        return seen[0] if seen[0].get("status") in ("completed", "failed") else None
+
+    try:
+        return wait_for(ended, f"import {import_id} to end", timeout=timeout, every=0.2)
+    except AssertionError as e:
+        raise AssertionError(f"{e}: still {seen[0].get('status')}") from None
 
 
 def csv_bytes(header: list[str], rows: list[list]) -> bytes:

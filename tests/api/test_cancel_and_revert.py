@@ -229,3 +229,17 @@ def test_openapi_documents_cancel_and_revert(http):
         assert "post" in paths[path]
     assert "get" in paths["/contacts/imports/{import_id}/revert/conflicts"]
     assert os.environ.get("ROSTER_LAUNCH") == "inline"
+
+
+def test_the_same_file_again_keeps_no_undo_for_unchanged_contacts(http, engine):
+    rows = [["same@x.io", "Sam", "basic", ""], ["also@x.io", "Al", "", ""]]
+    _import(http, rows)
+    again = _import(http, rows)
+    assert again["counts"]["updated"] == 2
+    with engine.connect() as conn:
+        kept = conn.execute(sa.text("SELECT count(*) FROM import_undo WHERE import_id = :i"), {"i": again["id"]}).scalar()
+    assert kept == 0  # nothing to put back: updated to the values they had
+    http.patch("/contacts/same@x.io", json={"first_name": "Samuel"}).raise_for_status()
+    result = http.post(f"/contacts/imports/{again['id']}/revert").json()["revert"]
+    assert (result["restored"], result["deleted"], result["left_unchanged"]) == (0, 0, 0)
+    assert _contact(http, "same@x.io")["first_name"] == "Samuel"

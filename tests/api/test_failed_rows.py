@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -17,8 +18,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from roster.importing.failed_rows import FORMULA_START, fixed_names, formula_safe
+from roster.importing.failed_rows import FORMULA_START, error_text, formula_safe
 from tests.api.conftest import VENV_BIN, csv_bytes, free_port, wait_done
+from tests.helpers import WAIT_SECONDS
 
 # Cells a spreadsheet runs as formulas (FAULTS 8, probes 2.17 and 2.19).
 HOSTILE = ['=HYPERLINK("http://evil.example","x")', "=cmd|' /C calc'!A0", "+1+2", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1"]
@@ -33,14 +35,24 @@ def _assert_no_formula(rows: list[list[str]]) -> None:
 def test_formula_safe():
     assert formula_safe("=1+1") == "'=1+1"
     assert formula_safe("\t=1") == "'\t=1" and formula_safe("\r=1") == "'\r=1"
-    assert formula_safe("-5") == "'-5" and formula_safe("@x") == "'@x" and formula_safe("+x") == "'+x"
+    assert formula_safe("@x") == "'@x" and formula_safe("+x") == "'+x"
     assert formula_safe("ann@example.com") == "ann@example.com" and formula_safe(None) == "" and formula_safe(3) == "3"
     assert formula_safe(" =1") == " =1"  # not a formula to any spreadsheet: left alone
 
 
-def test_fixed_columns_never_repeat_a_file_column():
-    assert fixed_names(["Email", "Name"]) == ["row_number", "email", "reason"]
-    assert fixed_names(["email", "reason", "failure_email"]) == ["row_number", "failure_failure_email", "failure_reason"]
+@pytest.mark.parametrize("value", ["-5", "-12.9145", "+3", "-.5", "-1,234.50", "+1e-3", "+1 (415) 555-0100", "+44 20 7946 0958"])
+def test_plain_numbers_and_phone_numbers_come_back_as_they_were(value):
+    # Issue 21: a quote before them changed the file a person fixes and imports again.
+    assert formula_safe(value) == value
+
+
+@pytest.mark.parametrize("value", ["+1+2", "-2+3", "-1-2", "+1-2-3-4-5-6-7", "-A1", "+cmd|' /C calc'!A0", "-1.234,50", "+SUM(1)"])
+def test_signs_before_anything_but_a_number_are_neutralised(value):
+    assert formula_safe(value) == "'" + value
+
+
+def test_the_error_cell_names_the_row_and_the_reason():
+    assert error_text(7, "invalid email 'x'") == "row 7: invalid email 'x'"
 
 
 def test_failures_csv_neutralises_formulas_and_has_each_header_once(http):
@@ -54,14 +66,15 @@ def test_failures_csv_neutralises_formulas_and_has_each_header_once(http):
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/csv")
     table = list(csv.reader(io.StringIO(resp.text)))
     head, body = table[0], table[1:]
-    # FAULTS 8: `email` was there twice (Roster's column and the file's)
+    # FAULTS 8: `email` was there twice (Roster's column and the file's). Issue 21: the file's own
+    # columns under their own names, then one error column.
     assert len(head) == len(set(head)), head
-    assert head == ["row_number", "failure_email", "reason", "email", "notes", "'=HEADER()", "'+plan"]
+    assert head == ["email", "notes", "'=HEADER()", "'+plan", "roster_error"]
     _assert_no_formula(table)
     assert len(body) == len(HOSTILE)
-    by_row = {int(r[0]): r for r in body}
+    by_row = {int(re.match(r"row (\d+): ", r[4]).group(1)): r for r in body}
     for i, value in enumerate(HOSTILE, start=1):
-        assert by_row[i][3] == "'" + value and by_row[i][4] == "'" + value  # the value itself is kept after the quote
+        assert by_row[i][0] == "'" + value and by_row[i][1] == "'" + value  # the value itself is kept after the quote
 
     # JSON is data for programs: unchanged, and paginated
     page = http.get(
@@ -97,7 +110,7 @@ def test_cli_failures_export_is_the_same_safe_csv(http, api_key, engine, tmp_pat
     assert p.returncode == 0, p.stderr
     table = list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8"), newline="")))
     _assert_no_formula(table)
-    assert table[0] == ["row_number", "email", "reason", "Email", "Notes"]
+    assert table[0] == ["Email", "Notes", "roster_error"]
     assert len(table) == 1 + len(HOSTILE)
     api_text = http.get(f"/contacts/imports/{created['id']}/failures").text
     assert list(csv.reader(io.StringIO(api_text, newline=""))) == table
@@ -169,7 +182,7 @@ def server_process(database, tmp_path):
         stderr=open(tmp_path / "uvicorn.log", "wb"),
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + WAIT_SECONDS
     while True:
         try:
             httpx.get(f"{url}/openapi.json", timeout=2)
@@ -190,43 +203,57 @@ def test_many_failed_rows_stream_at_flat_memory_without_holding_up_others(many_f
     """FAULTS 4 (probes 3.18-3.20): one CSV GET of 1M failed rows took the API +2.7 GiB, the JSON GET
     +3.2 GiB in one unpaginated response, and another team waited up to 5 s. Here 300k rows (about
     85 MB of CSV; the old code needed ~800 MB for that): the server's peak RSS may grow by a generous
-    150 MB at most, and another team's requests answer while slow downloads run."""
+    150 MB at most over its own peak before the downloads, and another team's requests are answered
+    while three downloads stand open in the middle of their files. How long the other team waits is
+    a number for a quiet machine, measured by bench/failures_export.py, not asserted here."""
     key, import_id = many_failures
     url, pid = server_process
     auth = {"Authorization": f"Bearer {key}"}
     other = {"Authorization": f"Bearer {make_key()}"}
-    httpx.get(f"{url}/contacts/imports", headers=other, timeout=30)  # warm: imports, pool, first queries
+    httpx.get(f"{url}/contacts/imports", headers=other, timeout=60)  # warm: imports, pool, first queries
     before = _vm(pid, "VmHWM")
 
-    # Three slow readers at once (as probe 3.20), and another team timing its requests meanwhile.
+    # Three readers at once (as probe 3.20), each stopped after its first chunk until the other
+    # team has been answered: the server holds three exports open mid-file meanwhile.
     sizes: list[int] = []
     first_lines: list[str] = []
+    errors: list[BaseException] = []
+    mid_file = threading.Barrier(4)
+    go_on = threading.Event()
 
-    def slow_download():
-        with httpx.stream("GET", f"{url}/contacts/imports/{import_id}/failures", headers=auth, timeout=300) as r:
-            assert r.status_code == 200
-            size, head = 0, b""
-            for chunk in r.iter_raw(1 << 16):
-                if not head:
-                    head = chunk[:1000]
-                size += len(chunk)
-                time.sleep(0.002)
-        sizes.append(size)
-        first_lines.append(head.decode().splitlines()[1])
+    def download():
+        try:
+            with httpx.stream("GET", f"{url}/contacts/imports/{import_id}/failures", headers=auth, timeout=300) as r:
+                assert r.status_code == 200
+                size, head = 0, b""
+                for chunk in r.iter_raw(1 << 16):
+                    if not head:
+                        head = chunk[:1000]
+                        mid_file.wait(timeout=WAIT_SECONDS)
+                        go_on.wait(timeout=WAIT_SECONDS)
+                    size += len(chunk)
+            sizes.append(size)
+            first_lines.append(head.decode().splitlines()[1])
+        except BaseException as e:
+            errors.append(e)
+            mid_file.abort()  # the test stops waiting for this reader
 
-    readers = [threading.Thread(target=slow_download) for _ in range(3)]
+    readers = [threading.Thread(target=download) for _ in range(3)]
     for th in readers:
         th.start()
-    waits = []
-    while any(th.is_alive() for th in readers):
-        t0 = time.monotonic()
-        assert httpx.get(f"{url}/contacts/imports", headers=other, timeout=30).status_code == 200
-        waits.append(time.monotonic() - t0)
-        time.sleep(0.1)
-    for th in readers:
-        th.join()
+    try:
+        mid_file.wait(timeout=WAIT_SECONDS)
+        for _ in range(5):
+            assert httpx.get(f"{url}/contacts/imports", headers=other, timeout=WAIT_SECONDS).status_code == 200
+    except threading.BrokenBarrierError:
+        pass  # a reader failed: its error is asserted below
+    finally:
+        go_on.set()
+        for th in readers:
+            th.join(timeout=WAIT_SECONDS)
+    assert not errors, errors
     assert len(sizes) == 3 and min(sizes) > 60_000_000, sizes
-    assert first_lines[0] == "1,user1#example.com,invalid email 'user1#example.com',user1#example.com,'=Name 1," + "n" * 200
+    assert first_lines[0] == "user1#example.com,'=Name 1," + "n" * 200 + ",row 1: invalid email 'user1#example.com'"
 
     # JSON: a page at a time, never the whole list
     page = httpx.get(
@@ -246,8 +273,3 @@ def test_many_failed_rows_stream_at_flat_memory_without_holding_up_others(many_f
 
     grown = _vm(pid, "VmHWM") - before
     assert grown < 150 * 1024 * 1024, f"the API's peak RSS grew by {grown / 2**20:.0f} MiB"
-    # Generous for a shared 2-core machine; before, the other team waited up to 5 s.
-    waits.sort()
-    assert waits[len(waits) // 2] < 0.5 and waits[-1] < 3.0, (
-        f"another team waited {waits[len(waits) // 2]:.2f} s (median), up to {waits[-1]:.2f} s"
-    )

@@ -10,6 +10,7 @@ import anyio
 import pytest
 
 from tests.api.conftest import VENV_BIN, csv_bytes
+from tests.helpers import WAIT_SECONDS
 
 
 def _payload(result) -> dict:
@@ -92,7 +93,7 @@ def test_mcp_tools_over_stdio(mcp_env, tmp_path):
             )
             from_text = _payload(await client.call_tool("create-contact-import", {"content": "email\nc@example.com\n"}))
             for import_id, created_count in ((created["id"], 2), (from_text["id"], 1)):
-                deadline = time.monotonic() + 90
+                deadline = time.monotonic() + WAIT_SECONDS
                 while True:
                     got = _payload(await client.call_tool("get-contact-import", {"id": import_id}))
                     if got["status"] in ("completed", "failed") or time.monotonic() > deadline:

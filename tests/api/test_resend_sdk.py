@@ -63,7 +63,7 @@ def test_resend_sdk_import_completes_with_exact_counts(resend_client, http):
     failures = http.get(f"/contacts/imports/{created['id']}/failures", headers={"Accept": "application/json"}).json()
     assert [f["row_number"] for f in failures["data"]] == [2, 3]
     csv_text = http.get(f"/contacts/imports/{created['id']}/failures").text
-    assert csv_text.splitlines()[0].startswith("row_number,email,reason")
+    assert csv_text.splitlines()[0] == "Email,First Name,Last Name,Plan,Seats,roster_error"
 
 
 def test_resend_sdk_resources(resend_client):

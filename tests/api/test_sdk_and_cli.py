@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 from tests.api.conftest import VENV_BIN, csv_bytes
+from tests.helpers import WAIT_SECONDS
 
 ROWS = [["Ann@example.com", "Ann", "gold"], ["bob@example.com", "Bob", "silver"], ["bad-email", "X", "none"]]
 COLUMN_MAP = {"email": "Email", "first_name": "Name", "properties": {"tier": {"column": "Tier"}}}
@@ -24,7 +25,7 @@ def test_sync_sdk(api_url, api_key, tmp_path):
         created = client.contacts.imports.create(file=path, column_map=COLUMN_MAP, on_conflict="upsert", segments=[seg.id])
         seen: list[str] = []
         done = client.contacts.imports.wait(
-            created.id, on_progress=lambda i: seen.append(i.status), poll_interval=0.2, timeout=90
+            created.id, on_progress=lambda i: seen.append(i.status), poll_interval=0.2, timeout=WAIT_SECONDS
         )
         assert done.status == "completed" and seen[-1] == "completed"
         assert (done.counts.total, done.counts.created, done.counts.failed) == (3, 2, 1)
@@ -83,7 +84,7 @@ def test_async_sdk(api_url, api_key):
     async def main():
         async with AsyncRoster(api_key=api_key, base_url=api_url) as client:
             created = await client.contacts.imports.create(file=csv_bytes(["email"], [["x@example.com"], ["y@example.com"]]))
-            done = await client.contacts.imports.wait(created.id, poll_interval=0.2, timeout=90)
+            done = await client.contacts.imports.wait(created.id, poll_interval=0.2, timeout=WAIT_SECONDS)
             assert done.counts.created == 2
             page = await client.contacts.list(limit=1)
             assert len(page) == 1 and page.has_more

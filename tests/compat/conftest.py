@@ -14,13 +14,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.helpers import SERVE_WAIT_SECONDS, wait_for
 from tests.processes import stop_tree
 
 BIN = Path(sys.executable).parent
@@ -79,17 +79,20 @@ def roster_server(database):
         stderr=log.open("w"),
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
+
+    def answers() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError("roster serve exited")
         try:
-            if httpx.get(f"{base}/openapi.json", timeout=2).status_code == 200:
-                break
+            return httpx.get(f"{base}/openapi.json", timeout=10).status_code == 200
         except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_tree(proc)
-            pytest.fail("roster serve did not answer: " + log.read_text()[-3000:])
-        time.sleep(0.5)
+            return False
+
+    try:
+        wait_for(answers, "roster serve to answer", every=0.5)
+    except AssertionError as e:
+        stop_tree(proc)
+        pytest.fail(f"{e}: " + log.read_text()[-3000:])
     yield {"url": base, "log": log}
     stop_tree(proc)
 
@@ -125,15 +128,17 @@ def node_env(tools, roster_server, key: str, home: Path) -> dict:
     }
 
 
-def wait_until_done(get_status, timeout: float = 240, log: Path | None = None) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        current = get_status()
-        if current.get("status") in ("completed", "failed"):
-            return current
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the import is still {current.get('status')}: " + (log.read_text()[-2000:] if log else ""))
-        time.sleep(0.5)
+def wait_until_done(get_status, timeout: float = SERVE_WAIT_SECONDS, log: Path | None = None) -> dict:
+    seen: list[dict] = []
+
+    def ended() -> dict | None:
+        seen[:] = [get_status()]
+        return seen[0] if seen[0].get("status") in ("completed", "failed") else None
+
+    try:
+        return wait_for(ended, "the import to end", timeout=timeout, every=0.5)
+    except AssertionError as e:
+        raise AssertionError(f"{e}; it is still {seen[0].get('status')}: " + (log.read_text()[-2000:] if log else "")) from None
 
 
 def check_round_trip(result: dict) -> None:

@@ -20,6 +20,7 @@ from tests.compat.conftest import (
     node_env,
     wait_until_done,
 )
+from tests.helpers import SERVE_WAIT_SECONDS
 
 
 def test_python_sdk(roster_server, team_key, people_csv):
@@ -190,7 +191,7 @@ def test_resend_mcp_server(node_tools, roster_server, team_key, people_csv, tmp_
             },
         )
         import_id = _field(created, "Import ID")
-        with anyio.fail_after(240):
+        with anyio.fail_after(SERVE_WAIT_SECONDS):
             while True:
                 got = await call(client, "get-contact-import", {"id": import_id})
                 if _field(got, "Status") in ("completed", "failed"):

@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers import WAIT_SECONDS
+
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
@@ -69,7 +71,7 @@ def server(database, tmp_path_factory):
             stderr=log,
         )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + WAIT_SECONDS
     while True:
         try:
             if httpx.get(base + "/dashboard/sign-in", timeout=2).status_code == 200:
@@ -144,13 +146,36 @@ def sign_in(page, server: str, key: str) -> None:
     page.wait_for_url("**/dashboard/imports")
 
 
+def axe_findings(page, impacts=("serious", "critical")) -> list[str]:
+    """The page's accessibility findings of these impacts, by axe-core (the axe.min.js that the
+    PyPI package axe-playwright-python ships, installed with the test extras; nothing is fetched)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:5]}"
+        for v in results.response["violations"]
+        if v.get("impact") in impacts
+    ]
+
+
+def upload(page, server: str, path) -> None:
+    """Upload a file on the New import page; waits for the review page."""
+    page.goto(server + "/dashboard/imports/new")
+    page.get_by_label("Choose a file or drop it here").set_input_files(str(path))
+    page.get_by_role("button", name="Upload and review").click()
+    page.wait_for_url("**/dashboard/imports/review/*")
+
+
 def http_sign_in(client: httpx.Client, key: str) -> httpx.Response:
     """Sign in as a browser's form does: the sign-in page first (its pre-session cookie and the
     form's token), then the post, from this server's own origin."""
     import re
 
     form = client.get("/dashboard/sign-in")
-    token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    found = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert found, (form.status_code, form.text[:500])
+    token = found.group(1)
     return client.post(
         "/dashboard/sign-in", data={"api_key": key, "csrf": token}, headers={"origin": str(client.base_url).rstrip("/")}
     )

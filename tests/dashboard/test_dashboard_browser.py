@@ -36,7 +36,7 @@ def messy_csv(path) -> None:
 
 
 def row_of(page, column: str):
-    return page.locator(f"li.maprow[data-column='{column}']")
+    return page.locator(f"tr.maprow[data-column='{column}']")
 
 
 def test_the_whole_path_from_upload_to_failed_rows(server, page, make_team_key, engine, tmp_path):
@@ -97,8 +97,10 @@ def test_the_whole_path_from_upload_to_failed_rows(server, page, make_team_key, 
     with page.expect_download() as download:
         page.get_by_role("link", name="Download failed rows (CSV)").click()
     body = list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
-    assert [r["email"] for r in body] == ["not-an-email", ""]
-    assert all(r["reason"] for r in body) and body[0]["Firma"] == "X"
+    # The file's own columns under its own headers, values as they were, and one error column.
+    assert list(body[0]) == [*HEADER, "roster_error"]
+    assert [r["E-Mail-Adresse"] for r in body] == ["not-an-email", ""]
+    assert [r["roster_error"].split(":")[0] for r in body] == ["row 7", "row 8"] and body[0]["Firma"] == "X"
 
     # What landed: the reviewed map, not the suggested one.
     with engine.connect() as conn:

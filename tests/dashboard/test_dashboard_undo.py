@@ -45,6 +45,7 @@ def test_revert_button_asks_then_undoes_the_import(server, page, make_team_key, 
     assert "2 contacts it created deleted" in page.locator("#reverted").inner_text()
     assert _contacts(engine, team_id) == []
     assert page.get_by_role("button", name="Revert import").count() == 0
+    assert page.locator("#status").inner_text() == "Reverted"
 
 
 def test_cancel_button_on_a_queued_import(server, page, make_team_key, engine, tmp_path):
@@ -62,6 +63,7 @@ def test_cancel_button_on_a_queued_import(server, page, make_team_key, engine, t
     page.get_by_role("button", name="Cancel import").click()
     page.locator("#cancelled").wait_for()
     assert "nothing was imported" in page.locator("#cancelled").inner_text()
+    assert page.locator("#status").inner_text() == "Cancelled"
     with engine.connect() as conn:
         row = conn.execute(sa.text("SELECT status, cancelled_at FROM contact_imports WHERE id = :i"), {"i": import_id}).one()
     assert row.status == "failed" and row.cancelled_at is not None

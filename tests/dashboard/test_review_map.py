@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from roster.dashboard import review, sessions
 
 HEADERS = ["Mail", "Vorname", "Firma", "Opt-in", "Notes"]
@@ -79,7 +81,44 @@ def test_rows_for_marks_weak_suggestions_and_new_properties():
     ]
     rows = review.rows_for(suggestions, {"Mail": ["a@x.io", ""]}, {})
     assert rows[0]["choice"] == "email" and not rows[0]["needs_review"] and rows[0]["samples"] == ["a@x.io"]
-    assert rows[1]["choice"] == "new" and rows[1]["new_key"] == "ltv" and rows[1]["needs_review"]
+    # A new property named after its header is what it says: not "check" (issue 21: 18 of 21
+    # Mailchimp columns were flagged, so the flag meant little).
+    assert rows[1]["choice"] == "new" and rows[1]["new_key"] == "ltv" and not rows[1]["needs_review"]
+
+
+@pytest.mark.parametrize(
+    "choice, confidence, check",
+    [
+        ("email", 0.99, False),
+        ("email", 0.85, True),  # a contact field from values alone: could overwrite the wrong field
+        ("property:company", 0.8, True),  # an existing property by a similar spelling
+        ("property:company", 0.97, False),
+        ("new", 0.6, False),
+        ("new", 0.4, True),  # an empty column: the engine is guessing
+        ("ignore", 0.3, False),
+    ],
+)
+def test_check_only_where_the_engine_is_unsure(choice, confidence, check):
+    assert review.needs_review(choice, confidence) is check
+
+
+def test_a_summary_counts_what_the_import_will_do():
+    rows = [
+        {"choice": "email", "include": True, "needs_review": False},
+        {"choice": "new", "include": True, "needs_review": False},
+        {"choice": "new", "include": False, "needs_review": False},
+        {"choice": "property:plan", "include": True, "needs_review": True},
+        {"choice": "ignore", "include": True, "needs_review": False},
+    ]
+    got = {k: len(v) for k, v in review.summary(rows).items()}
+    assert got == {"fields": 1, "existing": 1, "new": 1, "ignored": 2, "check": 1}
+
+
+def test_an_upload_with_no_rows_or_no_email_is_refused_with_its_reason():
+    assert "no rows of contacts" in review.refusal({"headers": ["email"], "rows": []}, "x.csv")
+    no_email = review.refusal({"headers": ["Name", "Phone"], "rows": [["Ann", "+1 555"]]}, "x.csv")
+    assert "No column" in no_email and "Name, Phone" in no_email
+    assert review.refusal({"headers": ["Contact"], "rows": [["ann@example.com"]]}, "x.csv") is None
 
 
 def test_a_session_cookie_is_signed_and_expires(tmp_path, monkeypatch):

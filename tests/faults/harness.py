@@ -99,7 +99,7 @@ class Serve:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 120) -> None:
+    def start(self, timeout: float = 180) -> None:
         self.proc = subprocess.Popen(
             [str(BIN / "roster"), "serve", "--port", str(self.port), "--ui-port", "0"],
             env=self.env,

@@ -225,3 +225,19 @@ def test_shapes(value, expected):
 
 def test_describe_values_counts_shapes():
     assert describe_values(["a@b.io", "c@d.io", "", "q"]) == ["email-like x2", "text(1)"]
+
+
+def test_a_new_property_for_an_export_tools_bookkeeping_stays_left_out(fake):
+    headers = ["Email Address", "LEID", "OPTIN_IP", "MEMBER_RATING"]
+    samples = {"Email Address": ["a@x.io", "b@x.io"], "LEID": ["1", "2"], "OPTIN_IP": ["1.2.3.4"], "MEMBER_RATING": ["3"]}
+    fake.answer = lambda body: {
+        "columns": [
+            item("Email Address", "email", confidence=0.99),
+            item("LEID", "property", "leid", "string"),
+            item("OPTIN_IP", "property", "optin_ip", "string"),
+            item("MEMBER_RATING", "property", "score", "number"),  # an existing property: the model's call stands
+        ]
+    }
+    out = by_column(suggest(headers, samples, EXISTING))
+    assert out["LEID"].target == "ignore" and out["OPTIN_IP"].target == "ignore" and "Mailchimp" in out["LEID"].reason
+    assert out["MEMBER_RATING"].engine == "openai" and out["MEMBER_RATING"].property_key == "score"

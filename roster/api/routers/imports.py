@@ -379,7 +379,8 @@ FAILURES_MAX_LIMIT = 1000
 @router.get(
     "/contacts/imports/{import_id}/failures",
     summary="The failed rows of an import",
-    description="CSV (row_number, email, reason, then the row's original columns) by default or with "
+    description="CSV (the row's original columns under the file's headers, then `roster_error`: the row number "
+    "and the reason) by default or with "
     "`Accept: text/csv`: every failed row, streamed, with cells a spreadsheet would run as a formula "
     "prefixed with a single quote. A JSON list with `Accept: application/json`, paginated: `limit` "
     f"(1-{FAILURES_MAX_LIMIT}, default 100) rows after the row number `after`, with `has_more`.",

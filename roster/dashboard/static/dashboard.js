@@ -41,7 +41,8 @@
             fill.classList.remove("unknown"); fill.style.width = imp.progress.percent + "%";
             bar.setAttribute("aria-valuenow", imp.progress.percent);
           }
-          if (imp.running) setTimeout(tick, 1000); else window.location.reload();
+          document.title = imp.status_label + " · " + imp.filename + " · Roster";
+          if (imp.running) setTimeout(tick, 1000); else { announceEnd(imp); window.location.reload(); }
         })
         .catch(function () { setTimeout(tick, 5000); });
     }
@@ -71,6 +72,7 @@
       msg.hidden = true;
       var file = input.files[0];
       if (!file) return fail("Choose a CSV file to upload.");
+      if (file.size === 0) return fail("“" + file.name + "” is empty (0 bytes): choose a CSV with a header row and a row per contact.");
       if (file.size > limit) return fail("The file is larger than the upload limit.");
       var data = new FormData(form), xhr = new XMLHttpRequest();
       xhr.open("POST", form.action);
@@ -95,7 +97,8 @@
     });
   }
 
-  // Review: show the new-property fields and the invert switch only where they apply.
+  // Review: show the new-property fields and the invert switch only where they apply; a column
+  // left out (unticked, or Ignore) looks left out; the summary above the table follows.
   function review() {
     var form = document.getElementById("review-form");
     if (form) {
@@ -105,20 +108,82 @@
         setTimeout(function () { start.disabled = true; start.textContent = "Starting…"; }, 0);
       });
     }
-    document.querySelectorAll(".maprow").forEach(function (row) {
+    var rows = document.querySelectorAll(".maprow");
+    function summarise() {
+      var box = document.querySelector("[data-testid='summary']");
+      if (!box) return;
+      var n = { fields: 0, existing: 0, "new": 0, ignored: 0, check: 0 }, newNames = [], outNames = [];
+      rows.forEach(function (row) {
+        var v = row.querySelector("select.target").value;
+        var kept = row.querySelector("input[name^='include_']").checked && v !== "ignore";
+        if (!kept) { n.ignored++; outNames.push(row.dataset.column); return; }
+        if (v === "new") { n["new"]++; newNames.push(row.querySelector("input[name^='new_key_']").value); }
+        else if (v.indexOf("property:") === 0) n.existing++; else n.fields++;
+        if (row.classList.contains("needs-review")) n.check++;
+      });
+      Object.keys(n).forEach(function (k) {
+        var el = box.querySelector("[data-summary='" + k + "']");
+        if (el) el.textContent = n[k];
+      });
+      box.querySelector("[data-summary='new-names']").textContent = newNames.length ? " (" + newNames.join(", ") + ")" : "";
+      box.querySelector("[data-summary='ignored-names']").textContent = outNames.length ? " (" + outNames.join(", ") + ")" : "";
+      var kept = box.querySelector("[data-summary='kept']");
+      if (kept) kept.textContent = n.fields + n.existing + n["new"];
+    }
+    rows.forEach(function (row) {
       var select = row.querySelector("select.target");
       var include = row.querySelector("input[name^='include_']");
+      var suggested = select.value;
       function sync() {
         row.querySelectorAll("[data-show-for]").forEach(function (el) {
           el.hidden = select.value !== el.dataset.showFor;
         });
+        var out = !include.checked || select.value === "ignore";
+        row.classList.toggle("excluded", out);
+        // "check" is about the engine's suggestion: shown while the column is in and still suggested.
+        row.classList.toggle("needs-review", !out && row.dataset.check === "yes" && select.value === suggested);
+        summarise();
       }
       select.addEventListener("change", function () {
-        if (select.value !== "ignore") include.checked = true;
+        // Ignore leaves the column out; any other target takes it in.
+        include.checked = select.value !== "ignore";
+        sync();
+      });
+      var newKey = row.querySelector("input[name^='new_key_']");
+      if (newKey) newKey.addEventListener("input", summarise);
+      include.addEventListener("change", function () {
+        if (include.checked && select.value === "ignore") select.value = suggested !== "ignore" ? suggested : "new";
         sync();
       });
       sync();
     });
+  }
+
+  // The tab's title says how an import stands, so a person on another tab sees it end; and, if
+  // they allowed it, the browser tells them.
+  function notifier() {
+    var button = document.getElementById("notify");
+    var live = document.getElementById("live");
+    if (!button || !live || !live.dataset.poll || !("Notification" in window)) return;
+    if (Notification.permission === "default") {
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        Notification.requestPermission().then(function () { button.hidden = true; });
+      });
+    }
+  }
+
+  function announceEnd(imp) {
+    document.title = imp.status_label + " · " + imp.filename + " · Roster";
+    if (!("Notification" in window) || Notification.permission !== "granted") return;
+    try {
+      new Notification("Import " + imp.status_label.toLowerCase() + ": " + imp.filename, {
+        body: imp.counts.total.toLocaleString("en-US") + " rows: " + imp.counts.created.toLocaleString("en-US") +
+          " created, " + imp.counts.updated.toLocaleString("en-US") + " updated, " +
+          imp.counts.failed.toLocaleString("en-US") + " failed",
+        tag: "roster-import-" + imp.id
+      });
+    } catch (e) { /* some browsers only notify from a service worker */ }
   }
 
   // Cancel and revert ask first (the forms work without this, unconfirmed).
@@ -130,5 +195,5 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { refreshList(); pollImport(); upload(); review(); confirmations(); });
+  document.addEventListener("DOMContentLoaded", function () { refreshList(); pollImport(); upload(); review(); confirmations(); notifier(); });
 })();

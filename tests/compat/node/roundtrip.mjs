@@ -27,7 +27,7 @@ const created = must(await resend.contacts.imports.create({
 }), 'contacts.imports.create');
 
 let imported;
-const deadline = Date.now() + 240_000;
+const deadline = Date.now() + 420_000; // as SERVE_WAIT_SECONDS in tests/helpers.py
 do {
   await sleep(500);
   imported = must(await resend.contacts.imports.get(created.id), 'contacts.imports.get');
