@@ -39,7 +39,18 @@ def email_problem(value: str) -> str | None:
 
 
 # -- property values -----------------------------------------------------------------------------
+# The types a column map may give a property. "boolean" is a yes/no column: its cells are read as
+# yes/no words and stored as the strings "true" and "false", in a property of type string, since
+# Resend's clients know only string and number (STORED_TYPES).
 PROPERTY_TYPES = ("string", "number", "boolean")
+STORED_TYPES = ("string", "number")
+
+
+def stored_type(kind: str) -> str:
+    """The type of the property a column of this kind is stored in: "boolean" (yes/no) is a string."""
+    return "string" if kind == "boolean" else kind
+
+
 PROPERTY_KEY_PATTERN = r"^[A-Za-z0-9_]{1,50}$"
 PROPERTY_KEY = re.compile(PROPERTY_KEY_PATTERN)
 PROPERTY_KEY_RULE = "use 1 to 50 letters, digits or underscores"

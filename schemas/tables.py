@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 metadata = sa.MetaData()
 
@@ -73,7 +73,8 @@ contact_properties = sa.Table(
     sa.Column("fallback_value", JSONB),
     _created_at(),
     sa.UniqueConstraint("team_id", "key"),
-    sa.CheckConstraint("type in ('string', 'number', 'boolean')", name="contact_properties_type"),
+    # Resend's types only: a yes/no property is a string of "true"/"false" (schemas/rules.py).
+    sa.CheckConstraint("type in ('string', 'number')", name="contact_properties_type"),
 )
 
 segments = sa.Table(
@@ -104,6 +105,8 @@ topics = sa.Table(
     sa.Column("description", sa.Text),
     sa.Column("default_subscription", sa.Text, nullable=False, server_default="opt_in"),
     _created_at(),
+    # Resend's `public` (shown on the unsubscribe page) or `private`.
+    sa.Column("visibility", sa.Text, nullable=False, server_default="private"),
 )
 
 contact_topics = sa.Table(
@@ -271,4 +274,57 @@ landed_files = sa.Table(
     sa.Column("seq", sa.Integer, primary_key=True),
     sa.Column("data", sa.LargeBinary, nullable=False),
     _created_at(),
+)
+
+# Resend's webhooks (roster/store/webhooks.py): a team's endpoints, each with its Svix signing secret.
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    _uuid_pk(),
+    _team_id(),
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("events", ARRAY(sa.Text), nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="enabled"),
+    sa.Column("signing_secret", sa.Text, nullable=False),
+    # What an import sends this endpoint: `summary` (one contact_import.* event, as Resend, whose CSV
+    # imports send no contact events) or `each_contact` (a contact.created/updated per contact).
+    sa.Column("import_events", sa.Text, nullable=False, server_default="summary"),
+    sa.Column("disabled_reason", sa.Text),
+    _created_at(),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+# The outbox (roster/store/webhook_outbox.py): one row per endpoint and event, written in the
+# transaction that made the change, delivered by the daemon (pipelines/webhook_delivery.py).
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    _uuid_pk(),
+    # Commit order per contact (a contact's later change waits for its row lock): delivery order.
+    sa.Column("seq", sa.BigInteger, sa.Identity(always=True), nullable=False),
+    sa.Column("webhook_id", UUID(as_uuid=True), sa.ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("team_id", sa.BigInteger, nullable=False),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("contact_id", UUID(as_uuid=True)),
+    sa.Column("data", JSONB, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("last_attempt_at", sa.DateTime(timezone=True)),
+    sa.Column("response_status", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.Column("delivered_at", sa.DateTime(timezone=True)),
+    _created_at(),
+)
+
+# Every attempt at a delivery, with what the endpoint answered (Resend's event attempts).
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    _uuid_pk(),
+    sa.Column("delivery_id", UUID(as_uuid=True), sa.ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("team_id", sa.BigInteger, nullable=False),
+    sa.Column("http_status_code", sa.Integer),
+    sa.Column("response", sa.Text, nullable=False),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )

@@ -43,10 +43,11 @@ def test_properties_are_created_typed_and_values_checked(engine, team, tmp_path)
     )
     r = run(engine, team_id, path, TYPED_MAP)
     assert r["counts"] == {"total": 4, "created": 2, "updated": 0, "skipped": 0, "failed": 2}
-    assert _properties(engine, team_id) == {"plan": "string", "ltv": "number", "vip": "boolean"}
+    # A yes/no column ("boolean" in the map) is a string property of "true"/"false": Resend's types only.
+    assert _properties(engine, team_id) == {"plan": "string", "ltv": "number", "vip": "string"}
     got = contacts(engine, team_id)
-    assert got["ada@example.com"]["properties"] == {"plan": "pro", "ltv": 12.5, "vip": True}
-    assert got["grace@example.com"]["properties"] == {"plan": "free", "vip": False}
+    assert got["ada@example.com"]["properties"] == {"plan": "pro", "ltv": 12.5, "vip": "true"}
+    assert got["grace@example.com"]["properties"] == {"plan": "free", "vip": "false"}
     rows = failures(engine, r["id"])
     assert [f["row_number"] for f in rows] == [3, 4]
     assert "ltv" in rows[0]["reason"] and "'lots'" in rows[0]["reason"]

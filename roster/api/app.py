@@ -8,7 +8,7 @@ from roster.api.http.errors import install_error_handlers
 from roster.api.http.idempotency import IdempotencyMiddleware, IdempotencyStore
 from roster.api.http.ratelimit import RateLimitMiddleware, limits
 from roster.api.http.state import Janitor
-from roster.api.routers import contacts, imports, properties, segments, topics
+from roster.api.routers import audiences, contacts, imports, properties, segments, topics, webhooks
 from roster.dashboard import mount as mount_dashboard
 from roster.dashboard import signed_in_team
 
@@ -38,6 +38,8 @@ def create_app(
     app.include_router(properties.router)
     app.include_router(segments.router)
     app.include_router(topics.router)
+    app.include_router(webhooks.router)
+    app.include_router(audiences.router)
     mount_dashboard(app)  # the web dashboard at /dashboard (roster/dashboard)
     limits(rate_limit, bad_key_limit)  # a bad setting fails here, not at the first request
     store = IdempotencyStore(ttl=idempotency_ttl) if idempotency_ttl else IdempotencyStore()

@@ -67,6 +67,7 @@ def mount(app: FastAPI) -> None:
     from fastapi import Request
     from fastapi.responses import JSONResponse, RedirectResponse
 
+    from roster.dashboard import webhooks
     from roster.dashboard.routes import SignInNeeded, router
 
     async def sign_in_needed(request: Request, exc: SignInNeeded):
@@ -80,6 +81,7 @@ def mount(app: FastAPI) -> None:
 
     app.add_api_route("/", root, methods=["GET"], include_in_schema=False)
     app.include_router(router)
+    app.include_router(webhooks.router)
     app.add_exception_handler(SignInNeeded, sign_in_needed)
     app.add_middleware(SecurityHeaders)
     app.mount(PREFIX + "/static", StaticFiles(directory=HERE / "static"), name="dashboard-static")

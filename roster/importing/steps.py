@@ -27,6 +27,7 @@ from roster.store import cancel, failures, imports, merge, properties, staging
 from schemas.column_map import ColumnMap
 from schemas.import_options import ImportOptions, parse_options
 from schemas.rows import ROW, property_fields, validate
+from schemas.rules import stored_type
 
 LAUNCHPAD_DIRS = "ROSTER_LAUNCHPAD_ALLOWED_DIRS"
 
@@ -187,7 +188,8 @@ class ImportSteps:
         row = imports.require(self.engine, import_id)
         if row["merged_at"] is None:
             cancel.check(self.engine, import_id)
-        wanted = {key: spec.type for key, spec in column_map_of(row).properties.items()}
+        # Resend's types only: a yes/no column's property is a string ("true"/"false").
+        wanted = {key: stored_type(spec.type) for key, spec in column_map_of(row).properties.items()}
         created = properties.create_missing(self.engine, row["team_id"], wanted)
         fault_point("properties")
         return {"created": created, "mapped": wanted}

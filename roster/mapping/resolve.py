@@ -30,7 +30,7 @@ from roster.mapping.engine import suggest
 from roster.mapping.models import ExistingProperty, Suggestion
 from roster.mapping.openai_engine import OpenAISettings
 from schemas.column_map import ColumnMap, ColumnMapError, PropertyColumn, UnsubscribedColumn
-from schemas.rules import CORE_FIELDS
+from schemas.rules import CORE_FIELDS, stored_type
 
 # Below this an engine's suggestion is shown to a person but not applied by an import on its own.
 MIN_CONFIDENCE = 0.5
@@ -313,12 +313,13 @@ class ColumnMapper:
 
 def reconcile_property_types(column_map: ColumnMap, existing: dict[str, str]) -> ColumnMap:
     """An existing property keeps its type. A map that leaves the type out takes it; a map that
-    names another type is refused, since the values would not fit what the property holds."""
+    names another type is refused, since the values would not fit what the property holds (a
+    yes/no column, "boolean", fits a string property: it is stored as "true"/"false")."""
     properties = {}
     for key, spec in column_map.properties.items():
         if key in existing and "type" not in spec.model_fields_set:
             spec = spec.model_copy(update={"type": existing[key]})
-        elif key in existing and existing[key] != spec.type:
+        elif key in existing and existing[key] != stored_type(spec.type):
             raise ColumnMapError(f"property {key!r} exists as a {existing[key]}, but the column map gives it type {spec.type!r}")
         properties[key] = spec
     return column_map.model_copy(update={"properties": properties})

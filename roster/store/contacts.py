@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.engine import Connection, Engine
 
+from roster.store import webhook_outbox
 from roster.store.pages import Listing
 from schemas import tables as t
 from schemas.rules import is_uuid
@@ -68,6 +69,7 @@ def create(
                 .values(contact_id=new_id, topic_id=topic_id, team_id=team_id, subscription=subscription)
                 .on_conflict_do_nothing()
             )
+        webhook_outbox.contact_event(conn, team_id, "contact.created", new_id)
     return str(new_id)
 
 
@@ -106,6 +108,8 @@ def update(
                 .values(**values, updated_at=sa.func.now(), version=c.c.version + 1)
                 .returning(c.c.id)
             ).scalar()
+            if contact_id is not None:  # a change: contact.updated, committed with it or not at all
+                webhook_outbox.contact_event(conn, team_id, "contact.updated", contact_id)
         else:
             contact_id = conn.execute(sa.select(c.c.id).where(where(team_id, id_or_email))).scalar()
     return None if contact_id is None else str(contact_id)
@@ -122,10 +126,12 @@ def delete(engine: Engine, team_id: int, id_or_email: str) -> str | None:
     """The contact, its segment memberships and topic subscriptions, together. Returns its id; None
     if the team has no such contact."""
     with engine.begin() as conn:
-        row = conn.execute(sa.select(c).where(where(team_id, id_or_email))).mappings().first()
+        # Locked: a merge or PATCH of this contact commits its events before this one's (delivery order).
+        row = conn.execute(sa.select(c).where(where(team_id, id_or_email)).with_for_update()).mappings().first()
         if row is None:
             return None
         cid = row["id"]
+        webhook_outbox.contact_event(conn, team_id, "contact.deleted", cid)
         # contact_segments and contact_topics have no foreign keys (bulk-load speed): clean up here.
         conn.execute(sa.delete(cs).where(cs.c.contact_id == cid, cs.c.team_id == team_id))
         conn.execute(sa.delete(ct).where(ct.c.contact_id == cid, ct.c.team_id == team_id))

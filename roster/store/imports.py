@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Engine
 
+from roster.store import webhook_outbox
 from roster.store.pages import Listing
 from roster.store.staging import drop_sql
 from schemas import tables as t
@@ -47,7 +48,7 @@ def record_failed(engine: Engine, import_id: str, team_id: int, source: str, wha
     """An import that could not even get its file (a sync source that failed): it shows as failed,
     with the reason, where people look for their imports. Repeating it changes nothing."""
     with engine.begin() as conn:
-        conn.execute(
+        recorded = conn.execute(
             insert(ci)
             .values(
                 id=import_id,
@@ -61,7 +62,9 @@ def record_failed(engine: Engine, import_id: str, team_id: int, source: str, wha
                 launched_at=sa.func.now(),
             )
             .on_conflict_do_nothing(index_elements=["id"])
-        )
+        ).rowcount
+        if recorded:
+            webhook_outbox.import_event(conn, import_id, reason)
 
 
 def _id(import_id: str) -> uuid.UUID | None:
@@ -159,11 +162,14 @@ def fail(engine: Engine, import_id: str, message: str) -> None:
     """failed, with the reason (a completed import stays completed, a cancelled one keeps saying
     so); its staging table goes."""
     with engine.begin() as conn:
+        before = conn.execute(sa.select(ci.c.status).where(ci.c.id == import_id).with_for_update()).scalar()
         conn.execute(
             sa.update(ci)
             .where(ci.c.id == import_id, ci.c.status != "completed", ci.c.cancelled_at.is_(None))
             .values(status="failed", error=message, completed_at=sa.func.now())
         )
+        if before not in ("completed", "failed"):  # it ends now: one contact_import.failed
+            webhook_outbox.import_event(conn, import_id, message)
         conn.execute(sa.text(drop_sql(import_id)))
 
 
@@ -176,6 +182,7 @@ def fail_if_unfinished(engine: Engine, import_id: str, message: str) -> bool:
             .values(status="failed", error=message, completed_at=sa.func.now())
         ).rowcount
         if done:
+            webhook_outbox.import_event(conn, import_id, message)
             conn.execute(sa.text(drop_sql(import_id)))
     return bool(done)
 
@@ -197,6 +204,7 @@ def complete(engine: Engine, import_id: str) -> dict:
                     completed_at=sa.func.coalesce(ci.c.completed_at, sa.func.now()),
                 )
             )
+            webhook_outbox.import_event(conn, import_id)
         conn.execute(sa.text(drop_sql(import_id)))
     return require(engine, import_id)
 

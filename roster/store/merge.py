@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from roster.faults import fault_point
-from roster.store import failures, staging, undo
+from roster.store import failures, staging, undo, webhook_outbox
 from roster.store.cancel import Cancelled
 from schemas import tables as t
 from schemas.import_options import ImportOptions
@@ -81,7 +81,8 @@ def merge(
     pairs = []
     for i, p in enumerate(props):
         params[f"k{i}"] = p.key
-        cast = {"number": "::numeric", "boolean": "::boolean"}.get(p.type, "")
+        # A yes/no column ("boolean" in a map) is staged as "true"/"false" and kept so: a string property.
+        cast = {"number": "::numeric"}.get(p.type, "")
         pairs.append(f"CAST(:k{i} AS text), {p.staged}{cast}")
     properties = f"jsonb_strip_nulls(jsonb_build_object({', '.join(pairs)}))" if pairs else "'{}'::jsonb"
     if options.on_conflict == "skip":
@@ -108,7 +109,9 @@ def merge(
         if opt_in_topics and not options.resubscribe
         else "0"
     )
-    sql = f"""
+
+    def statement(events: webhook_outbox.MergeEvents) -> str:
+        return f"""
         WITH src AS (
           SELECT DISTINCT ON (email_key) email, email_key, first_name, last_name, unsubscribed, {properties} AS properties
           FROM (SELECT *, lower(email) COLLATE "C" AS email_key FROM {stage}) staged
@@ -118,7 +121,7 @@ def merge(
           SELECT :team, email, first_name, last_name, unsubscribed, properties FROM src ORDER BY email_key
           {conflict}
           RETURNING id, (xmax = 0) AS inserted, lower(email) COLLATE "C" AS email_key, c.unsubscribed, c.email, c.version,
-                    c.first_name, c.last_name, c.properties
+                    c.first_name, c.last_name, c.properties{events.returning}
         ), in_segments AS (
           INSERT INTO contact_segments (contact_id, segment_id, team_id)
           SELECT m.id, s.id, :team FROM m CROSS JOIN segments s
@@ -135,14 +138,16 @@ def merge(
           ON CONFLICT (contact_id, topic_id) DO UPDATE SET subscription = excluded.subscription
           WHERE :resubscribe OR ct.subscription <> 'opt_out' OR excluded.subscription = 'opt_out'
           RETURNING contact_id, topic_id
-        ){undo.merge_ctes()}
+        ){undo.merge_ctes()}{events.cte}
         SELECT (SELECT count(*) FILTER (WHERE inserted) FROM m) AS created,
                (SELECT count(*) FILTER (WHERE NOT inserted) FROM m) AS updated,
                (SELECT count(*) FROM in_segments) AS segments,
                (SELECT count(*) FROM in_topics) AS topics,
                {kept_unsubscribed} AS kept_unsubscribed,
-               {kept_topic_opt_outs} AS kept_topic_opt_outs
-    """
+               {kept_topic_opt_outs} AS kept_topic_opt_outs,
+               {events.count} AS webhook_events
+        """
+
     with engine.begin() as conn:
         state = conn.execute(
             sa.select(ci.c.merged_at, ci.c.staged_rows, ci.c.cancelled_at).where(ci.c.id == import_id).with_for_update()
@@ -156,7 +161,8 @@ def merge(
         _check_targets(conn, team_id, options)
         # The dedup sort of a million rows fits in memory with this, instead of spilling to disk.
         conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
-        merged = conn.execute(sa.text(sql), params).one()
+        # Per-contact webhook events, in this statement and transaction (an outbox): only when an endpoint wants them.
+        merged = conn.execute(sa.text(statement(webhook_outbox.merge_events(conn, team_id))), params).one()
         fault_point("merge")
         failed = failures.count(conn, import_id)
         staged = state.staged_rows

@@ -78,7 +78,23 @@ def add_contact(engine: Engine, team_id: int, contact_id, segment_id: str) -> No
         conn.execute(insert(cs).values(contact_id=contact_id, segment_id=segment_id, team_id=team_id).on_conflict_do_nothing())
 
 
-def remove_contact(engine: Engine, team_id: int, contact_id, segment_id: str) -> None:
+def remove_contact(engine: Engine, team_id: int, contact_id, segment_id: str) -> bool:
+    """False: the contact was not in the segment."""
     with engine.begin() as conn:
-        contacts.touch(conn, team_id, contact_id)
-        conn.execute(sa.delete(cs).where(cs.c.contact_id == contact_id, cs.c.segment_id == segment_id, cs.c.team_id == team_id))
+        contacts.touch(conn, team_id, contact_id)  # first: the contact's row lock before the membership's
+        removed = conn.execute(
+            sa.delete(cs).where(cs.c.contact_id == contact_id, cs.c.segment_id == segment_id, cs.c.team_id == team_id)
+        ).rowcount
+        return bool(removed)
+
+
+def has_contact(engine: Engine, team_id: int, contact_id, segment_id: str) -> bool:
+    with engine.connect() as conn:
+        return (
+            conn.execute(
+                sa.select(cs.c.contact_id).where(
+                    cs.c.contact_id == contact_id, cs.c.segment_id == segment_id, cs.c.team_id == team_id
+                )
+            ).first()
+            is not None
+        )

@@ -39,12 +39,20 @@ def missing(engine: Engine, team_id: int, topic_ids: list[str]) -> list[str]:
     return [tid for tid in topic_ids if tid not in known]
 
 
-def create(engine: Engine, team_id: int, name: str, description: str | None, default_subscription: str) -> str:
+def create(
+    engine: Engine, team_id: int, name: str, description: str | None, default_subscription: str, visibility: str = "private"
+) -> str:
     """The new topic's id."""
     with engine.begin() as conn:
         new_id = conn.execute(
             sa.insert(tp)
-            .values(team_id=team_id, name=name, description=description, default_subscription=default_subscription)
+            .values(
+                team_id=team_id,
+                name=name,
+                description=description,
+                default_subscription=default_subscription,
+                visibility=visibility,
+            )
             .returning(tp.c.id)
         ).scalar_one()
     return str(new_id)
@@ -59,7 +67,7 @@ def listing(team_id: int) -> Listing:
 
 
 def update(engine: Engine, team_id: int, topic_id: str, values: dict) -> bool:
-    """Set `values` (name, description) on the topic. False: the team has no such topic."""
+    """Set `values` (name, description, visibility) on the topic. False: the team has no such topic."""
     with engine.begin() as conn:
         if _get(conn, team_id, topic_id) is None:
             return False

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from roster.faults import fault_point
+from roster.store import webhook_outbox
 from schemas import tables as t
 
 ci, u = t.contact_imports, t.import_undo
@@ -195,6 +196,7 @@ def revert(engine: Engine, team_id: int, import_id: str, resubscribe: bool = Fal
         restored = conn.execute(sa.text(_RESTORE_CONTACTS), params).one()
         conn.execute(sa.text(_RESTORE_MEMBERSHIPS), params)
         conn.execute(sa.text(_RESTORE_TOPICS), params)
+        webhook_outbox.revert_events(conn, team_id, import_id)  # restored, not yet deleted: in this transaction
         for sql in _DELETE_CREATED[:-1]:
             conn.execute(sa.text(sql), params)
         deleted = conn.execute(sa.text(_DELETE_CREATED[-1]), params).rowcount

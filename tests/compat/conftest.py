@@ -69,6 +69,8 @@ def roster_server(database):
         "DAGSTER_HOME": str(home / "dagster"),
         "ROSTER_LAUNCH": "sensor",
         "ROSTER_RATE_LIMIT": "100",
+        # The webhook endpoints the tests listen on are on 127.0.0.1.
+        "ROSTER_WEBHOOKS_ALLOW_PRIVATE_URLS": "1",
     }  # the clients poll; the default 10/s is per key and these share none
     port = _free_port()
     log = home / "serve.log"

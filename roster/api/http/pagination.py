@@ -1,9 +1,10 @@
 """Cursor pagination as Resend does it: `limit` (1-100), `after` or `before` an object id
 (excluded from the page; never both); newest first. Keyset on (created_at, id).
 
-When `limit` is left out, each list does what Resend's does: imports 10, contact properties and
-topics 20, and contacts, segments and a contact's segments and topics every object (code like "find
-the segment named X, else create it" relies on that). "Every object" is streamed: one query read
+When `limit` is left out, each list does what Resend's does: imports 10, contact properties 20,
+and contacts, segments, topics, webhooks and a contact's segments and topics every object (code
+like "find the segment named X, else create it" relies on that; Resend's Node SDK, CLI and MCP
+server list topics with no cursor at all). "Every object" is streamed: one query read
 through a server-side cursor in batches, written out as it is read, so the server's memory stays
 flat whatever the count.
 
@@ -59,8 +60,8 @@ def page_params(default: int | None):
 
 # The page sizes Resend's lists use when the caller gives no `limit`.
 IMPORTS_PAGE = page_params(10)
-PROPERTIES_PAGE = TOPICS_PAGE = page_params(20)
-EVERY_OBJECT = page_params(None)
+PROPERTIES_PAGE = page_params(20)
+EVERY_OBJECT = TOPICS_PAGE = page_params(None)
 
 
 def paginate(engine: Engine, listing: Listing, page: Page, render: Callable[[dict], dict]) -> dict | StreamingResponse:

@@ -34,8 +34,12 @@ def property_values(props: dict | None) -> dict:
 
 
 def contact_topic(r: dict) -> dict:
-    """A topic as GET /contacts/{id}/topics lists it: with this contact's subscription."""
-    return {"id": str(r["id"]), "name": r["name"], "description": r["description"], "subscription": r["subscription"]}
+    """A topic as GET /contacts/{id}/topics lists it: with this contact's subscription. A topic
+    without a description has none here (Resend's SDKs type it optional), not null."""
+    out = {"id": str(r["id"]), "name": r["name"], "subscription": r["subscription"]}
+    if r["description"] is not None:
+        out["description"] = r["description"]
+    return out
 
 
 def contact_property(r: dict) -> dict:
@@ -54,11 +58,13 @@ def segment(r: dict) -> dict:
 
 
 def topic(r: dict) -> dict:
+    """Without `description` when it has none (optional in Resend's SDK types, not nullable)."""
+    out = {"object": "topic", "id": str(r["id"]), "name": r["name"]}
+    if r["description"] is not None:
+        out["description"] = r["description"]
     return {
-        "object": "topic",
-        "id": str(r["id"]),
-        "name": r["name"],
-        "description": r["description"],
+        **out,
         "default_subscription": r["default_subscription"],
+        "visibility": r["visibility"],
         "created_at": pg_timestamp(r["created_at"]),
     }

@@ -79,7 +79,7 @@ class ContactUpdate(BaseModel):
 class ContactTopic(BaseModel):
     id: str
     name: str
-    description: str | None
+    description: str | None = None  # left out when the topic has none
     subscription: Literal["opt_in", "opt_out"]
 
 
@@ -300,7 +300,9 @@ def add_contact_segment(id_or_email: str, segment_id: str, caller: Annotated[Cal
 def remove_contact_segment(id_or_email: str, segment_id: str, caller: Annotated[Caller, Depends(require_caller)]):
     contact = _find(caller.team_id, id_or_email)
     _segment_or_404(caller.team_id, segment_id)
-    segments.remove_contact(get_engine(), caller.team_id, contact["id"], segment_id)
+    if not segments.remove_contact(get_engine(), caller.team_id, contact["id"], segment_id):
+        # Nothing was removed: not found, as Resend answers a membership that does not exist.
+        raise ApiError(404, "not_found", "Contact is not in this segment")
     return {"id": segment_id, "deleted": True}
 
 
@@ -308,6 +310,7 @@ def remove_contact_segment(id_or_email: str, segment_id: str, caller: Annotated[
 @router.get(
     "/contacts/{id_or_email}/topics",
     response_model=ContactTopicList,
+    response_model_exclude_none=True,
     summary="List a contact's topic subscriptions",
     tags=["topics"],
 )

@@ -36,9 +36,11 @@ class ContactPropertyList(BaseModel):
 
 
 class PropertyCreate(BaseModel):
+    """Resend's types, string and number; a yes/no value is the string "true" or "false"."""
+
     model_config = ConfigDict(extra="ignore")
     key: str
-    type: Literal["string", "number", "boolean"]
+    type: Literal["string", "number"]
     fallback_value: Fallback = None
 
 

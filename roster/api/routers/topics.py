@@ -1,4 +1,7 @@
-"""Topics: create, list, get, update (name, description), delete (with its subscriptions)."""
+"""Topics: create, list, get, update (name, description, visibility), delete (with its subscriptions).
+
+The list, without `limit`, is every topic in one response: Resend's Node SDK, CLI and MCP server
+list topics with no way to ask for a next page, so a default page would hide topics from them."""
 
 from __future__ import annotations
 
@@ -18,12 +21,18 @@ from roster.store import topics
 router = APIRouter(tags=["topics"])
 
 
+Visibility = Literal["public", "private"]
+
+
 class Topic(BaseModel):
+    """`description` is left out when the topic has none (optional in Resend's SDK types)."""
+
     object: Literal["topic"] = "topic"
     id: str
     name: str
-    description: str | None
+    description: str | None = None
     default_subscription: Literal["opt_in", "opt_out"]
+    visibility: Visibility
     created_at: str
 
 
@@ -38,12 +47,14 @@ class TopicCreate(BaseModel):
     name: str = Field(min_length=1, max_length=50)
     default_subscription: Literal["opt_in", "opt_out"]
     description: str | None = Field(default=None, max_length=200)
+    visibility: Visibility = "private"
 
 
 class TopicUpdate(BaseModel):
     model_config = ConfigDict(extra="ignore")
     name: str | None = Field(default=None, min_length=1, max_length=50)
     description: str | None = Field(default=None, max_length=200)
+    visibility: Visibility | None = None
 
 
 def _find(team_id: int, topic_id: str) -> dict:
@@ -56,25 +67,26 @@ def _find(team_id: int, topic_id: str) -> dict:
 
 @router.post("/topics", status_code=201, response_model=Created, summary="Create a topic")
 def create_topic(body: TopicCreate, caller: Annotated[Caller, Depends(require_caller)]):
-    new_id = topics.create(get_engine(), caller.team_id, body.name, body.description, body.default_subscription)
+    new_id = topics.create(get_engine(), caller.team_id, body.name, body.description, body.default_subscription, body.visibility)
     return {"object": "topic", "id": new_id}
 
 
-@router.get("/topics", response_model=TopicList, summary="List topics")
+@router.get("/topics", response_model=TopicList, response_model_exclude_none=True, summary="List topics")
 def list_topics(caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(TOPICS_PAGE)]):
     return paginate(get_engine(), topics.listing(caller.team_id), page, render.topic)
 
 
-@router.get("/topics/{topic_id}", response_model=Topic, summary="Retrieve a topic")
+@router.get("/topics/{topic_id}", response_model=Topic, response_model_exclude_none=True, summary="Retrieve a topic")
 def get_topic(topic_id: str, caller: Annotated[Caller, Depends(require_caller)]):
     return render.topic(_find(caller.team_id, topic_id))
 
 
 @router.patch("/topics/{topic_id}", response_model=Created, summary="Update a topic's name or description")
 def update_topic(topic_id: str, body: TopicUpdate, caller: Annotated[Caller, Depends(require_caller)]):
-    values = {f: getattr(body, f) for f in ("name", "description") if f in body.model_fields_set}
-    if values.get("name") is None:
-        values.pop("name", None)
+    values = {f: getattr(body, f) for f in ("name", "description", "visibility") if f in body.model_fields_set}
+    for required in ("name", "visibility"):
+        if values.get(required) is None:
+            values.pop(required, None)
     valid_id(topic_id)
     if not topics.update(get_engine(), caller.team_id, topic_id, values):
         raise not_found("Topic")
