@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -22,7 +22,7 @@ from roster.api.http.errors import ApiError
 from roster.api.http.ratelimit import SharedBuckets, client_address, limits
 from roster.api.http.uploads import max_upload_bytes, receive_upload
 from roster.csvfiles import FileRefused
-from roster.dashboard import HERE, PREFIX, drafts, review, sessions
+from roster.dashboard import HERE, PREFIX, check, drafts, review, sessions
 from roster.dashboard.view import import_view, queue_words
 from roster.database import get_engine
 from roster.importing.errors import ImportRefused
@@ -261,16 +261,33 @@ def _import_view(who: Session, row: dict) -> dict:
 
 
 @router.get("/imports/{import_id}", response_class=HTMLResponse)
-def one_import(request: Request, import_id: str, who: Signed):
+def one_import(request: Request, import_id: str, who: Signed, guard: str | None = None):
     row = _row_or_404(who, import_id)
     if row is None:
         return page(request, "not_found.html", who, 404, what="import")
+    return _import_page(request, who, row, 200, None, guard)
+
+
+def _import_page(request: Request, who: Session, row: dict, status_code: int, guard_error: str | None, guard: str | None):
+    """One import's page; a completed dry run's is the check before Start (check.check_result)."""
+    import_id = str(row["id"])
     failures = _service().failures_page(who.team_id, import_id, FAILED_ROWS_SHOWN, None) if row["failed"] else None
+    imp = _import_view(who, row)
+    result = None
+    if imp["outcome"] == "dry_run" and not imp.get("started_as"):
+        # The guard the review asked for (?guard=, carried from the review's form), else the
+        # dry run's own, else the default: Start for real applies it.
+        stored = (row.get("options") or {}).get("max_failed_rows")
+        chosen = guard if guard is not None else (str(stored) if stored is not None else check.DEFAULT_GUARD)
+        result = check.check_result(row, imp, chosen)
+        result["guard_error"] = guard_error
     return page(
         request,
         "import.html",
         who,
-        imp=_import_view(who, row),
+        status_code,
+        imp=imp,
+        check=result,
         failures=failures,
         dagster_url=_dagster_url(request, row.get("run_id")),
         shown=FAILED_ROWS_SHOWN,
@@ -298,17 +315,20 @@ def import_failures(import_id: str, who: Signed):
 
 @router.post("/imports/{import_id}/start")
 async def start_dry_run(request: Request, import_id: str, who: Signed):
-    """A completed dry run, started for real (the API's POST /contacts/imports/{id}/start)."""
+    """A completed dry run, started for real (the API's POST /contacts/imports/{id}/start), with
+    the failure guard given beside its Start button: the same file, map and choices, no upload."""
     from roster.importing.service import CannotStart
 
     form = await request.form()
     _check_csrf(who, form.get("csrf"))
-    if _row_or_404(who, import_id) is None:
+    row = _row_or_404(who, import_id)
+    if row is None:
         return page(request, "not_found.html", who, 404, what="import")
     service = _service()
+    guard = str(form.get("max_failed_rows") or "").strip() or None
 
     def start() -> str:
-        new_id = service.start_dry_run(who.team_id, import_id, "dashboard")
+        new_id = service.start_dry_run(who.team_id, import_id, "dashboard", max_failed_rows=guard)
         service.submit(new_id)
         return new_id
 
@@ -316,6 +336,8 @@ async def start_dry_run(request: Request, import_id: str, who: Signed):
         new_id = await run_in_threadpool(start)
     except CannotStart:
         return RedirectResponse(f"{PREFIX}/imports/{import_id}", status_code=303)
+    except OptionsError as e:
+        return await run_in_threadpool(_import_page, request, who, row, 422, str(e), guard or "")
     return RedirectResponse(f"{PREFIX}/imports/{new_id}", status_code=303)
 
 
@@ -421,7 +443,8 @@ def _review_context(who: Session, draft: drafts.Draft, form=None) -> dict:
             "new_segment": (form or {}).get("new_segment", ""),
             "topics": {k[6:]: v for k, v in (form or {}).items() if k.startswith("topic_")},
             "resubscribe": (form or {}).get("resubscribe") == "on",
-            "max_failed_rows": (form or {}).get("max_failed_rows", ""),
+            # A sensible guard is offered, not imposed: the person can change or clear it.
+            "max_failed_rows": form.get("max_failed_rows", "") if form is not None else check.DEFAULT_GUARD,
         },
     }
 
@@ -470,7 +493,10 @@ async def start_import(request: Request, draft_id: str, who: Signed):
         new_segment = str(form.get("new_segment") or "").strip()
         if new_segment:
             segments.append(queries.create_segment(engine, who.team_id, new_segment[:200]))
+        guard = str(form.get("max_failed_rows") or "").strip() or None
+        dry_run = form.get("dry_run") == "true"
         try:
+            parse_options({"max_failed_rows": guard})  # a guard that cannot be read is refused now, check or not
             options = parse_options(
                 {
                     "column_map": column_map,
@@ -478,8 +504,10 @@ async def start_import(request: Request, draft_id: str, who: Signed):
                     "segments": segments,
                     "topics": topics,
                     "resubscribe": form.get("resubscribe") == "on",
-                    "dry_run": form.get("dry_run") == "true",
-                    "max_failed_rows": form.get("max_failed_rows") or None,
+                    "dry_run": dry_run,
+                    # The check counts every row, without the guard: its page shows the guard
+                    # against the counts, and Start for real applies it (start_dry_run).
+                    "max_failed_rows": None if dry_run else guard,
                 }
             )
             import_id = service.create(
@@ -497,6 +525,10 @@ async def start_import(request: Request, draft_id: str, who: Signed):
     if import_id is None:
         context = await run_in_threadpool(_review_context, who, draft, form)
         return page(request, "review.html", who, 422, problems=problems, **context)
+    if form.get("dry_run") == "true" and "max_failed_rows" in form:
+        # The check's page offers Start with the guard chosen here (cleared: none).
+        query = urlencode({"guard": str(form.get("max_failed_rows") or "").strip()})
+        return RedirectResponse(f"{PREFIX}/imports/{import_id}?{query}", status_code=303)
     return RedirectResponse(f"{PREFIX}/imports/{import_id}", status_code=303)
 
 

@@ -29,6 +29,8 @@ from roster.settings import keep_uploads_hours
 from roster.store import imports, teams
 from schemas.import_options import ImportOptions, parse_options
 
+# start_dry_run: keep the dry run's own failure guard.
+KEEP = object()
 SOURCES = ("api", "cli", "sensor", "schedule", "ui", "dashboard", "test")
 
 
@@ -88,11 +90,17 @@ class ImportService:
             self.landing.clean_work(import_id)
         return import_id
 
-    def start_dry_run(self, team_id: int, dry_run_id: str, source: str, launched: bool = False) -> str:
+    def start_dry_run(
+        self, team_id: int, dry_run_id: str, source: str, launched: bool = False, max_failed_rows: object = KEEP
+    ) -> str:
         """A new import of a completed dry run's file, with its options and the column map it
         decided (so the import does what the dry run counted, without uploading again). Returns
         the new import's id; the dry run's upload goes (the new import has its own copy). Raises
-        CannotStart: not a completed dry run (409), started already (409), its file gone (410)."""
+        CannotStart: not a completed dry run (409), started already (409), its file gone (410).
+
+        `max_failed_rows`, when given, replaces the dry run's failure guard (None: no guard): the
+        dashboard checks without one and asks for it beside Start, with the counts in view.
+        Raises OptionsError when it is not a count or a share."""
         row = self.row(team_id, dry_run_id)
         if row is None:
             raise CannotStart(404, "not_found", "Contact import not found")
@@ -115,6 +123,10 @@ class ImportService:
                 f"the dry run's file is no longer kept (a dry run keeps it {keep_uploads_hours():g} hours): upload it again",
             )
         stored.pop("dry_run")
+        if max_failed_rows is not KEEP:
+            stored.pop("max_failed_rows", None)
+            if max_failed_rows is not None:
+                stored["max_failed_rows"] = max_failed_rows
         stored.update(column_map=row["column_map"], auto_map=False)  # the map is decided, every column in it
         try:
             import_id = self.create(

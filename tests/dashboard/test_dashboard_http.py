@@ -245,7 +245,7 @@ def test_a_dashboard_upload_cut_before_its_closing_boundary_is_refused(signed_in
 
 
 def test_a_dry_run_from_the_review_page_writes_nothing_and_starts_for_real(signed_in, engine):
-    """ "Check every row first": the import page shows what it would do, then "Start the import"
+    """ "Check the whole file": the import page shows what it would do, then "Start the import"
     starts it for real, as a new import."""
     import time
 
@@ -265,7 +265,7 @@ def test_a_dry_run_from_the_review_page_writes_nothing_and_starts_for_real(signe
     dry_url = r.headers["location"]
 
     def finished(url: str) -> str:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while 'data-status="queued"' in (html := client.get(url).text) or 'data-status="in_progress"' in html:
             assert time.monotonic() < deadline, "the import did not finish"
             time.sleep(0.3)

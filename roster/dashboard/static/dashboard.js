@@ -102,10 +102,15 @@
   function review() {
     var form = document.getElementById("review-form");
     if (form) {
-      form.addEventListener("submit", function () {
-        // One import per click: a second press while the first is being checked would start another.
-        var start = document.getElementById("start");
-        setTimeout(function () { start.disabled = true; start.textContent = "Starting…"; }, 0);
+      form.addEventListener("submit", function (event) {
+        // One import (or check) per click: a second press while the first is being read would
+        // start another. Both buttons go quiet; the one pressed says what is happening.
+        var start = document.getElementById("start"), check = document.getElementById("dry-run");
+        var checking = event.submitter === check;
+        setTimeout(function () {
+          start.disabled = true; check.disabled = true;
+          (checking ? check : start).textContent = checking ? "Checking…" : "Starting…";
+        }, 0);
       });
     }
     var rows = document.querySelectorAll(".maprow");
