@@ -31,11 +31,12 @@ from schemas.column_map import ColumnMap, ColumnMapError, parse_column_map
 @dataclass(frozen=True)
 class Door:
     """How the doors spell one option. `kind` says how text carries its value: `json` (JSON
-    text), `choice` (one of the field's words), `ids` (a list of ids), `flag` (true or false)."""
+    text), `choice` (one of the field's words), `ids` (a list of ids), `flag` (true or false),
+    `text` (a word or a number, as text)."""
 
     flag: str  # the CLI flag; a `flag` option also gets --no-...
     camel: str  # the MCP tool's argument, and a key every door accepts
-    kind: Literal["json", "choice", "ids", "flag"]
+    kind: Literal["json", "choice", "ids", "flag", "text"]
     aliases: tuple[str, ...] = ()  # more spellings accepted: CLI flags (--x) and keys
 
 
@@ -101,10 +102,36 @@ class ImportOptions(BaseModel):
         ),
         Door("--resubscribe", "resubscribe", "flag"),
     ] = False
+    dry_run: Annotated[
+        bool,
+        Field(
+            description="Roster: read, validate and map every row and count what the import would do (created, "
+            "updated, skipped, failed), writing nothing; start it for real afterwards with "
+            "POST /contacts/imports/{id}/start."
+        ),
+        Door("--dry-run", "dryRun", "flag"),
+    ] = False
+    max_failed_rows: Annotated[
+        int | str | None,
+        Field(
+            description='Roster: past this many failed rows (a count, or a share of the rows written "5%"), the '
+            "import fails with nothing written."
+        ),
+        Door("--max-failed-rows", "maxFailedRows", "text"),
+    ] = None
 
     def stored(self) -> dict:
         """As the import row keeps it: what was given, nothing more."""
         return self.model_dump(mode="json", exclude_unset=True)
+
+    def failure_limit(self, rows: int) -> int | None:
+        """The most rows that may fail, of `rows` read, before the import fails; None: no limit."""
+        limit = self.max_failed_rows
+        if limit is None:
+            return None
+        if isinstance(limit, str):  # "5%", checked by parse_options
+            return int(float(limit[:-1]) * rows / 100)
+        return limit
 
 
 def door(field: FieldInfo) -> Door:
@@ -190,6 +217,26 @@ def _topics(value: Any) -> list[dict]:
     return out
 
 
+def _failure_limit(value: Any) -> int | str:
+    """A count of rows (100) or a share of them ("5%")."""
+    text = str(value).strip()
+    problem = f'`max_failed_rows` must be a number of rows (e.g. 100) or a share of them (e.g. "5%"), not {text!r}'
+    if isinstance(value, bool):
+        raise OptionsError(problem)
+    try:
+        if text.endswith("%"):
+            share = float(text[:-1])
+            if not 0 <= share <= 100:
+                raise OptionsError(problem)
+            return f"{share:g}%"
+        count = int(text)
+    except ValueError:
+        raise OptionsError(problem) from None
+    if count < 0:
+        raise OptionsError(problem)
+    return count
+
+
 def parse_options(raw: Mapping[str, Any] | None, base: ImportOptions | None = None) -> ImportOptions:
     """ImportOptions from any door's mapping; keys it leaves out (or leaves empty) keep `base`'s
     values (the stored options, for a launch that overrides some). Unknown keys are refused."""
@@ -218,6 +265,8 @@ def parse_options(raw: Mapping[str, Any] | None, base: ImportOptions | None = No
             values[name] = _segments(value)
         elif name == "topics":
             values[name] = _topics(value)
+        elif name == "max_failed_rows":
+            values[name] = _failure_limit(value)
         else:
             flag = _flag(name, value)
             if flag is not None:

@@ -161,9 +161,17 @@ contact_imports = sa.Table(
     sa.Column("reverted_at", sa.DateTime(timezone=True)),
     sa.Column("revert_result", JSONB),
     sa.Column("undo_state", sa.Text),
+    # The dry run this import was started from (POST /contacts/imports/{id}/start): at most one.
+    sa.Column("dry_run_of", UUID(as_uuid=True)),
     sa.CheckConstraint("status in ('queued', 'in_progress', 'completed', 'failed')", name="contact_imports_status"),
 )
 sa.Index("contact_imports_team_created", contact_imports.c.team_id, contact_imports.c.created_at)
+sa.Index(
+    "contact_imports_dry_run_of",
+    contact_imports.c.dry_run_of,
+    unique=True,
+    postgresql_where=contact_imports.c.dry_run_of.isnot(None),
+)
 
 contact_import_failures = sa.Table(
     "contact_import_failures",

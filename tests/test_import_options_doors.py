@@ -28,6 +28,8 @@ MEANT = {
     "auto_create_properties": True,
     "model_mapping": False,
     "resubscribe": True,
+    "dry_run": True,
+    "max_failed_rows": "5%",
 }
 
 
@@ -81,6 +83,9 @@ def test_cli_flags_are_read_by_the_options_parser(tmp_path):
         "--auto-create-properties",
         "--no-model-mapping",
         "--resubscribe",
+        "--dry-run",
+        "--max-failed-rows",
+        "5%",
     ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
@@ -163,6 +168,8 @@ DASHBOARD_FIELDS = {
     "segments": r'name="segment"',
     "topics": r'name="topic_',
     "resubscribe": r'name="resubscribe"',
+    "dry_run": r'name="dry_run" value="true"',
+    "max_failed_rows": r'name="max_failed_rows"',
 }
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from roster.cli.common import err, fail, with_import_options
+from roster.cli.common import StrictOpt, check_strict, err, fail, print_summary, with_import_options
 from schemas.import_options import ImportOptions
 
 contacts_app = typer.Typer(no_args_is_help=True, help="Contacts on a Roster server (over its REST API).")
@@ -52,7 +52,8 @@ def _show(imp) -> None:
         table.add_column(name, justify="right")
     table.add_row(*(f"{getattr(c, k):,}" for k in ("total", "created", "updated", "skipped", "failed")))
     out.print(table)
-    if imp.error:
+    print_summary(out, imp.outcome, imp.summary, imp.id)
+    if imp.error and imp.outcome != "guard_tripped":
         out.print(f"[red]{imp.error}[/red]")
 
 
@@ -72,18 +73,43 @@ def imports_create(
     options: ImportOptions,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the import to finish, showing progress.")] = False,
     as_json: JsonOpt = False,
+    strict: StrictOpt = False,
     api_key: ApiKeyOpt = None,
     api_url: ApiUrlOpt = None,
 ) -> None:
-    """Upload FILE as a new contact import; prints its id (with --wait, the finished import)."""
-    from roster.client import RosterError
+    """Upload FILE as a new contact import; prints its id (with --wait, the finished import).
 
+    With --wait: exit 1 if the import failed, and with --strict 2 if any row failed."""
     # Checked here as the server checks them (one parser, by with_import_options), so a typo costs no upload.
     if not file.is_file():
         fail(f"no such file: {file}")
+    _created_then(
+        lambda client: client.contacts.imports.create(file=file, **options.stored()), wait, as_json, strict, api_key, api_url
+    )
+
+
+@imports_app.command("start")
+def imports_start(
+    import_id: str,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the import to finish, showing progress.")] = False,
+    as_json: JsonOpt = False,
+    strict: StrictOpt = False,
+    api_key: ApiKeyOpt = None,
+    api_url: ApiUrlOpt = None,
+) -> None:
+    """Start a completed dry run for real: a new import of its file; prints its id.
+
+    The same options and the column map the dry run decided; with --wait, the finished import."""
+    _created_then(lambda client: client.contacts.imports.start(import_id), wait, as_json, strict, api_key, api_url)
+
+
+def _created_then(create, wait: bool, as_json: bool, strict: bool, api_key, api_url) -> None:
+    """Create an import (`create(client)`), print its id, or wait for it and print it."""
+    from roster.client import RosterError
+
     client = _client(api_key, api_url)
     try:
-        created = client.contacts.imports.create(file=file, **options.stored())
+        created = create(client)
         if not wait:
             if as_json:
                 _print_json({"object": "contact_import", "id": created.id})
@@ -104,6 +130,7 @@ def imports_create(
         _show(result)
     if result.status != "completed":
         fail(f"the import failed: {result.error or 'see the server'}")
+    check_strict(strict, result.counts.failed, result.summary)
 
 
 def _wait_with_progress(client, import_id: str):
@@ -173,13 +200,18 @@ def imports_list(
     table = Table()
     table.add_column("id", no_wrap=True, min_width=36)
     table.add_column("status", no_wrap=True)
+    table.add_column("outcome", no_wrap=True)
     table.add_column("created_at")
     for col in ("total", "created", "updated", "skipped", "failed"):
         table.add_column(col, justify="right")
     for i in page.data:
         c = i.counts
         table.add_row(
-            i.id, i.status, i.created_at, *(f"{getattr(c, k):,}" for k in ("total", "created", "updated", "skipped", "failed"))
+            i.id,
+            i.status,
+            i.outcome or "",
+            i.created_at,
+            *(f"{getattr(c, k):,}" for k in ("total", "created", "updated", "skipped", "failed")),
         )
     Console().print(table)
     if page.has_more:

@@ -85,3 +85,36 @@ def import_options(flags: dict) -> ImportOptions:
             message = message.replace(f"`{name}`", door.flag).replace(f"{name} is", f"{door.flag} is", 1)
         fail(message)
         raise  # fail() exits; this line only tells type checkers so
+
+
+# How an outcome (roster/importing/outcome.py) looks on a terminal: green, amber, red.
+OUTCOME_STYLE = {
+    "completed": "green",
+    "completed_with_failures": "yellow",
+    "dry_run": "cyan",
+    "nothing_imported": "red",
+    "guard_tripped": "red",
+    "failed": "red",
+    "cancelled": "red",
+    "reverted": "yellow",
+}
+StrictOpt = Annotated[
+    bool, typer.Option("--strict", help="Exit with status 2 when any row failed (the import completed or not).")
+]
+
+
+def print_summary(console: Console, outcome: str | None, summary: str | None, import_id: str) -> None:
+    """The import's one-line summary, coloured by its outcome, and what to do next."""
+    if not summary:
+        return
+    console.print(f"[{OUTCOME_STYLE.get(outcome or '', 'white')}]{summary}[/]", highlight=False)
+    if outcome == "dry_run":
+        console.print(
+            f"start it for real: [bold]roster imports start {import_id}[/bold] (or POST /contacts/imports/{import_id}/start)"
+        )
+
+
+def check_strict(strict: bool, failed: int, summary: str | None) -> None:
+    """--strict: a non-zero exit (2) when rows failed."""
+    if strict and failed:
+        fail(f"{failed:,} rows failed (--strict): {summary or ''}".rstrip(": "), code=2)

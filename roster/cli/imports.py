@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from roster.cli.common import err, fail, with_import_options
+from roster.cli.common import StrictOpt, check_strict, err, fail, print_summary, with_import_options
 from schemas.import_options import ImportOptions
 
 imports_app = typer.Typer(
@@ -57,13 +57,16 @@ def import_command(
     options: ImportOptions,
     team: Annotated[str, typer.Option("--team", help="The team the contacts belong to (created if new).")] = "default",
     as_json: JsonOpt = False,
+    strict: StrictOpt = False,
 ) -> None:
-    """Import FILE now, as a run of the contact_import job, and print the finished import."""
+    """Import FILE now, as a run of the contact_import job, and print the finished import.
+
+    Exits 1 when the import failed, and with --strict 2 when any row failed."""
     import_id, team_id = _create(file, team, options, launched=True)
-    _run(import_id, team_id, team, as_json)
+    _run(import_id, team_id, team, as_json, strict)
 
 
-def _run(import_id: str, team_id: int, team: str, as_json: bool) -> None:
+def _run(import_id: str, team_id: int, team: str, as_json: bool, strict: bool = False) -> None:
     from pipelines.launch import run_import
 
     service = _service()
@@ -76,6 +79,7 @@ def _run(import_id: str, team_id: int, team: str, as_json: bool) -> None:
     print(json.dumps(result, indent=2)) if as_json else _print_import(result)
     if result["status"] != "completed":
         fail(f"the import failed: {result.get('error') or 'see the run in the Dagster UI'}")
+    check_strict(strict, result["counts"]["failed"], result.get("summary"))
 
 
 def _run_with_progress(service, team_id: int, import_id: str, tags: dict) -> None:
@@ -111,9 +115,10 @@ def _print_import(result: dict) -> None:
         table.add_column(name, justify="right")
     table.add_row(*(f"{c[k]:,}" for k in ("total", "created", "updated", "skipped", "failed")))
     out.print(table)
-    if result.get("error"):
+    print_summary(out, result.get("outcome"), result.get("summary"), result["id"])
+    if result.get("error") and result.get("outcome") != "guard_tripped":
         out.print(f"[red]{result['error']}[/red]")
-    elif c["failed"]:
+    if c["failed"]:
         out.print(f"{c['failed']} rows failed: [bold]roster imports failures {result['id']}[/bold] lists them.")
 
 
@@ -149,6 +154,22 @@ def imports_run(import_id: str, team: TeamOpt = "default", as_json: JsonOpt = Fa
     if is_held(held_leases(service.engine), import_id):
         fail(f"import {import_id} is running in another process; follow it with `roster imports get {import_id}`")
     _run(import_id, team_id, team, as_json)
+
+
+@imports_app.command("start")
+def imports_start(import_id: str, team: TeamOpt = "default", as_json: JsonOpt = False, strict: StrictOpt = False) -> None:
+    """Start a completed dry run for real, now, and print the finished import.
+
+    A new import of the dry run's file, with its options and the column map it decided."""
+    from roster.importing.service import CannotStart
+
+    service = _service()
+    team_id = _team(service, team)
+    try:
+        new_id = service.start_dry_run(team_id, import_id, "cli", launched=True)
+    except CannotStart as e:
+        fail(str(e))
+    _run(new_id, team_id, team, as_json, strict)
 
 
 @imports_app.command("get")

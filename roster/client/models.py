@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 T = TypeVar("T")
+Outcome = Literal[
+    "completed", "completed_with_failures", "nothing_imported", "dry_run", "guard_tripped", "failed", "cancelled", "reverted"
+]
 
 
 def _build(cls, data: dict):
@@ -36,6 +39,18 @@ class ContactImport:
     object: str = "contact_import"
     # Roster's addition: {"phase", "rows_read", "rows_staged", "memberships"}; None from a server without it.
     progress: dict | None = None
+    # Roster's additions, what happened: outcome is completed, completed_with_failures,
+    # nothing_imported, dry_run, guard_tripped, failed, cancelled or reverted (None while it
+    # runs); summary, one line.
+    outcome: Outcome | None = None
+    summary: str | None = None
+    dry_run: bool = False
+    # [{"reason", "count", "samples": [{"row_number", "email", "reason", "data"}]}], most frequent first
+    failures_by_reason: list[dict] | None = None
+    properties_created: list[str] | None = None  # a dry run: that it would create
+    consent_kept: dict | None = None  # {"unsubscribed", "topic_opt_outs"}: opt-outs kept
+    started_as: str | None = None  # a dry run: the import it was started as
+    dry_run_of: str | None = None  # an import started from a dry run
     # Roster's additions: when it was cancelled (status failed) or reverted (status completed), and
     # what the revert did ({"deleted", "restored", "left_unchanged", ...}).
     cancelled_at: str | None = None
@@ -47,6 +62,11 @@ class ContactImport:
     def done(self) -> bool:
         """Ended: completed (reverted or not) or failed (cancelled or not)."""
         return self.status in ("completed", "failed")
+
+    @property
+    def rows_failed(self) -> bool:
+        """Some rows failed (the import completed or not)."""
+        return self.counts.failed > 0
 
     @property
     def cancelled(self) -> bool:

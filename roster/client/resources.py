@@ -61,11 +61,15 @@ class Imports(_Resource):
         idempotency_key: str | None = None,
         model_mapping: bool | None = None,
         resubscribe: bool | None = None,
+        dry_run: bool | None = None,
+        max_failed_rows: int | str | None = None,
     ) -> MaybeAwaitable[Created]:
         """Upload a CSV (a path, bytes, or a binary file object). Returns Created (the import's id).
         topics: [{"id", "subscription": "opt_in" | "opt_out"}]. model_mapping: the server's mapping
         model may see this file (None: as the team or server says). resubscribe: this import may
-        turn unsubscribed contacts and topic opt-outs back on (default: never)."""
+        turn unsubscribed contacts and topic opt-outs back on (default: never). dry_run: count what
+        the import would do, writing nothing (start() runs it for real). max_failed_rows: a count,
+        or a share ("5%"): past it the import fails with nothing written."""
         data: dict[str, str] = {}
         if column_map is not None:
             data["column_map"] = column_map if isinstance(column_map, str) else json.dumps(column_map)
@@ -79,9 +83,11 @@ class Imports(_Resource):
             data["auto_map"] = "true" if auto_map else "false"
         if auto_create_properties is not None:
             data["auto_create_properties"] = "true" if auto_create_properties else "false"
-        for flag, value in (("model_mapping", model_mapping), ("resubscribe", resubscribe)):
+        for flag, value in (("model_mapping", model_mapping), ("resubscribe", resubscribe), ("dry_run", dry_run)):
             if value is not None:
                 data[flag] = "true" if value else "false"
+        if max_failed_rows is not None:
+            data["max_failed_rows"] = str(max_failed_rows)
         name, fileobj, opened = open_file(file, filename)
         req = Request(
             "POST",
@@ -124,6 +130,11 @@ class Imports(_Resource):
 
     def get(self, import_id: str) -> MaybeAwaitable[ContactImport]:
         return self._do(Request("GET", f"/contacts/imports/{_q(import_id)}", parse=lambda r: ContactImport.from_dict(r.json())))
+
+    def start(self, import_id: str) -> MaybeAwaitable[Created]:
+        """Start a completed dry run for real: a new import (Created.id) of the same file, with the
+        same options and the column map the dry run decided."""
+        return self._do(Request("POST", f"/contacts/imports/{_q(import_id)}/start", parse=lambda r: Created.from_dict(r.json())))
 
     def list(
         self, limit: int | None = None, after: str | None = None, before: str | None = None, status: str | None = None

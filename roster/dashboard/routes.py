@@ -296,6 +296,29 @@ def import_failures(import_id: str, who: Signed):
     )
 
 
+@router.post("/imports/{import_id}/start")
+async def start_dry_run(request: Request, import_id: str, who: Signed):
+    """A completed dry run, started for real (the API's POST /contacts/imports/{id}/start)."""
+    from roster.importing.service import CannotStart
+
+    form = await request.form()
+    _check_csrf(who, form.get("csrf"))
+    if _row_or_404(who, import_id) is None:
+        return page(request, "not_found.html", who, 404, what="import")
+    service = _service()
+
+    def start() -> str:
+        new_id = service.start_dry_run(who.team_id, import_id, "dashboard")
+        service.submit(new_id)
+        return new_id
+
+    try:
+        new_id = await run_in_threadpool(start)
+    except CannotStart:
+        return RedirectResponse(f"{PREFIX}/imports/{import_id}", status_code=303)
+    return RedirectResponse(f"{PREFIX}/imports/{new_id}", status_code=303)
+
+
 # -- a new import: upload, review, start ------------------------------------------------------------
 @router.post("/imports/upload")
 async def upload(request: Request, who: Signed):
@@ -398,6 +421,7 @@ def _review_context(who: Session, draft: drafts.Draft, form=None) -> dict:
             "new_segment": (form or {}).get("new_segment", ""),
             "topics": {k[6:]: v for k, v in (form or {}).items() if k.startswith("topic_")},
             "resubscribe": (form or {}).get("resubscribe") == "on",
+            "max_failed_rows": (form or {}).get("max_failed_rows", ""),
         },
     }
 
@@ -454,6 +478,8 @@ async def start_import(request: Request, draft_id: str, who: Signed):
                     "segments": segments,
                     "topics": topics,
                     "resubscribe": form.get("resubscribe") == "on",
+                    "dry_run": form.get("dry_run") == "true",
+                    "max_failed_rows": form.get("max_failed_rows") or None,
                 }
             )
             import_id = service.create(

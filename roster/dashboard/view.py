@@ -11,6 +11,18 @@ from roster.importing.progress import describe
 from roster.importing.render import render_import
 
 LABELS = {"queued": "Queued", "in_progress": "Running", "completed": "Completed", "failed": "Failed"}
+# A finished import's badge says what happened (roster/importing/outcome.py): amber when rows
+# failed, red when nothing was imported.
+OUTCOME_LABELS = {
+    "completed": "Completed",
+    "completed_with_failures": "Completed with failures",
+    "nothing_imported": "Nothing imported",
+    "dry_run": "Dry run",
+    "guard_tripped": "Stopped: too many failed rows",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+    "reverted": "Reverted",
+}
 PROBE_BYTES = 64 * 1024
 
 
@@ -111,7 +123,8 @@ def import_view(row: dict) -> dict:
     return api | {
         "filename": row.get("filename") or "(no name)",
         "source": row.get("source"),
-        "status_label": _label(row),
+        "status_label": OUTCOME_LABELS.get(api["outcome"]) or _label(row),
+        "badge": api["outcome"] or row["status"],
         "running": row["status"] in ("queued", "in_progress"),
         "created": when(row.get("created_at")),
         "started": when(row.get("started_at")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from roster.errors_public import public_text
+from roster.importing.outcome import outcome, summary
 from roster.importing.progress import progress
 
 COUNTS = ("total", "created", "updated", "skipped", "failed")
@@ -33,7 +34,35 @@ def render_import(row: dict) -> dict:
     }
     if row["status"] == "failed" and row.get("error"):
         out["error"] = public_text(row["error"])
+    out |= what_happened(row, out.get("error"))
     out.update(undo_fields(row))
+    return out
+
+
+def what_happened(row: dict, error: str | None) -> dict:
+    """Roster's additions that say what the import did (roster/importing/outcome.py), and, once it
+    decided, the details: the failed rows by cause, the properties it created (a dry run: would
+    create), the opt-outs it kept. A dry run says so, and which import it was started as; an import
+    started from one names it."""
+    details = row.get("merge_details") or {}
+    out = {
+        "outcome": outcome(row),
+        "summary": summary(row, error),
+        "dry_run": bool((row.get("options") or {}).get("dry_run")),
+    }
+    if "failures_by_reason" in details:
+        out["failures_by_reason"] = details["failures_by_reason"]
+    if "properties_created" in details:
+        out["properties_created"] = details["properties_created"]
+    if row.get("merged_at") is not None:
+        out["consent_kept"] = {
+            "unsubscribed": int(details.get("kept_unsubscribed", 0)),
+            "topic_opt_outs": int(details.get("kept_topic_opt_outs", 0)),
+        }
+    if out["dry_run"]:
+        out["started_as"] = str(row["started_as"]) if row.get("started_as") else None
+    if row.get("dry_run_of"):
+        out["dry_run_of"] = str(row["dry_run_of"])
     return out
 
 

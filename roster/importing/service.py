@@ -25,10 +25,19 @@ from roster.importing.landed import landing_store
 from roster.importing.render import render_import
 from roster.landing import LandingStore
 from roster.mapping.resolve import ColumnMapper
+from roster.settings import keep_uploads_hours
 from roster.store import imports, teams
-from schemas.import_options import ImportOptions
+from schemas.import_options import ImportOptions, parse_options
 
 SOURCES = ("api", "cli", "sensor", "schedule", "ui", "dashboard", "test")
+
+
+class CannotStart(Exception):
+    """A dry run that cannot be started: the HTTP status and error name the API answers with."""
+
+    def __init__(self, status: int, name: str, message: str):
+        super().__init__(message)
+        self.status, self.name = status, name
 
 
 @dataclass
@@ -55,6 +64,7 @@ class ImportService:
         launched: bool = False,
         import_id: str | None = None,
         max_bytes: int | None = None,
+        dry_run_of: str | None = None,
     ) -> str:
         """Land the file, check it (unless `check` is off: a sensor's file is checked by its run),
         and record a queued import. Returns the import's id. Raises ImportRefused (nothing kept).
@@ -70,12 +80,56 @@ class ImportService:
         try:
             if check:
                 check_file(self.engine, self.mapper, team_id, path, options, self.landing.workdir(import_id))
+            imports.create(self.engine, import_id, team_id, source, filename, str(path), options.stored(), launched, dry_run_of)
         except BaseException:  # refused, or the server could not read or write it: no import, no file
             self.landing.remove(import_id)
             raise
         finally:
             self.landing.clean_work(import_id)
-        imports.create(self.engine, import_id, team_id, source, filename, str(path), options.stored(), launched)
+        return import_id
+
+    def start_dry_run(self, team_id: int, dry_run_id: str, source: str, launched: bool = False) -> str:
+        """A new import of a completed dry run's file, with its options and the column map it
+        decided (so the import does what the dry run counted, without uploading again). Returns
+        the new import's id; the dry run's upload goes (the new import has its own copy). Raises
+        CannotStart: not a completed dry run (409), started already (409), its file gone (410)."""
+        row = self.row(team_id, dry_run_id)
+        if row is None:
+            raise CannotStart(404, "not_found", "Contact import not found")
+        stored = dict(row["options"] or {})
+        if not stored.get("dry_run"):
+            raise CannotStart(409, "invalid_state", f"import {dry_run_id} is not a dry run: only a dry run can be started")
+        if row["status"] != "completed":
+            raise CannotStart(
+                409, "invalid_state", f"the dry run {dry_run_id} is {row['status']}: only a completed one can be started"
+            )
+        if row.get("started_as"):
+            raise CannotStart(
+                409, "invalid_state", f"the dry run {dry_run_id} was started already, as import {row['started_as']}"
+            )
+        file = self.landing.local_file(dry_run_id, Path(row["file_path"]))
+        if not file.is_file():
+            raise CannotStart(
+                410,
+                "dry_run_expired",
+                f"the dry run's file is no longer kept (a dry run keeps it {keep_uploads_hours():g} hours): upload it again",
+            )
+        stored.pop("dry_run")
+        stored.update(column_map=row["column_map"], auto_map=False)  # the map is decided, every column in it
+        try:
+            import_id = self.create(
+                team_id,
+                file,
+                row["filename"] or file.name,
+                parse_options(stored),
+                source,
+                check=False,
+                launched=launched,
+                dry_run_of=dry_run_id,
+            )
+        except imports.AlreadyStarted as e:
+            raise CannotStart(409, "invalid_state", str(e)) from None
+        self.landing.remove(dry_run_id)
         return import_id
 
     def record_failed(self, team_id: int, source: str, what: str, reason: str, import_id: str | None = None) -> str:

@@ -23,7 +23,7 @@ from roster.mapping import memory
 from roster.mapping.consent import model_allowed
 from roster.mapping.resolve import ColumnMapper, reconcile_property_types
 from roster.settings import file_limits, get_settings
-from roster.store import cancel, failures, imports, merge, properties, staging
+from roster.store import cancel, dry_run, failures, imports, merge, properties, staging
 from schemas.column_map import ColumnMap
 from schemas.import_options import ImportOptions, parse_options
 from schemas.rows import ROW, property_fields, validate
@@ -132,7 +132,7 @@ class ImportSteps:
             model_allowed=model_allowed(self.engine, team_id, options.model_mapping),  # the model only with consent
         )
         column_map = reconcile_property_types(resolution.column_map, existing)
-        if options.column_map is not None:
+        if options.column_map is not None and not options.dry_run:
             # A person wrote this map for these headers: prefer it next time they come.
             memory.remember(self.engine, team_id, source.headers, options.column_map.to_api(), source="import")
         imports.update(self.engine, import_id, column_map=column_map.to_api())
@@ -184,33 +184,40 @@ class ImportSteps:
 
     # -- 4. the properties -----------------------------------------------------------------------
     def create_properties(self, import_id: str) -> dict:
-        """The team's missing properties that the map needs, typed. Safe to repeat."""
+        """The team's missing properties that the map needs, typed: which they are. They are
+        created by the merge, in its transaction (an import that writes nothing creates nothing)."""
         row = imports.require(self.engine, import_id)
         if row["merged_at"] is None:
             cancel.check(self.engine, import_id)
-        # Resend's types only: a yes/no column's property is a string ("true"/"false").
-        wanted = {key: stored_type(spec.type) for key, spec in column_map_of(row).properties.items()}
-        created = properties.create_missing(self.engine, row["team_id"], wanted)
+        wanted = wanted_properties(row)
+        missing = properties.missing(self.engine, row["team_id"], wanted)
         fault_point("properties")
-        return {"created": created, "mapped": wanted}
+        return {"to_create": missing, "mapped": wanted}
 
     # -- 5. the merge ----------------------------------------------------------------------------
     def merge_contacts(self, import_id: str) -> dict:
-        """Contacts, memberships, topic subscriptions and counts, in one transaction."""
+        """Contacts, memberships, topic subscriptions, new properties and counts, in one
+        transaction; for a dry run, what they would be, written nowhere. First the failure guard."""
         row = imports.require(self.engine, import_id)
         options, column_map = options_of(row), column_map_of(row)
+        maps_unsubscribed = column_map.unsubscribed_column is not None
 
         def run() -> dict:
+            if options.dry_run:
+                missing = properties.missing(self.engine, row["team_id"], wanted_properties(row))
+                return dry_run.decide(self.engine, import_id, row["team_id"], options, maps_unsubscribed, missing)
             return merge.merge(
                 self.engine,
                 import_id,
                 row["team_id"],
                 property_fields(column_map),
                 options,
-                maps_unsubscribed=column_map.unsubscribed_column is not None,
+                maps_unsubscribed=maps_unsubscribed,
+                new_properties=wanted_properties(row),
             )
 
         if row["merged_at"] is None:
+            self._check_failure_guard(row, options)
             imports.update(self.engine, import_id, phase="merging")
         try:
             counts = run()
@@ -223,17 +230,43 @@ class ImportSteps:
             raise ImportRefused(str(e)) from None
         return {"on_conflict": options.on_conflict, "segments": options.segments, "topics": options.topics, **counts}
 
+    def _check_failure_guard(self, row: dict, options: ImportOptions) -> None:
+        """max_failed_rows: past it, the import fails before its merge, with nothing written, its
+        counts and its failed rows by cause recorded (ImportRefused: no retry can help)."""
+        import_id = str(row["id"])
+        with self.engine.connect() as conn:
+            failed = failures.count(conn, import_id)
+            total = (row["staged_rows"] or 0) + failed
+            limit = options.failure_limit(total)
+            if limit is None or failed <= limit:
+                return
+            by_reason = failures.by_reason(conn, import_id)
+        guard = {"max_failed_rows": options.max_failed_rows, "limit": limit}
+        imports.trip_guard(self.engine, import_id, total, failed, guard, by_reason)
+        raise ImportRefused(
+            f"{failed:,} of {total:,} rows failed, more than max_failed_rows allows ({options.max_failed_rows}): "
+            f"nothing was imported. The failed rows say why: GET /contacts/imports/{import_id}/failures."
+        )
+
     # -- 6. the outcome --------------------------------------------------------------------------
     def finish(self, import_id: str) -> dict:
-        """completed (only once merged); staging table, scratch files and the upload go.
+        """completed (only once merged); staging table, scratch files and the upload go. A dry
+        run keeps its upload, to be started for real (roster/importing/retention.py says how long).
 
         The upload goes first: whoever sees `completed` (the API, a client polling it) finds no
         file left, in the folder or in the database. A crash in between leaves a merged import
         without its file, which a retry does not need (open_file and map_columns skip it)."""
         fault_point("report")
-        if imports.require(self.engine, import_id)["merged_at"] is not None:  # else complete() refuses: keep it
+        row = imports.require(self.engine, import_id)
+        if row["merged_at"] is not None and not options_of(row).dry_run:  # else complete() refuses: keep it
             self.landing.discard(import_id)  # Roster keeps no file of a completed import
         return imports.complete(self.engine, import_id)
+
+
+def wanted_properties(row: dict) -> dict[str, str]:
+    """{key: type} of the properties the import's column map fills, in Resend's types only (a
+    yes/no column's property is a string: "true"/"false")."""
+    return {key: stored_type(spec.type) for key, spec in column_map_of(row).properties.items()}
 
 
 def _with_values(failed: list[dict], frame, headers: list[str]) -> list[dict]:

@@ -29,6 +29,12 @@ def cancel(engine: Engine, team_id: int, import_id: str) -> dict:
 def revert(engine: Engine, team_id: int, import_id: str, resubscribe: bool = False) -> dict:
     """Revert the team's import; returns its row (with `reverted_at` and `revert_result`).
     Raises LookupError or RevertRefused."""
+    row = imports.get(engine, import_id, team_id)
+    if row is not None and (row.get("options") or {}).get("dry_run"):
+        raise RevertRefused(
+            "a dry run writes nothing: there is nothing to revert (revert the import it was started as, if any)",
+            "nothing_to_revert",
+        )
     undo.revert(engine, team_id, import_id, resubscribe)
     return imports.get(engine, import_id, team_id)
 

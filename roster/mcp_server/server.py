@@ -18,8 +18,11 @@ from roster.mcp_server.fetch import Refused, check_path, download
 from schemas.import_options import declared
 
 INSTRUCTIONS = """Import contacts into Roster from a CSV: create-contact-import (a file path, CSV text, or a URL),
-then get-contact-import until its status is completed or failed. cancel-contact-import stops one
-before its contacts are written; revert-contact-import undoes a completed one. Segments, topics and contact
+then get-contact-import until its status is completed or failed, and show the user its summary. With
+dryRun: true an import counts what it would do and writes nothing; show the counts and failures_by_reason,
+and if the user agrees, start-contact-import starts it for real. maxFailedRows (100, or "5%") makes an
+import with more failed rows fail with nothing written. cancel-contact-import stops one before its
+contacts are written; revert-contact-import undoes a completed one. Segments, topics and contact
 properties can be listed and created first. suggest-column-mapping says where each column of a CSV should go;
 show it to the user, let them change it, and pass the columnMap they accept to create-contact-import."""
 
@@ -104,7 +107,7 @@ TOOL_TYPES: dict[str, Any] = {"column_map": ColumnMapArg, "topics": list[TopicAr
 def _tool_type(name: str, field, door) -> Any:
     if name in TOOL_TYPES:
         return TOOL_TYPES[name]
-    return {"flag": bool, "ids": list[str], "choice": field.annotation}.get(door.kind, str)
+    return {"flag": bool, "ids": list[str], "choice": field.annotation, "text": int | str}.get(door.kind, str)
 
 
 def _option_arguments() -> list[inspect.Parameter]:
@@ -172,10 +175,25 @@ create_contact_import.__signature__ = _signature.replace(  # type: ignore[attr-d
 
 
 async def get_contact_import(id: Annotated[str, Field(description="The import's id.")]) -> dict:
-    """An import: status (queued, in_progress, completed, failed) and counts (total, created, updated, skipped, failed)."""
+    """An import: status (queued, in_progress, completed, failed), counts (total, created, updated, skipped,
+    failed), and what happened: outcome (completed, completed_with_failures, nothing_imported, dry_run,
+    guard_tripped, failed), a one-line summary to show the user, failures_by_reason, properties_created,
+    consent_kept; a dry run says dry_run: true and what it would do."""
     try:
         async with _client() as client:
             return (await client.contacts.imports.get(id)).raw
+    except RosterError as e:
+        raise _error(e) from None
+
+
+async def start_contact_import(id: Annotated[str, Field(description="The id of a completed dry run.")]) -> dict:
+    """Start a completed dry run (dryRun: true) for real: a new import of the same file with the same
+    options and the column map the dry run decided, without uploading again. Returns the new import's
+    id (see get-contact-import)."""
+    try:
+        async with _client() as client:
+            created = await client.contacts.imports.start(id)
+        return {"object": "contact_import", "id": created.id, "dry_run_of": id}
     except RosterError as e:
         raise _error(e) from None
 
@@ -319,6 +337,7 @@ async def revert_contact_import(
 TOOLS = {
     "create-contact-import": create_contact_import,
     "get-contact-import": get_contact_import,
+    "start-contact-import": start_contact_import,
     "list-contact-imports": list_contact_imports,
     "cancel-contact-import": cancel_contact_import,
     "revert-contact-import": revert_contact_import,

@@ -115,3 +115,37 @@ def value_columns(engine: Engine, import_id: str, team_id: int) -> list[str]:
             .all()
         )
     return sorted(found)
+
+
+# A reason without the row's own value ("... must be a number, got 'abc'" -> "... must be a number"),
+# so rows that failed for the same cause are counted together.
+_KIND = "CASE WHEN reason LIKE 'invalid email %' THEN 'invalid email' ELSE split_part(reason, ', got ', 1) END"
+
+
+def by_reason(conn: Connection, import_id: str, samples: int = 3, reasons: int = 10) -> list[dict]:
+    """The failed rows by cause, most frequent first ({"reason", "count", "samples": the first
+    rows, with their values}), at most `reasons` causes: what a person fixes in the file."""
+    rows = conn.execute(
+        sa.text(
+            f"""
+            WITH kinds AS (
+              SELECT {_KIND} AS kind, row_number, email, reason, data
+              FROM contact_import_failures WHERE import_id = :id
+            ), top AS (
+              SELECT kind, count(*) AS n FROM kinds GROUP BY kind ORDER BY n DESC, kind LIMIT :reasons
+            ), firsts AS (
+              SELECT kinds.*, row_number() OVER (PARTITION BY kinds.kind ORDER BY kinds.row_number) AS k
+              FROM kinds JOIN top USING (kind)
+            )
+            SELECT top.kind, top.n, firsts.row_number, firsts.email, firsts.reason, firsts.data
+            FROM top JOIN firsts ON firsts.kind = top.kind AND firsts.k <= :samples
+            ORDER BY top.n DESC, top.kind, firsts.row_number
+            """
+        ),
+        {"id": import_id, "reasons": reasons, "samples": samples},
+    ).all()
+    out: dict[str, dict] = {}
+    for kind, n, row_number, email, reason, data in rows:
+        group = out.setdefault(kind, {"reason": kind, "count": n, "samples": []})
+        group["samples"].append({"row_number": row_number, "email": email, "reason": reason, "data": data})
+    return list(out.values())

@@ -25,23 +25,66 @@ class NotMerged(RuntimeError):
     """An import cannot complete before its merge committed."""
 
 
+class AlreadyStarted(RuntimeError):
+    """The dry run was started already (by another call)."""
+
+
 def create(
-    engine: Engine, import_id: str, team_id: int, source: str, filename: str, file_path: str, options: dict, launched: bool
+    engine: Engine,
+    import_id: str,
+    team_id: int,
+    source: str,
+    filename: str,
+    file_path: str,
+    options: dict,
+    launched: bool,
+    dry_run_of: str | None = None,
 ) -> None:
-    """A queued import. `launched`: its creator runs it (the CLI), so the queue sensor leaves it alone."""
-    with engine.begin() as conn:
-        conn.execute(
-            sa.insert(ci).values(
-                id=import_id,
-                team_id=team_id,
-                status="queued",
-                source=source,
-                filename=filename,
-                file_path=file_path,
-                options=options,
-                launched_at=sa.func.now() if launched else None,
+    """A queued import. `launched`: its creator runs it (the CLI), so the queue sensor leaves it alone.
+    `dry_run_of`: the dry run it starts for real; raises AlreadyStarted if one did already."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.insert(ci).values(
+                    id=import_id,
+                    team_id=team_id,
+                    status="queued",
+                    source=source,
+                    filename=filename,
+                    file_path=file_path,
+                    options=options,
+                    launched_at=sa.func.now() if launched else None,
+                    dry_run_of=dry_run_of,
+                )
             )
-        )
+    except sa.exc.IntegrityError as e:
+        if dry_run_of is not None and "contact_imports_dry_run_of" in str(e.orig):
+            raise AlreadyStarted(f"the dry run {dry_run_of} was started already") from None
+        raise
+
+
+def started_as(engine: Engine, dry_run_ids: list[str]) -> dict[str, str]:
+    """{dry run id: the import started from it} for those of `dry_run_ids` that were started."""
+    if not dry_run_ids:
+        return {}
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(ci.c.dry_run_of, ci.c.id).where(ci.c.dry_run_of.in_(dry_run_ids))).all()
+    return {str(r.dry_run_of): str(r.id) for r in rows}
+
+
+def trip_guard(engine: Engine, import_id: str, total: int, failed: int, guard: dict, by_reason: list[dict]) -> None:
+    """The failure guard stopped the import before its merge: the counts it got to, why, and the
+    failed rows by cause (it fails next, with nothing written)."""
+    update(
+        engine,
+        import_id,
+        total=total,
+        failed=failed,
+        created=0,
+        updated=0,
+        skipped=0,
+        merge_details={"guard": guard, "failures_by_reason": by_reason},
+    )
 
 
 def record_failed(engine: Engine, import_id: str, team_id: int, source: str, what: str, reason: str) -> None:
@@ -87,12 +130,18 @@ def get(engine: Engine, import_id: str, team_id: int | None = None) -> dict | No
     key = _id(import_id)
     if key is None:
         return None
-    query = sa.select(ci).where(ci.c.id == key)
+    query = sa.select(ci, _started_as()).where(ci.c.id == key)
     if team_id is not None:
         query = query.where(ci.c.team_id == team_id)
     with engine.connect() as conn:
         row = conn.execute(query).mappings().first()
     return dict(row) if row else None
+
+
+def _started_as() -> sa.ScalarSelect:
+    """The import a dry run was started as (NULL for any other import, or a dry run not started)."""
+    real = ci.alias("real")
+    return sa.select(real.c.id).where(real.c.dry_run_of == ci.c.id).scalar_subquery().label("started_as")
 
 
 def require(engine: Engine, import_id: str) -> dict:
@@ -105,7 +154,7 @@ def require(engine: Engine, import_id: str) -> dict:
 
 def listing(team_id: int, status: str | None = None) -> Listing:
     """The team's imports (with this status), for a page of them: newest first by created_at, then id."""
-    query = sa.select(ci).where(ci.c.team_id == team_id)
+    query = sa.select(ci, _started_as()).where(ci.c.team_id == team_id)
     return Listing(
         query=query.where(ci.c.status == status) if status else query,
         created_at=ci.c.created_at,
@@ -310,10 +359,16 @@ def live_ids(engine: Engine, import_ids: list[str]) -> set[str]:
 
 
 def retention_states(engine: Engine, import_ids: list[str], keep_hours: float) -> dict[str, tuple[str, bool]]:
-    """{import id: (status, ended more than keep_hours ago)} for the landing sweep."""
+    """{import id: (status, ended more than keep_hours ago)} for the landing sweep. A completed dry
+    run nobody started yet says "dry_run": its upload waits to be started."""
     expired_at = sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, sa.literal(keep_hours * 3600.0, sa.Float))
+    started = sa.select(sa.literal(1)).where(t.contact_imports.alias("real").c.dry_run_of == ci.c.id).exists()
+    waiting = sa.and_(ci.c.status == "completed", ci.c.options["dry_run"].as_boolean().is_(True), ~started)
+    status = sa.case((waiting, sa.literal("dry_run")), else_=ci.c.status)
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.select(ci.c.id, ci.c.status, (ci.c.completed_at < expired_at).label("expired")).where(ci.c.id.in_(import_ids))
+            sa.select(ci.c.id, status.label("status"), (ci.c.completed_at < expired_at).label("expired")).where(
+                ci.c.id.in_(import_ids)
+            )
         ).all()
     return {str(r.id): (r.status, bool(r.expired)) for r in rows}

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from roster.faults import fault_point
 from roster.store import failures, staging, undo, webhook_outbox
+from roster.store import properties as team_properties
 from roster.store.cancel import Cancelled
 from schemas import tables as t
 from schemas.import_options import ImportOptions
@@ -51,7 +52,13 @@ def _check_targets(conn: Connection, team_id: int, options: ImportOptions) -> No
 
 
 def merge(
-    engine: Engine, import_id: str, team_id: int, props: list[PropertyField], options: ImportOptions, maps_unsubscribed: bool
+    engine: Engine,
+    import_id: str,
+    team_id: int,
+    props: list[PropertyField],
+    options: ImportOptions,
+    maps_unsubscribed: bool,
+    new_properties: dict[str, str] | None = None,
 ) -> dict:
     """The stage into contacts (upsert or skip), the segment memberships and topic
     subscriptions of the contacts it created or updated, and the counts: one statement, one
@@ -66,6 +73,10 @@ def merge(
     `resubscribe`: an unsubscribed contact stays unsubscribed and a topic opt-out stays out,
     and such contacts are counted. Raises StageLost when the stage does not hold the rows
     staging committed (an UNLOGGED table comes back empty after crash recovery).
+
+    `new_properties` ({key: type}): the properties the map needs, created here if the team lacks
+    them, in the same transaction, when it writes a contact: an import that writes nothing
+    creates nothing.
     """
     stage = staging.stage_table(import_id)
     opt_in_topics = [tp["id"] for tp in options.topics if tp.get("subscription", "opt_in") == "opt_in"]
@@ -163,6 +174,9 @@ def merge(
         conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
         # Per-contact webhook events, in this statement and transaction (an outbox): only when an endpoint wants them.
         merged = conn.execute(sa.text(statement(webhook_outbox.merge_events(conn, team_id))), params).one()
+        # Only an import that wrote a contact creates the properties its map names.
+        wrote = merged.created + merged.updated > 0
+        created_properties = team_properties.create_missing_in(conn, team_id, new_properties or {}) if wrote else []
         fault_point("merge")
         failed = failures.count(conn, import_id)
         staged = state.staged_rows
@@ -176,7 +190,7 @@ def merge(
                 updated=merged.updated,
                 skipped=staged - merged.created - merged.updated,
                 failed=failed,
-                merge_details={k: merged._mapping[k] for k in DETAILS},
+                merge_details={k: merged._mapping[k] for k in DETAILS} | outcome_details(conn, import_id, created_properties),
                 merged_at=sa.func.now(),
             )
         )
@@ -184,6 +198,12 @@ def merge(
         result = counts(conn, import_id)
     fault_point("merged")
     return result
+
+
+def outcome_details(conn: Connection, import_id: str, created_properties: list[str]) -> dict:
+    """What a person reads besides the counts: the properties created (or, for a dry run, that
+    would be), and the failed rows by cause with a few of each."""
+    return {"properties_created": created_properties, "failures_by_reason": failures.by_reason(conn, import_id)}
 
 
 def counts(conn: Connection, import_id: str) -> dict:
@@ -197,4 +217,7 @@ def counts(conn: Connection, import_id: str) -> dict:
         .mappings()
         .one()
     )
-    return {**{k: row[k] for k in ("total", "created", "updated", "skipped", "failed")}, **(row["merge_details"] or {})}
+    # Not the failed rows' samples: they hold the rows' values, which stay in Roster's tables
+    # (contact_import_failures), out of the run's metadata in Dagster's storage.
+    details = {k: v for k, v in (row["merge_details"] or {}).items() if k != "failures_by_reason"}
+    return {**{k: row[k] for k in ("total", "created", "updated", "skipped", "failed")}, **details}

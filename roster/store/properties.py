@@ -30,20 +30,31 @@ def by_key(engine: Engine, team_id: int) -> list[tuple[str, str]]:
 
 def create_missing(engine: Engine, team_id: int, wanted: dict[str, str]) -> list[str]:
     """Create the keys the team lacks, typed; returns those created. Safe to repeat."""
+    with engine.begin() as conn:
+        return create_missing_in(conn, team_id, wanted)
+
+
+def create_missing_in(conn: Connection, team_id: int, wanted: dict[str, str]) -> list[str]:
+    """create_missing in the caller's transaction (the merge's: an import that writes no contact
+    creates no property)."""
     if not wanted:
         return []
-    with engine.begin() as conn:
-        created = (
-            conn.execute(
-                insert(p)
-                .values([{"team_id": team_id, "key": k, "type": v} for k, v in sorted(wanted.items())])
-                .on_conflict_do_nothing(index_elements=["team_id", "key"])
-                .returning(p.c.key)
-            )
-            .scalars()
-            .all()
+    created = (
+        conn.execute(
+            insert(p)
+            .values([{"team_id": team_id, "key": k, "type": v} for k, v in sorted(wanted.items())])
+            .on_conflict_do_nothing(index_elements=["team_id", "key"])
+            .returning(p.c.key)
         )
+        .scalars()
+        .all()
+    )
     return sorted(created)
+
+
+def missing(engine: Engine, team_id: int, wanted: dict[str, str]) -> list[str]:
+    """The keys of `wanted` the team has no property for: what an import would create."""
+    return sorted(set(wanted) - set(types(engine, team_id, list(wanted)))) if wanted else []
 
 
 def create(engine: Engine, team_id: int, key: str, type_: str, fallback_value) -> str | None:

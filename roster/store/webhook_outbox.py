@@ -130,7 +130,9 @@ def import_event(conn: Connection, import_id, error: str | None = None) -> int:
                  'created_at', {pg_time.format("i.created_at")}, 'completed_at', {pg_time.format("i.completed_at")},
                  'counts', jsonb_build_object('total', i.total, 'created', i.created, 'updated', i.updated,
                                               'skipped', i.skipped, 'failed', i.failed),
-                 'error', CAST(:error AS text)))
+                 'error', CAST(:error AS text),
+                 -- a dry run wrote nothing: said so (additive; absent for every other import)
+                 'dry_run', CASE WHEN i.options @> '{"dry_run": true}'::jsonb THEN true END))
         FROM contact_imports i JOIN webhooks w ON w.team_id = i.team_id AND w.status = 'enabled'
              AND ('contact_import.' || i.status) = ANY(w.events)
         WHERE i.id = :import AND i.status IN ('completed', 'failed')

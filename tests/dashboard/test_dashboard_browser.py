@@ -85,7 +85,8 @@ def test_the_whole_path_from_upload_to_failed_rows(server, page, make_team_key, 
     status = page.locator("#status")
     # A selector, not wait_for_function: the dashboard's CSP (no 'unsafe-eval') refuses Playwright's eval'd predicates.
     page.locator('#status[data-status="completed"]').wait_for(timeout=120_000)
-    assert status.inner_text() == "Completed"
+    assert status.inner_text() == "Completed with failures"  # amber: 2 rows failed
+    assert page.locator("#summary").inner_text() == "completed, 2 of 8 rows failed (6 created, 0 updated, 0 skipped)"
     counts = {k: page.locator(f"[data-count='{k}']").inner_text() for k in ("total", "created", "failed")}
     assert counts == {"total": "8", "created": "6", "failed": "2"}
     assert page.locator(".bar").get_attribute("aria-valuenow") == "100"

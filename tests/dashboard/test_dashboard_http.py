@@ -242,3 +242,45 @@ def test_a_dashboard_upload_cut_before_its_closing_boundary_is_refused(signed_in
     assert r.status_code == 400 and "closing boundary" in r.json()["error"]
     r = client.post("/dashboard/imports/upload", content=head + b"\r\n--xyzzy--\r\n", headers=headers)
     assert r.status_code == 200 and r.json()["review_url"]
+
+
+def test_a_dry_run_from_the_review_page_writes_nothing_and_starts_for_real(signed_in, engine):
+    """ "Check every row first": the import page shows what it would do, then "Start the import"
+    starts it for real, as a new import."""
+    import time
+
+    client, team_id, _ = signed_in
+    page = client.get("/dashboard/imports/new").text
+    r = client.post(
+        "/dashboard/imports/upload",
+        headers={"accept": "application/json", "x-csrf-token": _csrf(page)},
+        files={"file": ("people.csv", b"email,name\na@example.com,Ann\nnope,Bob\n", "text/csv")},
+    )
+    review_url = r.json()["review_url"]
+    review = client.get(review_url).text
+    assert 'name="dry_run" value="true"' in review and 'name="max_failed_rows"' in review
+    form = {"csrf": _csrf(review), "target_0": "email", "include_0": "on", "target_1": "first_name", "include_1": "on"}
+    r = client.post(review_url, data={**form, "on_conflict": "upsert", "dry_run": "true"})
+    assert r.status_code == 303, r.text
+    dry_url = r.headers["location"]
+
+    def finished(url: str) -> str:
+        deadline = time.monotonic() + 120
+        while 'data-status="queued"' in (html := client.get(url).text) or 'data-status="in_progress"' in html:
+            assert time.monotonic() < deadline, "the import did not finish"
+            time.sleep(0.3)
+        return html
+
+    html = finished(dry_url)
+    assert 'class="status s-dry_run"' in html and "Dry run" in html
+    assert "dry run, nothing written: would create 1, update 0, skip 0; 1 of 2 rows would fail" in html
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM contacts WHERE team_id = :t"), {"t": team_id}).scalar() == 0
+    r = client.post(dry_url + "/start", data={"csrf": _csrf(html)})
+    assert r.status_code == 303 and r.headers["location"] != dry_url
+    html = finished(r.headers["location"])
+    assert 'class="status s-completed_with_failures"' in html and "Completed with failures" in html
+    assert "completed, 1 of 2 rows failed (1 created, 0 updated, 0 skipped)" in html
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM contacts WHERE team_id = :t"), {"t": team_id}).scalar() == 1
+    assert "Started for real as" in client.get(dry_url).text

@@ -18,8 +18,9 @@ from roster.api.routers.common import valid_id
 from roster.database import get_engine
 from roster.importing import undoing
 from roster.importing.errors import ImportRefused
+from roster.importing.outcome import OUTCOMES
 from roster.importing.render import render_import
-from roster.importing.service import ImportService
+from roster.importing.service import CannotStart, ImportService
 from roster.landing import FileTooLarge
 from roster.store import imports
 from schemas.import_options import ImportOptions, OptionsError, declared, parse_options
@@ -33,6 +34,7 @@ STATUSES = ("queued", "in_progress", "completed", "failed")
 class ImportCreated(BaseModel):
     object: Literal["contact_import"] = "contact_import"
     id: str
+    dry_run_of: str | None = None  # POST .../start: the dry run it starts
 
 
 class ImportCounts(BaseModel):
@@ -50,6 +52,28 @@ class ImportProgress(BaseModel):
     rows_read: int = 0
     rows_staged: int | None = None
     memberships: int | None = None
+
+
+class FailedRowSample(BaseModel):
+    row_number: int
+    email: str | None
+    reason: str
+    data: dict
+
+
+class FailureReason(BaseModel):
+    """Failed rows with the same cause (the reason without the row's own value), a few of them."""
+
+    reason: str
+    count: int
+    samples: list[FailedRowSample]
+
+
+class ConsentKept(BaseModel):
+    """Opt-outs the import kept although the file said subscribed (no `resubscribe`)."""
+
+    unsubscribed: int
+    topic_opt_outs: int
 
 
 class ImportRevert(BaseModel):
@@ -73,6 +97,15 @@ class ContactImport(BaseModel):
     counts: ImportCounts
     progress: ImportProgress | None = None
     error: str | None = None
+    # Roster's additions (roster/importing/outcome.py): what happened, at a glance.
+    outcome: Literal[OUTCOMES] | None = None  # type: ignore[valid-type]
+    summary: str | None = None
+    dry_run: bool = False
+    failures_by_reason: list[FailureReason] | None = None
+    properties_created: list[str] | None = None
+    consent_kept: ConsentKept | None = None
+    started_as: str | None = None  # a dry run: the import it was started as
+    dry_run_of: str | None = None  # an import started from a dry run: that dry run
     # Roster's additions: present once the import was cancelled, or reverted (with what the revert did).
     cancelled_at: str | None = None
     reverted_at: str | None = None
@@ -350,6 +383,34 @@ def _import_or_404(service: ImportService, caller: Caller, import_id: str) -> di
     if row is None:
         raise not_found("Contact import")
     return row
+
+
+@router.post(
+    "/contacts/imports/{import_id}/start",
+    status_code=201,
+    response_model=ImportCreated,
+    responses={
+        404: {"description": "No such import.", "content": ERROR_SCHEMA},
+        409: {"description": "Not a completed dry run, or started already.", "content": ERROR_SCHEMA},
+        410: {"description": "The dry run's file is no longer kept.", "content": ERROR_SCHEMA},
+    },
+    summary="Start a dry run for real",
+    description="A completed dry run (`dry_run=true`), imported for real: a new import (the answer's `id`) "
+    "of the same file with the same options and the column map the dry run decided, without uploading "
+    "again. The new import names the dry run (`dry_run_of`); the dry run names it (`started_as`). A dry "
+    "run starts once; its file is kept until then, at most ROSTER_KEEP_UPLOADS_HOURS after it completed.",
+)
+async def start_dry_run(import_id: str, caller: Annotated[Caller, Depends(require_caller)]):
+    service = _service()
+    _import_or_404(service, caller, import_id)
+    try:
+        new_id = await run_in_threadpool(service.start_dry_run, caller.team_id, import_id, "api")
+    except CannotStart as e:
+        raise ApiError(e.status, e.name, str(e)) from None
+    except OSError as e:
+        raise cannot_store(e) from None
+    await run_in_threadpool(service.submit, new_id)
+    return JSONResponse({"object": "contact_import", "id": new_id, "dry_run_of": import_id}, status_code=201)
 
 
 @router.get(

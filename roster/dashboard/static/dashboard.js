@@ -31,7 +31,7 @@
           });
           var status = document.getElementById("status");
           status.textContent = imp.status_label;
-          status.className = "status s-" + imp.status;
+          status.className = "status s-" + (imp.badge || imp.status);
           status.dataset.status = imp.status;
           document.getElementById("progress-label").textContent = imp.progress.phase;
           var bar = live.querySelector(".bar"), fill = live.querySelector(".fill");
