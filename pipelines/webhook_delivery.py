@@ -4,7 +4,7 @@
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
 
 from resources.database import Database
-from roster.webhook_delivery import deliver_due
+from roster.webhooks.delivery import deliver_due
 
 
 @sensor(

@@ -62,7 +62,7 @@ def receiver(monkeypatch):
 
 
 def deliver_until(engine, done, timeout: float = 240):
-    from roster.webhook_delivery import deliver_due
+    from roster.webhooks.delivery import deliver_due
 
     deadline = time.monotonic() + timeout
     while not done():
