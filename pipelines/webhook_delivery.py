@@ -1,5 +1,5 @@
 """Webhook delivery: every second, the daemon sends the due events of the outbox
-(roster/webhook_delivery.py says how; roster/store/webhook_outbox.py how they are written)."""
+(roster/webhooks/delivery.py says how; roster/store/webhook_outbox.py how they are written)."""
 
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
 
