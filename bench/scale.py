@@ -1,4 +1,4 @@
-"""Throughput of many concurrent imports on a pool of 1 or 2 dagster-celery workers.
+"""Throughput of many concurrent imports on a pool of 1 or 2 Celery workers.
 
     python bench/scale.py [--workers 1 2] [--imports 6] [--rows 20000]
 

@@ -1,4 +1,4 @@
-"""A stand-in for several machines on this one: the Dagster daemon and N dagster-celery workers,
+"""A stand-in for several machines on this one: the Dagster daemon and N Celery workers,
 each with its own working directory, DAGSTER_HOME and data directory, sharing only PostgreSQL,
 RabbitMQ and Redis (deploy/README.md). Used by tests/test_scale.py and bench/scale.py.
 """
@@ -44,7 +44,7 @@ def missing() -> str | None:
     return None
 
 
-def machine(tmp: Path, name: str, dagster_url: str, database_url: str, max_runs: int = 2) -> dict:
+def machine(tmp: Path, name: str, dagster_url: str, database_url: str, max_runs: int = 2, settings: dict | None = None) -> dict:
     """The environment of one "machine": its own folders, the shared database and broker."""
     home = tmp / name / "dagster"
     home.mkdir(parents=True)
@@ -60,9 +60,31 @@ def machine(tmp: Path, name: str, dagster_url: str, database_url: str, max_runs:
         ROSTER_CELERY_BACKEND=BACKEND,
         ROSTER_MAX_CONCURRENT_RUNS=str(max_runs),
         PYTHONUNBUFFERED="1",
-        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # dagster-celery starts `celery` from PATH
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        PYTHONPATH=str(ROOT / "deploy"),  # the workers' Celery settings, as the Dockerfile sets it
     )
+    env.update(settings or {})
     return env
+
+
+def worker_command(name: str) -> list[str]:
+    """The worker's command exactly as deploy/docker-compose.yml gives it (`celery` itself, so that
+    SIGTERM reaches it), from this checkout, named so that its log says which worker took a run."""
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "deploy" / "docker-compose.yml").read_text())
+    cmd = [arg.replace("/opt/roster", str(ROOT)) for arg in compose["services"]["worker"]["command"]]
+    return [str(BIN / cmd[0]), *cmd[1:], "-n", f"{name}@%h"]
+
+
+def start_worker(
+    tmp: Path, name: str, dagster_url: str, database_url: str, max_runs: int = 2, settings: dict | None = None
+) -> tuple[subprocess.Popen, Path]:
+    """One more worker "machine" (its own folders, and any ROSTER_* settings of its own): the
+    process, and its log."""
+    env = machine(tmp, name, dagster_url, database_url, max_runs, settings)
+    log = tmp / f"{name}.log"
+    return start(worker_command(name), tmp / name, env, log), log
 
 
 def start(cmd: list[str], cwd: Path, env: dict, log: Path) -> subprocess.Popen:
@@ -94,8 +116,11 @@ def one_cluster_at_a_time(lock: Path = Path("/tmp/roster-scale-cluster.lock")):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def start_cluster(tmp: Path, dagster_url: str, database_url: str, workers: int, max_runs: int) -> tuple[dict, dict, dict]:
-    """(processes, their logs, the daemon's environment): the daemon and workers w1..wN."""
+def start_cluster(
+    tmp: Path, dagster_url: str, database_url: str, workers: int, max_runs: int, worker_settings: dict | None = None
+) -> tuple[dict, dict, dict]:
+    """(processes, their logs, the daemon's environment): the daemon and workers w1..wN (more can
+    join later: start_worker)."""
     daemon_env = machine(tmp, "daemon", dagster_url, database_url, max_runs)
     purge_queue(daemon_env)
     names = ["daemon", *(f"w{i + 1}" for i in range(workers))]
@@ -106,17 +131,7 @@ def start_cluster(tmp: Path, dagster_url: str, database_url: str, workers: int, 
         )
     }
     for name in names[1:]:
-        env = machine(tmp, name, dagster_url, database_url, max_runs)
-        cmd = [
-            str(BIN / "dagster-celery"),
-            "worker",
-            "start",
-            "-A",
-            "dagster_celery.app",
-            "-y",
-            str(ROOT / "deploy" / "celery.yaml"),
-        ]
-        procs[name] = start([*cmd, "-n", name, "--", "--concurrency=1"], tmp / name, env, logs[name])
+        procs[name], logs[name] = start_worker(tmp, name, dagster_url, database_url, max_runs, worker_settings)
     return procs, logs, daemon_env
 
 

@@ -38,6 +38,9 @@ def database():
         conn.execute(f'CREATE DATABASE "{name}"')
     url = admin.set(database=name).render_as_string(hide_password=False)
     os.environ["DATABASE_URL"] = url
+    # Webhook endpoints in tests listen on 127.0.0.1; whichever server's daemon delivers (one per
+    # database), it may send there. Tests of the guard itself unset it.
+    os.environ["ROSTER_WEBHOOKS_ALLOW_PRIVATE_URLS"] = "1"
     yield url
     from roster.database import _engine_for
 

@@ -195,7 +195,9 @@ def test_crm_sync_schedule_imports_an_http_export(engine, team, tmp_path, export
 def test_a_failing_sync_source_makes_a_failed_import(engine, team, tmp_path, export_server, monkeypatch, path, reason):
     name, team_id = team
     monkeypatch.setenv("CRM_TOKEN", "wrong" if path == "/denied" else "s3cret")
-    schedule = _schedule(tmp_path, f"{export_server}{path}", name, timeout=1)
+    # A 1 s timeout only where the answer takes 3 s: a loaded machine can take longer than 1 s to
+    # answer the others, which would then time out instead of failing for their own reason.
+    schedule = _schedule(tmp_path, f"{export_server}{path}", name, timeout=1 if path == "/slow" else 60)
     data = _tick(schedule, dt.datetime(2026, 11, 26, 3, tzinfo=dt.UTC))
     assert not data.run_requests
     assert isinstance(data.skip_message, str) and reason in data.skip_message

@@ -16,6 +16,12 @@ updated, which contacts it created, the memberships and subscriptions it added) 
 too: kept ROSTER_UNDO_RETENTION_DAYS (default 30) after its merge, then dropped by sweep_undo;
 a revert is refused from then on, saying so.
 
+With ROSTER_LANDING=postgres a worker keeps a local copy of each upload it runs (landed.py,
+local_file); a run that is killed leaves it there, and its retry may end on another machine. Each
+worker sweeps its own folder (sweep_local_copies: at worker start and hourly,
+roster/importing/worker_sweep.py), so a copy lives no longer than the upload it copies, and a
+failed import's copy no longer than its run: the database keeps that upload for a retry.
+
 The sweep is an operator's job, not a caller's: it looks at every team's imports by id only, to
 decide which folders may go, and returns nothing about them.
 """
@@ -23,13 +29,14 @@ decide which folders may go, and returns nothing about them.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
 from roster.importing.landed import landing_store
 from roster.landing import LandingStore
 from roster.settings import keep_uploads_hours, undo_retention_days
-from roster.store import imports, undo
+from roster.store import imports, landed_files, undo
 from schemas.rules import is_uuid
 
 ORPHAN_GRACE_SECONDS = 3600  # create_import lands the file first, then records the import
@@ -57,6 +64,22 @@ def sweep_uploads(engine: Engine, landing: LandingStore | None = None, keep_hour
             landing.remove(name)
             removed.append(name)
     return {"removed": removed, "incoming": landing.sweep_incoming(INCOMING_GRACE_SECONDS)}
+
+
+def sweep_local_copies(engine: Engine, root: str | Path | None = None, keep_hours: float | None = None) -> dict:
+    """This machine's folder only ($ROSTER_DATA_DIR/landing, or root), for a worker whose uploads
+    live in PostgreSQL: the copies of uploads whose import ended, by the rules above, and at once
+    the copy of a failed import whose upload the database keeps (a retry, on whichever machine,
+    fetches it again). The database's copy is the daemon's to remove (sweep_uploads)."""
+    local = LandingStore(root)
+    result = sweep_uploads(engine, local, keep_hours)
+    left = [name for name, _ in local.landed() if is_uuid(name)]
+    for i in range(0, len(left), BATCH):
+        for import_id, (status, _) in imports.retention_states(engine, left[i : i + BATCH], 0).items():
+            if status == "failed" and landed_files.exists(engine, import_id):
+                local.remove(import_id)
+                result["removed"].append(import_id)
+    return result
 
 
 def sweep_undo(engine: Engine, keep_days: float | None = None) -> list[str]:

@@ -27,6 +27,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.api.conftest import REPO, csv_bytes, free_port, serve
+from tests.helpers import WAIT_SECONDS, wait_for
 
 GOOD_CSV = csv_bytes(["email", "first_name"], [["a@example.com", "A"], ["b@example.com", "B"]])
 RATE = 5
@@ -190,17 +191,20 @@ def test_in_progress_on_one_process_is_409_on_the_other_then_replayed(pair, make
     key = make_key()
     a, b = (client(u, source_address, key) for u in pair)
     idem = str(uuid.uuid4())
-    body, headers = slow_upload(GOOD_CSV, pause=2 * LEASE)
+    # The upload stops for 5 leases: the other request comes 1.5 leases after the first has
+    # claimed its key (past its first lease, long before its end, however slow the machine).
+    body, headers = slow_upload(GOOD_CSV, pause=5 * LEASE)
     result = {}
     first = threading.Thread(
         target=lambda: result.update(r=a.post("/contacts/imports", content=body, headers={**headers, "Idempotency-Key": idem}))
     )
     first.start()
-    time.sleep(LEASE * 1.5)
+    wait_for(lambda: _key_held(engine, idem), "the first request to claim its key")
+    time.sleep(LEASE * 1.5)  # the time a lease lasts is what is tested: one has gone by
     during = post_import(b, idem)
     assert during.status_code == 409, during.text
     assert during.json()["name"] == "concurrent_idempotent_requests"
-    first.join(60)
+    first.join(WAIT_SECONDS)
     assert result["r"].status_code == 201, result["r"].text
     after = post_import(b, idem)
     assert after.status_code == 201, after.text
@@ -211,7 +215,7 @@ def test_in_progress_on_one_process_is_409_on_the_other_then_replayed(pair, make
 def test_a_process_that_dies_mid_request_frees_its_key_after_the_lease(pair, make_key, engine, source_address):
     key = make_key()
     idem = str(uuid.uuid4())
-    lease = 4.0  # room for the other process's first request to come while the key is held
+    lease = 15.0  # room for the other process's first request to come while the key is held, on a busy machine
     with api_processes(1, ROSTER_IDEMPOTENCY_LEASE=str(lease)) as [(proc, url)]:
         body, headers = slow_upload(GOOD_CSV, pause=30)
         doomed = client(url, source_address, key)
@@ -221,12 +225,9 @@ def test_a_process_that_dies_mid_request_frees_its_key_after_the_lease(pair, mak
             ),
             daemon=True,
         ).start()
-        deadline = time.monotonic() + 20
-        while not _key_held(engine, idem):
-            assert time.monotonic() < deadline, "the request never claimed its key"
-            time.sleep(0.05)
+        wait_for(lambda: _key_held(engine, idem), "the request to claim its key")
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+        proc.wait(WAIT_SECONDS)
     b = client(pair[1], source_address, key)
     held = post_import(b, idem)
     assert held.status_code == 409 and held.json()["name"] == "concurrent_idempotent_requests", held.text
@@ -242,6 +243,17 @@ def _ignore(fn):
         fn()
     except httpx.HTTPError:
         pass
+
+
+def _key_live(engine, idem: str) -> bool:
+    """The key has a row that has not expired."""
+    with engine.connect() as conn:
+        return bool(
+            conn.execute(
+                sa.text("SELECT count(*) FROM idempotency_keys WHERE key_hash = :h AND expires_at > now()"),
+                {"h": hashlib.sha256(idem.encode()).digest()},
+            ).scalar_one()
+        )
 
 
 def _key_held(engine, idem: str) -> bool:
@@ -335,7 +347,8 @@ def test_expired_keys_are_replaced_and_deleted(database, make_key, engine):
     from roster.api.app import create_app
 
     key = make_key()
-    with serve(create_app(rate_limit=1000, idempotency_ttl=1, cleanup_interval=0.2)) as url:
+    # Keys last 10 s: the replay below comes well within that, however slow the machine.
+    with serve(create_app(rate_limit=1000, idempotency_ttl=10, cleanup_interval=0.2)) as url:
         c = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
         first = c.post("/segments", json={"name": "S"}, headers={"Idempotency-Key": "k"})
         assert c.post("/segments", json={"name": "S"}, headers={"Idempotency-Key": "k"}).json() == first.json()
@@ -356,11 +369,11 @@ def test_expired_keys_are_replaced_and_deleted(database, make_key, engine):
                 sa.text("""INSERT INTO api_rate_limits (bucket, tat)
                 SELECT 'addr:test' || g, extract(epoch from now()) - 5 FROM generate_series(1, 3000) g""")
             )
-        time.sleep(1.2)
+        wait_for(lambda: not _key_live(engine, "k"), "the key to expire", every=0.2)
         second = c.post("/segments", json={"name": "S"}, headers={"Idempotency-Key": "k"})
         assert second.status_code == 201 and "idempotent-replayed" not in second.headers
         assert second.json()["id"] != first.json()["id"]  # expired: a new request, not a replay
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + WAIT_SECONDS
         while True:
             c.get("/segments")  # cleanup runs from requests
             with engine.connect() as conn:

@@ -15,6 +15,7 @@ each case's recovery time as JSON lines.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -73,17 +74,12 @@ def _mount(*args: str) -> None:
 
 
 def _read_only(folder: Path):
-    """The folder read-only for everyone, root included (a read-only bind mount over itself)."""
-    _mount("--bind", str(folder), str(folder))
-    for attempt in range(5):  # the remount can lose a race with the kernel noticing the new mount
-        try:
-            _mount("-o", "remount,bind,ro", str(folder))
-            break
-        except OSError:
-            if attempt == 4:
-                _writable(folder)
-                raise
-            time.sleep(0.5)
+    """The folder read-only for everyone, root included: a read-only bind mount over itself, made
+    read-only before it is attached (Linux's mount API: open_tree, mount_setattr, move_mount).
+    A bind mount attached first and remounted read-only after fails ("mount point is busy") as
+    soon as a process has opened a file for writing through it in between, and the daemon and
+    run workers write there all the time."""
+    _attach_read_only_clone(folder)
     probe = folder / ".write-probe"
     try:
         probe.write_text("")
@@ -92,6 +88,32 @@ def _read_only(folder: Path):
     probe.unlink()
     _writable(folder)
     raise OSError(f"{folder} is still writable after a read-only bind mount")
+
+
+_OPEN_TREE, _MOVE_MOUNT, _MOUNT_SETATTR = 428, 429, 442  # the same numbers on every architecture
+_OPEN_TREE_CLONE, _O_CLOEXEC, _AT_EMPTY_PATH, _AT_FDCWD = 1, 0o2000000, 0x1000, -100
+_MOUNT_ATTR_RDONLY, _MOVE_MOUNT_F_EMPTY_PATH = 0x1, 0x4
+
+
+def _attach_read_only_clone(folder: Path) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    path = os.fsencode(folder)
+
+    def call(*args) -> int:
+        result = libc.syscall(*args)
+        if result < 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"read-only bind mount of {folder}: {os.strerror(errno)}")
+        return result
+
+    tree = call(_OPEN_TREE, _AT_FDCWD, path, _OPEN_TREE_CLONE | _O_CLOEXEC)
+    try:
+        attr = (ctypes.c_uint64 * 4)(_MOUNT_ATTR_RDONLY, 0, 0, 0)  # struct mount_attr
+        call(_MOUNT_SETATTR, tree, b"", _AT_EMPTY_PATH, ctypes.byref(attr), ctypes.sizeof(attr))
+        call(_MOVE_MOUNT, tree, b"", _AT_FDCWD, path, _MOVE_MOUNT_F_EMPTY_PATH)
+    finally:
+        os.close(tree)
 
 
 def _writable(folder: Path):
