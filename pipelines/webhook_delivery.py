@@ -1,10 +1,10 @@
 """Webhook delivery: every second, the daemon sends the due events of the outbox
-(roster/webhook_delivery.py says how; roster/store/webhook_outbox.py how they are written)."""
+(roster/webhooks/delivery.py says how; roster/store/webhook_outbox.py how they are written)."""
 
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
 
 from resources.database import Database
-from roster.webhook_delivery import deliver_due
+from roster.webhooks.delivery import deliver_due
 
 
 @sensor(

@@ -78,7 +78,7 @@ def test_a_failed_import_sends_one_failed_event_in_a_callers_words(engine, team)
     import uuid
 
     from roster.store import imports
-    from roster.webhook_delivery import envelope
+    from roster.webhooks.delivery import envelope
 
     _, team_id = team
     hook = webhooks.create(engine, team_id, "https://example.com/f", ["contact_import.failed"], "summary")

@@ -61,8 +61,8 @@ def receiver(monkeypatch):
     r.server.shutdown()
 
 
-def deliver_until(engine, done, timeout: float = 60):
-    from roster.webhook_delivery import deliver_due
+def deliver_until(engine, done, timeout: float = 240):
+    from roster.webhooks.delivery import deliver_due
 
     deadline = time.monotonic() + timeout
     while not done():
@@ -173,7 +173,7 @@ def test_a_failing_endpoint_is_retried_with_backoff(http, receiver, engine):
     receiver.answers = [500, 503]
     cid = http.post("/contacts", json={"email": "retry@example.com"}).json()["id"]
     http.patch(f"/contacts/{cid}", json={"first_name": "R"})
-    deliver_until(engine, lambda: len(receiver.received()) == 2, timeout=120)
+    deliver_until(engine, lambda: len(receiver.received()) == 2)
     # The second event waited for the first (same contact): order kept through the retries.
     assert [verified(r, hook["signing_secret"])["type"] for r in receiver.received()] == ["contact.created", "contact.updated"]
     ids = [r["headers"]["svix-id"] for r in receiver.requests]
@@ -227,8 +227,9 @@ def test_imports_send_a_summary_or_each_contact(http, receiver, engine):
     updated = next(e for e in each_events if e["type"] == "contact.updated")
     assert updated["data"]["first_name"] == "Older"
     # The summary endpoint: its contact.created for the API write, and the import's one event.
-    assert [e["type"] for e in summary_events] == ["contact.created", "contact_import.completed"]
-    done = summary_events[1]["data"]
+    # (different contacts, or none: no order between them)
+    assert sorted(e["type"] for e in summary_events) == ["contact.created", "contact_import.completed"]
+    done = next(e for e in summary_events if e["type"] == "contact_import.completed")["data"]
     assert done["id"] == imp["id"] and done["status"] == "completed"
     assert done["counts"] == {"total": 3, "created": 1, "updated": 1, "skipped": 0, "failed": 1}
 

@@ -24,7 +24,7 @@ from roster.importing.render import pg_timestamp
 from roster.outside_fetch import FetchError
 from roster.store import webhooks
 from roster.store.webhook_outbox import EVENTS
-from roster.webhook_delivery import check_endpoint, envelope
+from roster.webhooks.delivery import check_endpoint, envelope
 
 router = APIRouter(tags=["webhooks"])
 EVENTS_PAGE = page_params(20)
