@@ -38,8 +38,12 @@ def test_roster_import_json_and_failures(team, tmp_path):
     p = roster("import", str(path), "--column-map", cmap, "--team", name, "--json")
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
-    # Resend's shape, plus Roster's `progress` (an addition its clients ignore).
-    assert set(out) == {"object", "id", "status", "created_at", "completed_at", "counts", "progress"}
+    # Resend's shape, plus Roster's additions its clients ignore: `progress`, and what happened
+    # (`outcome`, `summary`, the failures by reason, what a dry run would do).
+    resend = {"object", "id", "status", "created_at", "completed_at", "counts"}
+    roster_own = {"progress", "outcome", "summary", "dry_run", "failures_by_reason", "properties_created", "consent_kept"}
+    assert resend <= set(out) <= resend | roster_own, set(out) - resend - roster_own
+    assert out["outcome"] == "completed_with_failures" and out["dry_run"] is False
     assert out["progress"] == {"phase": "done", "rows_read": 3, "rows_staged": 1, "memberships": 0}
     assert out["object"] == "contact_import" and out["status"] == "completed"
     assert out["counts"] == {"total": 3, "created": 1, "updated": 0, "skipped": 0, "failed": 2}
