@@ -27,16 +27,20 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import dagster._core.storage.event_log.sqlite.sqlite_event_log as dagster_sqlite_event_log
 import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
 from dagster import Field, StringSource
-from dagster._core.storage.event_log import SqliteEventLogStorage
-from dagster._core.storage.event_log.schema import SqlEventLogStorageMetadata
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME
-from dagster._core.storage.sql import check_alembic_revision, get_alembic_config
-from dagster._core.storage.sqlite import create_db_conn_string
 from sqlalchemy.engine import Connection, Engine
+
+from pipelines.dagster_internals import (
+    INDEX_SHARD_NAME,
+    SqlEventLogStorageMetadata,
+    SqliteEventLogStorage,
+    check_alembic_revision,
+    create_db_conn_string,
+    get_alembic_config,
+)
+from pipelines.dagster_internals import sqlite_event_log_module as dagster_sqlite_event_log
 
 # Run files kept open at once; a long-lived process (the daemon, the UI) reads many runs' files.
 OPEN_RUN_FILES = 8

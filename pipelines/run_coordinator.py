@@ -18,10 +18,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import dagster._daemon.sensor as sensor_daemon
 from dagster import DagsterRun, QueuedRunCoordinator
-from dagster._core.run_coordinator.base import SubmitRunContext
 
+from pipelines.dagster_internals import SubmitRunContext, sensor_daemon
 from roster.importing.launches import QUEUED_TAG, import_tags, refusal
 
 # Dagster's sensor daemon looks for due sensors every 5 s, whatever their minimum interval, so an

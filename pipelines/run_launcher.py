@@ -34,9 +34,8 @@ import time
 from pathlib import Path
 
 from dagster import DefaultRunLauncher, Field
-from dagster._core.launcher.base import CheckRunHealthResult, WorkerStatus
-from dagster._core.storage.dagster_run import DagsterRun
-from dagster._core.storage.tags import GRPC_INFO_TAG
+
+from pipelines.dagster_internals import GRPC_INFO_TAG, CheckRunHealthResult, DagsterRun, WorkerStatus
 
 # Consecutive ticks a run must be missing before it is failed: a run that has just ended (its
 # SUCCESS event not read yet) or a code server restarting is not a dead run.
@@ -107,7 +106,7 @@ class MonitoredRunLauncher(DefaultRunLauncher):
             return
 
     def _start_worker(self) -> subprocess.Popen | None:
-        from dagster._serdes import serialize_value
+        from pipelines.dagster_internals import serialize_value
 
         try:
             worker = subprocess.Popen(
@@ -219,9 +218,12 @@ def _watch_stdout(worker: subprocess.Popen) -> None:
 
 
 def _code_server_runs(address: dict, run_id: str) -> bool:
-    from dagster._grpc.client import DagsterGrpcClient
-    from dagster._grpc.types import CanCancelExecutionRequest, CanCancelExecutionResult
-    from dagster._serdes import deserialize_value
+    from pipelines.dagster_internals import (
+        CanCancelExecutionRequest,
+        CanCancelExecutionResult,
+        DagsterGrpcClient,
+        deserialize_value,
+    )
 
     client = DagsterGrpcClient(
         port=address.get("port"),

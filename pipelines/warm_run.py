@@ -19,12 +19,10 @@ import warnings
 def main(argv: list[str]) -> int:
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
     from dagster import DagsterInstance
-    from dagster._cli.api import _execute_run_command_body
-    from dagster._core.instance.ref import InstanceRef
-    from dagster._serdes import deserialize_value
-    from dagster._utils.interrupts import capture_interrupts
 
     import pipelines.definitions  # noqa: F401  the code location, loaded before any run exists (and its lifeline)
+    from pipelines.dagster_internals import InstanceRef, capture_interrupts, deserialize_value
+    from pipelines.dagster_internals import execute_run_command_body as _execute_run_command_body
 
     instance = DagsterInstance.from_ref(deserialize_value(argv[0], InstanceRef))
     print("ready", flush=True)
