@@ -12,9 +12,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from roster.store import failures, staging
+from roster.store import staging
 from roster.store.cancel import Cancelled
-from roster.store.merge import DETAILS, StageLost, _check_targets, counts, outcome_details
+from roster.store.merge import StageLost, _check_targets, counts, record_counts
 from schemas import tables as t
 from schemas.import_options import ImportOptions
 
@@ -93,20 +93,5 @@ def decide(
         _check_targets(conn, team_id, options)  # a segment or topic deleted since: the import would fail
         conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
         would = conn.execute(sa.text(sql), params).one()
-        failed = failures.count(conn, import_id)
-        staged = state.staged_rows
-        conn.execute(
-            sa.update(ci)
-            .where(ci.c.id == import_id)
-            .values(
-                total=staged + failed,
-                created=would.created,
-                updated=would.updated,
-                skipped=staged - would.created - would.updated,
-                failed=failed,
-                merge_details={k: would._mapping[k] for k in DETAILS}
-                | outcome_details(conn, import_id, new_properties if would.created + would.updated else []),
-                merged_at=sa.func.now(),
-            )
-        )
+        record_counts(conn, import_id, state.staged_rows, would, new_properties if would.created + would.updated else [])
         return counts(conn, import_id)

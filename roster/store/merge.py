@@ -178,22 +178,7 @@ def merge(
         wrote = merged.created + merged.updated > 0
         created_properties = team_properties.create_missing_in(conn, team_id, new_properties or {}) if wrote else []
         fault_point("merge")
-        failed = failures.count(conn, import_id)
-        staged = state.staged_rows
-        # Every staged row not merged was skipped: an earlier duplicate in the file, or (skip) an existing contact.
-        conn.execute(
-            sa.update(ci)
-            .where(ci.c.id == import_id)
-            .values(
-                total=staged + failed,
-                created=merged.created,
-                updated=merged.updated,
-                skipped=staged - merged.created - merged.updated,
-                failed=failed,
-                merge_details={k: merged._mapping[k] for k in DETAILS} | outcome_details(conn, import_id, created_properties),
-                merged_at=sa.func.now(),
-            )
-        )
+        record_counts(conn, import_id, state.staged_rows, merged, created_properties)
         undo.mark_kept(conn, import_id)
         result = counts(conn, import_id)
     fault_point("merged")
@@ -204,6 +189,27 @@ def outcome_details(conn: Connection, import_id: str, created_properties: list[s
     """What a person reads besides the counts: the properties created (or, for a dry run, that
     would be), and the failed rows by cause with a few of each."""
     return {"properties_created": created_properties, "failures_by_reason": failures.by_reason(conn, import_id)}
+
+
+def record_counts(conn: Connection, import_id: str, staged: int, decided, properties: list) -> None:
+    """The counts of a merge (or of what a dry run would do) onto the import row, with `merged_at`
+    (decided: a retry never decides again). `decided`: the statement's row (created, updated and
+    DETAILS); `properties`: the properties created (or that would be)."""
+    failed = failures.count(conn, import_id)
+    # Every staged row not merged was skipped: an earlier duplicate in the file, or (skip) an existing contact.
+    conn.execute(
+        sa.update(ci)
+        .where(ci.c.id == import_id)
+        .values(
+            total=staged + failed,
+            created=decided.created,
+            updated=decided.updated,
+            skipped=staged - decided.created - decided.updated,
+            failed=failed,
+            merge_details={k: decided._mapping[k] for k in DETAILS} | outcome_details(conn, import_id, properties),
+            merged_at=sa.func.now(),
+        )
+    )
 
 
 def counts(conn: Connection, import_id: str) -> dict:
