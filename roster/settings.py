@@ -115,7 +115,7 @@ class Settings(BaseSettings):
     upload_min_rate: float = Field(1024.0, gt=0, alias="ROSTER_UPLOAD_MIN_RATE")
     """Bytes a second an upload must bring over every 30 s window (408 if slower)."""
     upload_timeout: float = Field(3600.0, gt=0, alias="ROSTER_UPLOAD_TIMEOUT")
-    """Seconds an upload's whole body may take (408 after it)."""
+    """Seconds an upload's whole body may take (408 after it): 200 MB at 56 kB/s."""
     rate_limit: float = Field(10.0, gt=0, alias="ROSTER_RATE_LIMIT")
     """API requests a second per team, and per client address for keys not yet verified."""
     bad_key_limit: float = Field(10.0, gt=0, alias="ROSTER_BAD_KEY_LIMIT")
@@ -172,6 +172,11 @@ class Settings(BaseSettings):
     def _stripped(cls, value: Any) -> Any:
         # " yes", "50000 ": what the old readers' .strip() accepted.
         return value.strip() if isinstance(value, str) else value
+
+    @field_validator("landing", "launch", "mapping_engine", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("data_dir", mode="after")
     @classmethod
