@@ -98,7 +98,7 @@ def test_every_setting_is_in_the_configuration_table_with_its_default():
     wrong = {v: (table[v], f.default) for v, f in fields.items() if not _matches(f.default, table[v])}
     assert wrong == {}, "(documented, Settings' default) differ"
     undocumented = sorted(v for v, f in fields.items() if not f.description)
-    assert undocumented == [], "every field says what it does (a docstring under it)"
+    assert undocumented == [], "every field says what it does (its description)"
 
 
 def test_the_configuration_table_documents_only_what_exists():
