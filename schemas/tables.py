@@ -274,7 +274,7 @@ api_rate_limits = sa.Table(
     postgresql_with={"fillfactor": 50},
 )
 
-# Uploaded files as 1 MiB chunks, with ROSTER_LANDING=postgres (roster/landing.py, roster/store/landed_files.py).
+# Uploaded files as 1 MiB chunks, with ROSTER_LANDING=postgres (roster/landing/postgres.py, roster/store/landed_files.py).
 landed_files = sa.Table(
     "landed_files",
     metadata,

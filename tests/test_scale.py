@@ -57,8 +57,8 @@ def cluster_turn():
 def test_six_imports_on_two_workers_one_killed_mid_import(engine, dagster_db, tmp_path, monkeypatch, cluster_turn):
     from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
-    from roster.importing.landed import PostgresLandingStore
     from roster.importing.service import ImportService
+    from roster.landing import PostgresLandingStore
     from roster.store import landed_files
     from roster.store.teams import ensure as ensure_team
     from schemas.column_map import parse_column_map

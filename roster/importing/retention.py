@@ -16,7 +16,7 @@ updated, which contacts it created, the memberships and subscriptions it added) 
 too: kept ROSTER_UNDO_RETENTION_DAYS (default 30) after its merge, then dropped by sweep_undo;
 a revert is refused from then on, saying so.
 
-With ROSTER_LANDING=postgres a worker keeps a local copy of each upload it runs (landed.py,
+With ROSTER_LANDING=postgres a worker keeps a local copy of each upload it runs (roster/landing/postgres.py,
 local_file); a run that is killed leaves it there, and its retry may end on another machine. Each
 worker sweeps its own folder (sweep_local_copies: at worker start and hourly,
 roster/importing/worker_sweep.py), so a copy lives no longer than the upload it copies, and a
@@ -33,8 +33,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from roster.importing.landed import landing_store
-from roster.landing import LandingStore
+from roster.landing import LandingStore, landing_store
 from roster.settings import keep_uploads_hours, undo_retention_days
 from roster.store import imports, landed_files, undo
 from schemas.rules import is_uuid

@@ -21,9 +21,8 @@ from sqlalchemy.engine import Engine
 
 from roster.importing import failed_rows
 from roster.importing.checks import check_file
-from roster.importing.landed import landing_store
 from roster.importing.render import render_import
-from roster.landing import LandingStore
+from roster.landing import LandingStore, landing_store
 from roster.mapping.resolve import ColumnMapper
 from roster.settings import keep_uploads_hours
 from roster.store import imports, teams

@@ -1,7 +1,7 @@
 """The landing store in PostgreSQL, and the setting that picks a landing store.
 
 ROSTER_LANDING=folder (the default) keeps uploads in this machine's data directory
-(roster/landing.py); ROSTER_LANDING=postgres keeps them in the database as well, so that a run on
+(roster/landing/folder.py); ROSTER_LANDING=postgres keeps them in the database as well, so that a run on
 any machine that reaches the database reads its file (deploy/README.md).
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from roster.database import get_engine
-from roster.landing import CHUNK, LandingStore
+from roster.landing.folder import CHUNK, LandingStore
 from roster.store import landed_files
 
 
