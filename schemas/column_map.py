@@ -9,7 +9,7 @@ that Resend's CLI, MCP server and Node SDK take) are accepted for `first_name` a
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -104,11 +104,11 @@ class ColumnMap(BaseModel):
         """The standard fields this map fills."""
         return [f for f in STANDARD_FIELDS if (self.unsubscribed if f == "unsubscribed" else getattr(self, f))]
 
-    def to_api(self) -> dict:
+    def to_api(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True, exclude_defaults=False)
 
 
-def parse_column_map(value: str | dict | ColumnMap | None) -> ColumnMap | None:
+def parse_column_map(value: str | dict[str, Any] | ColumnMap | None) -> ColumnMap | None:
     """Accept the map as JSON text (the API's form field, the CLI's flag) or as a dict."""
     if value is None or value == "" or isinstance(value, ColumnMap):
         return value or None

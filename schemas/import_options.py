@@ -64,7 +64,7 @@ class ImportOptions(BaseModel):
         Door("--segment", "segmentIds", "ids", aliases=("--segment-id", "segmentId")),
     ] = Field(default_factory=list)
     topics: Annotated[
-        list[dict],
+        list[dict[str, Any]],
         Field(
             description='Topic subscriptions for the imported contacts, JSON: [{"id": "<topic id>", "subscription": "opt_in|opt_out"}].'
         ),
@@ -120,7 +120,7 @@ class ImportOptions(BaseModel):
         Door("--max-failed-rows", "maxFailedRows", "text"),
     ] = None
 
-    def stored(self) -> dict:
+    def stored(self) -> dict[str, Any]:
         """As the import row keeps it: what was given, nothing more."""
         return self.model_dump(mode="json", exclude_unset=True)
 
@@ -202,7 +202,7 @@ def _segments(value: Any) -> list[str]:
     return out
 
 
-def _topics(value: Any) -> list[dict]:
+def _topics(value: Any) -> list[dict[str, Any]]:
     value = _json("topics", value)
     if value is None:
         return []

@@ -7,6 +7,7 @@ Rows that fail get a reason in a person's words; the rest are typed and go on to
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandera.polars as pa
 import polars as pl
@@ -132,12 +133,12 @@ def _reason(column: str, check: str, value, by_staged: dict[str, PropertyField],
 @dataclass
 class ValidatedBatch:
     rows: pl.DataFrame  # canonical, typed columns for staging
-    failures: list[dict]  # {"row", "reason", "email"}
+    failures: list[dict[str, Any]]  # {"row", "reason", "email"}
 
 
 def validate(frame: pl.DataFrame, column_map: ColumnMap, headers: list[str], max_field_bytes: int) -> ValidatedBatch:
     rows = canonical(frame, column_map, headers, max_field_bytes)
-    failures: dict[int, dict] = {}
+    failures: dict[int, dict[str, Any]] = {}
     try:
         row_schema(column_map).validate(rows, lazy=True)
     except pa.errors.SchemaErrors as e:

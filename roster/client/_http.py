@@ -36,11 +36,11 @@ def _version() -> str:
 class Request:
     method: str
     path: str
-    params: dict | None = None
+    params: dict[str, Any] | None = None
     json: Any = None
-    data: dict | None = None
+    data: dict[str, Any] | None = None
     file: tuple[str, Any, str] | None = None  # (filename, file object, content type)
-    headers: dict | None = None
+    headers: dict[str, Any] | None = None
     parse: Callable[[httpx.Response], Any] = lambda r: r.json()
 
 
@@ -53,7 +53,7 @@ class Config:
         self.timeout = timeout
         self.max_retries = max_retries
 
-    def headers(self) -> dict:
+    def headers(self) -> dict[str, Any]:
         return {
             "Authorization": f"Bearer {self.api_key}",
             "User-Agent": f"roster-python/{_version()}",
@@ -68,8 +68,11 @@ def prepare(req: Request) -> Request:
     return req
 
 
-def build_kwargs(req: Request) -> dict:
-    kwargs: dict = {"params": {k: v for k, v in (req.params or {}).items() if v is not None} or None, "headers": req.headers}
+def build_kwargs(req: Request) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "params": {k: v for k, v in (req.params or {}).items() if v is not None} or None,
+        "headers": req.headers,
+    }
     if req.file is not None:
         name, fileobj, ctype = req.file
         if hasattr(fileobj, "seek"):

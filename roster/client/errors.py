@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class RosterError(Exception):
-    def __init__(self, status_code: int, name: str, message: str, headers: dict | None = None):
+    def __init__(self, status_code: int, name: str, message: str, headers: dict[str, Any] | None = None):
         super().__init__(f"{status_code} {name}: {message}" if status_code else f"{name}: {message}")
         self.status_code = status_code
         self.name = name

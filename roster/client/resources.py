@@ -33,7 +33,7 @@ def _q(value: str) -> str:
     return quote(str(value), safe="")
 
 
-def _page(limit, after, before, **extra) -> dict:
+def _page(limit, after, before, **extra) -> dict[str, Any]:
     return {"limit": limit, "after": after, "before": before, **extra}
 
 
@@ -51,10 +51,10 @@ class Imports(_Resource):
     def create(
         self,
         file,
-        column_map: dict | str | None = None,
+        column_map: dict[str, Any] | str | None = None,
         on_conflict: str | None = None,
-        segments: list[str | dict] | None = None,
-        topics: list[dict] | None = None,
+        segments: list[str | dict[str, Any]] | None = None,
+        topics: list[dict[str, Any]] | None = None,
         filename: str | None = None,
         auto_map: bool | None = None,
         auto_create_properties: bool | None = None,
@@ -100,7 +100,11 @@ class Imports(_Resource):
         return self._do(req, fileobj.close if opened else None)
 
     def suggest_column_map(
-        self, file, existing_properties: list[dict] | None = None, filename: str | None = None, model_mapping: bool | None = None
+        self,
+        file,
+        existing_properties: list[dict[str, Any]] | None = None,
+        filename: str | None = None,
+        model_mapping: bool | None = None,
     ) -> MaybeAwaitable[ColumnMapSuggestion]:
         """Suggest a column map for a CSV (a path, bytes, or a binary file object): only its first 4 MB
         are sent. existing_properties ([{"key", "type"}]) replaces the team's properties. Returns a
@@ -189,7 +193,7 @@ class Imports(_Resource):
             )
         )
 
-    def revert_conflicts(self, import_id: str) -> MaybeAwaitable[list[dict]]:
+    def revert_conflicts(self, import_id: str) -> MaybeAwaitable[list[dict[str, Any]]]:
         """The contacts a revert left as they are: [{"contact_id", "email", "reason", "why"}]."""
         return self._do(
             Request(
@@ -269,11 +273,11 @@ class Contacts(_Resource):
         first_name: str | None = None,
         last_name: str | None = None,
         unsubscribed: bool | None = None,
-        properties: dict | None = None,
-        segments: list[str | dict] | None = None,
-        topics: list[dict] | None = None,
+        properties: dict[str, Any] | None = None,
+        segments: list[str | dict[str, Any]] | None = None,
+        topics: list[dict[str, Any]] | None = None,
     ) -> MaybeAwaitable[Created]:
-        body: dict = {"email": email}
+        body: dict[str, Any] = {"email": email}
         for k, v in (
             ("first_name", first_name),
             ("last_name", last_name),
@@ -323,10 +327,10 @@ class Contacts(_Resource):
             )
         )
 
-    def add_segment(self, id_or_email: str, segment_id: str) -> MaybeAwaitable[dict]:
+    def add_segment(self, id_or_email: str, segment_id: str) -> MaybeAwaitable[dict[str, Any]]:
         return self._do(Request("POST", f"/contacts/{_q(id_or_email)}/segments/{_q(segment_id)}", parse=lambda r: r.json()))
 
-    def remove_segment(self, id_or_email: str, segment_id: str) -> MaybeAwaitable[dict]:
+    def remove_segment(self, id_or_email: str, segment_id: str) -> MaybeAwaitable[dict[str, Any]]:
         return self._do(Request("DELETE", f"/contacts/{_q(id_or_email)}/segments/{_q(segment_id)}", parse=lambda r: r.json()))
 
     def topics(
@@ -342,7 +346,7 @@ class Contacts(_Resource):
             )
         )
 
-    def update_topics(self, id_or_email: str, topics: list[dict]) -> MaybeAwaitable[dict]:
+    def update_topics(self, id_or_email: str, topics: list[dict[str, Any]]) -> MaybeAwaitable[dict[str, Any]]:
         """topics: [{"id": "<topic id>", "subscription": "opt_in" | "opt_out"}]; others are left as they are."""
         return self._do(Request("PATCH", f"/contacts/{_q(id_or_email)}/topics", json=list(topics), parse=lambda r: r.json()))
 

@@ -19,6 +19,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -53,7 +54,9 @@ def error_text(row_number: int, reason: str | None) -> str:
     return f"row {row_number}: {reason or 'failed'}"
 
 
-def iter_failures(engine: Engine, import_id: str, team_id: int, after: int | None = None, batch: int = BATCH) -> Iterator[dict]:
+def iter_failures(
+    engine: Engine, import_id: str, team_id: int, after: int | None = None, batch: int = BATCH
+) -> Iterator[dict[str, Any]]:
     """Every failed row after row `after`, in row order, `batch` at a time from the database:
     {"row_number", "email", "reason", "data"}."""
     for rows in failures.batches(engine, import_id, team_id, None, after, batch):
@@ -61,7 +64,7 @@ def iter_failures(engine: Engine, import_id: str, team_id: int, after: int | Non
             yield {"row_number": number, "email": email, "reason": reason, "data": data}
 
 
-def page(engine: Engine, import_id: str, team_id: int, limit: int, after: int | None) -> dict:
+def page(engine: Engine, import_id: str, team_id: int, limit: int, after: int | None) -> dict[str, Any]:
     """One page of the JSON list: {"object": "list", "has_more", "data"}; `after` is a row_number."""
     rows = next(failures.batches(engine, import_id, team_id, None, after, limit + 1), [])
     return {

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -18,7 +19,7 @@ from roster.store.undo import RevertRefused
 __all__ = ["CancelRefused", "RevertRefused", "cancel", "revert", "left_unchanged", "left_unchanged_csv"]
 
 
-def cancel(engine: Engine, team_id: int, import_id: str) -> dict:
+def cancel(engine: Engine, team_id: int, import_id: str) -> dict[str, Any]:
     """Cancel the team's queued or running import; returns its row. Raises LookupError or
     CancelRefused. Its runs are stopped by the daemon (pipelines/cancelled_runs.py), best effort:
     the import is already cancelled exactly, and a run finds out at its next step or batch."""
@@ -26,7 +27,7 @@ def cancel(engine: Engine, team_id: int, import_id: str) -> dict:
     return imports.get(engine, import_id, team_id)
 
 
-def revert(engine: Engine, team_id: int, import_id: str, resubscribe: bool = False) -> dict:
+def revert(engine: Engine, team_id: int, import_id: str, resubscribe: bool = False) -> dict[str, Any]:
     """Revert the team's import; returns its row (with `reverted_at` and `revert_result`).
     Raises LookupError or RevertRefused."""
     row = imports.get(engine, import_id, team_id)
@@ -39,11 +40,11 @@ def revert(engine: Engine, team_id: int, import_id: str, resubscribe: bool = Fal
     return imports.get(engine, import_id, team_id)
 
 
-def left_unchanged(engine: Engine, team_id: int, import_id: str) -> list[dict]:
+def left_unchanged(engine: Engine, team_id: int, import_id: str) -> list[dict[str, Any]]:
     return undo.left_unchanged(engine, team_id, import_id)
 
 
-def left_unchanged_csv(rows: list[dict]) -> str:
+def left_unchanged_csv(rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["contact_id", "email", "reason", "why"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from .models import ExistingProperty, Suggestion
 from .offline import suggest_offline
@@ -69,7 +70,7 @@ def fill(primary: list[Suggestion], headers: list[str], offline: list[Suggestion
 
 
 def from_column_map(
-    column_map: dict,
+    column_map: dict[str, Any],
     headers: list[str],
     existing: list[ExistingProperty],
     engine: str = "memory",
@@ -132,7 +133,7 @@ def suggest(
     *,
     engine: str = "auto",
     openai_settings: OpenAISettings | None = None,
-    remembered: dict | None = None,
+    remembered: dict[str, Any] | None = None,
 ) -> Outcome:
     """Suggestions for every header, in header order.
 

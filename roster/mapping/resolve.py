@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from roster.mapping.column_map import to_column_map
 from roster.mapping.engine import suggest
@@ -41,12 +42,12 @@ CORE_TARGETS = (*CORE_FIELDS, "unsubscribed")
 class Resolution:
     column_map: ColumnMap
     # {"column", "target", "property_key", "property_type", "invert", "confidence", "reason", "engine", "applied"}
-    decisions: list[dict] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     engine: str = "column_map"  # which engine's suggestions were used: column_map, memory, openai, offline
 
 
-def _decision(s: Suggestion, applied: bool, why_not: str | None = None) -> dict:
+def _decision(s: Suggestion, applied: bool, why_not: str | None = None) -> dict[str, Any]:
     d = {
         "column": s.column,
         "target": s.target,
@@ -78,7 +79,7 @@ _NO_EMAIL = (
 )
 
 
-def _given(explicit: ColumnMap | None, completed: ColumnMap) -> list[dict]:
+def _given(explicit: ColumnMap | None, completed: ColumnMap) -> list[dict[str, Any]]:
     """A decision for each column the map names, and for each taken from its standard header name."""
     named = set(explicit.columns()) if explicit is not None else set()
     out = [
@@ -143,7 +144,7 @@ class ColumnMapper:
         headers: list[str],
         samples: dict[str, list[str]],
         existing: dict[str, str],
-        remembered: dict | None = None,
+        remembered: dict[str, Any] | None = None,
         offline_only: bool = False,
         model_allowed: bool = False,
     ):
@@ -182,7 +183,7 @@ class ColumnMapper:
         *,
         auto_map: bool = False,
         auto_create_properties: bool = False,
-        remembered: dict | None = None,
+        remembered: dict[str, Any] | None = None,
         offline_only: bool = False,
         model_allowed: bool = False,
     ) -> Resolution:
@@ -243,7 +244,7 @@ class ColumnMapper:
             if s.column in rest and s not in candidates
         ]
         extra = to_column_map(chosen)
-        update: dict = {}
+        update: dict[str, Any] = {}
         for f in CORE_TARGETS:
             current = base.unsubscribed if f == "unsubscribed" else getattr(base, f)
             if f in extra and current is None:
@@ -287,7 +288,7 @@ class ColumnMapper:
     @staticmethod
     def _choose(
         suggestions: list[Suggestion], taken: set[str], create: bool, reviewed: bool
-    ) -> tuple[list[Suggestion], list[dict]]:
+    ) -> tuple[list[Suggestion], list[dict[str, Any]]]:
         """The suggestions an import applies on its own, and a decision for every column."""
         chosen, decisions = [], []
         for s in suggestions:

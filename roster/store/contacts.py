@@ -6,6 +6,8 @@ calls one contact, a lookup finds."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.engine import Connection, Engine
@@ -26,7 +28,7 @@ def where(team_id: int, id_or_email: str) -> sa.ColumnElement[bool]:
     return sa.and_(c.c.team_id == team_id, sa.func.lower(c.c.email) == sa.func.lower(email))
 
 
-def get(engine: Engine, team_id: int, id_or_email: str) -> dict | None:
+def get(engine: Engine, team_id: int, id_or_email: str) -> dict[str, Any] | None:
     with engine.connect() as conn:
         row = conn.execute(sa.select(c).where(where(team_id, id_or_email))).mappings().first()
     return dict(row) if row else None
@@ -39,7 +41,7 @@ def create(
     first_name: str | None,
     last_name: str | None,
     unsubscribed: bool,
-    properties: dict,
+    properties: dict[str, Any],
     segment_ids: list[str],
     topics: list[tuple[str, str]],
 ) -> str | None:
@@ -84,7 +86,12 @@ def listing(team_id: int, segment_id: str | None = None) -> Listing:
 
 
 def update(
-    engine: Engine, team_id: int, id_or_email: str, fields: dict, set_properties: dict, removed_properties: list[str]
+    engine: Engine,
+    team_id: int,
+    id_or_email: str,
+    fields: dict[str, Any],
+    set_properties: dict[str, Any],
+    removed_properties: list[str],
 ) -> str | None:
     """Set `fields` (first_name, last_name, unsubscribed) and merge the properties in one UPDATE
     (`properties || set - removed`), never from a dict read earlier: an import merging the same

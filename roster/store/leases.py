@@ -35,6 +35,7 @@ import os
 import threading
 import time
 import uuid
+from typing import Any
 
 import psycopg
 import sqlalchemy as sa
@@ -72,7 +73,7 @@ def run_label(import_id: str) -> str:
     return f"roster run {import_id} {os.getpid()}"
 
 
-def held_leases(engine: Engine) -> dict[tuple[int, int], dict]:
+def held_leases(engine: Engine) -> dict[tuple[int, int], dict[str, Any]]:
     """Every bigint advisory lock held now, as pg_locks shows it, with its session: {"pid",
     "label" (application_name), "silent" (seconds since its last statement)}; look one up with
     holder() or is_held()."""
@@ -92,7 +93,7 @@ def is_held(held, import_id: str) -> bool:
     return _lock_ids(import_id) in held
 
 
-def holder(held: dict, import_id: str) -> dict | None:
+def holder(held: dict[str, Any], import_id: str) -> dict[str, Any] | None:
     return held.get(_lock_ids(import_id))
 
 

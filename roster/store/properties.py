@@ -3,6 +3,8 @@ contacts.properties (JSONB), keyed by these keys."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
@@ -69,12 +71,12 @@ def create(engine: Engine, team_id: int, key: str, type_: str, fallback_value) -
     return None if new_id is None else str(new_id)
 
 
-def _get(conn: Connection, team_id: int, property_id: str) -> dict | None:
+def _get(conn: Connection, team_id: int, property_id: str) -> dict[str, Any] | None:
     row = conn.execute(sa.select(p).where(p.c.id == property_id, p.c.team_id == team_id)).mappings().first()
     return dict(row) if row else None
 
 
-def get(engine: Engine, team_id: int, property_id: str) -> dict | None:
+def get(engine: Engine, team_id: int, property_id: str) -> dict[str, Any] | None:
     """The property's row, or None. `property_id` must be a UUID."""
     with engine.connect() as conn:
         return _get(conn, team_id, property_id)

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 
 from roster.store import contacts
-from roster.store.pages import Listing
+from roster.store.pages import AnySelect, Listing
 from schemas import tables as t
 
 s, cs = t.segments, t.contact_segments
 
 
-def _get(conn: Connection, team_id: int, segment_id: str) -> dict | None:
+def _get(conn: Connection, team_id: int, segment_id: str) -> dict[str, Any] | None:
     row = conn.execute(sa.select(s).where(s.c.id == segment_id, s.c.team_id == team_id)).mappings().first()
     return dict(row) if row else None
 
 
-def get(engine: Engine, team_id: int, segment_id: str) -> dict | None:
+def get(engine: Engine, team_id: int, segment_id: str) -> dict[str, Any] | None:
     """The segment's row, or None. `segment_id` must be a UUID."""
     with engine.connect() as conn:
         return _get(conn, team_id, segment_id)
@@ -39,7 +41,7 @@ def listing(team_id: int) -> Listing:
     return Listing(sa.select(s).where(s.c.team_id == team_id), s.c.created_at, s.c.id, lambda sid: _cursor(team_id, sid))
 
 
-def _cursor(team_id: int, segment_id: str) -> sa.Select:
+def _cursor(team_id: int, segment_id: str) -> AnySelect:
     return sa.select(s.c.created_at).where(s.c.id == segment_id, s.c.team_id == team_id)
 
 

@@ -18,6 +18,7 @@ Consent is never reversed by accident: an unsubscribe or topic opt-out the impor
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -86,7 +87,7 @@ class RevertRefused(Exception):
 
 @dataclass
 class Reverted:
-    result: dict
+    result: dict[str, Any]
     already: bool  # reverted earlier: this is that revert's result
 
 
@@ -239,7 +240,7 @@ def _refuse_unless_revertible(state) -> None:
         raise RevertRefused("this import ran before Roster recorded what imports change: it cannot be reverted", "no_undo_record")
 
 
-def left_unchanged(engine: Engine, team_id: int, import_id: str) -> list[dict]:
+def left_unchanged(engine: Engine, team_id: int, import_id: str) -> list[dict[str, Any]]:
     """The contacts a revert left as they are: contact_id, email, reason (code) and why (words)."""
     with engine.connect() as conn:
         rows = conn.execute(
