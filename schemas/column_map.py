@@ -47,7 +47,7 @@ class ColumnMap(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _camel_case(cls, data):
+    def _camel_case(cls, data: Any) -> Any:
         if not isinstance(data, dict) or not any(k in data for k in CAMEL_CASE):
             return data
         data = dict(data)
@@ -111,7 +111,7 @@ class ColumnMap(BaseModel):
 def parse_column_map(value: str | dict[str, Any] | ColumnMap | None) -> ColumnMap | None:
     """Accept the map as JSON text (the API's form field, the CLI's flag) or as a dict."""
     if value is None or value == "" or isinstance(value, ColumnMap):
-        return value or None
+        return value if isinstance(value, ColumnMap) else None
     try:
         data = json.loads(value) if isinstance(value, str) else value
         if data is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
+from typing import Any
 
 # -- contacts ------------------------------------------------------------------------------------
 # The contact's own fields a column maps to; `email` is the one every import needs.
@@ -268,7 +269,7 @@ def as_boolean(value: str) -> bool | None:
     return answer if answer is not None else subscription_status(value)
 
 
-def value_fits(kind: str, value) -> bool:
+def value_fits(kind: str, value: Any) -> bool:
     """A JSON value (the API's) fits a property of this type."""
     if kind == "string":
         return isinstance(value, str)
@@ -278,7 +279,7 @@ def value_fits(kind: str, value) -> bool:
 
 
 # -- ids -----------------------------------------------------------------------------------------
-def is_uuid(value) -> bool:
+def is_uuid(value: Any) -> bool:
     try:
         uuid.UUID(str(value))
         return True

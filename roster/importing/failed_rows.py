@@ -19,7 +19,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy.engine import Engine
 
@@ -37,7 +37,7 @@ SIGNED_NUMBER = re.compile(r"^[+-](\d+(\.\d+)?|\.\d+|\d{1,3}(,\d{3})+(\.\d+)?)([
 PHONE = re.compile(r"^\+\d[\d ()./-]*[ (][\d ()./-]*\d$")
 
 
-def formula_safe(value) -> str:
+def formula_safe(value: Any) -> str:
     """The cell as text, with a leading single quote when a spreadsheet would run it as a formula
     (=, @, tab or CR first; + or - first unless a plain number or a phone number follows). The
     quote makes the cell text; the visible value is unchanged."""
@@ -95,6 +95,6 @@ def csv_chunks(engine: Engine, import_id: str, team_id: int) -> Iterator[str]:
     yield buf.getvalue()
 
 
-def write_csv(engine: Engine, import_id: str, team_id: int, out) -> None:
+def write_csv(engine: Engine, import_id: str, team_id: int, out: IO[str]) -> None:
     for chunk in csv_chunks(engine, import_id, team_id):
         out.write(chunk)

@@ -52,7 +52,7 @@ def outcome(row: dict[str, Any]) -> str | None:
     return "completed_with_failures" if int(row["failed"]) else "completed"
 
 
-def _n(value) -> str:
+def _n(value: Any) -> str:
     return f"{int(value):,}"
 
 

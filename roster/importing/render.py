@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from roster.errors_public import public_text
 from roster.importing.outcome import outcome, summary
@@ -46,7 +46,7 @@ def what_happened(row: dict[str, Any], error: str | None) -> dict[str, Any]:
     create), the opt-outs it kept. A dry run says so, and which import it was started as; an import
     started from one names it."""
     details = row.get("merge_details") or {}
-    out = {
+    out: dict[str, Any] = {
         "outcome": outcome(row),
         "summary": summary(row, error),
         "dry_run": bool((row.get("options") or {}).get("dry_run")),
@@ -100,4 +100,4 @@ def end_state(obj: dict[str, Any]) -> str | None:
                 f" ({r.get('kept_unsubscribed', 0):,} unsubscribes and {r.get('kept_topic_opt_outs', 0):,} topic opt-outs kept)"
             )
         return text
-    return obj["status"]
+    return cast("str | None", obj["status"])

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import polars as pl
 from sqlalchemy.engine import Engine
 
 from roster.allowed_paths import check_path
@@ -69,7 +70,7 @@ class ImportSteps:
             raise ImportRefused(str(e)) from None
         service = ImportService(self.engine, self.landing, self.mapper)
         service.create(
-            service.team(team, create=True),
+            cast(int, service.team(team, create=True)),  # created when it is new
             path,
             path.name,
             ImportOptions(),
@@ -270,7 +271,7 @@ def wanted_properties(row: dict[str, Any]) -> dict[str, str]:
     return {key: stored_type(spec.type) for key, spec in column_map_of(row).properties.items()}
 
 
-def _with_values(failed: list[dict[str, Any]], frame, headers: list[str]) -> list[dict[str, Any]]:
+def _with_values(failed: list[dict[str, Any]], frame: pl.DataFrame, headers: list[str]) -> list[dict[str, Any]]:
     """Attach each failed row's original cells, so a person can fix and re-import it."""
     if not failed:
         return failed

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.engine import Engine
 
@@ -24,7 +24,7 @@ def cancel(engine: Engine, team_id: int, import_id: str) -> dict[str, Any]:
     CancelRefused. Its runs are stopped by the daemon (pipelines/cancelled_runs.py), best effort:
     the import is already cancelled exactly, and a run finds out at its next step or batch."""
     cancelling.cancel(engine, team_id, import_id)
-    return imports.get(engine, import_id, team_id)
+    return cast(dict[str, Any], imports.get(engine, import_id, team_id))  # it is the team's: found above
 
 
 def revert(engine: Engine, team_id: int, import_id: str, resubscribe: bool = False) -> dict[str, Any]:
@@ -37,7 +37,7 @@ def revert(engine: Engine, team_id: int, import_id: str, resubscribe: bool = Fal
             "nothing_to_revert",
         )
     undo.revert(engine, team_id, import_id, resubscribe)
-    return imports.get(engine, import_id, team_id)
+    return cast(dict[str, Any], imports.get(engine, import_id, team_id))  # it is the team's: found above
 
 
 def left_unchanged(engine: Engine, team_id: int, import_id: str) -> list[dict[str, Any]]:

@@ -165,7 +165,8 @@ def ask_model(
         raise ModelUnavailable(f"the openai package is not installed: {e}") from None
     client = openai.OpenAI(api_key=settings.api_key, base_url=settings.base_url, timeout=settings.timeout, max_retries=0)
     try:
-        completion = client.chat.completions.create(
+        # Plain dicts where the SDK declares TypedDicts for the messages and the response format.
+        completion = client.chat.completions.create(  # type: ignore[call-overload]
             model=settings.model,
             messages=[
                 {"role": "system", "content": SYSTEM_PROMPT},

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from roster.mapping.column_map import to_column_map
-from roster.mapping.engine import suggest
+from roster.mapping.engine import Outcome, suggest
 from roster.mapping.models import ExistingProperty, Suggestion
 from roster.mapping.openai_engine import OpenAISettings
 from schemas.column_map import ColumnMap, ColumnMapError, PropertyColumn, UnsubscribedColumn
@@ -94,7 +94,7 @@ def _given(explicit: ColumnMap | None, completed: ColumnMap) -> list[dict[str, A
         for col in (explicit.columns() if explicit else [])
     ]
     for f in completed.standard_fields():
-        col = completed.unsubscribed_column.column if f == "unsubscribed" else getattr(completed, f)
+        col = cast(UnsubscribedColumn, completed.unsubscribed_column).column if f == "unsubscribed" else getattr(completed, f)
         if col not in named:
             out.append(
                 {
@@ -147,7 +147,7 @@ class ColumnMapper:
         remembered: dict[str, Any] | None = None,
         offline_only: bool = False,
         model_allowed: bool = False,
-    ):
+    ) -> Outcome:
         """The engines' suggestions. The model is asked only with `model_allowed` (the team or the
         caller opted in to sending the file's headers and sample values to it) and never with
         `offline_only`; otherwise the offline engine answers, with a note when a key is set."""
@@ -259,7 +259,16 @@ class ColumnMapper:
         engine = chosen[0].engine if chosen else "column_map"
         return Resolution(cmap, decisions + decided, outcome.notes, engine)
 
-    def _infer(self, headers, samples, existing, auto_create_properties, remembered, offline_only, model_allowed) -> Resolution:
+    def _infer(
+        self,
+        headers: list[str],
+        samples: dict[str, list[str]],
+        existing: dict[str, str],
+        auto_create_properties: bool,
+        remembered: dict[str, Any] | None,
+        offline_only: bool,
+        model_allowed: bool,
+    ) -> Resolution:
         """No column map: a remembered map as it is, else the engines' core fields and existing
         properties (new properties only with auto_create_properties)."""
         outcome = self.suggest(

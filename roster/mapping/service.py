@@ -10,7 +10,7 @@ import codecs
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
@@ -18,6 +18,9 @@ from roster.csvfiles import open_source, sample_values
 from roster.store import properties
 
 from .models import ExistingProperty, Suggestion
+
+if TYPE_CHECKING:
+    from .resolve import ColumnMapper
 
 HEAD_BYTES = 4 << 20
 SAMPLE_ROWS = 50
@@ -105,7 +108,7 @@ def suggest_for_file(
     path: str | Path,
     existing: list[ExistingProperty] | list[dict[str, Any]] | None = None,
     *,
-    mapper=None,  # a resources.column_mapper.ColumnMapper, for its settings
+    mapper: ColumnMapper | None = None,  # from resources.column_mapper.Mapping, for its settings
     use_memory: bool = True,
     with_headers: bool = False,
     model_mapping: bool | None = None,
@@ -140,7 +143,7 @@ def suggest_for_sample(
     samples: dict[str, list[str]],
     existing: list[ExistingProperty] | list[dict[str, Any]] | None = None,
     *,
-    mapper=None,
+    mapper: ColumnMapper | None = None,
     use_memory: bool = True,
     with_headers: bool = False,
     model_mapping: bool | None = None,

@@ -6,6 +6,7 @@ calls one contact, a lookup finds."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import sqlalchemy as sa
@@ -99,7 +100,7 @@ def update(
     first. Returns the contact's id; None if the team has no such contact."""
     values = dict(fields)
     if set_properties or removed_properties:
-        merged = c.c.properties
+        merged: sa.ColumnElement[Any] = c.c.properties
         if set_properties:
             merged = merged.op("||", return_type=JSONB)(sa.bindparam("set_properties", set_properties, type_=JSONB))
         if removed_properties:
@@ -122,7 +123,7 @@ def update(
     return None if contact_id is None else str(contact_id)
 
 
-def touch(conn: Connection, team_id: int, contact_id) -> None:
+def touch(conn: Connection, team_id: int, contact_id: str | uuid.UUID) -> None:
     """One more version: its memberships or topics are changing in this transaction, so an
     import's undo leaves it alone (roster/store/undo.py). First, so the contact's row lock comes
     before the membership rows', as in the merge."""

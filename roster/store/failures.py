@@ -39,7 +39,7 @@ def record(engine: Engine, import_id: str, failures: Iterable[dict[str, Any]]) -
         return 0
     raw = engine.raw_connection()
     try:
-        with raw.driver_connection.cursor() as cur:
+        with raw.driver_connection.cursor() as cur:  # type: ignore[union-attr]  # a live pooled connection has one
             with cur.copy(f"COPY contact_import_failures ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)

@@ -141,7 +141,7 @@ def get(engine: Engine, import_id: str, team_id: int | None = None) -> dict[str,
     return dict(row) if row else None
 
 
-def _started_as() -> sa.ScalarSelect[Any]:
+def _started_as() -> sa.Label[Any]:
     """The import a dry run was started as (NULL for any other import, or a dry run not started)."""
     real = ci.alias("real")
     return sa.select(real.c.id).where(real.c.dry_run_of == ci.c.id).scalar_subquery().label("started_as")
@@ -181,7 +181,7 @@ def owner(engine: Engine, import_id: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def update(engine: Engine, import_id: str, **values) -> None:
+def update(engine: Engine, import_id: str, **values: Any) -> None:
     with engine.begin() as conn:
         conn.execute(sa.update(ci).where(ci.c.id == import_id).values(**values))
 
@@ -286,7 +286,7 @@ def unfinished(engine: Engine) -> list[dict[str, Any]]:
     return [dict(r, id=str(r["id"])) for r in rows]
 
 
-def _earlier_unfinished(imp) -> sa.ColumnElement[bool]:
+def _earlier_unfinished(imp: sa.Table) -> sa.ColumnElement[bool]:
     """An import of the same team posted before `imp` (created_at, then id) and not ended yet."""
     earlier = ci.alias("earlier")
     return sa.exists().where(

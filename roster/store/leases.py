@@ -89,11 +89,11 @@ def held_leases(engine: Engine) -> dict[tuple[int, int], dict[str, Any]]:
     }
 
 
-def is_held(held, import_id: str) -> bool:
+def is_held(held: dict[tuple[int, int], dict[str, Any]], import_id: str) -> bool:
     return _lock_ids(import_id) in held
 
 
-def holder(held: dict[str, Any], import_id: str) -> dict[str, Any] | None:
+def holder(held: dict[tuple[int, int], dict[str, Any]], import_id: str) -> dict[str, Any] | None:
     return held.get(_lock_ids(import_id))
 
 
@@ -101,7 +101,8 @@ def end_sessions(engine: Engine, label: str | None = None, pid: int | None = Non
     """End sessions of runs (their statements roll back, their locks and lease go): every session of
     one run's process (its label), one session (its pid), or every session labelled for an import
     (when its lease is lost: whatever is left of a dead run). Returns how many it ended."""
-    where, params = [], {}
+    where: list[str] = []
+    params: dict[str, Any] = {}
     if label and label.startswith("roster run "):
         where.append("application_name = :label")
         params["label"] = label
@@ -166,7 +167,7 @@ class ImportLease:
             conn.execute(f"SET lock_timeout = '{RUN_LOCK_TIMEOUT}'")
             if conn.info.host and not conn.info.host.startswith("/"):
                 conn.execute(_KEEPALIVE)
-            while not conn.execute("SELECT pg_try_advisory_lock(%s)", (lease_key(self.import_id),)).fetchone()[0]:
+            while not conn.execute("SELECT pg_try_advisory_lock(%s)", (lease_key(self.import_id),)).fetchone()[0]:  # type: ignore[index]  # a SELECT of a function has a row
                 if time.monotonic() > deadline:
                     raise ImportBusy(f"another run is working on import {self.import_id}")
                 time.sleep(0.5)
@@ -242,7 +243,7 @@ def _label_sessions(engine: Engine) -> None:
         sa.event.listen(engine, "checkout", _apply_run_settings)
 
 
-def _apply_run_settings(dbapi_connection, record, _proxy) -> None:
+def _apply_run_settings(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
     """On each checkout: the session names the run this process works on (the newest lease), with
     its lock timeout; set once per connection and label."""
     if not _leases:

@@ -193,7 +193,9 @@ def outcome_details(conn: Connection, import_id: str, created_properties: list[s
     return {"properties_created": created_properties, "failures_by_reason": failures.by_reason(conn, import_id)}
 
 
-def record_counts(conn: Connection, import_id: str, staged: int, decided, properties: list[Any]) -> None:
+def record_counts(
+    conn: Connection, import_id: str, staged: int, decided: sa.Row[*tuple[Any, ...]], properties: list[Any]
+) -> None:
     """The counts of a merge (or of what a dry run would do) onto the import row, with `merged_at`
     (decided: a retry never decides again). `decided`: the statement's row (created, updated and
     DETAILS); `properties`: the properties created (or that would be)."""

@@ -59,7 +59,7 @@ def missing(engine: Engine, team_id: int, wanted: dict[str, str]) -> list[str]:
     return sorted(set(wanted) - set(types(engine, team_id, list(wanted)))) if wanted else []
 
 
-def create(engine: Engine, team_id: int, key: str, type_: str, fallback_value) -> str | None:
+def create(engine: Engine, team_id: int, key: str, type_: str, fallback_value: Any) -> str | None:
     """The new property's id; None if the team has a property with this key already."""
     with engine.begin() as conn:
         new_id = conn.execute(
@@ -91,7 +91,7 @@ def listing(team_id: int) -> Listing:
     )
 
 
-def set_fallback(engine: Engine, team_id: int, property_id: str, value) -> None:
+def set_fallback(engine: Engine, team_id: int, property_id: str, value: Any) -> None:
     """The value a contact without one shows (None: no fallback, SQL NULL rather than JSON null)."""
     with engine.begin() as conn:
         conn.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import sqlalchemy as sa
@@ -64,7 +65,7 @@ def delete(engine: Engine, team_id: int, segment_id: str) -> bool:
     return True
 
 
-def of_contact(team_id: int, contact_id) -> Listing:
+def of_contact(team_id: int, contact_id: str | uuid.UUID) -> Listing:
     """The segments a contact is in."""
     query = sa.select(s).where(
         s.c.team_id == team_id,
@@ -73,14 +74,14 @@ def of_contact(team_id: int, contact_id) -> Listing:
     return Listing(query, s.c.created_at, s.c.id, lambda sid: _cursor(team_id, sid))
 
 
-def add_contact(engine: Engine, team_id: int, contact_id, segment_id: str) -> None:
+def add_contact(engine: Engine, team_id: int, contact_id: str | uuid.UUID, segment_id: str) -> None:
     """Safe to repeat."""
     with engine.begin() as conn:
         contacts.touch(conn, team_id, contact_id)
         conn.execute(insert(cs).values(contact_id=contact_id, segment_id=segment_id, team_id=team_id).on_conflict_do_nothing())
 
 
-def remove_contact(engine: Engine, team_id: int, contact_id, segment_id: str) -> bool:
+def remove_contact(engine: Engine, team_id: int, contact_id: str | uuid.UUID, segment_id: str) -> bool:
     """False: the contact was not in the segment."""
     with engine.begin() as conn:
         contacts.touch(conn, team_id, contact_id)  # first: the contact's row lock before the membership's
@@ -90,7 +91,7 @@ def remove_contact(engine: Engine, team_id: int, contact_id, segment_id: str) ->
         return bool(removed)
 
 
-def has_contact(engine: Engine, team_id: int, contact_id, segment_id: str) -> bool:
+def has_contact(engine: Engine, team_id: int, contact_id: str | uuid.UUID, segment_id: str) -> bool:
     with engine.connect() as conn:
         return (
             conn.execute(

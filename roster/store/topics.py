@@ -3,6 +3,7 @@ to or out of. A contact with no row for a topic has the topic's default_subscrip
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import sqlalchemy as sa
@@ -88,7 +89,7 @@ def delete(engine: Engine, team_id: int, topic_id: str) -> bool:
     return True
 
 
-def of_contact(team_id: int, contact_id) -> Listing:
+def of_contact(team_id: int, contact_id: str | uuid.UUID) -> Listing:
     """Every topic of the team, with the contact's `subscription`: its own, else the topic's default."""
     mine = sa.select(ct.c.topic_id, ct.c.subscription).where(ct.c.contact_id == contact_id, ct.c.team_id == team_id).subquery()
     query = (
@@ -105,7 +106,7 @@ def of_contact(team_id: int, contact_id) -> Listing:
     return Listing(query, tp.c.created_at, tp.c.id, lambda tid: _cursor(team_id, tid))
 
 
-def subscribe(engine: Engine, team_id: int, contact_id, subscriptions: dict[str, str]) -> None:
+def subscribe(engine: Engine, team_id: int, contact_id: str | uuid.UUID, subscriptions: dict[str, str]) -> None:
     """Set the contact's subscription ({topic id: "opt_in" | "opt_out"}) to each topic named; the
     others are left as they are."""
     stmt = insert(ct).values(

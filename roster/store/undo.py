@@ -201,7 +201,7 @@ def revert(engine: Engine, team_id: int, import_id: str, resubscribe: bool = Fal
         for sql in _DELETE_CREATED[:-1]:
             conn.execute(sa.text(sql), params)
         deleted = conn.execute(sa.text(_DELETE_CREATED[-1]), params).rowcount
-        left = dict(
+        left: dict[str, int] = dict(
             conn.execute(
                 sa.select(u.c.outcome, sa.func.count())
                 .where(u.c.import_id == import_id, u.c.outcome.is_not(None))
@@ -222,7 +222,7 @@ def revert(engine: Engine, team_id: int, import_id: str, resubscribe: bool = Fal
     return Reverted(result, already=False)
 
 
-def _refuse_unless_revertible(state) -> None:
+def _refuse_unless_revertible(state: sa.Row[*tuple[Any, ...]]) -> None:
     if state.merged_at is None:
         if state.cancelled_at is not None or state.status == "failed":
             raise RevertRefused("this import wrote no contacts: there is nothing to revert", "nothing_to_revert")

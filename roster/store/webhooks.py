@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from roster.store.pages import Listing
 from schemas import tables as t
@@ -157,7 +157,7 @@ def claim_due(engine: Engine, limit: int, lease_seconds: float) -> list[dict[str
     return sorted((dict(r) for r in rows), key=lambda r: r["seq"])
 
 
-def _attempt(conn, delivery: dict[str, Any], response_status: int | None, response: str) -> None:
+def _attempt(conn: Connection, delivery: dict[str, Any], response_status: int | None, response: str) -> None:
     conn.execute(
         sa.insert(wa).values(
             delivery_id=delivery["id"], team_id=delivery["team_id"], http_status_code=response_status, response=response[:2000]
