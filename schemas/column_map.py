@@ -9,13 +9,13 @@ that Resend's CLI, MCP server and Node SDK take) are accepted for `first_name` a
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from schemas.rules import CORE_FIELDS, PROPERTY_KEY, PROPERTY_KEY_RULE, STANDARD_FIELDS  # noqa: F401 (STANDARD_FIELDS: Resend's default columns)
+from schemas.rules import PropertyType as PropertyType  # declared with the rules; re-exported
 
-PropertyType = Literal["string", "number", "boolean"]
 CAMEL_CASE = {"firstName": "first_name", "lastName": "last_name"}
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from typing import Any
+from typing import Any, Literal, get_args
 
 # -- contacts ------------------------------------------------------------------------------------
 # The contact's own fields a column maps to; `email` is the one every import needs.
@@ -43,8 +43,10 @@ def email_problem(value: str) -> str | None:
 # The types a column map may give a property. "boolean" is a yes/no column: its cells are read as
 # yes/no words and stored as the strings "true" and "false", in a property of type string, since
 # Resend's clients know only string and number (STORED_TYPES).
-PROPERTY_TYPES = ("string", "number", "boolean")
-STORED_TYPES = ("string", "number")
+PropertyType = Literal["string", "number", "boolean"]
+StoredType = Literal["string", "number"]  # a property's own type, as the API creates it
+PROPERTY_TYPES: tuple[PropertyType, ...] = get_args(PropertyType)
+STORED_TYPES: tuple[StoredType, ...] = get_args(StoredType)
 
 
 def stored_type(kind: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
@@ -119,6 +119,9 @@ contact_topics = sa.Table(
     _team_id(foreign_key=False),
     sa.Column("subscription", sa.Text, nullable=False),
 )
+
+# The values of contact_imports.status: queued -> in_progress -> completed | failed.
+ImportStatus = Literal["queued", "in_progress", "completed", "failed"]
 
 contact_imports = sa.Table(
     "contact_imports",

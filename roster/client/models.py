@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
+
+if TYPE_CHECKING:  # for the type checker only: the SDK needs nothing of the server at run time
+    from schemas.import_options import Subscription
+    from schemas.rules import PropertyType
+    from schemas.tables import ImportStatus
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+_D = TypeVar("_D")
 Outcome = Literal[
     "completed", "completed_with_failures", "nothing_imported", "dry_run", "guard_tripped", "failed", "cancelled", "reverted"
 ]
 
 
-def _build(cls, data: dict[str, Any]):
-    names = {f.name for f in fields(cls)} - {"raw"}
+def _build(cls: type[_D], data: dict[str, Any]) -> _D:
+    names = {f.name for f in fields(cls)} - {"raw"}  # type: ignore[arg-type]  # cls is one of the dataclasses below
     obj = cls(**{k: v for k, v in data.items() if k in names})
-    obj.raw = data
+    obj.raw = data  # type: ignore[attr-defined]
     return obj
+
+
+class _FromDict(Protocol[T_co]):
+    def from_dict(self, data: dict[str, Any], /) -> T_co: ...
 
 
 @dataclass
@@ -31,7 +43,7 @@ class ImportCounts:
 @dataclass
 class ContactImport:
     id: str
-    status: str
+    status: ImportStatus
     created_at: str
     completed_at: str | None = None
     counts: ImportCounts = field(default_factory=ImportCounts)
@@ -151,7 +163,7 @@ class ContactTopic:
 
     id: str
     name: str
-    subscription: str
+    subscription: Subscription
     description: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -164,7 +176,7 @@ class ContactTopic:
 class ContactProperty:
     id: str
     key: str
-    type: str
+    type: PropertyType
     fallback_value: Any = None
     created_at: str | None = None
     object: str = "contact_property"
@@ -192,7 +204,7 @@ class Segment:
 class Topic:
     id: str
     name: str
-    default_subscription: str = "opt_in"
+    default_subscription: Subscription = "opt_in"
     description: str | None = None
     created_at: str | None = None
     object: str = "topic"
@@ -211,7 +223,7 @@ class ColumnSuggestion:
     column: str
     target: str
     property_key: str | None = None
-    property_type: str | None = None
+    property_type: PropertyType | None = None
     invert: bool = False
     confidence: float = 0.0
     reason: str = ""
@@ -251,12 +263,12 @@ class ListPage(Generic[T]):
     has_more: bool
     object: str = "list"
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[T]:
         return iter(self.data)
 
     def __len__(self) -> int:
         return len(self.data)
 
     @classmethod
-    def of(cls, item_cls, data: dict[str, Any]) -> ListPage:
+    def of(cls, item_cls: _FromDict[T], data: dict[str, Any]) -> ListPage[T]:
         return cls(data=[item_cls.from_dict(d) for d in data.get("data", [])], has_more=bool(data.get("has_more")))
