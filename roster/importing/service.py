@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal, overload
 
 from sqlalchemy.engine import Engine
 
@@ -49,6 +49,10 @@ class ImportService:
     mapper: ColumnMapper = field(default_factory=ColumnMapper)
 
     # -- teams ---------------------------------------------------------------------------------
+    @overload
+    def team(self, name: str, create: Literal[True]) -> int: ...
+    @overload
+    def team(self, name: str, create: bool = False) -> int | None: ...
     def team(self, name: str, create: bool = False) -> int | None:
         """A team's id by name; None if there is none (reading never creates a team)."""
         return teams.ensure(self.engine, name) if create else teams.find(self.engine, name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import polars as pl
 from sqlalchemy.engine import Engine
@@ -70,7 +70,7 @@ class ImportSteps:
             raise ImportRefused(str(e)) from None
         service = ImportService(self.engine, self.landing, self.mapper)
         service.create(
-            cast(int, service.team(team, create=True)),  # created when it is new
+            service.team(team, create=True),
             path,
             path.name,
             ImportOptions(),

@@ -165,7 +165,7 @@ def _attempt(conn: Connection, delivery: dict[str, Any], response_status: int | 
     )
 
 
-def record_delivered(engine: Engine, delivery: dict[str, Any], response_status: int, response: str) -> None:
+def record_delivered(engine: Engine, delivery: dict[str, Any], response_status: int | None, response: str) -> None:
     delivery_id = delivery["id"]
     with engine.begin() as conn:
         _attempt(conn, delivery, response_status, response)
