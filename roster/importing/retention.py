@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -43,7 +44,7 @@ INCOMING_GRACE_SECONDS = 24 * 3600
 BATCH = 1000
 
 
-def sweep_uploads(engine: Engine, landing: LandingStore | None = None, keep_hours: float | None = None) -> dict:
+def sweep_uploads(engine: Engine, landing: LandingStore | None = None, keep_hours: float | None = None) -> dict[str, Any]:
     """Delete the uploads Roster no longer keeps. Returns {"removed": [import ids], "incoming": n}."""
     landing = landing or landing_store()
     keep = keep_uploads_hours() if keep_hours is None else keep_hours
@@ -65,7 +66,7 @@ def sweep_uploads(engine: Engine, landing: LandingStore | None = None, keep_hour
     return {"removed": removed, "incoming": landing.sweep_incoming(INCOMING_GRACE_SECONDS)}
 
 
-def sweep_local_copies(engine: Engine, root: str | Path | None = None, keep_hours: float | None = None) -> dict:
+def sweep_local_copies(engine: Engine, root: str | Path | None = None, keep_hours: float | None = None) -> dict[str, Any]:
     """This machine's folder only ($ROSTER_DATA_DIR/landing, or root), for a worker whose uploads
     live in PostgreSQL: the copies of uploads whose import ended, by the rules above, and at once
     the copy of a failed import whose upload the database keeps (a retry, on whichever machine,

@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
+from sqlalchemy.engine import Engine
+
 from roster.database import get_engine
 from roster.landing.folder import CHUNK, LandingStore
 from roster.store import landed_files
@@ -26,11 +28,11 @@ class PostgresLandingStore(LandingStore):
     (clean_work). A run copies it back from the database, a chunk at a time, into its own
     machine's folder (local_file). Removing an import's upload removes both."""
 
-    def __init__(self, root: str | Path | None = None, engine=None):
+    def __init__(self, root: str | Path | None = None, engine: Engine | None = None):
         super().__init__(root)
         self._engine = engine
 
-    def engine(self):
+    def engine(self) -> Engine:
         if self._engine is None:
             self._engine = get_engine()
         return self._engine

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -271,7 +272,8 @@ async def create_contact_property(
     """Create a contact property; returns its id."""
     try:
         async with _client() as client:
-            return (await client.contact_properties.create(key, type, fallbackValue)).raw
+            # The API creates string and number properties only (Resend's): it refuses boolean (422).
+            return (await client.contact_properties.create(key, type, fallbackValue)).raw  # type: ignore[arg-type]
     except RosterError as e:
         raise _error(e) from None
 
@@ -334,7 +336,7 @@ async def revert_contact_import(
         raise _error(e) from None
 
 
-TOOLS = {
+TOOLS: dict[str, Callable[..., Any]] = {
     "create-contact-import": create_contact_import,
     "get-contact-import": get_contact_import,
     "start-contact-import": start_contact_import,
