@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from roster.client import AsyncRoster, RosterError
 from roster.mcp_server.fetch import Refused, check_path, download
 from schemas.import_options import declared
+from schemas.rules import StoredType
 
 INSTRUCTIONS = """Import contacts into Roster from a CSV: create-contact-import (a file path, CSV text, or a URL),
 then get-contact-import until its status is completed or failed, and show the user its summary. With
@@ -266,14 +267,15 @@ async def list_contact_properties(
 
 async def create_contact_property(
     key: Annotated[str, Field(description="Letters, digits and underscores, at most 50.")],
-    type: Annotated[Literal["string", "number", "boolean"], Field(description="The value type.")] = "string",
+    type: Annotated[
+        StoredType, Field(description="The value type: string or number (yes/no values are kept as strings).")
+    ] = "string",
     fallbackValue: Annotated[str | float | bool | None, Field(description="The value used when a contact has none.")] = None,
 ) -> dict:
     """Create a contact property; returns its id."""
     try:
         async with _client() as client:
-            # The API creates string and number properties only (Resend's): it refuses boolean (422).
-            return (await client.contact_properties.create(key, type, fallbackValue)).raw  # type: ignore[arg-type]
+            return (await client.contact_properties.create(key, type, fallbackValue)).raw
     except RosterError as e:
         raise _error(e) from None
 
