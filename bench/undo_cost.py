@@ -47,7 +47,7 @@ def fresh(tmp: Path) -> tuple[dict, str]:
     return env, out.stdout.strip()
 
 
-def merge_times(path: Path, segment: str, repeat: int) -> tuple[list[float], list[float], float]:
+def merge_times(path: Path, segment: str, repeat: int, log=print) -> tuple[list[float], list[float], float]:
     """(merge seconds with undo, without undo, revert seconds), in this process."""
     import sqlalchemy as sa
 
@@ -72,6 +72,7 @@ def merge_times(path: Path, segment: str, repeat: int) -> tuple[list[float], lis
     row = imports.require(engine, import_id)
     props, opts = property_fields(column_map_of(row)), options_of(row)
     shipped = (undo.merge_ctes, undo.mark_kept)
+    shipped_fault_point = merge.fault_point
 
     class Stop(Exception):
         pass
@@ -96,14 +97,41 @@ def merge_times(path: Path, segment: str, repeat: int) -> tuple[list[float], lis
     for i in range(repeat):
         for kind in (True, False) if i % 2 == 0 else (False, True):
             (with_undo if kind else without).append(one(kind))
-            print(f"  merge {'with' if kind else 'without'} undo: {(with_undo if kind else without)[-1]:.2f} s", flush=True)
+            log(f"  merge {'with' if kind else 'without'} undo: {(with_undo if kind else without)[-1]:.2f} s", flush=True)
     one(True, commit=True)  # the undo the revert below reads
     undo.merge_ctes, undo.mark_kept = shipped
+    merge.fault_point = shipped_fault_point
     t0 = time.perf_counter()
     result = undo.revert(engine, team_id, import_id)
     revert = time.perf_counter() - t0
-    print(f"  revert: {revert:.2f} s, {result.result}", flush=True)
+    engine.dispose()
+    log(f"  revert: {revert:.2f} s, {result.result}", flush=True)
     return with_undo, without, revert
+
+
+def measure(rows: int, repeat: int = 3, log=print) -> dict:
+    """Seconds of the merge with and without the undo record (medians), of the upsert import and of
+    its revert; "share": the undo record's cost as a share of the upsert import's time."""
+    path = generate(rows)
+    saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "ROSTER_DATA_DIR")}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            env, segment = fresh(Path(tmp))
+            s1, r1, _ = roster_import(path, env, segment)
+            s2, r2, _ = roster_import(path, env, segment)
+            assert r1["status"] == r2["status"] == "completed", (r1, r2)
+            log(f"roster import: create {s1:.2f} s, upsert {s2:.2f} s ({r2['counts']})", flush=True)
+            os.environ.update(DATABASE_URL=env["DATABASE_URL"], ROSTER_DATA_DIR=env["ROSTER_DATA_DIR"])
+            with_undo, without, revert = merge_times(path, segment, repeat, log)
+    finally:  # as it was, for a caller that measures more in this process (bench/table.py)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        psql("postgres", f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+    w, wo = statistics.median(with_undo), statistics.median(without)
+    return {"with_undo": w, "without": wo, "upsert": s2, "share": (w - wo) / s2, "revert": revert}
 
 
 def main() -> None:
@@ -111,20 +139,13 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    path = generate(args.rows)
-    with tempfile.TemporaryDirectory() as tmp:
-        env, segment = fresh(Path(tmp))
-        s1, r1, _ = roster_import(path, env, segment)
-        s2, r2, _ = roster_import(path, env, segment)
-        assert r1["status"] == r2["status"] == "completed", (r1, r2)
-        print(f"roster import: create {s1:.2f} s, upsert {s2:.2f} s ({r2['counts']})", flush=True)
-        os.environ.update(DATABASE_URL=env["DATABASE_URL"], ROSTER_DATA_DIR=env["ROSTER_DATA_DIR"])
-        with_undo, without, revert = merge_times(path, segment, args.repeat)
-    w, wo = statistics.median(with_undo), statistics.median(without)
+    r = measure(args.rows, args.repeat)
     print(f"rows: {args.rows:,}")
-    print(f"merge with undo {w:.2f} s, without {wo:.2f} s (medians of {args.repeat}): undo costs {w - wo:.2f} s")
-    print(f"share of the upsert import's {s2:.2f} s: {(w - wo) / s2:.1%}; revert of the upsert: {revert:.2f} s")
-    psql("postgres", f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+    print(
+        f"merge with undo {r['with_undo']:.2f} s, without {r['without']:.2f} s (medians of {args.repeat}): "
+        f"undo costs {r['with_undo'] - r['without']:.2f} s"
+    )
+    print(f"share of the upsert import's {r['upsert']:.2f} s: {r['share']:.1%}; revert of the upsert: {r['revert']:.2f} s")
 
 
 if __name__ == "__main__":
