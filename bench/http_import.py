@@ -63,6 +63,7 @@ def serve(db: str) -> Iterator[tuple[str, dict]]:
             f"CREATE DATABASE {db}",
         ],
         check=True,
+        capture_output=True,
     )
     with tempfile.TemporaryDirectory() as tmp:
         env = {
