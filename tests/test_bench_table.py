@@ -79,3 +79,25 @@ def test_a_quick_run_is_recorded_as_quick_and_left_out_of_results(table, tmp_pat
     section = results.read_text()
     assert "## The bench table, " in section and "| `roster import` of 5 rows, median of 5 | 2.50 s |" in section
     assert "| none |" in section  # the quick line before it is not its previous figure
+
+
+def test_the_idle_row_reads_the_last_line_of_idle_cpu_json(table, tmp_path, monkeypatch):
+    """The interface the idle row expects of bench/idle_cpu.py: `--json --seconds N --settle N`, and
+    a JSON object with "idle_cpu_percent" as the last line of its output (here a stand-in script)."""
+    (tmp_path / "bench").mkdir()
+    script = tmp_path / "bench" / "idle_cpu.py"
+    monkeypatch.setattr(table, "ROOT", tmp_path)
+    monkeypatch.setattr(table, "PY", sys.executable)
+    assert table.idle({"seconds": 10, "settle": 5}, print).error == "bench/idle_cpu.py is not in this checkout"
+
+    script.write_text(
+        "import json, sys\n"
+        "assert sys.argv[1:] == ['--json', '--seconds', '10', '--settle', '5'], sys.argv\n"
+        "print('  1.2%  pid 1  roster serve')\n"
+        "print(json.dumps({'idle_cpu_percent': 3.25, 'processes_started': 1, 'processes_ended': 0}))\n"
+    )
+    logged = []
+    m = table.idle({"seconds": 10, "settle": 5}, logged.append)
+    assert m.figures["idle"][0] == 3.25 and m.error is None
+    assert logged == ["  1.2%  pid 1  roster serve"]
+    assert m.command.endswith("bench/idle_cpu.py --json --seconds 10 --settle 5")
