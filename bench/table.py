@@ -130,7 +130,9 @@ def idle(size: dict, log: Callable) -> Measured:
     for line in p.stdout.splitlines()[:-1]:
         log(line)
     if p.returncode != 0:
-        raise RuntimeError(f"{m.command} exited {p.returncode}: {p.stderr[-1500:]}")
+        sys.stderr.write(p.stderr)
+        last = p.stderr.strip().splitlines()[-1:] or [""]
+        raise RuntimeError(f"bench/idle_cpu.py exited {p.returncode}: {last[0]}")
     out = json.loads(p.stdout.strip().splitlines()[-1])
     detail = f"{out.get('processes_started', '?')} processes started and {out.get('processes_ended', '?')} ended while idle"
     m.figures["idle"] = (float(out["idle_cpu_percent"]), detail)
@@ -263,7 +265,8 @@ def table_rows(measured: dict[str, Measured], history: list[dict], quick: bool) 
             figure, met = fmt(value, row.unit), ("met" if value <= row.goal else "MISSED")
         else:
             figure, met, detail = "not measured", "", m.error or ""
-        out.append([describe(row, quick), figure, goal, met, prev_text, load, m.command, detail])
+        detail = " ".join(detail.split())  # one line, in a terminal and in Markdown
+        out.append([describe(row, quick), figure, goal, met, prev_text, load, m.command, detail[:300]])
     return out
 
 
