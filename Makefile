@@ -41,8 +41,11 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The bench in one table (bench/table.py: idle CPU, HTTP and small imports, fixed cost, 1M and 10M
+# rows against the raw-SQL floor, dry run and undo costs), recorded in bench/history.jsonl and
+# bench/RESULTS.md. About an hour on 2 cores; `bench/table.py --quick` checks it in minutes.
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/table.py
 
 # The Dagster UI and daemon on this project's code location and instance.
 dev: install
