@@ -32,25 +32,33 @@ def roster_import(path: Path, env: dict, segment: str | None, dry_run: bool) -> 
     return seconds, json.loads(p.stdout)
 
 
+def measure(rows: int, segment: bool = True, log=print) -> dict:
+    """{"create": {...}, "update": {...}}, each the dry run's and the import's seconds and their ratio."""
+    path = generate(rows)
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        env, seg = fresh_roster(Path(tmp))
+        seg = seg if segment else None
+        for what in ("create", "update"):
+            dry_s, dry = roster_import(path, env, seg, dry_run=True)
+            real_s, real = roster_import(path, env, seg, dry_run=False)
+            assert dry["outcome"] == "dry_run" and dry["counts"] == real["counts"], (dry["counts"], real["counts"])
+            assert dry["progress"]["memberships"] == real["progress"]["memberships"]
+            out[what] = {"dry_run": dry_s, "import": real_s, "ratio": dry_s / real_s}
+            log(
+                f"{what}: dry run {dry_s:6.2f} s, import {real_s:6.2f} s, dry run / import {dry_s / real_s:.2f} "
+                f"(counts {real['counts']})",
+                flush=True,
+            )
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--no-segment", action="store_true")
     args = ap.parse_args()
-    path = generate(args.rows)
-    with tempfile.TemporaryDirectory() as tmp:
-        env, segment = fresh_roster(Path(tmp))
-        segment = None if args.no_segment else segment
-        for what in ("create", "update"):
-            dry_s, dry = roster_import(path, env, segment, dry_run=True)
-            real_s, real = roster_import(path, env, segment, dry_run=False)
-            assert dry["outcome"] == "dry_run" and dry["counts"] == real["counts"], (dry["counts"], real["counts"])
-            assert dry["progress"]["memberships"] == real["progress"]["memberships"]
-            print(
-                f"{what}: dry run {dry_s:6.2f} s, import {real_s:6.2f} s, dry run / import {dry_s / real_s:.2f} "
-                f"(counts {real['counts']})",
-                flush=True,
-            )
+    measure(args.rows, segment=not args.no_segment)
 
 
 if __name__ == "__main__":

@@ -61,14 +61,12 @@ def fresh(db: str, tmp: Path) -> dict:
     return env
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--baseline", type=Path, help="a checkout of another commit, timed alternately with this one")
-    args = ap.parse_args()
+def measure(runs: int = 5, baseline: Path | None = None, log=print) -> dict:
+    """Per side ("this checkout", and "baseline" when given): the median wall and CPU seconds over
+    `runs` imports and each run's wall seconds."""
     sides = {"this checkout": None}
-    if args.baseline:
-        sides["baseline"] = args.baseline.resolve()
+    if baseline:
+        sides["baseline"] = baseline.resolve()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "five.csv"
         path.write_text(ROWS)
@@ -77,17 +75,29 @@ def main() -> None:
             one_import(envs[name], path, source)  # migrations and the Dagster instance's files: once per installation
         walls: dict[str, list[float]] = {name: [] for name in sides}
         cpus: dict[str, list[float]] = {name: [] for name in sides}
-        for run in range(args.runs):
+        for run in range(runs):
             for name, source in sides.items():
                 wall, cpu = one_import(envs[name], path, source)
                 walls[name].append(wall)
                 cpus[name].append(cpu)
-                print(f"run {run} {name}: {wall:.2f} s wall, {cpu:.2f} s CPU", flush=True)
+                log(f"run {run} {name}: {wall:.2f} s wall, {cpu:.2f} s CPU", flush=True)
+    return {
+        name: {"wall": statistics.median(walls[name]), "cpu": statistics.median(cpus[name]), "walls": walls[name]}
+        for name in sides
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--baseline", type=Path, help="a checkout of another commit, timed alternately with this one")
+    args = ap.parse_args()
+    result = measure(args.runs, args.baseline)
     load = os.getloadavg()
-    for name in sides:
-        w, c = walls[name], cpus[name]
+    for name, r in result.items():
+        w = r["walls"]
         print(
-            f"{name}: median {statistics.median(w):.2f} s wall, {statistics.median(c):.2f} s CPU over {args.runs} runs "
+            f"{name}: median {r['wall']:.2f} s wall, {r['cpu']:.2f} s CPU over {args.runs} runs "
             f"(min {min(w):.2f}, max {max(w):.2f})"
         )
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")

@@ -76,15 +76,17 @@ def load(url: str, path: Path) -> float:
     return time.perf_counter() - t0
 
 
-def floor(path: Path, url: str | None = None) -> tuple[float, float]:
-    """(first load, update run) seconds for the file, in a fresh schema dropped afterwards."""
+def floor(path: Path, url: str | None = None, update: bool = True) -> tuple[float, float | None]:
+    """(first load, update run) seconds for the file, in a fresh schema dropped afterwards; with
+    update=False the second load is left out (None)."""
     if url is None:
         url = DEFAULT_URL
         ensure_database(url)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(CREATE)
     try:
-        return load(url, path), load(url, path)
+        first = load(url, path)
+        return first, load(url, path) if update else None
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("SET client_min_messages = warning; DROP SCHEMA IF EXISTS floor CASCADE")

@@ -24,6 +24,8 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -34,19 +36,19 @@ BIN = ROOT / ".venv" / "bin"
 SOCKET = "/var/run/postgresql"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=7)
-    ap.add_argument("--rows", type=int, default=1000)
-    args = ap.parse_args()
+def csv_bytes(rows: int, prefix: str = "user") -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["email", "first_name", "last_name"])
-    for i in range(args.rows):
-        w.writerow([f"user{i}@example.com", f"First{i}", f"Last{i}"])
-    data = buf.getvalue().encode()
+    for i in range(rows):
+        w.writerow([f"{prefix}{i}@example.com", f"First{i}", f"Last{i}"])
+    return buf.getvalue().encode()
 
-    db = "roster_http_bench"
+
+@contextmanager
+def serve(db: str) -> Iterator[tuple[str, dict]]:
+    """`roster serve` on a free port against a fresh database `db` (dropped and made again) and a
+    fresh data dir: yields (base URL, environment); SIGTERM on leaving."""
     subprocess.run(
         [
             "psql",
@@ -61,6 +63,7 @@ def main() -> None:
             f"CREATE DATABASE {db}",
         ],
         check=True,
+        capture_output=True,
     )
     with tempfile.TemporaryDirectory() as tmp:
         env = {
@@ -80,47 +83,71 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
         )
         try:
-            times = []
-            for run in range(args.runs):
-                key = subprocess.run(
-                    [str(BIN / "roster"), "keys", "create", "--team", f"bench{run}", "--json"],
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                client = httpx.Client(
-                    base_url=f"http://127.0.0.1:{port}",
-                    timeout=30,
-                    headers={"Authorization": f"Bearer {json.loads(key.stdout)['token']}"},
-                )
-                for _ in range(120):  # the server may still be starting
-                    try:
-                        client.get("/contacts/imports")
-                        break
-                    except httpx.HTTPError:
-                        time.sleep(0.5)
-                t0 = time.perf_counter()
-                import_id = client.post("/contacts/imports", files={"file": ("c.csv", data, "text/csv")}).json()["id"]
-                while (body := client.get(f"/contacts/imports/{import_id}").json())["status"] not in ("completed", "failed"):
-                    time.sleep(0.1)
-                seconds = time.perf_counter() - t0
-                assert body["status"] == "completed" and body["counts"]["created"] == args.rows, body
-                times.append(seconds)
-                with psycopg.connect(f"dbname={db} host={SOCKET}") as conn:
-                    claim, start, work = conn.execute(
-                        "SELECT extract(epoch FROM launched_at - created_at), extract(epoch FROM started_at - launched_at), "
-                        "extract(epoch FROM completed_at - started_at) FROM contact_imports WHERE id = %s",
-                        [import_id],
-                    ).fetchone()
-                print(
-                    f"run {run}: {seconds:.2f} s (sensor {claim:.2f} s, request+queue+launch {start:.2f} s, run {work:.2f} s)",
-                    flush=True,
-                )
-            print(f"median {statistics.median(times):.2f} s over {len(times)} runs (min {min(times):.2f}, max {max(times):.2f})")
+            yield f"http://127.0.0.1:{port}", env
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=60)
+
+
+def client_for(base_url: str, env: dict, team: str) -> httpx.Client:
+    """A client with a new key of `team`, once the server answers."""
+    key = subprocess.run(
+        [str(BIN / "roster"), "keys", "create", "--team", team, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    client = httpx.Client(base_url=base_url, timeout=30, headers={"Authorization": f"Bearer {json.loads(key.stdout)['token']}"})
+    for _ in range(120):  # the server may still be starting
+        try:
+            client.get("/contacts/imports")
+            break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    return client
+
+
+def wait_ended(client: httpx.Client, import_id: str) -> dict:
+    while (body := client.get(f"/contacts/imports/{import_id}").json())["status"] not in ("completed", "failed"):
+        time.sleep(0.1)
+    return body
+
+
+def measure(runs: int = 7, rows: int = 1000, log=print) -> dict:
+    """Seconds from POST to `completed` of `runs` imports, one after another: each run and the median."""
+    data = csv_bytes(rows)
+    db = "roster_http_bench"
+    times = []
+    with serve(db) as (base_url, env):
+        for run in range(runs):
+            client = client_for(base_url, env, f"bench{run}")
+            t0 = time.perf_counter()
+            import_id = client.post("/contacts/imports", files={"file": ("c.csv", data, "text/csv")}).json()["id"]
+            body = wait_ended(client, import_id)
+            seconds = time.perf_counter() - t0
+            assert body["status"] == "completed" and body["counts"]["created"] == rows, body
+            times.append(seconds)
+            with psycopg.connect(f"dbname={db} host={SOCKET}") as conn:
+                claim, start, work = conn.execute(
+                    "SELECT extract(epoch FROM launched_at - created_at), extract(epoch FROM started_at - launched_at), "
+                    "extract(epoch FROM completed_at - started_at) FROM contact_imports WHERE id = %s",
+                    [import_id],
+                ).fetchone()
+            log(
+                f"run {run}: {seconds:.2f} s (sensor {claim:.2f} s, request+queue+launch {start:.2f} s, run {work:.2f} s)",
+                flush=True,
+            )
+    return {"median": statistics.median(times), "times": times}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--rows", type=int, default=1000)
+    args = ap.parse_args()
+    times = measure(args.runs, args.rows)["times"]
+    print(f"median {statistics.median(times):.2f} s over {len(times)} runs (min {min(times):.2f}, max {max(times):.2f})")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
 """Roster against the raw-SQL floor, in the same run, on the same PostgreSQL server.
 
-Usage: python bench/run.py [--rows 1000000] [--memory-rows 0] [--repeat 1] [--no-segment]
+Usage: python bench/run.py [--rows 1000000] [--memory-rows 0] [--repeat 1] [--no-segment] [--create-only]
 
 1. Generates the data with bench/gen_contacts.py (kept in bench/data/ for the next run).
 2. Times the raw-SQL floor, bench/floor.py, on it: a first load, then the same file again (updates
    every row).
 3. Times `roster import` the same two ways, into a fresh database on the same server, in a
-   fresh data directory, and reads its peak RSS.
+   fresh data directory, and reads its peak RSS. With --create-only, only the first load (both).
 4. Prints each ratio to the floor. With --memory-rows N, also imports an N-row file and prints its
    peak RSS and how its time compares with the 1M-row time (linearity).
 Needs the local PostgreSQL (socket /var/run/postgresql, as floor.py does).
@@ -103,45 +103,65 @@ def fresh_roster(tmp: Path) -> tuple[dict, str]:
     return env, segment
 
 
+def compare(rows: int, repeat: int = 1, segment: bool = True, update: bool = True, log=print) -> dict:
+    """The floor and `roster import` on the same rows-row file, `repeat` times (medians): a first load
+    and, unless update=False, the same file again. Seconds, ratios to the floor, peak RSS (MiB)."""
+    path = generate(rows)
+    floors, creates, updates, rss = [], [], [], []
+    for _ in range(repeat):
+        floors.append(floor(path, update=update))
+        with tempfile.TemporaryDirectory() as tmp:
+            env, seg = fresh_roster(Path(tmp))
+            seg = seg if segment else None
+            s1, r1, m1 = roster_import(path, env, seg)
+            s2, r2, m2 = roster_import(path, env, seg) if update else (None, r1, m1)
+        assert r1["status"] == r2["status"] == "completed", (r1, r2)
+        creates.append(s1)
+        updates.append(s2)
+        rss += [m1, m2]
+        done = f"{floors[-1][0]:.2f}" + (f"/{floors[-1][1]:.2f}" if update else "")
+        log(f"run: floor {done} s, roster {s1:.2f}" + (f"/{s2:.2f}" if update else "") + f" s, counts {r1['counts']}", flush=True)
+    out = {
+        "rows": rows,
+        "segment": segment,
+        "floor_create": statistics.median(f[0] for f in floors),
+        "create": statistics.median(creates),
+        "rss_mib": max(rss) / 1024,
+    }
+    out["create_ratio"] = out["create"] / out["floor_create"]
+    if update:
+        out["floor_update"] = statistics.median(f[1] for f in floors)
+        out["update"] = statistics.median(updates)
+        out["update_ratio"] = out["update"] / out["floor_update"]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--memory-rows", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=1, help="runs of each measurement; medians are printed")
     ap.add_argument("--no-segment", action="store_true", help="import without adding contacts to a segment")
+    ap.add_argument("--create-only", action="store_true", help="the first load only, not the same file again")
     args = ap.parse_args()
-    path = generate(args.rows)
-    floors, creates, updates, rss = [], [], [], []
-    for _ in range(args.repeat):
-        floors.append(floor(path))
-        with tempfile.TemporaryDirectory() as tmp:
-            env, segment = fresh_roster(Path(tmp))
-            segment = None if args.no_segment else segment
-            s1, r1, m1 = roster_import(path, env, segment)
-            s2, r2, m2 = roster_import(path, env, segment)
-        assert r1["status"] == r2["status"] == "completed", (r1, r2)
-        creates.append(s1)
-        updates.append(s2)
-        rss += [m1, m2]
-        print(
-            f"run: floor {floors[-1][0]:.2f}/{floors[-1][1]:.2f} s, roster {s1:.2f}/{s2:.2f} s, counts {r1['counts']} / {r2['counts']}",
-            flush=True,
-        )
-    f_create = statistics.median(f[0] for f in floors)
-    f_update = statistics.median(f[1] for f in floors)
-    c, u = statistics.median(creates), statistics.median(updates)
+    r = compare(args.rows, args.repeat, segment=not args.no_segment, update=not args.create_only)
     print(f"rows: {args.rows:,}  segment: {not args.no_segment}")
-    print(f"floor   create {f_create:6.2f} s   update {f_update:6.2f} s")
-    print(f"roster  create {c:6.2f} s   update {u:6.2f} s   peak RSS {max(rss) / 1024:.0f} MiB")
-    print(f"ratio   create {c / f_create:6.2f}     update {u / f_update:6.2f}")
+    if args.create_only:
+        print(f"floor   create {r['floor_create']:6.2f} s")
+        print(f"roster  create {r['create']:6.2f} s   peak RSS {r['rss_mib']:.0f} MiB")
+        print(f"ratio   create {r['create_ratio']:6.2f}")
+    else:
+        print(f"floor   create {r['floor_create']:6.2f} s   update {r['floor_update']:6.2f} s")
+        print(f"roster  create {r['create']:6.2f} s   update {r['update']:6.2f} s   peak RSS {r['rss_mib']:.0f} MiB")
+        print(f"ratio   create {r['create_ratio']:6.2f}     update {r['update_ratio']:6.2f}")
     if args.memory_rows:
         big = generate(args.memory_rows)
         with tempfile.TemporaryDirectory() as tmp:
             env, segment = fresh_roster(Path(tmp))
-            s, r, m = roster_import(big, env, None if args.no_segment else segment)
+            s, r_, m = roster_import(big, env, None if args.no_segment else segment)
         print(
             f"memory  {args.memory_rows:,} rows: {s:.2f} s, peak RSS {m / 1024:.0f} MiB, "
-            f"time per row vs {args.rows:,}: {(s / args.memory_rows) / (c / args.rows):.2f}x, counts {r['counts']}"
+            f"time per row vs {args.rows:,}: {(s / args.memory_rows) / (r['create'] / args.rows):.2f}x, counts {r_['counts']}"
         )
 
 

@@ -52,8 +52,8 @@ def measure(workers: int, imports: int, rows: int) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="roster-scale-bench-"))
     os.environ["DATABASE_URL"], os.environ["ROSTER_DATA_DIR"] = roster_url, str(tmp / "api")
     from roster.database import get_engine
-    from roster.importing.landed import PostgresLandingStore
     from roster.importing.service import ImportService
+    from roster.landing import PostgresLandingStore
     from roster.store import imports as store
     from roster.store.teams import ensure
     from schemas.column_map import parse_column_map

@@ -100,7 +100,12 @@ def fetch(source: SyncSource, landing: LandingStore, import_id: str) -> tuple[Pa
     try:
         with spool.open("wb") as out:
             got = outside_fetch.fetch_sync(
-                source.url, out, max_bytes=MAX_BYTES, total_timeout=source.timeout, headers=headers, allow_private=allow_private
+                source.url,  # type: ignore[arg-type]  # a URL source: a path one returned above
+                out,
+                max_bytes=MAX_BYTES,
+                total_timeout=source.timeout,
+                headers=headers,
+                allow_private=allow_private,
             )
         if got.size == 0:
             raise SyncFailed(f"GET {source.url} returned an empty body")
@@ -132,7 +137,7 @@ def sync_tick(source: SyncSource, context: ScheduleEvaluationContext):
         service.record_failed(team_id, "schedule", source.url or source.path or source.name, str(e), import_id)
         return SkipReason(f"{source.name}: {e}")
     service.create(team_id, path, filename, source.options, "schedule", check=False, launched=True, import_id=import_id)
-    context.instance.add_dynamic_partitions(contact_imports.name, [import_id])
+    context.instance.add_dynamic_partitions(contact_imports.name, [import_id])  # type: ignore[arg-type]  # named
     return RunRequest(
         run_key=import_id,
         partition_key=import_id,

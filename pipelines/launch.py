@@ -53,7 +53,7 @@ def run_import(import_id: str, tags: dict[str, str] | None = None, run_config: d
 
 
 def add_partition(import_id: str, instance=None) -> None:
-    (instance or dagster_instance()).add_dynamic_partitions(contact_imports.name, [import_id])
+    (instance or dagster_instance()).add_dynamic_partitions(contact_imports.name, [import_id])  # type: ignore[arg-type]  # named
 
 
 def main(argv: list[str]) -> int:

@@ -28,7 +28,7 @@ class Database(ConfigurableResource):
         if run is None or run.job_name != "contact_import" or not is_uuid(import_id or ""):
             return
         try:
-            hold(self.engine(), import_id, run.run_id)
+            hold(self.engine(), import_id, run.run_id)  # type: ignore[arg-type]  # an id: is_uuid above
         except ImportBusy:
             return
         except Exception as e:  # noqa: BLE001  the first step takes it again, or says why it cannot

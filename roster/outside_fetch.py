@@ -86,7 +86,7 @@ def system_resolver(host: str, port: int) -> list[str]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as e:
         raise FetchError(f"cannot resolve {host}: {e}") from None
-    return [info[4][0].split("%")[0] for info in infos]
+    return [str(info[4][0]).split("%")[0] for info in infos]
 
 
 def embedded_ipv4(ip: Address) -> list[ipaddress.IPv4Address]:

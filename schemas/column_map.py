@@ -9,13 +9,13 @@ that Resend's CLI, MCP server and Node SDK take) are accepted for `first_name` a
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from schemas.rules import CORE_FIELDS, PROPERTY_KEY, PROPERTY_KEY_RULE, STANDARD_FIELDS  # noqa: F401 (STANDARD_FIELDS: Resend's default columns)
+from schemas.rules import PropertyType as PropertyType  # declared with the rules; re-exported
 
-PropertyType = Literal["string", "number", "boolean"]
 CAMEL_CASE = {"firstName": "first_name", "lastName": "last_name"}
 
 
@@ -47,7 +47,7 @@ class ColumnMap(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _camel_case(cls, data):
+    def _camel_case(cls, data: Any) -> Any:
         if not isinstance(data, dict) or not any(k in data for k in CAMEL_CASE):
             return data
         data = dict(data)
@@ -104,14 +104,14 @@ class ColumnMap(BaseModel):
         """The standard fields this map fills."""
         return [f for f in STANDARD_FIELDS if (self.unsubscribed if f == "unsubscribed" else getattr(self, f))]
 
-    def to_api(self) -> dict:
+    def to_api(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True, exclude_defaults=False)
 
 
-def parse_column_map(value: str | dict | ColumnMap | None) -> ColumnMap | None:
+def parse_column_map(value: str | dict[str, Any] | ColumnMap | None) -> ColumnMap | None:
     """Accept the map as JSON text (the API's form field, the CLI's flag) or as a dict."""
     if value is None or value == "" or isinstance(value, ColumnMap):
-        return value or None
+        return value if isinstance(value, ColumnMap) else None
     try:
         data = json.loads(value) if isinstance(value, str) else value
         if data is None:

@@ -20,12 +20,23 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, NotRequired, TypedDict, get_args
 
 from pydantic import BaseModel, Field
 from pydantic.fields import FieldInfo
 
 from schemas.column_map import ColumnMap, ColumnMapError, parse_column_map
+
+# The choices, named for the doors that type them (the SDK's signature).
+OnConflict = Literal["upsert", "skip"]
+Subscription = Literal["opt_in", "opt_out"]
+
+
+class TopicSubscription(TypedDict):
+    """One of `topics`: {"id": "<topic id>", "subscription": "opt_in" | "opt_out"} (default opt_in)."""
+
+    id: str
+    subscription: NotRequired[Subscription]
 
 
 @dataclass(frozen=True)
@@ -54,7 +65,7 @@ class ImportOptions(BaseModel):
         Door("--column-map", "columnMap", "json"),
     ] = None
     on_conflict: Annotated[
-        Literal["upsert", "skip"],
+        OnConflict,
         Field(description="upsert (the default) updates an existing contact; skip leaves it as it is."),
         Door("--on-conflict", "onConflict", "choice"),
     ] = "upsert"
@@ -64,7 +75,7 @@ class ImportOptions(BaseModel):
         Door("--segment", "segmentIds", "ids", aliases=("--segment-id", "segmentId")),
     ] = Field(default_factory=list)
     topics: Annotated[
-        list[dict],
+        list[dict[str, Any]],
         Field(
             description='Topic subscriptions for the imported contacts, JSON: [{"id": "<topic id>", "subscription": "opt_in|opt_out"}].'
         ),
@@ -120,7 +131,7 @@ class ImportOptions(BaseModel):
         Door("--max-failed-rows", "maxFailedRows", "text"),
     ] = None
 
-    def stored(self) -> dict:
+    def stored(self) -> dict[str, Any]:
         """As the import row keeps it: what was given, nothing more."""
         return self.model_dump(mode="json", exclude_unset=True)
 
@@ -202,7 +213,7 @@ def _segments(value: Any) -> list[str]:
     return out
 
 
-def _topics(value: Any) -> list[dict]:
+def _topics(value: Any) -> list[dict[str, Any]]:
     value = _json("topics", value)
     if value is None:
         return []
@@ -211,7 +222,7 @@ def _topics(value: Any) -> list[dict]:
         if not isinstance(tp, dict) or not isinstance(tp.get("id"), str):
             raise OptionsError('`topics` must be a list of {"id": "<topic id>", "subscription": "opt_in|opt_out"}')
         sub = tp.get("subscription", "opt_in")
-        if sub not in ("opt_in", "opt_out"):
+        if sub not in get_args(Subscription):
             raise OptionsError("a topic's `subscription` must be opt_in or opt_out")
         out.append({"id": tp["id"], "subscription": sub})
     return out

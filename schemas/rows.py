@@ -7,6 +7,7 @@ Rows that fail get a reason in a person's words; the rest are typed and go on to
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import pandera.polars as pa
 import polars as pl
@@ -65,7 +66,7 @@ def _numbers(frame: pl.DataFrame, column: str) -> pl.Expr:
 def canonical(frame: pl.DataFrame, column_map: ColumnMap, headers: list[str], max_field_bytes: int) -> pl.DataFrame:
     """The batch in the columns the schema checks; blank cells become null."""
     none = pl.lit(None, dtype=pl.String)
-    exprs = [pl.col(ROW), _cell(column_map.email).alias("email")]
+    exprs = [pl.col(ROW), _cell(cast(str, column_map.email)).alias("email")]  # resolved before staging
     for name in ("first_name", "last_name"):
         column = getattr(column_map, name)
         exprs.append(_cell(column).alias(name) if column else none.alias(name))
@@ -114,7 +115,7 @@ def _size_text(n: int) -> str:
     return f"{n // 1048576} MiB" if n % 1048576 == 0 else f"{n:,} bytes"
 
 
-def _reason(column: str, check: str, value, by_staged: dict[str, PropertyField], max_field_bytes: int) -> str:
+def _reason(column: str, check: str, value: Any, by_staged: dict[str, PropertyField], max_field_bytes: int) -> str:
     if column == "email":
         return "missing email" if value is None else rules.email_problem(value) or f"invalid email {value!r}"
     if column == "unsubscribed":
@@ -132,12 +133,12 @@ def _reason(column: str, check: str, value, by_staged: dict[str, PropertyField],
 @dataclass
 class ValidatedBatch:
     rows: pl.DataFrame  # canonical, typed columns for staging
-    failures: list[dict]  # {"row", "reason", "email"}
+    failures: list[dict[str, Any]]  # {"row", "reason", "email"}
 
 
 def validate(frame: pl.DataFrame, column_map: ColumnMap, headers: list[str], max_field_bytes: int) -> ValidatedBatch:
     rows = canonical(frame, column_map, headers, max_field_bytes)
-    failures: dict[int, dict] = {}
+    failures: dict[int, dict[str, Any]] = {}
     try:
         row_schema(column_map).validate(rows, lazy=True)
     except pa.errors.SchemaErrors as e:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
+from typing import Any, Literal, get_args
 
 # -- contacts ------------------------------------------------------------------------------------
 # The contact's own fields a column maps to; `email` is the one every import needs.
@@ -42,8 +43,10 @@ def email_problem(value: str) -> str | None:
 # The types a column map may give a property. "boolean" is a yes/no column: its cells are read as
 # yes/no words and stored as the strings "true" and "false", in a property of type string, since
 # Resend's clients know only string and number (STORED_TYPES).
-PROPERTY_TYPES = ("string", "number", "boolean")
-STORED_TYPES = ("string", "number")
+PropertyType = Literal["string", "number", "boolean"]
+StoredType = Literal["string", "number"]  # a property's own type, as the API creates it
+PROPERTY_TYPES: tuple[PropertyType, ...] = get_args(PropertyType)
+STORED_TYPES: tuple[StoredType, ...] = get_args(StoredType)
 
 
 def stored_type(kind: str) -> str:
@@ -268,7 +271,7 @@ def as_boolean(value: str) -> bool | None:
     return answer if answer is not None else subscription_status(value)
 
 
-def value_fits(kind: str, value) -> bool:
+def value_fits(kind: str, value: Any) -> bool:
     """A JSON value (the API's) fits a property of this type."""
     if kind == "string":
         return isinstance(value, str)
@@ -278,7 +281,7 @@ def value_fits(kind: str, value) -> bool:
 
 
 # -- ids -----------------------------------------------------------------------------------------
-def is_uuid(value) -> bool:
+def is_uuid(value: Any) -> bool:
     try:
         uuid.UUID(str(value))
         return True

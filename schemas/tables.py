@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 metadata = sa.MetaData()
 
 
-def _uuid_pk() -> sa.Column:
+def _uuid_pk() -> sa.Column[Any]:
     return sa.Column("id", UUID(as_uuid=True), primary_key=True, server_default=sa.text("gen_random_uuid()"))
 
 
-def _created_at() -> sa.Column:
+def _created_at() -> sa.Column[Any]:
     return sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now())
 
 
-def _team_id(foreign_key: bool = True) -> sa.Column:
+def _team_id(foreign_key: bool = True) -> sa.Column[Any]:
     if not foreign_key:  # hot bulk-load tables: see the initial migration for why
         return sa.Column("team_id", sa.BigInteger, nullable=False)
     return sa.Column("team_id", sa.BigInteger, sa.ForeignKey("teams.id", ondelete="CASCADE"), nullable=False)
@@ -117,6 +119,9 @@ contact_topics = sa.Table(
     _team_id(foreign_key=False),
     sa.Column("subscription", sa.Text, nullable=False),
 )
+
+# The values of contact_imports.status: queued -> in_progress -> completed | failed.
+ImportStatus = Literal["queued", "in_progress", "completed", "failed"]
 
 contact_imports = sa.Table(
     "contact_imports",
@@ -274,7 +279,7 @@ api_rate_limits = sa.Table(
     postgresql_with={"fillfactor": 50},
 )
 
-# Uploaded files as 1 MiB chunks, with ROSTER_LANDING=postgres (roster/landing.py, roster/store/landed_files.py).
+# Uploaded files as 1 MiB chunks, with ROSTER_LANDING=postgres (roster/landing/postgres.py, roster/store/landed_files.py).
 landed_files = sa.Table(
     "landed_files",
     metadata,

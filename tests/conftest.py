@@ -87,6 +87,9 @@ SLOW_MODULES = {
     "test_layout",  # imports every package in fresh interpreters
     "test_scale",
     "test_crash_recovery",
+    "test_webhook_crash",  # SIGKILLs the daemon between commit and delivery
+    "test_stuck_work",  # kills processes, waits out a lock held for good (about 80 s)
+    "test_webhook_outbox",  # `roster import` as subprocesses, one of them crashed mid-merge
 }
 
 

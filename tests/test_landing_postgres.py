@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from roster.importing.landed import PostgresLandingStore, landing_store
-from roster.landing import LandingStore
+from roster.landing import LandingStore, PostgresLandingStore, landing_store
 from roster.store import landed_files
 from tests.helpers import NAMES_MAP, contacts, get_import, write_csv
 

@@ -57,8 +57,8 @@ def cluster_turn():
 def test_six_imports_on_two_workers_one_killed_mid_import(engine, dagster_db, tmp_path, monkeypatch, cluster_turn):
     from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
-    from roster.importing.landed import PostgresLandingStore
     from roster.importing.service import ImportService
+    from roster.landing import PostgresLandingStore
     from roster.store import landed_files
     from roster.store.teams import ensure as ensure_team
     from schemas.column_map import parse_column_map
@@ -117,6 +117,11 @@ def test_six_imports_on_two_workers_one_killed_mid_import(engine, dagster_db, tm
         for n, team_id in enumerate(teams):
             assert len(contacts(engine, team_id)) == sum(r for i, r in enumerate(SIZES) if i % 3 == n)
 
+        # An import is marked completed by its run's last step; the run itself ends a moment later.
+        end = time.monotonic() + DEADLINE
+        while any(not r.dagster_run.is_finished for r in instance.get_run_records(RunsFilter(job_name="contact_import"))):
+            assert time.monotonic() < end, f"runs still going after their imports ended\n{_tails(logs)}"
+            time.sleep(1)
         runs = instance.get_run_records(RunsFilter(job_name="contact_import"))
         victim_runs = [r for r in runs if r.dagster_run.tags.get("dagster/partition") == victim_id]
         assert DagsterRunStatus.FAILURE in {r.dagster_run.status for r in victim_runs}, "the killed run was not failed"

@@ -163,8 +163,8 @@ def test_busy_worker_leaves_the_next_run_to_an_idle_one_and_finishes_its_own_on_
 ):
     from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
-    from roster.importing.landed import PostgresLandingStore
     from roster.importing.service import ImportService
+    from roster.landing import PostgresLandingStore
     from schemas.column_map import parse_column_map
     from schemas.import_options import ImportOptions
 

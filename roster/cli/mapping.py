@@ -64,7 +64,7 @@ def _table(suggestions) -> Table:
         ("engine", {}),
         ("reason", {"overflow": "fold"}),
     ):
-        table.add_column(name, **kw)
+        table.add_column(name, **kw)  # type: ignore[arg-type]  # each a keyword of add_column
     for i, s in enumerate(suggestions, 1):
         style = "dim" if s.target == "ignore" else ("yellow" if s.confidence < 0.5 else None)
         table.add_row(str(i), s.column, _describe(s), f"{s.confidence:.2f}", s.engine, s.reason, style=style)
@@ -283,7 +283,7 @@ def suggest_cmd(
     if existing is None:
         from roster.mapping.service import team_properties
 
-        props = team_properties(db, team_id)
+        props = team_properties(db, team_id)  # type: ignore[arg-type]  # both set: not --json
     existing_types = {p.key: p.type for p in props if isinstance(p, ExistingProperty)}
     suggestions = [Suggestion(**s) for s in result["suggestions"]]
     answer_lines = _answers(answers, out)  # one stream: the review, then the import question
@@ -295,7 +295,7 @@ def suggest_cmd(
     from roster.mapping.memory import remember
 
     cmap = to_column_map(reviewed)
-    remember(db, team_id, headers, cmap, source="review")
+    remember(db, team_id, headers, cmap, source="review")  # type: ignore[arg-type]  # both set: not --json
     out.print("accepted column map (remembered for these headers):")
     print(json.dumps(cmap, ensure_ascii=False))
     if do_import is None:

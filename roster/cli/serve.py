@@ -97,8 +97,8 @@ def _listening_pid(port: int) -> int | None:
 
 
 def serve(host: str, port: int, ui_port: int | None) -> int:
-    for p in [port, ui_port] if ui_port else [port]:
-        held = port_holder(host, p)
+    for each in [port, ui_port] if ui_port else [port]:
+        held = port_holder(host, each)
         if held:
             err.print(
                 f"[red]roster: {held}[/red]; an earlier `roster serve`? Stop it (kill <pid>, or "
@@ -127,7 +127,8 @@ def serve(host: str, port: int, ui_port: int | None) -> int:
         + (f", Dagster UI on http://{host}:{ui_port}" if ui_port else "")
         + f"; database {env['DATABASE_URL'].split('@')[-1]}; Ctrl-C stops"
     )
-    code, crashes = 0, []
+    code = 0
+    crashes: list[float] = []
     while not stopping:
         for name, p in procs.items():
             if p.poll() is None:

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Generic, TypeVar
 
 import httpx
 
@@ -32,20 +32,27 @@ def _version() -> str:
         return "0"
 
 
+T = TypeVar("T")
+# What an upload takes: a path, the file's bytes (or its text), or a binary file object.
+FileInput = str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]
+
+
 @dataclass
-class Request:
+class Request(Generic[T]):
+    """One API call; `parse` makes its result (a T) from the response."""
+
     method: str
     path: str
-    params: dict | None = None
+    params: dict[str, Any] | None = None
     json: Any = None
-    data: dict | None = None
+    data: dict[str, Any] | None = None
     file: tuple[str, Any, str] | None = None  # (filename, file object, content type)
-    headers: dict | None = None
-    parse: Callable[[httpx.Response], Any] = lambda r: r.json()
+    headers: dict[str, Any] | None = None
+    parse: Callable[[httpx.Response], T] = lambda r: r.json()
 
 
 class Config:
-    def __init__(self, api_key: str | None, base_url: str | None, timeout: float, max_retries: int):
+    def __init__(self, api_key: str | None, base_url: str | None, timeout: float, max_retries: int) -> None:
         self.api_key = api_key or os.environ.get("ROSTER_API_KEY")
         if not self.api_key:
             raise ConfigurationError(0, "missing_api_key", "no API key: pass api_key= or set ROSTER_API_KEY")
@@ -53,7 +60,7 @@ class Config:
         self.timeout = timeout
         self.max_retries = max_retries
 
-    def headers(self) -> dict:
+    def headers(self) -> dict[str, Any]:
         return {
             "Authorization": f"Bearer {self.api_key}",
             "User-Agent": f"roster-python/{_version()}",
@@ -61,15 +68,18 @@ class Config:
         }
 
 
-def prepare(req: Request) -> Request:
+def prepare(req: Request[T]) -> Request[T]:
     """POSTs get an Idempotency-Key so that retrying them is safe."""
     if req.method == "POST":
         req.headers = {"Idempotency-Key": str(uuid.uuid4()), **(req.headers or {})}
     return req
 
 
-def build_kwargs(req: Request) -> dict:
-    kwargs: dict = {"params": {k: v for k, v in (req.params or {}).items() if v is not None} or None, "headers": req.headers}
+def build_kwargs(req: Request[Any]) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "params": {k: v for k, v in (req.params or {}).items() if v is not None} or None,
+        "headers": req.headers,
+    }
     if req.file is not None:
         name, fileobj, ctype = req.file
         if hasattr(fileobj, "seek"):
@@ -98,14 +108,14 @@ def backoff(attempt: int, resp: httpx.Response | None) -> float:
             return min(MAX_RETRY_AFTER, max(0.0, float(resp.headers.get("retry-after", "1"))))
         except ValueError:
             return 1.0
-    return min(10.0, 0.5 * (2**attempt)) * (0.5 + random.random() / 2)
+    return min(10.0, 0.5 * (2.0**attempt)) * (0.5 + random.random() / 2)
 
 
 def should_retry(attempt: int, max_retries: int, resp: httpx.Response | None) -> bool:
     return attempt < max_retries and (resp is None or resp.status_code in RETRY_STATUSES)
 
 
-def open_file(file, filename: str | None) -> tuple[str, Any, bool]:
+def open_file(file: FileInput, filename: str | None) -> tuple[str, Any, bool]:
     """A path, bytes/str, or a binary file object -> (filename, file object, whether we opened it)."""
     if isinstance(file, (str, os.PathLike)) and not (isinstance(file, str) and "\n" in file):
         path = Path(file)
@@ -117,7 +127,7 @@ def open_file(file, filename: str | None) -> tuple[str, Any, bool]:
     if hasattr(file, "read"):
         name = filename or Path(getattr(file, "name", "import.csv") or "import.csv").name
         try:
-            file._roster_start = file.tell()  # type: ignore[attr-defined]
+            file._roster_start = file.tell()  # type: ignore[union-attr]  # a file object, given its own attribute
         except Exception:
             pass
         return name, file, False
@@ -127,7 +137,7 @@ def open_file(file, filename: str | None) -> tuple[str, Any, bool]:
 HEAD_BYTES = 4 << 20  # what the server reads of a file for a column-map suggestion
 
 
-def read_head(fileobj, limit: int = HEAD_BYTES) -> io.BytesIO:
+def read_head(fileobj: IO[bytes] | IO[str], limit: int = HEAD_BYTES) -> io.BytesIO:
     """The file's first `limit` bytes, ended at a line end when the file is longer (a gzip file: as is)."""
     raw = fileobj.read(limit + 1)
     if isinstance(raw, str):
@@ -147,11 +157,11 @@ def read_head(fileobj, limit: int = HEAD_BYTES) -> io.BytesIO:
 
 
 class SyncHTTP:
-    def __init__(self, config: Config, client: httpx.Client | None = None):
+    def __init__(self, config: Config, client: httpx.Client | None = None) -> None:
         self.config = config
         self.client = client or httpx.Client(base_url=config.base_url, timeout=config.timeout, headers=config.headers())
 
-    def call(self, req: Request):
+    def call(self, req: Request[T]) -> T:
         req = prepare(req)
         attempt = 0
         while True:
@@ -175,11 +185,11 @@ class SyncHTTP:
 
 
 class AsyncHTTP:
-    def __init__(self, config: Config, client: httpx.AsyncClient | None = None):
+    def __init__(self, config: Config, client: httpx.AsyncClient | None = None) -> None:
         self.config = config
         self.client = client or httpx.AsyncClient(base_url=config.base_url, timeout=config.timeout, headers=config.headers())
 
-    async def call(self, req: Request):
+    async def call(self, req: Request[T]) -> T:
         import anyio
 
         req = prepare(req)

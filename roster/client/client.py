@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import httpx
 
 from roster.client._http import AsyncHTTP, Config, Request, SyncHTTP
-from roster.client.resources import AsyncContacts, ContactProperties, Contacts, Segments, Topics
+from roster.client.resources import Async, AsyncContacts, ContactProperties, Contacts, Segments, Sync, Topics
+
+T = TypeVar("T")
 
 
 class Roster:
@@ -25,18 +28,18 @@ class Roster:
         timeout: float = 60.0,
         max_retries: int = 3,
         http_client: httpx.Client | None = None,
-    ):
+    ) -> None:
         self._http = SyncHTTP(Config(api_key, base_url, timeout, max_retries), http_client)
-        self.contacts = Contacts(self)
-        self.contact_properties = ContactProperties(self)
-        self.segments = Segments(self)
-        self.topics = Topics(self)
+        self.contacts: Contacts[Sync] = Contacts(self)
+        self.contact_properties: ContactProperties[Sync] = ContactProperties(self)
+        self.segments: Segments[Sync] = Segments(self)
+        self.topics: Topics[Sync] = Topics(self)
 
     @property
     def base_url(self) -> str:
         return self._http.config.base_url
 
-    def _run(self, req: Request, after: Callable[[], None] | None = None):
+    def _run(self, req: Request[T], after: Callable[[], None] | None = None) -> T:
         try:
             return self._http.call(req)
         finally:
@@ -49,7 +52,7 @@ class Roster:
     def __enter__(self) -> Roster:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -63,19 +66,19 @@ class AsyncRoster:
         timeout: float = 60.0,
         max_retries: int = 3,
         http_client: httpx.AsyncClient | None = None,
-    ):
+    ) -> None:
         self._http = AsyncHTTP(Config(api_key, base_url, timeout, max_retries), http_client)
-        self.contacts = AsyncContacts(self)
-        self.contact_properties = ContactProperties(self)
-        self.segments = Segments(self)
-        self.topics = Topics(self)
+        self.contacts: AsyncContacts = AsyncContacts(self)
+        self.contact_properties: ContactProperties[Async] = ContactProperties(self)
+        self.segments: Segments[Async] = Segments(self)
+        self.topics: Topics[Async] = Topics(self)
 
     @property
     def base_url(self) -> str:
         return self._http.config.base_url
 
-    def _run(self, req: Request, after: Callable[[], None] | None = None):
-        async def run():
+    def _run(self, req: Request[T], after: Callable[[], None] | None = None) -> Awaitable[T]:
+        async def run() -> T:
             try:
                 return await self._http.call(req)
             finally:
@@ -90,5 +93,5 @@ class AsyncRoster:
     async def __aenter__(self) -> AsyncRoster:
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.aclose()

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from roster.client.models import ContactImport
+
 
 class RosterError(Exception):
-    def __init__(self, status_code: int, name: str, message: str, headers: dict | None = None):
+    def __init__(self, status_code: int, name: str, message: str, headers: Mapping[str, Any] | None = None) -> None:
         super().__init__(f"{status_code} {name}: {message}" if status_code else f"{name}: {message}")
         self.status_code = status_code
         self.name = name
@@ -52,7 +58,7 @@ class RateLimitError(RosterError):  # 429
     @property
     def retry_after(self) -> float | None:
         try:
-            return float(self.headers.get("retry-after"))
+            return float(self.headers.get("retry-after"))  # type: ignore[arg-type]  # None: the TypeError below
         except (TypeError, ValueError):
             return None
 
@@ -64,13 +70,13 @@ class ServerError(RosterError):  # 5xx
 class ImportFailed(RosterError):
     """wait() saw the import end as `failed`; `.contact_import` has it."""
 
-    def __init__(self, contact_import):
+    def __init__(self, contact_import: ContactImport) -> None:
         super().__init__(0, "import_failed", contact_import.error or "the import failed")
         self.contact_import = contact_import
 
 
 class WaitTimeout(RosterError):
-    def __init__(self, contact_import, timeout: float):
+    def __init__(self, contact_import: ContactImport, timeout: float) -> None:
         super().__init__(0, "timeout", f"the import is still {contact_import.status} after {timeout:g} s")
         self.contact_import = contact_import
 
@@ -87,6 +93,6 @@ _BY_STATUS = {
 }
 
 
-def error_for(status_code: int, name: str, message: str, headers=None) -> RosterError:
+def error_for(status_code: int, name: str, message: str, headers: Mapping[str, Any] | None = None) -> RosterError:
     cls = _BY_STATUS.get(status_code) or (ServerError if status_code >= 500 else RosterError)
     return cls(status_code, name, message, headers)

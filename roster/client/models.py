@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
+
+if TYPE_CHECKING:  # for the type checker only: the SDK needs nothing of the server at run time
+    from schemas.import_options import Subscription
+    from schemas.rules import PropertyType
+    from schemas.tables import ImportStatus
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+_D = TypeVar("_D")
 Outcome = Literal[
     "completed", "completed_with_failures", "nothing_imported", "dry_run", "guard_tripped", "failed", "cancelled", "reverted"
 ]
 
 
-def _build(cls, data: dict):
-    names = {f.name for f in fields(cls)} - {"raw"}
+def _build(cls: type[_D], data: dict[str, Any]) -> _D:
+    names = {f.name for f in fields(cls)} - {"raw"}  # type: ignore[arg-type]  # cls is one of the dataclasses below
     obj = cls(**{k: v for k, v in data.items() if k in names})
-    obj.raw = data
+    obj.raw = data  # type: ignore[attr-defined]
     return obj
+
+
+class _FromDict(Protocol[T_co]):
+    def from_dict(self, data: dict[str, Any], /) -> T_co: ...
 
 
 @dataclass
@@ -25,20 +37,20 @@ class ImportCounts:
     updated: int = 0
     skipped: int = 0
     failed: int = 0
-    raw: dict = field(default_factory=dict, repr=False, compare=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass
 class ContactImport:
     id: str
-    status: str
+    status: ImportStatus
     created_at: str
     completed_at: str | None = None
     counts: ImportCounts = field(default_factory=ImportCounts)
     error: str | None = None
     object: str = "contact_import"
     # Roster's addition: {"phase", "rows_read", "rows_staged", "memberships"}; None from a server without it.
-    progress: dict | None = None
+    progress: dict[str, Any] | None = None
     # Roster's additions, what happened: outcome is completed, completed_with_failures,
     # nothing_imported, dry_run, guard_tripped, failed, cancelled or reverted (None while it
     # runs); summary, one line.
@@ -46,17 +58,17 @@ class ContactImport:
     summary: str | None = None
     dry_run: bool = False
     # [{"reason", "count", "samples": [{"row_number", "email", "reason", "data"}]}], most frequent first
-    failures_by_reason: list[dict] | None = None
+    failures_by_reason: list[dict[str, Any]] | None = None
     properties_created: list[str] | None = None  # a dry run: that it would create
-    consent_kept: dict | None = None  # {"unsubscribed", "topic_opt_outs"}: opt-outs kept
+    consent_kept: dict[str, Any] | None = None  # {"unsubscribed", "topic_opt_outs"}: opt-outs kept
     started_as: str | None = None  # a dry run: the import it was started as
     dry_run_of: str | None = None  # an import started from a dry run
     # Roster's additions: when it was cancelled (status failed) or reverted (status completed), and
     # what the revert did ({"deleted", "restored", "left_unchanged", ...}).
     cancelled_at: str | None = None
     reverted_at: str | None = None
-    revert: dict | None = None
-    raw: dict = field(default_factory=dict, repr=False, compare=False)
+    revert: dict[str, Any] | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def done(self) -> bool:
@@ -77,7 +89,7 @@ class ContactImport:
         return self.reverted_at is not None
 
     @classmethod
-    def from_dict(cls, data: dict) -> ContactImport:
+    def from_dict(cls, data: dict[str, Any]) -> ContactImport:
         obj = _build(cls, {**data, "counts": _build(ImportCounts, data.get("counts") or {})})
         obj.raw = data
         return obj
@@ -90,10 +102,10 @@ class Created:
     id: str
     object: str | None = None
     name: str | None = None
-    raw: dict = field(default_factory=dict, repr=False, compare=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_dict(cls, data: dict) -> Created:
+    def from_dict(cls, data: dict[str, Any]) -> Created:
         return _build(cls, data)
 
 
@@ -102,10 +114,10 @@ class Deleted:
     id: str
     deleted: bool = True
     object: str | None = None
-    raw: dict = field(default_factory=dict, repr=False, compare=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_dict(cls, data: dict) -> Deleted:
+    def from_dict(cls, data: dict[str, Any]) -> Deleted:
         return _build(cls, data)
 
 
@@ -114,11 +126,11 @@ class ImportFailure:
     row_number: int
     email: str | None
     reason: str
-    data: dict
-    raw: dict = field(default_factory=dict, repr=False, compare=False)
+    data: dict[str, Any]
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_dict(cls, data: dict) -> ImportFailure:
+    def from_dict(cls, data: dict[str, Any]) -> ImportFailure:
         return _build(cls, data)
 
 
@@ -131,9 +143,9 @@ class Contact:
     unsubscribed: bool = False
     created_at: str | None = None
     # Resend's shape: {"plan": {"value": "pro", "type": "string"}}; `property_values` has the bare values.
-    properties: dict[str, dict] = field(default_factory=dict)
+    properties: dict[str, dict[str, Any]] = field(default_factory=dict)
     object: str = "contact"
-    raw: dict = field(default_factory=dict, repr=False, compare=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def property_values(self) -> dict[str, Any]:
@@ -141,7 +153,7 @@ class Contact:
         return {k: (v.get("value") if isinstance(v, dict) else v) for k, v in self.properties.items()}
 
     @classmethod
-    def from_dict(cls, data: dict) -> Contact:
+    def from_dict(cls, data: dict[str, Any]) -> Contact:
         return _build(cls, data)
 
 
@@ -151,12 +163,12 @@ class ContactTopic:
 
     id: str
     name: str
-    subscription: str
+    subscription: Subscription
     description: str | None = None
-    raw: dict = field(default_factory=dict, repr=False, compare=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_dict(cls, data: dict) -> ContactTopic:
+    def from_dict(cls, data: dict[str, Any]) -> ContactTopic:
         return _build(cls, data)
 
 
@@ -164,14 +176,14 @@ class ContactTopic:
 class ContactProperty:
     id: str
     key: str
-    type: str
+    type: PropertyType
     fallback_value: Any = None
     created_at: str | None = None
     object: str = "contact_property"
-    raw: dict = field(default_factory=dict, repr=False, compare=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_dict(cls, data: dict) -> ContactProperty:
+    def from_dict(cls, data: dict[str, Any]) -> ContactProperty:
         return _build(cls, data)
 
 
@@ -181,10 +193,10 @@ class Segment:
     name: str
     created_at: str | None = None
     object: str = "segment"
-    raw: dict = field(default_factory=dict, repr=False, compare=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_dict(cls, data: dict) -> Segment:
+    def from_dict(cls, data: dict[str, Any]) -> Segment:
         return _build(cls, data)
 
 
@@ -192,14 +204,14 @@ class Segment:
 class Topic:
     id: str
     name: str
-    default_subscription: str = "opt_in"
+    default_subscription: Subscription = "opt_in"
     description: str | None = None
     created_at: str | None = None
     object: str = "topic"
-    raw: dict = field(default_factory=dict, repr=False, compare=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_dict(cls, data: dict) -> Topic:
+    def from_dict(cls, data: dict[str, Any]) -> Topic:
         return _build(cls, data)
 
 
@@ -211,16 +223,16 @@ class ColumnSuggestion:
     column: str
     target: str
     property_key: str | None = None
-    property_type: str | None = None
+    property_type: PropertyType | None = None
     invert: bool = False
     confidence: float = 0.0
     reason: str = ""
     engine: str = ""
     is_new_property: bool = False
-    raw: dict = field(default_factory=dict, repr=False, compare=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_dict(cls, data: dict) -> ColumnSuggestion:
+    def from_dict(cls, data: dict[str, Any]) -> ColumnSuggestion:
         return _build(cls, data)
 
 
@@ -228,18 +240,18 @@ class ColumnSuggestion:
 class ColumnMapSuggestion:
     """What suggest_column_map returns: `column_map` is ready for imports.create(column_map=...)."""
 
-    column_map: dict
+    column_map: dict[str, Any]
     suggestions: list[ColumnSuggestion]
     headers: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     object: str = "column_map_suggestion"
-    raw: dict = field(default_factory=dict, repr=False, compare=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def suggestion(self, column: str) -> ColumnSuggestion | None:
         return next((s for s in self.suggestions if s.column == column), None)
 
     @classmethod
-    def from_dict(cls, data: dict) -> ColumnMapSuggestion:
+    def from_dict(cls, data: dict[str, Any]) -> ColumnMapSuggestion:
         obj = _build(cls, {**data, "suggestions": [ColumnSuggestion.from_dict(d) for d in data.get("suggestions", [])]})
         obj.raw = data
         return obj
@@ -251,12 +263,12 @@ class ListPage(Generic[T]):
     has_more: bool
     object: str = "list"
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[T]:
         return iter(self.data)
 
     def __len__(self) -> int:
         return len(self.data)
 
     @classmethod
-    def of(cls, item_cls, data: dict) -> ListPage:
+    def of(cls, item_cls: _FromDict[T], data: dict[str, Any]) -> ListPage[T]:
         return cls(data=[item_cls.from_dict(d) for d in data.get("data", [])], has_more=bool(data.get("has_more")))

@@ -212,7 +212,7 @@ def _tolerant_batches(source: SourceFile, batch_rows: int, budget_chars: int | N
         data = {ROW: pl.Series(ROW, rows, dtype=pl.Int64)}
         data.update({h: pl.Series(h, col, dtype=pl.String) for h, col in zip(source.headers, columns)})
         batch = RowBatch(pl.DataFrame(data), list(failures))
-        rows.clear(), failures.clear()
+        rows.clear(), failures.clear()  # type: ignore[func-returns-value]
         for col in columns:
             col.clear()
         return batch

@@ -204,9 +204,9 @@ def _detect_encoding(path: Path, head: bytes, scan: _Utf8Scan | None = None) -> 
     return (enc, scan.has_nul) if scan.valid else ("windows-1252", scan.has_nul)
 
 
-def _cp1252_or_latin1(error: UnicodeDecodeError):
+def _cp1252_or_latin1(error: UnicodeError) -> tuple[str, int]:
     # Five bytes are undefined in Windows-1252; read them as Latin-1 rather than fail the file.
-    return error.object[error.start : error.end].decode("latin-1"), error.end
+    return error.object[error.start : error.end].decode("latin-1"), error.end  # type: ignore[attr-defined]  # a UnicodeDecodeError
 
 
 codecs.register_error("cp1252_latin1", _cp1252_or_latin1)

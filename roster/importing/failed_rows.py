@@ -19,6 +19,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from typing import IO, Any
 
 from sqlalchemy.engine import Engine
 
@@ -36,7 +37,7 @@ SIGNED_NUMBER = re.compile(r"^[+-](\d+(\.\d+)?|\.\d+|\d{1,3}(,\d{3})+(\.\d+)?)([
 PHONE = re.compile(r"^\+\d[\d ()./-]*[ (][\d ()./-]*\d$")
 
 
-def formula_safe(value) -> str:
+def formula_safe(value: Any) -> str:
     """The cell as text, with a leading single quote when a spreadsheet would run it as a formula
     (=, @, tab or CR first; + or - first unless a plain number or a phone number follows). The
     quote makes the cell text; the visible value is unchanged."""
@@ -53,7 +54,9 @@ def error_text(row_number: int, reason: str | None) -> str:
     return f"row {row_number}: {reason or 'failed'}"
 
 
-def iter_failures(engine: Engine, import_id: str, team_id: int, after: int | None = None, batch: int = BATCH) -> Iterator[dict]:
+def iter_failures(
+    engine: Engine, import_id: str, team_id: int, after: int | None = None, batch: int = BATCH
+) -> Iterator[dict[str, Any]]:
     """Every failed row after row `after`, in row order, `batch` at a time from the database:
     {"row_number", "email", "reason", "data"}."""
     for rows in failures.batches(engine, import_id, team_id, None, after, batch):
@@ -61,7 +64,7 @@ def iter_failures(engine: Engine, import_id: str, team_id: int, after: int | Non
             yield {"row_number": number, "email": email, "reason": reason, "data": data}
 
 
-def page(engine: Engine, import_id: str, team_id: int, limit: int, after: int | None) -> dict:
+def page(engine: Engine, import_id: str, team_id: int, limit: int, after: int | None) -> dict[str, Any]:
     """One page of the JSON list: {"object": "list", "has_more", "data"}; `after` is a row_number."""
     rows = next(failures.batches(engine, import_id, team_id, None, after, limit + 1), [])
     return {
@@ -92,6 +95,6 @@ def csv_chunks(engine: Engine, import_id: str, team_id: int) -> Iterator[str]:
     yield buf.getvalue()
 
 
-def write_csv(engine: Engine, import_id: str, team_id: int, out) -> None:
+def write_csv(engine: Engine, import_id: str, team_id: int, out: IO[str]) -> None:
     for chunk in csv_chunks(engine, import_id, team_id):
         out.write(chunk)

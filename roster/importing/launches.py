@@ -6,6 +6,9 @@ Shared by the run coordinator (launches from the UI, before they queue) and the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from roster.allowed_paths import PathRefused, refuse_roster_data
 from roster.database import get_engine
 from roster.store import imports
@@ -17,15 +20,15 @@ TEAM_TAG, SOURCE_TAG = "roster/team", "roster/source"
 QUEUED_TAG = "roster/queued"
 
 
-def _launch_config(run_config: dict | None) -> dict:
+def _launch_config(run_config: Mapping[str, Any] | None) -> dict[str, Any]:
     return (((run_config or {}).get("ops") or {}).get("import_file") or {}).get("config") or {}
 
 
-def _import_row(import_id: str) -> dict | None:
+def _import_row(import_id: str) -> dict[str, Any] | None:
     return imports.owner(get_engine(), import_id)
 
 
-def refusal(partition_key: str | None, run_config: dict | None) -> str | None:
+def refusal(partition_key: str | None, run_config: Mapping[str, Any] | None) -> str | None:
     """Why a run cannot be an import (one line), or None."""
     if not partition_key:
         return (
@@ -47,7 +50,7 @@ def refusal(partition_key: str | None, run_config: dict | None) -> str | None:
     return None
 
 
-def import_tags(import_id: str, run_config: dict | None) -> dict[str, str]:
+def import_tags(import_id: str, run_config: Mapping[str, Any] | None) -> dict[str, str]:
     row = _import_row(import_id)
     if row is not None:
         return {TEAM_TAG: row["team"], SOURCE_TAG: row["source"]}

@@ -18,6 +18,8 @@ Queued and running imports have no outcome yet (null); their summary says where 
 
 from __future__ import annotations
 
+from typing import Any
+
 from roster.importing.progress import describe
 
 OUTCOMES = (
@@ -32,7 +34,7 @@ OUTCOMES = (
 )
 
 
-def outcome(row: dict) -> str | None:
+def outcome(row: dict[str, Any]) -> str | None:
     status, details = row["status"], row.get("merge_details") or {}
     if status in ("completed", "failed") and row.get("cancelled_at") is not None:
         return "cancelled"
@@ -50,11 +52,11 @@ def outcome(row: dict) -> str | None:
     return "completed_with_failures" if int(row["failed"]) else "completed"
 
 
-def _n(value) -> str:
+def _n(value: Any) -> str:
     return f"{int(value):,}"
 
 
-def summary(row: dict, error: str | None = None) -> str:
+def summary(row: dict[str, Any], error: str | None = None) -> str:
     """One line a person reads first, in the words of the outcome."""
     total, failed = int(row["total"]), int(row["failed"])
     done = f"{_n(row['created'])} created, {_n(row['updated'])} updated, {_n(row['skipped'])} skipped"

@@ -14,10 +14,12 @@ none until a run starts it again.
 
 from __future__ import annotations
 
+from typing import Any
+
 PHASES = ("reading", "staging", "merging", "done")
 
 
-def progress(row: dict) -> dict:
+def progress(row: dict[str, Any]) -> dict[str, Any]:
     """The `progress` object of an import: an addition to Resend's shape, which has none."""
     details = row.get("merge_details") or {}
     merged = row.get("merged_at") is not None
@@ -30,7 +32,7 @@ def progress(row: dict) -> dict:
     }
 
 
-def describe(row: dict) -> tuple[str, str]:
+def describe(row: dict[str, Any]) -> tuple[str, str]:
     """(phase, what it is doing) in words, for a progress bar."""
     phase = row.get("phase")
     options = row.get("options") or {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any, cast
 
 from roster.errors_public import public_text
 from roster.importing.outcome import outcome, summary
@@ -19,7 +20,7 @@ def pg_timestamp(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}+00"
 
 
-def render_import(row: dict) -> dict:
+def render_import(row: dict[str, Any]) -> dict[str, Any]:
     """The import object of GET /contacts/imports/{id}, plus `progress`, and `error` when it
     failed (in words that say what to do, never the server's internals)."""
     out = {
@@ -39,13 +40,13 @@ def render_import(row: dict) -> dict:
     return out
 
 
-def what_happened(row: dict, error: str | None) -> dict:
+def what_happened(row: dict[str, Any], error: str | None) -> dict[str, Any]:
     """Roster's additions that say what the import did (roster/importing/outcome.py), and, once it
     decided, the details: the failed rows by cause, the properties it created (a dry run: would
     create), the opt-outs it kept. A dry run says so, and which import it was started as; an import
     started from one names it."""
     details = row.get("merge_details") or {}
-    out = {
+    out: dict[str, Any] = {
         "outcome": outcome(row),
         "summary": summary(row, error),
         "dry_run": bool((row.get("options") or {}).get("dry_run")),
@@ -66,10 +67,10 @@ def what_happened(row: dict, error: str | None) -> dict:
     return out
 
 
-def undo_fields(row: dict) -> dict:
+def undo_fields(row: dict[str, Any]) -> dict[str, Any]:
     """Roster's additions for a cancelled or reverted import (absent otherwise): `status` stays
     Resend's (a cancelled import is `failed`, a reverted one `completed`)."""
-    out: dict = {}
+    out: dict[str, Any] = {}
     if row.get("cancelled_at") is not None:
         out["cancelled_at"] = pg_timestamp(row["cancelled_at"])
     if row.get("reverted_at") is not None:
@@ -81,7 +82,7 @@ def undo_fields(row: dict) -> dict:
 ENDED = ("completed", "failed")
 
 
-def end_state(obj: dict) -> str | None:
+def end_state(obj: dict[str, Any]) -> str | None:
     """How a rendered import ended, in words (None while it runs): what `roster imports watch`
     and the client CLI print, for every end state including cancelled and reverted."""
     if obj.get("status") not in ENDED:
@@ -99,4 +100,4 @@ def end_state(obj: dict) -> str | None:
                 f" ({r.get('kept_unsubscribed', 0):,} unsubscribes and {r.get('kept_topic_opt_outs', 0):,} topic opt-outs kept)"
             )
         return text
-    return obj["status"]
+    return cast("str | None", obj["status"])

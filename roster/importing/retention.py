@@ -16,7 +16,7 @@ updated, which contacts it created, the memberships and subscriptions it added) 
 too: kept ROSTER_UNDO_RETENTION_DAYS (default 30) after its merge, then dropped by sweep_undo;
 a revert is refused from then on, saying so.
 
-With ROSTER_LANDING=postgres a worker keeps a local copy of each upload it runs (landed.py,
+With ROSTER_LANDING=postgres a worker keeps a local copy of each upload it runs (roster/landing/postgres.py,
 local_file); a run that is killed leaves it there, and its retry may end on another machine. Each
 worker sweeps its own folder (sweep_local_copies: at worker start and hourly,
 roster/importing/worker_sweep.py), so a copy lives no longer than the upload it copies, and a
@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from roster.importing.landed import landing_store
-from roster.landing import LandingStore
+from roster.landing import LandingStore, landing_store
 from roster.settings import keep_uploads_hours, undo_retention_days
 from roster.store import imports, landed_files, undo
 from schemas.rules import is_uuid
@@ -44,7 +44,7 @@ INCOMING_GRACE_SECONDS = 24 * 3600
 BATCH = 1000
 
 
-def sweep_uploads(engine: Engine, landing: LandingStore | None = None, keep_hours: float | None = None) -> dict:
+def sweep_uploads(engine: Engine, landing: LandingStore | None = None, keep_hours: float | None = None) -> dict[str, Any]:
     """Delete the uploads Roster no longer keeps. Returns {"removed": [import ids], "incoming": n}."""
     landing = landing or landing_store()
     keep = keep_uploads_hours() if keep_hours is None else keep_hours
@@ -66,7 +66,7 @@ def sweep_uploads(engine: Engine, landing: LandingStore | None = None, keep_hour
     return {"removed": removed, "incoming": landing.sweep_incoming(INCOMING_GRACE_SECONDS)}
 
 
-def sweep_local_copies(engine: Engine, root: str | Path | None = None, keep_hours: float | None = None) -> dict:
+def sweep_local_copies(engine: Engine, root: str | Path | None = None, keep_hours: float | None = None) -> dict[str, Any]:
     """This machine's folder only ($ROSTER_DATA_DIR/landing, or root), for a worker whose uploads
     live in PostgreSQL: the copies of uploads whose import ended, by the rules above, and at once
     the copy of a failed import whose upload the database keeps (a retry, on whichever machine,

@@ -14,15 +14,14 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, Literal, overload
 
 from sqlalchemy.engine import Engine
 
 from roster.importing import failed_rows
 from roster.importing.checks import check_file
-from roster.importing.landed import landing_store
 from roster.importing.render import render_import
-from roster.landing import LandingStore
+from roster.landing import LandingStore, landing_store
 from roster.mapping.resolve import ColumnMapper
 from roster.settings import get_settings, keep_uploads_hours
 from roster.store import imports, teams
@@ -48,6 +47,10 @@ class ImportService:
     mapper: ColumnMapper = field(default_factory=ColumnMapper)
 
     # -- teams ---------------------------------------------------------------------------------
+    @overload
+    def team(self, name: str, create: Literal[True]) -> int: ...
+    @overload
+    def team(self, name: str, create: bool = False) -> int | None: ...
     def team(self, name: str, create: bool = False) -> int | None:
         """A team's id by name; None if there is none (reading never creates a team)."""
         return teams.ensure(self.engine, name) if create else teams.find(self.engine, name)
@@ -154,11 +157,11 @@ class ImportService:
         return imports.exists(self.engine, import_id)
 
     # -- reading ---------------------------------------------------------------------------------
-    def row(self, team_id: int, import_id: str) -> dict | None:
+    def row(self, team_id: int, import_id: str) -> dict[str, Any] | None:
         """The team's import as stored (options, column map, file info, counts), or None."""
         return imports.get(self.engine, import_id, team_id)
 
-    def get(self, team_id: int, import_id: str) -> dict | None:
+    def get(self, team_id: int, import_id: str) -> dict[str, Any] | None:
         """The team's import as the API shows it, or None."""
         row = self.row(team_id, import_id)
         return render_import(row) if row else None
@@ -167,7 +170,7 @@ class ImportService:
         """The failed rows as CSV, streamed (formula cells neutralised). The import must be the team's."""
         return failed_rows.csv_chunks(self.engine, import_id, team_id)
 
-    def failures_page(self, team_id: int, import_id: str, limit: int, after: int | None) -> dict:
+    def failures_page(self, team_id: int, import_id: str, limit: int, after: int | None) -> dict[str, Any]:
         return failed_rows.page(self.engine, import_id, team_id, limit, after)
 
     # -- starting --------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import polars as pl
 from sqlalchemy.engine import Engine
 
 from roster.allowed_paths import check_path
@@ -32,15 +34,15 @@ from schemas.rules import stored_type
 LAUNCHPAD_DIRS = "ROSTER_LAUNCHPAD_ALLOWED_DIRS"
 
 
-def options_of(row: dict) -> ImportOptions:
+def options_of(row: dict[str, Any]) -> ImportOptions:
     return ImportOptions.model_validate(row["options"] or {})
 
 
-def column_map_of(row: dict) -> ColumnMap:
+def column_map_of(row: dict[str, Any]) -> ColumnMap:
     return ColumnMap.model_validate(row["column_map"])
 
 
-def source_of(row: dict) -> SourceFile:
+def source_of(row: dict[str, Any]) -> SourceFile:
     """The opened file as the first step recorded it (nothing is pickled between steps)."""
     info = dict(row["file_info"])
     info["delimiter"] = {"tab": "\t"}.get(info["delimiter"], info["delimiter"])
@@ -78,7 +80,7 @@ class ImportSteps:
             import_id=import_id,
         )
 
-    def open_file(self, import_id: str, run_id: str | None, overrides: dict) -> dict:
+    def open_file(self, import_id: str, run_id: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
         """Start the import (options from the launch over the stored ones), open its file and
         record what was found: compression, encoding, delimiter, headers."""
         if overrides:
@@ -108,7 +110,7 @@ class ImportSteps:
         }
 
     # -- 2. the column map -----------------------------------------------------------------------
-    def map_columns(self, import_id: str) -> dict:
+    def map_columns(self, import_id: str) -> dict[str, Any]:
         """The explicit map (remembered for the team and these headers), else a remembered map,
         else the engines' suggestions. A retry keeps what an earlier attempt decided."""
         row = imports.require(self.engine, import_id)
@@ -148,13 +150,13 @@ class ImportSteps:
         }
 
     # -- 3. the rows -----------------------------------------------------------------------------
-    def stage_rows(self, import_id: str) -> dict:
+    def stage_rows(self, import_id: str) -> dict[str, Any]:
         row = imports.require(self.engine, import_id)
         if row["merged_at"] is not None:
             return {"note": "already merged by an earlier attempt; nothing to stage"}
         return self._stage_file(row)
 
-    def _stage_file(self, row: dict) -> dict:
+    def _stage_file(self, row: dict[str, Any]) -> dict[str, Any]:
         """Read, validate and stage the whole file; failed rows recorded anew. Also what the merge
         step does when crash recovery emptied the stage."""
         import_id = str(row["id"])
@@ -165,7 +167,7 @@ class ImportSteps:
             self.log(f"fast reader stopped ({e}); reading again record by record")
             return {"parser": "tolerant", **self._stage_all(import_id, source, column_map, tolerant=True)}
 
-    def _stage_all(self, import_id: str, source: SourceFile, column_map: ColumnMap, tolerant: bool) -> dict:
+    def _stage_all(self, import_id: str, source: SourceFile, column_map: ColumnMap, tolerant: bool) -> dict[str, Any]:
         failures.reset(self.engine, import_id)
         imports.update(self.engine, import_id, phase="staging", rows_read=0)
         props, max_field = property_fields(column_map), file_limits().max_field_bytes
@@ -183,7 +185,7 @@ class ImportSteps:
         return {"rows_read": rows_read, "rows_valid": valid, "rows_failed": failed}
 
     # -- 4. the properties -----------------------------------------------------------------------
-    def create_properties(self, import_id: str) -> dict:
+    def create_properties(self, import_id: str) -> dict[str, Any]:
         """The team's missing properties that the map needs, typed: which they are. They are
         created by the merge, in its transaction (an import that writes nothing creates nothing)."""
         row = imports.require(self.engine, import_id)
@@ -195,14 +197,14 @@ class ImportSteps:
         return {"to_create": missing, "mapped": wanted}
 
     # -- 5. the merge ----------------------------------------------------------------------------
-    def merge_contacts(self, import_id: str) -> dict:
+    def merge_contacts(self, import_id: str) -> dict[str, Any]:
         """Contacts, memberships, topic subscriptions, new properties and counts, in one
         transaction; for a dry run, what they would be, written nowhere. First the failure guard."""
         row = imports.require(self.engine, import_id)
         options, column_map = options_of(row), column_map_of(row)
         maps_unsubscribed = column_map.unsubscribed_column is not None
 
-        def run() -> dict:
+        def run() -> dict[str, Any]:
             if options.dry_run:
                 missing = properties.missing(self.engine, row["team_id"], wanted_properties(row))
                 return dry_run.decide(self.engine, import_id, row["team_id"], options, maps_unsubscribed, missing)
@@ -230,7 +232,7 @@ class ImportSteps:
             raise ImportRefused(str(e)) from None
         return {"on_conflict": options.on_conflict, "segments": options.segments, "topics": options.topics, **counts}
 
-    def _check_failure_guard(self, row: dict, options: ImportOptions) -> None:
+    def _check_failure_guard(self, row: dict[str, Any], options: ImportOptions) -> None:
         """max_failed_rows: past it, the import fails before its merge, with nothing written, its
         counts and its failed rows by cause recorded (ImportRefused: no retry can help)."""
         import_id = str(row["id"])
@@ -249,7 +251,7 @@ class ImportSteps:
         )
 
     # -- 6. the outcome --------------------------------------------------------------------------
-    def finish(self, import_id: str) -> dict:
+    def finish(self, import_id: str) -> dict[str, Any]:
         """completed (only once merged); staging table, scratch files and the upload go. A dry
         run keeps its upload, to be started for real (roster/importing/retention.py says how long).
 
@@ -263,13 +265,13 @@ class ImportSteps:
         return imports.complete(self.engine, import_id)
 
 
-def wanted_properties(row: dict) -> dict[str, str]:
+def wanted_properties(row: dict[str, Any]) -> dict[str, str]:
     """{key: type} of the properties the import's column map fills, in Resend's types only (a
     yes/no column's property is a string: "true"/"false")."""
     return {key: stored_type(spec.type) for key, spec in column_map_of(row).properties.items()}
 
 
-def _with_values(failed: list[dict], frame, headers: list[str]) -> list[dict]:
+def _with_values(failed: list[dict[str, Any]], frame: pl.DataFrame, headers: list[str]) -> list[dict[str, Any]]:
     """Attach each failed row's original cells, so a person can fix and re-import it."""
     if not failed:
         return failed

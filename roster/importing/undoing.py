@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any, cast
 
 from sqlalchemy.engine import Engine
 
@@ -18,15 +19,15 @@ from roster.store.undo import RevertRefused
 __all__ = ["CancelRefused", "RevertRefused", "cancel", "revert", "left_unchanged", "left_unchanged_csv"]
 
 
-def cancel(engine: Engine, team_id: int, import_id: str) -> dict:
+def cancel(engine: Engine, team_id: int, import_id: str) -> dict[str, Any]:
     """Cancel the team's queued or running import; returns its row. Raises LookupError or
     CancelRefused. Its runs are stopped by the daemon (pipelines/cancelled_runs.py), best effort:
     the import is already cancelled exactly, and a run finds out at its next step or batch."""
     cancelling.cancel(engine, team_id, import_id)
-    return imports.get(engine, import_id, team_id)
+    return cast(dict[str, Any], imports.get(engine, import_id, team_id))  # it is the team's: found above
 
 
-def revert(engine: Engine, team_id: int, import_id: str, resubscribe: bool = False) -> dict:
+def revert(engine: Engine, team_id: int, import_id: str, resubscribe: bool = False) -> dict[str, Any]:
     """Revert the team's import; returns its row (with `reverted_at` and `revert_result`).
     Raises LookupError or RevertRefused."""
     row = imports.get(engine, import_id, team_id)
@@ -36,14 +37,14 @@ def revert(engine: Engine, team_id: int, import_id: str, resubscribe: bool = Fal
             "nothing_to_revert",
         )
     undo.revert(engine, team_id, import_id, resubscribe)
-    return imports.get(engine, import_id, team_id)
+    return cast(dict[str, Any], imports.get(engine, import_id, team_id))  # it is the team's: found above
 
 
-def left_unchanged(engine: Engine, team_id: int, import_id: str) -> list[dict]:
+def left_unchanged(engine: Engine, team_id: int, import_id: str) -> list[dict[str, Any]]:
     return undo.left_unchanged(engine, team_id, import_id)
 
 
-def left_unchanged_csv(rows: list[dict]) -> str:
+def left_unchanged_csv(rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["contact_id", "email", "reason", "why"])

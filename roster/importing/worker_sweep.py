@@ -10,6 +10,7 @@ needs Celery, so only a worker (the `scale` extra) imports it.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from celery.signals import worker_ready, worker_shutdown
 from celery.utils.log import get_logger
@@ -38,12 +39,12 @@ def _sweep_hourly() -> None:
 
 
 @worker_ready.connect
-def _start(**_kwargs) -> None:
+def _start(**_kwargs: Any) -> None:
     # The worker's main process, once it consumes: a thread of its own, so a slow database never
     # holds up taking runs; the pool processes that run imports are not involved.
     threading.Thread(target=_sweep_hourly, name="roster-worker-sweep", daemon=True).start()
 
 
 @worker_shutdown.connect
-def _stop_sweeping(**_kwargs) -> None:
+def _stop_sweeping(**_kwargs: Any) -> None:
     _stop.set()

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .models import Suggestion
 
 
-def to_column_map(suggestions: list[Suggestion]) -> dict:
+def to_column_map(suggestions: list[Suggestion]) -> dict[str, Any]:
     """Build {"email": header, ..., "properties": {key: {"column", "type"}}}; ignored columns are left out.
 
     If two suggestions claim one field (possible when suggestions were edited by hand), the
     first wins: the API accepts one column per field.
     """
-    cmap: dict = {}
-    props: dict = {}
+    cmap: dict[str, Any] = {}
+    props: dict[str, Any] = {}
     for s in suggestions:
         if s.target in ("email", "first_name", "last_name"):
             cmap.setdefault(s.target, s.column)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
+from typing import Any, cast
 
 from .models import ExistingProperty, Suggestion
 from .offline import suggest_offline
@@ -44,7 +45,8 @@ def fill(primary: list[Suggestion], headers: list[str], offline: list[Suggestion
         slot = _slot(off)
         if slot and slot in taken:
             if off.target == "property" and off.is_new_property:
-                base, n, key = off.property_key[:45], 2, off.property_key
+                key = cast(str, off.property_key)  # a new property always has its key
+                base, n = key[:45], 2
                 while "property:" + key in taken:
                     key, n = f"{base}_{n}", n + 1
                 off = replace(off, property_key=key)
@@ -69,7 +71,7 @@ def fill(primary: list[Suggestion], headers: list[str], offline: list[Suggestion
 
 
 def from_column_map(
-    column_map: dict,
+    column_map: dict[str, Any],
     headers: list[str],
     existing: list[ExistingProperty],
     engine: str = "memory",
@@ -79,7 +81,7 @@ def from_column_map(
     types = {p.key: p.type for p in existing}
     by_col: dict[str, Suggestion] = {}
 
-    def put(col, **kw):
+    def put(col: Any, **kw: Any) -> None:
         if isinstance(col, str) and col in headers and col not in by_col:
             kw.setdefault("property_key", None)
             kw.setdefault("property_type", None)
@@ -132,7 +134,7 @@ def suggest(
     *,
     engine: str = "auto",
     openai_settings: OpenAISettings | None = None,
-    remembered: dict | None = None,
+    remembered: dict[str, Any] | None = None,
 ) -> Outcome:
     """Suggestions for every header, in header order.
 

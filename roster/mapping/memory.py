@@ -5,6 +5,8 @@ This module says which maps are worth keeping; the rows are kept by roster/store
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.engine import Engine
 
 from roster.store import mappings
@@ -15,7 +17,7 @@ from .system_columns import is_error_column
 __all__ = ["forget", "headers_key", "recall", "remember"]
 
 
-def recall(engine: Engine, team_id: int, headers: list[str]) -> dict | None:
+def recall(engine: Engine, team_id: int, headers: list[str]) -> dict[str, Any] | None:
     """The map kept for these headers; for a failed-rows download (the original headers plus
     `roster_error`), the original import's map, so fixing the rows and importing them again takes
     no mapping work. The map names no `roster_error`, so that column is left out."""
@@ -25,7 +27,7 @@ def recall(engine: Engine, team_id: int, headers: list[str]) -> dict | None:
     return found
 
 
-def remember(engine: Engine, team_id: int, headers: list[str], column_map: dict, source: str) -> None:
+def remember(engine: Engine, team_id: int, headers: list[str], column_map: dict[str, Any], source: str) -> None:
     """Only a map that names its email column is kept: every key of a map is optional, and a
     partial one leans on the standard headers or the engines, so replayed alone it would drop
     the columns they found (and a file with no `email` header would be refused)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 TARGETS = ("email", "first_name", "last_name", "unsubscribed", "property", "ignore")
 PROPERTY_TYPES = ("string", "number", "boolean")
@@ -26,5 +27,5 @@ class Suggestion:
     reason: str
     engine: str = "offline"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)

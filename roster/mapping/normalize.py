@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from schemas.rules import fold  # noqa: F401 (the one folding rule; re-exported for the engines)
+from schemas.rules import fold as fold  # the one folding rule; re-exported for the engines
 
 # camelCase / PascalCase / ACRONYMWord boundaries, and letter<->digit boundaries.
 _CAMEL = [

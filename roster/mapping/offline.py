@@ -12,9 +12,10 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from typing import cast
 
 from . import synonyms as S
-from .headers import HeaderInfo, analyze, consent_polarity, describe
+from .headers import HeaderInfo, Match, analyze, consent_polarity, describe
 from .models import ExistingProperty, Suggestion
 from .normalize import squash, to_key, tokens
 from .system_columns import ERROR_COLUMN, is_error_column, system_column, tools_of
@@ -74,7 +75,7 @@ def _existing_candidates(
             score, why = 0.97, f"header '{header}' is the existing property '{prop.key}'"
         elif not info.id_like and concept and concept == kconcept:
             score = 0.9
-            why = f"{describe(info.head, header)}, like the existing property '{prop.key}'"
+            why = f"{describe(cast(Match, info.head), header)}, like the existing property '{prop.key}'"
         elif (
             not info.id_like
             and len(words) >= len(ktoks)
@@ -112,7 +113,7 @@ class FileContext:
 
 
 def _file_context(headers: list[str]) -> FileContext:
-    concepts = {(analyze(h).head.concept if analyze(h).head else None) for h in headers}
+    concepts = {(head.concept if (head := analyze(h).head) else None) for h in headers}
     return FileContext(frozenset(tools_of(headers)), "country" in concepts)
 
 
@@ -125,6 +126,7 @@ def _column_candidates(
     prof = profile(values)
     info = analyze(header)
     concept = info.head.concept if info.head else None
+    head = cast(Match, info.head)  # described only where `concept` is set, that is where there is a head
     polarity, consent_match, other_channel = consent_polarity(header)
     flag_like = bool(polarity) or any(w in S.FLAG_WORDS for w in tokens(header))
     code_like = info.id_like or concept in S.STRING_CONCEPTS or prof.phone >= 0.8 or prof.ip >= 0.8
@@ -153,7 +155,7 @@ def _column_candidates(
                 Candidate(
                     "email",
                     round(0.9 + 0.09 * _coverage(info), 3),
-                    f"{describe(info.head, header)}, and the values are email addresses",
+                    f"{describe(head, header)}, and the values are email addresses",
                 )
             )
         else:
@@ -166,14 +168,14 @@ def _column_candidates(
     # 2. Consent flags: unsubscribed, or its opposite (opt-in) which must be inverted.
     if polarity and (prof.boolean >= 0.9 or prof.empty):
         sure = 1.0 if not prof.empty else 0.65
-        phrase = f"'{consent_match.phrase}' ({consent_match.language})"
+        phrase = f"'{cast(Match, consent_match).phrase}' ({cast(Match, consent_match).language})"
         if other_channel:
             reason = f"header '{header}' is consent for another channel than email ({phrase}); a yes/no property"
             cands += _existing_candidates(header, info, prof, concept, existing)
             return cands, new_prop(0.85, reason, "boolean")
         if polarity == "optout":
             cands.append(Candidate("unsubscribed", round(0.96 * sure, 3), f"header '{header}' means opted out of email {phrase}"))
-        elif set(tokens(consent_match.phrase)) <= S.AMBIGUOUS_CONSENT:
+        elif set(tokens(cast(Match, consent_match).phrase)) <= S.AMBIGUOUS_CONSENT:
             cands.append(
                 Candidate(
                     "unsubscribed",
@@ -228,9 +230,9 @@ def _column_candidates(
 
     # 4. Header names a contact field.
     if concept == "email" and (prof.empty or prof.email >= 0.3):
-        cands.append(Candidate("email", 0.7 if prof.empty else 0.8, describe(info.head, header)))
+        cands.append(Candidate("email", 0.7 if prof.empty else 0.8, describe(head, header)))
     elif concept in ("first_name", "last_name") and looks_like_names(prof):
-        cands.append(Candidate(concept, round(0.85 + 0.12 * _coverage(info), 3), describe(info.head, header)))
+        cands.append(Candidate(concept, round(0.85 + 0.12 * _coverage(info), 3), describe(head, header)))
 
     if concept not in CORE_FIELDS:
         cands += _existing_candidates(header, info, prof, concept, existing)
@@ -248,9 +250,9 @@ def _column_candidates(
             0.75, f"header '{header}' is a full name (not split into first/last); kept as a new text property", "string"
         )
     elif concept in S.STRING_CONCEPTS:
-        fb = new_prop(0.75, f"{describe(info.head, header)}; no such existing property, so a new text property", "string")
+        fb = new_prop(0.75, f"{describe(head, header)}; no such existing property, so a new text property", "string")
     elif concept and concept not in CORE_FIELDS:
-        fb = new_prop(0.72, f"{describe(info.head, header)}; no such existing property, so a new {ptype} property ({type_why})")
+        fb = new_prop(0.72, f"{describe(head, header)}; no such existing property, so a new {ptype} property ({type_why})")
     elif info.id_like:
         fb = new_prop(0.6, f"header '{header}' is an identifier; kept as a new text property", "string")
     else:
@@ -291,7 +293,8 @@ def suggest_offline(headers: list[str], samples: dict[str, list[str]], existing:
     """One Suggestion per header, in header order."""
     existing_keys = {p.key for p in existing}
     context = _file_context(headers)
-    all_cands, fallbacks = [], []
+    all_cands: list[list[Candidate]] = []
+    fallbacks: list[Candidate] = []
     seen: set[str] = set()
     for i, h in enumerate(headers):
         if h in seen:  # a column map refers to columns by header, so a repeated header is unusable

@@ -16,6 +16,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from roster.settings import get_settings
 
@@ -81,7 +82,7 @@ property_key and property_type are null unless target is "property"; invert is f
 is "unsubscribed". confidence is 0..1. reason: one short sentence a person reviewing the mapping reads."""
 
 
-def response_format(headers: list[str]) -> dict:
+def response_format(headers: list[str]) -> dict[str, Any]:
     """The strict JSON schema of the answer: one item per column."""
     item = {
         "type": "object",
@@ -133,7 +134,7 @@ def user_message(
     columns = []
     for h in headers:
         values = list(samples.get(h, []))
-        col: dict = {"column": h}
+        col: dict[str, Any] = {"column": h}
         if share_values:
             col["sample_values"] = _sample(values, samples_per_column)
         else:
@@ -149,7 +150,7 @@ def user_message(
 
 def ask_model(
     headers: list[str], samples: dict[str, list[str]], existing: list[ExistingProperty], settings: OpenAISettings
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """One request; the answer's items, unchecked. Raises ModelUnavailable."""
     if not settings.available:
         raise ModelUnavailable("no OPENAI_API_KEY")
@@ -159,7 +160,8 @@ def ask_model(
         raise ModelUnavailable(f"the openai package is not installed: {e}") from None
     client = openai.OpenAI(api_key=settings.api_key, base_url=settings.base_url, timeout=settings.timeout, max_retries=0)
     try:
-        completion = client.chat.completions.create(
+        # Plain dicts where the SDK declares TypedDicts for the messages and the response format.
+        completion = client.chat.completions.create(  # type: ignore[call-overload]
             model=settings.model,
             messages=[
                 {"role": "system", "content": SYSTEM_PROMPT},
@@ -220,10 +222,12 @@ def _fits(target: str, ptype: str | None, values: list[str]) -> str | None:
 @dataclass
 class Checked:
     suggestions: list[Suggestion] = field(default_factory=list)
-    dropped: list[dict] = field(default_factory=list)  # {"column", "why"}
+    dropped: list[dict[str, Any]] = field(default_factory=list)  # {"column", "why"}
 
 
-def check_answer(items: list, headers: list[str], samples: dict[str, list[str]], existing: list[ExistingProperty]) -> Checked:
+def check_answer(
+    items: list[Any], headers: list[str], samples: dict[str, list[str]], existing: list[ExistingProperty]
+) -> Checked:
     """The items that survive every check, as Suggestions (engine "openai"), and what was dropped."""
     types = {p.key: p.type for p in existing}
     known = set(headers)

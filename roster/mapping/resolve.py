@@ -23,9 +23,10 @@ metadata.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from roster.mapping.column_map import to_column_map
-from roster.mapping.engine import suggest
+from roster.mapping.engine import Outcome, suggest
 from roster.mapping.models import ExistingProperty, Suggestion
 from roster.mapping.openai_engine import OpenAISettings
 from roster.settings import get_settings
@@ -41,12 +42,12 @@ CORE_TARGETS = (*CORE_FIELDS, "unsubscribed")
 class Resolution:
     column_map: ColumnMap
     # {"column", "target", "property_key", "property_type", "invert", "confidence", "reason", "engine", "applied"}
-    decisions: list[dict] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     engine: str = "column_map"  # which engine's suggestions were used: column_map, memory, openai, offline
 
 
-def _decision(s: Suggestion, applied: bool, why_not: str | None = None) -> dict:
+def _decision(s: Suggestion, applied: bool, why_not: str | None = None) -> dict[str, Any]:
     d = {
         "column": s.column,
         "target": s.target,
@@ -78,7 +79,7 @@ _NO_EMAIL = (
 )
 
 
-def _given(explicit: ColumnMap | None, completed: ColumnMap) -> list[dict]:
+def _given(explicit: ColumnMap | None, completed: ColumnMap) -> list[dict[str, Any]]:
     """A decision for each column the map names, and for each taken from its standard header name."""
     named = set(explicit.columns()) if explicit is not None else set()
     out = [
@@ -93,7 +94,7 @@ def _given(explicit: ColumnMap | None, completed: ColumnMap) -> list[dict]:
         for col in (explicit.columns() if explicit else [])
     ]
     for f in completed.standard_fields():
-        col = completed.unsubscribed_column.column if f == "unsubscribed" else getattr(completed, f)
+        col = cast(UnsubscribedColumn, completed.unsubscribed_column).column if f == "unsubscribed" else getattr(completed, f)
         if col not in named:
             out.append(
                 {
@@ -143,10 +144,10 @@ class ColumnMapper:
         headers: list[str],
         samples: dict[str, list[str]],
         existing: dict[str, str],
-        remembered: dict | None = None,
+        remembered: dict[str, Any] | None = None,
         offline_only: bool = False,
         model_allowed: bool = False,
-    ):
+    ) -> Outcome:
         """The engines' suggestions. The model is asked only with `model_allowed` (the team or the
         caller opted in to sending the file's headers and sample values to it) and never with
         `offline_only`; otherwise the offline engine answers, with a note when a key is set."""
@@ -182,7 +183,7 @@ class ColumnMapper:
         *,
         auto_map: bool = False,
         auto_create_properties: bool = False,
-        remembered: dict | None = None,
+        remembered: dict[str, Any] | None = None,
         offline_only: bool = False,
         model_allowed: bool = False,
     ) -> Resolution:
@@ -243,7 +244,7 @@ class ColumnMapper:
             if s.column in rest and s not in candidates
         ]
         extra = to_column_map(chosen)
-        update: dict = {}
+        update: dict[str, Any] = {}
         for f in CORE_TARGETS:
             current = base.unsubscribed if f == "unsubscribed" else getattr(base, f)
             if f in extra and current is None:
@@ -258,7 +259,16 @@ class ColumnMapper:
         engine = chosen[0].engine if chosen else "column_map"
         return Resolution(cmap, decisions + decided, outcome.notes, engine)
 
-    def _infer(self, headers, samples, existing, auto_create_properties, remembered, offline_only, model_allowed) -> Resolution:
+    def _infer(
+        self,
+        headers: list[str],
+        samples: dict[str, list[str]],
+        existing: dict[str, str],
+        auto_create_properties: bool,
+        remembered: dict[str, Any] | None,
+        offline_only: bool,
+        model_allowed: bool,
+    ) -> Resolution:
         """No column map: a remembered map as it is, else the engines' core fields and existing
         properties (new properties only with auto_create_properties)."""
         outcome = self.suggest(
@@ -287,7 +297,7 @@ class ColumnMapper:
     @staticmethod
     def _choose(
         suggestions: list[Suggestion], taken: set[str], create: bool, reviewed: bool
-    ) -> tuple[list[Suggestion], list[dict]]:
+    ) -> tuple[list[Suggestion], list[dict[str, Any]]]:
         """The suggestions an import applies on its own, and a decision for every column."""
         chosen, decisions = [], []
         for s in suggestions:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
@@ -17,6 +18,9 @@ from roster.settings import get_settings
 from roster.store import properties
 
 from .models import ExistingProperty, Suggestion
+
+if TYPE_CHECKING:
+    from .resolve import ColumnMapper
 
 HEAD_BYTES = 4 << 20
 SAMPLE_ROWS = 50
@@ -86,12 +90,12 @@ def team_properties(engine: Engine, team_id: int) -> list[ExistingProperty]:
     return [ExistingProperty(k, t) for k, t in properties.by_key(engine, team_id)]
 
 
-def suggestion_dict(s: Suggestion) -> dict:
+def suggestion_dict(s: Suggestion) -> dict[str, Any]:
     d = s.to_dict()
     return {k: d[k] for k in SUGGESTION_FIELDS}
 
 
-def render(suggestions: list[Suggestion]) -> dict:
+def render(suggestions: list[Suggestion]) -> dict[str, Any]:
     """{"column_map": the import API's shape (new properties included: it is a suggestion), "suggestions": [...]}"""
     from .column_map import to_column_map
 
@@ -102,13 +106,13 @@ def suggest_for_file(
     engine: Engine | None,
     team_id: int | None,
     path: str | Path,
-    existing: list[ExistingProperty] | list[dict] | None = None,
+    existing: list[ExistingProperty] | list[dict[str, Any]] | None = None,
     *,
-    mapper=None,  # a resources.column_mapper.ColumnMapper, for its settings
+    mapper: ColumnMapper | None = None,  # from resources.column_mapper.Mapping, for its settings
     use_memory: bool = True,
     with_headers: bool = False,
     model_mapping: bool | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Suggest a column map for the CSV at `path` for a team.
 
     existing: the team's properties ([ExistingProperty] or [{"key", "type"}]); None reads them from
@@ -137,13 +141,13 @@ def suggest_for_sample(
     team_id: int | None,
     headers: list[str],
     samples: dict[str, list[str]],
-    existing: list[ExistingProperty] | list[dict] | None = None,
+    existing: list[ExistingProperty] | list[dict[str, Any]] | None = None,
     *,
-    mapper=None,
+    mapper: ColumnMapper | None = None,
     use_memory: bool = True,
     with_headers: bool = False,
     model_mapping: bool | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """suggest_for_file for a file already read: its headers and each column's first values (the
     dashboard reads an upload's head once and hands it to both its checks and this)."""
     from .engine import suggest

@@ -155,7 +155,7 @@ def tools_of(headers: list[str]) -> set[str]:
     return {tool for tool, n in found.items() if n >= 2 and tool != GENERIC}
 
 
-def system_column(header: str, tools: set[str] = frozenset()) -> SystemColumn | None:
+def system_column(header: str, tools: set[str] | frozenset[str] = frozenset()) -> SystemColumn | None:
     """What kind of tool column `header` is, or None for a column about the contact."""
     key = squash(header)
     hit = _ALWAYS.get(key)

@@ -7,6 +7,7 @@ fraction of *non-empty* sample values having that shape.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from schemas import rules
@@ -63,7 +64,7 @@ class ValueProfile:
         return self.nonempty == 0
 
 
-def _share(values: list[str], test) -> float:
+def _share(values: list[str], test: Callable[[str], object]) -> float:
     return sum(1 for v in values if test(v)) / len(values) if values else 0.0
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from roster.client import AsyncRoster, RosterError
 from roster.mcp_server.fetch import Refused, check_path, download
 from schemas.import_options import declared
+from schemas.rules import StoredType
 
 INSTRUCTIONS = """Import contacts into Roster from a CSV: create-contact-import (a file path, CSV text, or a URL),
 then get-contact-import until its status is completed or failed, and show the user its summary. With
@@ -265,7 +267,9 @@ async def list_contact_properties(
 
 async def create_contact_property(
     key: Annotated[str, Field(description="Letters, digits and underscores, at most 50.")],
-    type: Annotated[Literal["string", "number", "boolean"], Field(description="The value type.")] = "string",
+    type: Annotated[
+        StoredType, Field(description="The value type: string or number (yes/no values are kept as strings).")
+    ] = "string",
     fallbackValue: Annotated[str | float | bool | None, Field(description="The value used when a contact has none.")] = None,
 ) -> dict:
     """Create a contact property; returns its id."""
@@ -334,7 +338,7 @@ async def revert_contact_import(
         raise _error(e) from None
 
 
-TOOLS = {
+TOOLS: dict[str, Callable[..., Any]] = {
     "create-contact-import": create_contact_import,
     "get-contact-import": get_contact_import,
     "start-contact-import": start_contact_import,

@@ -6,6 +6,9 @@ calls one contact, a lookup finds."""
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.engine import Connection, Engine
@@ -26,7 +29,7 @@ def where(team_id: int, id_or_email: str) -> sa.ColumnElement[bool]:
     return sa.and_(c.c.team_id == team_id, sa.func.lower(c.c.email) == sa.func.lower(email))
 
 
-def get(engine: Engine, team_id: int, id_or_email: str) -> dict | None:
+def get(engine: Engine, team_id: int, id_or_email: str) -> dict[str, Any] | None:
     with engine.connect() as conn:
         row = conn.execute(sa.select(c).where(where(team_id, id_or_email))).mappings().first()
     return dict(row) if row else None
@@ -39,7 +42,7 @@ def create(
     first_name: str | None,
     last_name: str | None,
     unsubscribed: bool,
-    properties: dict,
+    properties: dict[str, Any],
     segment_ids: list[str],
     topics: list[tuple[str, str]],
 ) -> str | None:
@@ -84,7 +87,12 @@ def listing(team_id: int, segment_id: str | None = None) -> Listing:
 
 
 def update(
-    engine: Engine, team_id: int, id_or_email: str, fields: dict, set_properties: dict, removed_properties: list[str]
+    engine: Engine,
+    team_id: int,
+    id_or_email: str,
+    fields: dict[str, Any],
+    set_properties: dict[str, Any],
+    removed_properties: list[str],
 ) -> str | None:
     """Set `fields` (first_name, last_name, unsubscribed) and merge the properties in one UPDATE
     (`properties || set - removed`), never from a dict read earlier: an import merging the same
@@ -92,7 +100,7 @@ def update(
     first. Returns the contact's id; None if the team has no such contact."""
     values = dict(fields)
     if set_properties or removed_properties:
-        merged = c.c.properties
+        merged: sa.ColumnElement[Any] = c.c.properties
         if set_properties:
             merged = merged.op("||", return_type=JSONB)(sa.bindparam("set_properties", set_properties, type_=JSONB))
         if removed_properties:
@@ -115,7 +123,7 @@ def update(
     return None if contact_id is None else str(contact_id)
 
 
-def touch(conn: Connection, team_id: int, contact_id) -> None:
+def touch(conn: Connection, team_id: int, contact_id: str | uuid.UUID) -> None:
     """One more version: its memberships or topics are changing in this transaction, so an
     import's undo leaves it alone (roster/store/undo.py). First, so the contact's row lock comes
     before the membership rows', as in the merge."""

@@ -63,7 +63,7 @@ class DaemonLock:
         return conn
 
     def _try(self, conn: psycopg.Connection) -> bool:
-        return bool(conn.execute("SELECT pg_try_advisory_lock(%s, %s)", LOCK).fetchone()[0])
+        return bool(conn.execute("SELECT pg_try_advisory_lock(%s, %s)", LOCK).fetchone()[0])  # type: ignore[index]  # a SELECT of a function has a row
 
     def take(self) -> None:
         """Hold the lock, waiting as a standby (and saying so, once) while another daemon holds it;
@@ -92,7 +92,7 @@ class DaemonLock:
     def _watch(self) -> None:
         while not self._stopped.wait(WATCH_SECONDS):
             try:
-                self._conn.execute("SELECT 1")
+                self._conn.execute("SELECT 1")  # type: ignore[union-attr]  # set while it is watched
                 continue
             except psycopg.Error:
                 pass

@@ -4,6 +4,7 @@ counts per status, and the team's segments and topics to pick from. Every query 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
@@ -15,7 +16,7 @@ ci = t.contact_imports
 UNFINISHED = ("queued", "in_progress")
 
 
-def key_owner(engine: Engine, key_id: str) -> dict | None:
+def key_owner(engine: Engine, key_id: str) -> dict[str, Any] | None:
     """{"team_id", "team_name"} of an API key by its id, or None once the key is gone (a session
     signed in with a deleted key ends at its next request)."""
     try:
@@ -35,7 +36,7 @@ def key_owner(engine: Engine, key_id: str) -> dict | None:
     return dict(row) if row else None
 
 
-def imports_page(engine: Engine, team_id: int, status: str | None, offset: int, limit: int) -> list[dict]:
+def imports_page(engine: Engine, team_id: int, status: str | None, offset: int, limit: int) -> list[dict[str, Any]]:
     """A page of the team's imports, newest first (id breaks ties so pages never overlap)."""
     query = sa.select(ci).where(ci.c.team_id == team_id)
     if status:
@@ -52,7 +53,7 @@ def status_counts(engine: Engine, team_id: int) -> dict[str, int]:
     return {status: int(n) for status, n in rows}
 
 
-def segments(engine: Engine, team_id: int) -> list[dict]:
+def segments(engine: Engine, team_id: int) -> list[dict[str, Any]]:
     s = t.segments
     with engine.connect() as conn:
         rows = conn.execute(sa.select(s.c.id, s.c.name).where(s.c.team_id == team_id).order_by(s.c.name)).all()
@@ -65,7 +66,7 @@ def create_segment(engine: Engine, team_id: int, name: str) -> str:
         return str(conn.execute(sa.insert(s).values(team_id=team_id, name=name).returning(s.c.id)).scalar_one())
 
 
-def topics(engine: Engine, team_id: int) -> list[dict]:
+def topics(engine: Engine, team_id: int) -> list[dict[str, Any]]:
     tp = t.topics
     with engine.connect() as conn:
         rows = conn.execute(
@@ -97,7 +98,7 @@ def last_segments_for_headers(engine: Engine, team_id: int, headers: list[str], 
     return [str(s) for s in ((options or {}).get("segments") or []) if str(s) in live]
 
 
-def queue_ahead(engine: Engine, team_id: int, import_id: str) -> list[dict]:
+def queue_ahead(engine: Engine, team_id: int, import_id: str) -> list[dict[str, Any]]:
     """The team's unfinished imports created before this queued one, oldest first: the team's runs
     go one at a time (dagster.yaml's per-team limit), so these run before it."""
     this = sa.select(ci.c.created_at).where(ci.c.id == import_id, ci.c.team_id == team_id).scalar_subquery()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -36,7 +37,7 @@ def start(engine: Engine, session_id: str, key_id: str, team_id: int, expires_at
         conn.execute(sa.delete(ds).where(ds.c.id_hash.in_(expired.scalar_subquery())))
 
 
-def owner(engine: Engine, session_id: str) -> dict | None:
+def owner(engine: Engine, session_id: str) -> dict[str, Any] | None:
     """{"team_id", "team_name", "key_id"} of a live session: not ended, not expired, its key still there."""
     with engine.connect() as conn:
         row = (

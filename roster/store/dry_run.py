@@ -9,6 +9,8 @@ Reading is cheaper than writing: no index updates, no WAL, no row locks.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -23,7 +25,7 @@ ci = t.contact_imports
 
 def decide(
     engine: Engine, import_id: str, team_id: int, options: ImportOptions, maps_unsubscribed: bool, new_properties: list[str]
-) -> dict:
+) -> dict[str, Any]:
     """Count what the import would create, update, skip and keep (consent), and the memberships
     and subscriptions it would write; record them on the import. `new_properties`: the keys the
     team lacks, which the import would create. Raises StageLost as merge() does."""

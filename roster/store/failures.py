@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from roster.store.pages import AnySelect
 from schemas import tables as t
 
 f, ci = t.contact_import_failures, t.contact_imports
@@ -27,7 +29,7 @@ def reset(engine: Engine, import_id: str) -> None:
         conn.execute(sa.update(ci).where(ci.c.id == import_id).values(rows_read=0, staged_rows=None))
 
 
-def record(engine: Engine, import_id: str, failures: Iterable[dict]) -> int:
+def record(engine: Engine, import_id: str, failures: Iterable[dict[str, Any]]) -> int:
     """Write failed rows ({"row", "email", "reason", "values"}); returns how many."""
     rows = [
         (import_id, x["row"], x.get("email"), x["reason"], json.dumps(x.get("values") or {}, ensure_ascii=False))
@@ -37,7 +39,7 @@ def record(engine: Engine, import_id: str, failures: Iterable[dict]) -> int:
         return 0
     raw = engine.raw_connection()
     try:
-        with raw.driver_connection.cursor() as cur:
+        with raw.driver_connection.cursor() as cur:  # type: ignore[union-attr]  # a live pooled connection has one
             with cur.copy(f"COPY contact_import_failures ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
@@ -51,7 +53,7 @@ def count(conn: Connection, import_id: str) -> int:
     return conn.execute(sa.select(sa.func.count()).select_from(f).where(f.c.import_id == import_id)).scalar_one()
 
 
-def _query(import_id: str, team_id: int, columns: list[str] | None = None) -> sa.Select:
+def _query(import_id: str, team_id: int, columns: list[str] | None = None) -> AnySelect:
     """In primary-key order, so each batch is a range read of the index, never a sort of the rest.
     The team check is a one-time condition on the import, not a join the planner could reorder.
     With `columns`, those keys of the row's data come as text columns (`data ->> key`, the key
@@ -73,7 +75,7 @@ def _index_order(conn: Connection) -> None:
 
 def batches(
     engine: Engine, import_id: str, team_id: int, columns: list[str] | None, after: int | None, batch: int
-) -> Iterator[list[tuple]]:
+) -> Iterator[list[tuple[Any, ...]]]:
     """Rows (row_number, email, reason, data or the `columns`) after row `after`, `batch` at a time."""
     while True:
         query = _query(import_id, team_id, columns).limit(batch)
@@ -122,7 +124,7 @@ def value_columns(engine: Engine, import_id: str, team_id: int) -> list[str]:
 _KIND = "CASE WHEN reason LIKE 'invalid email %' THEN 'invalid email' ELSE split_part(reason, ', got ', 1) END"
 
 
-def by_reason(conn: Connection, import_id: str, samples: int = 3, reasons: int = 10) -> list[dict]:
+def by_reason(conn: Connection, import_id: str, samples: int = 3, reasons: int = 10) -> list[dict[str, Any]]:
     """The failed rows by cause, most frequent first ({"reason", "count", "samples": the first
     rows, with their values}), at most `reasons` causes: what a person fixes in the file."""
     rows = conn.execute(
@@ -144,7 +146,7 @@ def by_reason(conn: Connection, import_id: str, samples: int = 3, reasons: int =
         ),
         {"id": import_id, "reasons": reasons, "samples": samples},
     ).all()
-    out: dict[str, dict] = {}
+    out: dict[str, dict[str, Any]] = {}
     for kind, n, row_number, email, reason, data in rows:
         group = out.setdefault(kind, {"reason": kind, "count": n, "samples": []})
         group["samples"].append({"row_number": row_number, "email": email, "reason": reason, "data": data})

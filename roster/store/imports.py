@@ -7,6 +7,7 @@ which states, so a late or repeated call (a retry, the watchdog) can never turn 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -36,7 +37,7 @@ def create(
     source: str,
     filename: str,
     file_path: str,
-    options: dict,
+    options: dict[str, Any],
     launched: bool,
     dry_run_of: str | None = None,
 ) -> None:
@@ -72,7 +73,9 @@ def started_as(engine: Engine, dry_run_ids: list[str]) -> dict[str, str]:
     return {str(r.dry_run_of): str(r.id) for r in rows}
 
 
-def trip_guard(engine: Engine, import_id: str, total: int, failed: int, guard: dict, by_reason: list[dict]) -> None:
+def trip_guard(
+    engine: Engine, import_id: str, total: int, failed: int, guard: dict[str, Any], by_reason: list[dict[str, Any]]
+) -> None:
     """The failure guard stopped the import before its merge: the counts it got to, why, and the
     failed rows by cause (it fails next, with nothing written)."""
     update(
@@ -125,7 +128,7 @@ def exists(engine: Engine, import_id: str) -> bool:
         return conn.execute(sa.select(ci.c.id).where(ci.c.id == key)).first() is not None
 
 
-def get(engine: Engine, import_id: str, team_id: int | None = None) -> dict | None:
+def get(engine: Engine, import_id: str, team_id: int | None = None) -> dict[str, Any] | None:
     """The row, or None; with `team_id`, only that team's import (what every caller-facing door asks)."""
     key = _id(import_id)
     if key is None:
@@ -138,13 +141,13 @@ def get(engine: Engine, import_id: str, team_id: int | None = None) -> dict | No
     return dict(row) if row else None
 
 
-def _started_as() -> sa.ScalarSelect:
+def _started_as() -> sa.Label[Any]:
     """The import a dry run was started as (NULL for any other import, or a dry run not started)."""
     real = ci.alias("real")
     return sa.select(real.c.id).where(real.c.dry_run_of == ci.c.id).scalar_subquery().label("started_as")
 
 
-def require(engine: Engine, import_id: str) -> dict:
+def require(engine: Engine, import_id: str) -> dict[str, Any]:
     """The row of an import a run works on; it must exist."""
     row = get(engine, import_id)
     if row is None:
@@ -163,7 +166,7 @@ def listing(team_id: int, status: str | None = None) -> Listing:
     )
 
 
-def owner(engine: Engine, import_id: str) -> dict | None:
+def owner(engine: Engine, import_id: str) -> dict[str, Any] | None:
     """{"team", "source"} of an import: whose it is, for its run's tags."""
     with engine.connect() as conn:
         row = (
@@ -178,7 +181,7 @@ def owner(engine: Engine, import_id: str) -> dict | None:
     return dict(row) if row else None
 
 
-def update(engine: Engine, import_id: str, **values) -> None:
+def update(engine: Engine, import_id: str, **values: Any) -> None:
     with engine.begin() as conn:
         conn.execute(sa.update(ci).where(ci.c.id == import_id).values(**values))
 
@@ -236,7 +239,7 @@ def fail_if_unfinished(engine: Engine, import_id: str, message: str) -> bool:
     return bool(done)
 
 
-def complete(engine: Engine, import_id: str) -> dict:
+def complete(engine: Engine, import_id: str) -> dict[str, Any]:
     """completed, only once the merge committed: nothing half-done is ever reported done."""
     with engine.begin() as conn:
         state = conn.execute(sa.select(ci.c.merged_at, ci.c.status).where(ci.c.id == import_id).with_for_update()).one()
@@ -270,7 +273,7 @@ def requeue(engine: Engine, import_id: str, note: str) -> bool:
         )
 
 
-def unfinished(engine: Engine) -> list[dict]:
+def unfinished(engine: Engine) -> list[dict[str, Any]]:
     """Imports a run is (or should be) working on: in_progress, or queued."""
     with engine.connect() as conn:
         rows = (
@@ -283,7 +286,7 @@ def unfinished(engine: Engine) -> list[dict]:
     return [dict(r, id=str(r["id"])) for r in rows]
 
 
-def _earlier_unfinished(imp) -> sa.sql.ColumnElement:
+def _earlier_unfinished(imp: sa.Table) -> sa.ColumnElement[bool]:
     """An import of the same team posted before `imp` (created_at, then id) and not ended yet."""
     earlier = ci.alias("earlier")
     return sa.exists().where(
@@ -293,7 +296,7 @@ def _earlier_unfinished(imp) -> sa.sql.ColumnElement:
     )
 
 
-def claim_queued(engine: Engine, limit: int = 25, stale_after_seconds: int = 120) -> list[dict]:
+def claim_queued(engine: Engine, limit: int = 25, stale_after_seconds: int = 120) -> list[dict[str, Any]]:
     """Queued imports nobody has launched (or whose launch got lost), marked launched now; only
     each team's oldest unfinished import, so a team's imports apply in the order they were posted
     even when one of them dies and is retried (an import that ended never holds the next back)."""

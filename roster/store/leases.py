@@ -35,6 +35,7 @@ import os
 import threading
 import time
 import uuid
+from typing import Any
 
 import psycopg
 import sqlalchemy as sa
@@ -72,7 +73,7 @@ def run_label(import_id: str) -> str:
     return f"roster run {import_id} {os.getpid()}"
 
 
-def held_leases(engine: Engine) -> dict[tuple[int, int], dict]:
+def held_leases(engine: Engine) -> dict[tuple[int, int], dict[str, Any]]:
     """Every bigint advisory lock held now, as pg_locks shows it, with its session: {"pid",
     "label" (application_name), "silent" (seconds since its last statement)}; look one up with
     holder() or is_held()."""
@@ -88,11 +89,11 @@ def held_leases(engine: Engine) -> dict[tuple[int, int], dict]:
     }
 
 
-def is_held(held, import_id: str) -> bool:
+def is_held(held: dict[tuple[int, int], dict[str, Any]], import_id: str) -> bool:
     return _lock_ids(import_id) in held
 
 
-def holder(held: dict, import_id: str) -> dict | None:
+def holder(held: dict[tuple[int, int], dict[str, Any]], import_id: str) -> dict[str, Any] | None:
     return held.get(_lock_ids(import_id))
 
 
@@ -100,7 +101,8 @@ def end_sessions(engine: Engine, label: str | None = None, pid: int | None = Non
     """End sessions of runs (their statements roll back, their locks and lease go): every session of
     one run's process (its label), one session (its pid), or every session labelled for an import
     (when its lease is lost: whatever is left of a dead run). Returns how many it ended."""
-    where, params = [], {}
+    where: list[str] = []
+    params: dict[str, Any] = {}
     if label and label.startswith("roster run "):
         where.append("application_name = :label")
         params["label"] = label
@@ -165,7 +167,7 @@ class ImportLease:
             conn.execute(f"SET lock_timeout = '{RUN_LOCK_TIMEOUT}'")
             if conn.info.host and not conn.info.host.startswith("/"):
                 conn.execute(_KEEPALIVE)
-            while not conn.execute("SELECT pg_try_advisory_lock(%s)", (lease_key(self.import_id),)).fetchone()[0]:
+            while not conn.execute("SELECT pg_try_advisory_lock(%s)", (lease_key(self.import_id),)).fetchone()[0]:  # type: ignore[index]  # a SELECT of a function has a row
                 if time.monotonic() > deadline:
                     raise ImportBusy(f"another run is working on import {self.import_id}")
                 time.sleep(0.5)
@@ -241,7 +243,7 @@ def _label_sessions(engine: Engine) -> None:
         sa.event.listen(engine, "checkout", _apply_run_settings)
 
 
-def _apply_run_settings(dbapi_connection, record, _proxy) -> None:
+def _apply_run_settings(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
     """On each checkout: the session names the run this process works on (the newest lease), with
     its lock timeout; set once per connection and label."""
     if not _leases:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -20,7 +21,7 @@ def headers_key(headers: list[str]) -> str:
     return hashlib.sha256(json.dumps(sorted(set(headers)), ensure_ascii=False).encode()).hexdigest()
 
 
-def save(engine: Engine, team_id: int, headers: list[str], column_map: dict, source: str) -> None:
+def save(engine: Engine, team_id: int, headers: list[str], column_map: dict[str, Any], source: str) -> None:
     """Keep `column_map` for these headers, replacing the one kept before."""
     values = dict(
         team_id=team_id, headers_key=headers_key(headers), headers=sorted(set(headers)), column_map=column_map, source=source
@@ -34,7 +35,7 @@ def save(engine: Engine, team_id: int, headers: list[str], column_map: dict, sou
         conn.execute(stmt)
 
 
-def recall(engine: Engine, team_id: int, headers: list[str]) -> dict | None:
+def recall(engine: Engine, team_id: int, headers: list[str]) -> dict[str, Any] | None:
     """The column map kept for exactly these headers, or None."""
     with engine.connect() as conn:
         cmap = conn.execute(

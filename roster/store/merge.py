@@ -6,6 +6,8 @@ never leave half an import behind.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -59,7 +61,7 @@ def merge(
     options: ImportOptions,
     maps_unsubscribed: bool,
     new_properties: dict[str, str] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """The stage into contacts (upsert or skip), the segment memberships and topic
     subscriptions of the contacts it created or updated, and the counts: one statement, one
     transaction. A crash anywhere leaves all of it or none of it, so a retry never has to find
@@ -80,7 +82,7 @@ def merge(
     """
     stage = staging.stage_table(import_id)
     opt_in_topics = [tp["id"] for tp in options.topics if tp.get("subscription", "opt_in") == "opt_in"]
-    params: dict = {
+    params: dict[str, Any] = {
         "team": team_id,
         "segments": list(options.segments),
         "resubscribe": options.resubscribe,
@@ -185,13 +187,15 @@ def merge(
     return result
 
 
-def outcome_details(conn: Connection, import_id: str, created_properties: list[str]) -> dict:
+def outcome_details(conn: Connection, import_id: str, created_properties: list[str]) -> dict[str, Any]:
     """What a person reads besides the counts: the properties created (or, for a dry run, that
     would be), and the failed rows by cause with a few of each."""
     return {"properties_created": created_properties, "failures_by_reason": failures.by_reason(conn, import_id)}
 
 
-def record_counts(conn: Connection, import_id: str, staged: int, decided, properties: list) -> None:
+def record_counts(
+    conn: Connection, import_id: str, staged: int, decided: sa.Row[*tuple[Any, ...]], properties: list[Any]
+) -> None:
     """The counts of a merge (or of what a dry run would do) onto the import row, with `merged_at`
     (decided: a retry never decides again). `decided`: the statement's row (created, updated and
     DETAILS); `properties`: the properties created (or that would be)."""
@@ -212,7 +216,7 @@ def record_counts(conn: Connection, import_id: str, staged: int, decided, proper
     )
 
 
-def counts(conn: Connection, import_id: str) -> dict:
+def counts(conn: Connection, import_id: str) -> dict[str, Any]:
     """The import's counts, and what else the merge did (memberships, opt-outs kept)."""
     row = (
         conn.execute(

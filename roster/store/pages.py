@@ -9,9 +9,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
+# A SELECT of any columns (SQLAlchemy types a Select by its columns' types).
+AnySelect = sa.Select[*tuple[Any, ...]]
 
 
 @dataclass(frozen=True)
@@ -19,10 +23,10 @@ class Listing:
     """`query` selects the objects (scoped to the team, filtered); `cursor(id)` selects the
     created_at of the object with that id among the same objects (nothing if it is not one)."""
 
-    query: sa.Select
-    created_at: sa.ColumnElement
-    id: sa.ColumnElement
-    cursor: Callable[[str], sa.Select]
+    query: AnySelect
+    created_at: sa.ColumnElement[Any]
+    id: sa.ColumnElement[Any]
+    cursor: Callable[[str], AnySelect]
 
 
 class UnknownCursor(LookupError):
@@ -44,7 +48,7 @@ def narrowed(engine: Engine, listing: Listing, after: str | None, before: str | 
     return replace(listing, query=listing.query.where(key < mark) if after else listing.query.where(key > mark))
 
 
-def read(engine: Engine, listing: Listing, limit: int, nearest_newer: bool = False) -> tuple[list[dict], bool]:
+def read(engine: Engine, listing: Listing, limit: int, nearest_newer: bool = False) -> tuple[list[dict[str, Any]], bool]:
     """(up to `limit` objects newest first, whether there are more). `nearest_newer`: the `limit`
     oldest of them (a page `before` a cursor), still returned newest first."""
     if nearest_newer:
@@ -60,7 +64,7 @@ def read(engine: Engine, listing: Listing, limit: int, nearest_newer: bool = Fal
     return rows, has_more
 
 
-def stream(engine: Engine, listing: Listing, batch_rows: int) -> Iterator[list[dict]]:
+def stream(engine: Engine, listing: Listing, batch_rows: int) -> Iterator[list[dict[str, Any]]]:
     """Every object, newest first, in batches: one query (one sort) read through a server-side
     cursor, its connection held until the last batch is taken."""
     query = listing.query.order_by(listing.created_at.desc(), listing.id.desc())

@@ -3,6 +3,8 @@ contacts.properties (JSONB), keyed by these keys."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
@@ -57,7 +59,7 @@ def missing(engine: Engine, team_id: int, wanted: dict[str, str]) -> list[str]:
     return sorted(set(wanted) - set(types(engine, team_id, list(wanted)))) if wanted else []
 
 
-def create(engine: Engine, team_id: int, key: str, type_: str, fallback_value) -> str | None:
+def create(engine: Engine, team_id: int, key: str, type_: str, fallback_value: Any) -> str | None:
     """The new property's id; None if the team has a property with this key already."""
     with engine.begin() as conn:
         new_id = conn.execute(
@@ -69,12 +71,12 @@ def create(engine: Engine, team_id: int, key: str, type_: str, fallback_value) -
     return None if new_id is None else str(new_id)
 
 
-def _get(conn: Connection, team_id: int, property_id: str) -> dict | None:
+def _get(conn: Connection, team_id: int, property_id: str) -> dict[str, Any] | None:
     row = conn.execute(sa.select(p).where(p.c.id == property_id, p.c.team_id == team_id)).mappings().first()
     return dict(row) if row else None
 
 
-def get(engine: Engine, team_id: int, property_id: str) -> dict | None:
+def get(engine: Engine, team_id: int, property_id: str) -> dict[str, Any] | None:
     """The property's row, or None. `property_id` must be a UUID."""
     with engine.connect() as conn:
         return _get(conn, team_id, property_id)
@@ -89,7 +91,7 @@ def listing(team_id: int) -> Listing:
     )
 
 
-def set_fallback(engine: Engine, team_id: int, property_id: str, value) -> None:
+def set_fallback(engine: Engine, team_id: int, property_id: str, value: Any) -> None:
     """The value a contact without one shows (None: no fallback, SQL NULL rather than JSON null)."""
     with engine.begin() as conn:
         conn.execute(

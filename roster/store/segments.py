@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 
 from roster.store import contacts
-from roster.store.pages import Listing
+from roster.store.pages import AnySelect, Listing
 from schemas import tables as t
 
 s, cs = t.segments, t.contact_segments
 
 
-def _get(conn: Connection, team_id: int, segment_id: str) -> dict | None:
+def _get(conn: Connection, team_id: int, segment_id: str) -> dict[str, Any] | None:
     row = conn.execute(sa.select(s).where(s.c.id == segment_id, s.c.team_id == team_id)).mappings().first()
     return dict(row) if row else None
 
 
-def get(engine: Engine, team_id: int, segment_id: str) -> dict | None:
+def get(engine: Engine, team_id: int, segment_id: str) -> dict[str, Any] | None:
     """The segment's row, or None. `segment_id` must be a UUID."""
     with engine.connect() as conn:
         return _get(conn, team_id, segment_id)
@@ -39,7 +42,7 @@ def listing(team_id: int) -> Listing:
     return Listing(sa.select(s).where(s.c.team_id == team_id), s.c.created_at, s.c.id, lambda sid: _cursor(team_id, sid))
 
 
-def _cursor(team_id: int, segment_id: str) -> sa.Select:
+def _cursor(team_id: int, segment_id: str) -> AnySelect:
     return sa.select(s.c.created_at).where(s.c.id == segment_id, s.c.team_id == team_id)
 
 
@@ -62,7 +65,7 @@ def delete(engine: Engine, team_id: int, segment_id: str) -> bool:
     return True
 
 
-def of_contact(team_id: int, contact_id) -> Listing:
+def of_contact(team_id: int, contact_id: str | uuid.UUID) -> Listing:
     """The segments a contact is in."""
     query = sa.select(s).where(
         s.c.team_id == team_id,
@@ -71,14 +74,14 @@ def of_contact(team_id: int, contact_id) -> Listing:
     return Listing(query, s.c.created_at, s.c.id, lambda sid: _cursor(team_id, sid))
 
 
-def add_contact(engine: Engine, team_id: int, contact_id, segment_id: str) -> None:
+def add_contact(engine: Engine, team_id: int, contact_id: str | uuid.UUID, segment_id: str) -> None:
     """Safe to repeat."""
     with engine.begin() as conn:
         contacts.touch(conn, team_id, contact_id)
         conn.execute(insert(cs).values(contact_id=contact_id, segment_id=segment_id, team_id=team_id).on_conflict_do_nothing())
 
 
-def remove_contact(engine: Engine, team_id: int, contact_id, segment_id: str) -> bool:
+def remove_contact(engine: Engine, team_id: int, contact_id: str | uuid.UUID, segment_id: str) -> bool:
     """False: the contact was not in the segment."""
     with engine.begin() as conn:
         contacts.touch(conn, team_id, contact_id)  # first: the contact's row lock before the membership's
@@ -88,7 +91,7 @@ def remove_contact(engine: Engine, team_id: int, contact_id, segment_id: str) ->
         return bool(removed)
 
 
-def has_contact(engine: Engine, team_id: int, contact_id, segment_id: str) -> bool:
+def has_contact(engine: Engine, team_id: int, contact_id: str | uuid.UUID, segment_id: str) -> bool:
     with engine.connect() as conn:
         return (
             conn.execute(

@@ -28,11 +28,11 @@ def stage_columns(props: list[PropertyField]) -> list[str]:
     return ["row_number", "email", "first_name", "last_name", "unsubscribed", *[p.staged for p in props]]
 
 
-def drop_sql(import_id) -> str:
+def drop_sql(import_id: str) -> str:
     return f"DROP TABLE IF EXISTS {stage_table(import_id)}"
 
 
-def _create_sql(import_id, props: list[PropertyField]) -> str:
+def _create_sql(import_id: str, props: list[PropertyField]) -> str:
     extra = "".join(f", {p.staged} text" for p in props)
     return (
         f"DROP TABLE IF EXISTS {stage_table(import_id)}; "
@@ -54,7 +54,7 @@ def writer(engine: Engine, import_id: str, props: list[PropertyField]) -> Iterat
     staged = 0
     raw = engine.raw_connection()
     try:
-        with raw.driver_connection.cursor() as cur:
+        with raw.driver_connection.cursor() as cur:  # type: ignore[union-attr]  # a live pooled connection has one
             cur.execute(_create_sql(import_id, props))
             # One COPY for the whole file: psycopg sends each batch from a worker thread while the
             # next batch is read and validated.
@@ -82,7 +82,7 @@ def intact(conn: Connection, import_id: str, staged_rows: int | None) -> bool:
         return False
     if conn.execute(sa.text("SELECT to_regclass(:t)"), {"t": stage_table(import_id)}).scalar() is None:
         return False
-    return conn.execute(sa.text(f"SELECT count(*) FROM {stage_table(import_id)}")).scalar_one() == staged_rows
+    return bool(conn.execute(sa.text(f"SELECT count(*) FROM {stage_table(import_id)}")).scalar_one() == staged_rows)
 
 
 def staged_imports(engine: Engine) -> list[str]:

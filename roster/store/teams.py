@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Engine
@@ -13,7 +15,7 @@ def ensure(engine: Engine, name: str) -> int:
     """The team's id, creating the team if it is new (the CLI's --team, a drop-folder subfolder)."""
     with engine.begin() as conn:
         conn.execute(insert(t.teams).values(name=name).on_conflict_do_nothing(index_elements=["name"]))
-        return conn.execute(sa.select(t.teams.c.id).where(t.teams.c.name == name)).scalar_one()
+        return cast(int, conn.execute(sa.select(t.teams.c.id).where(t.teams.c.name == name)).scalar_one())
 
 
 def find(engine: Engine, name: str) -> int | None:

@@ -3,23 +3,26 @@ to or out of. A contact with no row for a topic has the topic's default_subscrip
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 
 from roster.store import contacts
-from roster.store.pages import Listing
+from roster.store.pages import AnySelect, Listing
 from schemas import tables as t
 
 tp, ct = t.topics, t.contact_topics
 
 
-def _get(conn: Connection, team_id: int, topic_id: str) -> dict | None:
+def _get(conn: Connection, team_id: int, topic_id: str) -> dict[str, Any] | None:
     row = conn.execute(sa.select(tp).where(tp.c.id == topic_id, tp.c.team_id == team_id)).mappings().first()
     return dict(row) if row else None
 
 
-def get(engine: Engine, team_id: int, topic_id: str) -> dict | None:
+def get(engine: Engine, team_id: int, topic_id: str) -> dict[str, Any] | None:
     """The topic's row, or None. `topic_id` must be a UUID."""
     with engine.connect() as conn:
         return _get(conn, team_id, topic_id)
@@ -58,7 +61,7 @@ def create(
     return str(new_id)
 
 
-def _cursor(team_id: int, topic_id: str) -> sa.Select:
+def _cursor(team_id: int, topic_id: str) -> AnySelect:
     return sa.select(tp.c.created_at).where(tp.c.id == topic_id, tp.c.team_id == team_id)
 
 
@@ -66,7 +69,7 @@ def listing(team_id: int) -> Listing:
     return Listing(sa.select(tp).where(tp.c.team_id == team_id), tp.c.created_at, tp.c.id, lambda tid: _cursor(team_id, tid))
 
 
-def update(engine: Engine, team_id: int, topic_id: str, values: dict) -> bool:
+def update(engine: Engine, team_id: int, topic_id: str, values: dict[str, Any]) -> bool:
     """Set `values` (name, description, visibility) on the topic. False: the team has no such topic."""
     with engine.begin() as conn:
         if _get(conn, team_id, topic_id) is None:
@@ -86,7 +89,7 @@ def delete(engine: Engine, team_id: int, topic_id: str) -> bool:
     return True
 
 
-def of_contact(team_id: int, contact_id) -> Listing:
+def of_contact(team_id: int, contact_id: str | uuid.UUID) -> Listing:
     """Every topic of the team, with the contact's `subscription`: its own, else the topic's default."""
     mine = sa.select(ct.c.topic_id, ct.c.subscription).where(ct.c.contact_id == contact_id, ct.c.team_id == team_id).subquery()
     query = (
@@ -103,7 +106,7 @@ def of_contact(team_id: int, contact_id) -> Listing:
     return Listing(query, tp.c.created_at, tp.c.id, lambda tid: _cursor(team_id, tid))
 
 
-def subscribe(engine: Engine, team_id: int, contact_id, subscriptions: dict[str, str]) -> None:
+def subscribe(engine: Engine, team_id: int, contact_id: str | uuid.UUID, subscriptions: dict[str, str]) -> None:
     """Set the contact's subscription ({topic id: "opt_in" | "opt_out"}) to each topic named; the
     others are left as they are."""
     stmt = insert(ct).values(

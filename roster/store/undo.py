@@ -18,6 +18,7 @@ Consent is never reversed by accident: an unsubscribe or topic opt-out the impor
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -86,7 +87,7 @@ class RevertRefused(Exception):
 
 @dataclass
 class Reverted:
-    result: dict
+    result: dict[str, Any]
     already: bool  # reverted earlier: this is that revert's result
 
 
@@ -200,7 +201,7 @@ def revert(engine: Engine, team_id: int, import_id: str, resubscribe: bool = Fal
         for sql in _DELETE_CREATED[:-1]:
             conn.execute(sa.text(sql), params)
         deleted = conn.execute(sa.text(_DELETE_CREATED[-1]), params).rowcount
-        left = dict(
+        left: dict[str, int] = dict(
             conn.execute(
                 sa.select(u.c.outcome, sa.func.count())
                 .where(u.c.import_id == import_id, u.c.outcome.is_not(None))
@@ -221,7 +222,7 @@ def revert(engine: Engine, team_id: int, import_id: str, resubscribe: bool = Fal
     return Reverted(result, already=False)
 
 
-def _refuse_unless_revertible(state) -> None:
+def _refuse_unless_revertible(state: sa.Row[*tuple[Any, ...]]) -> None:
     if state.merged_at is None:
         if state.cancelled_at is not None or state.status == "failed":
             raise RevertRefused("this import wrote no contacts: there is nothing to revert", "nothing_to_revert")
@@ -239,7 +240,7 @@ def _refuse_unless_revertible(state) -> None:
         raise RevertRefused("this import ran before Roster recorded what imports change: it cannot be reverted", "no_undo_record")
 
 
-def left_unchanged(engine: Engine, team_id: int, import_id: str) -> list[dict]:
+def left_unchanged(engine: Engine, team_id: int, import_id: str) -> list[dict[str, Any]]:
     """The contacts a revert left as they are: contact_id, email, reason (code) and why (words)."""
     with engine.connect() as conn:
         rows = conn.execute(

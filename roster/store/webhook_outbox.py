@@ -11,6 +11,7 @@ optional; Roster has no audiences, so no `audience_id`), for import events the i
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -39,7 +40,7 @@ def _subscribed(event: str) -> str:
     return f"w.team_id = :team AND w.status = 'enabled' AND {event} = ANY(w.events)"
 
 
-def contact_event(conn: Connection, team_id: int, event: str, contact_id) -> int:
+def contact_event(conn: Connection, team_id: int, event: str, contact_id: str | uuid.UUID) -> int:
     """contact.created / updated / deleted for one contact, as it is now in this transaction (call
     it after an insert or update, and before a delete). Returns the rows written."""
     segment_ids = "ARRAY(SELECT cs.segment_id::text FROM contact_segments cs WHERE cs.contact_id = c.id ORDER BY 1)"
@@ -99,7 +100,7 @@ def merge_events(conn: Connection, team_id: int) -> MergeEvents:
     )
 
 
-def revert_events(conn: Connection, team_id: int, import_id) -> int:
+def revert_events(conn: Connection, team_id: int, import_id: str) -> int:
     """A revert's per-contact events, for the endpoints that took the import's per contact
     (`each_contact`): contact.updated for each contact put back as it was, contact.deleted for each
     contact the import created and the revert deletes. Call it in the revert's transaction, after
@@ -117,7 +118,7 @@ def revert_events(conn: Connection, team_id: int, import_id) -> int:
     return conn.execute(sa.text(sql), {"team": team_id, "import": import_id}).rowcount
 
 
-def import_event(conn: Connection, import_id, error: str | None = None) -> int:
+def import_event(conn: Connection, import_id: str, error: str | None = None) -> int:
     """contact_import.completed / contact_import.failed with the import object (as GET
     /contacts/imports/{id} shows it, without Roster's `progress`), for the endpoints subscribed to
     it, whatever their `import_events`. Call it in the transaction that ends the import."""

@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import secrets
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from roster.store.pages import Listing
 from schemas import tables as t
@@ -26,7 +27,7 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
-def create(engine: Engine, team_id: int, endpoint: str, events: list[str], import_events: str) -> dict:
+def create(engine: Engine, team_id: int, endpoint: str, events: list[str], import_events: str) -> dict[str, Any]:
     with engine.begin() as conn:
         row = (
             conn.execute(
@@ -42,7 +43,7 @@ def create(engine: Engine, team_id: int, endpoint: str, events: list[str], impor
     return dict(row)
 
 
-def get(engine: Engine, team_id: int, webhook_id: str) -> dict | None:
+def get(engine: Engine, team_id: int, webhook_id: str) -> dict[str, Any] | None:
     with engine.connect() as conn:
         row = conn.execute(sa.select(wh).where(wh.c.id == webhook_id, wh.c.team_id == team_id)).mappings().first()
     return dict(row) if row else None
@@ -57,7 +58,7 @@ def listing(team_id: int) -> Listing:
     )
 
 
-def update(engine: Engine, team_id: int, webhook_id: str, values: dict) -> bool:
+def update(engine: Engine, team_id: int, webhook_id: str, values: dict[str, Any]) -> bool:
     """Set `values` (endpoint, events, status, import_events). Enabling clears the reason it was
     disabled for. False: the team has no such webhook."""
     if values.get("status") == "enabled":
@@ -86,7 +87,7 @@ def deliveries(team_id: int, webhook_id: str) -> Listing:
     )
 
 
-def delivery(engine: Engine, team_id: int, webhook_id: str, delivery_id: str) -> dict | None:
+def delivery(engine: Engine, team_id: int, webhook_id: str, delivery_id: str) -> dict[str, Any] | None:
     with engine.connect() as conn:
         row = (
             conn.execute(sa.select(wd).where(wd.c.id == delivery_id, wd.c.webhook_id == webhook_id, wd.c.team_id == team_id))
@@ -148,7 +149,7 @@ CLAIM_SQL = """
 """
 
 
-def claim_due(engine: Engine, limit: int, lease_seconds: float) -> list[dict]:
+def claim_due(engine: Engine, limit: int, lease_seconds: float) -> list[dict[str, Any]]:
     """Due deliveries, oldest first, each the oldest pending one of its contact at its endpoint,
     leased for `lease_seconds` (another claim skips them until then)."""
     with engine.begin() as conn:
@@ -156,7 +157,7 @@ def claim_due(engine: Engine, limit: int, lease_seconds: float) -> list[dict]:
     return sorted((dict(r) for r in rows), key=lambda r: r["seq"])
 
 
-def _attempt(conn, delivery: dict, response_status: int | None, response: str) -> None:
+def _attempt(conn: Connection, delivery: dict[str, Any], response_status: int | None, response: str) -> None:
     conn.execute(
         sa.insert(wa).values(
             delivery_id=delivery["id"], team_id=delivery["team_id"], http_status_code=response_status, response=response[:2000]
@@ -164,7 +165,7 @@ def _attempt(conn, delivery: dict, response_status: int | None, response: str) -
     )
 
 
-def record_delivered(engine: Engine, delivery: dict, response_status: int, response: str) -> None:
+def record_delivered(engine: Engine, delivery: dict[str, Any], response_status: int | None, response: str) -> None:
     delivery_id = delivery["id"]
     with engine.begin() as conn:
         _attempt(conn, delivery, response_status, response)
@@ -177,7 +178,7 @@ def record_delivered(engine: Engine, delivery: dict, response_status: int, respo
 
 def record_failed_attempt(
     engine: Engine,
-    delivery: dict,
+    delivery: dict[str, Any],
     response_status: int | None,
     error: str,
     response: str,

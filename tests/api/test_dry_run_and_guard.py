@@ -147,7 +147,7 @@ def test_outcomes_of_plain_imports(http):
 
 
 def test_a_dry_run_whose_file_is_gone_cannot_start(http):
-    from roster.importing.landed import landing_store
+    from roster.landing import landing_store
 
     dry_id = _upload(http, [["y@example.com", "Y", "yes", "", ""]], dry_run="true")
     assert wait_done(http, dry_id)["outcome"] == "dry_run"

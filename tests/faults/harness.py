@@ -3,13 +3,16 @@ can kill, fault points it arms in the run workers, and the end state of a team, 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,6 +147,37 @@ class Serve:
                 self.proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 self.kill_everything()
+
+
+@contextlib.contextmanager
+def serve_world(prefix: str):
+    """What every fault test starts from: an embedded PostgreSQL of its own and a `roster serve`
+    tree on it, with fault points its run workers read. Yields (root, pg, env, serve); stops both
+    and removes the folder after (ROSTER_KEEP_FAULT_DIR=1 keeps it for a look)."""
+    # Not under pytest's tmp_path (mode 0700): the embedded server's own user must reach its data.
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root.chmod(0o755)
+    pg = EmbeddedPostgres(root / "pgdata")
+    data = root / "data"
+    data.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL",)}
+    env.update(
+        DATABASE_URL=pg.url,
+        ROSTER_DATA_DIR=str(data),
+        DAGSTER_HOME=str(data / "dagster"),
+        ROSTER_FAULT_DIR=str(root / "fault-points"),
+        ROSTER_BATCH_ROWS="1000",
+        ROSTER_LAUNCH="sensor",
+    )
+    serve = Serve(env=env, log=root / "serve.log")
+    serve.start()
+    try:
+        yield root, pg, env, serve
+    finally:
+        serve.stop()
+        pg.stop()
+        if not os.environ.get("ROSTER_KEEP_FAULT_DIR"):
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def create_key(env: dict, team: str) -> str:

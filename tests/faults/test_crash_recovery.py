@@ -18,16 +18,14 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.faults.harness import EmbeddedPostgres, FaultPoints, Serve, Team, alive, write_file
+from tests.faults.harness import FaultPoints, Team, alive, serve_world, write_file
 
 pytestmark = pytest.mark.faults
 
@@ -37,34 +35,22 @@ FAULTS = ["worker", "everything", "database", "storage"]
 
 @pytest.fixture(scope="module")
 def world():
-    # Not under pytest's tmp_path (mode 0700): the embedded server's own user must reach its data.
-    root = Path(tempfile.mkdtemp(prefix="roster-faults-"))
-    root.chmod(0o755)
-    pg = EmbeddedPostgres(root / "pgdata")
-    data = root / "data"
-    data.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL",)}
-    env.update(
-        DATABASE_URL=pg.url,
-        ROSTER_DATA_DIR=str(data),
-        DAGSTER_HOME=str(data / "dagster"),
-        ROSTER_FAULT_DIR=str(root / "fault-points"),
-        ROSTER_BATCH_ROWS="1000",
-        ROSTER_LAUNCH="sensor",
-    )
-    serve = Serve(env=env, log=root / "serve.log")
-    serve.start()
-    points = FaultPoints(root / "fault-points")
-    file = write_file(root / "people.csv")
-    reference = Team(serve, pg, "reference")
-    ref_id = reference.start_import(file)
-    assert reference.wait_ended(ref_id)["status"] == "completed"
-    expected = reference.state(ref_id)
-    yield {"pg": pg, "serve": serve, "points": points, "file": file, "expected": expected, "data": data, "root": root}
-    serve.stop()
-    pg.stop()
-    if not os.environ.get("ROSTER_KEEP_FAULT_DIR"):
-        shutil.rmtree(root, ignore_errors=True)
+    with serve_world("roster-faults-") as (root, pg, _env, serve):
+        points = FaultPoints(root / "fault-points")
+        file = write_file(root / "people.csv")
+        reference = Team(serve, pg, "reference")
+        ref_id = reference.start_import(file)
+        assert reference.wait_ended(ref_id)["status"] == "completed"
+        expected = reference.state(ref_id)
+        yield {
+            "pg": pg,
+            "serve": serve,
+            "points": points,
+            "file": file,
+            "expected": expected,
+            "data": root / "data",
+            "root": root,
+        }
 
 
 def _mount(*args: str) -> None:

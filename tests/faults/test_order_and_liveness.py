@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -20,7 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.faults.harness import BIN, HEADER, EmbeddedPostgres, FaultPoints, Serve, Team, write_file
+from tests.faults.harness import BIN, HEADER, FaultPoints, Team, serve_world, write_file
 
 pytestmark = pytest.mark.faults
 
@@ -48,45 +46,26 @@ def write_newer(path: Path, rows: int = 4000) -> Path:
 
 @pytest.fixture(scope="module")
 def world():
-    root = Path(tempfile.mkdtemp(prefix="roster-order-"))
-    root.chmod(0o755)
-    pg = EmbeddedPostgres(root / "pgdata")
-    data = root / "data"
-    data.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL",)}
-    env.update(
-        DATABASE_URL=pg.url,
-        ROSTER_DATA_DIR=str(data),
-        DAGSTER_HOME=str(data / "dagster"),
-        ROSTER_FAULT_DIR=str(root / "fault-points"),
-        ROSTER_BATCH_ROWS="1000",
-        ROSTER_LAUNCH="sensor",
-    )
-    serve = Serve(env=env, log=root / "serve.log")
-    serve.start()
-    big, small = write_file(root / "people.csv"), write_newer(root / "newer.csv")
-    # The uninterrupted order: the big file, then the small one.
-    reference = Team(serve, pg, "reference")
-    ref_big = reference.start_import(big)
-    assert reference.wait_ended(ref_big, timeout=240)["status"] == "completed"
-    after_big = reference.state(ref_big)
-    ref_small = reference.start_import(small)
-    assert reference.wait_ended(ref_small, timeout=240)["status"] == "completed"
-    yield {
-        "pg": pg,
-        "serve": serve,
-        "env": env,
-        "points": FaultPoints(root / "fault-points"),
-        "root": root,
-        "big": big,
-        "small": small,
-        "expected": (reference.state(ref_big), reference.state(ref_small)["import"]),
-        "after_big": after_big,
-    }
-    serve.stop()
-    pg.stop()
-    if not os.environ.get("ROSTER_KEEP_FAULT_DIR"):
-        shutil.rmtree(root, ignore_errors=True)
+    with serve_world("roster-order-") as (root, pg, env, serve):
+        big, small = write_file(root / "people.csv"), write_newer(root / "newer.csv")
+        # The uninterrupted order: the big file, then the small one.
+        reference = Team(serve, pg, "reference")
+        ref_big = reference.start_import(big)
+        assert reference.wait_ended(ref_big, timeout=240)["status"] == "completed"
+        after_big = reference.state(ref_big)
+        ref_small = reference.start_import(small)
+        assert reference.wait_ended(ref_small, timeout=240)["status"] == "completed"
+        yield {
+            "pg": pg,
+            "serve": serve,
+            "env": env,
+            "points": FaultPoints(root / "fault-points"),
+            "root": root,
+            "big": big,
+            "small": small,
+            "expected": (reference.state(ref_big), reference.state(ref_small)["import"]),
+            "after_big": after_big,
+        }
 
 
 def _instance(world):
@@ -193,9 +172,15 @@ def test_a_retry_that_waits_in_the_queue_for_minutes_is_left_alone(world, tmp_pa
         if cli.poll() is None:
             cli.kill()
     assert team.wait_ended(first)["status"] == "completed", serve.log.read_text()[-4000:]
+    # The import is marked completed by the run's last step; the run itself ends a moment later.
+    ended = _wait(
+        lambda: next((r for r in _runs(world, first) if r.run_id == retry.run_id and r.is_finished), None),
+        120,
+        "the retry's run did not end after its import completed",
+    )
+    assert ended.status.value == "SUCCESS"
     runs = _runs(world, first)
     assert len(runs) == 2, [(r.run_id, r.status) for r in runs]  # the killed run and its one retry
-    assert next(r for r in runs if r.run_id == retry.run_id).status.value == "SUCCESS"
     for run in runs:
         assert not any("roster watchdog" in m for m in _failure_messages(world, run.run_id))
 

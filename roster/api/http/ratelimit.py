@@ -251,7 +251,7 @@ class RateLimitMiddleware:
         self.janitor = janitor or state.Janitor()
 
     async def _take(self, bucket: str, limit: Limit) -> Decision:
-        return self.buckets.refused_here(bucket) or await state.call(self.buckets.take, bucket, limit)
+        return self.buckets.refused_here(bucket) or await state.call(self.buckets.take, bucket, limit)  # type: ignore[return-value]  # take() returns a Decision
 
     async def _check(self, scope) -> Decision:
         """The decision for this request; fills the request state's auth entry on the way."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from roster.api.http import render
@@ -209,7 +210,7 @@ def list_contacts(
     return _list(caller, page, segment_id)
 
 
-def _list(caller: Caller, page: Page, segment_id: str | None) -> dict:
+def _list(caller: Caller, page: Page, segment_id: str | None) -> dict[str, Any] | StreamingResponse:
     if segment_id is not None:
         _segment_or_404(caller.team_id, segment_id)
     return paginate(get_engine(), contacts.listing(caller.team_id, segment_id), page, render.contact)
@@ -235,7 +236,9 @@ def get_contact(id_or_email: str, caller: Annotated[Caller, Depends(require_call
 def update_contact(id_or_email: str, body: ContactUpdate, caller: Annotated[Caller, Depends(require_caller)]):
     """`properties` are merged into the stored ones in the database's one UPDATE (null removes a
     value), never into a dict read earlier: see roster/store/contacts.py."""
-    fields = {f: getattr(body, f) for f in ("first_name", "last_name", "unsubscribed") if f in body.model_fields_set}
+    fields: dict[str, Any] = {
+        f: getattr(body, f) for f in ("first_name", "last_name", "unsubscribed") if f in body.model_fields_set
+    }
     props = _check_properties(caller.team_id, body.properties) if body.properties else {}
     contact_id = contacts.update(
         get_engine(),

@@ -222,8 +222,8 @@ async def create_contact_import(request: Request, caller: Annotated[Caller, Depe
         options = options_from_form(upload.fields)
 
         def create() -> str:
-            with upload.path.open("rb") as f:
-                return service.create(caller.team_id, f, upload.filename, options, "api", max_bytes=limit)
+            with upload.path.open("rb") as f:  # type: ignore[union-attr]  # checked above
+                return service.create(caller.team_id, f, upload.filename, options, "api", max_bytes=limit)  # type: ignore[arg-type]  # the row's filename may be NULL
 
         try:
             import_id = await run_in_threadpool(create)
@@ -366,7 +366,7 @@ async def suggest_column_map(request: Request, caller: Annotated[Caller, Depends
         def suggest() -> dict:
             if upload.truncated:
                 _finish_head(upload.path, HEAD_BYTES)
-            return suggest_for_file(get_engine(), caller.team_id, upload.path, existing, with_headers=True, model_mapping=consent)
+            return suggest_for_file(get_engine(), caller.team_id, upload.path, existing, with_headers=True, model_mapping=consent)  # type: ignore[arg-type]  # checked above
 
         try:
             result = await run_in_threadpool(suggest)

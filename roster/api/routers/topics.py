@@ -5,7 +5,7 @@ list topics with no way to ask for a next page, so a default page would hide top
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
@@ -83,7 +83,7 @@ def get_topic(topic_id: str, caller: Annotated[Caller, Depends(require_caller)])
 
 @router.patch("/topics/{topic_id}", response_model=Created, summary="Update a topic's name or description")
 def update_topic(topic_id: str, body: TopicUpdate, caller: Annotated[Caller, Depends(require_caller)]):
-    values = {f: getattr(body, f) for f in ("name", "description", "visibility") if f in body.model_fields_set}
+    values: dict[str, Any] = {f: getattr(body, f) for f in ("name", "description", "visibility") if f in body.model_fields_set}
     for required in ("name", "visibility"):
         if values.get(required) is None:
             values.pop(required, None)

@@ -1,6 +1,6 @@
 """The landing store in PostgreSQL: uploaded files as 1 MiB chunks, for workers on other machines.
 
-Used only with ROSTER_LANDING=postgres (roster/landing.py); the default keeps files in a local
+Used only with ROSTER_LANDING=postgres (roster/landing/postgres.py); the default keeps files in a local
 folder and leaves this table empty. STORAGE EXTERNAL: chunks are stored uncompressed, so writing
 and reading a file costs no compression CPU (the rows are deleted when the import ends).
 

@@ -12,7 +12,7 @@ Plain Python; the Dagster resource that configures it is resources/landing_store
   crashed server process are swept after a day.
 
 ROSTER_LANDING=postgres keeps the upload in PostgreSQL as well, for workers on
-other machines that share only the database (deploy/README.md): roster/importing/landed.py.
+other machines that share only the database (deploy/README.md): roster/landing/postgres.py.
 """
 
 from __future__ import annotations

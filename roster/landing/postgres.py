@@ -1,7 +1,7 @@
 """The landing store in PostgreSQL, and the setting that picks a landing store.
 
 ROSTER_LANDING=folder (the default) keeps uploads in this machine's data directory
-(roster/landing.py); ROSTER_LANDING=postgres keeps them in the database as well, so that a run on
+(roster/landing/folder.py); ROSTER_LANDING=postgres keeps them in the database as well, so that a run on
 any machine that reaches the database reads its file (deploy/README.md).
 """
 
@@ -11,8 +11,10 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
+from sqlalchemy.engine import Engine
+
 from roster.database import get_engine
-from roster.landing import CHUNK, LandingStore
+from roster.landing.folder import CHUNK, LandingStore
 from roster.settings import get_settings
 from roster.store import landed_files
 
@@ -27,11 +29,11 @@ class PostgresLandingStore(LandingStore):
     (clean_work). A run copies it back from the database, a chunk at a time, into its own
     machine's folder (local_file). Removing an import's upload removes both."""
 
-    def __init__(self, root: str | Path | None = None, engine=None):
+    def __init__(self, root: str | Path | None = None, engine: Engine | None = None):
         super().__init__(root)
         self._engine = engine
 
-    def engine(self):
+    def engine(self) -> Engine:
         if self._engine is None:
             self._engine = get_engine()
         return self._engine
