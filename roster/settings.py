@@ -68,60 +68,63 @@ class Settings(BaseSettings):
 
     # -- where things are ------------------------------------------------------------------------
     database_url: str | None = Field(
-        None,
+        default=None,
         alias="DATABASE_URL",
         description="Any PostgreSQL 14+; without it an embedded PostgreSQL runs in `$ROSTER_DATA_DIR/pgdata`.",
     )
     data_dir: Path = Field(
-        Path(".roster"),
+        default=Path(".roster"),
         alias="ROSTER_DATA_DIR",
         description="The embedded database, the landing store (`landing/<import id>/`), Dagster's home (made absolute).",
     )
     dagster_home_dir: Path | None = Field(
-        None,
+        default=None,
         alias="DAGSTER_HOME",
         description="Dagster's instance (default `$ROSTER_DATA_DIR/dagster`); read it as `dagster_home`.",
     )
     landing: Literal["folder", "postgres"] = Field(
-        "folder",
+        default="folder",
         alias="ROSTER_LANDING",
         description="`postgres`: uploads are kept in the database too, so a run on any machine can read its file.",
     )
     launchpad_allowed_dirs: str | None = Field(
-        None,
+        default=None,
         alias="ROSTER_LAUNCHPAD_ALLOWED_DIRS",
         description="Folders (os.pathsep-separated) a launch from the Dagster UI may import from; unset: the working directory.",
     )
 
     # -- imports ---------------------------------------------------------------------------------
     batch_rows: int = Field(
-        50_000, gt=0, alias="ROSTER_BATCH_ROWS", description="About this many rows are read, validated and copied per batch."
+        default=50_000,
+        gt=0,
+        alias="ROSTER_BATCH_ROWS",
+        description="About this many rows are read, validated and copied per batch.",
     )
     launch: Literal["sensor", "inline"] = Field(
-        "sensor",
+        default="sensor",
         alias="ROSTER_LAUNCH",
         description="How API imports start: the daemon's sensor, or `inline` (a child process, for development).",
     )
     keep_uploads_hours: float = Field(
-        24.0,
+        default=24.0,
         ge=0,
         alias="ROSTER_KEEP_UPLOADS_HOURS",
         description="How long a failed import's upload is kept for a retry (0: swept at the next sweep).",
     )
     undo_retention_days: float = Field(
-        30.0,
+        default=30.0,
         ge=0,
         alias="ROSTER_UNDO_RETENTION_DAYS",
         description="How long what an import changed is kept for its revert, after its merge.",
     )
     stuck_run_seconds: int = Field(
-        60,
+        default=60,
         gt=0,
         alias="ROSTER_STUCK_RUN_SECONDS",
         description="A run whose heartbeat has been silent this long is failed and retried (at least 3 heartbeats).",
     )
     lock_timeout_seconds: int = Field(
-        30,
+        default=30,
         gt=0,
         alias="ROSTER_LOCK_TIMEOUT_SECONDS",
         description="A run's statement waiting this long for a lock gives up, and its step is retried.",
@@ -130,51 +133,51 @@ class Settings(BaseSettings):
     # -- what one file may cost (FileLimits) -----------------------------------------------------
     # 10x the default upload limit: CSV compresses 5-10x, so any honest 200 MB .csv.gz fits.
     max_decompressed_bytes: int = Field(
-        2 * GIB, gt=0, alias="ROSTER_MAX_DECOMPRESSED_BYTES", description="What a `.gz` may inflate to."
+        default=2 * GIB, gt=0, alias="ROSTER_MAX_DECOMPRESSED_BYTES", description="What a `.gz` may inflate to."
     )
     # A gzip bomb is deflate's best, about 1000:1; CSV compresses 3-20:1 (Apache POI allows 100:1 too).
     max_compression_ratio: int = Field(
-        100,
+        default=100,
         gt=0,
         alias="ROSTER_MAX_COMPRESSION_RATIO",
         description="How many times its size a `.gz` may inflate to, past its first 64 MiB out.",
     )
-    max_header_bytes: int = Field(MIB, gt=0, alias="ROSTER_MAX_HEADER_BYTES", description="The header row's length.")
-    max_columns: int = Field(2000, gt=0, alias="ROSTER_MAX_COLUMNS", description="Columns in the header row.")
+    max_header_bytes: int = Field(default=MIB, gt=0, alias="ROSTER_MAX_HEADER_BYTES", description="The header row's length.")
+    max_columns: int = Field(default=2000, gt=0, alias="ROSTER_MAX_COLUMNS", description="Columns in the header row.")
     max_field_bytes: int = Field(
-        MAX_FIELD_BYTES, gt=0, alias="ROSTER_MAX_FIELD_BYTES", description="One field: a larger one fails its row."
+        default=MAX_FIELD_BYTES, gt=0, alias="ROSTER_MAX_FIELD_BYTES", description="One field: a larger one fails its row."
     )
     max_row_bytes: int = Field(
-        8 * MIB, gt=0, alias="ROSTER_MAX_ROW_BYTES", description="One row's text: a longer one fails its row."
+        default=8 * MIB, gt=0, alias="ROSTER_MAX_ROW_BYTES", description="One row's text: a longer one fails its row."
     )
 
     # -- the API ---------------------------------------------------------------------------------
     max_upload_bytes: int = Field(
-        200 * MIB, gt=0, alias="ROSTER_MAX_UPLOAD_BYTES", description="The API's upload limit (413 over it)."
+        default=200 * MIB, gt=0, alias="ROSTER_MAX_UPLOAD_BYTES", description="The API's upload limit (413 over it)."
     )
     upload_min_rate: float = Field(
-        1024.0,
+        default=1024.0,
         gt=0,
         alias="ROSTER_UPLOAD_MIN_RATE",
         description="Bytes a second an upload must bring over every 30 s window (408 if slower).",
     )
     upload_timeout: float = Field(
-        3600.0,
+        default=3600.0,
         gt=0,
         alias="ROSTER_UPLOAD_TIMEOUT",
         description="Seconds an upload's whole body may take (408 after it): 200 MB at 56 kB/s.",
     )
     rate_limit: float = Field(
-        10.0,
+        default=10.0,
         gt=0,
         alias="ROSTER_RATE_LIMIT",
         description="API requests a second per team, and per client address for keys not yet verified.",
     )
     bad_key_limit: float = Field(
-        10.0, gt=0, alias="ROSTER_BAD_KEY_LIMIT", description="Failed API-key lookups a minute per client address."
+        default=10.0, gt=0, alias="ROSTER_BAD_KEY_LIMIT", description="Failed API-key lookups a minute per client address."
     )
     idempotency_lease: float = Field(
-        30.0,
+        default=30.0,
         gt=0,
         alias="ROSTER_IDEMPOTENCY_LEASE",
         description="Seconds a running request's idempotency key stays held after its process stops renewing it.",
@@ -182,65 +185,73 @@ class Settings(BaseSettings):
 
     # -- the dashboard ---------------------------------------------------------------------------
     session_secret: SecretStr | None = Field(
-        None,
+        default=None,
         alias="ROSTER_SESSION_SECRET",
         description="Signs dashboard sessions; unset: a random secret kept in the data directory.",
     )
     dashboard_origins: str = Field(
-        "",
+        default="",
         alias="ROSTER_DASHBOARD_ORIGINS",
         description="Comma-separated origins the dashboard's forms may be posted from besides the request's own host.",
     )
     dagster_url: str | None = Field(
-        None,
+        default=None,
         alias="ROSTER_DAGSTER_URL",
         description="Where the dashboard links an import's Dagster run; unset: port 3000 of the request's host.",
     )
 
     # -- the mapping model -----------------------------------------------------------------------
     openai_api_key: SecretStr | None = Field(
-        None, alias="OPENAI_API_KEY", description="The mapping model's key; used only with consent."
+        default=None, alias="OPENAI_API_KEY", description="The mapping model's key; used only with consent."
     )
-    openai_base_url: str | None = Field(None, alias="OPENAI_BASE_URL", description="Any OpenAI-compatible server; unset: OpenAI.")
-    openai_model: str = Field("gpt-4o-mini", alias="ROSTER_OPENAI_MODEL", description="The mapping model.")
+    openai_base_url: str | None = Field(
+        default=None, alias="OPENAI_BASE_URL", description="Any OpenAI-compatible server; unset: OpenAI."
+    )
+    openai_model: str = Field(default="gpt-4o-mini", alias="ROSTER_OPENAI_MODEL", description="The mapping model.")
     mapping_model_opt_in: bool = Field(
-        False,
+        default=False,
         alias="ROSTER_MAPPING_MODEL_OPT_IN",
         description="Every team that has not said otherwise lets the model see its files' headers and samples.",
     )
     mapping_share_values: bool = Field(
-        True, alias="ROSTER_MAPPING_SHARE_VALUES", description="Send the model sample values (false: their shapes only)."
+        default=True, alias="ROSTER_MAPPING_SHARE_VALUES", description="Send the model sample values (false: their shapes only)."
     )
-    mapping_timeout: float = Field(15.0, gt=0, alias="ROSTER_MAPPING_TIMEOUT", description="Seconds the model has to answer.")
+    mapping_timeout: float = Field(
+        default=15.0, gt=0, alias="ROSTER_MAPPING_TIMEOUT", description="Seconds the model has to answer."
+    )
     mapping_engine: Literal["auto", "openai", "offline"] = Field(
-        "auto", alias="ROSTER_MAPPING_ENGINE", description="Which engine maps columns; `offline` never asks the model."
+        default="auto", alias="ROSTER_MAPPING_ENGINE", description="Which engine maps columns; `offline` never asks the model."
     )
 
     # -- files from elsewhere --------------------------------------------------------------------
-    drop_dir: Path | None = Field(None, alias="ROSTER_DROP_DIR", description="The drop folder (one subdirectory per team).")
-    sync_config: Path | None = Field(None, alias="ROSTER_SYNC_CONFIG", description="The CRM-sync sources (YAML).")
+    drop_dir: Path | None = Field(
+        default=None, alias="ROSTER_DROP_DIR", description="The drop folder (one subdirectory per team)."
+    )
+    sync_config: Path | None = Field(default=None, alias="ROSTER_SYNC_CONFIG", description="The CRM-sync sources (YAML).")
     sync_allow_private_urls: bool = Field(
-        False, alias="ROSTER_SYNC_ALLOW_PRIVATE_URLS", description="CRM-sync URLs may be private addresses, for every source."
+        default=False,
+        alias="ROSTER_SYNC_ALLOW_PRIVATE_URLS",
+        description="CRM-sync URLs may be private addresses, for every source.",
     )
     mcp_allowed_dirs: str | None = Field(
-        None,
+        default=None,
         alias="ROSTER_MCP_ALLOWED_DIRS",
         description="Folders (os.pathsep-separated) the MCP server may read a file from; unset: the working directory.",
     )
     mcp_allow_private_urls: bool = Field(
-        False, alias="ROSTER_MCP_ALLOW_PRIVATE_URLS", description="The MCP server may fetch from private addresses."
+        default=False, alias="ROSTER_MCP_ALLOW_PRIVATE_URLS", description="The MCP server may fetch from private addresses."
     )
     mcp_max_url_bytes: int = Field(
-        200 * MIB, gt=0, alias="ROSTER_MCP_MAX_URL_BYTES", description="The most the MCP server downloads from a URL."
+        default=200 * MIB, gt=0, alias="ROSTER_MCP_MAX_URL_BYTES", description="The most the MCP server downloads from a URL."
     )
     webhooks_allow_private_urls: bool = Field(
-        False, alias="ROSTER_WEBHOOKS_ALLOW_PRIVATE_URLS", description="Webhook endpoints may be private addresses."
+        default=False, alias="ROSTER_WEBHOOKS_ALLOW_PRIVATE_URLS", description="Webhook endpoints may be private addresses."
     )
     webhooks_timeout: float = Field(
-        10.0, gt=0, alias="ROSTER_WEBHOOKS_TIMEOUT", description="Seconds the daemon waits for an endpoint's answer."
+        default=10.0, gt=0, alias="ROSTER_WEBHOOKS_TIMEOUT", description="Seconds the daemon waits for an endpoint's answer."
     )
     webhooks_retry_hours: float = Field(
-        24.0,
+        default=24.0,
         ge=0,
         alias="ROSTER_WEBHOOKS_RETRY_HOURS",
         description="How long a failing event is retried before its endpoint is disabled.",
