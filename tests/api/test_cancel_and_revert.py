@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from tests.api.conftest import REPO, csv_bytes, wait_done
@@ -49,7 +50,15 @@ def _topic(http, email: str, topic_id: str) -> str:
     return next(t["subscription"] for t in http.get(f"/contacts/{email}/topics").json()["data"] if t["id"] == topic_id)
 
 
-def test_revert_puts_back_what_the_import_changed_and_lists_what_changed_since(http):
+@pytest.mark.parametrize("read_before", ["scan", "lookup"])
+def test_revert_puts_back_what_the_import_changed_and_lists_what_changed_since(http, engine, monkeypatch, read_before):
+    # The merge reads the values before by a scan of the team's contacts (big imports) or a lookup
+    # per contact (small ones): the import's run, a process of its own, takes the one asked here.
+    monkeypatch.setenv("ROSTER_UNDO_SCAN_SHARE", {"scan": "0", "lookup": "inf"}[read_before])
+    from roster.store.undo import scan_contacts
+
+    with engine.connect() as conn:
+        assert scan_contacts(conn, 10**9) is (read_before == "scan") and scan_contacts(conn, 1) is (read_before == "scan")
     seg = http.post("/segments", json={"name": "Imported"}).json()["id"]
     topic = http.post("/topics", json={"name": "News", "default_subscription": "opt_out"}).json()["id"]
     first = _import(http, [["ann@x.io", "Ann", "free", ""], ["bob@x.io", "Bob", "", ""], ["dan@x.io", "Dan", "", ""]])
