@@ -2,7 +2,7 @@
 
 Usage: python bench/undo_cost.py [--rows 1000000] [--repeat 3]
 
-1. In a database of its own (roster_bench_undo) on the local server, `roster import` the file
+1. In a database of its own (roster_bench_undo_<random>) on the local server, `roster import` the file
    (bench/gen_contacts.py's, as bench/run.py) twice with a segment: a first load, then the upsert
    that updates every contact, timed end to end. That is "the import's time".
 2. Then stages the same file once more for a third import (the import's own steps, in this
@@ -25,12 +25,15 @@ import statistics
 import subprocess
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 from run import COLUMN_MAP, SOCKET, generate, psql, roster_import
 
 ROOT = Path(__file__).resolve().parents[1]
-DB = "roster_bench_undo"  # not bench/run.py's database: the two can run side by side
+# A database of this run's own: not bench/run.py's, nor another undo_cost.py's running beside it
+# (two runs sharing one name drop each other's database).
+DB = f"roster_bench_undo_{uuid.uuid4().hex[:8]}"
 
 
 def fresh(tmp: Path) -> tuple[dict, str]:

@@ -26,14 +26,14 @@ def main() -> None:
     path = generate(args.rows)
     tmp = tempfile.mkdtemp()
     if args.keep:
-        segment = Path("/tmp/undo_explain_segment").read_text()
+        undo_cost.DB, segment = Path("/tmp/undo_explain_segment").read_text().split()
         env = {"DATABASE_URL": f"postgresql:///{undo_cost.DB}?host=/var/run/postgresql", "ROSTER_DATA_DIR": tmp}
     else:
         env, segment = undo_cost.fresh(Path(tmp))
         for _ in range(2):
             s, r, _ = roster_import(path, env, segment)
             print(f"import {s:.2f} s {r['counts']}", flush=True)
-        Path("/tmp/undo_explain_segment").write_text(segment)
+        Path("/tmp/undo_explain_segment").write_text(f"{undo_cost.DB} {segment}")  # for --keep
     os.environ.update(DATABASE_URL=env["DATABASE_URL"], ROSTER_DATA_DIR=env["ROSTER_DATA_DIR"])
 
     import sqlalchemy as sa
