@@ -20,12 +20,12 @@ Consent is never reversed by accident: an unsubscribe or topic opt-out the impor
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from roster import settings
 from roster.faults import fault_point
 from roster.store import webhook_outbox
 from schemas import tables as t
@@ -41,18 +41,15 @@ REASONS = {
 }
 
 
-# Reading a contact by a scan into a hash costs about a third of a lookup by primary key after the
-# upsert (bench/undo_explain.py, 200k contacts all upserted: 0.3-0.4 s against 1.0-1.2 s): scan
-# when the import upserts at least this share of the table's rows. ROSTER_UNDO_SCAN_SHARE sets
-# another share (the tests take each path with 0 and inf).
-SCAN_SHARE = 0.25
-
-
 def scan_contacts(conn: Connection, rows: int) -> bool:
     """Whether the merge of `rows` rows reads the values before by one scan of the team's contacts
-    (a big import) rather than by a lookup per contact. The table's estimated size (all teams,
-    so at least the team's) decides; a table never analyzed is taken as small."""
-    share = float(os.environ.get("ROSTER_UNDO_SCAN_SHARE") or SCAN_SHARE)
+    (a big import) rather than by a lookup per contact. Reading a contact by a scan into a hash
+    costs about a third of a lookup by primary key after the upsert (bench/undo_explain.py, 200k
+    contacts all upserted: 0.3-0.4 s against 1.0-1.2 s), so the scan is taken when the import
+    has at least ROSTER_UNDO_SCAN_SHARE (0.25) times as many rows as the table's estimated size
+    (all teams, so at least the team's); a table never analyzed is taken as small. The tests
+    take each path with 0 and inf."""
+    share = settings.undo_scan_share()
     if share <= 0:
         return True
     size = conn.execute(sa.text("SELECT reltuples FROM pg_class WHERE oid = 'contacts'::regclass")).scalar_one()
