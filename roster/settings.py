@@ -104,3 +104,14 @@ def undo_retention_days() -> float:
     if value < 0:
         raise ValueError(f"ROSTER_UNDO_RETENTION_DAYS must be 0 or more, not {raw!r}")
     return value
+
+
+def undo_scan_share() -> float:
+    """ROSTER_UNDO_SCAN_SHARE: from how many rows, as a share of the contacts table, an import's
+    undo record reads the values before by one scan of the team's contacts rather than a lookup
+    per contact (default 0.25; 0: always the scan, inf: always the lookup)."""
+    raw = os.environ.get("ROSTER_UNDO_SCAN_SHARE", "").strip()
+    value = float(raw) if raw else 0.25
+    if not value >= 0:
+        raise ValueError(f"ROSTER_UNDO_SCAN_SHARE must be 0 or more, not {raw!r}")
+    return value
