@@ -21,6 +21,7 @@ Consent is never reversed by accident: an unsubscribe or topic opt-out the impor
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -54,7 +55,7 @@ def scan_contacts(conn: Connection, rows: int) -> bool:
     if share <= 0:
         return True
     size = conn.execute(sa.text("SELECT reltuples FROM pg_class WHERE oid = 'contacts'::regclass")).scalar_one()
-    return rows >= max(size, 1) * share
+    return bool(rows >= max(size, 1) * share)
 
 
 def merge_ctes(scan: bool = False) -> str:
@@ -201,7 +202,9 @@ PROPERTY_REASONS = {
 }
 
 
-def _revert_properties(conn: Connection, team_id: int, merged_at, keys: list[str]) -> tuple[list, list]:
+def _revert_properties(
+    conn: Connection, team_id: int, merged_at: datetime, keys: list[str]
+) -> tuple[list[str], list[dict[str, Any]]]:
     """After the contacts are put back, in the revert's transaction: delete the properties the
     import created (merge_details.properties_created, written in the merge's transaction) that
     no contact of the team has a value for any more; keep the others, saying why. The one the
@@ -220,7 +223,7 @@ def _revert_properties(conn: Connection, team_id: int, merged_at, keys: list[str
     }
     ours = sorted(k for k, r in found.items() if r.created_at == merged_at)
     # One pass over the team's contacts for all the keys.
-    used = dict(
+    used: dict[str, int] = dict(
         conn.execute(
             sa.text(
                 "SELECT k.key, count(*) FROM contacts c JOIN unnest(CAST(:keys AS text[])) AS k(key) ON c.properties ? k.key "
