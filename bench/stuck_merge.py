@@ -93,7 +93,12 @@ def runs_of(env: dict, import_id: str) -> list[str]:
 
     os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
     with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
-        return [r.status.value for r in instance.get_runs(RunsFilter(tags={"dagster/partition": import_id}))]
+        deadline = time.monotonic() + 120
+        while True:  # the import says `completed` a moment before its run's last events are written
+            runs = instance.get_runs(RunsFilter(tags={"dagster/partition": import_id}))
+            if all(r.is_finished for r in runs) or time.monotonic() > deadline:
+                return [r.status.value for r in runs]
+            time.sleep(1)
 
 
 def main() -> None:
