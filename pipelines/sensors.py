@@ -14,10 +14,21 @@ from dagster import DagsterRunStatus, DefaultSensorStatus, RunRequest, RunsFilte
 from assets.partitions import contact_imports
 from pipelines.jobs import contact_import_job
 from resources.database import Database
+from roster.importing.launches import worked
+from roster.settings import _env_int
 from roster.store import imports
 
-# Runs of one import the queue starts before giving up on it (the watchdog's attempts, plus one).
+# The retry budget: runs of one import that failed while working on it (they got to its first
+# step in their turn: roster/importing/launches.worked) before the queue gives up on it (the
+# watchdog's attempts, plus one).
 MAX_LAUNCHES = 4
+# Runs that never started working count apart, with a larger bound: a launch that failed, a start
+# that timed out (storage briefly read-only), a run failed by run monitoring while STARTING or
+# canceled before its first step, a run that gave back its slot. Such events are recoverable and
+# do not use up the retry budget, but a launch broken for good still ends the import `failed`.
+# Each round is the run and its 2 daemon retries, then the queue waits 2 minutes for the next
+# (claim_queued's stale launch): the default gives up after 4 rounds, about 10 minutes.
+MAX_UNSTARTED_LAUNCHES = max(_env_int("ROSTER_MAX_UNSTARTED_LAUNCHES", 12), 1)
 UNFINISHED = [
     DagsterRunStatus.QUEUED,
     DagsterRunStatus.NOT_STARTED,
@@ -44,10 +55,9 @@ def queued_imports(context: SensorEvaluationContext, database: Database) -> Sens
         runs = partition_runs(context.instance, c["id"])
         if any(r.status in UNFINISHED for r in runs):
             continue  # a run for it is queued or running already (a claim renewed while it waits)
-        if len(runs) >= MAX_LAUNCHES:
-            imports.fail_if_unfinished(
-                engine, c["id"], f"the import's runs failed {len(runs)} times before it could start; see them in the Dagster UI"
-            )
+        reason = _out_of_launches(c["id"], runs)
+        if reason:
+            imports.fail_if_unfinished(engine, c["id"], reason)
             continue
         requests.append(
             RunRequest(
@@ -64,3 +74,18 @@ def queued_imports(context: SensorEvaluationContext, database: Database) -> Sens
         run_requests=requests,
         dynamic_partitions_requests=[contact_imports.build_add_request([r.partition_key for r in requests])],
     )
+
+
+def _out_of_launches(import_id: str, runs: list) -> str | None:
+    """Why the queue gives up on the import (every run of it has ended), or None."""
+    working = sum(1 for r in runs if worked(r))
+    unstarted = len(runs) - working
+    again = f"Run it again (`roster imports run {import_id}`) once the cause is fixed."
+    if working >= MAX_LAUNCHES:
+        return f"the import's runs failed {working} times while importing; see them in the Dagster UI. {again}"
+    if unstarted >= MAX_UNSTARTED_LAUNCHES:
+        return (
+            f"the import's runs never started, {unstarted} times (their launch failed, or their start timed out); "
+            f"see them in the Dagster UI. {again}"
+        )
+    return None
