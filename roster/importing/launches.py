@@ -61,6 +61,7 @@ def import_tags(import_id: str, run_config: Mapping[str, Any] | None) -> dict[st
     return {TEAM_TAG: _launch_config(run_config).get("team") or "default", SOURCE_TAG: "ui"}
 
 
-def worked(run) -> bool:
-    """The run started working on its import itself (a retry's inherited tag does not count)."""
-    return run.tags.get(WORKED_TAG) == run.run_id
+def worked(run: Any) -> bool:
+    """The run (a DagsterRun) started working on its import itself (a retry's inherited tag does
+    not count)."""
+    return bool(run.tags.get(WORKED_TAG) == run.run_id)
