@@ -10,7 +10,8 @@ tagged `roster/queued`: such a run starts only in its import's turn among its te
 
 In the daemon, building this coordinator (which the daemon does as it starts, before any of its
 loops) takes the daemon lock: one daemon per database, a second one waits as a standby
-(roster/store/daemon_lock.py).
+(roster/store/daemon_lock.py). Then it starts the launcher, which submits an import's run the
+moment PostgreSQL notifies that one may start (pipelines/launcher.py).
 """
 
 from __future__ import annotations
@@ -20,19 +21,8 @@ from pathlib import Path
 
 from dagster import DagsterRun, QueuedRunCoordinator
 
-from pipelines.dagster_internals import SubmitRunContext, sensor_daemon
+from pipelines.dagster_internals import SubmitRunContext
 from roster.importing.launches import QUEUED_TAG, import_tags, refusal
-
-# Dagster's sensor daemon looks for due sensors every 5 s, whatever their minimum interval, so an
-# import created over HTTP waited 0-5 s (2.5 s on average) for the queued-imports sensor to
-# notice it. Every half second instead: a sensor still runs no more often than its own minimum
-# interval says (1 s for queued_imports; with a 1 s loop, a tick that started a moment after its
-# loop did was "under the interval" at the next loop, which made it every 2 s). This module is
-# loaded by every process that holds the instance (the daemon's run queue needs it), so it is in
-# force in the daemon before its first sensor tick that matters.
-SENSOR_LOOP_SECONDS = 0.5
-if hasattr(sensor_daemon, "MIN_INTERVAL_LOOP_TIME"):  # tests/test_orchestration.py fails if a Dagster release drops it
-    sensor_daemon.MIN_INTERVAL_LOOP_TIME = SENSOR_LOOP_SECONDS
 
 
 def _in_daemon() -> bool:
@@ -52,6 +42,21 @@ class ImportRunCoordinator(QueuedRunCoordinator):
             from roster.store.daemon_lock import DaemonLock
 
             DaemonLock(database_url()).take()
+        self._launcher = None
+
+    def register_instance(self, instance) -> None:
+        super().register_instance(instance)
+        if _in_daemon() and self._launcher is None:
+            # With the daemon lock held: only the working daemon launches.
+            from pipelines.launcher import Launcher
+            from roster.database import database_url
+
+            self._launcher = Launcher(instance, database_url()).start()
+
+    def dispose(self) -> None:
+        if self._launcher is not None:
+            self._launcher.stop()
+        super().dispose()
 
     def submit_run(self, context: SubmitRunContext) -> DagsterRun:
         run = context.dagster_run
