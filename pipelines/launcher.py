@@ -104,7 +104,7 @@ class Launcher:
     def _run(self) -> None:
         from roster.database import engine_for
 
-        engine = engine_for(self._url, migrate=False)
+        engine = engine_for(self._url)
         while not self._stopping.is_set():
             try:
                 with psycopg.connect(self._url, autocommit=True, application_name="roster launcher") as conn:

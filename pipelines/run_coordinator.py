@@ -17,12 +17,42 @@ moment PostgreSQL notifies that one may start (pipelines/launcher.py).
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 from dagster import DagsterRun, QueuedRunCoordinator
 
 from pipelines.dagster_internals import SubmitRunContext
 from roster.importing.launches import QUEUED_TAG, import_tags, refusal
+
+# Once per process: a daemon may build more than one instance (and so coordinator) from its ref;
+# the first takes the lock (any other waits for it) and starts the launcher.
+_once = threading.RLock()
+_lock = None
+_launcher = None
+
+
+def _take_daemon_lock() -> None:
+    global _lock
+    with _once:
+        if _lock is None:
+            from roster.database import database_url
+            from roster.store.daemon_lock import DaemonLock
+
+            lock = DaemonLock(database_url())
+            lock.take()
+            _lock = lock
+
+
+def _start_launcher(instance) -> None:
+    """With the daemon lock held: only the working daemon launches."""
+    global _launcher
+    with _once:
+        if _launcher is None:
+            from pipelines.launcher import Launcher
+            from roster.database import database_url
+
+            _launcher = Launcher(instance, database_url()).start()
 
 
 def _in_daemon() -> bool:
@@ -38,25 +68,12 @@ class ImportRunCoordinator(QueuedRunCoordinator):
         if _in_daemon():
             # The daemon builds its run coordinator as it starts, before any of its loops (sensors,
             # run queue, monitoring, retries) runs: one daemon per database, the others stand by.
-            from roster.database import database_url
-            from roster.store.daemon_lock import DaemonLock
-
-            DaemonLock(database_url()).take()
-        self._launcher = None
+            _take_daemon_lock()
 
     def register_instance(self, instance) -> None:
         super().register_instance(instance)
-        if _in_daemon() and self._launcher is None:
-            # With the daemon lock held: only the working daemon launches.
-            from pipelines.launcher import Launcher
-            from roster.database import database_url
-
-            self._launcher = Launcher(instance, database_url()).start()
-
-    def dispose(self) -> None:
-        if self._launcher is not None:
-            self._launcher.stop()
-        super().dispose()
+        if _in_daemon():
+            _start_launcher(instance)
 
     def submit_run(self, context: SubmitRunContext) -> DagsterRun:
         run = context.dagster_run
