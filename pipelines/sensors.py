@@ -2,7 +2,7 @@
 
 - queued_imports: every import recorded as queued (the REST API, `roster imports create --queue`,
   an import the watchdog put back) gets its partition and a run in its turn, at once from the
-  launcher a notification wakes (pipelines/launcher.py), else within 5 s from this sensor: only
+  launcher a notification wakes (pipelines/launcher.py), else within 30 s from this sensor: only
   a team's oldest unfinished import is started (roster/store/imports.claim_queued), so a team's
   imports apply in the order they were posted even when one dies and is retried; the instance's
   run queue applies the limits.
@@ -55,10 +55,12 @@ def claim_launches(instance, engine) -> list[dict]:
     return launches
 
 
-# Every 5 s (the sensor daemon's own loop): an import is started at once by the launcher, which a
-# notification wakes (pipelines/launcher.py); this tick catches what it missed (a notification
-# lost while the launcher reconnected, a claim whose launch was lost).
-@sensor(job=contact_import_job, minimum_interval_seconds=5, default_status=DefaultSensorStatus.RUNNING)
+# An import is started at once by the launcher, which a notification wakes (pipelines/launcher.py);
+# this tick catches what it missed (a daemon without the launcher, a claim whose launch was lost).
+BACKSTOP_SECONDS = 30
+
+
+@sensor(job=contact_import_job, minimum_interval_seconds=BACKSTOP_SECONDS, default_status=DefaultSensorStatus.RUNNING)
 def queued_imports(context: SensorEvaluationContext, database: Database) -> SensorResult:
     requests = [
         RunRequest(
