@@ -70,7 +70,13 @@ def submit(instance: DagsterInstance, launch: dict) -> str:
         remote_job_origin=remote_origin,
         job_code_origin=code_origin,
     )
-    instance.submit_run(run.run_id, workspace=None)  # the queued coordinator needs no workspace
+    try:
+        instance.submit_run(run.run_id, workspace=None)  # the queued coordinator needs no workspace
+    except BaseException:
+        # Not left NOT_STARTED (an unfinished run would hold the import back for good): failed, so
+        # the sensor launches the import again once its claim goes stale.
+        instance.report_run_failed(instance.get_run_by_id(run.run_id) or run, "the launcher could not queue this run")
+        raise
     return run.run_id
 
 
