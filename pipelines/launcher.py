@@ -105,7 +105,14 @@ class Launcher:
         return self
 
     def stop(self) -> None:
+        """Stop listening; the thread ends within a moment (a notification wakes it now)."""
         self._stopping.set()
+        try:
+            with psycopg.connect(self._url, autocommit=True) as conn:
+                conn.execute("SELECT pg_notify(%s, '')", [CHANNEL])
+        except psycopg.Error:
+            pass
+        self._thread.join(timeout=10)
 
     def _run(self) -> None:
         from roster.database import engine_for
@@ -118,7 +125,7 @@ class Launcher:
                     launch_due(self._instance, engine)  # what was posted before it listened
                     while not self._stopping.is_set():
                         told = any(True for _ in conn.notifies(timeout=WAIT_SECONDS, stop_after=1))
-                        if told:
+                        if told and not self._stopping.is_set():
                             for _ in conn.notifies(timeout=0.01):  # the rest of a burst: one look for all
                                 pass
                             launch_due(self._instance, engine)
