@@ -72,8 +72,9 @@ def test_the_launcher_queues_a_run_when_told_and_the_team_s_next_import_when_the
     launcher = Launcher(instance, database_url()).start()
     try:
         first = create_import(engine, LandingStore(), team_id, path, "a.csv", options, source="api")
-        [run] = wait_for(lambda: partition_runs(instance, first), "the launcher to queue a run for the first import")
-        assert run.status == DagsterRunStatus.QUEUED  # no daemon here: it waits in the run queue
+        # No daemon here: the run waits in the run queue.
+        queued = [DagsterRunStatus.QUEUED]
+        [run] = wait_for(lambda: partition_runs(instance, first, queued), "the launcher to queue a run for the first import")
         assert run.tags["roster/team"] == name and run.tags["roster/source"] == "api" and run.tags[QUEUED_TAG]
         assert run.tags[LAUNCHER_TAG] == f"{first}:0" and run.tags["dagster/max_retries"] == "2"
         assert run.remote_job_origin.location_name == CODE_LOCATION and run.job_code_origin is not None
@@ -81,7 +82,9 @@ def test_the_launcher_queues_a_run_when_told_and_the_team_s_next_import_when_the
         third = create_import(engine, LandingStore(), team_id, path, "a.csv", options, source="api")
         assert imports.waits_for(engine, second) == first  # not its turn: told or not, the launcher leaves it
         imports.fail_if_unfinished(engine, first, "ended for the test")
-        wait_for(lambda: partition_runs(instance, second), "the launcher to queue the team's next import once the first ended")
+        wait_for(
+            lambda: partition_runs(instance, second, queued), "the launcher to queue the team's next import once the first ended"
+        )
         assert partition_runs(instance, third) == [] and get_import(engine, team_id, third)["status"] == "queued"
         assert len(partition_runs(instance, first)) == 1 and len(partition_runs(instance, second)) == 1
     finally:
