@@ -1,7 +1,8 @@
 """CPU that `roster serve` takes doing nothing: the whole process tree (API, Dagster daemon, code
 servers, webserver, a waiting run worker), over 60 s, on a fresh database.
 
-Usage: python bench/idle_cpu.py [--seconds 60] [--settle 30] [--no-ui]
+Usage: python bench/idle_cpu.py [--seconds 60] [--settle 30] [--no-ui] [--root CHECKOUT]
+(`--root`: the checkout whose .venv/bin/roster runs, for a before/after on another branch.)
 Starts `roster serve` (with the Dagster UI, as a user runs it, unless --no-ui) against a fresh
 database on the local PostgreSQL (socket /var/run/postgresql) and a fresh data dir, waits until the
 API answers and then `--settle` seconds more (the daemon's first ticks, the code servers loading),
@@ -27,7 +28,6 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = ROOT / ".venv" / "bin"
 SOCKET = "/var/run/postgresql"
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -113,7 +113,9 @@ def main() -> None:
     ap.add_argument("--settle", type=float, default=30)
     ap.add_argument("--no-ui", action="store_true")
     ap.add_argument("--json", action="store_true", help="one JSON line at the end")
+    ap.add_argument("--root", type=Path, default=ROOT)
     args = ap.parse_args()
+    bin_dir = args.root / ".venv" / "bin"
 
     db = "roster_idle_bench"
     subprocess.run(
@@ -135,7 +137,7 @@ def main() -> None:
         env = {**os.environ, "DATABASE_URL": f"postgresql:///{db}?host={SOCKET}", "ROSTER_DATA_DIR": tmp}
         env.pop("DAGSTER_HOME", None)
         key = subprocess.run(
-            [str(BIN / "roster"), "keys", "create", "--team", "idle", "--json"],
+            [str(bin_dir / "roster"), "keys", "create", "--team", "idle", "--json"],
             env=env,
             capture_output=True,
             text=True,
@@ -147,7 +149,7 @@ def main() -> None:
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
                 ports.append(s.getsockname()[1])
-        cmd = [str(BIN / "roster"), "serve", "--port", str(ports[0]), "--ui-port", "0" if args.no_ui else str(ports[1])]
+        cmd = [str(bin_dir / "roster"), "serve", "--port", str(ports[0]), "--ui-port", "0" if args.no_ui else str(ports[1])]
         server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=open(Path(tmp) / "serve.log", "w"))
         try:
             deadline = time.monotonic() + 180
