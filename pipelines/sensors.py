@@ -1,7 +1,8 @@
 """Sensors that start imports and keep their status true.
 
 - queued_imports: every import recorded as queued (the REST API, `roster imports create --queue`,
-  an import the watchdog put back) gets its partition and a run within seconds, in its turn: only
+  an import the watchdog put back) gets its partition and a run in its turn, at once from the
+  launcher a notification wakes (pipelines/launcher.py), else within 30 s from this sensor: only
   a team's oldest unfinished import is started (roster/store/imports.claim_queued), so a team's
   imports apply in the order they were posted even when one dies and is retried; the instance's
   run queue applies the limits.
@@ -46,28 +47,41 @@ def partition_runs(instance, import_id: str, statuses=None) -> list:
     )
 
 
-@sensor(job=contact_import_job, minimum_interval_seconds=1, default_status=DefaultSensorStatus.RUNNING)
-def queued_imports(context: SensorEvaluationContext, database: Database) -> SensorResult:
-    engine = database.engine()
-    claimed = imports.claim_queued(engine)
-    requests = []
-    for c in claimed:
-        runs = partition_runs(context.instance, c["id"])
+def claim_launches(instance, engine) -> list[dict]:
+    """The queued imports whose turn it is, claimed (roster/store/imports.claim_queued), each with
+    `launch`: how many runs it has had. Claims that already have a run waiting or running are
+    left out; one whose runs failed MAX_LAUNCHES times is failed instead. The queued-imports sensor
+    and the launcher (pipelines/launcher.py) both start runs for exactly these."""
+    launches = []
+    for c in imports.claim_queued(engine):
+        runs = partition_runs(instance, c["id"])
         if any(r.status in UNFINISHED for r in runs):
             continue  # a run for it is queued or running already (a claim renewed while it waits)
         reason = _out_of_launches(c["id"], runs)
         if reason:
             imports.fail_if_unfinished(engine, c["id"], reason)
             continue
-        requests.append(
-            RunRequest(
-                # One key per launch: a claim repeated after a lost launch never starts a second run,
-                # and an import the watchdog put back gets a run of its own.
-                run_key=f"{c['id']}:{len(runs)}",
-                partition_key=c["id"],
-                tags={"roster/team": c["team"], "roster/source": c["source"]},
-            )
+        launches.append({**c, "launch": len(runs)})
+    return launches
+
+
+# An import is started at once by the launcher, which a notification wakes (pipelines/launcher.py);
+# this tick catches what it missed (a daemon without the launcher, a claim whose launch was lost).
+BACKSTOP_SECONDS = 30
+
+
+@sensor(job=contact_import_job, minimum_interval_seconds=BACKSTOP_SECONDS, default_status=DefaultSensorStatus.RUNNING)
+def queued_imports(context: SensorEvaluationContext, database: Database) -> SensorResult:
+    requests = [
+        RunRequest(
+            # One key per launch: a claim repeated after a lost launch never starts a second run,
+            # and an import the watchdog put back gets a run of its own.
+            run_key=f"{c['id']}:{c['launch']}",
+            partition_key=c["id"],
+            tags={"roster/team": c["team"], "roster/source": c["source"]},
         )
+        for c in claim_launches(context.instance, database.engine())
+    ]
     if not requests:
         return SensorResult(skip_reason="no queued imports")
     return SensorResult(
