@@ -14,7 +14,7 @@ from resources.column_mapper import Mapping
 from resources.database import Database
 from resources.landing_store import Landing
 from roster.importing.errors import ImportRefused
-from roster.importing.launches import QUEUED_TAG, import_tags, refusal
+from roster.importing.launches import QUEUED_TAG, WORKED_TAG, import_tags, refusal
 from roster.store import imports
 from roster.store.leases import let_go
 from schemas.import_options import declared
@@ -65,11 +65,25 @@ def import_file(
         context.instance.add_run_tags(context.run_id, missing)
     if context.run.tags.get(QUEUED_TAG):
         _wait_turn(context, steps, import_id)
+    _mark_working(context)
     with import_step(context, steps, "import_file") as import_id:
         found = steps.open_file(import_id, context.run_id, config.model_dump(exclude_none=True, exclude={"file_path", "team"}))
         if "headers" in found:
             found["headers"] = MetadataValue.json(found["headers"])
         return MaterializeResult(metadata=found)
+
+
+def _mark_working(context: AssetExecutionContext) -> None:
+    """From here on the run works on the import: a failure of it counts against the import's retry
+    budget (pipelines/sensors.py). A run that never got here (its launch failed, its start timed
+    out, it was failed or canceled before its first step, it gave back its slot) does not. Best
+    effort: a tag that cannot be written (storage briefly read-only) leaves the run counted as one
+    that never started, which has a bound of its own. The tag's value is the run's own id: a retry
+    inherits its parent's tags, and counts only once it got here itself."""
+    try:
+        context.instance.add_run_tags(context.run_id, {WORKED_TAG: context.run_id})
+    except Exception as e:  # noqa: BLE001
+        context.log.warning(f"could not tag the run as working on its import: {e}")
 
 
 def _wait_turn(context: AssetExecutionContext, steps, import_id: str) -> None:

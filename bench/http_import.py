@@ -1,12 +1,12 @@
 """Median time for a 1,000-row import created over HTTP to complete, the way a user runs it:
-`roster serve` (API + Dagster daemon: the queued-imports sensor starts the run, the run queue
-launches it in its own process), POST /contacts/imports, then GET every 100 ms until it ends.
+`roster serve` (API + Dagster daemon: the launcher, told by PostgreSQL, submits the run, the run
+queue launches it in its own process), POST /contacts/imports, then GET every 100 ms until it ends.
 
 Usage: python bench/http_import.py [--runs 7] [--rows 1000]
 Uses a fresh database on the local PostgreSQL (socket /var/run/postgresql) and a fresh data dir.
 Each run is a new team's import, one after another, through the instance's run queue with its
 limits as shipped (2 at once, 1 per team). Each line also says where the time went, from the
-import's own timestamps: until the queued-imports sensor claimed it, from the claim until the
+import's own timestamps: until the launcher (or the queued-imports sensor) claimed it, from the claim until the
 run's first step started it (run request, queue, launch, worker), and the run itself.
 The first run after `roster serve` starts has no worker waiting yet: it starts one then.
 """
@@ -135,7 +135,7 @@ def measure(runs: int = 7, rows: int = 1000, log=print) -> dict:
                     [import_id],
                 ).fetchone()
             log(
-                f"run {run}: {seconds:.2f} s (sensor {claim:.2f} s, request+queue+launch {start:.2f} s, run {work:.2f} s)",
+                f"run {run}: {seconds:.2f} s (claim {claim:.2f} s, request+queue+launch {start:.2f} s, run {work:.2f} s)",
                 flush=True,
             )
     return {"median": statistics.median(times), "times": times}

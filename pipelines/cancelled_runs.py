@@ -1,4 +1,4 @@
-"""Stopping the runs of cancelled imports (issue 20): every few seconds, the daemon asks each
+"""Stopping the runs of cancelled imports (issue 20): every 15 s, the daemon asks each
 unfinished run of an import cancelled in the last hour to stop (a queued run is dropped from the
 queue, a running one terminated). Only to free workers sooner: the cancel is exact without it,
 because the merge writes nothing once it sees the cancel (roster/store/cancel.py), and a run
@@ -15,7 +15,7 @@ RECENT_SECONDS = 3600
 
 
 @sensor(
-    minimum_interval_seconds=5,
+    minimum_interval_seconds=15,
     default_status=DefaultSensorStatus.RUNNING,
     description="Stops the runs of imports cancelled in the last hour (best effort: the cancel is exact without it).",
 )

@@ -3,8 +3,11 @@
 Dagster's public API has no extension point for these. Who needs what, and why:
 - pipelines/event_log.py: the SQLite event log kept open (Dagster opens a connection per write)
   reuses Dagster's own storage class, schema, migrations and shard names.
-- pipelines/run_coordinator.py: the submit context, and the sensor daemon's loop time (how soon
-  a queued import starts).
+- pipelines/run_coordinator.py: the submit context.
+- pipelines/launcher.py: the origins a run needs to be submitted to the run queue (`job_origins`):
+  the code location and Python module the daemon loads the job from. Dagster's public way to
+  submit a run is a sensor's RunRequest, which waits for the sensor daemon's 5 s loop; the
+  launcher submits an import's run the moment it is told there is one.
 - pipelines/run_launcher.py: run monitoring's health answer, the run's gRPC tag and the code
   server's gRPC calls (can a run be cancelled).
 - pipelines/warm_run.py: a ready worker executes a run as `dagster api execute_run` would.
@@ -12,10 +15,15 @@ When Dagster moves one of them, this module is the one to change (and the one th
 """
 
 import dagster._core.storage.event_log.sqlite.sqlite_event_log as sqlite_event_log_module
-import dagster._daemon.sensor as sensor_daemon
 from dagster._cli.api import _execute_run_command_body as execute_run_command_body
+from dagster._core.definitions.reconstruct import ReconstructableRepository
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.launcher.base import CheckRunHealthResult, WorkerStatus
+from dagster._core.remote_origin import (
+    ManagedGrpcPythonEnvCodeLocationOrigin,
+    RemoteJobOrigin,
+    RemoteRepositoryOrigin,
+)
 from dagster._core.run_coordinator.base import SubmitRunContext
 from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.storage.event_log import SqliteEventLogStorage
@@ -24,10 +32,38 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_
 from dagster._core.storage.sql import check_alembic_revision, get_alembic_config
 from dagster._core.storage.sqlite import create_db_conn_string
 from dagster._core.storage.tags import GRPC_INFO_TAG
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._grpc.client import DagsterGrpcClient
 from dagster._grpc.types import CanCancelExecutionRequest, CanCancelExecutionResult
 from dagster._serdes import deserialize_value, serialize_value
 from dagster._utils.interrupts import capture_interrupts
+
+# The code location the daemon and the UI load (`-m pipelines.definitions`, workspace.yaml): runs
+# are found in the workspace by this name (retries, launches through a code server, the UI).
+CODE_LOCATION = "pipelines.definitions"
+
+
+def job_origins(defs, job_name: str, module: str = CODE_LOCATION) -> tuple:
+    """(remote origin, Python origin) of a job of the Definitions in `module`, as a run created
+    from the daemon's workspace carries them: the code location by name, and the module a run
+    worker loads the job from."""
+    import os
+    import sys
+
+    repository = defs.get_repository_def().name
+    location = ManagedGrpcPythonEnvCodeLocationOrigin(
+        LoadableTargetOrigin(executable_path=sys.executable, module_name=module, working_directory=os.getcwd()),
+        location_name=module,
+    )
+    remote = RemoteJobOrigin(RemoteRepositoryOrigin(location, repository), job_name)
+    attribute = next(name for name, value in vars(sys.modules[module]).items() if value is defs)
+    python = (
+        ReconstructableRepository.for_module(module, attribute, working_directory=os.getcwd())
+        .get_reconstructable_job(job_name)
+        .get_python_origin()
+    )
+    return remote, python
+
 
 __all__ = [
     "INDEX_SHARD_NAME",
@@ -48,7 +84,7 @@ __all__ = [
     "deserialize_value",
     "execute_run_command_body",
     "get_alembic_config",
-    "sensor_daemon",
+    "job_origins",
     "serialize_value",
     "sqlite_event_log_module",
 ]

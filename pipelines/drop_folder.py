@@ -60,7 +60,8 @@ def import_id_for(path: Path, size: int, mtime_ns: int) -> tuple[str, str]:
     return run_key, str(uuid.uuid5(_NAMESPACE, run_key))
 
 
-@sensor(job=contact_import_job, minimum_interval_seconds=5, default_status=DefaultSensorStatus.RUNNING)
+# Every 5 s while a drop folder is configured; without one, a look every 5 minutes (nothing to do).
+@sensor(job=contact_import_job, minimum_interval_seconds=5 if drop_dir() else 300, default_status=DefaultSensorStatus.RUNNING)
 def dropped_files(context: SensorEvaluationContext, database: Database, landing: Landing) -> SensorResult:
     root = drop_dir()
     if root is None or not root.is_dir():

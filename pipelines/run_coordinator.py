@@ -10,29 +10,49 @@ tagged `roster/queued`: such a run starts only in its import's turn among its te
 
 In the daemon, building this coordinator (which the daemon does as it starts, before any of its
 loops) takes the daemon lock: one daemon per database, a second one waits as a standby
-(roster/store/daemon_lock.py).
+(roster/store/daemon_lock.py). Then it starts the launcher, which submits an import's run the
+moment PostgreSQL notifies that one may start (pipelines/launcher.py).
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 from dagster import DagsterRun, QueuedRunCoordinator
 
-from pipelines.dagster_internals import SubmitRunContext, sensor_daemon
+from pipelines.dagster_internals import SubmitRunContext
 from roster.importing.launches import QUEUED_TAG, import_tags, refusal
 
-# Dagster's sensor daemon looks for due sensors every 5 s, whatever their minimum interval, so an
-# import created over HTTP waited 0-5 s (2.5 s on average) for the queued-imports sensor to
-# notice it. Every half second instead: a sensor still runs no more often than its own minimum
-# interval says (1 s for queued_imports; with a 1 s loop, a tick that started a moment after its
-# loop did was "under the interval" at the next loop, which made it every 2 s). This module is
-# loaded by every process that holds the instance (the daemon's run queue needs it), so it is in
-# force in the daemon before its first sensor tick that matters.
-SENSOR_LOOP_SECONDS = 0.5
-if hasattr(sensor_daemon, "MIN_INTERVAL_LOOP_TIME"):  # tests/test_orchestration.py fails if a Dagster release drops it
-    sensor_daemon.MIN_INTERVAL_LOOP_TIME = SENSOR_LOOP_SECONDS
+# Once per process: a daemon may build more than one instance (and so coordinator) from its ref;
+# the first takes the lock (any other waits for it) and starts the launcher.
+_once = threading.RLock()
+_lock = None
+_launcher = None
+
+
+def _take_daemon_lock() -> None:
+    global _lock
+    with _once:
+        if _lock is None:
+            from roster.database import database_url
+            from roster.store.daemon_lock import DaemonLock
+
+            lock = DaemonLock(database_url())
+            lock.take()
+            _lock = lock
+
+
+def _start_launcher(instance) -> None:
+    """With the daemon lock held: only the working daemon launches."""
+    global _launcher
+    with _once:
+        if _launcher is None:
+            from pipelines.launcher import Launcher
+            from roster.database import database_url
+
+            _launcher = Launcher(instance, database_url()).start()
 
 
 def _in_daemon() -> bool:
@@ -48,10 +68,12 @@ class ImportRunCoordinator(QueuedRunCoordinator):
         if _in_daemon():
             # The daemon builds its run coordinator as it starts, before any of its loops (sensors,
             # run queue, monitoring, retries) runs: one daemon per database, the others stand by.
-            from roster.database import database_url
-            from roster.store.daemon_lock import DaemonLock
+            _take_daemon_lock()
 
-            DaemonLock(database_url()).take()
+    def register_instance(self, instance) -> None:
+        super().register_instance(instance)
+        if _in_daemon():
+            _start_launcher(instance)
 
     def submit_run(self, context: SubmitRunContext) -> DagsterRun:
         run = context.dagster_run

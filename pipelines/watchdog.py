@@ -35,7 +35,9 @@ from resources.database import Database
 from roster.store import imports, staging
 from roster.store.leases import STUCK_SECONDS, disown, end_sessions, held_leases, holder
 
-# Runs (retries included) an import may start before the watchdog gives up on it.
+# Runs of an import (retries included) that reached its first step (`contact_imports.attempts`)
+# before the watchdog gives up on it; a run that never started working does not count (its own
+# bound is the queue's: pipelines/sensors.py).
 MAX_ATTEMPTS = 3
 TICK_SECONDS = 15
 # Longer than a live run goes without its lease: after a database restart it takes the lease again

@@ -1,4 +1,4 @@
-"""Webhook delivery: every second, the daemon sends the due events of the outbox
+"""Webhook delivery: every 5 s (the sensor daemon's own loop), the daemon sends the due events of the outbox
 (roster/webhooks/delivery.py says how; roster/store/webhook_outbox.py how they are written)."""
 
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
@@ -8,7 +8,7 @@ from roster.webhooks.delivery import deliver_due
 
 
 @sensor(
-    minimum_interval_seconds=1,
+    minimum_interval_seconds=5,
     default_status=DefaultSensorStatus.RUNNING,
     description="Sends webhook events (contact.*, contact_import.*) to their endpoints, with retries.",
 )

@@ -111,6 +111,12 @@ class Settings(BaseSettings):
         alias="ROSTER_KEEP_UPLOADS_HOURS",
         description="How long a failed import's upload is kept for a retry (0: swept at the next sweep).",
     )
+    undo_scan_share: float = Field(
+        default=0.25,
+        ge=0,
+        alias="ROSTER_UNDO_SCAN_SHARE",
+        description="From how many rows, as a share of the contacts table, an import's undo record reads the values before by one scan rather than a lookup per contact (0: always the scan, inf: always the lookup).",
+    )
     undo_retention_days: float = Field(
         default=30.0,
         ge=0,
@@ -122,6 +128,12 @@ class Settings(BaseSettings):
         gt=0,
         alias="ROSTER_STUCK_RUN_SECONDS",
         description="A run whose heartbeat has been silent this long is failed and retried (at least 3 heartbeats).",
+    )
+    max_unstarted_launches: int = Field(
+        default=12,
+        gt=0,
+        alias="ROSTER_MAX_UNSTARTED_LAUNCHES",
+        description="Runs of one import that never started working before the import is failed saying so.",
     )
     lock_timeout_seconds: int = Field(
         default=30,
@@ -362,3 +374,10 @@ def undo_retention_days() -> float:
     """ROSTER_UNDO_RETENTION_DAYS: how long what an import changed is kept for its revert (default
     30 days after its merge); then the retention sweep drops it and a revert is refused."""
     return get_settings().undo_retention_days
+
+
+def undo_scan_share() -> float:
+    """ROSTER_UNDO_SCAN_SHARE: from how many rows, as a share of the contacts table, an import's
+    undo record reads the values before by one scan of the team's contacts rather than a lookup
+    per contact (default 0.25; 0: always the scan, inf: always the lookup)."""
+    return get_settings().undo_scan_share

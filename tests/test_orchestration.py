@@ -1,5 +1,5 @@
-"""Imports started by Dagster itself: the queued-imports sensor, the drop folder, CRM-sync
-schedules, and a launch from the UI launchpad."""
+"""Imports started by Dagster itself: the launcher PostgreSQL wakes, the queued-imports sensor,
+the drop folder, CRM-sync schedules, and a launch from the UI launchpad."""
 
 from __future__ import annotations
 
@@ -52,6 +52,43 @@ def test_queued_imports_sensor_launches_each_queued_import_once(engine, team, tm
     assert queued in result.dynamic_partitions_requests[0].partition_keys
     again = queued_imports(build_sensor_context(instance=instance, resources=RESOURCES))
     assert queued not in [r.partition_key for r in _requests(again)]
+
+
+def test_the_launcher_queues_a_run_when_told_and_the_team_s_next_import_when_the_first_ends(engine, team, tmp_path):
+    """No sensor and no polling: creating a queued import notifies PostgreSQL, and the launcher
+    submits its run to the run queue; the team's second import waits until the first ends (its
+    end notifies too). Each import gets exactly one run, as the sensor's would be."""
+    from pipelines.dagster_internals import CODE_LOCATION
+    from pipelines.launcher import LAUNCHER_TAG, Launcher
+    from pipelines.sensors import partition_runs
+    from roster.database import database_url
+    from roster.importing.launches import QUEUED_TAG
+    from tests.helpers import wait_for
+
+    name, team_id = team
+    path = write_csv(tmp_path / "a.csv", ["Email", "First Name", "Last Name"], [ROW])
+    options = ImportOptions(column_map=parse_column_map(NAMES_MAP))
+    instance = dagster_instance()
+    launcher = Launcher(instance, database_url()).start()
+    try:
+        first = create_import(engine, LandingStore(), team_id, path, "a.csv", options, source="api")
+        # No daemon here: the run waits in the run queue.
+        queued = [DagsterRunStatus.QUEUED]
+        [run] = wait_for(lambda: partition_runs(instance, first, queued), "the launcher to queue a run for the first import")
+        assert run.tags["roster/team"] == name and run.tags["roster/source"] == "api" and run.tags[QUEUED_TAG]
+        assert run.tags[LAUNCHER_TAG] == f"{first}:0" and run.tags["dagster/max_retries"] == "2"
+        assert run.remote_job_origin.location_name == CODE_LOCATION and run.job_code_origin is not None
+        second = create_import(engine, LandingStore(), team_id, path, "a.csv", options, source="api")
+        third = create_import(engine, LandingStore(), team_id, path, "a.csv", options, source="api")
+        assert imports.waits_for(engine, second) == first  # not its turn: told or not, the launcher leaves it
+        imports.fail_if_unfinished(engine, first, "ended for the test")
+        wait_for(
+            lambda: partition_runs(instance, second, queued), "the launcher to queue the team's next import once the first ended"
+        )
+        assert partition_runs(instance, third) == [] and get_import(engine, team_id, third)["status"] == "queued"
+        assert len(partition_runs(instance, first)) == 1 and len(partition_runs(instance, second)) == 1
+    finally:
+        launcher.stop()
 
 
 def _drop_tick(instance, cursor):

@@ -64,3 +64,41 @@ def test_shipped_instance_config_limits_runs():
     [limit] = coordinator["tag_concurrency_limits"]
     assert limit == {"key": "roster/team", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
     assert config["run_retries"]["enabled"] is True
+
+
+def test_only_runs_that_started_working_use_up_the_retry_budget():
+    """Runs that never started working (a failed launch, a start timeout) count apart, under a
+    larger bound; a retry's tag inherited from its parent does not make it a working run."""
+    from types import SimpleNamespace
+
+    from pipelines.sensors import MAX_LAUNCHES, MAX_UNSTARTED_LAUNCHES, _out_of_launches
+    from roster.importing.launches import WORKED_TAG
+
+    def runs(working: int, unstarted: int, inherited: int = 0) -> list:
+        made = [SimpleNamespace(run_id=f"w{i}", tags={WORKED_TAG: f"w{i}"}) for i in range(working)]
+        made += [SimpleNamespace(run_id=f"u{i}", tags={}) for i in range(unstarted)]
+        return made + [SimpleNamespace(run_id=f"c{i}", tags={WORKED_TAG: "w0"}) for i in range(inherited)]
+
+    assert MAX_UNSTARTED_LAUNCHES > MAX_LAUNCHES
+    assert _out_of_launches("i", runs(MAX_LAUNCHES - 1, MAX_UNSTARTED_LAUNCHES - 2, inherited=1)) is None
+    assert "failed 4 times while importing" in _out_of_launches("i", runs(MAX_LAUNCHES, 0))
+    gave_up = _out_of_launches("i", runs(1, MAX_UNSTARTED_LAUNCHES))
+    assert f"never started, {MAX_UNSTARTED_LAUNCHES} times" in gave_up and "roster imports run i" in gave_up
+
+
+def test_a_fail_fault_point_fails_as_many_times_as_armed(tmp_path, monkeypatch):
+    import pytest
+
+    from roster.faults import InjectedFault, fault_point
+
+    monkeypatch.setenv("ROSTER_FAULT_DIR", str(tmp_path))
+    (tmp_path / "launch.fail").write_text("2")
+    for _ in range(2):
+        with pytest.raises(InjectedFault):
+            fault_point("launch")
+    fault_point("launch")  # disarmed
+    (tmp_path / "launch.fail").write_text("always")
+    for _ in range(3):
+        with pytest.raises(InjectedFault):
+            fault_point("launch")
+    assert (tmp_path / "launch.fail").exists()

@@ -1,5 +1,12 @@
-"""`roster serve`: the API, the Dagster daemon (sensors, run queue, run monitoring) and the Dagster
-UI together, in the foreground, on one database; Ctrl-C or SIGTERM stops them all.
+"""`roster serve`: the API, the Dagster daemon (sensors, run queue, run monitoring), the Dagster
+UI and the code server they share, together, in the foreground, on one database; Ctrl-C or
+SIGTERM stops them all.
+
+The code location is served by one `dagster api grpc` process that the daemon and the UI both
+use (a workspace file naming its socket). Left to themselves, `dagster-daemon -m` and
+`dagster-webserver -m` each start a code server of their own, and the daemon replaces its one
+with a new process every 60 s (Dagster reloads a workspace it manages that often): seconds of
+CPU a minute of loading the code location again while nothing happens.
 
 It is one unit whatever stops it: its children die with it even when it is killed with SIGKILL
 (roster/lifeline.py), and they stay in its process group, so `kill -9 -<pgid>` takes them all.
@@ -14,10 +21,12 @@ with the same DATABASE_URL, ROSTER_DATA_DIR and DAGSTER_HOME.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,6 +39,7 @@ from roster.settings import get_settings
 
 err = Console(stderr=True)
 MAX_CRASHES, CRASH_WINDOW_SECONDS = 5, 120
+CODE_SERVER_START_SECONDS = 180
 
 
 def _environment() -> dict[str, str]:
@@ -44,14 +54,29 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def commands(host: str, port: int, ui_port: int | None) -> dict[str, list[str]]:
+CODE_LOCATION = "pipelines.definitions"
+
+
+def workspace_file(directory: Path) -> Path:
+    """A workspace naming the shared code server's socket (under `directory`), by the location name
+    `-m pipelines.definitions` gives it, so runs and sensors keep their names."""
+    path = directory / "workspace.yaml"
+    path.write_text(
+        f"load_from:\n  - grpc_server:\n      socket: {directory / 'code.sock'}\n      location_name: {CODE_LOCATION}\n"
+    )
+    return path
+
+
+def commands(host: str, port: int, ui_port: int | None, workspace: Path) -> dict[str, list[str]]:
     bin_dir = Path(sys.executable).parent
+    socket_path = str(workspace.parent / "code.sock")
     cmds = {
+        "code": [sys.executable, "-m", "dagster", "api", "grpc", "-m", CODE_LOCATION, "--socket", socket_path],
         "api": [sys.executable, "-m", "uvicorn", "roster.api.app:app", "--host", host, "--port", str(port), "--no-access-log"],
-        "daemon": [str(bin_dir / "dagster-daemon"), "run", "-m", "pipelines.definitions"],
+        "daemon": [str(bin_dir / "dagster-daemon"), "run", "-w", str(workspace)],
     }
     if ui_port:
-        cmds["ui"] = [str(bin_dir / "dagster-webserver"), "-m", "pipelines.definitions", "-h", host, "-p", str(ui_port)]
+        cmds["ui"] = [str(bin_dir / "dagster-webserver"), "-w", str(workspace), "-h", host, "-p", str(ui_port)]
     return cmds
 
 
@@ -120,16 +145,50 @@ def serve(host: str, port: int, ui_port: int | None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    for name, cmd in commands(host, port, ui_port).items():
-        procs[name] = subprocess.Popen(cmd, env=env, preexec_fn=lifeline.die_with_parent)
+    # A short path: a Unix socket's name must fit in 108 bytes.
+    scratch = Path(tempfile.mkdtemp(prefix="roster-serve-"))
+    try:
+        return _run(host, port, ui_port, env, procs, workspace_file(scratch), lambda: stopping)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _code_server_ready(sock: Path, proc: subprocess.Popen, stopping) -> None:
+    """Wait (at start only) until the code server answers on its socket, so the daemon and the UI
+    find the code location loaded at once instead of at their next workspace refresh."""
+    deadline = time.monotonic() + CODE_SERVER_START_SECONDS
+    while proc.poll() is None and not stopping() and time.monotonic() < deadline:
+        with socket.socket(socket.AF_UNIX) as s:
+            try:
+                s.connect(str(sock))
+                return
+            except OSError:
+                pass
+        time.sleep(0.2)
+
+
+def _start(name: str, cmds: dict[str, list[str]], env: dict[str, str], workspace: Path) -> subprocess.Popen:
+    if name == "code":
+        (workspace.parent / "code.sock").unlink(missing_ok=True)  # a dead one's
+    return subprocess.Popen(cmds[name], env=env, preexec_fn=lifeline.die_with_parent)
+
+
+def _run(host, port, ui_port, env, procs, workspace: Path, stopping) -> int:
+    cmds = commands(host, port, ui_port, workspace)
+    procs["code"] = _start("code", cmds, env, workspace)
+    procs["api"] = _start("api", cmds, env, workspace)
+    _code_server_ready(workspace.parent / "code.sock", procs["code"], stopping)
+    for name in cmds:
+        if name not in procs:
+            procs[name] = _start(name, cmds, env, workspace)
     err.print(
         f"roster: API on http://{host}:{port}"
         + (f", Dagster UI on http://{host}:{ui_port}" if ui_port else "")
         + f"; database {env['DATABASE_URL'].split('@')[-1]}; Ctrl-C stops"
     )
-    code = 0
+    code, stop_now = 0, False
     crashes: list[float] = []
-    while not stopping:
+    while not (stop_now or stopping()):
         for name, p in procs.items():
             if p.poll() is None:
                 continue
@@ -142,11 +201,11 @@ def serve(host: str, port: int, ui_port: int | None) -> int:
                     f"[red]roster: {name} exited with {p.returncode} ({len(crashes)} exits in "
                     f"{CRASH_WINDOW_SECONDS} s); stopping the rest[/red]"
                 )
-                code, stopping = 1, True
+                code, stop_now = 1, True
                 break
             err.print(f"[yellow]roster: {name} exited with {p.returncode}; starting it again[/yellow]")
             time.sleep(1)
-            procs[name] = subprocess.Popen(commands(host, port, ui_port)[name], env=env, preexec_fn=lifeline.die_with_parent)
+            procs[name] = _start(name, cmds, env, workspace)
         time.sleep(0.5)
     for p in procs.values():
         if p.poll() is None:

@@ -18,6 +18,10 @@ TEAM_TAG, SOURCE_TAG = "roster/team", "roster/source"
 # A run that went through the instance's run queue (pipelines/run_coordinator.py), retries included:
 # it starts only in its import's turn among its team's imports (assets/import_file.py).
 QUEUED_TAG = "roster/queued"
+# A run that started working on its import (in its turn, at its first step): only such a run's
+# failure uses up the import's retry budget (pipelines/sensors.py). Its value is the run's own id
+# (a retry inherits its parent's tags): see worked().
+WORKED_TAG = "roster/worked"
 
 
 def _launch_config(run_config: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -55,3 +59,9 @@ def import_tags(import_id: str, run_config: Mapping[str, Any] | None) -> dict[st
     if row is not None:
         return {TEAM_TAG: row["team"], SOURCE_TAG: row["source"]}
     return {TEAM_TAG: _launch_config(run_config).get("team") or "default", SOURCE_TAG: "ui"}
+
+
+def worked(run: Any) -> bool:
+    """The run (a DagsterRun) started working on its import itself (a retry's inherited tag does
+    not count)."""
+    return bool(run.tags.get(WORKED_TAG) == run.run_id)

@@ -99,5 +99,10 @@ def end_state(obj: dict[str, Any]) -> str | None:
             text += (
                 f" ({r.get('kept_unsubscribed', 0):,} unsubscribes and {r.get('kept_topic_opt_outs', 0):,} topic opt-outs kept)"
             )
+        if r.get("properties_deleted"):
+            text += f"; properties it created deleted: {', '.join(r['properties_deleted'])}"
+        if r.get("properties_kept"):
+            kept = ", ".join(f"{p['key']} ({p['reason']})" for p in r["properties_kept"])
+            text += f"; properties it created kept: {kept}"
         return text
     return cast("str | None", obj["status"])

@@ -177,8 +177,9 @@ class ImportService:
     def submit(self, import_id: str) -> None:
         """Get a queued import running in the background, as ROSTER_LAUNCH says:
 
-        - `sensor` (the default): nothing here; the Dagster daemon's queued-imports sensor starts a
-          run within seconds, under the run queue's limits;
+        - `sensor` (the default): nothing here; recording the import notified PostgreSQL, and the
+          Dagster daemon's launcher submits its run at once, under the run queue's limits
+          (pipelines/launcher.py; the queued-imports sensor catches what it misses);
         - `inline`: a run now, in a process of its own (development, tests), still a Dagster run
           recorded in the instance (`python -m pipelines.launch`)."""
         if get_settings().launch == "inline":

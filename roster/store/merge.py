@@ -123,7 +123,7 @@ def merge(
         else "0"
     )
 
-    def statement(events: webhook_outbox.MergeEvents) -> str:
+    def statement(events: webhook_outbox.MergeEvents, scan: bool) -> str:
         return f"""
         WITH src AS (
           SELECT DISTINCT ON (email_key) email, email_key, first_name, last_name, unsubscribed, {properties} AS properties
@@ -151,7 +151,7 @@ def merge(
           ON CONFLICT (contact_id, topic_id) DO UPDATE SET subscription = excluded.subscription
           WHERE :resubscribe OR ct.subscription <> 'opt_out' OR excluded.subscription = 'opt_out'
           RETURNING contact_id, topic_id
-        ){undo.merge_ctes()}{events.cte}
+        ){undo.merge_ctes(scan)}{events.cte}
         SELECT (SELECT count(*) FILTER (WHERE inserted) FROM m) AS created,
                (SELECT count(*) FILTER (WHERE NOT inserted) FROM m) AS updated,
                (SELECT count(*) FROM in_segments) AS segments,
@@ -175,7 +175,8 @@ def merge(
         # The dedup sort of a million rows fits in memory with this, instead of spilling to disk.
         conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
         # Per-contact webhook events, in this statement and transaction (an outbox): only when an endpoint wants them.
-        merged = conn.execute(sa.text(statement(webhook_outbox.merge_events(conn, team_id))), params).one()
+        sql = statement(webhook_outbox.merge_events(conn, team_id), undo.scan_contacts(conn, state.staged_rows))
+        merged = conn.execute(sa.text(sql), params).one()
         # Only an import that wrote a contact creates the properties its map names.
         wrote = merged.created + merged.updated > 0
         created_properties = team_properties.create_missing_in(conn, team_id, new_properties or {}) if wrote else []

@@ -5,7 +5,10 @@ and the version the merge left it at; the memberships the merge added; the topic
 added or changed, with the one before. The merge writes it set-based, in its own statement
 (merge_ctes): a sub-statement of a data-modifying WITH sees the table as it was before the
 statement, so joining the upserted ids back to `contacts` reads the values before, at the cost of
-one join and one insert (no second pass, no row-by-row trigger).
+one join and one insert (no second pass, no row-by-row trigger). That join is the record's main
+cost on a big upsert: looked up row by row through an index, each upserted contact is read a
+second time at random, after the upsert dirtied the table; so an import about as big as the
+table reads the team's contacts once, in order, into a hash instead (see merge_ctes).
 
 The revert (revert()) is one transaction: it locks the import row (a second revert waits, then
 finds it done), locks the contacts in the merge's order, and puts back only the contacts whose
@@ -18,16 +21,18 @@ Consent is never reversed by accident: an unsubscribe or topic opt-out the impor
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from roster import settings
 from roster.faults import fault_point
 from roster.store import webhook_outbox
 from schemas import tables as t
 
-ci, u = t.contact_imports, t.import_undo
+ci, u, cp = t.contact_imports, t.import_undo, t.contact_properties
 
 # Why a contact was left as it is (import_undo.outcome), in the order a person reads them.
 REASONS = {
@@ -38,8 +43,26 @@ REASONS = {
 }
 
 
-def merge_ctes() -> str:
+def scan_contacts(conn: Connection, rows: int) -> bool:
+    """Whether the merge of `rows` rows reads the values before by one scan of the team's contacts
+    (a big import) rather than by a lookup per contact. Reading a contact by a scan into a hash
+    costs about a third of a lookup by primary key after the upsert (bench/undo_explain.py, 200k
+    contacts all upserted: 0.3-0.4 s against 1.0-1.2 s), so the scan is taken when the import
+    has at least ROSTER_UNDO_SCAN_SHARE (0.25) times as many rows as the table's estimated size
+    (all teams, so at least the team's); a table never analyzed is taken as small. The tests
+    take each path with 0 and inf."""
+    share = settings.undo_scan_share()
+    if share <= 0:
+        return True
+    size = conn.execute(sa.text("SELECT reltuples FROM pg_class WHERE oid = 'contacts'::regclass")).scalar_one()
+    return bool(rows >= max(size, 1) * share)
+
+
+def merge_ctes(scan: bool = False) -> str:
     """The merge statement's extra sub-statements that record the undo (binds :undo_import, :team).
+    `scan` (see scan_contacts): read the values before by one scan of the team's contacts into a
+    hash (OFFSET 0 keeps the planner from turning it back into a lookup per row), else by the
+    primary key per upserted contact.
 
     Needs from the merge: `m` returning id, inserted, email, version, first_name, last_name,
     unsubscribed, properties (after); `in_segments`
@@ -48,14 +71,19 @@ def merge_ctes() -> str:
     wrote the contact between the statement's snapshot and the upsert's row lock (the version
     moved by more than the merge's one): the values read are then not the ones overwritten.
     """
-    return """
+    before = (
+        "(SELECT id, team_id, version, first_name, last_name, unsubscribed, properties FROM contacts WHERE team_id = :team OFFSET 0)"
+        if scan
+        else "contacts"
+    )
+    return f"""
         , undo_contacts AS (
           INSERT INTO import_undo (import_id, contact_id, email, created, version_after, exact,
                                    first_name, last_name, unsubscribed, properties)
           SELECT CAST(:undo_import AS uuid), m.id, m.email, m.inserted, m.version,
                  m.inserted OR coalesce(before.version = m.version - 1, false),
                  before.first_name, before.last_name, before.unsubscribed, before.properties
-          FROM m LEFT JOIN contacts before ON NOT m.inserted AND before.id = m.id AND before.team_id = :team
+          FROM m LEFT JOIN {before} before ON NOT m.inserted AND before.id = m.id AND before.team_id = :team
           -- Only what a revert has something to do for: a contact updated to the values it had
           -- (the same file again) needs no record, unless the import added memberships to it.
           WHERE m.inserted OR before.version IS DISTINCT FROM m.version - 1
@@ -167,6 +195,58 @@ _DELETE_CREATED = [
 ]
 
 
+# Why a property the import created was kept by its revert (properties_kept[].reason).
+PROPERTY_REASONS = {
+    "in_use": "contacts still have a value for it after the revert (changed since the import, or given one by another write)",
+    "created_again_since": "deleted after the import and created again: not the one the import created",
+}
+
+
+def _revert_properties(
+    conn: Connection, team_id: int, merged_at: datetime, keys: list[str]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """After the contacts are put back, in the revert's transaction: delete the properties the
+    import created (merge_details.properties_created, written in the merge's transaction) that
+    no contact of the team has a value for any more; keep the others, saying why. The one the
+    import created is told by its created_at: now() of the merge's transaction, as merged_at.
+    Returns (properties_deleted, properties_kept)."""
+    if not keys:
+        return [], []
+    found = {
+        r.key: r
+        for r in conn.execute(
+            sa.select(cp.c.id, cp.c.key, cp.c.created_at)
+            .where(cp.c.team_id == team_id, cp.c.key.in_(keys))
+            .order_by(cp.c.key)
+            .with_for_update()
+        )
+    }
+    ours = sorted(k for k, r in found.items() if r.created_at == merged_at)
+    # One pass over the team's contacts for all the keys.
+    used: dict[str, int] = dict(
+        conn.execute(
+            sa.text(
+                "SELECT k.key, count(*) FROM contacts c JOIN unnest(CAST(:keys AS text[])) AS k(key) ON c.properties ? k.key "
+                "WHERE c.team_id = :team GROUP BY k.key"
+            ),
+            {"keys": ours, "team": team_id},
+        ).all()
+        if ours
+        else []
+    )
+    deleted = [k for k in ours if not used.get(k)]
+    if deleted:
+        conn.execute(sa.delete(cp).where(cp.c.team_id == team_id, cp.c.id.in_([found[k].id for k in deleted])))
+    kept = [
+        {"key": k, "reason": "in_use", "contacts": used[k], "why": PROPERTY_REASONS["in_use"]} for k in ours if used.get(k)
+    ] + [
+        {"key": k, "reason": "created_again_since", "contacts": None, "why": PROPERTY_REASONS["created_again_since"]}
+        for k in sorted(found)
+        if k not in ours
+    ]
+    return deleted, kept
+
+
 def revert(engine: Engine, team_id: int, import_id: str, resubscribe: bool = False) -> Reverted:
     """Put the team's contacts back as they were before the import (see the module's docstring).
     One transaction; repeating it returns the first revert's result. Raises LookupError (no such
@@ -174,7 +254,15 @@ def revert(engine: Engine, team_id: int, import_id: str, resubscribe: bool = Fal
     params = {"import": import_id, "team": team_id, "resubscribe": resubscribe}
     with engine.begin() as conn:
         state = conn.execute(
-            sa.select(ci.c.status, ci.c.merged_at, ci.c.cancelled_at, ci.c.reverted_at, ci.c.revert_result, ci.c.undo_state)
+            sa.select(
+                ci.c.status,
+                ci.c.merged_at,
+                ci.c.cancelled_at,
+                ci.c.reverted_at,
+                ci.c.revert_result,
+                ci.c.undo_state,
+                ci.c.merge_details,
+            )
             .where(ci.c.id == import_id, ci.c.team_id == team_id)
             .with_for_update()
         ).first()
@@ -208,6 +296,8 @@ def revert(engine: Engine, team_id: int, import_id: str, resubscribe: bool = Fal
                 .group_by(u.c.outcome)
             ).all()
         )
+        created_properties = (state.merge_details or {}).get("properties_created") or []
+        properties_deleted, properties_kept = _revert_properties(conn, team_id, state.merged_at, created_properties)
         fault_point("revert")  # everything above is undone by a crash here: one transaction
         result = {
             "deleted": deleted,
@@ -217,6 +307,8 @@ def revert(engine: Engine, team_id: int, import_id: str, resubscribe: bool = Fal
             "kept_unsubscribed": restored.kept_unsubscribed + left.get("kept_unsubscribed", 0),
             "kept_topic_opt_outs": kept_topic_opt_outs,
             "resubscribe": resubscribe,
+            "properties_deleted": properties_deleted,
+            "properties_kept": properties_kept,
         }
         conn.execute(sa.update(ci).where(ci.c.id == import_id).values(reverted_at=sa.func.now(), revert_result=result))
     return Reverted(result, already=False)

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from tests.api.conftest import REPO, csv_bytes, wait_done
@@ -49,7 +50,15 @@ def _topic(http, email: str, topic_id: str) -> str:
     return next(t["subscription"] for t in http.get(f"/contacts/{email}/topics").json()["data"] if t["id"] == topic_id)
 
 
-def test_revert_puts_back_what_the_import_changed_and_lists_what_changed_since(http):
+@pytest.mark.parametrize("read_before", ["scan", "lookup"])
+def test_revert_puts_back_what_the_import_changed_and_lists_what_changed_since(http, engine, monkeypatch, read_before):
+    # The merge reads the values before by a scan of the team's contacts (big imports) or a lookup
+    # per contact (small ones): the import's run, a process of its own, takes the one asked here.
+    monkeypatch.setenv("ROSTER_UNDO_SCAN_SHARE", {"scan": "0", "lookup": "inf"}[read_before])
+    from roster.store.undo import scan_contacts
+
+    with engine.connect() as conn:
+        assert scan_contacts(conn, 10**9) is (read_before == "scan") and scan_contacts(conn, 1) is (read_before == "scan")
     seg = http.post("/segments", json={"name": "Imported"}).json()["id"]
     topic = http.post("/topics", json={"name": "News", "default_subscription": "opt_out"}).json()["id"]
     first = _import(http, [["ann@x.io", "Ann", "free", ""], ["bob@x.io", "Bob", "", ""], ["dan@x.io", "Dan", "", ""]])
@@ -243,3 +252,40 @@ def test_the_same_file_again_keeps_no_undo_for_unchanged_contacts(http, engine):
     result = http.post(f"/contacts/imports/{again['id']}/revert").json()["revert"]
     assert (result["restored"], result["deleted"], result["left_unchanged"]) == (0, 0, 0)
     assert _contact(http, "same@x.io")["first_name"] == "Samuel"
+
+
+def test_revert_deletes_the_properties_the_import_created_unless_still_used(http):
+    # `plan` exists before the import; `tier` and `region` are created by it.
+    http.post("/contact-properties", json={"key": "plan", "type": "string"}).raise_for_status()
+    http.post("/contacts", json={"email": "old@x.io", "properties": {"plan": "free"}}).raise_for_status()
+    column_map = {
+        "email": "email",
+        "properties": {"plan": {"column": "plan"}, "tier": {"column": "tier"}, "region": {"column": "region"}},
+    }
+    rows = [["ann@x.io", "pro", "gold", "eu"], ["bob@x.io", "", "silver", ""]]
+    created = http.post(
+        "/contacts/imports",
+        data={"column_map": json.dumps(column_map)},
+        files={"file": ("f.csv", csv_bytes(["email", "plan", "tier", "region"], rows), "text/csv")},
+    )
+    assert created.status_code == 201, created.text
+    imp = wait_done(http, created.json()["id"], timeout=240)
+    assert imp["status"] == "completed" and sorted(imp["properties_created"]) == ["region", "tier"], imp
+    # After the import, a contact it did not touch is given a value for `region`: the revert must keep it.
+    http.patch("/contacts/old@x.io", json={"properties": {"region": "us"}}).raise_for_status()
+
+    reverted = http.post(f"/contacts/imports/{imp['id']}/revert")
+    assert reverted.status_code == 200, reverted.text
+    result = reverted.json()["revert"]
+    assert result["deleted"] == 2
+    assert result["properties_deleted"] == ["tier"]
+    assert [(p["key"], p["reason"], p["contacts"]) for p in result["properties_kept"]] == [("region", "in_use", 1)]
+    assert "value" in result["properties_kept"][0]["why"]
+
+    keys = {p["key"] for p in http.get("/contact-properties").json()["data"]}
+    assert keys == {"plan", "region"}
+    old = _contact(http, "old@x.io")
+    assert old["properties"]["region"]["value"] == "us" and old["properties"]["plan"]["value"] == "free"
+    # Reverting again answers the first revert's result, and deletes nothing more.
+    assert http.post(f"/contacts/imports/{imp['id']}/revert").json()["revert"] == result
+    assert {p["key"] for p in http.get("/contact-properties").json()["data"]} == {"plan", "region"}

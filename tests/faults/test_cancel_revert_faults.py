@@ -40,6 +40,10 @@ def _memberships(team: Team) -> list[tuple]:
     )
 
 
+def _properties(team: Team) -> list[tuple]:
+    return team.pg.query("SELECT key, type FROM contact_properties WHERE team_id = %s ORDER BY key", (team.team_id,))
+
+
 def _post_in_background(url: str, headers: dict) -> dict:
     """POST in a thread (it blocks on a lock or a paused fault point); the answer lands in the dict."""
     answer: dict = {}
@@ -116,11 +120,11 @@ def test_a_revert_is_all_or_nothing(world, fault):  # noqa: F811
     if serve.proc.poll() is not None:
         serve.start()
     team = Team(serve, pg, f"revert-{fault}")
-    before = (_contacts(team), _memberships(team))
+    before = (_contacts(team), _memberships(team), _properties(team))
     import_id = team.start_import(world["file"])
     done = team.wait_ended(import_id, timeout=240)
     assert done["status"] == "completed"
-    imported = (_contacts(team), _memberships(team))
+    imported = (_contacts(team), _memberships(team), _properties(team))
     assert imported != before
 
     points.arm("revert")
@@ -138,7 +142,7 @@ def test_a_revert_is_all_or_nothing(world, fault):  # noqa: F811
         points.release("revert")
     answer["thread"].join(timeout=240)
     assert answer.get("status") != 200, answer  # the revert did not commit, and did not say it did
-    assert (_contacts(team), _memberships(team)) == imported, "a part of the revert stayed"
+    assert (_contacts(team), _memberships(team), _properties(team)) == imported, "a part of the revert stayed"
     assert pg.query("SELECT reverted_at FROM contact_imports WHERE id = %s", (import_id,)) == [(None,)]
 
     again = httpx.post(url, headers=team.headers, timeout=300)
@@ -146,6 +150,12 @@ def test_a_revert_is_all_or_nothing(world, fault):  # noqa: F811
     result = again.json()["revert"]
     assert result["left_unchanged"] == 0
     assert (result["deleted"], result["restored"]) == (done["counts"]["created"], done["counts"]["updated"])
-    assert (_contacts(team), _memberships(team)) == before
+    assert (_contacts(team), _memberships(team)) == before[:2]
+    # The properties the import created are gone, but those the contacts put back still have values for.
+    created = set(done["properties_created"])
+    used = {key for *_, properties in _contacts(team) for key in properties}
+    assert created and result["properties_deleted"] == sorted(created - used)
+    assert [(p["key"], p["reason"]) for p in result["properties_kept"]] == [(k, "in_use") for k in sorted(created & used)]
+    assert {k for k, _ in _properties(team)} == {k for k, _ in before[2]} | (created & used)
     once_more = httpx.post(url, headers=team.headers, timeout=300)
     assert once_more.status_code == 200 and once_more.json()["revert"] == result

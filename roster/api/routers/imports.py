@@ -76,6 +76,13 @@ class ConsentKept(BaseModel):
     topic_opt_outs: int
 
 
+class RevertKeptProperty(BaseModel):
+    key: str
+    reason: Literal["in_use", "created_again_since"]
+    contacts: int | None  # how many contacts have a value for it (in_use)
+    why: str
+
+
 class ImportRevert(BaseModel):
     """What a revert did (roster/store/undo.py)."""
 
@@ -86,6 +93,10 @@ class ImportRevert(BaseModel):
     kept_unsubscribed: int
     kept_topic_opt_outs: int
     resubscribe: bool
+    # The properties the import created: deleted when no contact has a value for them after the
+    # revert, else kept, with why (absent from reverts made before Roster did this).
+    properties_deleted: list[str] = []
+    properties_kept: list[RevertKeptProperty] = []
 
 
 class ContactImport(BaseModel):

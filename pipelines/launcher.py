@@ -1,0 +1,135 @@
+"""The launcher: a queued import's run is submitted the moment PostgreSQL says there is one.
+
+Every change that may let an import start notifies the channel `roster_imports` (a trigger on
+`contact_imports`, migration 0064): an import created to wait in the queue (the REST API, the
+dashboard, `roster imports create --queue`), one put back in the queue (the watchdog, a run that
+gave its turn back), and an import that ended (its team's next one may start now). In the
+daemon, a thread of this module listens on that channel, idle in between (no polling), and when
+told does what the queued-imports sensor does on its tick (pipelines/sensors.claim_launches): it
+claims each team's oldest unfinished import, then creates its contact_import run and submits it
+to the instance's run queue, where the limits apply as for every run. The sensor stays, every
+5 s, for what the launcher missed (a notification lost while it reconnects after a database
+restart, a daemon that was down); the claim makes one of them, never both, start an import.
+
+A run created here is the run the sensor would have created: the same job, partition, tags and
+code location (pipelines/dagster_internals.job_origins), so the daemon's run retries, run
+monitoring, the warm worker and the UI treat it as any other.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+
+import psycopg
+from dagster import DagsterInstance, DagsterRunStatus
+from sqlalchemy.engine import make_url
+
+from assets.partitions import contact_imports
+from pipelines.jobs import contact_import_job
+from pipelines.sensors import claim_launches
+
+CHANNEL = "roster_imports"
+# Launched by the launcher, not by the sensor: shown in the UI beside the sensor's runs.
+LAUNCHER_TAG = "roster/launcher"
+# How long a wait for a notification lasts before the thread looks at its stop flag (no query).
+WAIT_SECONDS = 30
+# After a database connection is lost: wait this long before connecting again.
+RECONNECT_SECONDS = 2
+log = logging.getLogger("roster.launcher")
+
+
+@functools.cache
+def _job():
+    """The contact_import job and its origins, loaded once in this process (the daemon)."""
+    from pipelines.dagster_internals import job_origins
+    from pipelines.definitions import defs
+
+    job = defs.resolve_job_def(contact_import_job.name)
+    return (job, *job_origins(defs, job.name))
+
+
+def submit(instance: DagsterInstance, launch: dict) -> str:
+    """Create the import's run and submit it to the run queue. Returns the run's id."""
+    job, remote_origin, code_origin = _job()
+    import_id = launch["id"]
+    instance.add_dynamic_partitions(contact_imports.name or "contact_imports", [import_id])
+    tags = {
+        **job.run_tags,
+        "dagster/partition": import_id,
+        "roster/team": launch["team"],
+        "roster/source": launch["source"],
+        LAUNCHER_TAG: f"{import_id}:{launch['launch']}",
+    }
+    run = instance.create_run_for_job(
+        job_def=job,
+        run_config={},
+        tags=tags,
+        status=DagsterRunStatus.NOT_STARTED,
+        remote_job_origin=remote_origin,
+        job_code_origin=code_origin,
+    )
+    try:
+        # The queued coordinator reads no workspace (Dagster types the argument as required).
+        instance.submit_run(run.run_id, workspace=None)  # type: ignore[arg-type]
+    except BaseException:
+        # Not left NOT_STARTED (an unfinished run would hold the import back for good): failed, so
+        # the sensor launches the import again once its claim goes stale.
+        instance.report_run_failed(instance.get_run_by_id(run.run_id) or run, "the launcher could not queue this run")
+        raise
+    return run.run_id
+
+
+def launch_due(instance: DagsterInstance, engine) -> list[str]:
+    """Submit a run for every import whose turn it is; the ids of the runs submitted."""
+    submitted = []
+    for launch in claim_launches(instance, engine):
+        try:
+            submitted.append(submit(instance, launch))
+        except Exception:  # its claim goes stale and the sensor launches it (roster/store/imports.claim_queued)
+            log.exception("roster launcher: could not submit a run for import %s", launch["id"])
+    return submitted
+
+
+class Launcher:
+    """The thread that listens and launches; started once, in the daemon, with the daemon lock held."""
+
+    def __init__(self, instance: DagsterInstance, url: str):
+        self._instance = instance
+        self._url = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="roster-launcher", daemon=True)
+
+    def start(self) -> Launcher:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening; the thread ends within a moment (a notification wakes it now)."""
+        self._stopping.set()
+        try:
+            with psycopg.connect(self._url, autocommit=True) as conn:
+                conn.execute("SELECT pg_notify(%s, '')", [CHANNEL])
+        except psycopg.Error:
+            pass
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        from roster.database import engine_for
+
+        engine = engine_for(self._url)
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(self._url, autocommit=True, application_name="roster launcher") as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    launch_due(self._instance, engine)  # what was posted before it listened
+                    while not self._stopping.is_set():
+                        told = any(True for _ in conn.notifies(timeout=WAIT_SECONDS, stop_after=1))
+                        if told and not self._stopping.is_set():
+                            for _ in conn.notifies(timeout=0.01):  # the rest of a burst: one look for all
+                                pass
+                            launch_due(self._instance, engine)
+            except Exception:  # the database restarted or is unreachable: the sensor covers until it is back
+                log.warning("roster launcher: lost its database connection; listening again shortly", exc_info=True)
+                self._stopping.wait(RECONNECT_SECONDS)
