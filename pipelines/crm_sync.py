@@ -21,6 +21,7 @@ from roster import outside_fetch
 from roster.database import get_engine
 from roster.importing.service import ImportService
 from roster.landing import LandingStore
+from roster.settings import get_settings
 from schemas.import_options import OPTIONS, ImportOptions, parse_options
 
 _NAMESPACE = uuid.UUID("0d7b4a52-3f3e-4f7b-9a55-1c4de0f6b0c2")
@@ -93,7 +94,7 @@ def fetch(source: SyncSource, landing: LandingStore, import_id: str) -> tuple[Pa
     headers = {k: _expand(v) for k, v in source.headers.items()}
     # Public addresses only unless the source (or ROSTER_SYNC_ALLOW_PRIVATE_URLS) allows private
     # ones; pinned, every redirect checked, capped, one deadline (roster/outside_fetch.py).
-    allow_private = source.allow_private or os.environ.get("ROSTER_SYNC_ALLOW_PRIVATE_URLS", "").lower() in ("1", "true", "yes")
+    allow_private = source.allow_private or get_settings().sync_allow_private_urls
     spool = landing.base() / ".incoming" / f"sync-{import_id}"
     spool.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -145,7 +146,7 @@ def sync_tick(source: SyncSource, context: ScheduleEvaluationContext):
 
 
 def build_schedules(config: Path | None = None) -> list[ScheduleDefinition]:
-    path = config or (Path(os.environ["ROSTER_SYNC_CONFIG"]) if os.environ.get("ROSTER_SYNC_CONFIG") else None)
+    path = config or get_settings().sync_config
     if path is None:
         return []
     schedules = []

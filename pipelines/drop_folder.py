@@ -11,7 +11,6 @@
 """
 
 import json
-import os
 import shutil
 import uuid
 from pathlib import Path
@@ -24,6 +23,7 @@ from resources.database import Database
 from resources.landing_store import Landing
 from roster.importing.render import render_import
 from roster.importing.service import ImportService
+from roster.settings import get_settings
 from schemas.import_options import ImportOptions, OptionsError, parse_options
 
 SUFFIXES = (".csv", ".tsv", ".csv.gz")
@@ -33,8 +33,7 @@ _NAMESPACE = uuid.UUID("5b0c1c1e-8f7e-4a51-9d3a-6f1f2f0d7a11")
 
 
 def drop_dir() -> Path | None:
-    value = os.environ.get("ROSTER_DROP_DIR")
-    return Path(value) if value else None
+    return get_settings().drop_dir
 
 
 def candidates(root: Path) -> list[tuple[str, Path]]:

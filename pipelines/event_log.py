@@ -41,6 +41,7 @@ from pipelines.dagster_internals import (
     get_alembic_config,
 )
 from pipelines.dagster_internals import sqlite_event_log_module as dagster_sqlite_event_log
+from roster.settings import get_settings
 
 # Run files kept open at once; a long-lived process (the daemon, the UI) reads many runs' files.
 OPEN_RUN_FILES = 8
@@ -61,7 +62,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._engines_lock = threading.Lock()
         self._head_revision: str | None = None
-        base_dir = base_dir or os.path.join(os.environ["DAGSTER_HOME"], "storage")
+        base_dir = base_dir or str(get_settings().dagster_home / "storage")
         super().__init__(base_dir, inst_data=inst_data)
 
     @classmethod

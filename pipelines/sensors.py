@@ -16,7 +16,7 @@ from assets.partitions import contact_imports
 from pipelines.jobs import contact_import_job
 from resources.database import Database
 from roster.importing.launches import worked
-from roster.settings import _env_int
+from roster.settings import get_settings
 from roster.store import imports
 
 # The retry budget: runs of one import that failed while working on it (they got to its first
@@ -29,7 +29,7 @@ MAX_LAUNCHES = 4
 # do not use up the retry budget, but a launch broken for good still ends the import `failed`.
 # Each round is the run and its 2 daemon retries, then the queue waits 2 minutes for the next
 # (claim_queued's stale launch): the default gives up after 4 rounds, about 10 minutes.
-MAX_UNSTARTED_LAUNCHES = max(_env_int("ROSTER_MAX_UNSTARTED_LAUNCHES", 12), 1)
+MAX_UNSTARTED_LAUNCHES = max(get_settings().max_unstarted_launches, 1)
 UNFINISHED = [
     DagsterRunStatus.QUEUED,
     DagsterRunStatus.NOT_STARTED,

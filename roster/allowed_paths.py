@@ -18,8 +18,10 @@ class PathRefused(ValueError):
 
 
 def allowed_dirs(variable: str) -> list[Path]:
-    """The folders in `variable` (os.pathsep-separated); left unset, the current directory."""
-    raw = os.environ.get(variable)
+    """The folders in the setting `variable` names (ROSTER_MCP_ALLOWED_DIRS, ...: os.pathsep-separated);
+    left unset, the current directory."""
+    settings = get_settings()
+    raw = getattr(settings, settings.variables()[variable])
     dirs = [d for d in raw.split(os.pathsep) if d.strip()] if raw else [os.getcwd()]
     return [Path(d).expanduser().resolve() for d in dirs]
 

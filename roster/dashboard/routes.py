@@ -4,7 +4,6 @@ suggestions, the one options parser, and the store for the team's properties, se
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from roster.importing.errors import ImportRefused
 from roster.importing.service import ImportService
 from roster.landing import FileTooLarge
 from roster.mapping.service import suggest_for_sample
-from roster.settings import size_text
+from roster.settings import get_settings, size_text
 from roster.store import dashboard_queries as queries
 from roster.store import dashboard_sessions, properties
 from roster.store.keys import hash_token
@@ -121,7 +120,7 @@ def same_origin(request: Request) -> bool:
     if claimed is None or not claimed[0]:  # "null": a sandboxed frame, a data: URL
         return False
     allowed = {_host_and_port("//" + request.headers.get("host", ""))}
-    allowed |= {_host_and_port(o.strip()) for o in os.environ.get("ROSTER_DASHBOARD_ORIGINS", "").split(",") if o.strip()}
+    allowed |= {_host_and_port(o.strip()) for o in get_settings().dashboard_origins.split(",") if o.strip()}
     return claimed in allowed
 
 
@@ -229,7 +228,7 @@ def _row_or_404(who: Session, import_id: str) -> dict | None:
 def _dagster_url(request: Request, run_id: str | None) -> str | None:
     if not run_id:
         return None
-    base = os.environ.get("ROSTER_DAGSTER_URL") or f"{request.url.scheme}://{request.url.hostname}:3000"
+    base = get_settings().dagster_url or f"{request.url.scheme}://{request.url.hostname}:3000"
     return f"{base.rstrip('/')}/runs/{run_id}"
 
 

@@ -53,7 +53,9 @@ def _secret_for(env_secret: str | None, data_dir: str) -> bytes:
 
 
 def secret() -> bytes:
-    return _secret_for(os.environ.get("ROSTER_SESSION_SECRET") or None, str(get_settings().data_dir))
+    settings = get_settings()
+    configured = settings.session_secret.get_secret_value() if settings.session_secret else None
+    return _secret_for(configured, str(settings.data_dir))
 
 
 def _sign(payload: bytes) -> str:

@@ -8,7 +8,6 @@ call it through the API). Options arrive already parsed (schemas/import_options.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -24,7 +23,7 @@ from roster.importing.checks import check_file
 from roster.importing.render import render_import
 from roster.landing import LandingStore, landing_store
 from roster.mapping.resolve import ColumnMapper
-from roster.settings import keep_uploads_hours
+from roster.settings import get_settings, keep_uploads_hours
 from roster.store import imports, teams
 from schemas.import_options import ImportOptions, parse_options
 
@@ -183,7 +182,7 @@ class ImportService:
           (pipelines/launcher.py; the queued-imports sensor catches what it misses);
         - `inline`: a run now, in a process of its own (development, tests), still a Dagster run
           recorded in the instance (`python -m pipelines.launch`)."""
-        if os.environ.get("ROSTER_LAUNCH", "sensor") == "inline":
+        if get_settings().launch == "inline":
             imports.mark_launched(self.engine, import_id)
             owner = imports.owner(self.engine, import_id) or {}
             tags = {"roster/team": owner.get("team", ""), "roster/source": owner.get("source", "")}

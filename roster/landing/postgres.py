@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from roster.database import get_engine
 from roster.landing.folder import CHUNK, LandingStore
+from roster.settings import get_settings
 from roster.store import landed_files
 
 
@@ -97,9 +98,6 @@ class PostgresLandingStore(LandingStore):
 def landing_store(root: str | Path | None = None) -> LandingStore:
     """The store ROSTER_LANDING names: `folder` (the default: this machine's data directory) or
     `postgres` (the database as well, for workers on several machines)."""
-    kind = os.environ.get("ROSTER_LANDING", "folder").strip().lower() or "folder"
-    if kind == "postgres":
+    if get_settings().landing == "postgres":
         return PostgresLandingStore(root)
-    if kind != "folder":
-        raise ValueError(f"ROSTER_LANDING must be 'folder' or 'postgres', not {kind!r}")
     return LandingStore(root)

@@ -8,17 +8,16 @@ The model also needs OPENAI_API_KEY, and `ROSTER_MAPPING_ENGINE=offline` still w
 
 from __future__ import annotations
 
-import os
-
 from sqlalchemy.engine import Engine
 
+from roster.settings import get_settings
 from roster.store import teams
 
 ENV = "ROSTER_MAPPING_MODEL_OPT_IN"
 
 
 def server_opt_in() -> bool:
-    return os.environ.get(ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    return get_settings().mapping_model_opt_in
 
 
 def team_opt_in(engine: Engine, team_id: int) -> bool | None:

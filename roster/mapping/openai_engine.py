@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from roster.settings import get_settings
 
 from .models import PROPERTY_TYPES, TARGETS, ExistingProperty, Suggestion
 from .shapes import describe_values
@@ -37,13 +38,6 @@ class ModelUnavailable(Exception):
     """No key, a network or server error, a timeout, or an answer that is not the schema's JSON."""
 
 
-def _env_bool(name: str, default: bool) -> bool:
-    v = os.environ.get(name)
-    if v is None or v.strip() == "":
-        return default
-    return v.strip().lower() not in ("0", "false", "no", "off")
-
-
 @dataclass(frozen=True)
 class OpenAISettings:
     api_key: str | None = None
@@ -58,12 +52,13 @@ class OpenAISettings:
         cls, model: str | None = None, timeout: float | None = None, share_values: bool | None = None, base_url: str | None = None
     ) -> OpenAISettings:
         """Explicit arguments win over the environment, which wins over the defaults."""
+        settings = get_settings()
         return cls(
-            api_key=os.environ.get("OPENAI_API_KEY") or None,
-            base_url=base_url or os.environ.get("OPENAI_BASE_URL") or None,
-            model=model or os.environ.get("ROSTER_OPENAI_MODEL") or DEFAULT_MODEL,
-            timeout=float(timeout if timeout is not None else os.environ.get("ROSTER_MAPPING_TIMEOUT") or DEFAULT_TIMEOUT),
-            share_values=share_values if share_values is not None else _env_bool("ROSTER_MAPPING_SHARE_VALUES", True),
+            api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
+            base_url=base_url or settings.openai_base_url,
+            model=model or settings.openai_model,
+            timeout=float(timeout if timeout is not None else settings.mapping_timeout),
+            share_values=share_values if share_values is not None else settings.mapping_share_values,
         )
 
     @property

@@ -22,7 +22,6 @@ metadata.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -30,6 +29,7 @@ from roster.mapping.column_map import to_column_map
 from roster.mapping.engine import Outcome, suggest
 from roster.mapping.models import ExistingProperty, Suggestion
 from roster.mapping.openai_engine import OpenAISettings
+from roster.settings import get_settings
 from schemas.column_map import ColumnMap, ColumnMapError, PropertyColumn, UnsubscribedColumn
 from schemas.rules import CORE_FIELDS, stored_type
 
@@ -131,7 +131,7 @@ class ColumnMapper:
 
     def engine_name(self) -> str:
         if self.engine == "auto":
-            return os.environ.get("ROSTER_MAPPING_ENGINE") or "auto"
+            return get_settings().mapping_engine
         return self.engine
 
     def openai_settings(self) -> OpenAISettings:

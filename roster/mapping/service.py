@@ -7,7 +7,6 @@ header and the sample rows, whatever the file's size.
 from __future__ import annotations
 
 import codecs
-import os
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Engine
 
 from roster.csvfiles import open_source, sample_values
+from roster.settings import get_settings
 from roster.store import properties
 
 from .models import ExistingProperty, Suggestion
@@ -171,15 +171,10 @@ def suggest_for_sample(
             headers,
             samples,
             props,
-            engine=(os.environ.get("ROSTER_MAPPING_ENGINE") or "auto") if allowed else "offline",
+            engine=get_settings().mapping_engine if allowed else "offline",
             remembered=remembered,
         )
-        if (
-            not allowed
-            and not remembered
-            and os.environ.get("OPENAI_API_KEY")
-            and os.environ.get("ROSTER_MAPPING_ENGINE") != "offline"
-        ):
+        if not allowed and not remembered and get_settings().openai_api_key and get_settings().mapping_engine != "offline":
             outcome.notes.append(
                 "the model was not asked: neither the caller nor the team opted in to "
                 "sending the file to it (model_mapping); the offline engine answered"

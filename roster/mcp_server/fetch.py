@@ -8,8 +8,8 @@ import tempfile
 from pathlib import Path
 
 from roster import allowed_paths, outside_fetch
+from roster.settings import get_settings
 
-DEFAULT_MAX_URL_BYTES = 200 * 1024 * 1024
 URL_TIMEOUT = 30.0  # seconds for the whole fetch, redirects included
 
 
@@ -25,7 +25,7 @@ def check_path(file_path: str) -> Path:
 
 
 def _private_allowed() -> bool:
-    return os.environ.get("ROSTER_MCP_ALLOW_PRIVATE_URLS", "").lower() in ("1", "true", "yes")
+    return get_settings().mcp_allow_private_urls
 
 
 PRIVATE_HINT = "set ROSTER_MCP_ALLOW_PRIVATE_URLS=1 to allow it"
@@ -46,7 +46,7 @@ def check_url(url: str, resolver=None) -> None:
 
 
 def max_url_bytes() -> int:
-    return int(os.environ.get("ROSTER_MCP_MAX_URL_BYTES", DEFAULT_MAX_URL_BYTES))
+    return get_settings().mcp_max_url_bytes
 
 
 async def download(url: str, head_bytes: int | None = None, resolver=None) -> tuple[Path, str]:

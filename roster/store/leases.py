@@ -41,16 +41,16 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from roster.settings import _env_int
+from roster.settings import get_settings
 from schemas import tables as t
 
 # A worker whose machine vanished holds its session until the server notices: keepalives bound it.
 _KEEPALIVE = "SET tcp_keepalives_idle = 20; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 4"
 HEARTBEAT_SECONDS = 5
 # A run whose lease session has been silent this long is frozen or hung: the watchdog ends it.
-STUCK_SECONDS = max(_env_int("ROSTER_STUCK_RUN_SECONDS", 60), 3 * HEARTBEAT_SECONDS)
+STUCK_SECONDS = max(get_settings().stuck_run_seconds, 3 * HEARTBEAT_SECONDS)
 # A run's statement waiting this long for a lock fails, and its step is retried (assets/step.py).
-RUN_LOCK_TIMEOUT = f"{_env_int('ROSTER_LOCK_TIMEOUT_SECONDS', 30)}s"
+RUN_LOCK_TIMEOUT = f"{get_settings().lock_timeout_seconds}s"
 
 
 class ImportBusy(RuntimeError):

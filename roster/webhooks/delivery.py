@@ -21,7 +21,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import time
 from datetime import UTC, timedelta
 
@@ -33,6 +32,7 @@ from sqlalchemy.engine import Engine
 from roster.errors_public import public_text
 from roster.faults import fault_point
 from roster.outside_fetch import FetchError, NotAllowed, PinnedTransport, check_scheme, resolve_checked
+from roster.settings import get_settings
 from roster.store import webhooks
 
 log = logging.getLogger("roster.webhooks")
@@ -43,17 +43,15 @@ MAX_RETRY_SECONDS = 3600
 
 
 def allow_private() -> bool:
-    return os.environ.get("ROSTER_WEBHOOKS_ALLOW_PRIVATE_URLS", "").strip().lower() in ("1", "true", "yes")
+    return get_settings().webhooks_allow_private_urls
 
 
 def timeout_seconds() -> float:
-    raw = os.environ.get("ROSTER_WEBHOOKS_TIMEOUT", "").strip()
-    return float(raw) if raw else 10.0
+    return get_settings().webhooks_timeout
 
 
 def retry_window() -> timedelta:
-    raw = os.environ.get("ROSTER_WEBHOOKS_RETRY_HOURS", "").strip()
-    return timedelta(hours=float(raw) if raw else 24.0)
+    return timedelta(hours=get_settings().webhooks_retry_hours)
 
 
 def check_endpoint(url: str) -> None:

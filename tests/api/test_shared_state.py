@@ -413,10 +413,10 @@ def test_unauthenticated_requests_never_write_idempotency_keys(api_url, engine, 
 @pytest.mark.parametrize(
     "env,message",
     [
-        ({"ROSTER_RATE_LIMIT": "0"}, "ROSTER_RATE_LIMIT must be a positive number"),
-        ({"ROSTER_RATE_LIMIT": "ten"}, "ROSTER_RATE_LIMIT must be a number, not 'ten'"),
-        ({"ROSTER_BAD_KEY_LIMIT": "-1"}, "ROSTER_BAD_KEY_LIMIT must be a positive number"),
-        ({"ROSTER_IDEMPOTENCY_LEASE": "0"}, "ROSTER_IDEMPOTENCY_LEASE must be a positive number"),
+        ({"ROSTER_RATE_LIMIT": "0"}, "ROSTER_RATE_LIMIT='0': input should be greater than 0"),
+        ({"ROSTER_RATE_LIMIT": "ten"}, "ROSTER_RATE_LIMIT='ten': input should be a valid number"),
+        ({"ROSTER_BAD_KEY_LIMIT": "-1"}, "ROSTER_BAD_KEY_LIMIT='-1': input should be greater than 0"),
+        ({"ROSTER_IDEMPOTENCY_LEASE": "0"}, "ROSTER_IDEMPOTENCY_LEASE='0': input should be greater than 0"),
     ],
 )
 def test_bad_settings_fail_when_the_app_is_made(monkeypatch, env, message):

@@ -34,12 +34,12 @@ import sqlalchemy as sa
 
 from roster.api.http import auth, state
 from roster.api.http.errors import error_body
+from roster.settings import get_settings
 from roster.store.keys import hash_token
 
 log = logging.getLogger("roster.api")
 
 TTL_SECONDS = 24 * 3600
-LEASE_SECONDS = 30.0
 MAX_STORED_BODY = 64 * 1024
 NOT_REMEMBERED = {401, 403, 429}
 
@@ -95,7 +95,7 @@ class IdempotencyStore:
 
     def __init__(self, ttl: float = TTL_SECONDS, lease: float | None = None):
         self.ttl = float(ttl)
-        self.lease = float(lease if lease is not None else state.env_number("ROSTER_IDEMPOTENCY_LEASE", LEASE_SECONDS))
+        self.lease = float(lease if lease is not None else get_settings().idempotency_lease)
         if not self.lease > 0:
             raise ValueError(f"ROSTER_IDEMPOTENCY_LEASE must be a positive number of seconds, not {self.lease!r}")
 

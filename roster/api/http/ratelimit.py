@@ -36,20 +36,19 @@ import sqlalchemy as sa
 
 from roster.api.http import auth, state
 from roster.api.http.errors import error_body
+from roster.settings import get_settings
 from roster.store.keys import hash_token
 
-DEFAULT_RATE = 10.0
-DEFAULT_BAD_KEYS_PER_MINUTE = 10.0
 MAX_REMEMBERED_REFUSALS = 50_000
 EPS = 1e-9
 
 
 def configured_rate() -> float:
-    return state.env_number("ROSTER_RATE_LIMIT", DEFAULT_RATE)
+    return get_settings().rate_limit
 
 
 def configured_bad_keys_per_minute() -> float:
-    return state.env_number("ROSTER_BAD_KEY_LIMIT", DEFAULT_BAD_KEYS_PER_MINUTE)
+    return get_settings().bad_key_limit
 
 
 @dataclass(frozen=True)

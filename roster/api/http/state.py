@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 import threading
 import time
 import weakref
@@ -32,6 +31,8 @@ from typing import TypeVar
 import anyio
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+
+from roster.settings import get_settings
 
 log = logging.getLogger("roster.api")
 T = TypeVar("T")
@@ -44,16 +45,6 @@ CLEANUP_BATCH = 5_000
 CLEANUP_MAX_BATCHES = 200  # 1M rows per run at most; the next run goes on
 # Any fixed number: one process at a time cleans up (the others skip that minute).
 _CLEANUP_LOCK = 7_432_016
-
-
-def env_number(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, not {raw!r}") from None
 
 
 @functools.cache
@@ -83,7 +74,7 @@ _engines: dict[tuple[str | None, bool], Engine] = {}
 
 def state_engine(durable: bool = False) -> Engine:
     # Resolving the URL and the migration check cost ~0.1 ms: once per DATABASE_URL, not per statement.
-    key = (os.environ.get("DATABASE_URL"), durable)
+    key = (get_settings().database_url, durable)
     engine = _engines.get(key)
     if engine is None:
         from roster.database import database_url, get_engine

@@ -10,7 +10,6 @@ body that ends without its closing boundary was cut short: refused (400), nothin
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections import deque
@@ -22,33 +21,23 @@ import anyio
 from fastapi import Request
 
 from roster.api.http.errors import ApiError
+from roster.settings import get_settings
 
-DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 MAX_FIELD_BYTES = 1024 * 1024
 MAX_FIELDS = 50
-DEFAULT_UPLOAD_TIMEOUT = 3600.0  # seconds: 200 MB at 56 kB/s
-DEFAULT_UPLOAD_MIN_RATE = 1024  # bytes a second, over every UPLOAD_RATE_WINDOW
 UPLOAD_RATE_WINDOW = 30.0  # seconds: long enough for a mobile link's stalls
 
 
-def _positive(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    value = float(raw) if raw else default
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive number, not {raw!r}")
-    return value
-
-
 def upload_timeout() -> float:
-    return _positive("ROSTER_UPLOAD_TIMEOUT", DEFAULT_UPLOAD_TIMEOUT)
+    return get_settings().upload_timeout
 
 
 def upload_min_rate() -> float:
-    return _positive("ROSTER_UPLOAD_MIN_RATE", DEFAULT_UPLOAD_MIN_RATE)
+    return get_settings().upload_min_rate
 
 
 def max_upload_bytes() -> int:
-    return int(os.environ.get("ROSTER_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES))
+    return get_settings().max_upload_bytes
 
 
 def too_large(limit: int) -> ApiError:
