@@ -53,7 +53,7 @@ def claim_launches(instance, engine) -> list[dict]:
     left out; one whose runs failed MAX_LAUNCHES times is failed instead. The queued-imports sensor
     and the launcher (pipelines/launcher.py) both start runs for exactly these."""
     launches = []
-    for c in imports.claim_queued(engine):
+    for c in imports.claim_queued(engine, stale_after_seconds=get_settings().launch_lost_seconds):
         runs = partition_runs(instance, c["id"])
         if any(r.status in UNFINISHED for r in runs):
             continue  # a run for it is queued or running already (a claim renewed while it waits)

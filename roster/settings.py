@@ -135,6 +135,12 @@ class Settings(BaseSettings):
         alias="ROSTER_MAX_UNSTARTED_LAUNCHES",
         description="Runs of one import that never started working before the import is failed saying so.",
     )
+    launch_lost_seconds: int = Field(
+        default=120,
+        gt=0,
+        alias="ROSTER_LAUNCH_LOST_SECONDS",
+        description="A queued import claimed for a launch whose run never appeared, or ended without starting, is launched again after this long.",
+    )
     lock_timeout_seconds: int = Field(
         default=30,
         gt=0,

@@ -150,10 +150,11 @@ class Serve:
 
 
 @contextlib.contextmanager
-def serve_world(prefix: str):
+def serve_world(prefix: str, settings: dict[str, str] | None = None):
     """What every fault test starts from: an embedded PostgreSQL of its own and a `roster serve`
-    tree on it, with fault points its run workers read. Yields (root, pg, env, serve); stops both
-    and removes the folder after (ROSTER_KEEP_FAULT_DIR=1 keeps it for a look)."""
+    tree on it (with these ROSTER_* settings besides), with fault points its run workers read.
+    Yields (root, pg, env, serve); stops both and removes the folder after
+    (ROSTER_KEEP_FAULT_DIR=1 keeps it for a look)."""
     # Not under pytest's tmp_path (mode 0700): the embedded server's own user must reach its data.
     root = Path(tempfile.mkdtemp(prefix=prefix))
     root.chmod(0o755)
@@ -168,6 +169,7 @@ def serve_world(prefix: str):
         ROSTER_FAULT_DIR=str(root / "fault-points"),
         ROSTER_BATCH_ROWS="1000",
         ROSTER_LAUNCH="sensor",
+        **(settings or {}),
     )
     serve = Serve(env=env, log=root / "serve.log")
     serve.start()
