@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -24,7 +25,16 @@ def dagster_instance() -> DagsterInstance:
     if SHIPPED_INSTANCE_CONFIG.exists() and (not config.exists() or _outdated_copy(config)):
         shutil.copy(SHIPPED_INSTANCE_CONFIG, config)
     os.environ["DAGSTER_HOME"] = str(home)
-    return DagsterInstance.get()
+    # Dagster creates its SQLite storages (and stamps their alembic_version) when the instance is
+    # made; two processes doing that at once on a new home (two `roster import`s, a CLI beside
+    # the MCP server) stamp twice, and every later start fails with "more than one head". One at a
+    # time, then: the second finds the storages made.
+    with (home / ".instance.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return DagsterInstance.get()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _outdated_copy(config: Path) -> bool:
