@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from roster.settings import get_settings
+from roster.settings import Settings, get_settings
 
 from .models import PROPERTY_TYPES, TARGETS, ExistingProperty, Suggestion
 from .shapes import describe_values
@@ -27,8 +27,9 @@ from .values import is_email, is_number, parse_bool, parse_subscription_status
 log = logging.getLogger(__name__)
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,50}$")
-DEFAULT_MODEL = "gpt-4o-mini"
-DEFAULT_TIMEOUT = 15.0
+# Declared once, with the settings that change them (ROSTER_OPENAI_MODEL, ROSTER_MAPPING_TIMEOUT).
+DEFAULT_MODEL: str = Settings.model_fields["openai_model"].default
+DEFAULT_TIMEOUT: float = Settings.model_fields["mapping_timeout"].default
 SAMPLES_PER_COLUMN = 5
 MAX_VALUE_CHARS = 80
 SINGLE_USE = ("email", "first_name", "last_name", "unsubscribed")
