@@ -10,7 +10,7 @@ follow_parent_if_asked()
 from pipelines.cancelled_runs import cancelled_imports
 from pipelines.crm_sync import build_schedules
 from pipelines.drop_folder import dropped_files
-from pipelines.import_job import IMPORT_ASSETS, resources
+from pipelines.in_process import IMPORT_ASSETS, resources
 from pipelines.jobs import contact_import_job
 from pipelines.retention import landing_sweep
 from pipelines.sensors import queued_imports

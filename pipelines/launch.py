@@ -46,7 +46,7 @@ def _outdated_copy(config: Path) -> bool:
 
 def run_import(import_id: str, tags: dict[str, str] | None = None, run_config: dict | None = None, instance=None):
     """Add the import's partition and execute the contact_import job for it. Returns the result."""
-    from pipelines.import_job import import_defs
+    from pipelines.in_process import import_defs
 
     instance = instance or dagster_instance()
     instance.add_dynamic_partitions(contact_imports.name, [import_id])

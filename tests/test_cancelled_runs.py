@@ -23,7 +23,7 @@ SLEEPER = "import signal, sys, time\nsignal.signal(signal.SIGINT, lambda *a: sys
 
 def _running(instance, import_id: str, worker: subprocess.Popen):
     """A started run of the import whose worker is `worker` (as the run launcher tags it)."""
-    from pipelines.import_job import import_defs
+    from pipelines.in_process import import_defs
 
     return instance.create_run_for_job(
         job_def=import_defs.resolve_job_def(contact_import_job.name),
