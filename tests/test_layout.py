@@ -117,3 +117,35 @@ def test_the_sdk_says_what_every_public_method_returns():
                 if inspect.isfunction(fn) and not name.startswith("_") and "return" not in fn.__annotations__:
                     missing.append(f"{cls_name}.{name}")
     assert missing == []
+
+
+# Project modules a package starts by name in a new process (`python -m NAME`): a dependency the
+# import graph above cannot see. Each is declared here with why; any other is a hidden one.
+STARTED_BY_NAME = {
+    # ROSTER_LAUNCH=inline: a run in a process of its own, so the service never imports Dagster.
+    ("roster.importing", "pipelines.launch"),
+}
+
+
+def _started_by_name(path: Path) -> set[str]:
+    """The project modules a file names after `-m` in a command list."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.List | ast.Tuple):
+            values = [e.value if isinstance(e, ast.Constant) else None for e in node.elts]
+            for flag, name in zip(values, values[1:], strict=False):
+                if flag == "-m" and isinstance(name, str) and name.split(".")[0] in PROJECT:
+                    found.add(name)
+    return found
+
+
+def test_modules_started_by_name_are_declared_and_exist():
+    seen = set()
+    for module, path in _modules():
+        for name in _started_by_name(path):
+            assert (ROOT / (name.replace(".", "/") + ".py")).exists(), f"{module} starts {name}, which does not exist"
+            pair = (_package_of(module), name)
+            if _package_of(name) != pair[0]:
+                assert pair in STARTED_BY_NAME, f"{module} starts {name} by name: an undeclared dependency"
+                seen.add(pair)
+    assert seen == STARTED_BY_NAME, f"declared but no longer started: {STARTED_BY_NAME - seen}"
