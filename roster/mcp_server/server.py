@@ -4,9 +4,10 @@ ROSTER_API_KEY), so it holds no database credentials of its own."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -38,6 +39,17 @@ def _client() -> AsyncRoster:
 
 def _error(e: RosterError) -> ToolError:
     return ToolError(f"{e.status_code} {e.name}: {e.message}" if e.status_code else e.message)
+
+
+@contextlib.asynccontextmanager
+async def _calling() -> AsyncIterator[AsyncRoster]:
+    """The SDK client for one tool call: an error of Roster's API becomes the tool's error, with
+    its status and name, as Resend's MCP server reports them."""
+    try:
+        async with _client() as client:
+            yield client
+    except RosterError as e:
+        raise _error(e) from None
 
 
 def _exactly_one(filePath, content, url) -> None:
@@ -181,23 +193,17 @@ async def get_contact_import(id: Annotated[str, Field(description="The import's 
     failed), and what happened: outcome (completed, completed_with_failures, nothing_imported, dry_run,
     guard_tripped, failed), a one-line summary to show the user, failures_by_reason, properties_created,
     consent_kept; a dry run says dry_run: true and what it would do."""
-    try:
-        async with _client() as client:
-            return (await client.contacts.imports.get(id)).raw
-    except RosterError as e:
-        raise _error(e) from None
+    async with _calling() as client:
+        return (await client.contacts.imports.get(id)).raw
 
 
 async def start_contact_import(id: Annotated[str, Field(description="The id of a completed dry run.")]) -> dict:
     """Start a completed dry run (dryRun: true) for real: a new import of the same file with the same
     options and the column map the dry run decided, without uploading again. Returns the new import's
     id (see get-contact-import)."""
-    try:
-        async with _client() as client:
-            created = await client.contacts.imports.start(id)
-        return {"object": "contact_import", "id": created.id, "dry_run_of": id}
-    except RosterError as e:
-        raise _error(e) from None
+    async with _calling() as client:
+        created = await client.contacts.imports.start(id)
+    return {"object": "contact_import", "id": created.id, "dry_run_of": id}
 
 
 def _one_cursor(after, before) -> None:
@@ -213,12 +219,9 @@ async def list_contact_imports(
 ) -> dict:
     """The imports, newest first."""
     _one_cursor(after, before)
-    try:
-        async with _client() as client:
-            page = await client.contacts.imports.list(limit=limit, after=after, before=before, status=status)
-        return _as_list(page)
-    except RosterError as e:
-        raise _error(e) from None
+    async with _calling() as client:
+        page = await client.contacts.imports.list(limit=limit, after=after, before=before, status=status)
+    return _as_list(page)
 
 
 def _as_list(page) -> dict:
@@ -233,21 +236,15 @@ async def list_segments(
 ) -> dict:
     """The segments contacts can be imported into."""
     _one_cursor(after, before)
-    try:
-        async with _client() as client:
-            page = await client.segments.list(limit=limit, after=after, before=before)
-        return _as_list(page)
-    except RosterError as e:
-        raise _error(e) from None
+    async with _calling() as client:
+        page = await client.segments.list(limit=limit, after=after, before=before)
+    return _as_list(page)
 
 
 async def create_segment(name: Annotated[str, Field(min_length=1, description="The segment's name.")]) -> dict:
     """Create a segment; returns its id."""
-    try:
-        async with _client() as client:
-            return (await client.segments.create(name)).raw
-    except RosterError as e:
-        raise _error(e) from None
+    async with _calling() as client:
+        return (await client.segments.create(name)).raw
 
 
 async def list_contact_properties(
@@ -257,12 +254,9 @@ async def list_contact_properties(
 ) -> dict:
     """The team's contact properties (key, type, fallback value)."""
     _one_cursor(after, before)
-    try:
-        async with _client() as client:
-            page = await client.contact_properties.list(limit=limit, after=after, before=before)
-        return _as_list(page)
-    except RosterError as e:
-        raise _error(e) from None
+    async with _calling() as client:
+        page = await client.contact_properties.list(limit=limit, after=after, before=before)
+    return _as_list(page)
 
 
 async def create_contact_property(
@@ -273,11 +267,8 @@ async def create_contact_property(
     fallbackValue: Annotated[str | float | bool | None, Field(description="The value used when a contact has none.")] = None,
 ) -> dict:
     """Create a contact property; returns its id."""
-    try:
-        async with _client() as client:
-            return (await client.contact_properties.create(key, type, fallbackValue)).raw
-    except RosterError as e:
-        raise _error(e) from None
+    async with _calling() as client:
+        return (await client.contact_properties.create(key, type, fallbackValue)).raw
 
 
 async def list_topics(
@@ -287,12 +278,9 @@ async def list_topics(
 ) -> dict:
     """The team's topics (id, name, description, default_subscription): their ids go to create-contact-import's topics."""
     _one_cursor(after, before)
-    try:
-        async with _client() as client:
-            page = await client.topics.list(limit=limit, after=after, before=before)
-        return _as_list(page)
-    except RosterError as e:
-        raise _error(e) from None
+    async with _calling() as client:
+        page = await client.topics.list(limit=limit, after=after, before=before)
+    return _as_list(page)
 
 
 async def create_topic(
@@ -303,21 +291,15 @@ async def create_topic(
     description: Annotated[str | None, Field(max_length=200)] = None,
 ) -> dict:
     """Create a topic; returns its id."""
-    try:
-        async with _client() as client:
-            return (await client.topics.create(name, defaultSubscription, description)).raw
-    except RosterError as e:
-        raise _error(e) from None
+    async with _calling() as client:
+        return (await client.topics.create(name, defaultSubscription, description)).raw
 
 
 async def cancel_contact_import(id: Annotated[str, Field(description="The import's id.")]) -> dict:
     """Cancel a queued or running import: it ends failed with nothing written (cancelled_at set). Once its
     contacts are written this is refused (409 too_late): use revert-contact-import instead."""
-    try:
-        async with _client() as client:
-            return (await client.contacts.imports.cancel(id)).raw
-    except RosterError as e:
-        raise _error(e) from None
+    async with _calling() as client:
+        return (await client.contacts.imports.cancel(id)).raw
 
 
 async def revert_contact_import(
@@ -329,13 +311,10 @@ async def revert_contact_import(
     """Undo a completed import: contacts it created are deleted, values it overwrote put back, memberships and
     topic subscriptions it added removed. Contacts changed since are left as they are: `revert.left_unchanged`
     counts them and `leftUnchanged` lists them (up to 100). Repeating it returns the first result."""
-    try:
-        async with _client() as client:
-            imp = (await client.contacts.imports.revert(id, resubscribe=resubscribe)).raw
-            left = await client.contacts.imports.revert_conflicts(id)
-        return {**imp, "leftUnchanged": left[:100]}
-    except RosterError as e:
-        raise _error(e) from None
+    async with _calling() as client:
+        imp = (await client.contacts.imports.revert(id, resubscribe=resubscribe)).raw
+        left = await client.contacts.imports.revert_conflicts(id)
+    return {**imp, "leftUnchanged": left[:100]}
 
 
 TOOLS: dict[str, Callable[..., Any]] = {

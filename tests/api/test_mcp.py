@@ -106,6 +106,9 @@ def test_mcp_tools_over_stdio(mcp_env, tmp_path):
             assert [i["id"] for i in newer["data"]] == [from_text["id"]]
             both = await client.call_tool("list-contact-imports", {"before": created["id"], "after": created["id"]})
             assert both.is_error and "Cannot use both" in both.content[0].text
+            # An error of the API comes back as the tool's error, with its status and name.
+            missing = await client.call_tool("get-contact-import", {"id": "00000000-0000-4000-8000-000000000000"})
+            assert missing.is_error and "404 not_found: Contact import not found" in missing.content[0].text, missing.content
             from roster.client import AsyncRoster
 
             async with AsyncRoster(api_key=env["ROSTER_API_KEY"], base_url=env["ROSTER_API_URL"]) as sdk:
