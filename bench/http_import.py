@@ -30,6 +30,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from run import psql  # bench/ is on sys.path: this script's own folder
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
@@ -49,22 +50,8 @@ def csv_bytes(rows: int, prefix: str = "user") -> bytes:
 def serve(db: str) -> Iterator[tuple[str, dict]]:
     """`roster serve` on a free port against a fresh database `db` (dropped and made again) and a
     fresh data dir: yields (base URL, environment); SIGTERM on leaving."""
-    subprocess.run(
-        [
-            "psql",
-            "-qX",
-            "-h",
-            SOCKET,
-            "-d",
-            "postgres",
-            "-c",
-            f"DROP DATABASE IF EXISTS {db} WITH (FORCE)",
-            "-c",
-            f"CREATE DATABASE {db}",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    psql("postgres", f"CREATE DATABASE {db}")
     with tempfile.TemporaryDirectory() as tmp:
         env = {
             **os.environ,

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import httpx
+from run import psql  # bench/ is on sys.path: this script's own folder
 
 ROOT = Path(__file__).resolve().parents[1]
 SOCKET = "/var/run/postgresql"
@@ -118,21 +119,8 @@ def main() -> None:
     bin_dir = args.root / ".venv" / "bin"
 
     db = "roster_idle_bench"
-    subprocess.run(
-        [
-            "psql",
-            "-qX",
-            "-h",
-            SOCKET,
-            "-d",
-            "postgres",
-            "-c",
-            f"DROP DATABASE IF EXISTS {db} WITH (FORCE)",
-            "-c",
-            f"CREATE DATABASE {db}",
-        ],
-        check=True,
-    )
+    psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    psql("postgres", f"CREATE DATABASE {db}")
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "DATABASE_URL": f"postgresql:///{db}?host={SOCKET}", "ROSTER_DATA_DIR": tmp}
         env.pop("DAGSTER_HOME", None)
