@@ -23,9 +23,9 @@ from resources.column_mapper import Mapping
 from resources.database import Database
 from resources.landing_store import Landing
 from roster.csvfiles import FileRefused
-from roster.errors_public import public_error
 from roster.importing.errors import ImportRefused
 from roster.importing.steps import ImportSteps
+from roster.safety.public_errors import public_error
 from roster.store import imports
 from roster.store.cancel import Cancelled
 from roster.store.leases import ImportBusy, hold, let_go

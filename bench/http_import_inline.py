@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import httpx
 
 from roster.api.app import create_app
-from roster.database import get_engine
+from roster.runtime.database import get_engine
 from roster.store.keys import create_api_key
 from tests.api.conftest import serve
 

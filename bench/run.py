@@ -93,7 +93,7 @@ def fresh_roster(tmp: Path) -> tuple[dict, str]:
     env = {**os.environ, "DATABASE_URL": f"postgresql:///{db}?host={SOCKET}", "ROSTER_DATA_DIR": str(tmp)}
     env.pop("DAGSTER_HOME", None)
     code = (
-        "from roster.database import get_engine; from roster.store.teams import ensure as ensure_team; import sqlalchemy as sa\n"
+        "from roster.runtime.database import get_engine; from roster.store.teams import ensure as ensure_team; import sqlalchemy as sa\n"
         "e = get_engine(); t = ensure_team(e, 'bench')\n"
         "with e.begin() as c: print(c.execute(sa.text(\"INSERT INTO segments (team_id, name) VALUES (:t, 'bench') RETURNING id\"), {'t': t}).scalar())"
     )

@@ -51,9 +51,9 @@ def measure(workers: int, imports: int, rows: int) -> dict:
     roster_url, dagster_url, drop = _databases(base)
     tmp = Path(tempfile.mkdtemp(prefix="roster-scale-bench-"))
     os.environ["DATABASE_URL"], os.environ["ROSTER_DATA_DIR"] = roster_url, str(tmp / "api")
-    from roster.database import get_engine
     from roster.importing.service import ImportService
     from roster.landing import PostgresLandingStore
+    from roster.runtime.database import get_engine
     from roster.store import imports as store
     from roster.store.teams import ensure
     from schemas.column_map import parse_column_map
@@ -96,7 +96,7 @@ def measure(workers: int, imports: int, rows: int) -> dict:
     finally:
         stop_cluster(procs)
         engine.dispose()
-        from roster.database import _engine_for
+        from roster.runtime.database import _engine_for
 
         _engine_for.cache_clear()
         drop()

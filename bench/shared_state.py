@@ -115,7 +115,7 @@ def statements(n: int) -> None:
     from roster.api.http import state
     from roster.api.http.idempotency import IdempotencyStore
     from roster.api.http.ratelimit import TAKE, Limit, SharedBuckets
-    from roster.database import get_engine
+    from roster.runtime.database import get_engine
     from roster.store.teams import ensure as ensure_team
 
     team_id = ensure_team(get_engine(), "bench")
@@ -186,7 +186,7 @@ def http(n: int) -> None:
     so a busy machine slows both alike; the cost is the median of the paired differences."""
     import httpx
 
-    from roster.database import get_engine
+    from roster.runtime.database import get_engine
     from roster.store.keys import create_api_key
 
     env = {**os.environ, "ROSTER_RATE_LIMIT": "1000000", "ROSTER_LAUNCH": "sensor"}

@@ -43,7 +43,7 @@ def fresh(tmp: Path) -> tuple[dict, str]:
     env = {**os.environ, "DATABASE_URL": f"postgresql:///{DB}?host={SOCKET}", "ROSTER_DATA_DIR": str(tmp)}
     env.pop("DAGSTER_HOME", None)
     code = (
-        "from roster.database import get_engine; from roster.store.teams import ensure as ensure_team; import sqlalchemy as sa\n"
+        "from roster.runtime.database import get_engine; from roster.store.teams import ensure as ensure_team; import sqlalchemy as sa\n"
         "e = get_engine(); t = ensure_team(e, 'bench')\n"
         "with e.begin() as c: print(c.execute(sa.text(\"INSERT INTO segments (team_id, name) VALUES (:t, 'bench') RETURNING id\"), {'t': t}).scalar())"
     )
@@ -64,9 +64,9 @@ def merge_times(path: Path, segment: str, repeat: int) -> tuple[list[float], lis
     undo, without), in this process."""
     import sqlalchemy as sa
 
-    from roster.database import get_engine
     from roster.importing.service import ImportService
     from roster.importing.steps import ImportSteps, column_map_of, options_of
+    from roster.runtime.database import get_engine
     from roster.store import imports, merge, undo
     from schemas.column_map import parse_column_map
     from schemas.import_options import ImportOptions
@@ -144,7 +144,7 @@ def measure(rows: int, repeat: int = 3, log=print) -> dict:
             with_undo, without, revert, cpu_with, cpu_without = merge_times(path, segment, repeat)
     finally:  # as it was, for a caller that measures more in this process (bench/table.py)
         if "roster.store.merge" in sys.modules:
-            from roster.faults import fault_point
+            from roster.runtime.faults import fault_point
 
             sys.modules["roster.store.merge"].fault_point = fault_point  # merge_times replaced it
         for k, v in saved.items():

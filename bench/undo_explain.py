@@ -38,7 +38,7 @@ def main() -> None:
 
     import sqlalchemy as sa
 
-    from roster.database import get_engine
+    from roster.runtime.database import get_engine
 
     engine = get_engine()
 

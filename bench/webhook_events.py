@@ -29,7 +29,7 @@ def fresh(tmp: Path, mode: str) -> tuple[dict, str]:
     env = {**os.environ, "DATABASE_URL": f"postgresql:///{DB}?host={SOCKET}", "ROSTER_DATA_DIR": str(tmp)}
     env.pop("DAGSTER_HOME", None)
     code = (
-        "from roster.database import get_engine; from roster.store.teams import ensure as ensure_team; import sqlalchemy as sa\n"
+        "from roster.runtime.database import get_engine; from roster.store.teams import ensure as ensure_team; import sqlalchemy as sa\n"
         "from roster.store import webhooks\n"
         "e = get_engine(); t = ensure_team(e, 'bench')\n"
         f"mode = {mode!r}\n"

@@ -30,7 +30,7 @@ def main() -> None:
     os.environ["DATABASE_URL"] = f"postgresql:///{DB}?host={SOCKET}"
     import sqlalchemy as sa
 
-    from roster.database import get_engine
+    from roster.runtime.database import get_engine
     from roster.store import imports, merge, staging, webhooks
     from roster.store.teams import ensure as ensure_team
     from schemas.import_options import ImportOptions

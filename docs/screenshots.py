@@ -32,7 +32,7 @@ def _free_port() -> int:
 
 
 def start_server() -> tuple[subprocess.Popen, str]:
-    from roster.database import database_url
+    from roster.runtime.database import database_url
 
     env = {**os.environ, "DATABASE_URL": database_url(), "ROSTER_LAUNCH": "inline"}
     port = _free_port()
@@ -75,7 +75,7 @@ def main() -> None:
         raise SystemExit("no Chromium found: apt-get install chromium, or give --chromium PATH")
     from playwright.sync_api import sync_playwright
 
-    from roster.database import get_engine
+    from roster.runtime.database import get_engine
     from roster.store import properties, teams
     from roster.store.keys import create_api_key
 

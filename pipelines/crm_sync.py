@@ -17,11 +17,11 @@ from dagster import DefaultScheduleStatus, RunRequest, ScheduleDefinition, Sched
 
 from assets.partitions import contact_imports
 from pipelines.jobs import contact_import_job
-from roster import outside_fetch
-from roster.database import get_engine
 from roster.importing.service import ImportService
 from roster.landing import LandingStore
-from roster.settings import get_settings
+from roster.runtime.database import get_engine
+from roster.runtime.settings import get_settings
+from roster.safety import outside_fetch
 from schemas.import_options import OPTIONS, ImportOptions, parse_options
 
 _NAMESPACE = uuid.UUID("0d7b4a52-3f3e-4f7b-9a55-1c4de0f6b0c2")
@@ -93,7 +93,7 @@ def fetch(source: SyncSource, landing: LandingStore, import_id: str) -> tuple[Pa
         return landing.save_path(import_id, path), path.name
     headers = {k: _expand(v) for k, v in source.headers.items()}
     # Public addresses only unless the source (or ROSTER_SYNC_ALLOW_PRIVATE_URLS) allows private
-    # ones; pinned, every redirect checked, capped, one deadline (roster/outside_fetch.py).
+    # ones; pinned, every redirect checked, capped, one deadline (roster/safety/outside_fetch.py).
     allow_private = source.allow_private or get_settings().sync_allow_private_urls
     spool = landing.base() / ".incoming" / f"sync-{import_id}"
     spool.parent.mkdir(parents=True, exist_ok=True)

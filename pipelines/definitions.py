@@ -2,7 +2,7 @@
 
 from dagster import Definitions
 
-from roster.lifeline import follow_parent_if_asked
+from roster.runtime.lifeline import follow_parent_if_asked
 
 # Under `roster serve`, the code servers and run workers Dagster starts die with their parent.
 follow_parent_if_asked()

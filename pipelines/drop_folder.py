@@ -23,7 +23,7 @@ from resources.database import Database
 from resources.landing_store import Landing
 from roster.importing.render import render_import
 from roster.importing.service import ImportService
-from roster.settings import get_settings
+from roster.runtime.settings import get_settings
 from schemas.import_options import ImportOptions, OptionsError, parse_options
 
 SUFFIXES = (".csv", ".tsv", ".csv.gz")

@@ -41,7 +41,7 @@ from pipelines.dagster_internals import (
     get_alembic_config,
 )
 from pipelines.dagster_internals import sqlite_event_log_module as dagster_sqlite_event_log
-from roster.settings import get_settings
+from roster.runtime.settings import get_settings
 
 # Run files kept open at once; a long-lived process (the daemon, the UI) reads many runs' files.
 OPEN_RUN_FILES = 8

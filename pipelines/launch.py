@@ -11,7 +11,7 @@ from pathlib import Path
 from dagster import DagsterInstance
 
 from assets.partitions import contact_imports
-from roster.settings import get_settings
+from roster.runtime.settings import get_settings
 
 # Package data, so any install ships it (pyproject.toml); copied into DAGSTER_HOME when none is there.
 SHIPPED_INSTANCE_CONFIG = Path(__file__).resolve().parent / "dagster.yaml"
@@ -70,7 +70,7 @@ def main(argv: list[str]) -> int:
     """`python -m pipelines.launch IMPORT_ID [TAGS_JSON]`: run one import; exit 0 if it completed."""
     import warnings
 
-    from roster.lifeline import follow_parent_if_asked
+    from roster.runtime.lifeline import follow_parent_if_asked
 
     follow_parent_if_asked()  # as every run worker does (pipelines/definitions.py)
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")

@@ -116,7 +116,7 @@ class Launcher:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        from roster.database import engine_for
+        from roster.runtime.database import engine_for
 
         engine = engine_for(self._url)
         while not self._stopping.is_set():

@@ -36,7 +36,7 @@ def _take_daemon_lock() -> None:
     global _lock
     with _once:
         if _lock is None:
-            from roster.database import database_url
+            from roster.runtime.database import database_url
             from roster.store.daemon_lock import DaemonLock
 
             lock = DaemonLock(database_url())
@@ -50,7 +50,7 @@ def _start_launcher(instance) -> None:
     with _once:
         if _launcher is None:
             from pipelines.launcher import Launcher
-            from roster.database import database_url
+            from roster.runtime.database import database_url
 
             _launcher = Launcher(instance, database_url()).start()
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from dagster import DefaultRunLauncher, Field
 
 from pipelines.dagster_internals import GRPC_INFO_TAG, CheckRunHealthResult, DagsterRun, WorkerStatus
-from roster.faults import fault_point
+from roster.runtime.faults import fault_point
 
 # Consecutive ticks a run must be missing before it is failed: a run that has just ended (its
 # SUCCESS event not read yet) or a code server restarting is not a dead run.
@@ -71,7 +71,7 @@ class MonitoredRunLauncher(DefaultRunLauncher):
     def launch_run(self, context) -> None:
         run = context.dagster_run
         if run.job_name == "contact_import":
-            fault_point("launch")  # tests make launches fail here (roster/faults.py)
+            fault_point("launch")  # tests make launches fail here (roster/runtime/faults.py)
         if not (self._warm and run.job_name == "contact_import" and run.job_code_origin is not None):
             return super().launch_run(context)
         with self._lock:
@@ -238,4 +238,4 @@ def _code_server_runs(address: dict, run_id: str) -> bool:
         answer = client.can_cancel_execution(CanCancelExecutionRequest(run_id=run_id), timeout=ASK_TIMEOUT_SECONDS)
         return deserialize_value(answer, CanCancelExecutionResult).can_cancel
     except Exception:
-        return False  # unreachable: the code server is gone, and its runs with it (roster/lifeline.py)
+        return False  # unreachable: the code server is gone, and its runs with it (roster/runtime/lifeline.py)

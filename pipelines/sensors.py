@@ -16,7 +16,7 @@ from assets.partitions import contact_imports
 from pipelines.jobs import contact_import_job
 from resources.database import Database
 from roster.importing.launches import worked
-from roster.settings import get_settings
+from roster.runtime.settings import get_settings
 from roster.store import imports
 
 # The retry budget: runs of one import that failed while working on it (they got to its first

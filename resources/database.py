@@ -5,13 +5,13 @@ from __future__ import annotations
 from dagster import ConfigurableResource, InitResourceContext
 from sqlalchemy.engine import Engine
 
-from roster.database import engine_for, get_engine
+from roster.runtime.database import engine_for, get_engine
 from roster.store.leases import ImportBusy, hold
 from schemas.rules import is_uuid
 
 
 class Database(ConfigurableResource):
-    """url: a PostgreSQL URL; left out, DATABASE_URL or the embedded server (roster/database.py)."""
+    """url: a PostgreSQL URL; left out, DATABASE_URL or the embedded server (roster/runtime/database.py)."""
 
     url: str | None = None
 

@@ -42,7 +42,7 @@ def database():
     # database), it may send there. Tests of the guard itself unset it.
     os.environ["ROSTER_WEBHOOKS_ALLOW_PRIVATE_URLS"] = "1"
     yield url
-    from roster.database import _engine_for
+    from roster.runtime.database import _engine_for
 
     for engine in [_engine_for(url)] if _engine_for.cache_info().currsize else []:
         engine.dispose()
@@ -56,7 +56,7 @@ def database():
 
 @pytest.fixture
 def engine(database):
-    from roster.database import get_engine
+    from roster.runtime.database import get_engine
 
     return get_engine()
 

@@ -88,7 +88,7 @@ def _matches(default, documented: str) -> bool:
 
 
 def test_every_setting_is_in_the_configuration_table_with_its_default():
-    from roster.settings import Settings
+    from roster.runtime.settings import Settings
 
     table = _configuration_table()
     fields = {variable: Settings.model_fields[name] for variable, name in Settings.variables().items()}
@@ -102,7 +102,7 @@ def test_every_setting_is_in_the_configuration_table_with_its_default():
 
 
 def test_the_configuration_table_documents_only_what_exists():
-    from roster.settings import Settings
+    from roster.runtime.settings import Settings
 
     unknown = sorted(set(_configuration_table()) - set(Settings.variables()) - SDK_VARIABLES)
     assert unknown == []
@@ -112,14 +112,14 @@ def test_the_configuration_table_documents_only_what_exists():
 
 def test_settings_are_read_only_through_the_settings_object():
     """No module reads a Roster setting from the environment itself (writes, for a child process's
-    environment, are fine): roster/settings.py does, the SDK and the tests' hooks aside."""
-    from roster.settings import Settings
+    environment, are fine): roster/runtime/settings.py does, the SDK and the tests' hooks aside."""
+    from roster.runtime.settings import Settings
 
     names = set(Settings.variables()) | SDK_VARIABLES | TEST_HOOKS
     gets = re.compile(r"""(?:os\.environ\.get|os\.getenv)\(\s*["']([A-Z][A-Z0-9_]*)["']""")
     items = re.compile(r"""os\.environ\[\s*["']([A-Z][A-Z0-9_]*)["']\s*\](?!\s*=[^=])""")  # not a write
-    allowed = {"roster/settings.py": names, "roster/client/_http.py": SDK_VARIABLES}
-    allowed |= {"roster/faults.py": TEST_HOOKS, "roster/lifeline.py": TEST_HOOKS}
+    allowed = {"roster/runtime/settings.py": names, "roster/client/_http.py": SDK_VARIABLES}
+    allowed |= {"roster/runtime/faults.py": TEST_HOOKS, "roster/runtime/lifeline.py": TEST_HOOKS}
     offenders = []
     for top in CODE:
         for path in (ROOT / top).rglob("*.py"):

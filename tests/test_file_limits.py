@@ -15,7 +15,7 @@ from roster.csvfiles import FileRefused, iter_batches, open_source, sample_value
 from roster.csvfiles.errors import LimitExceeded
 from roster.csvfiles.reader import MalformedCsv
 from roster.csvfiles.sniff import RATIO_GRACE_BYTES, Inflated, inflate
-from roster.settings import file_limits
+from roster.runtime.settings import file_limits
 from tests.helpers import contacts, failures, run
 
 MIB = 1024 * 1024

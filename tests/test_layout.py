@@ -149,3 +149,10 @@ def test_modules_started_by_name_are_declared_and_exist():
                 assert pair in STARTED_BY_NAME, f"{module} starts {name} by name: an undeclared dependency"
                 seen.add(pair)
     assert seen == STARTED_BY_NAME, f"declared but no longer started: {STARTED_BY_NAME - seen}"
+
+
+def test_roster_has_no_loose_modules():
+    """Every module of roster/ lives in a package named for its concept (store/, importing/,
+    runtime/, safety/...): a newcomer finds it from the folder names, and nothing piles up at the root."""
+    loose = sorted(p.name for p in (ROOT / "roster").glob("*.py") if p.name != "__init__.py")
+    assert loose == [], f"modules at the root of roster/: {loose}; give each a home in a package"

@@ -21,8 +21,8 @@ from pipelines.launch import dagster_instance, run_import
 from pipelines.sensors import queued_imports
 from resources.database import Database
 from resources.landing_store import Landing
-from roster.database import get_engine
 from roster.landing import LandingStore
+from roster.runtime.database import get_engine
 from roster.store import imports
 from schemas.column_map import parse_column_map
 from schemas.import_options import ImportOptions
@@ -61,8 +61,8 @@ def test_the_launcher_queues_a_run_when_told_and_the_team_s_next_import_when_the
     from pipelines.dagster_internals import CODE_LOCATION
     from pipelines.launcher import LAUNCHER_TAG, Launcher
     from pipelines.sensors import partition_runs
-    from roster.database import database_url
     from roster.importing.launches import QUEUED_TAG
+    from roster.runtime.database import database_url
     from tests.helpers import wait_for
 
     name, team_id = team

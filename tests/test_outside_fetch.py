@@ -17,8 +17,8 @@ import time
 import anyio
 import pytest
 
-from roster import outside_fetch
-from roster.outside_fetch import FetchTimeout, HttpStatus, NotAllowed, TooLarge, fetch_sync, is_public
+from roster.safety import outside_fetch
+from roster.safety.outside_fetch import FetchTimeout, HttpStatus, NotAllowed, TooLarge, fetch_sync, is_public
 
 OUTSIDE, INSIDE = "127.0.0.2", "127.0.0.1"
 

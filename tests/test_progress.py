@@ -56,7 +56,7 @@ def test_the_import_object_names_each_phase_as_the_run_passes_it(engine, team, t
     faults = tmp_path / "faults"
     faults.mkdir()
     monkeypatch.setenv("ROSTER_FAULT_DIR", str(faults))
-    # The run stops at each of these points (roster/faults.py) until the test lets it go on.
+    # The run stops at each of these points (roster/runtime/faults.py) until the test lets it go on.
     (faults / "mapping.pause").touch()
     worker = threading.Thread(target=run_import, args=(import_id, {"roster/source": "test"}), daemon=True)
     worker.start()

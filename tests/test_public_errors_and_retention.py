@@ -14,10 +14,10 @@ import sqlalchemy as sa
 import sqlalchemy.exc
 
 from pipelines.launch import run_import
-from roster.errors_public import GENERIC, public_error, public_text
 from roster.importing.render import render_import
 from roster.importing.retention import sweep_uploads
 from roster.landing import LandingStore
+from roster.safety.public_errors import GENERIC, public_error, public_text
 from schemas.import_options import ImportOptions
 from tests.helpers import NAMES_MAP, create_import, get_import, run, write_csv
 
@@ -159,7 +159,7 @@ def test_the_sweep_deletes_what_is_no_longer_kept(engine, team, tmp_path):
 
 
 def test_keep_hours_setting(monkeypatch):
-    from roster.settings import keep_uploads_hours
+    from roster.runtime.settings import keep_uploads_hours
 
     assert keep_uploads_hours() == 24
     monkeypatch.setenv("ROSTER_KEEP_UPLOADS_HOURS", "0.5")

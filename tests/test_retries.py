@@ -89,7 +89,7 @@ def test_only_runs_that_started_working_use_up_the_retry_budget():
 def test_a_fail_fault_point_fails_as_many_times_as_armed(tmp_path, monkeypatch):
     import pytest
 
-    from roster.faults import InjectedFault, fault_point
+    from roster.runtime.faults import InjectedFault, fault_point
 
     monkeypatch.setenv("ROSTER_FAULT_DIR", str(tmp_path))
     (tmp_path / "launch.fail").write_text("2")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from roster.settings import Settings, SettingsError, file_limits, get_settings
+from roster.runtime.settings import Settings, SettingsError, file_limits, get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOLEANS = [name for name, f in Settings.model_fields.items() if f.annotation in (bool, "bool")]

@@ -44,7 +44,7 @@ def test_a_killed_process_s_statement_stops_with_it(engine, database):
         [
             sys.executable,
             "-c",
-            "import sys; from roster.database import engine_for\n"
+            "import sys; from roster.runtime.database import engine_for\n"
             "with engine_for(sys.argv[1], migrate=False).connect() as c:\n"
             "    c.exec_driver_sql(\"SELECT set_config('application_name', %s, false)\", (sys.argv[2],))\n"
             "    c.exec_driver_sql('SELECT pg_sleep(600)')",

@@ -21,7 +21,7 @@ def keys_create(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create an API key for a team and print its token (shown only this once)."""
-    from roster.database import get_engine
+    from roster.runtime.database import get_engine
     from roster.store.keys import issue_api_key
 
     key = issue_api_key(get_engine(), team, name)
@@ -40,8 +40,8 @@ def teams_model_mapping(
     ] = None,
 ) -> None:
     """May the mapping model (OPENAI_API_KEY) see this team's files' headers and sample values?"""
-    from roster.database import get_engine
     from roster.mapping.consent import ENV, model_allowed, set_team_opt_in, team_opt_in
+    from roster.runtime.database import get_engine
     from roster.store import teams
 
     values = {"on": True, "off": False, "default": None}
@@ -62,7 +62,7 @@ def teams_model_mapping(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the database migrations (they also run on first use)."""
-    from roster.database import get_engine
+    from roster.runtime.database import get_engine
     from schemas.migrate import upgrade
 
     upgrade(get_engine(migrate=False))

@@ -25,8 +25,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the finished import
 
 
 def _service():
-    from roster.database import get_engine
     from roster.importing.service import ImportService
+    from roster.runtime.database import get_engine
 
     return ImportService(get_engine())
 

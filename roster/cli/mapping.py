@@ -257,7 +257,7 @@ def suggest_cmd(
     db = None
     team_id = None
     if team is not None or existing is None or not as_json:
-        from roster.database import get_engine
+        from roster.runtime.database import get_engine
         from roster.store import teams
 
         db = get_engine()

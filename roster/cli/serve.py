@@ -9,7 +9,7 @@ with a new process every 60 s (Dagster reloads a workspace it manages that often
 CPU a minute of loading the code location again while nothing happens.
 
 It is one unit whatever stops it: its children die with it even when it is killed with SIGKILL
-(roster/lifeline.py), and they stay in its process group, so `kill -9 -<pgid>` takes them all.
+(roster/runtime/lifeline.py), and they stay in its process group, so `kill -9 -<pgid>` takes them all.
 A run its death interrupts is an ordinary dead run: the next `roster serve` notices it and
 retries the import (pipelines/watchdog.py).
 
@@ -33,9 +33,9 @@ from pathlib import Path
 from rich.console import Console
 
 from pipelines.launch import dagster_instance
-from roster import lifeline
-from roster.database import database_url
-from roster.settings import get_settings
+from roster.runtime import lifeline
+from roster.runtime.database import database_url
+from roster.runtime.settings import get_settings
 
 err = Console(stderr=True)
 MAX_CRASHES, CRASH_WINDOW_SECONDS = 5, 120

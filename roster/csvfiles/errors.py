@@ -3,7 +3,7 @@ class FileRefused(Exception):
 
 
 class LimitExceeded(FileRefused):
-    """The file passes one of the configured limits (roster.settings.FileLimits).
+    """The file passes one of the configured limits (roster.runtime.settings.FileLimits).
 
     too_large: the limit is one of size (the API answers 413, else 422)."""
 

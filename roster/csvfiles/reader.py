@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from roster.csvfiles.sniff import SourceFile
-from roster.settings import FileLimits, file_limits, size_text
+from roster.runtime.settings import FileLimits, file_limits, size_text
 from schemas.rows import ROW
 
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from roster.csvfiles.errors import FileRefused, LimitExceeded
-from roster.settings import FileLimits, file_limits
+from roster.runtime.settings import FileLimits, file_limits
 
 CHUNK = 1 << 20
 SAMPLE = 64 * 1024

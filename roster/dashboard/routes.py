@@ -23,12 +23,12 @@ from roster.api.http.uploads import max_upload_bytes, receive_upload
 from roster.csvfiles import FileRefused
 from roster.dashboard import HERE, PREFIX, check, drafts, review, sessions
 from roster.dashboard.view import import_view, queue_words
-from roster.database import get_engine
 from roster.importing.errors import ImportRefused
 from roster.importing.service import ImportService
 from roster.landing import FileTooLarge
 from roster.mapping.service import suggest_for_sample
-from roster.settings import get_settings, size_text
+from roster.runtime.database import get_engine
+from roster.runtime.settings import get_settings, size_text
 from roster.store import dashboard_queries as queries
 from roster.store import dashboard_sessions, properties
 from roster.store.keys import hash_token

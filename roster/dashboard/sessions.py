@@ -23,7 +23,7 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-from roster.settings import get_settings
+from roster.runtime.settings import get_settings
 
 COOKIE = "roster_session"
 SIGNIN_COOKIE = "roster_signin"

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse
 
 from roster.dashboard import PREFIX
 from roster.dashboard.routes import Signed, page
-from roster.database import get_engine
+from roster.runtime.database import get_engine
 from roster.store import pages, webhooks
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)

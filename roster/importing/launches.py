@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from roster.allowed_paths import PathRefused, refuse_roster_data
-from roster.database import get_engine
+from roster.runtime.database import get_engine
+from roster.safety.allowed_paths import PathRefused, refuse_roster_data
 from roster.store import imports
 from schemas.rules import is_uuid
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from roster.errors_public import public_text
 from roster.importing.outcome import outcome, summary
 from roster.importing.progress import progress
+from roster.safety.public_errors import public_text
 
 COUNTS = ("total", "created", "updated", "skipped", "failed")
 

@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from roster.landing import LandingStore, landing_store
-from roster.settings import keep_uploads_hours, undo_retention_days
+from roster.runtime.settings import keep_uploads_hours, undo_retention_days
 from roster.store import imports, landed_files, undo
 from schemas.rules import is_uuid
 

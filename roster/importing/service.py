@@ -23,7 +23,7 @@ from roster.importing.checks import check_file
 from roster.importing.render import render_import
 from roster.landing import LandingStore, landing_store
 from roster.mapping.resolve import ColumnMapper
-from roster.settings import get_settings, keep_uploads_hours
+from roster.runtime.settings import get_settings, keep_uploads_hours
 from roster.store import imports, teams
 from schemas.import_options import ImportOptions, parse_options
 

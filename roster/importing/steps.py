@@ -15,16 +15,16 @@ from typing import Any
 import polars as pl
 from sqlalchemy.engine import Engine
 
-from roster.allowed_paths import check_path
 from roster.csvfiles import MalformedCsv, SourceFile, iter_batches, open_source, sample_values
-from roster.faults import fault_point
 from roster.importing.errors import ImportRefused
 from roster.importing.service import ImportService
 from roster.landing import LandingStore
 from roster.mapping import memory
 from roster.mapping.consent import model_allowed
 from roster.mapping.resolve import ColumnMapper, reconcile_property_types
-from roster.settings import file_limits, get_settings
+from roster.runtime.faults import fault_point
+from roster.runtime.settings import file_limits, get_settings
+from roster.safety.allowed_paths import check_path
 from roster.store import cancel, dry_run, failures, imports, merge, properties, staging
 from schemas.column_map import ColumnMap
 from schemas.import_options import ImportOptions, parse_options

@@ -15,8 +15,8 @@ from typing import Any
 from celery.signals import worker_ready, worker_shutdown
 from celery.utils.log import get_logger
 
-from roster.database import get_engine
 from roster.importing.retention import sweep_local_copies
+from roster.runtime.database import get_engine
 
 INTERVAL_SECONDS = 3600
 log = get_logger(__name__)

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
-from roster.settings import get_settings
+from roster.runtime.settings import get_settings
 
 CHUNK = 1 << 20
 INCOMING = ".incoming"

@@ -13,9 +13,9 @@ from typing import BinaryIO
 
 from sqlalchemy.engine import Engine
 
-from roster.database import get_engine
 from roster.landing.folder import CHUNK, LandingStore
-from roster.settings import get_settings
+from roster.runtime.database import get_engine
+from roster.runtime.settings import get_settings
 from roster.store import landed_files
 
 

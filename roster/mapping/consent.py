@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
-from roster.settings import get_settings
+from roster.runtime.settings import get_settings
 from roster.store import teams
 
 ENV = "ROSTER_MAPPING_MODEL_OPT_IN"

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from roster.settings import Settings, get_settings
+from roster.runtime.settings import Settings, get_settings
 
 from .models import PROPERTY_TYPES, TARGETS, ExistingProperty, Suggestion
 from .shapes import describe_values

@@ -29,7 +29,7 @@ from roster.mapping.column_map import to_column_map
 from roster.mapping.engine import Outcome, suggest
 from roster.mapping.models import ExistingProperty, Suggestion
 from roster.mapping.openai_engine import OpenAISettings
-from roster.settings import get_settings
+from roster.runtime.settings import get_settings
 from schemas.column_map import ColumnMap, ColumnMapError, PropertyColumn, UnsubscribedColumn
 from schemas.rules import CORE_FIELDS, stored_type
 

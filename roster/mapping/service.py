@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Engine
 
 from roster.csvfiles import open_source, sample_values
-from roster.settings import get_settings
+from roster.runtime.settings import get_settings
 from roster.store import properties
 
 from .models import ExistingProperty, Suggestion

@@ -7,8 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from roster import allowed_paths, outside_fetch
-from roster.settings import get_settings
+from roster.runtime.settings import get_settings
+from roster.safety import allowed_paths, outside_fetch
 
 URL_TIMEOUT = 30.0  # seconds for the whole fetch, redirects included
 
@@ -51,7 +51,7 @@ def max_url_bytes() -> int:
 
 async def download(url: str, head_bytes: int | None = None, resolver=None) -> tuple[Path, str]:
     """Fetch the URL into a temporary file (the caller deletes it): public addresses only, pinned,
-    every redirect hop checked, size-capped, URL_TIMEOUT seconds in all (roster/outside_fetch.py).
+    every redirect hop checked, size-capped, URL_TIMEOUT seconds in all (roster/safety/outside_fetch.py).
     head_bytes: keep only the first bytes (a column-map suggestion reads no more): no size limit then."""
     fd, tmp = tempfile.mkstemp(prefix="roster-mcp-", suffix=".csv")
     path = Path(tmp)

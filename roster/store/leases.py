@@ -41,7 +41,7 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from roster.settings import get_settings
+from roster.runtime.settings import get_settings
 from schemas import tables as t
 
 # A worker whose machine vanished holds its session until the server notices: keepalives bound it.

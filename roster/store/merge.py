@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from roster.faults import fault_point
+from roster.runtime.faults import fault_point
 from roster.store import failures, staging, undo, webhook_outbox
 from roster.store import properties as team_properties
 from roster.store.cancel import Cancelled

@@ -15,7 +15,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from roster.faults import fault_point
+from roster.runtime.faults import fault_point
 from schemas.rows import ROW, PropertyField
 
 

@@ -27,8 +27,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from roster import settings
-from roster.faults import fault_point
+from roster.runtime import settings
+from roster.runtime.faults import fault_point
 from roster.store import webhook_outbox
 from schemas import tables as t
 

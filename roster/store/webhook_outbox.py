@@ -138,5 +138,5 @@ def import_event(conn: Connection, import_id: str, error: str | None = None) -> 
              AND ('contact_import.' || i.status) = ANY(w.events)
         WHERE i.id = :import AND i.status IN ('completed', 'failed')
     """
-    # The error as stored; the delivery shows it in a caller's words (roster.errors_public.public_text).
+    # The error as stored; the delivery shows it in a caller's words (roster.safety.public_errors.public_text).
     return conn.execute(sa.text(sql), {"import": import_id, "error": error}).rowcount

@@ -7,7 +7,7 @@ signed with Svix's scheme, so Resend's `webhooks.verify` and the `svix` library 
                     part of the endpoint's secret (after "whsec_")
 
 Run by the daemon (pipelines/webhook_delivery.py), never by an API request. Endpoints are reached
-through the outside-fetch guard (roster/outside_fetch.py): public addresses only, pinned against
+through the outside-fetch guard (roster/safety/outside_fetch.py): public addresses only, pinned against
 DNS rebinding, no redirects followed, unless ROSTER_WEBHOOKS_ALLOW_PRIVATE_URLS=1. A 2xx answer
 delivers; anything else is retried with exponential backoff (5 s, 10 s, 20 s, ... at most an hour
 apart) for ROSTER_WEBHOOKS_RETRY_HOURS (24); then the delivery is `failed` and its endpoint
@@ -29,10 +29,10 @@ import anyio.to_thread
 import httpx
 from sqlalchemy.engine import Engine
 
-from roster.errors_public import public_text
-from roster.faults import fault_point
-from roster.outside_fetch import FetchError, NotAllowed, PinnedTransport, check_scheme, resolve_checked
-from roster.settings import get_settings
+from roster.runtime.faults import fault_point
+from roster.runtime.settings import get_settings
+from roster.safety.outside_fetch import FetchError, NotAllowed, PinnedTransport, check_scheme, resolve_checked
+from roster.safety.public_errors import public_text
 from roster.store import webhooks
 
 log = logging.getLogger("roster.webhooks")

@@ -143,7 +143,7 @@ PART_HEAD = b"--" + BOUNDARY + b'\r\nContent-Disposition: form-data; name="file"
 
 
 def _incoming() -> set:
-    from roster.settings import get_settings
+    from roster.runtime.settings import get_settings
 
     return set((get_settings().landing_dir / ".incoming").glob("*.upload"))
 

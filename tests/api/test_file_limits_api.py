@@ -11,7 +11,7 @@ from tests.test_file_limits import MIB, gzip_bomb, gzip_of_zeros_after
 
 
 def test_api_refuses_a_gzip_bomb_with_413_and_queues_nothing(http, monkeypatch, tmp_path):
-    from roster.settings import get_settings
+    from roster.runtime.settings import get_settings
 
     monkeypatch.setenv("ROSTER_MAX_DECOMPRESSED_BYTES", str(20 * MIB))
     bomb = gzip_of_zeros_after(b"email\nx@y.io,", 300 * MIB, tmp_path / "bomb.csv.gz").read_bytes()

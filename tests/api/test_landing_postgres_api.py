@@ -8,7 +8,7 @@ from tests.api.conftest import csv_bytes, wait_done
 
 
 def test_an_upload_lands_in_postgres_and_imports(http, engine, monkeypatch):
-    from roster.settings import get_settings
+    from roster.runtime.settings import get_settings
     from roster.store import landed_files
 
     monkeypatch.setenv("ROSTER_LANDING", "postgres")

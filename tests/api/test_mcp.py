@@ -119,7 +119,7 @@ def test_mcp_tools_over_stdio(mcp_env, tmp_path):
                 with anyio.fail_after(5):
                     from sqlalchemy import text
 
-                    from roster.database import get_engine
+                    from roster.runtime.database import get_engine
 
                     with get_engine().connect() as conn:
                         name = conn.execute(

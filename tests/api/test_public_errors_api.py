@@ -6,7 +6,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from roster.errors_public import GENERIC
+from roster.safety.public_errors import GENERIC
 
 
 def test_the_api_shows_only_public_text(api_url, make_key, engine):

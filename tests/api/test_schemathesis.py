@@ -13,7 +13,7 @@ MAX_EXAMPLES = 8
 
 @pytest.fixture(scope="module")
 def st_token(database, api_url):
-    from roster.database import get_engine
+    from roster.runtime.database import get_engine
     from roster.store.keys import create_api_key
 
     return create_api_key(get_engine(), "schemathesis")

@@ -92,7 +92,7 @@ def own_database(database):
     import psycopg
     from sqlalchemy.engine import make_url
 
-    from roster.database import engine_for
+    from roster.runtime.database import engine_for
 
     admin = make_url(database).set(drivername="postgresql")
     name = f"{admin.database}_wh_crash"

@@ -62,7 +62,7 @@ class EmbeddedPostgres:
 
 
 class FaultPoints:
-    """Arms roster/faults.py's points for the run workers of a `roster serve`."""
+    """Arms roster/runtime/faults.py's points for the run workers of a `roster serve`."""
 
     def __init__(self, folder: Path):
         self.folder = folder

@@ -5,7 +5,7 @@ Faults, all real: SIGKILL of the run worker; SIGKILL of every process of `roster
 `roster serve` started again on the same ports); an immediate crash-restart of PostgreSQL
 (`pg_ctl restart -m immediate`: UNLOGGED tables come back empty); the data directory (landing
 files and Dagster's storage) read-only for 20 s. Stages are the fault points of the import
-(roster/faults.py): after landing, after mapping, in the middle of staging, after properties,
+(roster/runtime/faults.py): after landing, after mapping, in the middle of staging, after properties,
 inside the merge transaction (contacts, memberships and topics are written, not committed), just
 after it commits, and before the report.
 

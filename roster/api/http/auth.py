@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from roster.api.http.errors import ApiError
-from roster.database import get_engine
+from roster.runtime.database import get_engine
 from roster.store import keys
 from roster.store.keys import hash_token
 

@@ -34,7 +34,7 @@ import sqlalchemy as sa
 
 from roster.api.http import auth, state
 from roster.api.http.errors import error_body
-from roster.settings import get_settings
+from roster.runtime.settings import get_settings
 from roster.store.keys import hash_token
 
 log = logging.getLogger("roster.api")

@@ -32,7 +32,7 @@ import anyio
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from roster.settings import get_settings
+from roster.runtime.settings import get_settings
 
 log = logging.getLogger("roster.api")
 T = TypeVar("T")
@@ -77,7 +77,7 @@ def state_engine(durable: bool = False) -> Engine:
     key = (get_settings().database_url, durable)
     engine = _engines.get(key)
     if engine is None:
-        from roster.database import database_url, get_engine
+        from roster.runtime.database import database_url, get_engine
 
         get_engine()  # migrates the database on first use
         engine = _engines[key] = _engine_for(database_url(), durable)

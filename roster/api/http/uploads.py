@@ -21,7 +21,7 @@ import anyio
 from fastapi import Request
 
 from roster.api.http.errors import ApiError
-from roster.settings import get_settings
+from roster.runtime.settings import get_settings
 
 MAX_FIELD_BYTES = 1024 * 1024
 MAX_FIELDS = 50

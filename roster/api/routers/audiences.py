@@ -21,7 +21,7 @@ from roster.api.http.errors import ApiError, not_found
 from roster.api.http.pagination import EVERY_OBJECT, Page
 from roster.api.routers import contacts as contact_routes
 from roster.api.routers.common import Created, valid_id
-from roster.database import get_engine
+from roster.runtime.database import get_engine
 from roster.store import contacts, segments
 
 router = APIRouter(tags=["audiences (deprecated: segments)"])

@@ -18,7 +18,7 @@ from roster.api.http.errors import ApiError, not_found
 from roster.api.http.pagination import EVERY_OBJECT, Page, paginate
 from roster.api.routers.common import Created, valid_id
 from roster.api.routers.segments import SegmentList
-from roster.database import get_engine
+from roster.runtime.database import get_engine
 from roster.store import contacts, properties, segments, topics
 from schemas.rules import email_problem, is_uuid
 

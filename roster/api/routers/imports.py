@@ -15,13 +15,13 @@ from roster.api.http.errors import ApiError, cannot_store, not_found
 from roster.api.http.pagination import IMPORTS_PAGE, Page, paginate
 from roster.api.http.uploads import max_upload_bytes, receive_upload, too_large
 from roster.api.routers.common import valid_id
-from roster.database import get_engine
 from roster.importing import undoing
 from roster.importing.errors import ImportRefused
 from roster.importing.outcome import OUTCOMES
 from roster.importing.render import render_import
 from roster.importing.service import CannotStart, ImportService
 from roster.landing import FileTooLarge
+from roster.runtime.database import get_engine
 from roster.store import imports
 from schemas.import_options import ImportOptions, OptionsError, declared, parse_options
 from schemas.rules import PROPERTY_KEY, PROPERTY_KEY_RULE

@@ -12,7 +12,7 @@ from roster.api.http.auth import Caller, require_caller
 from roster.api.http.errors import ApiError, not_found
 from roster.api.http.pagination import PROPERTIES_PAGE, Page, paginate
 from roster.api.routers.common import Created, Deleted, valid_id
-from roster.database import get_engine
+from roster.runtime.database import get_engine
 from roster.store import properties
 from schemas.rules import PROPERTY_KEY
 

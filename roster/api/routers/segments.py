@@ -12,7 +12,7 @@ from roster.api.http.auth import Caller, require_caller
 from roster.api.http.errors import not_found
 from roster.api.http.pagination import EVERY_OBJECT, Page, paginate
 from roster.api.routers.common import Deleted, valid_id
-from roster.database import get_engine
+from roster.runtime.database import get_engine
 from roster.store import segments
 
 router = APIRouter(tags=["segments"])

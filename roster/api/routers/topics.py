@@ -15,7 +15,7 @@ from roster.api.http.auth import Caller, require_caller
 from roster.api.http.errors import not_found
 from roster.api.http.pagination import TOPICS_PAGE, Page, paginate
 from roster.api.routers.common import Created, Deleted, valid_id
-from roster.database import get_engine
+from roster.runtime.database import get_engine
 from roster.store import topics
 
 router = APIRouter(tags=["topics"])

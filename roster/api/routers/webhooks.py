@@ -19,9 +19,9 @@ from roster.api.http.auth import Caller, require_caller
 from roster.api.http.errors import ApiError, not_found
 from roster.api.http.pagination import EVERY_OBJECT, Page, page_params, paginate
 from roster.api.routers.common import Created, Deleted, valid_id
-from roster.database import get_engine
 from roster.importing.render import pg_timestamp
-from roster.outside_fetch import FetchError
+from roster.runtime.database import get_engine
+from roster.safety.outside_fetch import FetchError
 from roster.store import webhooks
 from roster.store.webhook_outbox import EVENTS
 from roster.webhooks.delivery import check_endpoint, envelope

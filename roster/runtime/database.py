@@ -8,7 +8,7 @@ import threading
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from roster.settings import get_settings
+from roster.runtime.settings import get_settings
 from schemas.migrate import upgrade_once
 
 _lock = threading.Lock()

@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from roster.settings import get_settings
+from roster.runtime.settings import get_settings
 
 
 class PathRefused(ValueError):

@@ -13,8 +13,8 @@ stale value. A module that keeps a setting in a constant (roster/store/leases.py
 imported, as before.
 
 Not here: the SDK's own ROSTER_API_KEY / ROSTER_API_URL (roster/client, a client library that reads
-nothing of the server's), and the tests' hooks ROSTER_CRASH_AT, ROSTER_FAULT_DIR (roster/faults.py)
-and ROSTER_LIFELINE (roster/lifeline.py, set by `roster serve` for its children)."""
+nothing of the server's), and the tests' hooks ROSTER_CRASH_AT, ROSTER_FAULT_DIR (roster/runtime/faults.py)
+and ROSTER_LIFELINE (roster/runtime/lifeline.py, set by `roster serve` for its children)."""
 
 from __future__ import annotations
 
