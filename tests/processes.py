@@ -8,6 +8,7 @@ tree, so no daemon or code server it spawned outlives the test.
 from __future__ import annotations
 
 import subprocess
+import sys
 
 import psutil
 
@@ -32,3 +33,8 @@ def stop_tree(proc: subprocess.Popen, timeout: float = 60) -> None:
             p.kill()
         except psutil.NoSuchProcess:
             pass
+
+
+def api_server_command(port: int, *options: str) -> list[str]:
+    """The API as production serves it, `uvicorn roster.api.app:app`, on 127.0.0.1:port, as its own process."""
+    return [sys.executable, "-m", "uvicorn", "roster.api.app:app", "--host", "127.0.0.1", "--port", str(port), *options]

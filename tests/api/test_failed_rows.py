@@ -9,7 +9,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -21,6 +20,7 @@ import sqlalchemy as sa
 from roster.importing.failed_rows import FORMULA_START, error_text, formula_safe
 from tests.api.conftest import VENV_BIN, csv_bytes, free_port, wait_done
 from tests.helpers import WAIT_SECONDS
+from tests.processes import api_server_command
 
 # Cells a spreadsheet runs as formulas (FAULTS 8, probes 2.17 and 2.19).
 HOSTILE = ['=HYPERLINK("http://evil.example","x")', "=cmd|' /C calc'!A0", "+1+2", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1"]
@@ -165,18 +165,7 @@ def server_process(database, tmp_path):
     port = free_port()
     env = {**os.environ, "ROSTER_LAUNCH": "inline", "ROSTER_RATE_LIMIT": "1000"}
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "roster.api.app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
+        api_server_command(port, "--log-level", "warning"),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=open(tmp_path / "uvicorn.log", "wb"),

@@ -14,7 +14,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,6 +27,7 @@ import sqlalchemy as sa
 
 from tests.api.conftest import REPO, csv_bytes, free_port, serve
 from tests.helpers import WAIT_SECONDS, wait_for
+from tests.processes import api_server_command
 
 GOOD_CSV = csv_bytes(["email", "first_name"], [["a@example.com", "A"], ["b@example.com", "B"]])
 RATE = 5
@@ -57,19 +57,7 @@ def api_processes(n: int, **env_extra: str):
             port = free_port()
             log = tempfile.TemporaryFile()
             proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "roster.api.app:app",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--no-access-log",
-                    "--log-level",
-                    "warning",
-                ],
+                api_server_command(port, "--no-access-log", "--log-level", "warning"),
                 cwd=REPO,
                 env=env,
                 stdout=subprocess.DEVNULL,
