@@ -17,6 +17,8 @@ from typing import Any, Literal, get_args
 # The contact's own fields a column maps to; `email` is the one every import needs.
 CORE_FIELDS = ("email", "first_name", "last_name")
 STANDARD_FIELDS = (*CORE_FIELDS, "unsubscribed")
+# Where a column of a map goes: a standard field (each at most once), a property, or nowhere.
+MapTarget = Literal["email", "first_name", "last_name", "unsubscribed", "property", "ignore"]
 
 # something@something.tld: no spaces, one @ (the raw-SQL floor's rule).
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -47,6 +49,7 @@ PropertyType = Literal["string", "number", "boolean"]
 StoredType = Literal["string", "number"]  # a property's own type, as the API creates it
 PROPERTY_TYPES: tuple[PropertyType, ...] = get_args(PropertyType)
 STORED_TYPES: tuple[StoredType, ...] = get_args(StoredType)
+MAP_TARGETS: tuple[MapTarget, ...] = get_args(MapTarget)
 
 
 def stored_type(kind: str) -> str:

@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from roster.cli.common import fail
-from schemas.rules import PROPERTY_KEY, PROPERTY_KEY_RULE, STANDARD_FIELDS
+from schemas.rules import PROPERTY_KEY, PROPERTY_KEY_RULE, PROPERTY_TYPES, STANDARD_FIELDS
 
 mapping_app = typer.Typer(no_args_is_help=True, help="Column mapping: suggest, review, remember.")
 SINGLE_USE = STANDARD_FIELDS  # each at most once in a map
@@ -105,7 +105,7 @@ def _change(suggestions: list, n: int, spec: str, existing: dict[str, str]) -> s
         engine="review",
         reason="set in review",
     )
-    if spec in ("email", "first_name", "last_name", "unsubscribed", "unsubscribed!", "ignore"):
+    if spec in (*STANDARD_FIELDS, "unsubscribed!", "ignore"):
         target = "unsubscribed" if spec == "unsubscribed!" else spec
         new = replace(s, target=target, **{**kw, "invert": spec == "unsubscribed!"})
         slot = target if target in SINGLE_USE else None
@@ -115,7 +115,7 @@ def _change(suggestions: list, n: int, spec: str, existing: dict[str, str]) -> s
         if not PROPERTY_KEY.match(key):
             return f"[red]invalid property key {key!r}[/red]: {PROPERTY_KEY_RULE}"
         ptype = parts[2] if len(parts) > 2 else (existing.get(key) or s.property_type or "string")
-        if ptype not in ("string", "number", "boolean"):
+        if ptype not in PROPERTY_TYPES:
             return f"[red]invalid type {ptype!r}[/red]: string, number or boolean"
         if key in existing and existing[key] != ptype:
             return f"[red]property {key!r} exists as a {existing[key]}[/red]"

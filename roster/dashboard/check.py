@@ -7,6 +7,7 @@ counts the check found. Start for real reuses the dry run (ImportService.start_d
 from __future__ import annotations
 
 from schemas.import_options import OptionsError, parse_options
+from schemas.rules import CORE_FIELDS
 
 # The failure guard offered before Start, which the person can change or clear. Past it the
 # import stops and writes nothing. 5%: list exports usually carry a few percent of bad addresses
@@ -18,7 +19,7 @@ DEFAULT_GUARD = "5%"
 def ignored_columns(headers: list[str], column_map: dict | None) -> list[str]:
     """The file's columns the column map does not read, in the file's order."""
     cmap = column_map or {}
-    used = {cmap.get(f) for f in ("email", "first_name", "last_name")}
+    used = {cmap.get(f) for f in CORE_FIELDS}
     unsubscribed = cmap.get("unsubscribed")
     used.add(unsubscribed.get("column") if isinstance(unsubscribed, dict) else unsubscribed)
     used |= {spec.get("column") for spec in (cmap.get("properties") or {}).values()}

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from roster.mapping.system_columns import is_error_column
-from schemas.rules import PROPERTY_KEY, PROPERTY_KEY_RULE, is_email
+from schemas.rules import PROPERTY_KEY, PROPERTY_KEY_RULE, PROPERTY_TYPES, STANDARD_FIELDS, is_email
 
-SINGLE = ("email", "first_name", "last_name", "unsubscribed")
-TYPES = ("string", "number", "boolean")
+SINGLE = STANDARD_FIELDS
+TYPES = PROPERTY_TYPES
 # Below this a suggestion that writes a contact field or an existing property is shown as needing
 # a look (Flatfile calls above 0.9 "strong"): a wrong one overwrites data the team has.
 CONFIDENT = 0.9

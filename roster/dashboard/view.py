@@ -9,6 +9,7 @@ from pathlib import Path
 
 from roster.importing.progress import describe
 from roster.importing.render import render_import
+from schemas.rules import CORE_FIELDS
 
 LABELS = {"queued": "Queued", "in_progress": "Running", "completed": "Completed", "failed": "Failed"}
 # A finished import's badge says what happened (roster/importing/outcome.py): amber when rows
@@ -97,7 +98,7 @@ def column_map_rows(cmap: dict | None) -> list[dict]:
     """The column map used, as (column, target) rows."""
     if not cmap:
         return []
-    out = [{"column": cmap[f], "target": f} for f in ("email", "first_name", "last_name") if cmap.get(f)]
+    out = [{"column": cmap[f], "target": f} for f in CORE_FIELDS if cmap.get(f)]
     u = cmap.get("unsubscribed")
     if u:
         column, invert = (u, False) if isinstance(u, str) else (u.get("column"), bool(u.get("invert")))

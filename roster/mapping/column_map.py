@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.rules import CORE_FIELDS
+
 from .models import Suggestion
 
 
@@ -16,7 +18,7 @@ def to_column_map(suggestions: list[Suggestion]) -> dict[str, Any]:
     cmap: dict[str, Any] = {}
     props: dict[str, Any] = {}
     for s in suggestions:
-        if s.target in ("email", "first_name", "last_name"):
+        if s.target in CORE_FIELDS:
             cmap.setdefault(s.target, s.column)
         elif s.target == "unsubscribed":
             cmap.setdefault("unsubscribed", {"column": s.column, "invert": True} if s.invert else s.column)

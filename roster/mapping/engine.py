@@ -8,13 +8,15 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
+from schemas.rules import CORE_FIELDS, STANDARD_FIELDS
+
 from .models import ExistingProperty, Suggestion
 from .offline import suggest_offline
 from .openai_engine import ModelUnavailable, OpenAISettings, suggest_openai
 from .system_columns import is_error_column, system_column, tools_of
 
 log = logging.getLogger(__name__)
-SINGLE_USE = ("email", "first_name", "last_name", "unsubscribed")
+SINGLE_USE = STANDARD_FIELDS
 ENGINES = ("auto", "offline", "openai")
 
 
@@ -95,7 +97,7 @@ def from_column_map(
                 **kw,
             )
 
-    for f in ("email", "first_name", "last_name"):
+    for f in CORE_FIELDS:
         put(column_map.get(f), target=f)
     u = column_map.get("unsubscribed")
     if isinstance(u, dict):

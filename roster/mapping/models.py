@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-TARGETS = ("email", "first_name", "last_name", "unsubscribed", "property", "ignore")
-PROPERTY_TYPES = ("string", "number", "boolean")
+from schemas.rules import MAP_TARGETS
+
+TARGETS = MAP_TARGETS
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import cast
 
+from schemas.rules import CORE_FIELDS, STANDARD_FIELDS
+
 from . import synonyms as S
 from .headers import HeaderInfo, Match, analyze, consent_polarity, describe
 from .models import ExistingProperty, Suggestion
@@ -22,7 +24,6 @@ from .system_columns import ERROR_COLUMN, is_error_column, system_column, tools_
 from .values import ValueProfile, infer_type, looks_like_names, profile
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,50}$")
-CORE_FIELDS = ("email", "first_name", "last_name")
 
 
 @dataclass
@@ -38,7 +39,7 @@ class Candidate:
     @property
     def slot(self) -> str | None:
         """The single-use field this candidate occupies, if any."""
-        if self.target in ("email", "first_name", "last_name", "unsubscribed"):
+        if self.target in STANDARD_FIELDS:
             return self.target
         if self.target == "property" and self.key is not None:
             return "property:" + self.key

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from roster.runtime.settings import Settings, get_settings
+from schemas.rules import PROPERTY_TYPES, STANDARD_FIELDS
 
-from .models import PROPERTY_TYPES, TARGETS, ExistingProperty, Suggestion
+from .models import TARGETS, ExistingProperty, Suggestion
 from .shapes import describe_values
 from .values import is_email, is_number, parse_bool, parse_subscription_status
 
@@ -32,7 +33,7 @@ DEFAULT_MODEL: str = Settings.model_fields["openai_model"].default
 DEFAULT_TIMEOUT: float = Settings.model_fields["mapping_timeout"].default
 SAMPLES_PER_COLUMN = 5
 MAX_VALUE_CHARS = 80
-SINGLE_USE = ("email", "first_name", "last_name", "unsubscribed")
+SINGLE_USE = STANDARD_FIELDS
 
 
 class ModelUnavailable(Exception):

@@ -31,11 +31,11 @@ from roster.mapping.models import ExistingProperty, Suggestion
 from roster.mapping.openai_engine import OpenAISettings
 from roster.runtime.settings import get_settings
 from schemas.column_map import ColumnMap, ColumnMapError, PropertyColumn, UnsubscribedColumn
-from schemas.rules import CORE_FIELDS, stored_type
+from schemas.rules import CORE_FIELDS, STANDARD_FIELDS, stored_type
 
 # Below this an engine's suggestion is shown to a person but not applied by an import on its own.
 MIN_CONFIDENCE = 0.5
-CORE_TARGETS = (*CORE_FIELDS, "unsubscribed")
+CORE_TARGETS = STANDARD_FIELDS
 
 
 @dataclass

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from roster.client import AsyncRoster, RosterError
 from roster.mcp_server.fetch import Refused, check_path, download
 from schemas.import_options import declared
-from schemas.rules import StoredType
+from schemas.rules import PropertyType, StoredType
 
 INSTRUCTIONS = """Import contacts into Roster from a CSV: create-contact-import (a file path, CSV text, or a URL),
 then get-contact-import until its status is completed or failed, and show the user its summary. With
@@ -74,9 +74,7 @@ async def _source(
 
 class PropertySpec(BaseModel):
     column: str = Field(description="The CSV header whose values fill this property.")
-    type: Literal["string", "number", "boolean"] | None = Field(
-        default=None, description='Default "string" (or the existing property\'s type).'
-    )
+    type: PropertyType | None = Field(default=None, description='Default "string" (or the existing property\'s type).')
 
 
 class InvertedColumn(BaseModel):

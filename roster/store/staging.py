@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from roster.runtime.faults import fault_point
 from schemas.rows import ROW, PropertyField
+from schemas.rules import STANDARD_FIELDS
 
 
 def stage_table(import_id: uuid.UUID | str) -> str:
@@ -25,7 +26,7 @@ def stage_table(import_id: uuid.UUID | str) -> str:
 
 def stage_columns(props: list[PropertyField]) -> list[str]:
     """The staging columns in the order the validated frame is copied."""
-    return ["row_number", "email", "first_name", "last_name", "unsubscribed", *[p.staged for p in props]]
+    return ["row_number", *STANDARD_FIELDS, *[p.staged for p in props]]
 
 
 def drop_sql(import_id: str) -> str:

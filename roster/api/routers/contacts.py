@@ -20,14 +20,14 @@ from roster.api.routers.common import Created, valid_id
 from roster.api.routers.segments import SegmentList
 from roster.runtime.database import get_engine
 from roster.store import contacts, properties, segments, topics
-from schemas.rules import email_problem, is_uuid
+from schemas.rules import PropertyType, email_problem, is_uuid
 
 router = APIRouter(tags=["contacts"])
 
 
 class PropertyValue(BaseModel):
     value: str | float | int | bool
-    type: Literal["string", "number", "boolean"]
+    type: PropertyType
 
 
 class Contact(BaseModel):

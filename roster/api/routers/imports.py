@@ -24,7 +24,7 @@ from roster.landing import FileTooLarge
 from roster.runtime.database import get_engine
 from roster.store import imports
 from schemas.import_options import ImportOptions, OptionsError, declared, parse_options
-from schemas.rules import PROPERTY_KEY, PROPERTY_KEY_RULE
+from schemas.rules import PROPERTY_KEY, PROPERTY_KEY_RULE, PROPERTY_TYPES, MapTarget, PropertyType
 
 router = APIRouter(tags=["contact imports"])
 
@@ -254,9 +254,9 @@ async def create_contact_import(request: Request, caller: Annotated[Caller, Depe
 
 class ColumnSuggestion(BaseModel):
     column: str
-    target: Literal["email", "first_name", "last_name", "unsubscribed", "property", "ignore"]
+    target: MapTarget
     property_key: str | None = None
-    property_type: Literal["string", "number", "boolean"] | None = None
+    property_type: PropertyType | None = None
     invert: bool = False
     confidence: float
     reason: str
@@ -314,7 +314,7 @@ def _existing_properties(fields: dict) -> list[dict] | None:
         if not isinstance(item, dict) or not isinstance(item.get("key"), str):
             raise ApiError(422, "validation_error", shape)
         ptype = item.get("type", "string")
-        if ptype not in ("string", "number", "boolean"):
+        if ptype not in PROPERTY_TYPES:
             raise ApiError(422, "validation_error", f"{shape}: {ptype!r} is not a type")
         if not PROPERTY_KEY.match(item["key"]):
             raise ApiError(422, "validation_error", f"property key {item['key']!r} is invalid: {PROPERTY_KEY_RULE}")

@@ -14,7 +14,7 @@ from roster.api.http.pagination import PROPERTIES_PAGE, Page, paginate
 from roster.api.routers.common import Created, Deleted, valid_id
 from roster.runtime.database import get_engine
 from roster.store import properties
-from schemas.rules import PROPERTY_KEY
+from schemas.rules import PROPERTY_KEY, PropertyType, StoredType
 
 router = APIRouter(tags=["contact properties"])
 Fallback = str | float | int | bool | None
@@ -24,7 +24,7 @@ class ContactProperty(BaseModel):
     object: Literal["contact_property"] = "contact_property"
     id: str
     key: str
-    type: Literal["string", "number", "boolean"]
+    type: PropertyType
     fallback_value: Fallback
     created_at: str
 
@@ -40,7 +40,7 @@ class PropertyCreate(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     key: str
-    type: Literal["string", "number"]
+    type: StoredType
     fallback_value: Fallback = None
 
 
