@@ -38,7 +38,7 @@ class Page:
     before: str | None
 
 
-def page_params(default: int | None):
+def page_params(default: int | None) -> Callable[..., Page]:
     """The query parameters of a list whose page size, when `limit` is left out, is `default`
     (None: every object)."""
     described = f"default {default}" if default else "left out: every object, in one response"

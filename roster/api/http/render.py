@@ -18,7 +18,7 @@ def contact(r: dict) -> dict:
     }
 
 
-def property_type(value) -> str:
+def property_type(value: object) -> str:
     """A stored value's type. Values are checked against their property's type when written
     (API and imports alike) and stored as JSON of that type, so the value tells the type."""
     if isinstance(value, bool):
