@@ -31,7 +31,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import urljoin
 
 import anyio
@@ -237,6 +237,6 @@ async def _body(resp: httpx.Response, out: BinaryIO, max_bytes: int | None, head
     return size
 
 
-def fetch_sync(url: str, out: BinaryIO, **kwargs) -> Fetched:
+def fetch_sync(url: str, out: BinaryIO, **kwargs: Any) -> Fetched:
     """fetch() for synchronous callers (a Dagster schedule tick): its own event loop, this thread."""
     return anyio.run(functools.partial(fetch, url, out, **kwargs))

@@ -15,6 +15,8 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
 
 import polars as pl
 
@@ -66,7 +68,7 @@ def iter_batches(source: SourceFile, batch_rows: int, tolerant: bool = False) ->
 BYTES_PER_ROW = 128
 
 
-def _record_chunks(path, chunk_bytes: int, max_line: int) -> Iterator[bytes]:
+def _record_chunks(path: Path, chunk_bytes: int, max_line: int) -> Iterator[bytes]:
     """The file in pieces of about chunk_bytes, each ending at a record's end.
 
     Read here, not memory-mapped by polars: a mapped file's pages count against the process's
@@ -131,7 +133,7 @@ class _Lines:
     together: past it, the rest of the physical line is skipped (read in bounded pieces) and
     _TooLong fails the record, so one enormous field never takes more memory than the limit."""
 
-    def __init__(self, f, max_line: int):
+    def __init__(self, f: TextIO, max_line: int) -> None:
         self.f = f
         self.max_line = max_line
         self.pending: list[str] = []  # reversed: pop() gives the next line
@@ -139,7 +141,7 @@ class _Lines:
         self.taken_chars = 0
         self.chars_read = 0  # of the file, for a caller's budget
 
-    def __iter__(self):
+    def __iter__(self) -> _Lines:
         return self
 
     def __next__(self) -> str:

@@ -63,7 +63,7 @@ class SourceFile:
 class _Utf8Scan:
     """Is a byte stream valid UTF-8, and does it hold NUL bytes? Fed chunk by chunk."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.decoder = codecs.getincrementaldecoder("utf-8")()
         self.valid, self.has_nul = True, False
 
