@@ -33,7 +33,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 # mypy, as configured in pyproject.toml: strict on schemas/, roster/store/, roster/importing/,
-# roster/mapping/ and the SDK (roster/client/), mypy's default checks elsewhere.
+# roster/mapping/ and the SDK (roster/client/); elsewhere every function has full type hints.
 types: install
 	$(BIN)/mypy
 
