@@ -19,6 +19,7 @@ from schemas.import_options import ImportOptions
 
 if TYPE_CHECKING:  # the import service is imported when a command runs, not when the CLI starts
     from roster.importing.service import ImportService
+    from schemas.import_object import ContactImportObject
 
 imports_app = typer.Typer(
     no_args_is_help=True, help="Imports on this machine's database: create, run, inspect, export failed rows."
@@ -111,7 +112,7 @@ def _run_with_progress(service: ImportService, team_id: int, import_id: str, tag
     worker.join()
 
 
-def _print_import(result: dict) -> None:
+def _print_import(result: ContactImportObject) -> None:
     from rich.table import Table
 
     out = Console()

@@ -25,6 +25,7 @@ from roster.importing.render import render_import
 from roster.importing.service import CannotStart, ImportService
 from roster.landing import FileTooLarge
 from roster.store import imports
+from schemas.import_object import ContactImportObject
 from schemas.import_options import Door, ImportOptions, OptionsError, declared, parse_options
 from schemas.rules import PROPERTY_KEY, PROPERTY_KEY_RULE
 
@@ -437,7 +438,7 @@ async def start_dry_run(import_id: str, caller: Annotated[Caller, Depends(requir
     response_model_exclude_unset=True,
     summary="Retrieve a contact import",
 )
-def get_contact_import(import_id: str, caller: Annotated[Caller, Depends(require_caller)]) -> dict[str, Any]:
+def get_contact_import(import_id: str, caller: Annotated[Caller, Depends(require_caller)]) -> ContactImportObject:
     return render_import(_import_or_404(_service(), caller, import_id))
 
 
@@ -505,7 +506,7 @@ def get_contact_import_failures(
     "cancelled. Once its merge has committed the contacts it is too late (409 `too_late`): revert it instead. "
     "Cancelling again returns the import as it is.",
 )
-def cancel_contact_import(import_id: str, caller: Annotated[Caller, Depends(require_caller)]) -> dict[str, Any]:
+def cancel_contact_import(import_id: str, caller: Annotated[Caller, Depends(require_caller)]) -> ContactImportObject:
     _import_or_404(_service(), caller, import_id)
     try:
         row = undoing.cancel(get_engine(), caller.team_id, import_id)
@@ -538,7 +539,7 @@ async def revert_contact_import(
     resubscribe: Annotated[
         bool | None, Query(description="Also reverse the unsubscribes and topic opt-outs the import applied.")
     ] = None,
-) -> dict[str, Any]:
+) -> ContactImportObject:
     if resubscribe is None:
         resubscribe = await _body_flag(request, "resubscribe")
 
