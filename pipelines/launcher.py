@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine, make_url
 from assets.partitions import contact_imports
 from pipelines.dagster_internals import JobPythonOrigin, RemoteJobOrigin
 from pipelines.jobs import contact_import_job
-from pipelines.sensors import claim_launches
+from pipelines.sensors import Launch, claim_launches
 
 CHANNEL = "roster_imports"
 # Launched by the launcher, not by the sensor: shown in the UI beside the sensor's runs.
@@ -51,7 +51,7 @@ def _job() -> tuple[JobDefinition, RemoteJobOrigin, JobPythonOrigin]:
     return (job, *job_origins(defs, job.name))
 
 
-def submit(instance: DagsterInstance, launch: dict) -> str:
+def submit(instance: DagsterInstance, launch: Launch) -> str:
     """Create the import's run and submit it to the run queue. Returns the run's id."""
     job, remote_origin, code_origin = _job()
     import_id = launch["id"]
