@@ -43,7 +43,7 @@ from sqlalchemy.engine import Engine
 from pipelines.sensors import partition_runs
 from resources.database import Database
 from roster.store import imports, staging
-from roster.store.leases import STUCK_SECONDS, disown, end_sessions, held_leases, holder
+from roster.store.leases import STUCK_SECONDS, Holder, disown, end_sessions, held_leases, holder
 
 # Runs of an import (retries included) that reached its first step (`contact_imports.attempts`)
 # before the watchdog gives up on it; a run that never started working does not count (its own
@@ -156,7 +156,7 @@ def _starting(instance: DagsterInstance, import_id: str, now: float) -> bool:
     return False
 
 
-def _unstick(context: SensorEvaluationContext, engine: Engine, imp: dict[str, Any], lease: dict[str, Any]) -> str:
+def _unstick(context: SensorEvaluationContext, engine: Engine, imp: dict[str, Any], lease: Holder) -> str:
     """A run that holds the lease but has not beaten for STUCK_SECONDS: the import stops naming it,
     its sessions end, and its run is failed (the daemon retries it; with no run, the lease-less
     import is settled on the next ticks)."""
