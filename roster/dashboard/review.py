@@ -5,7 +5,9 @@ suggestions come from roster/mapping, and the map goes to the import service lik
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
+from roster.mapping.service import SuggestionObject
 from roster.mapping.system_columns import is_error_column
 from schemas.rules import PROPERTY_KEY, PROPERTY_KEY_RULE, is_email
 
@@ -28,14 +30,16 @@ def needs_review(choice: str, confidence: float) -> bool:
     return confidence < UNSURE or (choice != "new" and confidence < CONFIDENT)
 
 
-def choice_of(s: dict, existing: dict[str, str]) -> str:
+def choice_of(s: SuggestionObject, existing: dict[str, str]) -> str:
     """The select's value for a suggestion: a field, `property:<key>`, `new` or `ignore`."""
     if s["target"] == "property":
         return f"property:{s['property_key']}" if s["property_key"] in existing else "new"
     return s["target"]
 
 
-def rows_for(suggestions: list[dict], samples: dict[str, list[str]], existing: dict[str, str]) -> list[dict]:
+def rows_for(
+    suggestions: list[SuggestionObject], samples: dict[str, list[str]], existing: dict[str, str]
+) -> list[dict[str, Any]]:
     """One row per column, for the template; `samples` are each column's distinct values."""
     out = []
     for i, s in enumerate(suggestions):

@@ -223,9 +223,7 @@ def _service() -> ImportService:
     summary="Create a contact import",
     description="Upload a CSV as multipart/form-data. The import runs in the background; poll GET /contacts/imports/{id}.",
 )
-async def create_contact_import(
-    request: Request, caller: Annotated[Caller, Depends(require_caller)]
-) -> JSONResponse | dict[str, Any]:
+async def create_contact_import(request: Request, caller: Annotated[Caller, Depends(require_caller)]) -> JSONResponse:
     limit = max_upload_bytes()
     service = _service()
     try:
@@ -368,11 +366,9 @@ ERROR_SCHEMA = {
     "POST /contacts/imports. A map the team accepted before for the same headers wins (engine `memory`). "
     "Nothing is stored.",
 )
-async def suggest_column_map(
-    request: Request, caller: Annotated[Caller, Depends(require_caller)]
-) -> JSONResponse | dict[str, Any]:
+async def suggest_column_map(request: Request, caller: Annotated[Caller, Depends(require_caller)]) -> JSONResponse:
     from roster.csvfiles import FileRefused
-    from roster.mapping.service import HEAD_BYTES, suggest_for_file
+    from roster.mapping.service import HEAD_BYTES, SuggestedColumnMap, suggest_for_file
 
     upload = await receive_upload(request, _service().landing.base() / ".incoming", max_upload_bytes(), keep_bytes=HEAD_BYTES)
     try:
@@ -382,7 +378,7 @@ async def suggest_column_map(
         existing = _existing_properties(upload.fields)
         consent = _bool_field(upload.fields, "model_mapping") if (upload.fields.get("model_mapping") or "").strip() else None
 
-        def suggest() -> dict:
+        def suggest() -> SuggestedColumnMap:
             if upload.truncated:
                 _finish_head(path, HEAD_BYTES)
             return suggest_for_file(get_engine(), caller.team_id, path, existing, with_headers=True, model_mapping=consent)
