@@ -7,6 +7,7 @@ unknown routes (404), wrong methods (405) and unexpected exceptions (500, never 
 from __future__ import annotations
 
 import logging
+from typing import TypedDict
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -59,7 +60,15 @@ def cannot_store(error: OSError) -> ApiError:
     )
 
 
-def error_body(status_code: int, name: str, message: str) -> dict:
+class ErrorBody(TypedDict):
+    """Every error's body, in Resend's shape."""
+
+    statusCode: int
+    name: str
+    message: str
+
+
+def error_body(status_code: int, name: str, message: str) -> ErrorBody:
     return {"statusCode": status_code, "name": name, "message": message}
 
 

@@ -37,7 +37,7 @@ from sqlalchemy.engine import Connection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roster.api.http import auth, state
-from roster.api.http.errors import error_body
+from roster.api.http.errors import ErrorBody, error_body
 from roster.settings import get_settings
 from roster.store.keys import hash_token
 
@@ -199,7 +199,7 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-async def _send_json(send: Send, status: int, payload: dict[str, Any], extra: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _send_json(send: Send, status: int, payload: ErrorBody, extra: list[tuple[bytes, bytes]] | None = None) -> None:
     body = json.dumps(payload).encode()
     await send(
         {
