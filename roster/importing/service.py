@@ -171,7 +171,7 @@ class ImportService:
         """The failed rows as CSV, streamed (formula cells neutralised). The import must be the team's."""
         return failed_rows.csv_chunks(self.engine, import_id, team_id)
 
-    def failures_page(self, team_id: int, import_id: str, limit: int, after: int | None) -> dict[str, Any]:
+    def failures_page(self, team_id: int, import_id: str, limit: int, after: int | None) -> failed_rows.FailuresPage:
         return failed_rows.page(self.engine, import_id, team_id, limit, after)
 
     # -- starting --------------------------------------------------------------------------------
