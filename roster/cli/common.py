@@ -72,7 +72,7 @@ def with_import_options(command: Callable[..., T]) -> Callable[..., T]:
     return run
 
 
-def import_options(flags: dict) -> ImportOptions:
+def import_options(flags: dict[str, Any]) -> ImportOptions:
     """ImportOptions from the flags' values (left-out flags left out), or a one-line error naming
     the flag that is wrong."""
     from schemas.import_options import OptionsError, parse_options

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -95,11 +95,11 @@ def _answers(answers: Path | None, out: Console) -> Iterator[str]:
         yield line.rstrip("\n")
 
 
-def _change(suggestions: list, n: int, spec: str, existing: dict[str, str]) -> str:
+def _change(suggestions: list[Suggestion], n: int, spec: str, existing: dict[str, str]) -> str:
     """Apply `c N TARGET`; returns what happened, for the person."""
     s = suggestions[n]
     spec = spec.strip()
-    kw = dict(
+    kw: dict[str, Any] = dict(
         property_key=None,
         property_type=None,
         is_new_property=False,
@@ -152,7 +152,9 @@ def _change(suggestions: list, n: int, spec: str, existing: dict[str, str]) -> s
     return f"{s.column!r} → {_describe(new)}{note}"
 
 
-def review(suggestions: list, existing: dict[str, str], lines: Iterator[str], out: Console) -> list | None:
+def review(
+    suggestions: list[Suggestion], existing: dict[str, str], lines: Iterator[str], out: Console
+) -> list[Suggestion] | None:
     """The reviewed suggestions, or None when the person quits (or the answers run out)."""
     suggestions = list(suggestions)
     out.print(_table(suggestions))

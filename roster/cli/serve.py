@@ -137,7 +137,7 @@ def serve(host: str, port: int, ui_port: int | None) -> int:
     if ui_port and host not in ("0.0.0.0", "::"):
         # The dashboard links each import's run in this Dagster UI.
         env.setdefault("ROSTER_DAGSTER_URL", f"http://{host}:{ui_port}")
-    procs: dict[str, subprocess.Popen] = {}
+    procs: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
 
     def stop(*_: object) -> None:
@@ -168,7 +168,7 @@ def _code_server_ready(sock: Path, proc: subprocess.Popen[bytes], stopping: Call
         time.sleep(0.2)
 
 
-def _start(name: str, cmds: dict[str, list[str]], env: dict[str, str], workspace: Path) -> subprocess.Popen:
+def _start(name: str, cmds: dict[str, list[str]], env: dict[str, str], workspace: Path) -> subprocess.Popen[bytes]:
     if name == "code":
         (workspace.parent / "code.sock").unlink(missing_ok=True)  # a dead one's
     return subprocess.Popen(cmds[name], env=env, preexec_fn=lifeline.die_with_parent)

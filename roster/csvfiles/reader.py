@@ -16,7 +16,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import polars as pl
 
@@ -33,7 +33,7 @@ class MalformedCsv(Exception):
 class RowBatch:
     frame: pl.DataFrame  # ROW (Int64) and one String column per header; blank cells are null
     # Records that could not be read as rows: {"row", "reason", "values"} each.
-    failures: list[dict] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)
     bytes_read: int = 0
 
 
@@ -204,7 +204,7 @@ def _tolerant_batches(source: SourceFile, batch_rows: int, budget_chars: int | N
     width = len(source.headers)
     columns: list[list[str | None]] = [[] for _ in range(width)]
     rows: list[int] = []
-    failures: list[dict] = []
+    failures: list[dict[str, Any]] = []
     number = 0
     # A batch is also cut by size, as the fast reader's are: a wide file's rows hold many cells.
     batch_chars = max(64 * 1024, batch_rows * BYTES_PER_ROW)

@@ -64,10 +64,12 @@ def rows_for(
     return out
 
 
-def column_map_from_form(form: Mapping[str, str], headers: list[str], existing: dict[str, str]) -> tuple[dict, list[str]]:
+def column_map_from_form(
+    form: Mapping[str, str], headers: list[str], existing: dict[str, str]
+) -> tuple[dict[str, Any], list[str]]:
     """(column map, problems) from the review form: `target_<i>`, `new_key_<i>`, `new_type_<i>`,
     `invert_<i>` and `include_<i>` for the i-th header (an unticked include is a rejected row)."""
-    cmap: dict = {"properties": {}}
+    cmap: dict[str, Any] = {"properties": {}}
     problems: list[str] = []
     used: dict[str, str] = {}
     for i, header in enumerate(headers):
@@ -119,7 +121,7 @@ def column_map_from_form(form: Mapping[str, str], headers: list[str], existing: 
     return cmap, problems
 
 
-def email_checks(headers: list[str], rows: list[list[str]], column: str | None) -> dict | None:
+def email_checks(headers: list[str], rows: list[list[str]], column: str | None) -> dict[str, Any] | None:
     """What the first rows say about the email column before anything starts: how many have no
     email, an invalid one, or one seen earlier in the file (the import keeps the last of those)."""
     if column not in headers:
@@ -141,7 +143,7 @@ def email_checks(headers: list[str], rows: list[list[str]], column: str | None) 
     }
 
 
-def summary(rows: list[dict]) -> dict:
+def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """What the import will do with the columns, as chosen: fields, existing and new properties,
     and the columns left out."""
     kept = [r for r in rows if r["include"] and r["choice"] != "ignore"]
@@ -159,7 +161,7 @@ def own_headers(headers: list[str]) -> list[str]:
     return [h for h in headers if not is_error_column(h)]
 
 
-def refusal(head: dict, filename: str) -> str | None:
+def refusal(head: dict[str, Any], filename: str) -> str | None:
     """Why an upload cannot be imported, said on the upload step before any review: no rows, or no
     email address anywhere in the rows read (every contact needs one). None when it can."""
     name = f"“{filename[:200]}”"

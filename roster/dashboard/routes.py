@@ -197,7 +197,7 @@ async def sign_out(request: Request) -> Response:
 
 
 # -- the imports list -------------------------------------------------------------------------------
-def _list_context(who: Session, status: str | None, page_number: int) -> dict:
+def _list_context(who: Session, status: str | None, page_number: int) -> dict[str, Any]:
     engine = get_engine()
     status = status if status in STATUSES else None
     page_number = max(1, page_number)
@@ -224,7 +224,7 @@ def imports_list(
 
 
 # -- one import -------------------------------------------------------------------------------------
-def _row_or_404(who: Session, import_id: str) -> dict | None:
+def _row_or_404(who: Session, import_id: str) -> dict[str, Any] | None:
     return _service().row(who.team_id, import_id) if is_uuid(import_id) else None
 
 
@@ -241,7 +241,7 @@ def new_import(request: Request, who: Signed) -> HTMLResponse:
     return page(request, "new_import.html", who, limit=limit, limit_text=size_text(limit))
 
 
-def _import_view(who: Session, row: dict) -> dict:
+def _import_view(who: Session, row: dict[str, Any]) -> dict[str, Any]:
     """The import as the page and its poll show it: with its place in the queue while queued, and
     its segments by name."""
     imp = import_view(row)
@@ -271,7 +271,7 @@ def one_import(request: Request, import_id: str, who: Signed, guard: str | None 
 
 
 def _import_page(
-    request: Request, who: Session, row: dict, status_code: int, guard_error: str | None, guard: str | None
+    request: Request, who: Session, row: dict[str, Any], status_code: int, guard_error: str | None, guard: str | None
 ) -> HTMLResponse:
     """One import's page; a completed dry run's is the check before Start (check.check_result)."""
     import_id = str(row["id"])

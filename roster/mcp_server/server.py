@@ -100,7 +100,7 @@ class ColumnMapArg(BaseModel):
         default=None, description='{"<key>": {"column": "<header>", "type": "string|number|boolean"}}'
     )
 
-    def wire(self) -> dict:
+    def wire(self) -> dict[str, Any]:
         """The API's snake_case column_map, as Resend's Node SDK sends it."""
         data = self.model_dump(exclude_none=True)
         for camel, snake in (("firstName", "first_name"), ("lastName", "last_name")):
@@ -140,7 +140,7 @@ def _option_arguments() -> list[inspect.Parameter]:
     ]
 
 
-def _sdk_options(arguments: dict) -> dict:
+def _sdk_options(arguments: dict[str, Any]) -> dict[str, Any]:
     """The tool's option arguments as the SDK's keyword arguments (those given)."""
     out = {}
     for name, _, door in declared():

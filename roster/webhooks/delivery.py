@@ -142,7 +142,7 @@ async def _send(client: httpx.AsyncClient, delivery: dict[str, Any], timeout: fl
     return resp.status_code, f"answered HTTP {resp.status_code}", text
 
 
-async def _deliver_batch(engine: Engine, batch: list[dict], timeout: float) -> tuple[int, int]:
+async def _deliver_batch(engine: Engine, batch: list[dict[str, Any]], timeout: float) -> tuple[int, int]:
     delivered = failed = 0
     limiter = anyio.Semaphore(CONCURRENCY)
     window = retry_window()

@@ -54,7 +54,7 @@ class Entry:
 
     fingerprint: str | None
     status: int | None
-    headers: list
+    headers: list[tuple[bytes, bytes]]
     body: bytes
 
     @property
@@ -130,7 +130,14 @@ class IdempotencyStore:
         state.run(lambda conn: conn.execute(RENEW, params))
 
     def finish(
-        self, team_id: int, key_hash: bytes, owner: uuid.UUID, fingerprint: str, status: int, headers: list, body: bytes
+        self,
+        team_id: int,
+        key_hash: bytes,
+        owner: uuid.UUID,
+        fingerprint: str,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
     ) -> None:
         params = {
             "team_id": team_id,
@@ -193,7 +200,8 @@ class Fingerprint:
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
-    for k, v in scope.get("headers", []):
+    headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+    for k, v in headers:
         if k == name:
             return v
     return None
@@ -229,7 +237,7 @@ class IdempotencyMiddleware:
         if token is None:
             return None
         token_hash = hash_token(token)
-        resolved = scope.get("state", {}).get(auth.STATE_KEY)
+        resolved: tuple[str, auth.Caller | None] | None = scope.get("state", {}).get(auth.STATE_KEY)
         if resolved is not None and resolved[0] == token_hash:
             return resolved[1]
         return await state.call(auth.lookup_caller, token_hash)
@@ -306,7 +314,7 @@ class IdempotencyMiddleware:
                 fp.feed(message.get("body", b""), message.get("more_body", False))
             return message
 
-        status: dict = {}
+        status: dict[str, Any] = {}
         chunks: list[bytes] = []
         size = 0
         settled = False

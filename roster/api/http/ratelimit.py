@@ -190,7 +190,8 @@ def client_address(scope: Scope) -> str:
 
 
 def _authorization(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", []):
+    headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+    for name, value in headers:
         if name == b"authorization":
             return value.decode("latin-1")
     return None

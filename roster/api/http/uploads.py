@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import anyio
 from fastapi import Request
@@ -144,7 +145,7 @@ async def receive_upload(
         raise too_large(limit)
 
     up = Upload()
-    state: dict = {"headers": [], "name": b"", "value": b"", "part": None, "data": bytearray(), "nfields": 0}
+    state: dict[str, Any] = {"headers": [], "name": b"", "value": b"", "part": None, "data": bytearray(), "nfields": 0}
     spool_dir.mkdir(parents=True, exist_ok=True)
     pending: list[bytes] = []
     out = None

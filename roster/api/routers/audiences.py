@@ -35,7 +35,7 @@ def _audience(team_id: int, audience_id: str) -> str:
     return audience_id
 
 
-def _member(team_id: int, audience_id: str, id_or_email: str) -> dict:
+def _member(team_id: int, audience_id: str, id_or_email: str) -> dict[str, Any]:
     _audience(team_id, audience_id)
     contact = contact_routes._find(team_id, id_or_email)
     if not segments.has_contact(get_engine(), team_id, contact["id"], audience_id):

@@ -158,7 +158,7 @@ def _check_key(id_or_email: str) -> str:
     return id_or_email
 
 
-def _find(team_id: int, id_or_email: str) -> dict:
+def _find(team_id: int, id_or_email: str) -> dict[str, Any]:
     row = contacts.get(get_engine(), team_id, _check_key(id_or_email))
     if row is None:
         raise not_found("Contact")

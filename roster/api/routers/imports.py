@@ -61,7 +61,7 @@ class FailedRowSample(BaseModel):
     row_number: int
     email: str | None
     reason: str
-    data: dict
+    data: dict[str, Any]
 
 
 class FailureReason(BaseModel):
@@ -136,7 +136,7 @@ class ImportFailure(BaseModel):
     row_number: int
     email: str | None
     reason: str
-    data: dict
+    data: dict[str, Any]
 
 
 class ImportFailureList(BaseModel):
@@ -163,10 +163,10 @@ def _form_field(field: FieldInfo, door: Door) -> dict[str, Any]:
     return out
 
 
-def upload_form_schema() -> dict:
+def upload_form_schema() -> dict[str, Any]:
     """The upload's form in the OpenAPI document: the file, and every import option (declared in
     schemas/import_options.py), by its wire name."""
-    fields: dict[str, dict] = {
+    fields: dict[str, dict[str, Any]] = {
         "file": {"type": "string", "format": "binary", "description": "The CSV (up to 200 MB by default)."}
     }
     fields |= {name: _form_field(field, door) for name, field, door in declared()}
@@ -178,7 +178,7 @@ def upload_form_schema() -> dict:
 UPLOAD_SCHEMA = upload_form_schema()
 
 
-def _bool_field(fields: dict, name: str) -> bool:
+def _bool_field(fields: dict[str, Any], name: str) -> bool:
     value = fields.get(name)
     if value is None or value.strip() == "":
         return False
@@ -190,7 +190,7 @@ def _bool_field(fields: dict, name: str) -> bool:
     raise ApiError(422, "validation_error", f"`{name}` must be true or false")
 
 
-def _json_list_field(fields: dict, name: str) -> list:
+def _json_list_field(fields: dict[str, Any], name: str) -> list[Any]:
     raw = fields.get(name)
     if raw is None or raw.strip() == "":
         return []
@@ -203,7 +203,7 @@ def _json_list_field(fields: dict, name: str) -> list:
     return value
 
 
-def options_from_form(fields: dict) -> ImportOptions:
+def options_from_form(fields: dict[str, Any]) -> ImportOptions:
     """The form's fields, read by the one options parser every door uses (422 with its message)."""
     try:
         return parse_options({k: v for k, v in fields.items() if k != "file"})
@@ -308,7 +308,7 @@ SUGGEST_SCHEMA = {
 }
 
 
-def _existing_properties(fields: dict) -> list[dict] | None:
+def _existing_properties(fields: dict[str, Any]) -> list[dict[str, Any]] | None:
     if (fields.get("existing_properties") or "").strip() == "":
         return None
     shape = '`existing_properties` must be a JSON array of {"key": "<key>", "type": "string|number|boolean"}'
@@ -392,7 +392,7 @@ async def suggest_column_map(request: Request, caller: Annotated[Caller, Depends
     return JSONResponse({"object": "column_map_suggestion", **result})
 
 
-def _import_or_404(service: ImportService, caller: Caller, import_id: str) -> dict:
+def _import_or_404(service: ImportService, caller: Caller, import_id: str) -> dict[str, Any]:
     valid_id(import_id)
     row = service.row(caller.team_id, import_id)
     if row is None:
@@ -539,7 +539,7 @@ async def revert_contact_import(
     if resubscribe is None:
         resubscribe = await _body_flag(request, "resubscribe")
 
-    def run() -> dict:
+    def run() -> dict[str, Any]:
         _import_or_404(_service(), caller, import_id)
         return undoing.revert(get_engine(), caller.team_id, import_id, resubscribe)
 

@@ -62,7 +62,7 @@ def _check_fallback(kind: str, value: object) -> None:
         raise ApiError(422, "validation_error", f"`fallback_value` must be a {kind}")
 
 
-def _find(team_id: int, property_id: str) -> dict:
+def _find(team_id: int, property_id: str) -> dict[str, Any]:
     valid_id(property_id)
     row = properties.get(get_engine(), team_id, property_id)
     if row is None:

@@ -43,7 +43,7 @@ class SegmentCreated(BaseModel):
     name: str
 
 
-def _find(team_id: int, segment_id: str) -> dict:
+def _find(team_id: int, segment_id: str) -> dict[str, Any]:
     valid_id(segment_id)
     row = segments.get(get_engine(), team_id, segment_id)
     if row is None:

@@ -58,7 +58,7 @@ class TopicUpdate(BaseModel):
     visibility: Visibility | None = None
 
 
-def _find(team_id: int, topic_id: str) -> dict:
+def _find(team_id: int, topic_id: str) -> dict[str, Any]:
     valid_id(topic_id)
     row = topics.get(get_engine(), team_id, topic_id)
     if row is None:

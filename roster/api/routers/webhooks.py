@@ -104,7 +104,7 @@ class Event(BaseModel):
     created_at: str
     status: EventStatus
     next_attempt_at: str | None
-    payload: dict
+    payload: dict[str, Any]
     # Roster's additions: the attempts so far, and the last one's answer.
     attempts: int
     response_status: int | None
@@ -130,7 +130,7 @@ class SecretRotated(BaseModel):
     signing_secret: str
 
 
-def render(r: dict, with_secret: bool = True) -> dict:
+def render(r: dict[str, Any], with_secret: bool = True) -> dict[str, Any]:
     out = {
         "object": "webhook",
         "id": str(r["id"]),
@@ -146,7 +146,7 @@ def render(r: dict, with_secret: bool = True) -> dict:
     return out
 
 
-def event_status(r: dict) -> str:
+def event_status(r: dict[str, Any]) -> str:
     """Resend's words for a delivery's state: pending (not tried yet), attempting (tried, to be
     tried again), success, failed (given up)."""
     if r["status"] == "delivered":
@@ -156,11 +156,11 @@ def event_status(r: dict) -> str:
     return "attempting" if r["attempts"] else "pending"
 
 
-def render_event_summary(r: dict) -> dict:
+def render_event_summary(r: dict[str, Any]) -> dict[str, Any]:
     return {"id": str(r["id"]), "type": r["type"], "created_at": pg_timestamp(r["created_at"]), "status": event_status(r)}
 
 
-def render_event(r: dict) -> dict:
+def render_event(r: dict[str, Any]) -> dict[str, Any]:
     return {
         "object": "webhook_event",
         **render_event_summary(r),
@@ -172,7 +172,7 @@ def render_event(r: dict) -> dict:
     }
 
 
-def render_attempt(r: dict) -> dict:
+def render_attempt(r: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": str(r["id"]),
         "http_status_code": r["http_status_code"],
@@ -203,7 +203,7 @@ async def _endpoint(url: str) -> str:
     return url
 
 
-def _find(team_id: int, webhook_id: str) -> dict:
+def _find(team_id: int, webhook_id: str) -> dict[str, Any]:
     valid_id(webhook_id)
     row = webhooks.get(get_engine(), team_id, webhook_id)
     if row is None:
@@ -275,7 +275,7 @@ def list_events(
     return paginate(get_engine(), webhooks.deliveries(caller.team_id, webhook_id), page, render_event_summary)
 
 
-def _event(team_id: int, webhook_id: str, event_id: str) -> dict:
+def _event(team_id: int, webhook_id: str, event_id: str) -> dict[str, Any]:
     valid_id(webhook_id)
     valid_id(event_id, "event_id")
     row = webhooks.delivery(get_engine(), team_id, webhook_id, event_id)
