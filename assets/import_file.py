@@ -15,6 +15,7 @@ from resources.database import Database
 from resources.landing_store import Landing
 from roster.importing.errors import ImportRefused
 from roster.importing.launches import QUEUED_TAG, WORKED_TAG, import_tags, refusal
+from roster.importing.steps import ImportSteps
 from roster.store import imports
 from roster.store.leases import let_go
 from schemas.import_options import declared
@@ -86,7 +87,7 @@ def _mark_working(context: AssetExecutionContext) -> None:
         context.log.warning(f"could not tag the run as working on its import: {e}")
 
 
-def _wait_turn(context: AssetExecutionContext, steps, import_id: str) -> None:
+def _wait_turn(context: AssetExecutionContext, steps: ImportSteps, import_id: str) -> None:
     """A queued run of an import whose team has an earlier import not yet ended (a launch from the
     UI or the drop folder while it runs, say) gives its run slot back: the import goes back in the
     queue, and the queued-imports sensor starts it once the earlier ones have ended, so a team's

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import psycopg
 import sqlalchemy.exc
 from dagster import AssetExecutionContext, Failure, RetryRequested
+from sqlalchemy.engine import Engine
 
 from resources.column_mapper import Mapping
 from resources.database import Database
@@ -117,7 +118,7 @@ def _waited_for_lock(exc: BaseException) -> bool:
     return isinstance(orig, psycopg.Error) and orig.sqlstate == "55P03"
 
 
-def _fail_quietly(engine, import_id: str, message: str) -> None:
+def _fail_quietly(engine: Engine, import_id: str, message: str) -> None:
     """Mark failed if the database lets us; if not, the watchdog will once it is back."""
     try:
         imports.fail(engine, import_id, message)

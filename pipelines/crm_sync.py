@@ -121,7 +121,7 @@ def fetch(source: SyncSource, landing: LandingStore, import_id: str) -> tuple[Pa
     return path, filename
 
 
-def sync_tick(source: SyncSource, context: ScheduleEvaluationContext):
+def sync_tick(source: SyncSource, context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
     service = ImportService(get_engine())
     landing = service.landing
     when = context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else uuid.uuid4().hex
@@ -152,7 +152,7 @@ def build_schedules(config: Path | None = None) -> list[ScheduleDefinition]:
     schedules = []
     for source in load_sources(path):
 
-        def evaluate(context: ScheduleEvaluationContext, source=source):
+        def evaluate(context: ScheduleEvaluationContext, source: SyncSource = source) -> RunRequest | SkipReason:
             return sync_tick(source, context)
 
         schedules.append(

@@ -11,14 +11,18 @@ Dagster's public API has no extension point for these. Who needs what, and why:
 - pipelines/run_launcher.py: run monitoring's health answer, the run's gRPC tag and the code
   server's gRPC calls (can a run be cancelled).
 - pipelines/warm_run.py: a ready worker executes a run as `dagster api execute_run` would.
+- Type hints only: the instance plug-ins' config data (event_log.py, run_launcher.py), the
+  launch context a run launcher is given, and the Python origin of a job (launcher.py).
 When Dagster moves one of them, this module is the one to change (and the one that fails to import).
 """
 
 import dagster._core.storage.event_log.sqlite.sqlite_event_log as sqlite_event_log_module
+from dagster import Definitions
 from dagster._cli.api import _execute_run_command_body as execute_run_command_body
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 from dagster._core.instance.ref import InstanceRef
-from dagster._core.launcher.base import CheckRunHealthResult, WorkerStatus
+from dagster._core.launcher.base import CheckRunHealthResult, LaunchRunContext, WorkerStatus
+from dagster._core.origin import JobPythonOrigin
 from dagster._core.remote_origin import (
     ManagedGrpcPythonEnvCodeLocationOrigin,
     RemoteJobOrigin,
@@ -35,7 +39,7 @@ from dagster._core.storage.tags import GRPC_INFO_TAG
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._grpc.client import DagsterGrpcClient
 from dagster._grpc.types import CanCancelExecutionRequest, CanCancelExecutionResult
-from dagster._serdes import deserialize_value, serialize_value
+from dagster._serdes import ConfigurableClassData, deserialize_value, serialize_value
 from dagster._utils.interrupts import capture_interrupts
 
 # The code location the daemon and the UI load (`-m pipelines.definitions`, workspace.yaml): runs
@@ -43,7 +47,7 @@ from dagster._utils.interrupts import capture_interrupts
 CODE_LOCATION = "pipelines.definitions"
 
 
-def job_origins(defs, job_name: str, module: str = CODE_LOCATION) -> tuple:
+def job_origins(defs: Definitions, job_name: str, module: str = CODE_LOCATION) -> tuple[RemoteJobOrigin, JobPythonOrigin]:
     """(remote origin, Python origin) of a job of the Definitions in `module`, as a run created
     from the daemon's workspace carries them: the code location by name, and the module a run
     worker loads the job from."""
@@ -70,10 +74,14 @@ __all__ = [
     "CanCancelExecutionRequest",
     "CanCancelExecutionResult",
     "CheckRunHealthResult",
+    "ConfigurableClassData",
     "DagsterGrpcClient",
     "DagsterRun",
+    "RemoteJobOrigin",
     "GRPC_INFO_TAG",
     "InstanceRef",
+    "JobPythonOrigin",
+    "LaunchRunContext",
     "SqlEventLogStorageMetadata",
     "SqliteEventLogStorage",
     "SubmitRunContext",

@@ -13,7 +13,9 @@
 import json
 import shutil
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, sensor
 
@@ -107,7 +109,7 @@ def dropped_files(context: SensorEvaluationContext, database: Database, landing:
     )
 
 
-def move_done(path: Path, outcome: str, result: dict) -> Path | None:
+def move_done(path: Path, outcome: str, result: Mapping[str, Any]) -> Path | None:
     """Move a dropped file (and its sidecar) to processed/ or failed/, with the outcome beside it."""
     if not path.exists():
         return None

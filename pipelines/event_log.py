@@ -24,8 +24,9 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any, Self
 
 import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
@@ -34,6 +35,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from pipelines.dagster_internals import (
     INDEX_SHARD_NAME,
+    ConfigurableClassData,
     SqlEventLogStorageMetadata,
     SqliteEventLogStorage,
     check_alembic_revision,
@@ -49,7 +51,7 @@ OPEN_RUN_FILES = 8
 BUSY_TIMEOUT_SECONDS = 120
 
 
-def _tune(dbapi_connection, _record) -> None:
+def _tune(dbapi_connection: Any, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -58,7 +60,7 @@ def _tune(dbapi_connection, _record) -> None:
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     """`SqliteEventLogStorage` with its files kept open (see the module's docstring)."""
 
-    def __init__(self, base_dir: str | None = None, inst_data=None):
+    def __init__(self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None) -> None:
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._engines_lock = threading.Lock()
         self._head_revision: str | None = None
@@ -66,12 +68,12 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         super().__init__(base_dir, inst_data=inst_data)
 
     @classmethod
-    def config_type(cls):
+    def config_type(cls) -> dict[str, Field]:
         # Left out, the directory is Dagster's default one under DAGSTER_HOME.
         return {"base_dir": Field(StringSource, is_required=False)}
 
     @classmethod
-    def from_config_value(cls, inst_data, config_value):
+    def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]) -> Self:
         return cls(inst_data=inst_data, **config_value)
 
     def _engine(self, shard: str) -> Engine:

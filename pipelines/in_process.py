@@ -21,7 +21,7 @@ from resources.landing_store import Landing
 IMPORT_ASSETS = [import_file, column_mapping, validated_rows, contact_properties, contacts, import_report]
 
 
-def resources() -> dict:
+def resources() -> dict[str, Database | Landing | Mapping]:
     # Left unconfigured they read DATABASE_URL, ROSTER_DATA_DIR and the mapping settings; the UI's
     # launchpad (or a run config) can set their fields.
     return {"database": Database(), "landing": Landing(), "mapping": Mapping()}

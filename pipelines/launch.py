@@ -7,8 +7,9 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
-from dagster import DagsterInstance
+from dagster import DagsterInstance, ExecuteInProcessResult
 
 from assets.partitions import contact_imports
 from roster.runtime.settings import get_settings
@@ -44,12 +45,17 @@ def _outdated_copy(config: Path) -> bool:
     return text != shipped and text.splitlines()[:1] == shipped.splitlines()[:1]
 
 
-def run_import(import_id: str, tags: dict[str, str] | None = None, run_config: dict | None = None, instance=None):
+def run_import(
+    import_id: str,
+    tags: dict[str, str] | None = None,
+    run_config: dict[str, Any] | None = None,
+    instance: DagsterInstance | None = None,
+) -> ExecuteInProcessResult:
     """Add the import's partition and execute the contact_import job for it. Returns the result."""
     from pipelines.in_process import import_defs
 
     instance = instance or dagster_instance()
-    instance.add_dynamic_partitions(contact_imports.name, [import_id])
+    instance.add_dynamic_partitions(contact_imports.name, [import_id])  # type: ignore[arg-type]  # named
     config = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}, **(run_config or {})}
     # Dagster's own tags (the partition's) come from partition_key; a sensor's request carries them too.
     tags = {k: v for k, v in (tags or {}).items() if not k.startswith("dagster/")}
@@ -62,7 +68,7 @@ def run_import(import_id: str, tags: dict[str, str] | None = None, run_config: d
     )
 
 
-def add_partition(import_id: str, instance=None) -> None:
+def add_partition(import_id: str, instance: DagsterInstance | None = None) -> None:
     (instance or dagster_instance()).add_dynamic_partitions(contact_imports.name, [import_id])  # type: ignore[arg-type]  # named
 
 

@@ -23,12 +23,13 @@ import logging
 import threading
 
 import psycopg
-from dagster import DagsterInstance, DagsterRunStatus
-from sqlalchemy.engine import make_url
+from dagster import DagsterInstance, DagsterRunStatus, JobDefinition
+from sqlalchemy.engine import Engine, make_url
 
 from assets.partitions import contact_imports
+from pipelines.dagster_internals import JobPythonOrigin, RemoteJobOrigin
 from pipelines.jobs import contact_import_job
-from pipelines.sensors import claim_launches
+from pipelines.sensors import Launch, claim_launches
 
 CHANNEL = "roster_imports"
 # Launched by the launcher, not by the sensor: shown in the UI beside the sensor's runs.
@@ -41,7 +42,7 @@ log = logging.getLogger("roster.launcher")
 
 
 @functools.cache
-def _job():
+def _job() -> tuple[JobDefinition, RemoteJobOrigin, JobPythonOrigin]:
     """The contact_import job and its origins, loaded once in this process (the daemon)."""
     from pipelines.dagster_internals import job_origins
     from pipelines.definitions import defs
@@ -50,7 +51,7 @@ def _job():
     return (job, *job_origins(defs, job.name))
 
 
-def submit(instance: DagsterInstance, launch: dict) -> str:
+def submit(instance: DagsterInstance, launch: Launch) -> str:
     """Create the import's run and submit it to the run queue. Returns the run's id."""
     job, remote_origin, code_origin = _job()
     import_id = launch["id"]
@@ -81,7 +82,7 @@ def submit(instance: DagsterInstance, launch: dict) -> str:
     return run.run_id
 
 
-def launch_due(instance: DagsterInstance, engine) -> list[str]:
+def launch_due(instance: DagsterInstance, engine: Engine) -> list[str]:
     """Submit a run for every import whose turn it is; the ids of the runs submitted."""
     submitted = []
     for launch in claim_launches(instance, engine):

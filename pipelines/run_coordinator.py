@@ -19,8 +19,9 @@ from __future__ import annotations
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
-from dagster import DagsterRun, QueuedRunCoordinator
+from dagster import DagsterInstance, DagsterRun, QueuedRunCoordinator
 
 from pipelines.dagster_internals import SubmitRunContext
 from roster.importing.launches import QUEUED_TAG, import_tags, refusal
@@ -44,7 +45,7 @@ def _take_daemon_lock() -> None:
             _lock = lock
 
 
-def _start_launcher(instance) -> None:
+def _start_launcher(instance: DagsterInstance) -> None:
     """With the daemon lock held: only the working daemon launches."""
     global _launcher
     with _once:
@@ -63,14 +64,14 @@ def _in_daemon() -> bool:
 
 
 class ImportRunCoordinator(QueuedRunCoordinator):
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if _in_daemon():
             # The daemon builds its run coordinator as it starts, before any of its loops (sensors,
             # run queue, monitoring, retries) runs: one daemon per database, the others stand by.
             _take_daemon_lock()
 
-    def register_instance(self, instance) -> None:
+    def register_instance(self, instance: DagsterInstance) -> None:
         super().register_instance(instance)
         if _in_daemon():
             _start_launcher(instance)

@@ -31,11 +31,20 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Self
 
 from dagster import DefaultRunLauncher, Field
 
-from pipelines.dagster_internals import GRPC_INFO_TAG, CheckRunHealthResult, DagsterRun, WorkerStatus
+from pipelines.dagster_internals import (
+    GRPC_INFO_TAG,
+    CheckRunHealthResult,
+    ConfigurableClassData,
+    DagsterRun,
+    LaunchRunContext,
+    WorkerStatus,
+)
 from roster.runtime.faults import fault_point
 
 # Consecutive ticks a run must be missing before it is failed: a run that has just ended (its
@@ -51,7 +60,7 @@ WORKER_MODULE = "pipelines.warm_run"
 
 
 class MonitoredRunLauncher(DefaultRunLauncher):
-    def __init__(self, inst_data=None, warm_worker: bool = True):
+    def __init__(self, inst_data: ConfigurableClassData | None = None, warm_worker: bool = True) -> None:
         super().__init__(inst_data=inst_data)
         self._misses: dict[str, int] = {}
         self._warm = warm_worker
@@ -61,14 +70,14 @@ class MonitoredRunLauncher(DefaultRunLauncher):
         self._lock = threading.Lock()
 
     @classmethod
-    def config_type(cls):
+    def config_type(cls) -> dict[str, Field]:
         return {"warm_worker": Field(bool, is_required=False, default_value=True)}
 
     @classmethod
-    def from_config_value(cls, inst_data, config_value):
+    def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]) -> Self:
         return cls(inst_data=inst_data, **config_value)
 
-    def launch_run(self, context) -> None:
+    def launch_run(self, context: LaunchRunContext) -> None:
         run = context.dagster_run
         if run.job_name == "contact_import":
             fault_point("launch")  # tests make launches fail here (roster/runtime/faults.py)

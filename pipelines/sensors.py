@@ -10,7 +10,18 @@ A run that fails in a step marks its import failed itself (assets/step.py); a ru
 the watchdog's (pipelines/watchdog.py).
 """
 
-from dagster import DagsterRunStatus, DefaultSensorStatus, RunRequest, RunsFilter, SensorEvaluationContext, SensorResult, sensor
+from dagster import (
+    DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    RunRequest,
+    RunsFilter,
+    SensorEvaluationContext,
+    SensorResult,
+    sensor,
+)
+from sqlalchemy.engine import Engine
 
 from assets.partitions import contact_imports
 from pipelines.jobs import contact_import_job
@@ -39,7 +50,7 @@ UNFINISHED = [
 ]
 
 
-def partition_runs(instance, import_id: str, statuses=None) -> list:
+def partition_runs(instance: DagsterInstance, import_id: str, statuses: list[DagsterRunStatus] | None = None) -> list[DagsterRun]:
     return list(
         instance.get_runs(
             RunsFilter(job_name=contact_import_job.name, tags={"dagster/partition": import_id}, statuses=statuses or [])
@@ -47,12 +58,18 @@ def partition_runs(instance, import_id: str, statuses=None) -> list:
     )
 
 
-def claim_launches(instance, engine) -> list[dict]:
+class Launch(imports.Claim):
+    """A claimed import to start a run for (claim_launches)."""
+
+    launch: int  # how many runs the import had before this one (a run key per launch)
+
+
+def claim_launches(instance: DagsterInstance, engine: Engine) -> list[Launch]:
     """The queued imports whose turn it is, claimed (roster/store/imports.claim_queued), each with
     `launch`: how many runs it has had. Claims that already have a run waiting or running are
     left out; one whose runs failed MAX_LAUNCHES times is failed instead. The queued-imports sensor
     and the launcher (pipelines/launcher.py) both start runs for exactly these."""
-    launches = []
+    launches: list[Launch] = []
     for c in imports.claim_queued(engine, stale_after_seconds=get_settings().launch_lost_seconds):
         runs = partition_runs(instance, c["id"])
         if any(r.status in UNFINISHED for r in runs):

@@ -27,13 +27,23 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
-from dagster import DagsterRunStatus, DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
+from dagster import (
+    DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    SensorEvaluationContext,
+    SkipReason,
+    sensor,
+)
+from sqlalchemy.engine import Engine
 
 from pipelines.sensors import partition_runs
 from resources.database import Database
 from roster.store import imports, staging
-from roster.store.leases import STUCK_SECONDS, disown, end_sessions, held_leases, holder
+from roster.store.leases import STUCK_SECONDS, Holder, disown, end_sessions, held_leases, holder
 
 # Runs of an import (retries included) that reached its first step (`contact_imports.attempts`)
 # before the watchdog gives up on it; a run that never started working does not count (its own
@@ -58,7 +68,7 @@ _RUNNING = {DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING}
 
 
 @sensor(minimum_interval_seconds=TICK_SECONDS, default_status=DefaultSensorStatus.RUNNING)
-def import_watchdog(context: SensorEvaluationContext, database: Database):
+def import_watchdog(context: SensorEvaluationContext, database: Database) -> SkipReason:
     engine = database.engine()
     suspects: dict[str, dict] = json.loads(context.cursor or "{}")  # import id -> {"ticks", "since"}
     held = held_leases(engine)
@@ -93,7 +103,7 @@ def import_watchdog(context: SensorEvaluationContext, database: Database):
     return SkipReason("; ".join(actions) if actions else "every in_progress import has a live run")
 
 
-def _settle(context: SensorEvaluationContext, engine, imp: dict, dead_for: float) -> str | None:
+def _settle(context: SensorEvaluationContext, engine: Engine, imp: dict[str, Any], dead_for: float) -> str | None:
     """What to do about an in_progress import nobody works on; None to look again next tick."""
     instance = context.instance
     runs = partition_runs(instance, imp["id"])  # newest first
@@ -131,7 +141,7 @@ def _settle(context: SensorEvaluationContext, engine, imp: dict, dead_for: float
     return f"import {imp['id']}: its run died {imp['attempts']} times, marked failed"
 
 
-def _starting(instance, import_id: str, now: float) -> bool:
+def _starting(instance: DagsterInstance, import_id: str, now: float) -> bool:
     """A run of the import waits in the queue, or started less than START_GRACE_SECONDS ago."""
     for run in partition_runs(instance, import_id):
         if run.status in _WAITING:
@@ -146,7 +156,7 @@ def _starting(instance, import_id: str, now: float) -> bool:
     return False
 
 
-def _unstick(context: SensorEvaluationContext, engine, imp: dict, lease: dict) -> str:
+def _unstick(context: SensorEvaluationContext, engine: Engine, imp: dict[str, Any], lease: Holder) -> str:
     """A run that holds the lease but has not beaten for STUCK_SECONDS: the import stops naming it,
     its sessions end, and its run is failed (the daemon retries it; with no run, the lease-less
     import is settled on the next ticks)."""
@@ -165,7 +175,7 @@ def _unstick(context: SensorEvaluationContext, engine, imp: dict, lease: dict) -
     return f"import {imp['id']}: its run was silent for {silent} s; ended {ended} sessions, failed {failed} run(s)"
 
 
-def _retry_coming(instance, run) -> bool:
+def _retry_coming(instance: DagsterInstance, run: DagsterRun) -> bool:
     """The daemon said it will retry this failed run, can (it knows the run's code location), has
     not yet, and it is early enough to wait for it."""
     if run.status != DagsterRunStatus.FAILURE or run.tags.get("dagster/will_retry") != "true":

@@ -32,7 +32,7 @@ def main() -> None:
         _exit(e.code)
 
 
-def _exit(code) -> None:
+def _exit(code: str | int | None) -> None:
     """Leave without tearing down the interpreter: an import loads some 2,000 modules (Dagster,
     polars, SQLAlchemy), and freeing them one by one took 0.8-1.3 s after the work was done.
     What an ordinary exit does that matters still happens: threads that are not daemons are

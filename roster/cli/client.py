@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
 from rich.console import Console
 
 from roster.cli.common import StrictOpt, check_strict, err, fail, print_summary, with_import_options
 from schemas.import_options import ImportOptions
+
+if TYPE_CHECKING:  # the SDK is imported when a command runs, not when the CLI starts
+    from roster.client import ColumnSuggestion, ContactImport, Created, Roster
+    from schemas.tables import ImportStatus
 
 contacts_app = typer.Typer(no_args_is_help=True, help="Contacts on a Roster server (over its REST API).")
 imports_app = typer.Typer(
@@ -27,9 +32,10 @@ ApiUrlOpt = Annotated[
     str | None, typer.Option("--api-url", envvar="ROSTER_API_URL", help="Server URL (else ROSTER_API_URL).", show_envvar=False)
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+T = TypeVar("T")
 
 
-def _client(api_key: str | None, api_url: str | None):
+def _client(api_key: str | None, api_url: str | None) -> Roster:
     from roster.client import Roster, RosterError
 
     try:
@@ -38,11 +44,11 @@ def _client(api_key: str | None, api_url: str | None):
         fail(e.message)
 
 
-def _print_json(data) -> None:
+def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2))
 
 
-def _show(imp) -> None:
+def _show(imp: ContactImport) -> None:
     from rich.table import Table
 
     out = Console()
@@ -57,7 +63,7 @@ def _show(imp) -> None:
         out.print(f"[red]{imp.error}[/red]")
 
 
-def _counts_text(imp) -> str:
+def _counts_text(imp: ContactImport) -> str:
     c = imp.counts
     if imp.status in ("queued",):
         return "waiting to start"
@@ -103,7 +109,9 @@ def imports_start(
     _created_then(lambda client: client.contacts.imports.start(import_id), wait, as_json, strict, api_key, api_url)
 
 
-def _created_then(create, wait: bool, as_json: bool, strict: bool, api_key, api_url) -> None:
+def _created_then(
+    create: Callable[[Roster], Created], wait: bool, as_json: bool, strict: bool, api_key: str | None, api_url: str | None
+) -> None:
     """Create an import (`create(client)`), print its id, or wait for it and print it."""
     from roster.client import RosterError
 
@@ -133,7 +141,7 @@ def _created_then(create, wait: bool, as_json: bool, strict: bool, api_key, api_
     check_strict(strict, result.counts.failed, result.summary)
 
 
-def _wait_with_progress(client, import_id: str):
+def _wait_with_progress(client: Roster, import_id: str) -> ContactImport:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     columns = [
@@ -146,7 +154,7 @@ def _wait_with_progress(client, import_id: str):
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("queued", total=None, counts="")
 
-        def update(imp) -> None:
+        def update(imp: ContactImport) -> None:
             progress.update(task, description=imp.status.replace("_", " "), counts=_counts_text(imp))
 
         return client.contacts.imports.wait(import_id, on_progress=update, poll_interval=0.3)
@@ -189,7 +197,8 @@ def imports_list(
         fail("--after and --before cannot be used together")
     client = _client(api_key, api_url)
     try:
-        page = client.contacts.imports.list(limit=limit, after=after, before=before, status=status)
+        # Any word is sent on: the server refuses one that is not a status (a 422 that names it).
+        page = client.contacts.imports.list(limit=limit, after=after, before=before, status=cast("ImportStatus | None", status))
     except RosterError as e:
         fail(f"{e.status_code} {e.name}: {e.message}" if e.status_code else e.message)
     finally:
@@ -218,7 +227,7 @@ def imports_list(
         Console().print(f"more: --after {page.data[-1].id}")
 
 
-def _call(api_key: str | None, api_url: str | None, do):
+def _call(api_key: str | None, api_url: str | None, do: Callable[[Roster], T]) -> T:
     """do(client) with the API's errors as a one-line failure."""
     from roster.client import RosterError
 
@@ -231,7 +240,7 @@ def _call(api_key: str | None, api_url: str | None, do):
         client.close()
 
 
-def _ended(imp, as_json: bool) -> None:
+def _ended(imp: ContactImport, as_json: bool) -> None:
     from roster.importing.render import end_state
 
     if as_json:
@@ -262,7 +271,7 @@ def imports_revert(
     """Undo a completed import (contacts changed since are left as they are, and listed)."""
     from roster.importing.undoing import left_unchanged_csv
 
-    def do(client):
+    def do(client: Roster) -> ContactImport:
         imp = client.contacts.imports.revert(import_id, resubscribe=resubscribe)
         if conflicts is not None:
             conflicts.write_text(left_unchanged_csv(client.contacts.imports.revert_conflicts(import_id)), "utf-8")
@@ -290,7 +299,7 @@ def imports_watch(
         raise typer.Exit(1)
 
 
-def _target_text(s) -> str:
+def _target_text(s: ColumnSuggestion) -> str:
     if s.target == "property":
         return f"property {s.property_key} ({s.property_type}{', new' if s.is_new_property else ''})"
     if s.target == "unsubscribed" and s.invert:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -15,6 +16,7 @@ from rich.console import Console
 from schemas.import_options import OPTIONS, Door, ImportOptions, declared
 
 err = Console(stderr=True)
+T = TypeVar("T")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -49,7 +51,7 @@ def _cli_flag(name: str, description: str, door: Door) -> inspect.Parameter:
     return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=Annotated[kind, option])
 
 
-def with_import_options(command):
+def with_import_options(command: Callable[..., T]) -> Callable[..., T]:
     """Give a typer command every import option as a flag. The command declares a parameter
     `options: ImportOptions` where the flags go; it receives them read by the options parser
     (only the flags given are set: `options.model_fields_set`), or the user gets a one-line error."""
@@ -62,15 +64,15 @@ def with_import_options(command):
             params.append(param)
 
     @functools.wraps(command)
-    def run(**kwargs):
+    def run(**kwargs: Any) -> T:
         given = {name: kwargs.pop(name, None) for name in OPTIONS}
         return command(options=import_options(given), **kwargs)
 
-    run.__signature__ = signature.replace(parameters=params)
+    run.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]  # what typer reads
     return run
 
 
-def import_options(flags: dict) -> ImportOptions:
+def import_options(flags: dict[str, Any]) -> ImportOptions:
     """ImportOptions from the flags' values (left-out flags left out), or a one-line error naming
     the flag that is wrong."""
     from schemas.import_options import OptionsError, parse_options

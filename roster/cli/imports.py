@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,6 +17,10 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from roster.cli.common import StrictOpt, check_strict, err, fail, print_summary, with_import_options
 from schemas.import_options import ImportOptions
 
+if TYPE_CHECKING:  # the import service is imported when a command runs, not when the CLI starts
+    from roster.importing.service import ImportService
+    from schemas.import_object import ContactImportObject
+
 imports_app = typer.Typer(
     no_args_is_help=True, help="Imports on this machine's database: create, run, inspect, export failed rows."
 )
@@ -24,21 +28,21 @@ TeamOpt = Annotated[str, typer.Option("--team", help="The team the contacts belo
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the finished import as JSON.")]
 
 
-def _service():
+def _service() -> ImportService:
     from roster.importing.service import ImportService
     from roster.runtime.database import get_engine
 
     return ImportService(get_engine())
 
 
-def _team(service, team: str, create: bool = False) -> int:
+def _team(service: ImportService, team: str, create: bool = False) -> int:
     team_id = service.team(team, create=create)
     if team_id is None:
         fail(f"there is no team {team!r}")
     return team_id
 
 
-def _create(file: Path, team: str, options, launched: bool) -> tuple[str, int]:
+def _create(file: Path, team: str, options: ImportOptions, launched: bool) -> tuple[str, int]:
     from roster.importing.errors import ImportRefused
 
     if not file.is_file():
@@ -76,13 +80,14 @@ def _run(import_id: str, team_id: int, team: str, as_json: bool, strict: bool = 
     else:
         _run_with_progress(service, team_id, import_id, tags)
     result = service.get(team_id, import_id)
+    assert result is not None  # created above, and imports are not deleted while they run
     print(json.dumps(result, indent=2)) if as_json else _print_import(result)
     if result["status"] != "completed":
         fail(f"the import failed: {result.get('error') or 'see the run in the Dagster UI'}")
     check_strict(strict, result["counts"]["failed"], result.get("summary"))
 
 
-def _run_with_progress(service, team_id: int, import_id: str, tags: dict) -> None:
+def _run_with_progress(service: ImportService, team_id: int, import_id: str, tags: dict[str, str]) -> None:
     from pipelines.launch import run_import
 
     worker = threading.Thread(target=run_import, args=(import_id, tags), daemon=True)
@@ -99,13 +104,15 @@ def _run_with_progress(service, team_id: int, import_id: str, tags: dict) -> Non
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("importing", total=None, counts="")
         while worker.is_alive():
-            phase, doing = describe(service.row(team_id, import_id))
+            row = service.row(team_id, import_id)
+            assert row is not None  # created before it ran, and imports are not deleted while they run
+            phase, doing = describe(row)
             progress.update(task, description=phase, counts=doing)
             time.sleep(0.3)
     worker.join()
 
 
-def _print_import(result: dict) -> None:
+def _print_import(result: ContactImportObject) -> None:
     from rich.table import Table
 
     out = Console()

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -28,6 +28,9 @@ from rich.table import Table
 
 from roster.cli.common import fail
 from schemas.rules import PROPERTY_KEY, PROPERTY_KEY_RULE, PROPERTY_TYPES, STANDARD_FIELDS
+
+if TYPE_CHECKING:  # the mapping code is imported when a command runs, not when the CLI starts
+    from roster.mapping.models import ExistingProperty, Suggestion
 
 mapping_app = typer.Typer(no_args_is_help=True, help="Column mapping: suggest, review, remember.")
 SINGLE_USE = STANDARD_FIELDS  # each at most once in a map
@@ -37,7 +40,7 @@ HELP = (
 )
 
 
-def _load_existing(path: Path):
+def _load_existing(path: Path) -> list[ExistingProperty]:
     from roster.mapping.__main__ import load_existing
 
     try:
@@ -46,7 +49,7 @@ def _load_existing(path: Path):
         fail(f"cannot read the existing properties from {path}: {e}")
 
 
-def _describe(s) -> str:
+def _describe(s: Suggestion) -> str:
     if s.target == "property":
         return f"property {s.property_key} ({s.property_type}{', new' if s.is_new_property else ''})"
     if s.target == "unsubscribed" and s.invert:
@@ -54,7 +57,7 @@ def _describe(s) -> str:
     return s.target
 
 
-def _table(suggestions) -> Table:
+def _table(suggestions: list[Suggestion]) -> Table:
     table = Table(title="Suggested column mapping", show_lines=False)
     for name, kw in (
         ("#", {"justify": "right"}),
@@ -92,11 +95,11 @@ def _answers(answers: Path | None, out: Console) -> Iterator[str]:
         yield line.rstrip("\n")
 
 
-def _change(suggestions: list, n: int, spec: str, existing: dict[str, str]) -> str:
+def _change(suggestions: list[Suggestion], n: int, spec: str, existing: dict[str, str]) -> str:
     """Apply `c N TARGET`; returns what happened, for the person."""
     s = suggestions[n]
     spec = spec.strip()
-    kw = dict(
+    kw: dict[str, Any] = dict(
         property_key=None,
         property_type=None,
         is_new_property=False,
@@ -149,7 +152,9 @@ def _change(suggestions: list, n: int, spec: str, existing: dict[str, str]) -> s
     return f"{s.column!r} → {_describe(new)}{note}"
 
 
-def review(suggestions: list, existing: dict[str, str], lines: Iterator[str], out: Console) -> list | None:
+def review(
+    suggestions: list[Suggestion], existing: dict[str, str], lines: Iterator[str], out: Console
+) -> list[Suggestion] | None:
     """The reviewed suggestions, or None when the person quits (or the answers run out)."""
     suggestions = list(suggestions)
     out.print(_table(suggestions))

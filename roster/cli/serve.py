@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -136,10 +137,10 @@ def serve(host: str, port: int, ui_port: int | None) -> int:
     if ui_port and host not in ("0.0.0.0", "::"):
         # The dashboard links each import's run in this Dagster UI.
         env.setdefault("ROSTER_DAGSTER_URL", f"http://{host}:{ui_port}")
-    procs: dict[str, subprocess.Popen] = {}
+    procs: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
 
-    def stop(*_):
+    def stop(*_: object) -> None:
         nonlocal stopping
         stopping = True
 
@@ -153,7 +154,7 @@ def serve(host: str, port: int, ui_port: int | None) -> int:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _code_server_ready(sock: Path, proc: subprocess.Popen, stopping) -> None:
+def _code_server_ready(sock: Path, proc: subprocess.Popen[bytes], stopping: Callable[[], bool]) -> None:
     """Wait (at start only) until the code server answers on its socket, so the daemon and the UI
     find the code location loaded at once instead of at their next workspace refresh."""
     deadline = time.monotonic() + CODE_SERVER_START_SECONDS
@@ -167,13 +168,21 @@ def _code_server_ready(sock: Path, proc: subprocess.Popen, stopping) -> None:
         time.sleep(0.2)
 
 
-def _start(name: str, cmds: dict[str, list[str]], env: dict[str, str], workspace: Path) -> subprocess.Popen:
+def _start(name: str, cmds: dict[str, list[str]], env: dict[str, str], workspace: Path) -> subprocess.Popen[bytes]:
     if name == "code":
         (workspace.parent / "code.sock").unlink(missing_ok=True)  # a dead one's
     return subprocess.Popen(cmds[name], env=env, preexec_fn=lifeline.die_with_parent)
 
 
-def _run(host, port, ui_port, env, procs, workspace: Path, stopping) -> int:
+def _run(
+    host: str,
+    port: int,
+    ui_port: int | None,
+    env: dict[str, str],
+    procs: dict[str, subprocess.Popen[bytes]],
+    workspace: Path,
+    stopping: Callable[[], bool],
+) -> int:
     cmds = commands(host, port, ui_port, workspace)
     procs["code"] = _start("code", cmds, env, workspace)
     procs["api"] = _start("api", cmds, env, workspace)

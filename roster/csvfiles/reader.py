@@ -15,6 +15,8 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
 
 import polars as pl
 
@@ -31,7 +33,7 @@ class MalformedCsv(Exception):
 class RowBatch:
     frame: pl.DataFrame  # ROW (Int64) and one String column per header; blank cells are null
     # Records that could not be read as rows: {"row", "reason", "values"} each.
-    failures: list[dict] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)
     bytes_read: int = 0
 
 
@@ -66,7 +68,7 @@ def iter_batches(source: SourceFile, batch_rows: int, tolerant: bool = False) ->
 BYTES_PER_ROW = 128
 
 
-def _record_chunks(path, chunk_bytes: int, max_line: int) -> Iterator[bytes]:
+def _record_chunks(path: Path, chunk_bytes: int, max_line: int) -> Iterator[bytes]:
     """The file in pieces of about chunk_bytes, each ending at a record's end.
 
     Read here, not memory-mapped by polars: a mapped file's pages count against the process's
@@ -131,7 +133,7 @@ class _Lines:
     together: past it, the rest of the physical line is skipped (read in bounded pieces) and
     _TooLong fails the record, so one enormous field never takes more memory than the limit."""
 
-    def __init__(self, f, max_line: int):
+    def __init__(self, f: TextIO, max_line: int) -> None:
         self.f = f
         self.max_line = max_line
         self.pending: list[str] = []  # reversed: pop() gives the next line
@@ -139,7 +141,7 @@ class _Lines:
         self.taken_chars = 0
         self.chars_read = 0  # of the file, for a caller's budget
 
-    def __iter__(self):
+    def __iter__(self) -> _Lines:
         return self
 
     def __next__(self) -> str:
@@ -202,7 +204,7 @@ def _tolerant_batches(source: SourceFile, batch_rows: int, budget_chars: int | N
     width = len(source.headers)
     columns: list[list[str | None]] = [[] for _ in range(width)]
     rows: list[int] = []
-    failures: list[dict] = []
+    failures: list[dict[str, Any]] = []
     number = 0
     # A batch is also cut by size, as the fast reader's are: a wide file's rows hold many cells.
     batch_chars = max(64 * 1024, batch_rows * BYTES_PER_ROW)

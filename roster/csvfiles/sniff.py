@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from roster.csvfiles.errors import FileRefused, LimitExceeded
 from roster.runtime.settings import FileLimits, file_limits
@@ -53,7 +54,7 @@ class SourceFile:
     size_bytes: int = 0
     notes: list[str] = field(default_factory=list)
 
-    def info(self) -> dict:
+    def info(self) -> dict[str, Any]:
         d = asdict(self)
         d["path"], d["original"] = str(self.path), str(self.original)
         d["delimiter"] = {"\t": "tab"}.get(self.delimiter, self.delimiter)
@@ -63,7 +64,7 @@ class SourceFile:
 class _Utf8Scan:
     """Is a byte stream valid UTF-8, and does it hold NUL bytes? Fed chunk by chunk."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.decoder = codecs.getincrementaldecoder("utf-8")()
         self.valid, self.has_nul = True, False
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HERE = Path(__file__).parent
 PREFIX = "/dashboard"
@@ -31,15 +33,15 @@ SECURITY_HEADERS = [
 class SecurityHeaders:
     """Pure ASGI middleware: SECURITY_HEADERS on every response under PREFIX."""
 
-    def __init__(self, app):
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if scope["type"] != "http" or not (path == PREFIX or path.startswith(PREFIX + "/")):
             return await self.app(scope, receive, send)
 
-        async def send_with_headers(message):
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 names = {name.lower() for name, _ in message.get("headers", [])}
                 extra = [(n, v) for n, v in SECURITY_HEADERS if n not in names]
@@ -49,7 +51,7 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def signed_in_team(scope) -> int | None:
+def signed_in_team(scope: Scope) -> int | None:
     """The team of a dashboard request's signed session cookie (no database), for the rate
     limiter: a signed-in browser pays from its team's bucket, never its address's, so wrong keys
     sent from the same address cannot lock it out."""
@@ -64,18 +66,16 @@ def signed_in_team(scope) -> int | None:
 
 def mount(app: FastAPI) -> None:
     """Add the dashboard's pages and its static files to the API app."""
-    from fastapi import Request
-    from fastapi.responses import JSONResponse, RedirectResponse
 
     from roster.dashboard import webhooks
     from roster.dashboard.routes import SignInNeeded, router
 
-    async def sign_in_needed(request: Request, exc: SignInNeeded):
+    async def sign_in_needed(request: Request, exc: SignInNeeded) -> Response:
         if request.url.path.endswith(".json") or "application/json" in request.headers.get("accept", ""):
             return JSONResponse({"error": "sign in again"}, status_code=401)
         return RedirectResponse(PREFIX + "/sign-in", status_code=303)
 
-    async def root():
+    async def root() -> RedirectResponse:
         # The server's address opened in a browser: the dashboard (the API has nothing at /).
         return RedirectResponse(PREFIX, status_code=303)
 

@@ -6,6 +6,8 @@ counts the check found. Start for real reuses the dry run (ImportService.start_d
 
 from __future__ import annotations
 
+from typing import Any
+
 from schemas.import_options import OptionsError, parse_options
 from schemas.rules import CORE_FIELDS
 
@@ -16,7 +18,7 @@ from schemas.rules import CORE_FIELDS
 DEFAULT_GUARD = "5%"
 
 
-def ignored_columns(headers: list[str], column_map: dict | None) -> list[str]:
+def ignored_columns(headers: list[str], column_map: dict[str, Any] | None) -> list[str]:
     """The file's columns the column map does not read, in the file's order."""
     cmap = column_map or {}
     used = {cmap.get(f) for f in CORE_FIELDS}
@@ -42,7 +44,7 @@ def guard_verdict(guard: str, total: int, failed: int) -> tuple[int | None, str]
     return limit, f"{failed:,} rows would fail, within this limit ({limit:,} of {total:,}): Start imports the valid rows."
 
 
-def check_result(row: dict, imp: dict, guard: str) -> dict:
+def check_result(row: dict[str, Any], imp: dict[str, Any], guard: str) -> dict[str, Any]:
     """What the check page shows, from the dry run's row and its dashboard view."""
     cmap = row.get("column_map") or {}
     types = {key: spec.get("type", "string") for key, spec in (cmap.get("properties") or {}).items()}

@@ -14,6 +14,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from roster.csvfiles import iter_batches, open_source
 from roster.landing import INCOMING, LandingStore
@@ -52,7 +53,7 @@ def adopt(landing: LandingStore, team_id: int, spooled: Path, filename: str) -> 
     return Draft(draft_id, team_id, path, filename)
 
 
-def _meta(draft: Draft) -> dict:
+def _meta(draft: Draft) -> dict[str, Any]:
     try:
         meta = json.loads(draft.path.with_suffix(".json").read_text())
     except (OSError, ValueError):
@@ -94,25 +95,26 @@ def discard(draft: Draft) -> None:
     draft.path.with_suffix(".json").unlink(missing_ok=True)
 
 
-def read_head(draft: Draft) -> dict:
+def read_head(draft: Draft) -> dict[str, Any]:
     """What the import will read, as `preview(draft, CHECK_ROWS)` gives it, read once per upload:
     the first call reads the file's head and keeps the result beside the file; later calls (the
     review page shown again, Start) read that. Raises FileRefused."""
     meta = _meta(draft)
     if isinstance(meta.get("head"), dict):
-        return meta["head"]
+        kept: dict[str, Any] = meta["head"]
+        return kept
     head = preview(draft, rows=CHECK_ROWS)
     meta |= {"filename": draft.filename, "head": head}
     draft.path.with_suffix(".json").write_text(json.dumps(meta, ensure_ascii=False))
     return head
 
 
-def samples(head: dict, rows: int = SAMPLE_ROWS) -> dict[str, list[str]]:
+def samples(head: dict[str, Any], rows: int = SAMPLE_ROWS) -> dict[str, list[str]]:
     """header -> its non-blank values in the first `rows` rows: what the mapping engines look at."""
     return {h: [r[i] for r in head["rows"][:rows] if i < len(r) and r[i] != ""] for i, h in enumerate(head["headers"])}
 
 
-def distinct_values(head: dict, limit: int = 3) -> dict[str, list[str]]:
+def distinct_values(head: dict[str, Any], limit: int = 3) -> dict[str, list[str]]:
     """header -> up to `limit` different non-blank values from the rows read (a column of one
     repeated value shows it once)."""
     out: dict[str, list[str]] = {}
@@ -128,7 +130,7 @@ def distinct_values(head: dict, limit: int = 3) -> dict[str, list[str]]:
     return out
 
 
-def preview(draft: Draft, rows: int = PREVIEW_ROWS) -> dict:
+def preview(draft: Draft, rows: int = PREVIEW_ROWS) -> dict[str, Any]:
     """What the import will read: encoding, delimiter, headers and the first rows, from the file's
     head only (a 200 MB file is not read whole to show eight rows). Raises FileRefused."""
     with tempfile.TemporaryDirectory(prefix="roster-dashboard-") as tmp:

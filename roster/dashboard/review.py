@@ -5,7 +5,9 @@ suggestions come from roster/mapping, and the map goes to the import service lik
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
+from roster.mapping.service import SuggestionObject
 from roster.mapping.system_columns import is_error_column
 from schemas.rules import PROPERTY_KEY, PROPERTY_KEY_RULE, PROPERTY_TYPES, STANDARD_FIELDS, is_email
 
@@ -28,14 +30,16 @@ def needs_review(choice: str, confidence: float) -> bool:
     return confidence < UNSURE or (choice != "new" and confidence < CONFIDENT)
 
 
-def choice_of(s: dict, existing: dict[str, str]) -> str:
+def choice_of(s: SuggestionObject, existing: dict[str, str]) -> str:
     """The select's value for a suggestion: a field, `property:<key>`, `new` or `ignore`."""
     if s["target"] == "property":
         return f"property:{s['property_key']}" if s["property_key"] in existing else "new"
     return s["target"]
 
 
-def rows_for(suggestions: list[dict], samples: dict[str, list[str]], existing: dict[str, str]) -> list[dict]:
+def rows_for(
+    suggestions: list[SuggestionObject], samples: dict[str, list[str]], existing: dict[str, str]
+) -> list[dict[str, Any]]:
     """One row per column, for the template; `samples` are each column's distinct values."""
     out = []
     for i, s in enumerate(suggestions):
@@ -60,10 +64,12 @@ def rows_for(suggestions: list[dict], samples: dict[str, list[str]], existing: d
     return out
 
 
-def column_map_from_form(form: Mapping[str, str], headers: list[str], existing: dict[str, str]) -> tuple[dict, list[str]]:
+def column_map_from_form(
+    form: Mapping[str, str], headers: list[str], existing: dict[str, str]
+) -> tuple[dict[str, Any], list[str]]:
     """(column map, problems) from the review form: `target_<i>`, `new_key_<i>`, `new_type_<i>`,
     `invert_<i>` and `include_<i>` for the i-th header (an unticked include is a rejected row)."""
-    cmap: dict = {"properties": {}}
+    cmap: dict[str, Any] = {"properties": {}}
     problems: list[str] = []
     used: dict[str, str] = {}
     for i, header in enumerate(headers):
@@ -115,7 +121,7 @@ def column_map_from_form(form: Mapping[str, str], headers: list[str], existing: 
     return cmap, problems
 
 
-def email_checks(headers: list[str], rows: list[list[str]], column: str | None) -> dict | None:
+def email_checks(headers: list[str], rows: list[list[str]], column: str | None) -> dict[str, Any] | None:
     """What the first rows say about the email column before anything starts: how many have no
     email, an invalid one, or one seen earlier in the file (the import keeps the last of those)."""
     if column not in headers:
@@ -137,7 +143,7 @@ def email_checks(headers: list[str], rows: list[list[str]], column: str | None) 
     }
 
 
-def summary(rows: list[dict]) -> dict:
+def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """What the import will do with the columns, as chosen: fields, existing and new properties,
     and the columns left out."""
     kept = [r for r in rows if r["include"] and r["choice"] != "ignore"]
@@ -155,7 +161,7 @@ def own_headers(headers: list[str]) -> list[str]:
     return [h for h in headers if not is_error_column(h)]
 
 
-def refusal(head: dict, filename: str) -> str | None:
+def refusal(head: dict[str, Any], filename: str) -> str | None:
     """Why an upload cannot be imported, said on the upload step before any review: no rows, or no
     email address anywhere in the rows read (every contact needs one). None when it can."""
     name = f"“{filename[:200]}”"

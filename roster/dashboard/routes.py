@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Request
@@ -15,6 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
 
 from roster.api.http.auth import lookup_caller
 from roster.api.http.errors import ApiError
@@ -79,7 +80,7 @@ def _service() -> ImportService:
     return ImportService(get_engine())
 
 
-def page(request: Request, name: str, who: Session | None, status_code: int = 200, **context) -> HTMLResponse:
+def page(request: Request, name: str, who: Session | None, status_code: int = 200, **context: Any) -> HTMLResponse:
     context |= {"who": who, "csrf": who.csrf if who else context.get("csrf", ""), "prefix": PREFIX}
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
     # Pages hold a team's contacts: not for shared caches or the back button after sign-out.
@@ -95,7 +96,7 @@ def _check_csrf(who: Session, token: str | None) -> None:
 # -- signing in and out -----------------------------------------------------------------------------
 @router.get("", response_class=RedirectResponse)
 @router.get("/", response_class=RedirectResponse)
-def home():
+def home() -> RedirectResponse:
     return RedirectResponse(PREFIX + "/imports", status_code=303)
 
 
@@ -141,12 +142,12 @@ def _sign_in_page(request: Request, status_code: int = 200, error: str | None = 
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
-def sign_in_page(request: Request):
+def sign_in_page(request: Request) -> HTMLResponse:
     return _sign_in_page(request)
 
 
 @router.post("/sign-in")
-async def sign_in(request: Request):
+async def sign_in(request: Request) -> Response:
     form = await request.form()
     if not same_origin(request) or not sessions.signin_ok(request.cookies.get(sessions.SIGNIN_COOKIE), form.get("csrf")):
         # Another site's form (login CSRF), or this one left open too long: nobody is signed in.
@@ -180,7 +181,7 @@ async def sign_in(request: Request):
 
 
 @router.post("/sign-out")
-async def sign_out(request: Request):
+async def sign_out(request: Request) -> Response:
     """Ends the session on the server (its row deleted: the cookie, copied or not, opens nothing
     more), then in the browser. Only from this dashboard's own form: a forged post does nothing."""
     form = await request.form()
@@ -196,7 +197,7 @@ async def sign_out(request: Request):
 
 
 # -- the imports list -------------------------------------------------------------------------------
-def _list_context(who: Session, status: str | None, page_number: int) -> dict:
+def _list_context(who: Session, status: str | None, page_number: int) -> dict[str, Any]:
     engine = get_engine()
     status = status if status in STATUSES else None
     page_number = max(1, page_number)
@@ -215,13 +216,15 @@ def _list_context(who: Session, status: str | None, page_number: int) -> dict:
 
 
 @router.get("/imports", response_class=HTMLResponse)
-def imports_list(request: Request, who: Signed, status: str | None = None, page_number: int = 1, partial: bool = False):
+def imports_list(
+    request: Request, who: Signed, status: str | None = None, page_number: int = 1, partial: bool = False
+) -> HTMLResponse:
     context = _list_context(who, status, page_number)
     return page(request, "_imports_table.html" if partial else "imports.html", who, **context)
 
 
 # -- one import -------------------------------------------------------------------------------------
-def _row_or_404(who: Session, import_id: str) -> dict | None:
+def _row_or_404(who: Session, import_id: str) -> dict[str, Any] | None:
     return _service().row(who.team_id, import_id) if is_uuid(import_id) else None
 
 
@@ -233,12 +236,12 @@ def _dagster_url(request: Request, run_id: str | None) -> str | None:
 
 
 @router.get("/imports/new", response_class=HTMLResponse)
-def new_import(request: Request, who: Signed):
+def new_import(request: Request, who: Signed) -> HTMLResponse:
     limit = max_upload_bytes()
     return page(request, "new_import.html", who, limit=limit, limit_text=size_text(limit))
 
 
-def _import_view(who: Session, row: dict) -> dict:
+def _import_view(who: Session, row: dict[str, Any]) -> dict[str, Any]:
     """The import as the page and its poll show it: with its place in the queue while queued, and
     its segments by name."""
     imp = import_view(row)
@@ -260,14 +263,16 @@ def _import_view(who: Session, row: dict) -> dict:
 
 
 @router.get("/imports/{import_id}", response_class=HTMLResponse)
-def one_import(request: Request, import_id: str, who: Signed, guard: str | None = None):
+def one_import(request: Request, import_id: str, who: Signed, guard: str | None = None) -> HTMLResponse:
     row = _row_or_404(who, import_id)
     if row is None:
         return page(request, "not_found.html", who, 404, what="import")
     return _import_page(request, who, row, 200, None, guard)
 
 
-def _import_page(request: Request, who: Session, row: dict, status_code: int, guard_error: str | None, guard: str | None):
+def _import_page(
+    request: Request, who: Session, row: dict[str, Any], status_code: int, guard_error: str | None, guard: str | None
+) -> HTMLResponse:
     """One import's page; a completed dry run's is the check before Start (check.check_result)."""
     import_id = str(row["id"])
     failures = _service().failures_page(who.team_id, import_id, FAILED_ROWS_SHOWN, None) if row["failed"] else None
@@ -294,7 +299,7 @@ def _import_page(request: Request, who: Session, row: dict, status_code: int, gu
 
 
 @router.get("/imports/{import_id}/status.json")
-def import_status(import_id: str, who: Signed):
+def import_status(import_id: str, who: Signed) -> JSONResponse:
     row = _row_or_404(who, import_id)
     if row is None:
         return JSONResponse({"error": "not found"}, status_code=404)
@@ -302,7 +307,7 @@ def import_status(import_id: str, who: Signed):
 
 
 @router.get("/imports/{import_id}/failures.csv")
-def import_failures(import_id: str, who: Signed):
+def import_failures(import_id: str, who: Signed) -> Response:
     if _row_or_404(who, import_id) is None:
         return Response("not found", status_code=404)
     return StreamingResponse(
@@ -313,7 +318,7 @@ def import_failures(import_id: str, who: Signed):
 
 
 @router.post("/imports/{import_id}/start")
-async def start_dry_run(request: Request, import_id: str, who: Signed):
+async def start_dry_run(request: Request, import_id: str, who: Signed) -> Response:
     """A completed dry run, started for real (the API's POST /contacts/imports/{id}/start), with
     the failure guard given beside its Start button: the same file, map and choices, no upload."""
     from roster.importing.service import CannotStart
@@ -342,13 +347,13 @@ async def start_dry_run(request: Request, import_id: str, who: Signed):
 
 # -- a new import: upload, review, start ------------------------------------------------------------
 @router.post("/imports/upload")
-async def upload(request: Request, who: Signed):
+async def upload(request: Request, who: Signed) -> Response:
     """The file, streamed to disk under the upload limit (the API's own parser). Answers JSON to
     the page's script, or a redirect when the form was posted without it."""
     wants_json = "application/json" in request.headers.get("accept", "")
     service, limit = _service(), max_upload_bytes()
 
-    def refuse(message: str, status: int):
+    def refuse(message: str, status: int) -> Response:
         if wants_json:
             return JSONResponse({"error": message}, status_code=status)
         return page(request, "new_import.html", who, status, error=message, limit=limit, limit_text=size_text(limit))
@@ -390,7 +395,7 @@ def _shown_name(filename: str | None) -> str:
     return Path(filename or "upload.csv").name[:200]
 
 
-def _review_context(who: Session, draft: drafts.Draft, form=None) -> dict:
+def _review_context(who: Session, draft: drafts.Draft, form: FormData | None = None) -> dict[str, Any]:
     """The review page's content, from the upload's head as read once at upload (drafts.read_head):
     the checks and the mapping suggestion both work from it."""
     engine = get_engine()
@@ -423,6 +428,7 @@ def _review_context(who: Session, draft: drafts.Draft, form=None) -> dict:
         chosen_segments = set(form.getlist("segment"))
     else:  # the segments this team's last import of the same columns went to
         chosen_segments = set(queries.last_segments_for_headers(engine, who.team_id, review.own_headers(head["headers"])))
+    given: FormData | dict[str, str] = form or {}
     return {
         "draft": draft,
         "preview": shown,
@@ -437,11 +443,11 @@ def _review_context(who: Session, draft: drafts.Draft, form=None) -> dict:
         "remembered": any(r["engine"] == "memory" for r in rows),
         "remembered_segments": form is None and bool(chosen_segments),
         "chosen": {
-            "on_conflict": (form or {}).get("on_conflict", "upsert"),
+            "on_conflict": given.get("on_conflict", "upsert"),
             "segments": chosen_segments,
-            "new_segment": (form or {}).get("new_segment", ""),
-            "topics": {k[6:]: v for k, v in (form or {}).items() if k.startswith("topic_")},
-            "resubscribe": (form or {}).get("resubscribe") == "on",
+            "new_segment": given.get("new_segment", ""),
+            "topics": {k[6:]: v for k, v in given.items() if k.startswith("topic_")},
+            "resubscribe": given.get("resubscribe") == "on",
             # A sensible guard is offered, not imposed: the person can change or clear it.
             "max_failed_rows": form.get("max_failed_rows", "") if form is not None else check.DEFAULT_GUARD,
         },
@@ -449,7 +455,7 @@ def _review_context(who: Session, draft: drafts.Draft, form=None) -> dict:
 
 
 @router.get("/imports/review/{draft_id}", response_class=HTMLResponse)
-async def review_page(request: Request, draft_id: str, who: Signed):
+async def review_page(request: Request, draft_id: str, who: Signed) -> Response:
     landing = _service().landing
     draft = drafts.find(landing, who.team_id, draft_id)
     if draft is None:
@@ -470,7 +476,7 @@ async def review_page(request: Request, draft_id: str, who: Signed):
 
 
 @router.post("/imports/review/{draft_id}")
-async def start_import(request: Request, draft_id: str, who: Signed):
+async def start_import(request: Request, draft_id: str, who: Signed) -> Response:
     form = await request.form()
     _check_csrf(who, form.get("csrf"))
     service = _service()
@@ -533,20 +539,20 @@ async def start_import(request: Request, draft_id: str, who: Signed):
 
 # -- cancel and revert (issue 20): a POST each, with the page's CSRF token, confirmed in the page --
 @router.post("/imports/{import_id}/cancel")
-async def cancel_import(request: Request, import_id: str, who: Signed):
+async def cancel_import(request: Request, import_id: str, who: Signed) -> Response:
     form = await request.form()
     _check_csrf(who, form.get("csrf"))
     return await run_in_threadpool(_undo_action, request, who, import_id, "cancel", False)
 
 
 @router.post("/imports/{import_id}/revert")
-async def revert_import(request: Request, import_id: str, who: Signed):
+async def revert_import(request: Request, import_id: str, who: Signed) -> Response:
     form = await request.form()
     _check_csrf(who, form.get("csrf"))
     return await run_in_threadpool(_undo_action, request, who, import_id, "revert", form.get("resubscribe") == "on")
 
 
-def _undo_action(request: Request, who: Session, import_id: str, action: str, resubscribe: bool):
+def _undo_action(request: Request, who: Session, import_id: str, action: str, resubscribe: bool) -> Response:
     from roster.importing import undoing
 
     if _row_or_404(who, import_id) is None:
@@ -568,7 +574,7 @@ def _undo_action(request: Request, who: Session, import_id: str, action: str, re
 
 
 @router.get("/imports/{import_id}/revert-conflicts.csv")
-def revert_conflicts(import_id: str, who: Signed):
+def revert_conflicts(import_id: str, who: Signed) -> Response:
     from roster.importing import undoing
 
     if _row_or_404(who, import_id) is None:

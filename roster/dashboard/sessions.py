@@ -22,6 +22,7 @@ import secrets
 import time
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from roster.runtime.settings import get_settings
 
@@ -77,7 +78,7 @@ def issue(key_id: str, team_id: int, now: float | None = None, session_id: str |
     return f"{payload}.{_sign(payload.encode())}"
 
 
-def read(value: str | None, now: float | None = None) -> dict | None:
+def read(value: str | None, now: float | None = None) -> dict[str, Any] | None:
     """{"k": key id, "t": team id, ...} of a valid, unexpired cookie; None otherwise."""
     if not value or value.count(".") != 1:
         return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from roster.importing.progress import describe
 from roster.importing.render import render_import
@@ -46,7 +47,7 @@ def estimated_rows(path: str, size: int) -> int | None:
     return max(1, int(size / (len(head) / lines)) - 1)
 
 
-def progress(row: dict) -> dict:
+def progress(row: dict[str, Any]) -> dict[str, Any]:
     """{"percent": 0-100 or None (unknown), "phase": words}: the import's phase as the API and the
     CLI name it (roster/importing/progress.py), with a percentage estimated while rows are read."""
     status = row["status"]
@@ -78,7 +79,7 @@ def progress(row: dict) -> dict:
     }
 
 
-def eta(row: dict, read: int, estimate: int, now: datetime | None = None) -> str | None:
+def eta(row: dict[str, Any], read: int, estimate: int, now: datetime | None = None) -> str | None:
     """ "about N min left" for the reading, from the pace since the run really started; None until
     there is a pace to go by (a few seconds and a thousand rows)."""
     started = row.get("started_at")
@@ -94,7 +95,7 @@ def eta(row: dict, read: int, estimate: int, now: datetime | None = None) -> str
     return f"about {minutes} min left" if minutes < 120 else f"about {minutes / 60:.0f} h left"
 
 
-def column_map_rows(cmap: dict | None) -> list[dict]:
+def column_map_rows(cmap: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The column map used, as (column, target) rows."""
     if not cmap:
         return []
@@ -108,16 +109,17 @@ def column_map_rows(cmap: dict | None) -> list[dict]:
     return out
 
 
-def _label(row: dict) -> str:
+def _label(row: dict[str, Any]) -> str:
     """Resend's status in words, or what happened to it after: cancelled, reverted."""
     if row.get("cancelled_at") is not None:
         return "Cancelled"
     if row.get("reverted_at") is not None:
         return "Reverted"
-    return LABELS.get(row["status"], row["status"])
+    status: str = row["status"]
+    return LABELS.get(status, status)
 
 
-def import_view(row: dict) -> dict:
+def import_view(row: dict[str, Any]) -> dict[str, Any]:
     api = render_import(row)
     info = row.get("file_info") or {}
     options = row.get("options") or {}
@@ -147,7 +149,7 @@ def import_view(row: dict) -> dict:
     }
 
 
-def queue_words(ahead: list[dict]) -> str:
+def queue_words(ahead: list[dict[str, Any]]) -> str:
     """Why a queued import waits: the team's imports run one at a time, so it waits for those
     created before it; with none, for a free run (the server runs a few imports at once)."""
     if not ahead:

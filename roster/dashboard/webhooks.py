@@ -16,7 +16,7 @@ EVENTS_SHOWN = 20
 
 
 @router.get("/webhooks", response_class=HTMLResponse)
-def webhooks_page(request: Request, who: Signed):
+def webhooks_page(request: Request, who: Signed) -> HTMLResponse:
     engine = get_engine()
     hooks, _ = pages.read(engine, webhooks.listing(who.team_id), 100)
     shown = []

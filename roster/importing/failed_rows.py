@@ -19,7 +19,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, Literal, TypedDict
 
 from sqlalchemy.engine import Engine
 
@@ -54,9 +54,26 @@ def error_text(row_number: int, reason: str | None) -> str:
     return f"row {row_number}: {reason or 'failed'}"
 
 
+class FailedRow(TypedDict):
+    """A failed row as the doors show it: where it was in the file, why it failed, its values."""
+
+    row_number: int
+    email: str | None
+    reason: str
+    data: dict[str, Any]  # the row's own columns, as the file had them
+
+
+class FailuresPage(TypedDict):
+    """GET /contacts/imports/{id}/failures as JSON (the dashboard shows the first page too)."""
+
+    object: Literal["list"]
+    has_more: bool
+    data: list[FailedRow]
+
+
 def iter_failures(
     engine: Engine, import_id: str, team_id: int, after: int | None = None, batch: int = BATCH
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[FailedRow]:
     """Every failed row after row `after`, in row order, `batch` at a time from the database:
     {"row_number", "email", "reason", "data"}."""
     for rows in failures.batches(engine, import_id, team_id, None, after, batch):
@@ -64,7 +81,7 @@ def iter_failures(
             yield {"row_number": number, "email": email, "reason": reason, "data": data}
 
 
-def page(engine: Engine, import_id: str, team_id: int, limit: int, after: int | None) -> dict[str, Any]:
+def page(engine: Engine, import_id: str, team_id: int, limit: int, after: int | None) -> FailuresPage:
     """One page of the JSON list: {"object": "list", "has_more", "data"}; `after` is a row_number."""
     rows = next(failures.batches(engine, import_id, team_id, None, after, limit + 1), [])
     return {

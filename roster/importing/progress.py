@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.import_object import ImportProgress
+
 PHASES = ("reading", "staging", "merging", "done")
 
 
-def progress(row: dict[str, Any]) -> dict[str, Any]:
+def progress(row: dict[str, Any]) -> ImportProgress:
     """The `progress` object of an import: an addition to Resend's shape, which has none."""
     details = row.get("merge_details") or {}
     merged = row.get("merged_at") is not None

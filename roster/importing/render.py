@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from roster.importing.outcome import outcome, summary
 from roster.importing.progress import progress
 from roster.safety.public_errors import public_text
+from schemas.import_object import (
+    ContactImportBasics,
+    ContactImportObject,
+    FailedWith,
+    ImportCounts,
+    UndoFields,
+    WhatHappened,
+)
 
 COUNTS = ("total", "created", "updated", "skipped", "failed")
 
@@ -20,33 +29,36 @@ def pg_timestamp(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}+00"
 
 
-def render_import(row: dict[str, Any]) -> dict[str, Any]:
+def render_import(row: dict[str, Any]) -> ContactImportObject:
     """The import object of GET /contacts/imports/{id}, plus `progress`, and `error` when it
     failed (in words that say what to do, never the server's internals)."""
-    out = {
+    basics: ContactImportBasics = {
         "object": "contact_import",
         "id": str(row["id"]),
         "status": row["status"],
         "created_at": pg_timestamp(row["created_at"]),
         "completed_at": pg_timestamp(row["completed_at"]),
-        "counts": {k: int(row[k]) for k in COUNTS},
+        "counts": import_counts(row),
         # Roster's addition (Resend's clients ignore it): which phase the run is in, rows so far.
         "progress": progress(row),
     }
+    failed: FailedWith = {}
     if row["status"] == "failed" and row.get("error"):
-        out["error"] = public_text(row["error"])
-    out |= what_happened(row, out.get("error"))
-    out.update(undo_fields(row))
-    return out
+        failed["error"] = public_text(row["error"])
+    return {**basics, **failed, **what_happened(row, failed.get("error")), **undo_fields(row)}
 
 
-def what_happened(row: dict[str, Any], error: str | None) -> dict[str, Any]:
+def import_counts(row: dict[str, Any]) -> ImportCounts:
+    return cast(ImportCounts, {k: int(row[k]) for k in COUNTS})
+
+
+def what_happened(row: dict[str, Any], error: str | None) -> WhatHappened:
     """Roster's additions that say what the import did (roster/importing/outcome.py), and, once it
     decided, the details: the failed rows by cause, the properties it created (a dry run: would
     create), the opt-outs it kept. A dry run says so, and which import it was started as; an import
     started from one names it."""
     details = row.get("merge_details") or {}
-    out: dict[str, Any] = {
+    out: WhatHappened = {
         "outcome": outcome(row),
         "summary": summary(row, error),
         "dry_run": bool((row.get("options") or {}).get("dry_run")),
@@ -67,10 +79,10 @@ def what_happened(row: dict[str, Any], error: str | None) -> dict[str, Any]:
     return out
 
 
-def undo_fields(row: dict[str, Any]) -> dict[str, Any]:
+def undo_fields(row: dict[str, Any]) -> UndoFields:
     """Roster's additions for a cancelled or reverted import (absent otherwise): `status` stays
     Resend's (a cancelled import is `failed`, a reverted one `completed`)."""
-    out: dict[str, Any] = {}
+    out: UndoFields = {}
     if row.get("cancelled_at") is not None:
         out["cancelled_at"] = pg_timestamp(row["cancelled_at"])
     if row.get("reverted_at") is not None:
@@ -82,7 +94,7 @@ def undo_fields(row: dict[str, Any]) -> dict[str, Any]:
 ENDED = ("completed", "failed")
 
 
-def end_state(obj: dict[str, Any]) -> str | None:
+def end_state(obj: Mapping[str, Any]) -> str | None:
     """How a rendered import ended, in words (None while it runs): what `roster imports watch`
     and the client CLI print, for every end state including cancelled and reverted."""
     if obj.get("status") not in ENDED:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy.engine import Engine
 
@@ -44,8 +44,15 @@ INCOMING_GRACE_SECONDS = 24 * 3600
 BATCH = 1000
 
 
-def sweep_uploads(engine: Engine, landing: LandingStore | None = None, keep_hours: float | None = None) -> dict[str, Any]:
-    """Delete the uploads Roster no longer keeps. Returns {"removed": [import ids], "incoming": n}."""
+class Swept(TypedDict):
+    """What a landing sweep removed."""
+
+    removed: list[str]  # the imports whose upload went
+    incoming: int  # spooled uploads a server process left behind when it died mid-request
+
+
+def sweep_uploads(engine: Engine, landing: LandingStore | None = None, keep_hours: float | None = None) -> Swept:
+    """Delete the uploads Roster no longer keeps."""
     landing = landing or landing_store()
     keep = keep_uploads_hours() if keep_hours is None else keep_hours
     folders = [(name, mtime) for name, mtime in landing.landed() if is_uuid(name)]  # anything else is not ours
@@ -66,7 +73,7 @@ def sweep_uploads(engine: Engine, landing: LandingStore | None = None, keep_hour
     return {"removed": removed, "incoming": landing.sweep_incoming(INCOMING_GRACE_SECONDS)}
 
 
-def sweep_local_copies(engine: Engine, root: str | Path | None = None, keep_hours: float | None = None) -> dict[str, Any]:
+def sweep_local_copies(engine: Engine, root: str | Path | None = None, keep_hours: float | None = None) -> Swept:
     """This machine's folder only ($ROSTER_DATA_DIR/landing, or root), for a worker whose uploads
     live in PostgreSQL: the copies of uploads whose import ended, by the rules above, and at once
     the copy of a failed import whose upload the database keeps (a retry, on whichever machine,

@@ -25,6 +25,7 @@ from roster.landing import LandingStore, landing_store
 from roster.mapping.resolve import ColumnMapper
 from roster.runtime.settings import get_settings, keep_uploads_hours
 from roster.store import imports, teams
+from schemas.import_object import ContactImportObject
 from schemas.import_options import ImportOptions, parse_options
 
 # start_dry_run: keep the dry run's own failure guard.
@@ -161,7 +162,7 @@ class ImportService:
         """The team's import as stored (options, column map, file info, counts), or None."""
         return imports.get(self.engine, import_id, team_id)
 
-    def get(self, team_id: int, import_id: str) -> dict[str, Any] | None:
+    def get(self, team_id: int, import_id: str) -> ContactImportObject | None:
         """The team's import as the API shows it, or None."""
         row = self.row(team_id, import_id)
         return render_import(row) if row else None
@@ -170,7 +171,7 @@ class ImportService:
         """The failed rows as CSV, streamed (formula cells neutralised). The import must be the team's."""
         return failed_rows.csv_chunks(self.engine, import_id, team_id)
 
-    def failures_page(self, team_id: int, import_id: str, limit: int, after: int | None) -> dict[str, Any]:
+    def failures_page(self, team_id: int, import_id: str, limit: int, after: int | None) -> failed_rows.FailuresPage:
         return failed_rows.page(self.engine, import_id, team_id, limit, after)
 
     # -- starting --------------------------------------------------------------------------------

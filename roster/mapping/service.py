@@ -9,7 +9,7 @@ from __future__ import annotations
 import codecs
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, cast
 
 from sqlalchemy.engine import Engine
 
@@ -90,13 +90,36 @@ def team_properties(engine: Engine, team_id: int) -> list[ExistingProperty]:
     return [ExistingProperty(k, t) for k, t in properties.by_key(engine, team_id)]
 
 
-def suggestion_dict(s: Suggestion) -> dict[str, Any]:
+class SuggestionObject(TypedDict):
+    """One column's suggestion as the doors show it (SUGGESTION_FIELDS, in that order)."""
+
+    column: str
+    target: str
+    property_key: str | None
+    property_type: str | None
+    invert: bool
+    confidence: float
+    reason: str
+    engine: str
+    is_new_property: bool
+
+
+class SuggestedColumnMap(TypedDict):
+    """A column-map suggestion: what POST /contacts/imports/column-map answers (with its `object`),
+    `roster mapping suggest` prints and the dashboard's review shows."""
+
+    column_map: dict[str, Any]  # the import API's shape (new properties included: it is a suggestion)
+    suggestions: list[SuggestionObject]
+    headers: NotRequired[list[str]]  # with_headers
+    notes: NotRequired[list[str]]  # with_headers
+
+
+def suggestion_dict(s: Suggestion) -> SuggestionObject:
     d = s.to_dict()
-    return {k: d[k] for k in SUGGESTION_FIELDS}
+    return cast(SuggestionObject, {k: d[k] for k in SUGGESTION_FIELDS})
 
 
-def render(suggestions: list[Suggestion]) -> dict[str, Any]:
-    """{"column_map": the import API's shape (new properties included: it is a suggestion), "suggestions": [...]}"""
+def render(suggestions: list[Suggestion]) -> SuggestedColumnMap:
     from .column_map import to_column_map
 
     return {"column_map": to_column_map(suggestions), "suggestions": [suggestion_dict(s) for s in suggestions]}
@@ -112,7 +135,7 @@ def suggest_for_file(
     use_memory: bool = True,
     with_headers: bool = False,
     model_mapping: bool | None = None,
-) -> dict[str, Any]:
+) -> SuggestedColumnMap:
     """Suggest a column map for the CSV at `path` for a team.
 
     existing: the team's properties ([ExistingProperty] or [{"key", "type"}]); None reads them from
@@ -147,7 +170,7 @@ def suggest_for_sample(
     use_memory: bool = True,
     with_headers: bool = False,
     model_mapping: bool | None = None,
-) -> dict[str, Any]:
+) -> SuggestedColumnMap:
     """suggest_for_file for a file already read: its headers and each column's first values (the
     dashboard reads an upload's head once and hands it to both its checks and this)."""
     from .engine import suggest
@@ -181,5 +204,5 @@ def suggest_for_sample(
             )
     out = render(outcome.suggestions)
     if with_headers:
-        out |= {"headers": headers, "notes": outcome.notes}
+        out["headers"], out["notes"] = headers, outcome.notes
     return out

@@ -31,7 +31,7 @@ def _private_allowed() -> bool:
 PRIVATE_HINT = "set ROSTER_MCP_ALLOW_PRIVATE_URLS=1 to allow it"
 
 
-def check_url(url: str, resolver=None) -> None:
+def check_url(url: str, resolver: outside_fetch.Resolver | None = None) -> None:
     """Refuse a URL that is not http(s) or whose host resolves to a non-public address. (download()
     checks again, and connects to the very address it checked.)"""
     try:
@@ -49,7 +49,7 @@ def max_url_bytes() -> int:
     return get_settings().mcp_max_url_bytes
 
 
-async def download(url: str, head_bytes: int | None = None, resolver=None) -> tuple[Path, str]:
+async def download(url: str, head_bytes: int | None = None, resolver: outside_fetch.Resolver | None = None) -> tuple[Path, str]:
     """Fetch the URL into a temporary file (the caller deletes it): public addresses only, pinned,
     every redirect hop checked, size-capped, URL_TIMEOUT seconds in all (roster/safety/outside_fetch.py).
     head_bytes: keep only the first bytes (a column-map suggestion reads no more): no size limit then."""

@@ -14,10 +14,11 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.fields import FieldInfo
 
-from roster.client import AsyncRoster, RosterError
+from roster.client import AsyncRoster, ListPage, RosterError
 from roster.mcp_server.fetch import Refused, check_path, download
-from schemas.import_options import declared
+from schemas.import_options import Door, declared
 from schemas.rules import PropertyType, StoredType
 
 INSTRUCTIONS = """Import contacts into Roster from a CSV: create-contact-import (a file path, CSV text, or a URL),
@@ -52,14 +53,14 @@ async def _calling() -> AsyncIterator[AsyncRoster]:
         raise _error(e) from None
 
 
-def _exactly_one(filePath, content, url) -> None:
+def _exactly_one(filePath: str | None, content: str | None, url: str | None) -> None:
     given = [n for n, v in (("filePath", filePath), ("content", content), ("url", url)) if v not in (None, "")]
     if len(given) != 1:
         raise ToolError("give exactly one of filePath, content or url" + (f" (got {', '.join(given)})" if given else ""))
 
 
 async def _source(
-    filePath, content, url, head_bytes: int | None = None, filename: str | None = None
+    filePath: str | None, content: str | None, url: str | None, head_bytes: int | None = None, filename: str | None = None
 ) -> tuple[Any, str, Path | None]:
     """(file, filename, a temporary file to delete). Raises Refused. `filename` names the upload
     (Resend's MCP: default contacts.csv), else the file's own name."""
@@ -68,6 +69,7 @@ async def _source(
         return path, filename or path.name, None
     if content:
         return content.encode("utf-8"), filename or "contacts.csv", None
+    assert url is not None  # callers checked _exactly_one(): neither of the others, so a url
     tmp, name = await download(url, head_bytes=head_bytes)
     return tmp, filename or name, tmp
 
@@ -96,7 +98,7 @@ class ColumnMapArg(BaseModel):
         default=None, description='{"<key>": {"column": "<header>", "type": "string|number|boolean"}}'
     )
 
-    def wire(self) -> dict:
+    def wire(self) -> dict[str, Any]:
         """The API's snake_case column_map, as Resend's Node SDK sends it."""
         data = self.model_dump(exclude_none=True)
         for camel, snake in (("firstName", "first_name"), ("lastName", "last_name")):
@@ -116,7 +118,7 @@ class TopicArg(BaseModel):
 TOOL_TYPES: dict[str, Any] = {"column_map": ColumnMapArg, "topics": list[TopicArg]}
 
 
-def _tool_type(name: str, field, door) -> Any:
+def _tool_type(name: str, field: FieldInfo, door: Door) -> Any:
     if name in TOOL_TYPES:
         return TOOL_TYPES[name]
     return {"flag": bool, "ids": list[str], "choice": field.annotation, "text": int | str}.get(door.kind, str)
@@ -136,7 +138,7 @@ def _option_arguments() -> list[inspect.Parameter]:
     ]
 
 
-def _sdk_options(arguments: dict) -> dict:
+def _sdk_options(arguments: dict[str, Any]) -> dict[str, Any]:
     """The tool's option arguments as the SDK's keyword arguments (those given)."""
     out = {}
     for name, _, door in declared():
@@ -204,7 +206,7 @@ async def start_contact_import(id: Annotated[str, Field(description="The id of a
     return {"object": "contact_import", "id": created.id, "dry_run_of": id}
 
 
-def _one_cursor(after, before) -> None:
+def _one_cursor(after: str | None, before: str | None) -> None:
     if after and before:
         raise ToolError('Cannot use both "after" and "before". Use only one for pagination.')
 
@@ -222,7 +224,7 @@ async def list_contact_imports(
     return _as_list(page)
 
 
-def _as_list(page) -> dict:
+def _as_list(page: ListPage[Any]) -> dict[str, Any]:
     """A page of SDK objects in the API's list shape."""
     return {"object": "list", "has_more": page.has_more, "data": [item.raw for item in page.data]}
 

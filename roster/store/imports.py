@@ -7,7 +7,7 @@ which states, so a late or repeated call (a retry, the watchdog) can never turn 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -296,7 +296,15 @@ def _earlier_unfinished(imp: sa.Table) -> sa.ColumnElement[bool]:
     )
 
 
-def claim_queued(engine: Engine, limit: int = 25, stale_after_seconds: int = 120) -> list[dict[str, Any]]:
+class Claim(TypedDict):
+    """A queued import claimed for launching (claim_queued)."""
+
+    id: str
+    source: str  # the door it came in by: api, cli, dashboard, drop_folder, schedule
+    team: str  # the team's name
+
+
+def claim_queued(engine: Engine, limit: int = 25, stale_after_seconds: int = 120) -> list[Claim]:
     """Queued imports nobody has launched (or whose launch got lost), marked launched now; only
     each team's oldest unfinished import, so a team's imports apply in the order they were posted
     even when one of them dies and is retried (an import that ended never holds the next back)."""

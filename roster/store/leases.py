@@ -35,7 +35,7 @@ import os
 import threading
 import time
 import uuid
-from typing import Any
+from typing import Any, TypedDict
 
 import psycopg
 import sqlalchemy as sa
@@ -73,10 +73,21 @@ def run_label(import_id: str) -> str:
     return f"roster run {import_id} {os.getpid()}"
 
 
-def held_leases(engine: Engine) -> dict[tuple[int, int], dict[str, Any]]:
-    """Every bigint advisory lock held now, as pg_locks shows it, with its session: {"pid",
-    "label" (application_name), "silent" (seconds since its last statement)}; look one up with
-    holder() or is_held()."""
+class Holder(TypedDict):
+    """The session that holds an advisory lock."""
+
+    pid: int
+    label: str  # its application_name: run_label() for a run's sessions
+    silent: float  # seconds since its last statement
+
+
+# Every bigint advisory lock held now, by how pg_locks shows its key (_lock_ids).
+Held = dict[tuple[int, int], Holder]
+
+
+def held_leases(engine: Engine) -> Held:
+    """Every bigint advisory lock held now, as pg_locks shows it, with its session; look one up
+    with holder() or is_held()."""
     with engine.connect() as conn:
         rows = conn.exec_driver_sql(
             "SELECT l.classid::bigint, l.objid::bigint, l.pid, a.application_name, "
@@ -89,11 +100,11 @@ def held_leases(engine: Engine) -> dict[tuple[int, int], dict[str, Any]]:
     }
 
 
-def is_held(held: dict[tuple[int, int], dict[str, Any]], import_id: str) -> bool:
+def is_held(held: Held, import_id: str) -> bool:
     return _lock_ids(import_id) in held
 
 
-def holder(held: dict[tuple[int, int], dict[str, Any]], import_id: str) -> dict[str, Any] | None:
+def holder(held: Held, import_id: str) -> Holder | None:
     return held.get(_lock_ids(import_id))
 
 

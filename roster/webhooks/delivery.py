@@ -23,6 +23,7 @@ import json
 import logging
 import time
 from datetime import UTC, timedelta
+from typing import Any, TypedDict
 
 import anyio
 import anyio.to_thread
@@ -73,7 +74,22 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(mac).decode()
 
 
-def envelope(delivery: dict) -> dict:
+class Event(TypedDict):
+    """A webhook's payload, Resend's event (GET /webhooks/{id}/events/{event_id} shows it too)."""
+
+    type: str
+    created_at: str
+    data: dict[str, Any]
+
+
+class Sent(TypedDict):
+    """What deliver_due did."""
+
+    delivered: int
+    failed_attempts: int
+
+
+def envelope(delivery: dict[str, Any]) -> Event:
     """Resend's event: {"type", "created_at", "data"}."""
     created = delivery["created_at"].astimezone(UTC)
     data = delivery["data"]
@@ -86,11 +102,11 @@ def envelope(delivery: dict) -> dict:
     }
 
 
-def body(delivery: dict) -> bytes:
+def body(delivery: dict[str, Any]) -> bytes:
     return json.dumps(envelope(delivery), ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def headers(delivery: dict, payload: bytes, now: float | None = None) -> dict[str, str]:
+def headers(delivery: dict[str, Any], payload: bytes, now: float | None = None) -> dict[str, str]:
     msg_id = f"msg_{delivery['id']}"
     timestamp = int(now if now is not None else time.time())
     return {
@@ -106,7 +122,7 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(FIRST_RETRY_SECONDS * 2 ** max(attempts - 1, 0), MAX_RETRY_SECONDS))
 
 
-async def _send(client: httpx.AsyncClient, delivery: dict, timeout: float) -> tuple[int | None, str | None, str]:
+async def _send(client: httpx.AsyncClient, delivery: dict[str, Any], timeout: float) -> tuple[int | None, str | None, str]:
     """(status, error, response): error is None when the endpoint took the event (2xx)."""
     payload = body(delivery)
     try:
@@ -126,12 +142,12 @@ async def _send(client: httpx.AsyncClient, delivery: dict, timeout: float) -> tu
     return resp.status_code, f"answered HTTP {resp.status_code}", text
 
 
-async def _deliver_batch(engine: Engine, batch: list[dict], timeout: float) -> tuple[int, int]:
+async def _deliver_batch(engine: Engine, batch: list[dict[str, Any]], timeout: float) -> tuple[int, int]:
     delivered = failed = 0
     limiter = anyio.Semaphore(CONCURRENCY)
     window = retry_window()
 
-    async def one(client: httpx.AsyncClient, delivery: dict) -> None:
+    async def one(client: httpx.AsyncClient, delivery: dict[str, Any]) -> None:
         nonlocal delivered, failed
         async with limiter:
             status, error, text = await _send(client, delivery, timeout)
@@ -154,14 +170,14 @@ async def _deliver_batch(engine: Engine, batch: list[dict], timeout: float) -> t
     return delivered, failed
 
 
-def deliver_due(engine: Engine, budget_seconds: float = 20.0) -> dict:
+def deliver_due(engine: Engine, budget_seconds: float = 20.0) -> Sent:
     """Send due deliveries, batch after batch, until none is due or the budget is spent (a sensor
     tick must end). Each attempt is recorded on its delivery."""
     timeout = timeout_seconds()
     # The lease outlives a send (timeout) by a margin: a claim is retried only once its sender is surely gone.
     lease = timeout * 2 + 5
     deadline = time.monotonic() + budget_seconds
-    totals = {"delivered": 0, "failed_attempts": 0}
+    totals: Sent = {"delivered": 0, "failed_attempts": 0}
     while time.monotonic() < deadline:
         batch = webhooks.claim_due(engine, BATCH, lease)
         if not batch:

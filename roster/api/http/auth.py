@@ -83,7 +83,8 @@ def require_caller(request: Request) -> Caller:
             "Authorization: Bearer YOUR_API_KEY",
         )
     token_hash = hash_token(token)
-    resolved = request.scope.get("state", {}).get(STATE_KEY)
+    # (token hash, its Caller or None), left in the scope by the rate limiter (ratelimit.py)
+    resolved: tuple[str, Caller | None] | None = request.scope.get("state", {}).get(STATE_KEY)
     if resolved is not None and resolved[0] == token_hash:
         caller = resolved[1]
     else:

@@ -7,6 +7,7 @@ unknown routes (404), wrong methods (405) and unexpected exceptions (500, never 
 from __future__ import annotations
 
 import logging
+from typing import TypedDict
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -59,7 +60,15 @@ def cannot_store(error: OSError) -> ApiError:
     )
 
 
-def error_body(status_code: int, name: str, message: str) -> dict:
+class ErrorBody(TypedDict):
+    """Every error's body, in Resend's shape."""
+
+    statusCode: int
+    name: str
+    message: str
+
+
+def error_body(status_code: int, name: str, message: str) -> ErrorBody:
     return {"statusCode": status_code, "name": name, "message": message}
 
 
@@ -85,22 +94,22 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str]:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError):
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status_code, exc.name, exc.message, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError):
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         name, message = _validation_message(exc)
         return error_response(422, name, message)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException):
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = {404: "the requested endpoint does not exist", 405: "method not allowed"}.get(exc.status_code, str(exc.detail))
         if exc.status_code not in (404, 405) and exc.detail:
             message = str(exc.detail)
         return error_response(exc.status_code, None, message, getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception):
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return error_response(500, "application_error", "an unexpected error occurred; please try again later")

@@ -27,13 +27,17 @@ import hashlib
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roster.api.http import auth, state
-from roster.api.http.errors import error_body
+from roster.api.http.errors import ErrorBody, error_body
 from roster.runtime.settings import get_settings
 from roster.store.keys import hash_token
 
@@ -50,7 +54,7 @@ class Entry:
 
     fingerprint: str | None
     status: int | None
-    headers: list
+    headers: list[tuple[bytes, bytes]]
     body: bytes
 
     @property
@@ -104,7 +108,7 @@ class IdempotencyStore:
         owner = uuid.uuid4()
         params = {"team_id": team_id, "key_hash": key_hash, "owner": owner, "lease": self.lease, "ttl": self.ttl}
 
-        def go(conn):
+        def go(conn: Connection) -> tuple[uuid.UUID | None, Entry | None]:
             for _ in range(3):  # the row may expire, be released or be taken over between statements
                 if conn.execute(CLAIM, params).scalar() == owner:
                     return owner, None
@@ -126,7 +130,14 @@ class IdempotencyStore:
         state.run(lambda conn: conn.execute(RENEW, params))
 
     def finish(
-        self, team_id: int, key_hash: bytes, owner: uuid.UUID, fingerprint: str, status: int, headers: list, body: bytes
+        self,
+        team_id: int,
+        key_hash: bytes,
+        owner: uuid.UUID,
+        fingerprint: str,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
     ) -> None:
         params = {
             "team_id": team_id,
@@ -188,14 +199,15 @@ class Fingerprint:
         return self.hash.hexdigest()
 
 
-def _header(scope, name: bytes) -> bytes | None:
-    for k, v in scope.get("headers", []):
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+    for k, v in headers:
         if k == name:
             return v
     return None
 
 
-async def _send_json(send, status: int, payload: dict, extra: list | None = None) -> None:
+async def _send_json(send: Send, status: int, payload: ErrorBody, extra: list[tuple[bytes, bytes]] | None = None) -> None:
     body = json.dumps(payload).encode()
     await send(
         {
@@ -215,22 +227,22 @@ class IdempotencyMiddleware:
     """Inside RateLimitMiddleware, which has resolved the caller: only a known team's requests
     claim keys, so unauthenticated traffic never writes here (the route answers 401/403)."""
 
-    def __init__(self, app, store: IdempotencyStore | None = None):
+    def __init__(self, app: ASGIApp, store: IdempotencyStore | None = None) -> None:
         self.app = app
         self.store = store or IdempotencyStore()
 
-    async def _caller(self, scope) -> auth.Caller | None:
+    async def _caller(self, scope: Scope) -> auth.Caller | None:
         raw = _header(scope, b"authorization")
         token = auth.token_from_header(raw.decode("latin-1") if raw is not None else None)
         if token is None:
             return None
         token_hash = hash_token(token)
-        resolved = scope.get("state", {}).get(auth.STATE_KEY)
+        resolved: tuple[str, auth.Caller | None] | None = scope.get("state", {}).get(auth.STATE_KEY)
         if resolved is not None and resolved[0] == token_hash:
             return resolved[1]
         return await state.call(auth.lookup_caller, token_hash)
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
             return await self.app(scope, receive, send)
         raw_key = _header(scope, b"idempotency-key")
@@ -296,13 +308,13 @@ class IdempotencyMiddleware:
             await send({"type": "http.response.body", "body": entry.body})
             return
 
-        async def hashing_receive():
+        async def hashing_receive() -> Message:
             message = await receive()
             if message["type"] == "http.request":
                 fp.feed(message.get("body", b""), message.get("more_body", False))
             return message
 
-        status: dict = {}
+        status: dict[str, Any] = {}
         chunks: list[bytes] = []
         size = 0
         settled = False
@@ -318,7 +330,7 @@ class IdempotencyMiddleware:
                     self.store.finish, team_id, key_hash, owner, fp.hexdigest(), code, status["headers"], b"".join(chunks)
                 )
 
-        async def capturing_send(message):
+        async def capturing_send(message: Message) -> None:
             nonlocal size
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
@@ -339,6 +351,7 @@ class IdempotencyMiddleware:
                     await settle()
             await send(message)
 
+        assert owner is not None  # claim() gives an owner whenever it gives no entry
         renewal = asyncio.create_task(self._renew(team_id, key_hash, owner))
         try:
             await self.app(scope, hashing_receive, capturing_send)
@@ -348,7 +361,7 @@ class IdempotencyMiddleware:
                 status.pop("code", None)  # no complete response: nothing to remember
                 await settle()
 
-    async def _renew(self, team_id: int, key_hash: bytes, owner) -> None:
+    async def _renew(self, team_id: int, key_hash: bytes, owner: uuid.UUID) -> None:
         while True:
             await asyncio.sleep(self.store.lease / 3)
             try:
@@ -356,7 +369,7 @@ class IdempotencyMiddleware:
             except Exception:
                 log.exception("idempotency: could not renew a key's lease")
 
-    async def _settle(self, fn, *args) -> None:
+    async def _settle(self, fn: Callable[..., None], *args: Any) -> None:
         """Record the outcome (once more if the first try fails). The response goes out either way,
         so a failure is only logged: the key's lease then runs out and a retry runs the request again."""
         with anyio.CancelScope(shield=True):

@@ -14,9 +14,9 @@ the response."""
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query
 from fastapi.responses import StreamingResponse
@@ -38,7 +38,7 @@ class Page:
     before: str | None
 
 
-def page_params(default: int | None):
+def page_params(default: int | None) -> Callable[..., Page]:
     """The query parameters of a list whose page size, when `limit` is left out, is `default`
     (None: every object)."""
     described = f"default {default}" if default else "left out: every object, in one response"
@@ -64,7 +64,11 @@ PROPERTIES_PAGE = page_params(20)
 EVERY_OBJECT = TOPICS_PAGE = page_params(None)
 
 
-def paginate(engine: Engine, listing: Listing, page: Page, render: Callable[[dict], dict]) -> dict | StreamingResponse:
+# How a list shows one row: the object in the API's shape.
+Render = Callable[[dict[str, Any]], Mapping[str, Any]]
+
+
+def paginate(engine: Engine, listing: Listing, page: Page, render: Render) -> dict[str, Any] | StreamingResponse:
     """A page of the listed objects as a dict; every object (no limit) as a streamed response,
     whose query runs on a connection of its own once the response starts."""
     try:
@@ -78,7 +82,7 @@ def paginate(engine: Engine, listing: Listing, page: Page, render: Callable[[dic
     return {"object": "list", "has_more": has_more, "data": [render(r) for r in rows]}
 
 
-def _stream(engine: Engine, listing: Listing, render: Callable[[dict], dict]) -> Iterator[bytes]:
+def _stream(engine: Engine, listing: Listing, render: Render) -> Iterator[bytes]:
     """{"object": "list", "data": [...], "has_more": false}, written batch by batch as it is read:
     the connection is held while the client reads."""
     yield b'{"object":"list","data":['

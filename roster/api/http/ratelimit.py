@@ -33,6 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roster.api.http import auth, state
 from roster.api.http.errors import error_body
@@ -152,7 +154,7 @@ class SharedBuckets:
         """One request from the bucket (blocking: call it from a worker thread)."""
         params = {"bucket": bucket, "inc": limit.interval, "window": limit.window}
 
-        def go(conn):
+        def go(conn: Connection) -> Decision:
             ahead = conn.execute(TAKE, params).scalar()
             if ahead is not None:
                 return Decision(True, limit, ahead)
@@ -170,7 +172,7 @@ class SharedBuckets:
         self._remember(bucket, limit, seconds)
 
 
-def client_address(scope) -> str:
+def client_address(scope: Scope) -> str:
     """The bucket name part for the client: its IPv4 address, or its IPv6 /64."""
     client = scope.get("client")
     if not client:
@@ -187,14 +189,15 @@ def client_address(scope) -> str:
     return str(ip)
 
 
-def _authorization(scope) -> str | None:
-    for name, value in scope.get("headers", []):
+def _authorization(scope: Scope) -> str | None:
+    headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+    for name, value in headers:
         if name == b"authorization":
             return value.decode("latin-1")
     return None
 
 
-async def _refuse(send, decision: Decision) -> None:
+async def _refuse(send: Send, decision: Decision) -> None:
     retry = max(1, math.ceil(decision.wait - EPS))
     body = json.dumps(
         error_body(
@@ -217,7 +220,7 @@ async def _refuse(send, decision: Decision) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def _unavailable(send) -> None:
+async def _unavailable(send: Send) -> None:
     state.log.exception("the rate limiter could not reach the database")
     body = json.dumps(error_body(500, "application_error", "an unexpected error occurred; please try again later")).encode()
     await send(
@@ -236,13 +239,13 @@ class RateLimitMiddleware:
 
     def __init__(
         self,
-        app,
+        app: ASGIApp,
         rate: float | None = None,
         bad_keys_per_minute: float | None = None,
         exempt: tuple[str, ...] = (),
         janitor: state.Janitor | None = None,
-        signed_in_team: Callable[[dict], int | None] | None = None,
-    ):
+        signed_in_team: Callable[[Scope], int | None] | None = None,
+    ) -> None:
         self.app = app
         self.signed_in_team = signed_in_team  # the team of a signed session cookie (the dashboard's), or None
         self.limit, self.bad_key_limit = limits(rate, bad_keys_per_minute)
@@ -253,7 +256,7 @@ class RateLimitMiddleware:
     async def _take(self, bucket: str, limit: Limit) -> Decision:
         return self.buckets.refused_here(bucket) or await state.call(self.buckets.take, bucket, limit)  # type: ignore[return-value]  # take() returns a Decision
 
-    async def _check(self, scope) -> Decision:
+    async def _check(self, scope: Scope) -> Decision:
         """The decision for this request; fills the request state's auth entry on the way."""
         token = auth.token_from_header(_authorization(scope))
         token_hash = hash_token(token) if token is not None else None
@@ -280,7 +283,7 @@ class RateLimitMiddleware:
             # Spent: no lookups for this address for a minute (the bad-key window), in any process.
             await state.call(self.buckets.block, f"addr:{address}", self.limit, self.bad_key_limit.window)
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") in self.exempt:
             return await self.app(scope, receive, send)
         self.janitor.tick()
@@ -292,7 +295,7 @@ class RateLimitMiddleware:
             return await _refuse(send, decision)
         headers = decision.headers()
 
-        async def send_with_headers(message):
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message.get("headers", []), *headers]}
             await send(message)

@@ -26,7 +26,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import sqlalchemy as sa
@@ -61,7 +61,7 @@ def _engine_for(url: str, durable: bool) -> Engine:
     if not durable:
 
         @sa.event.listens_for(engine, "connect")
-        def _no_disk_wait(dbapi_connection, _record):
+        def _no_disk_wait(dbapi_connection: Any, _record: object) -> None:
             with dbapi_connection.cursor() as cur:
                 cur.execute("SET synchronous_commit = off")
             dbapi_connection.commit()
@@ -100,7 +100,7 @@ def run(fn: Callable[[Connection], T], durable: bool = False) -> T:
 _limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = weakref.WeakKeyDictionary()
 
 
-async def call(fn: Callable[..., T], *args) -> T:
+async def call(fn: Callable[..., T], *args: Any) -> T:
     """fn(*args) in a worker thread under the state's own limiter (one per event loop)."""
     loop = asyncio.get_running_loop()
     limiter = _limiters.get(loop)

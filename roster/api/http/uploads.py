@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import anyio
 from fastapi import Request
@@ -144,27 +145,27 @@ async def receive_upload(
         raise too_large(limit)
 
     up = Upload()
-    state: dict = {"headers": [], "name": b"", "value": b"", "part": None, "data": bytearray(), "nfields": 0}
+    state: dict[str, Any] = {"headers": [], "name": b"", "value": b"", "part": None, "data": bytearray(), "nfields": 0}
     spool_dir.mkdir(parents=True, exist_ok=True)
     pending: list[bytes] = []
     out = None
 
-    def on_part_begin():
+    def on_part_begin() -> None:
         state["headers"] = []
         state["part"] = None
         state["data"] = bytearray()
 
-    def on_header_field(d, s, e):
+    def on_header_field(d: bytes, s: int, e: int) -> None:
         state["name"] += d[s:e]
 
-    def on_header_value(d, s, e):
+    def on_header_value(d: bytes, s: int, e: int) -> None:
         state["value"] += d[s:e]
 
-    def on_header_end():
+    def on_header_end() -> None:
         state["headers"].append((state["name"].lower(), state["value"]))
         state["name"], state["value"] = b"", b""
 
-    def on_headers_finished():
+    def on_headers_finished() -> None:
         disposition = dict(state["headers"]).get(b"content-disposition", b"")
         _, opts = parse_options_header(disposition)
         name = opts.get(b"name", b"").decode("utf-8", "replace")
@@ -178,7 +179,7 @@ async def receive_upload(
                 raise ApiError(422, "validation_error", "too many form fields")
             state["part"] = ("field", name)
 
-    def on_part_data(d, s, e):
+    def on_part_data(d: bytes, s: int, e: int) -> None:
         if state["part"] == "file":
             up.size += e - s
             if up.size > limit:
@@ -192,7 +193,7 @@ async def receive_upload(
             if len(state["data"]) > MAX_FIELD_BYTES:
                 raise ApiError(422, "validation_error", f"the form field `{state['part'][1]}` is too large")
 
-    def on_part_end():
+    def on_part_end() -> None:
         if state["part"] not in (None, "file"):
             up.fields.setdefault(state["part"][1], state["data"].decode("utf-8", "replace"))
 

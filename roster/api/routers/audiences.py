@@ -11,9 +11,10 @@ An audience is a segment here, as Resend's own migration made them:
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
 
 from roster.api.http import render
 from roster.api.http.auth import Caller, require_caller
@@ -34,7 +35,7 @@ def _audience(team_id: int, audience_id: str) -> str:
     return audience_id
 
 
-def _member(team_id: int, audience_id: str, id_or_email: str) -> dict:
+def _member(team_id: int, audience_id: str, id_or_email: str) -> dict[str, Any]:
     _audience(team_id, audience_id)
     contact = contact_routes._find(team_id, id_or_email)
     if not segments.has_contact(get_engine(), team_id, contact["id"], audience_id):
@@ -47,7 +48,7 @@ def _member(team_id: int, audience_id: str, id_or_email: str) -> dict:
 )
 def create_audience_contact(
     audience_id: str, body: contact_routes.ContactCreate, caller: Annotated[Caller, Depends(require_caller)]
-):
+) -> dict[str, Any]:
     _audience(caller.team_id, audience_id)
     wanted = [contact_routes.SegmentRef(id=audience_id)] + [s for s in body.segments or [] if s.id != audience_id]
     try:
@@ -63,7 +64,7 @@ def create_audience_contact(
 @router.get("/audiences/{audience_id}/contacts", response_model=contact_routes.ContactList, summary="List an audience's contacts")
 def list_audience_contacts(
     audience_id: str, caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(EVERY_OBJECT)]
-):
+) -> dict[str, Any] | StreamingResponse:
     _audience(caller.team_id, audience_id)
     return contact_routes._list(caller, page, audience_id)
 
@@ -73,14 +74,16 @@ def list_audience_contacts(
     response_model=contact_routes.Contact,
     summary="Retrieve an audience's contact",
 )
-def get_audience_contact(audience_id: str, id_or_email: str, caller: Annotated[Caller, Depends(require_caller)]):
+def get_audience_contact(
+    audience_id: str, id_or_email: str, caller: Annotated[Caller, Depends(require_caller)]
+) -> dict[str, Any]:
     return render.contact(_member(caller.team_id, audience_id, id_or_email))
 
 
 @router.patch("/audiences/{audience_id}/contacts/{id_or_email}", response_model=Created, summary="Update an audience's contact")
 def update_audience_contact(
     audience_id: str, id_or_email: str, body: contact_routes.ContactUpdate, caller: Annotated[Caller, Depends(require_caller)]
-):
+) -> dict[str, Any]:
     contact = _member(caller.team_id, audience_id, id_or_email)
     return contact_routes.update_contact(str(contact["id"]), body, caller)
 
@@ -90,7 +93,9 @@ def update_audience_contact(
     response_model=contact_routes.ContactDeleted,
     summary="Delete an audience's contact",
 )
-def delete_audience_contact(audience_id: str, id_or_email: str, caller: Annotated[Caller, Depends(require_caller)]):
+def delete_audience_contact(
+    audience_id: str, id_or_email: str, caller: Annotated[Caller, Depends(require_caller)]
+) -> dict[str, Any]:
     contact = _member(caller.team_id, audience_id, id_or_email)
     cid = contacts.delete(get_engine(), caller.team_id, str(contact["id"]))
     if cid is None:

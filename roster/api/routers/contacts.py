@@ -158,7 +158,7 @@ def _check_key(id_or_email: str) -> str:
     return id_or_email
 
 
-def _find(team_id: int, id_or_email: str) -> dict:
+def _find(team_id: int, id_or_email: str) -> dict[str, Any]:
     row = contacts.get(get_engine(), team_id, _check_key(id_or_email))
     if row is None:
         raise not_found("Contact")
@@ -178,7 +178,7 @@ def _check_topic(team_id: int, topic_id: str) -> None:
 
 
 @router.post("/contacts", status_code=201, response_model=Created, summary="Create a contact")
-def create_contact(body: ContactCreate, caller: Annotated[Caller, Depends(require_caller)]):
+def create_contact(body: ContactCreate, caller: Annotated[Caller, Depends(require_caller)]) -> dict[str, Any]:
     email = _valid_email(body.email)
     props = _check_properties(caller.team_id, body.properties or {})
     for s in body.segments or []:
@@ -206,7 +206,7 @@ def list_contacts(
     caller: Annotated[Caller, Depends(require_caller)],
     page: Annotated[Page, Depends(EVERY_OBJECT)],
     segment_id: Annotated[str | None, Query(description="Only the contacts in this segment.")] = None,
-):
+) -> dict[str, Any] | StreamingResponse:
     return _list(caller, page, segment_id)
 
 
@@ -223,17 +223,17 @@ def list_segment_contacts(
     segment_id: str,
     caller: Annotated[Caller, Depends(require_caller)],
     page: Annotated[Page, Depends(EVERY_OBJECT)],
-):
+) -> dict[str, Any] | StreamingResponse:
     return _list(caller, page, segment_id)
 
 
 @router.get("/contacts/{id_or_email}", response_model=Contact, summary="Retrieve a contact by id or email")
-def get_contact(id_or_email: str, caller: Annotated[Caller, Depends(require_caller)]):
+def get_contact(id_or_email: str, caller: Annotated[Caller, Depends(require_caller)]) -> dict[str, Any]:
     return render.contact(_find(caller.team_id, id_or_email))
 
 
 @router.patch("/contacts/{id_or_email}", response_model=Created, summary="Update a contact by id or email")
-def update_contact(id_or_email: str, body: ContactUpdate, caller: Annotated[Caller, Depends(require_caller)]):
+def update_contact(id_or_email: str, body: ContactUpdate, caller: Annotated[Caller, Depends(require_caller)]) -> dict[str, Any]:
     """`properties` are merged into the stored ones in the database's one UPDATE (null removes a
     value), never into a dict read earlier: see roster/store/contacts.py."""
     fields: dict[str, Any] = {
@@ -254,7 +254,7 @@ def update_contact(id_or_email: str, body: ContactUpdate, caller: Annotated[Call
 
 
 @router.delete("/contacts/{id_or_email}", response_model=ContactDeleted, summary="Delete a contact by id or email")
-def delete_contact(id_or_email: str, caller: Annotated[Caller, Depends(require_caller)]):
+def delete_contact(id_or_email: str, caller: Annotated[Caller, Depends(require_caller)]) -> dict[str, Any]:
     cid = contacts.delete(get_engine(), caller.team_id, _check_key(id_or_email))
     if cid is None:
         raise not_found("Contact")
@@ -269,7 +269,7 @@ def list_contact_segments(
     id_or_email: str,
     caller: Annotated[Caller, Depends(require_caller)],
     page: Annotated[Page, Depends(EVERY_OBJECT)],
-):
+) -> dict[str, Any] | StreamingResponse:
     contact = _find(caller.team_id, id_or_email)
     return paginate(get_engine(), segments.of_contact(caller.team_id, contact["id"]), page, render.segment)
 
@@ -287,7 +287,7 @@ def _segment_or_404(team_id: int, segment_id: str) -> None:
     summary="Add a contact to a segment",
     tags=["segments"],
 )
-def add_contact_segment(id_or_email: str, segment_id: str, caller: Annotated[Caller, Depends(require_caller)]):
+def add_contact_segment(id_or_email: str, segment_id: str, caller: Annotated[Caller, Depends(require_caller)]) -> dict[str, Any]:
     contact = _find(caller.team_id, id_or_email)
     _segment_or_404(caller.team_id, segment_id)
     segments.add_contact(get_engine(), caller.team_id, contact["id"], segment_id)
@@ -300,7 +300,9 @@ def add_contact_segment(id_or_email: str, segment_id: str, caller: Annotated[Cal
     summary="Remove a contact from a segment",
     tags=["segments"],
 )
-def remove_contact_segment(id_or_email: str, segment_id: str, caller: Annotated[Caller, Depends(require_caller)]):
+def remove_contact_segment(
+    id_or_email: str, segment_id: str, caller: Annotated[Caller, Depends(require_caller)]
+) -> dict[str, Any]:
     contact = _find(caller.team_id, id_or_email)
     _segment_or_404(caller.team_id, segment_id)
     if not segments.remove_contact(get_engine(), caller.team_id, contact["id"], segment_id):
@@ -321,7 +323,7 @@ def list_contact_topics(
     id_or_email: str,
     caller: Annotated[Caller, Depends(require_caller)],
     page: Annotated[Page, Depends(EVERY_OBJECT)],
-):
+) -> dict[str, Any] | StreamingResponse:
     """Every topic of the team, with this contact's subscription: the one set for the contact (by an
     import, POST /contacts or PATCH .../topics), else the topic's `default_subscription`."""
     contact = _find(caller.team_id, id_or_email)
@@ -338,7 +340,7 @@ def update_contact_topics(
     id_or_email: str,
     body: list[TopicRef] | TopicsUpdate,
     caller: Annotated[Caller, Depends(require_caller)],
-):
+) -> dict[str, Any]:
     """The body is a JSON array `[{"id": "<topic id>", "subscription": "opt_in" | "opt_out"}]`; the
     topics it names get that subscription, the others are left as they are."""
     refs = body.topics if isinstance(body, TopicsUpdate) else body

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from roster.api.http.auth import Caller, require_caller
 from roster.api.http.errors import ApiError, cannot_store, not_found
@@ -23,7 +25,8 @@ from roster.importing.service import CannotStart, ImportService
 from roster.landing import FileTooLarge
 from roster.runtime.database import get_engine
 from roster.store import imports
-from schemas.import_options import ImportOptions, OptionsError, declared, parse_options
+from schemas.import_object import ContactImportObject
+from schemas.import_options import Door, ImportOptions, OptionsError, declared, parse_options
 from schemas.rules import PROPERTY_KEY, PROPERTY_KEY_RULE, PROPERTY_TYPES, MapTarget, PropertyType
 
 router = APIRouter(tags=["contact imports"])
@@ -58,7 +61,7 @@ class FailedRowSample(BaseModel):
     row_number: int
     email: str | None
     reason: str
-    data: dict
+    data: dict[str, Any]
 
 
 class FailureReason(BaseModel):
@@ -133,7 +136,7 @@ class ImportFailure(BaseModel):
     row_number: int
     email: str | None
     reason: str
-    data: dict
+    data: dict[str, Any]
 
 
 class ImportFailureList(BaseModel):
@@ -142,7 +145,7 @@ class ImportFailureList(BaseModel):
     data: list[ImportFailure]
 
 
-def _form_field(field, door) -> dict:
+def _form_field(field: FieldInfo, door: Door) -> dict[str, Any]:
     """One option as a multipart form field of the upload, from its declaration: text fields carry
     JSON, true/false or one of a few words."""
     if door.kind == "flag":
@@ -160,10 +163,10 @@ def _form_field(field, door) -> dict:
     return out
 
 
-def upload_form_schema() -> dict:
+def upload_form_schema() -> dict[str, Any]:
     """The upload's form in the OpenAPI document: the file, and every import option (declared in
     schemas/import_options.py), by its wire name."""
-    fields: dict[str, dict] = {
+    fields: dict[str, dict[str, Any]] = {
         "file": {"type": "string", "format": "binary", "description": "The CSV (up to 200 MB by default)."}
     }
     fields |= {name: _form_field(field, door) for name, field, door in declared()}
@@ -175,7 +178,7 @@ def upload_form_schema() -> dict:
 UPLOAD_SCHEMA = upload_form_schema()
 
 
-def _bool_field(fields: dict, name: str) -> bool:
+def _bool_field(fields: dict[str, Any], name: str) -> bool:
     value = fields.get(name)
     if value is None or value.strip() == "":
         return False
@@ -187,7 +190,7 @@ def _bool_field(fields: dict, name: str) -> bool:
     raise ApiError(422, "validation_error", f"`{name}` must be true or false")
 
 
-def _json_list_field(fields: dict, name: str) -> list:
+def _json_list_field(fields: dict[str, Any], name: str) -> list[Any]:
     raw = fields.get(name)
     if raw is None or raw.strip() == "":
         return []
@@ -200,7 +203,7 @@ def _json_list_field(fields: dict, name: str) -> list:
     return value
 
 
-def options_from_form(fields: dict) -> ImportOptions:
+def options_from_form(fields: dict[str, Any]) -> ImportOptions:
     """The form's fields, read by the one options parser every door uses (422 with its message)."""
     try:
         return parse_options({k: v for k, v in fields.items() if k != "file"})
@@ -220,7 +223,7 @@ def _service() -> ImportService:
     summary="Create a contact import",
     description="Upload a CSV as multipart/form-data. The import runs in the background; poll GET /contacts/imports/{id}.",
 )
-async def create_contact_import(request: Request, caller: Annotated[Caller, Depends(require_caller)]):
+async def create_contact_import(request: Request, caller: Annotated[Caller, Depends(require_caller)]) -> JSONResponse:
     limit = max_upload_bytes()
     service = _service()
     try:
@@ -305,7 +308,7 @@ SUGGEST_SCHEMA = {
 }
 
 
-def _existing_properties(fields: dict) -> list[dict] | None:
+def _existing_properties(fields: dict[str, Any]) -> list[dict[str, Any]] | None:
     if (fields.get("existing_properties") or "").strip() == "":
         return None
     shape = '`existing_properties` must be a JSON array of {"key": "<key>", "type": "string|number|boolean"}'
@@ -322,7 +325,7 @@ def _existing_properties(fields: dict) -> list[dict] | None:
     return out
 
 
-def _finish_head(path, limit: int) -> None:
+def _finish_head(path: Path, limit: int) -> None:
     """The upload was cut at `limit` bytes: end it at a line end (a gzip file: decompressed as far as it goes)."""
     import zlib
 
@@ -363,21 +366,22 @@ ERROR_SCHEMA = {
     "POST /contacts/imports. A map the team accepted before for the same headers wins (engine `memory`). "
     "Nothing is stored.",
 )
-async def suggest_column_map(request: Request, caller: Annotated[Caller, Depends(require_caller)]):
+async def suggest_column_map(request: Request, caller: Annotated[Caller, Depends(require_caller)]) -> JSONResponse:
     from roster.csvfiles import FileRefused
-    from roster.mapping.service import HEAD_BYTES, suggest_for_file
+    from roster.mapping.service import HEAD_BYTES, SuggestedColumnMap, suggest_for_file
 
     upload = await receive_upload(request, _service().landing.base() / ".incoming", max_upload_bytes(), keep_bytes=HEAD_BYTES)
     try:
         if upload.path is None:
             raise ApiError(422, "missing_required_field", "the `file` field is required")
+        path = upload.path
         existing = _existing_properties(upload.fields)
         consent = _bool_field(upload.fields, "model_mapping") if (upload.fields.get("model_mapping") or "").strip() else None
 
-        def suggest() -> dict:
+        def suggest() -> SuggestedColumnMap:
             if upload.truncated:
-                _finish_head(upload.path, HEAD_BYTES)
-            return suggest_for_file(get_engine(), caller.team_id, upload.path, existing, with_headers=True, model_mapping=consent)  # type: ignore[arg-type]  # checked above
+                _finish_head(path, HEAD_BYTES)
+            return suggest_for_file(get_engine(), caller.team_id, path, existing, with_headers=True, model_mapping=consent)
 
         try:
             result = await run_in_threadpool(suggest)
@@ -388,7 +392,7 @@ async def suggest_column_map(request: Request, caller: Annotated[Caller, Depends
     return JSONResponse({"object": "column_map_suggestion", **result})
 
 
-def _import_or_404(service: ImportService, caller: Caller, import_id: str) -> dict:
+def _import_or_404(service: ImportService, caller: Caller, import_id: str) -> dict[str, Any]:
     valid_id(import_id)
     row = service.row(caller.team_id, import_id)
     if row is None:
@@ -411,7 +415,7 @@ def _import_or_404(service: ImportService, caller: Caller, import_id: str) -> di
     "again. The new import names the dry run (`dry_run_of`); the dry run names it (`started_as`). A dry "
     "run starts once; its file is kept until then, at most ROSTER_KEEP_UPLOADS_HOURS after it completed.",
 )
-async def start_dry_run(import_id: str, caller: Annotated[Caller, Depends(require_caller)]):
+async def start_dry_run(import_id: str, caller: Annotated[Caller, Depends(require_caller)]) -> JSONResponse:
     service = _service()
     _import_or_404(service, caller, import_id)
     try:
@@ -430,7 +434,7 @@ async def start_dry_run(import_id: str, caller: Annotated[Caller, Depends(requir
     response_model_exclude_unset=True,
     summary="Retrieve a contact import",
 )
-def get_contact_import(import_id: str, caller: Annotated[Caller, Depends(require_caller)]):
+def get_contact_import(import_id: str, caller: Annotated[Caller, Depends(require_caller)]) -> ContactImportObject:
     return render_import(_import_or_404(_service(), caller, import_id))
 
 
@@ -441,7 +445,7 @@ def list_contact_imports(
     caller: Annotated[Caller, Depends(require_caller)],
     page: Annotated[Page, Depends(IMPORTS_PAGE)],
     status: Annotated[Literal["queued", "in_progress", "completed", "failed"] | None, Query()] = None,
-):
+) -> dict[str, Any] | StreamingResponse:
     return paginate(get_engine(), imports.listing(caller.team_id, status), page, render_import)
 
 
@@ -471,7 +475,7 @@ def get_contact_import_failures(
     caller: Annotated[Caller, Depends(require_caller)],
     limit: Annotated[int, Query(ge=1, le=FAILURES_MAX_LIMIT, description="JSON only: rows per page.")] = 100,
     after: Annotated[int | None, Query(ge=0, description="JSON only: the row_number the page starts after.")] = None,
-):
+) -> Response:
     # A plain (sync) handler: FastAPI runs it, and the CSV generator's batches, in its thread pool,
     # so the database work of a long export never holds up the event loop for other callers.
     service = _service()
@@ -498,7 +502,7 @@ def get_contact_import_failures(
     "cancelled. Once its merge has committed the contacts it is too late (409 `too_late`): revert it instead. "
     "Cancelling again returns the import as it is.",
 )
-def cancel_contact_import(import_id: str, caller: Annotated[Caller, Depends(require_caller)]):
+def cancel_contact_import(import_id: str, caller: Annotated[Caller, Depends(require_caller)]) -> ContactImportObject:
     _import_or_404(_service(), caller, import_id)
     try:
         row = undoing.cancel(get_engine(), caller.team_id, import_id)
@@ -531,11 +535,11 @@ async def revert_contact_import(
     resubscribe: Annotated[
         bool | None, Query(description="Also reverse the unsubscribes and topic opt-outs the import applied.")
     ] = None,
-):
+) -> ContactImportObject:
     if resubscribe is None:
         resubscribe = await _body_flag(request, "resubscribe")
 
-    def run() -> dict:
+    def run() -> dict[str, Any]:
         _import_or_404(_service(), caller, import_id)
         return undoing.revert(get_engine(), caller.team_id, import_id, resubscribe)
 
@@ -572,7 +576,7 @@ async def _body_flag(request: Request, name: str) -> bool:
         200: {"content": {"text/csv": {"schema": {"type": "string"}}, "application/json": {"schema": {"type": "object"}}}}
     },
 )
-def get_revert_conflicts(import_id: str, request: Request, caller: Annotated[Caller, Depends(require_caller)]):
+def get_revert_conflicts(import_id: str, request: Request, caller: Annotated[Caller, Depends(require_caller)]) -> Response:
     row = _import_or_404(_service(), caller, import_id)
     if row["reverted_at"] is None:
         raise ApiError(409, "not_reverted", "this import has not been reverted")

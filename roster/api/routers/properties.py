@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
 from roster.api.http import render
@@ -49,7 +50,7 @@ class PropertyUpdate(BaseModel):
     fallback_value: Fallback = None
 
 
-def _check_fallback(kind: str, value) -> None:
+def _check_fallback(kind: str, value: object) -> None:
     if value is None:
         return
     ok = (
@@ -61,7 +62,7 @@ def _check_fallback(kind: str, value) -> None:
         raise ApiError(422, "validation_error", f"`fallback_value` must be a {kind}")
 
 
-def _find(team_id: int, property_id: str) -> dict:
+def _find(team_id: int, property_id: str) -> dict[str, Any]:
     valid_id(property_id)
     row = properties.get(get_engine(), team_id, property_id)
     if row is None:
@@ -70,7 +71,7 @@ def _find(team_id: int, property_id: str) -> dict:
 
 
 @router.post("/contact-properties", status_code=201, response_model=Created, summary="Create a contact property")
-def create_property(body: PropertyCreate, caller: Annotated[Caller, Depends(require_caller)]):
+def create_property(body: PropertyCreate, caller: Annotated[Caller, Depends(require_caller)]) -> dict[str, Any]:
     if not PROPERTY_KEY.match(body.key):
         raise ApiError(422, "validation_error", "`key` must be 1 to 50 letters, digits or underscores")
     _check_fallback(body.type, body.fallback_value)
@@ -81,12 +82,14 @@ def create_property(body: PropertyCreate, caller: Annotated[Caller, Depends(requ
 
 
 @router.get("/contact-properties", response_model=ContactPropertyList, summary="List contact properties")
-def list_properties(caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(PROPERTIES_PAGE)]):
+def list_properties(
+    caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(PROPERTIES_PAGE)]
+) -> dict[str, Any] | StreamingResponse:
     return paginate(get_engine(), properties.listing(caller.team_id), page, render.contact_property)
 
 
 @router.get("/contact-properties/{property_id}", response_model=ContactProperty, summary="Retrieve a contact property")
-def get_property(property_id: str, caller: Annotated[Caller, Depends(require_caller)]):
+def get_property(property_id: str, caller: Annotated[Caller, Depends(require_caller)]) -> dict[str, Any]:
     return render.contact_property(_find(caller.team_id, property_id))
 
 
@@ -95,7 +98,7 @@ def get_property(property_id: str, caller: Annotated[Caller, Depends(require_cal
     response_model=Created,
     summary="Update a contact property's fallback value (the only thing that can change)",
 )
-def update_property(property_id: str, body: PropertyUpdate, caller: Annotated[Caller, Depends(require_caller)]):
+def update_property(property_id: str, body: PropertyUpdate, caller: Annotated[Caller, Depends(require_caller)]) -> dict[str, Any]:
     row = _find(caller.team_id, property_id)
     _check_fallback(row["type"], body.fallback_value)
     properties.set_fallback(get_engine(), caller.team_id, property_id, body.fallback_value)
@@ -107,7 +110,7 @@ def update_property(property_id: str, body: PropertyUpdate, caller: Annotated[Ca
     response_model=Deleted,
     summary="Delete a contact property (and its values on the team's contacts)",
 )
-def delete_property(property_id: str, caller: Annotated[Caller, Depends(require_caller)]):
+def delete_property(property_id: str, caller: Annotated[Caller, Depends(require_caller)]) -> dict[str, Any]:
     valid_id(property_id)
     if not properties.delete(get_engine(), caller.team_id, property_id):
         raise not_found("Contact property")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from roster.api.http import render
@@ -42,7 +43,7 @@ class SegmentCreated(BaseModel):
     name: str
 
 
-def _find(team_id: int, segment_id: str) -> dict:
+def _find(team_id: int, segment_id: str) -> dict[str, Any]:
     valid_id(segment_id)
     row = segments.get(get_engine(), team_id, segment_id)
     if row is None:
@@ -51,23 +52,25 @@ def _find(team_id: int, segment_id: str) -> dict:
 
 
 @router.post("/segments", status_code=201, response_model=SegmentCreated, summary="Create a segment")
-def create_segment(body: SegmentCreate, caller: Annotated[Caller, Depends(require_caller)]):
+def create_segment(body: SegmentCreate, caller: Annotated[Caller, Depends(require_caller)]) -> dict[str, Any]:
     new_id = segments.create(get_engine(), caller.team_id, body.name)
     return {"object": "segment", "id": new_id, "name": body.name}
 
 
 @router.get("/segments", response_model=SegmentList, summary="List segments")
-def list_segments(caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(EVERY_OBJECT)]):
+def list_segments(
+    caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(EVERY_OBJECT)]
+) -> dict[str, Any] | StreamingResponse:
     return paginate(get_engine(), segments.listing(caller.team_id), page, render.segment)
 
 
 @router.get("/segments/{segment_id}", response_model=Segment, summary="Retrieve a segment")
-def get_segment(segment_id: str, caller: Annotated[Caller, Depends(require_caller)]):
+def get_segment(segment_id: str, caller: Annotated[Caller, Depends(require_caller)]) -> dict[str, Any]:
     return render.segment(_find(caller.team_id, segment_id))
 
 
 @router.patch("/segments/{segment_id}", response_model=SegmentCreated, summary="Rename a segment")
-def update_segment(segment_id: str, body: SegmentCreate, caller: Annotated[Caller, Depends(require_caller)]):
+def update_segment(segment_id: str, body: SegmentCreate, caller: Annotated[Caller, Depends(require_caller)]) -> dict[str, Any]:
     valid_id(segment_id)
     if not segments.rename(get_engine(), caller.team_id, segment_id, body.name):
         raise not_found("Segment")
@@ -75,7 +78,7 @@ def update_segment(segment_id: str, body: SegmentCreate, caller: Annotated[Calle
 
 
 @router.delete("/segments/{segment_id}", response_model=Deleted, summary="Delete a segment and its memberships")
-def delete_segment(segment_id: str, caller: Annotated[Caller, Depends(require_caller)]):
+def delete_segment(segment_id: str, caller: Annotated[Caller, Depends(require_caller)]) -> dict[str, Any]:
     valid_id(segment_id)
     if not segments.delete(get_engine(), caller.team_id, segment_id):
         raise not_found("Segment")

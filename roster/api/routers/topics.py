@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from roster.api.http import render
@@ -57,7 +58,7 @@ class TopicUpdate(BaseModel):
     visibility: Visibility | None = None
 
 
-def _find(team_id: int, topic_id: str) -> dict:
+def _find(team_id: int, topic_id: str) -> dict[str, Any]:
     valid_id(topic_id)
     row = topics.get(get_engine(), team_id, topic_id)
     if row is None:
@@ -66,23 +67,25 @@ def _find(team_id: int, topic_id: str) -> dict:
 
 
 @router.post("/topics", status_code=201, response_model=Created, summary="Create a topic")
-def create_topic(body: TopicCreate, caller: Annotated[Caller, Depends(require_caller)]):
+def create_topic(body: TopicCreate, caller: Annotated[Caller, Depends(require_caller)]) -> dict[str, Any]:
     new_id = topics.create(get_engine(), caller.team_id, body.name, body.description, body.default_subscription, body.visibility)
     return {"object": "topic", "id": new_id}
 
 
 @router.get("/topics", response_model=TopicList, response_model_exclude_none=True, summary="List topics")
-def list_topics(caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(TOPICS_PAGE)]):
+def list_topics(
+    caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(TOPICS_PAGE)]
+) -> dict[str, Any] | StreamingResponse:
     return paginate(get_engine(), topics.listing(caller.team_id), page, render.topic)
 
 
 @router.get("/topics/{topic_id}", response_model=Topic, response_model_exclude_none=True, summary="Retrieve a topic")
-def get_topic(topic_id: str, caller: Annotated[Caller, Depends(require_caller)]):
+def get_topic(topic_id: str, caller: Annotated[Caller, Depends(require_caller)]) -> dict[str, Any]:
     return render.topic(_find(caller.team_id, topic_id))
 
 
 @router.patch("/topics/{topic_id}", response_model=Created, summary="Update a topic's name or description")
-def update_topic(topic_id: str, body: TopicUpdate, caller: Annotated[Caller, Depends(require_caller)]):
+def update_topic(topic_id: str, body: TopicUpdate, caller: Annotated[Caller, Depends(require_caller)]) -> dict[str, Any]:
     values: dict[str, Any] = {f: getattr(body, f) for f in ("name", "description", "visibility") if f in body.model_fields_set}
     for required in ("name", "visibility"):
         if values.get(required) is None:
@@ -94,7 +97,7 @@ def update_topic(topic_id: str, body: TopicUpdate, caller: Annotated[Caller, Dep
 
 
 @router.delete("/topics/{topic_id}", response_model=Deleted, summary="Delete a topic and its subscriptions")
-def delete_topic(topic_id: str, caller: Annotated[Caller, Depends(require_caller)]):
+def delete_topic(topic_id: str, caller: Annotated[Caller, Depends(require_caller)]) -> dict[str, Any]:
     valid_id(topic_id)
     if not topics.delete(get_engine(), caller.team_id, topic_id):
         raise not_found("Topic")

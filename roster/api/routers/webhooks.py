@@ -9,10 +9,11 @@ import created or updated."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from roster.api.http.auth import Caller, require_caller
@@ -103,7 +104,7 @@ class Event(BaseModel):
     created_at: str
     status: EventStatus
     next_attempt_at: str | None
-    payload: dict
+    payload: dict[str, Any]
     # Roster's additions: the attempts so far, and the last one's answer.
     attempts: int
     response_status: int | None
@@ -129,7 +130,7 @@ class SecretRotated(BaseModel):
     signing_secret: str
 
 
-def render(r: dict, with_secret: bool = True) -> dict:
+def render(r: dict[str, Any], with_secret: bool = True) -> dict[str, Any]:
     out = {
         "object": "webhook",
         "id": str(r["id"]),
@@ -145,7 +146,7 @@ def render(r: dict, with_secret: bool = True) -> dict:
     return out
 
 
-def event_status(r: dict) -> str:
+def event_status(r: dict[str, Any]) -> str:
     """Resend's words for a delivery's state: pending (not tried yet), attempting (tried, to be
     tried again), success, failed (given up)."""
     if r["status"] == "delivered":
@@ -155,11 +156,11 @@ def event_status(r: dict) -> str:
     return "attempting" if r["attempts"] else "pending"
 
 
-def render_event_summary(r: dict) -> dict:
+def render_event_summary(r: dict[str, Any]) -> dict[str, Any]:
     return {"id": str(r["id"]), "type": r["type"], "created_at": pg_timestamp(r["created_at"]), "status": event_status(r)}
 
 
-def render_event(r: dict) -> dict:
+def render_event(r: dict[str, Any]) -> dict[str, Any]:
     return {
         "object": "webhook_event",
         **render_event_summary(r),
@@ -171,7 +172,7 @@ def render_event(r: dict) -> dict:
     }
 
 
-def render_attempt(r: dict) -> dict:
+def render_attempt(r: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": str(r["id"]),
         "http_status_code": r["http_status_code"],
@@ -202,7 +203,7 @@ async def _endpoint(url: str) -> str:
     return url
 
 
-def _find(team_id: int, webhook_id: str) -> dict:
+def _find(team_id: int, webhook_id: str) -> dict[str, Any]:
     valid_id(webhook_id)
     row = webhooks.get(get_engine(), team_id, webhook_id)
     if row is None:
@@ -211,7 +212,7 @@ def _find(team_id: int, webhook_id: str) -> dict:
 
 
 @router.post("/webhooks", status_code=201, response_model=WebhookCreated, summary="Create a webhook")
-async def create_webhook(body: WebhookCreate, caller: Annotated[Caller, Depends(require_caller)]):
+async def create_webhook(body: WebhookCreate, caller: Annotated[Caller, Depends(require_caller)]) -> dict[str, Any]:
     events = _events(body.events)
     endpoint = await _endpoint(body.endpoint)
     row = await anyio.to_thread.run_sync(webhooks.create, get_engine(), caller.team_id, endpoint, events, body.import_events)
@@ -219,17 +220,21 @@ async def create_webhook(body: WebhookCreate, caller: Annotated[Caller, Depends(
 
 
 @router.get("/webhooks", response_model=WebhookList, summary="List webhooks")
-def list_webhooks(caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(EVERY_OBJECT)]):
+def list_webhooks(
+    caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(EVERY_OBJECT)]
+) -> dict[str, Any] | StreamingResponse:
     return paginate(get_engine(), webhooks.listing(caller.team_id), page, lambda r: render(r, with_secret=False))
 
 
 @router.get("/webhooks/{webhook_id}", response_model=Webhook, summary="Retrieve a webhook")
-def get_webhook(webhook_id: str, caller: Annotated[Caller, Depends(require_caller)]):
+def get_webhook(webhook_id: str, caller: Annotated[Caller, Depends(require_caller)]) -> dict[str, Any]:
     return render(_find(caller.team_id, webhook_id))
 
 
 @router.patch("/webhooks/{webhook_id}", response_model=Created, summary="Update a webhook")
-async def update_webhook(webhook_id: str, body: WebhookUpdate, caller: Annotated[Caller, Depends(require_caller)]):
+async def update_webhook(
+    webhook_id: str, body: WebhookUpdate, caller: Annotated[Caller, Depends(require_caller)]
+) -> dict[str, Any]:
     valid_id(webhook_id)
     values = {f: getattr(body, f) for f in ("endpoint", "events", "status", "import_events") if getattr(body, f) is not None}
     if "events" in values:
@@ -242,7 +247,7 @@ async def update_webhook(webhook_id: str, body: WebhookUpdate, caller: Annotated
 
 
 @router.delete("/webhooks/{webhook_id}", response_model=Deleted, summary="Remove a webhook")
-def delete_webhook(webhook_id: str, caller: Annotated[Caller, Depends(require_caller)]):
+def delete_webhook(webhook_id: str, caller: Annotated[Caller, Depends(require_caller)]) -> dict[str, Any]:
     valid_id(webhook_id)
     if not webhooks.delete(get_engine(), caller.team_id, webhook_id):
         raise not_found("Webhook")
@@ -252,7 +257,7 @@ def delete_webhook(webhook_id: str, caller: Annotated[Caller, Depends(require_ca
 @router.post(
     "/webhooks/{webhook_id}/signing-secret/rotate", response_model=SecretRotated, summary="Rotate a webhook's signing secret"
 )
-def rotate_signing_secret(webhook_id: str, caller: Annotated[Caller, Depends(require_caller)]):
+def rotate_signing_secret(webhook_id: str, caller: Annotated[Caller, Depends(require_caller)]) -> dict[str, Any]:
     valid_id(webhook_id)
     secret = webhooks.rotate_secret(get_engine(), caller.team_id, webhook_id)
     if secret is None:
@@ -263,12 +268,14 @@ def rotate_signing_secret(webhook_id: str, caller: Annotated[Caller, Depends(req
 @router.get(
     "/webhooks/{webhook_id}/events", response_model=EventList, summary="List a webhook's events and their delivery status"
 )
-def list_events(webhook_id: str, caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(EVENTS_PAGE)]):
+def list_events(
+    webhook_id: str, caller: Annotated[Caller, Depends(require_caller)], page: Annotated[Page, Depends(EVENTS_PAGE)]
+) -> dict[str, Any] | StreamingResponse:
     _find(caller.team_id, webhook_id)
     return paginate(get_engine(), webhooks.deliveries(caller.team_id, webhook_id), page, render_event_summary)
 
 
-def _event(team_id: int, webhook_id: str, event_id: str) -> dict:
+def _event(team_id: int, webhook_id: str, event_id: str) -> dict[str, Any]:
     valid_id(webhook_id)
     valid_id(event_id, "event_id")
     row = webhooks.delivery(get_engine(), team_id, webhook_id, event_id)
@@ -278,7 +285,7 @@ def _event(team_id: int, webhook_id: str, event_id: str) -> dict:
 
 
 @router.get("/webhooks/{webhook_id}/events/{event_id}", response_model=Event, summary="Retrieve a webhook event")
-def get_event(webhook_id: str, event_id: str, caller: Annotated[Caller, Depends(require_caller)]):
+def get_event(webhook_id: str, event_id: str, caller: Annotated[Caller, Depends(require_caller)]) -> dict[str, Any]:
     return render_event(_event(caller.team_id, webhook_id, event_id))
 
 
@@ -292,13 +299,13 @@ def list_event_attempts(
     event_id: str,
     caller: Annotated[Caller, Depends(require_caller)],
     page: Annotated[Page, Depends(EVENTS_PAGE)],
-):
+) -> dict[str, Any] | StreamingResponse:
     _event(caller.team_id, webhook_id, event_id)
     return paginate(get_engine(), webhooks.attempts(caller.team_id, event_id), page, render_attempt)
 
 
 @router.post("/webhooks/{webhook_id}/events/{event_id}/replay", response_model=Created, summary="Send a webhook event again")
-def replay_event(webhook_id: str, event_id: str, caller: Annotated[Caller, Depends(require_caller)]):
+def replay_event(webhook_id: str, event_id: str, caller: Annotated[Caller, Depends(require_caller)]) -> dict[str, Any]:
     _event(caller.team_id, webhook_id, event_id)
     webhooks.replay(get_engine(), caller.team_id, webhook_id, event_id)
     return {"object": "webhook_event", "id": event_id}
