@@ -11,7 +11,8 @@ tagged `roster/queued`: such a run starts only in its import's turn among its te
 In the daemon, building this coordinator (which the daemon does as it starts, before any of its
 loops) takes the daemon lock: one daemon per database, a second one waits as a standby
 (roster/store/daemon_lock.py). Then it starts the launcher, which submits an import's run the
-moment PostgreSQL notifies that one may start (pipelines/launcher.py).
+moment PostgreSQL notifies that one may start (pipelines/launcher.py), and the webhook sender,
+which sends webhook events the moment they are written or due (roster/webhooks/sender.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from roster.importing.launches import QUEUED_TAG, import_tags, refusal
 _once = threading.RLock()
 _lock = None
 _launcher = None
+_webhook_sender = None
 
 
 def _take_daemon_lock() -> None:
@@ -45,15 +47,20 @@ def _take_daemon_lock() -> None:
             _lock = lock
 
 
-def _start_launcher(instance: DagsterInstance) -> None:
-    """With the daemon lock held: only the working daemon launches."""
-    global _launcher
+def _start_listeners(instance: DagsterInstance) -> None:
+    """With the daemon lock held: only the working daemon launches and sends webhook events."""
+    global _launcher, _webhook_sender
     with _once:
+        from roster.runtime.database import database_url
+
         if _launcher is None:
             from pipelines.launcher import Launcher
-            from roster.runtime.database import database_url
 
             _launcher = Launcher(instance, database_url()).start()
+        if _webhook_sender is None:
+            from roster.webhooks.sender import WebhookSender
+
+            _webhook_sender = WebhookSender(database_url()).start()
 
 
 def _in_daemon() -> bool:
@@ -74,7 +81,7 @@ class ImportRunCoordinator(QueuedRunCoordinator):
     def register_instance(self, instance: DagsterInstance) -> None:
         super().register_instance(instance)
         if _in_daemon():
-            _start_launcher(instance)
+            _start_listeners(instance)
 
     def submit_run(self, context: SubmitRunContext) -> DagsterRun:
         run = context.dagster_run

@@ -157,6 +157,26 @@ def claim_due(engine: Engine, limit: int, lease_seconds: float) -> list[dict[str
     return sorted((dict(r) for r in rows), key=lambda r: r["seq"])
 
 
+NEXT_DUE_SQL = """
+    SELECT EXTRACT(EPOCH FROM min(d.next_attempt_at) - now())
+    FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.status = 'enabled'
+    WHERE d.status = 'pending'
+      AND NOT EXISTS (
+        SELECT 1 FROM webhook_deliveries p
+        WHERE p.webhook_id = d.webhook_id AND p.contact_id = d.contact_id AND p.status = 'pending' AND p.seq < d.seq
+      )
+"""
+
+
+def seconds_until_due(engine: Engine) -> float | None:
+    """Seconds until the next delivery claim_due could claim falls due (0 or less: due now), or
+    None when nothing is pending. A delivery waiting behind an earlier one of its contact is not
+    counted: it is due only once that one is sent."""
+    with engine.connect() as conn:
+        seconds = conn.execute(sa.text(NEXT_DUE_SQL)).scalar()
+    return None if seconds is None else float(seconds)
+
+
 def _attempt(conn: Connection, delivery: dict[str, Any], response_status: int | None, response: str) -> None:
     conn.execute(
         sa.insert(wa).values(

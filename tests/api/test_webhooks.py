@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.api.conftest import csv_bytes, wait_done
+from tests.helpers import WAIT_SECONDS, wait_for
 
 
 class Receiver:
@@ -277,3 +278,34 @@ def test_a_revert_sends_each_contact_put_back_or_deleted(http, engine):
         ("contact.deleted", "new@example.com", "New"),
         ("contact.updated", "old@example.com", "Old"),
     ]
+
+
+@pytest.fixture
+def sender(engine):
+    """The daemon's webhook sender, alone in this process: no sensor and no deliver_until here, so
+    whatever arrives was sent because PostgreSQL told the sender, or because a retry fell due."""
+    from roster.webhooks.sender import WebhookSender
+
+    s = WebhookSender(engine.url.render_as_string(hide_password=False)).start()
+    assert s.listening.wait(WAIT_SECONDS)
+    yield s
+    s.stop()
+
+
+def test_the_sender_delivers_an_event_when_told(http, receiver, engine, sender):
+    hook = http.post("/webhooks", json={"endpoint": receiver.url, "events": ["contact.created"]}).json()
+    http.post("/contacts", json={"email": "told@example.com"})
+    got = wait_for(receiver.received, "the event to be delivered by the notified sender")
+    assert verified(got[0], hook["signing_secret"])["data"]["email"] == "told@example.com"
+
+
+def test_the_sender_retries_when_the_retry_is_due_and_sends_a_replay(http, receiver, engine, sender):
+    hook = http.post("/webhooks", json={"endpoint": receiver.url, "events": ["contact.created"]}).json()
+    receiver.answers = [500]
+    http.post("/contacts", json={"email": "later@example.com"})
+    # The second attempt, 5 s after the first, is nobody's notification: the sender slept until it was due.
+    wait_for(receiver.received, "the retry to be delivered")
+    assert [r["status"] for r in receiver.requests] == [500, 200]
+    event = http.get(f"/webhooks/{hook['id']}/events").json()["data"][0]
+    assert http.post(f"/webhooks/{hook['id']}/events/{event['id']}/replay").status_code in (200, 202)
+    wait_for(lambda: len(receiver.received()) == 2, "the replayed event to be delivered")
