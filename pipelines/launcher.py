@@ -7,9 +7,10 @@ gave its turn back), and an import that ended (its team's next one may start now
 daemon, a thread of this module listens on that channel, idle in between (no polling), and when
 told does what the queued-imports sensor does on its tick (pipelines/sensors.claim_launches): it
 claims each team's oldest unfinished import, then creates its contact_import run and submits it
-to the instance's run queue, where the limits apply as for every run. The sensor stays, every
-5 s, for what the launcher missed (a notification lost while it reconnects after a database
-restart, a daemon that was down); the claim makes one of them, never both, start an import.
+to the instance's run queue, where the limits apply as for every run; and it asks the runs of an
+import just cancelled to stop (pipelines/cancelled_runs.py). The sensors stay, as slow backstops,
+for what the launcher missed (a notification lost while it reconnects after a database restart, a
+daemon that was down); the claim makes one of them, never both, start an import.
 
 A run created here is the run the sensor would have created: the same job, partition, tags and
 code location (pipelines/dagster_internals.job_origins), so the daemon's run retries, run
@@ -27,6 +28,7 @@ from dagster import DagsterInstance, DagsterRunStatus, JobDefinition
 from sqlalchemy.engine import Engine, make_url
 
 from assets.partitions import contact_imports
+from pipelines.cancelled_runs import stop_cancelled_runs
 from pipelines.dagster_internals import JobPythonOrigin, RemoteJobOrigin
 from pipelines.jobs import contact_import_job
 from pipelines.sensors import Launch, claim_launches
@@ -83,7 +85,12 @@ def submit(instance: DagsterInstance, launch: Launch) -> str:
 
 
 def launch_due(instance: DagsterInstance, engine: Engine) -> list[str]:
-    """Submit a run for every import whose turn it is; the ids of the runs submitted."""
+    """Submit a run for every import whose turn it is; the ids of the runs submitted. Also stops the
+    runs of imports just cancelled (a cancel ends an import, which notifies this channel too)."""
+    try:
+        stop_cancelled_runs(instance, engine, log)
+    except Exception:  # only frees a worker sooner; the cancelled_imports sensor tries again
+        log.exception("roster launcher: could not stop the runs of cancelled imports")
     submitted = []
     for launch in claim_launches(instance, engine):
         try:
@@ -100,6 +107,8 @@ class Launcher:
         self._instance = instance
         self._url = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         self._stopping = threading.Event()
+        # Set once it listens and has launched what was due then: from here on it acts when told.
+        self.listening = threading.Event()
         self._thread = threading.Thread(target=self._run, name="roster-launcher", daemon=True)
 
     def start(self) -> Launcher:
@@ -125,6 +134,7 @@ class Launcher:
                 with psycopg.connect(self._url, autocommit=True, application_name="roster launcher") as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     launch_due(self._instance, engine)  # what was posted before it listened
+                    self.listening.set()
                     while not self._stopping.is_set():
                         told = any(True for _ in conn.notifies(timeout=WAIT_SECONDS, stop_after=1))
                         if told and not self._stopping.is_set():

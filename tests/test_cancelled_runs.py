@@ -1,5 +1,6 @@
 """The daemon stops the runs of a cancelled import (pipelines/cancelled_runs.py): its worker gets
-the interrupt Dagster's terminate sends (a real process here); other imports' runs are left alone."""
+the interrupt Dagster's terminate sends (a real process here); other imports' runs are left alone.
+The launcher does it the moment PostgreSQL says the import ended; the sensor is its backstop."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from resources.database import Database
 from roster.landing import LandingStore
 from roster.store import cancel
 from schemas.import_options import ImportOptions
-from tests.helpers import create_import, write_csv
+from tests.helpers import WAIT_SECONDS, create_import, write_csv
 
 SLEEPER = "import signal, sys, time\nsignal.signal(signal.SIGINT, lambda *a: sys.exit(3))\ntime.sleep(300)"
 
@@ -33,6 +34,31 @@ def _running(instance, import_id: str, worker: subprocess.Popen):
 
 
 def test_a_cancelled_imports_run_is_stopped(engine, team, tmp_path):
+    def by_the_sensor(instance):
+        result = cancelled_imports(build_sensor_context(instance=instance, resources={"database": Database()}))
+        assert "asked 1 runs" in result.skip_message
+
+    _cancel_and_stop(engine, team, tmp_path, by_the_sensor)
+
+
+def test_the_launcher_stops_a_cancelled_imports_run_when_told(engine, team, tmp_path):
+    """No sensor here: only the notification of the cancel (the import ended) can have stopped it."""
+    from pipelines.launcher import Launcher
+
+    launcher: list[Launcher] = []
+
+    def listening(instance):
+        launcher.append(Launcher(instance, engine.url.render_as_string(hide_password=False)).start())
+        assert launcher[0].listening.wait(WAIT_SECONDS)
+
+    try:
+        _cancel_and_stop(engine, team, tmp_path, lambda instance: None, before_cancel=listening)
+    finally:
+        for each in launcher:
+            each.stop()
+
+
+def _cancel_and_stop(engine, team, tmp_path, stop, before_cancel=lambda instance: None):
     _, team_id = team
     path = write_csv(tmp_path / "a.csv", ["email"], [["a@example.com"]])
     cancelled = create_import(engine, LandingStore(), team_id, path, "a.csv", ImportOptions(), source="api")
@@ -42,10 +68,10 @@ def test_a_cancelled_imports_run_is_stopped(engine, team, tmp_path):
     workers = {i: subprocess.Popen([sys.executable, "-c", SLEEPER, WORKER_MODULE]) for i in (cancelled, other)}
     try:
         runs = {i: _running(instance, i, workers[i]) for i in (cancelled, other)}
+        before_cancel(instance)
         cancel.cancel(engine, team_id, cancelled)
-        result = cancelled_imports(build_sensor_context(instance=instance, resources={"database": Database()}))
-        assert "asked 1 runs" in result.skip_message
-        assert workers[cancelled].wait(timeout=120) == 3  # it got SIGINT
+        stop(instance)
+        assert workers[cancelled].wait(timeout=WAIT_SECONDS) == 3  # it got SIGINT
         assert instance.get_run_by_id(runs[cancelled].run_id).status == DagsterRunStatus.CANCELING
         assert workers[other].poll() is None
         assert instance.get_run_by_id(runs[other].run_id).status == DagsterRunStatus.STARTED
