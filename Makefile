@@ -20,7 +20,7 @@ run: install
 	$(BIN)/roster import examples/contacts.csv --column-map @examples/contacts.column_map.json --team example
 
 # Two workers (pytest-xdist): most of the suite's time is waiting on servers, runs and recoveries,
-# so on 2 cores the whole suite takes about half as long; pyproject.toml says how tests are grouped.
+# so on 2 cores the whole suite takes about half as long; tests/conftest.py says how tests are handed out.
 test: install
 	$(BIN)/python -m pytest -n 2
 

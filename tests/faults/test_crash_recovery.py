@@ -31,11 +31,6 @@ pytestmark = pytest.mark.faults
 
 STAGES = ["landing", "mapping", "staging", "properties", "merge", "merged", "report"]
 FAULTS = ["worker", "everything", "database", "storage"]
-# Under `make test` (two workers) the cases run as two groups, each on a world of its own, so that
-# neither worker waits out all 28 alone (tests/conftest.py, LONGEST_FIRST); in one process the
-# groups follow each other on the same world.
-GROUPS = {"worker": "crash-recovery-kills", "everything": "crash-recovery-kills"}
-GROUPS |= {"database": "crash-recovery-outages", "storage": "crash-recovery-outages"}
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +129,7 @@ def _report(case: dict) -> None:
 
 
 @pytest.mark.parametrize("stage", STAGES)
-@pytest.mark.parametrize("fault", [pytest.param(f, marks=pytest.mark.xdist_group(GROUPS[f])) for f in FAULTS])
+@pytest.mark.parametrize("fault", FAULTS)
 def test_fault_at_stage_ends_as_an_uninterrupted_run(world, fault, stage, tmp_path):
     if fault == "storage" and not _can_mount(tmp_path):
         pytest.skip("this machine does not let the test mount a read-only folder (needs root and CAP_SYS_ADMIN)")
