@@ -19,13 +19,15 @@ install: $(STAMP)
 run: install
 	$(BIN)/roster import examples/contacts.csv --column-map @examples/contacts.column_map.json --team example
 
+# Two workers (pytest-xdist): most of the suite's time is waiting on servers, runs and recoveries,
+# so on 2 cores the whole suite takes about half as long; tests/conftest.py says how tests are handed out.
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 # The fast layer, for after every change: lint, the type check, then the tests that need only
 # PostgreSQL (the `slow` ones, which start servers or processes, are left to `make test`).
 check: lint types
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -n 2 -m "not slow" -q
 
 # ruff: the lint rules and the format in pyproject.toml, checked by CI (`make format` applies them).
 lint: install

@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import psycopg
@@ -93,7 +94,40 @@ SLOW_MODULES = {
 }
 
 
+# `make test` runs the suite on two workers (pytest-xdist, `-n 2`; pyproject's addopts choose
+# `--dist loadgroup --no-loadscope-reorder`). Each worker is a pytest session of its own: its own
+# database, data directory and Dagster home (the `database` fixture above), servers on ports of
+# their own. On pytest 9 xdist cannot tag a node id with its group, so every test is a unit of its
+# own: handed out one at a time, in the order below, to whichever worker is free (a module-scoped
+# world, a `roster serve` with its PostgreSQL, is then started on each worker that runs some of
+# its tests). The longest modules go first, so that the run does not end on one worker with one
+# long module left (by their wall times on this 2-core machine).
+LONGEST_FIRST = [
+    "tests/faults/test_crash_recovery.py",
+    "tests/faults/test_recoverable_events.py",
+    "tests/faults/test_order_and_liveness.py",
+    "tests/faults/test_cancel_revert_faults.py",
+]
+
+
+def _running_order(item) -> int:
+    module = item.nodeid.split("::")[0]
+    return LONGEST_FIRST.index(module) if module in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
+def _unique_node_ids(items) -> None:
+    """Schemathesis gives each API operation's test the same node id (only its name tells them
+    apart), and xdist hands tests out by node id: it ran one operation of the 50. Such an item's id
+    gets the operation, as a parametrized test's has."""
+    seen = Counter(item.nodeid for item in items)
+    for item in items:
+        base, bracket, params = item.name.partition("[")
+        if seen[item.nodeid] > 1 and bracket and item.nodeid.endswith("::" + base):
+            item._id = type(item._id).parse(f"{item.nodeid}[{params}")
+
+
 def pytest_collection_modifyitems(config, items):
+    _unique_node_ids(items)
     for item in items:
         module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
         if (
@@ -103,3 +137,7 @@ def pytest_collection_modifyitems(config, items):
             or item.get_closest_marker("scale")
         ):
             item.add_marker(pytest.mark.slow)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # Every worker sorts alike (xdist checks that they collected the same list); a plain run
+        # keeps the files' order.
+        items.sort(key=_running_order)

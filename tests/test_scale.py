@@ -32,6 +32,27 @@ DEADLINE = 420
 pytestmark = pytest.mark.scale
 
 
+@pytest.fixture(name="engine")
+def own_engine(database, monkeypatch):
+    """A Roster database of this test's own (DATABASE_URL too, for the cluster it starts). The
+    cluster's daemon launches every queued import of the database it is given, and other tests of
+    the same session (under `make test`, whichever ran earlier on the same worker) leave queued
+    imports behind: on the session's database it would spend its two run slots on those."""
+    from roster.database import engine_for
+
+    admin = make_url(database).set(drivername="postgresql")
+    name = f"{admin.database}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(admin.set(database="postgres").render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(database).set(database=name).render_as_string(hide_password=False)
+    monkeypatch.setenv("DATABASE_URL", url)
+    own = engine_for(url)
+    yield own
+    own.dispose()
+    with psycopg.connect(admin.set(database="postgres").render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 def dagster_db(database):
     """Dagster's own storage: a database of its own next to Roster's (both keep alembic_version)."""

@@ -29,7 +29,7 @@ from roster.store import landed_files
 from roster.store.teams import ensure as ensure_team
 from tests.cluster import missing, start_cluster, start_worker, stop_cluster
 from tests.helpers import NAMES_MAP, get_import, write_csv
-from tests.test_scale import cluster_turn, dagster_db  # noqa: F401  (fixtures)
+from tests.test_scale import cluster_turn, dagster_db, own_engine  # noqa: F401  (fixtures; own_engine is `engine`, a database of the test's own)
 
 DEADLINE = 300
 

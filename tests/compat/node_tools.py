@@ -15,6 +15,7 @@ Each tarball's integrity is checked against the registry's metadata. Everything 
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import json
 import os
@@ -111,8 +112,19 @@ def _stamp() -> str:
 
 def ensure(log=print) -> NodeTools:
     """Install (or reuse) Node 22, npm and Resend's Node clients under .compat/. Raises
-    RegistryUnreachable when the registry cannot be reached; any other failure is an error."""
+    RegistryUnreachable when the registry cannot be reached; any other failure is an error.
+    One process at a time: the suite's workers (`make test`, pytest-xdist) may all ask at once on a
+    fresh clone, and one's `npm ci` must not have its folder removed by another's."""
     CACHE.mkdir(exist_ok=True)
+    with (CACHE / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _ensure(log)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _ensure(log) -> NodeTools:
     node_dir, npm_dir, work = CACHE / f"node-{NODE_VERSION}", CACHE / f"npm-{NPM_VERSION}", CACHE / "clients"
     node = node_dir / "package" / "bin" / "node"
     tools = NodeTools(node=node, modules=work / "node_modules", bin_dir=node.parent)
