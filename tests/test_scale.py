@@ -38,7 +38,7 @@ def own_engine(database, monkeypatch):
     cluster's daemon launches every queued import of the database it is given, and other tests of
     the same session (under `make test`, whichever ran earlier on the same worker) leave queued
     imports behind: on the session's database it would spend its two run slots on those."""
-    from roster.database import engine_for
+    from roster.runtime.database import engine_for
 
     admin = make_url(database).set(drivername="postgresql")
     name = f"{admin.database}_{uuid.uuid4().hex[:6]}"
