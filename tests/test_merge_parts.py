@@ -146,9 +146,26 @@ def parts_taken(monkeypatch):
     return taken
 
 
+@pytest.fixture
+def together(monkeypatch):
+    """The parts must be written at the same time: each waits, its rows written and not committed,
+    for the other to get as far (a lock one part took and the other waits for would fail this).
+    Returns the threads that got there."""
+    barrier = threading.Barrier(2, timeout=120)
+    reached: list[str] = []
+
+    def fault_point(name: str) -> None:
+        if name == "merge" and threading.current_thread().name.startswith("merge-part"):
+            reached.append(threading.current_thread().name)
+            barrier.wait()
+
+    monkeypatch.setattr(merge, "fault_point", fault_point)
+    return reached
+
+
 @pytest.mark.parametrize("on_conflict", ["upsert", "skip"])
 def test_a_merge_in_parts_ends_as_the_single_statement_row_for_row(
-    engine, teams, tmp_path, monkeypatch, parts_taken, on_conflict
+    engine, teams, tmp_path, monkeypatch, parts_taken, together, on_conflict
 ):
     (whole_team, whole_world), (parted_team, parted_world) = teams
     before = _state(engine, whole_team)
@@ -160,7 +177,7 @@ def test_a_merge_in_parts_ends_as_the_single_statement_row_for_row(
     assert parts_taken == []
     monkeypatch.setenv("ROSTER_MERGE_PARTS_FROM_ROWS", "1")
     parted = run(engine, parted_team, path, COLUMN_MAP, **_options(parted_world, on_conflict))
-    assert parts_taken == [2]
+    assert parts_taken == [2] and len(together) == 2
 
     assert whole["status"] == parted["status"] == "completed"
     assert parted["counts"] == whole["counts"] and sum(list(parted["counts"].values())[1:]) == parted["counts"]["total"]

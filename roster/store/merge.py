@@ -47,7 +47,10 @@ def _check_targets(conn: Connection, team_id: int, options: ImportOptions, refus
         if not wanted:
             continue
         found = conn.execute(
-            sa.select(table.c.id).where(table.c.team_id == team_id, table.c.id.in_(wanted)).with_for_update(key_share=True)
+            sa.select(table.c.id)
+            .where(table.c.team_id == team_id, table.c.id.in_(wanted))
+            # FOR KEY SHARE (key_share alone is FOR NO KEY UPDATE: the two parts of a merge would wait on each other).
+            .with_for_update(read=True, key_share=True)
         ).scalars()
         gone = sorted({w.lower() for w in wanted} - {str(f) for f in found})
         if gone and refuse:
