@@ -186,10 +186,9 @@ def test_a_merge_in_parts_ends_as_the_single_statement_row_for_row(
     assert got == expected
     assert got["parts"] == [(0,)]
     with engine.connect() as conn:  # both parts had contacts to merge
-        hashed = sa.text(
-            f"SELECT count(DISTINCT {merge_parts.key_filter('email').split(' = ')[0]}) FROM contacts WHERE team_id = :t"
-        )
-        assert conn.execute(hashed, {"t": parted_team, "parts": 2}).scalar() == 2
+        for part in (0, 1):
+            in_part = sa.text(f"SELECT count(*) FROM contacts WHERE team_id = :t AND {merge_parts.key_filter('email', part)}")
+            assert conn.execute(in_part, {"t": parted_team}).scalar() > 50
 
     # The revert of each puts the team back exactly as it was (resubscribe: the opt-outs the file
     # brought too; without it a revert keeps them, the same way for both).

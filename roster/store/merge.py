@@ -131,12 +131,13 @@ def merge(
         else "0"
     )
 
-    def statement(events: webhook_outbox.MergeEvents, scan: bool, parted: bool = False) -> str:
-        part = f" WHERE {merge_parts.key_filter('email')}" if parted else ""
+    def statement(events: webhook_outbox.MergeEvents, scan: bool, part: int | None = None) -> str:
+        """The merge statement; `part`: only that part of the stage (a merge in parts), else all of it."""
+        in_part = f" WHERE {merge_parts.key_filter('email', part)}" if part is not None else ""
         return f"""
         WITH src AS (
           SELECT DISTINCT ON (email_key) email, email_key, first_name, last_name, unsubscribed, {properties} AS properties
-          FROM (SELECT *, lower(email) COLLATE "C" AS email_key FROM {stage}{part}) staged
+          FROM (SELECT *, lower(email) COLLATE "C" AS email_key FROM {stage}{in_part}) staged
           ORDER BY email_key, row_number DESC
         ), m AS (
           INSERT INTO contacts AS c (team_id, email, first_name, last_name, unsubscribed, properties)
@@ -160,7 +161,7 @@ def merge(
           ON CONFLICT (contact_id, topic_id) DO UPDATE SET subscription = excluded.subscription
           WHERE :resubscribe OR ct.subscription <> 'opt_out' OR excluded.subscription = 'opt_out'
           RETURNING contact_id, topic_id
-        ){undo.merge_ctes(scan, merge_parts.key_filter("email") if parted else "")}{events.cte}
+        ){undo.merge_ctes(scan, merge_parts.key_filter("email", part) if part is not None else "")}{events.cte}
         SELECT (SELECT count(*) FILTER (WHERE inserted) FROM m) AS created,
                (SELECT count(*) FILTER (WHERE NOT inserted) FROM m) AS updated,
                (SELECT count(*) FROM in_segments) AS segments,
@@ -189,7 +190,7 @@ def merge(
     return result
 
 
-MergeStatement = Callable[[webhook_outbox.MergeEvents, bool, bool], str]
+MergeStatement = Callable[[webhook_outbox.MergeEvents, bool, int | None], str]
 
 
 def _merge_whole(
@@ -207,7 +208,7 @@ def _merge_whole(
     # The dedup sort of a million rows fits in memory with this, instead of spilling to disk.
     conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
     # Per-contact webhook events, in this statement and transaction (an outbox): only when an endpoint wants them.
-    sql = statement(webhook_outbox.merge_events(conn, team_id), undo.scan_contacts(conn, staged_rows), False)
+    sql = statement(webhook_outbox.merge_events(conn, team_id), undo.scan_contacts(conn, staged_rows), None)
     merged = conn.execute(sa.text(sql), params).one()
     # Only an import that wrote a contact creates the properties its map names.
     wrote = merged.created + merged.updated > 0
@@ -247,8 +248,8 @@ def _merge_in_parts(
                 raise Cancelled(import_id)
             _check_targets(conn, team_id, options, refuse=not merge_parts.begun(conn, import_id))
             conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
-            sql = statement(webhook_outbox.merge_events(conn, team_id), undo.scan_contacts(conn, staged_rows), True)
-            merged = conn.execute(sa.text(sql), {**params, "part": part, "parts": parts}).one()
+            sql = statement(webhook_outbox.merge_events(conn, team_id), undo.scan_contacts(conn, staged_rows), part)
+            merged = conn.execute(sa.text(sql), params).one()
             merge_parts.record(conn, import_id, part, parts, merged)
             fault_point("merge")
         fault_point("merge_part")
