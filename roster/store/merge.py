@@ -87,6 +87,10 @@ def merge(
     `new_properties` ({key: type}): the properties the map needs, created here if the team lacks
     them, in the same transaction, when it writes a contact: an import that writes nothing
     creates nothing.
+
+    From ROSTER_MERGE_PARTS_FROM_ROWS staged rows the statement runs once per part of the stage,
+    at once on two connections (_merge_in_parts): each part is all or nothing, the import's
+    counts and merged_at come once all parts are done, and a retry merges only the parts left.
     """
     stage = staging.stage_table(import_id)
     opt_in_topics = [tp["id"] for tp in options.topics if tp.get("subscription", "opt_in") == "opt_in"]
@@ -248,7 +252,13 @@ def _merge_in_parts(
                 raise Cancelled(import_id)
             _check_targets(conn, team_id, options, refuse=not merge_parts.begun(conn, import_id))
             conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
-            sql = statement(webhook_outbox.merge_events(conn, team_id), undo.scan_contacts(conn, staged_rows), part)
+            scan = undo.scan_contacts(conn, staged_rows)
+            if scan:
+                # The undo's scan of the contacts must be hashed: a part of a stage (no statistics) after
+                # DISTINCT ON looks like 200 rows to the planner, which then joins it to the part's
+                # contacts by a nested loop over the whole scan, per upserted contact (minutes, at 1M).
+                conn.execute(sa.text("SET LOCAL enable_nestloop = off"))
+            sql = statement(webhook_outbox.merge_events(conn, team_id), scan, part)
             merged = conn.execute(sa.text(sql), params).one()
             merge_parts.record(conn, import_id, part, parts, merged)
             fault_point("merge")
