@@ -9,7 +9,9 @@ Usage: python bench/run.py [--rows 1000000] [--memory-rows 0] [--repeat 1] [--no
    fresh data directory, and reads its peak RSS. With --create-only, only the first load (both).
 4. Prints each ratio to the floor. With --memory-rows N, also imports an N-row file and prints its
    peak RSS and how its time compares with the 1M-row time (linearity).
-Needs the local PostgreSQL (socket /var/run/postgresql, as floor.py does).
+Needs the local PostgreSQL (socket /var/run/postgresql, as floor.py does). ROSTER_BENCH_DB names
+the database (default roster_bench; when set, the floor uses <name>_floor), so two benches on one
+server do not drop each other's.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from floor import floor  # bench/ is on sys.path: this script's own folder
+from floor import ensure_database, floor  # bench/ is on sys.path: this script's own folder
 from gen_contacts import write_contacts
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / "data"
 SOCKET = "/var/run/postgresql"
+# Two benches on one server at once (helpers sharing a machine) must not drop each other's database.
+BENCH_DB = os.environ.get("ROSTER_BENCH_DB", "roster_bench")
 COLUMN_MAP = {
     "email": "Email",
     "first_name": "First Name",
@@ -55,6 +59,15 @@ def generate(rows: int) -> Path:
             write_contacts(out, rows)
         partial.rename(path)
     return path
+
+
+def floor_url() -> str | None:
+    """The floor's own database beside ROSTER_BENCH_DB's when that is set (floor.py's default otherwise)."""
+    if "ROSTER_BENCH_DB" not in os.environ:
+        return None
+    url = f"postgresql:///{BENCH_DB}_floor?host={SOCKET}"
+    ensure_database(url)
+    return url
 
 
 def psql(db: str, sql: str) -> None:
@@ -87,7 +100,7 @@ def roster_import(path: Path, env: dict, segment: str | None) -> tuple[float, di
 
 def fresh_roster(tmp: Path) -> tuple[dict, str]:
     """A new database and data directory, migrated, with a team and a segment to import into."""
-    db = "roster_bench"
+    db = BENCH_DB
     psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
     psql("postgres", f"CREATE DATABASE {db}")
     env = {**os.environ, "DATABASE_URL": f"postgresql:///{db}?host={SOCKET}", "ROSTER_DATA_DIR": str(tmp)}
@@ -109,7 +122,7 @@ def compare(rows: int, repeat: int = 1, segment: bool = True, update: bool = Tru
     path = generate(rows)
     floors, creates, updates, rss = [], [], [], []
     for _ in range(repeat):
-        floors.append(floor(path, update=update))
+        floors.append(floor(path, floor_url(), update=update))
         with tempfile.TemporaryDirectory() as tmp:
             env, seg = fresh_roster(Path(tmp))
             seg = seg if segment else None

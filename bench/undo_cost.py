@@ -101,7 +101,7 @@ def merge_times(path: Path, segment: str, repeat: int) -> tuple[list[float], lis
         started.update(pid=pid, cpu=backend_cpu(pid))
 
     def one(with_undo: bool, commit: bool = False) -> tuple[float, float]:
-        undo.merge_ctes, undo.mark_kept = shipped if with_undo else ((lambda scan=False: ""), (lambda conn, i: None))
+        undo.merge_ctes, undo.mark_kept = shipped if with_undo else ((lambda scan=False, part="": ""), (lambda conn, i: None))
         merge.fault_point = (lambda name: None) if commit else stop_at_merge
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("VACUUM contacts, contact_segments, import_undo"))

@@ -226,6 +226,21 @@ import_undo_topics = sa.Table(
 )
 sa.Index("import_undo_topics_import", import_undo_topics.c.import_id)
 
+# The parts of a big import's merge that have committed (roster/store/merge_parts.py), until the
+# import's counts are recorded from their sum (0066_merge_parts).
+import_merge_parts = sa.Table(
+    "import_merge_parts",
+    metadata,
+    sa.Column("import_id", UUID(as_uuid=True), sa.ForeignKey("contact_imports.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("part", sa.Integer, primary_key=True),
+    sa.Column("parts", sa.Integer, nullable=False),
+    *(
+        sa.Column(name, sa.BigInteger, nullable=False)
+        for name in ("created", "updated", "segments", "topics", "kept_unsubscribed", "kept_topic_opt_outs", "webhook_events")
+    ),
+    sa.Column("merged_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
 # A column map a person accepted for a set of headers (roster/mapping/memory.py), preferred the
 # next time a file with the same headers comes.
 column_mappings = sa.Table(

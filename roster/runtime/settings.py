@@ -117,6 +117,12 @@ class Settings(BaseSettings):
         alias="ROSTER_UNDO_SCAN_SHARE",
         description="From how many rows, as a share of the contacts table, an import's undo record reads the values before by one scan rather than a lookup per contact (0: always the scan, inf: always the lookup).",
     )
+    merge_parts_from_rows: int = Field(
+        default=200_000,
+        ge=0,
+        alias="ROSTER_MERGE_PARTS_FROM_ROWS",
+        description="From how many staged rows an import's merge is split by email into two parts merged at once on two connections (0: never).",
+    )
     undo_retention_days: float = Field(
         default=30.0,
         ge=0,
@@ -380,6 +386,12 @@ def undo_retention_days() -> float:
     """ROSTER_UNDO_RETENTION_DAYS: how long what an import changed is kept for its revert (default
     30 days after its merge); then the retention sweep drops it and a revert is refused."""
     return get_settings().undo_retention_days
+
+
+def merge_parts_from_rows() -> int:
+    """ROSTER_MERGE_PARTS_FROM_ROWS: from how many staged rows an import's merge is split by email
+    into two parts, merged at once on two connections (default 200,000; 0: never)."""
+    return get_settings().merge_parts_from_rows
 
 
 def undo_scan_share() -> float:

@@ -4,7 +4,14 @@ Exact under faults because the cancel and the merge take the same lock, the impo
 (`SELECT ... FOR UPDATE`): either the merge commits first (the cancel is then refused: too late,
 revert instead) or the cancel commits first (the merge, under that lock, sees `cancelled_at` and
 writes nothing). A worker killed while a cancel waits releases the lock with its transaction, so
-the cancel then commits; a retried run finds the import cancelled and stops. Stopping the run
+the cancel then commits; a retried run finds the import cancelled and stops.
+
+A big import merged in parts (roster/store/merge_parts.py): each part holds the import's row
+shared while it merges, so a cancel waits for the parts in flight. Before any part commits, the
+cancel wins as above (every part then finds it cancelled and writes nothing); once one part has
+committed, the cancel is refused as too late, like a merged import's: the import finishes (a
+retry merges the parts left) and a revert undoes all of it. Never half an import: a cancel does
+not stop between parts, and nothing reverts a part on its own. Stopping the run
 itself (pipelines/cancelled_runs.py, the daemon's) is only to free the worker sooner.
 """
 
@@ -15,6 +22,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from roster.store import merge_parts
 from roster.store.staging import drop_sql
 from schemas import tables as t
 
@@ -62,6 +70,12 @@ def cancel(engine: Engine, team_id: int, import_id: str) -> CancelOutcome:
             raise CancelRefused(
                 "too late to cancel: this import's contacts were written when its merge committed; "
                 "undo it with POST /contacts/imports/{id}/revert",
+                "too_late",
+            )
+        if merge_parts.begun(conn, import_id):  # a part of a big import's merge committed: it finishes
+            raise CancelRefused(
+                "too late to cancel: this import's contacts are being written (part of its merge has committed, "
+                "the rest follows); once it completes, undo it with POST /contacts/imports/{id}/revert",
                 "too_late",
             )
         if state.status not in ("queued", "in_progress"):

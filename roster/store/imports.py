@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Engine
 
-from roster.store import webhook_outbox
+from roster.store import undo, webhook_outbox
 from roster.store.pages import Listing
 from roster.store.staging import drop_sql
 from schemas import tables as t
@@ -212,9 +212,12 @@ def start(engine: Engine, import_id: str, run_id: str | None) -> None:
 
 def fail(engine: Engine, import_id: str, message: str) -> None:
     """failed, with the reason (a completed import stays completed, a cancelled one keeps saying
-    so); its staging table goes."""
+    so); its staging table goes. The parts a big import's merge committed before it failed are
+    put back (undo.revert_unfinished_merge): a failed import wrote nothing."""
     with engine.begin() as conn:
         before = conn.execute(sa.select(ci.c.status).where(ci.c.id == import_id).with_for_update()).scalar()
+        if before != "completed":
+            undo.revert_unfinished_merge(conn, import_id)
         conn.execute(
             sa.update(ci)
             .where(ci.c.id == import_id, ci.c.status != "completed", ci.c.cancelled_at.is_(None))
@@ -233,7 +236,8 @@ def fail_if_unfinished(engine: Engine, import_id: str, message: str) -> bool:
             .where(ci.c.id == import_id, ci.c.status.in_(UNFINISHED))
             .values(status="failed", error=message, completed_at=sa.func.now())
         ).rowcount
-        if done:
+        if done:  # the update waited for any part of a merge in parts still in flight: put back what committed
+            undo.revert_unfinished_merge(conn, import_id)
             webhook_outbox.import_event(conn, import_id, message)
             conn.execute(sa.text(drop_sql(import_id)))
     return bool(done)

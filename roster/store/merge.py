@@ -1,18 +1,21 @@
 """The merge: the staged rows into the team's contacts, with their segments and topics, counted.
 
 One statement, one transaction (see merge()): the heart of an import, and the reason a crash can
-never leave half an import behind.
+never leave half an import behind. A big import's merge is that statement once per part of its
+stage, at once on two connections (roster/store/merge_parts.py says how it stays exactly once).
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from roster.runtime.faults import fault_point
-from roster.store import failures, staging, undo, webhook_outbox
+from roster.store import failures, merge_parts, staging, undo, webhook_outbox
 from roster.store import properties as team_properties
 from roster.store.cancel import Cancelled
 from schemas import tables as t
@@ -31,10 +34,12 @@ class TargetsGone(LookupError):
     """A segment or topic the import adds its contacts to was deleted after the import was queued."""
 
 
-def _check_targets(conn: Connection, team_id: int, options: ImportOptions) -> None:
+def _check_targets(conn: Connection, team_id: int, options: ImportOptions, refuse: bool = True) -> None:
     """Inside the merge's transaction: every segment and topic the import names still exists, and
     stays (FOR KEY SHARE: a DELETE waits for the merge to commit). Else TargetsGone, before any
-    write, so the import fails saying which one, rather than completing without those memberships."""
+    write, so the import fails saying which one, rather than completing without those memberships.
+    refuse=False (the later parts of a merge in parts, once one has committed): lock those that
+    exist and go on without the others, since the import has begun writing and must finish."""
     for table, kind, wanted in (
         (t.segments, "segment", list(options.segments)),
         (t.topics, "topic", [tp["id"] for tp in options.topics]),
@@ -42,10 +47,13 @@ def _check_targets(conn: Connection, team_id: int, options: ImportOptions) -> No
         if not wanted:
             continue
         found = conn.execute(
-            sa.select(table.c.id).where(table.c.team_id == team_id, table.c.id.in_(wanted)).with_for_update(key_share=True)
+            sa.select(table.c.id)
+            .where(table.c.team_id == team_id, table.c.id.in_(wanted))
+            # FOR KEY SHARE (key_share alone is FOR NO KEY UPDATE: the two parts of a merge would wait on each other).
+            .with_for_update(read=True, key_share=True)
         ).scalars()
         gone = sorted({w.lower() for w in wanted} - {str(f) for f in found})
-        if gone:
+        if gone and refuse:
             raise TargetsGone(
                 f"the {kind}{'s' if len(gone) > 1 else ''} {', '.join(gone)} no longer exist{'' if len(gone) > 1 else 's'} "
                 f"(deleted after the import was queued); nothing was imported: import the file again without "
@@ -79,6 +87,10 @@ def merge(
     `new_properties` ({key: type}): the properties the map needs, created here if the team lacks
     them, in the same transaction, when it writes a contact: an import that writes nothing
     creates nothing.
+
+    From ROSTER_MERGE_PARTS_FROM_ROWS staged rows the statement runs once per part of the stage,
+    at once on two connections (_merge_in_parts): each part is all or nothing, the import's
+    counts and merged_at come once all parts are done, and a retry merges only the parts left.
     """
     stage = staging.stage_table(import_id)
     opt_in_topics = [tp["id"] for tp in options.topics if tp.get("subscription", "opt_in") == "opt_in"]
@@ -123,11 +135,13 @@ def merge(
         else "0"
     )
 
-    def statement(events: webhook_outbox.MergeEvents, scan: bool) -> str:
+    def statement(events: webhook_outbox.MergeEvents, scan: bool, part: int | None = None) -> str:
+        """The merge statement; `part`: only that part of the stage (a merge in parts), else all of it."""
+        in_part = f" WHERE {merge_parts.key_filter('email', part)}" if part is not None else ""
         return f"""
         WITH src AS (
           SELECT DISTINCT ON (email_key) email, email_key, first_name, last_name, unsubscribed, {properties} AS properties
-          FROM (SELECT *, lower(email) COLLATE "C" AS email_key FROM {stage}) staged
+          FROM (SELECT *, lower(email) COLLATE "C" AS email_key FROM {stage}{in_part}) staged
           ORDER BY email_key, row_number DESC
         ), m AS (
           INSERT INTO contacts AS c (team_id, email, first_name, last_name, unsubscribed, properties)
@@ -151,7 +165,7 @@ def merge(
           ON CONFLICT (contact_id, topic_id) DO UPDATE SET subscription = excluded.subscription
           WHERE :resubscribe OR ct.subscription <> 'opt_out' OR excluded.subscription = 'opt_out'
           RETURNING contact_id, topic_id
-        ){undo.merge_ctes(scan)}{events.cte}
+        ){undo.merge_ctes(scan, merge_parts.key_filter("email", part) if part is not None else "")}{events.cte}
         SELECT (SELECT count(*) FILTER (WHERE inserted) FROM m) AS created,
                (SELECT count(*) FILTER (WHERE NOT inserted) FROM m) AS updated,
                (SELECT count(*) FROM in_segments) AS segments,
@@ -171,18 +185,98 @@ def merge(
             raise Cancelled(import_id)
         if not staging.intact(conn, import_id, state.staged_rows):
             raise StageLost(f"the staged rows of import {import_id} are gone")
-        _check_targets(conn, team_id, options)
-        # The dedup sort of a million rows fits in memory with this, instead of spilling to disk.
-        conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
-        # Per-contact webhook events, in this statement and transaction (an outbox): only when an endpoint wants them.
-        sql = statement(webhook_outbox.merge_events(conn, team_id), undo.scan_contacts(conn, state.staged_rows))
-        merged = conn.execute(sa.text(sql), params).one()
-        # Only an import that wrote a contact creates the properties its map names.
+        parts = merge_parts.planned(conn, import_id, state.staged_rows)
+        if parts == 1:
+            result = _merge_whole(conn, import_id, team_id, options, new_properties, state.staged_rows, statement, params)
+    if parts > 1:  # the parts take the import's row each (shared), in their own transactions
+        return _merge_in_parts(engine, import_id, team_id, options, new_properties, parts, state.staged_rows, statement, params)
+    fault_point("merged")
+    return result
+
+
+MergeStatement = Callable[[webhook_outbox.MergeEvents, bool, int | None], str]
+
+
+def _merge_whole(
+    conn: Connection,
+    import_id: str,
+    team_id: int,
+    options: ImportOptions,
+    new_properties: dict[str, str] | None,
+    staged_rows: int,
+    statement: MergeStatement,
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """The merge as one statement, in the caller's transaction (which holds the import's row)."""
+    _check_targets(conn, team_id, options)
+    # The dedup sort of a million rows fits in memory with this, instead of spilling to disk.
+    conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
+    # Per-contact webhook events, in this statement and transaction (an outbox): only when an endpoint wants them.
+    sql = statement(webhook_outbox.merge_events(conn, team_id), undo.scan_contacts(conn, staged_rows), None)
+    merged = conn.execute(sa.text(sql), params).one()
+    # Only an import that wrote a contact creates the properties its map names.
+    wrote = merged.created + merged.updated > 0
+    created_properties = team_properties.create_missing_in(conn, team_id, new_properties or {}) if wrote else []
+    fault_point("merge")
+    record_counts(conn, import_id, staged_rows, merged, created_properties)
+    undo.mark_kept(conn, import_id)
+    return counts(conn, import_id)
+
+
+def _merge_in_parts(
+    engine: Engine,
+    import_id: str,
+    team_id: int,
+    options: ImportOptions,
+    new_properties: dict[str, str] | None,
+    parts: int,
+    staged_rows: int,
+    statement: MergeStatement,
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """A big import's merge (roster/store/merge_parts.py): each part of the stage by email key in
+    its own transaction on its own connection, all at once, each recording itself done as it
+    commits; then, once all are done, the counts and merged_at in one more transaction. A retry
+    (this again after a crash) merges only the parts not done. Cancel is refused once a part has
+    committed (roster/store/cancel.py): the import then finishes, and a revert undoes it whole."""
+
+    def one(part: int) -> None:
+        with engine.begin() as conn:
+            # Shared: the parts take it together, a cancel (FOR UPDATE) waits for every part in flight.
+            state = conn.execute(
+                sa.select(ci.c.merged_at, ci.c.cancelled_at).where(ci.c.id == import_id).with_for_update(read=True)
+            ).one()
+            if state.merged_at is not None or merge_parts.done(conn, import_id, part):
+                return
+            if state.cancelled_at is not None:
+                raise Cancelled(import_id)
+            _check_targets(conn, team_id, options, refuse=not merge_parts.begun(conn, import_id))
+            conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
+            scan = undo.scan_contacts(conn, staged_rows)
+            if scan:
+                # The undo's scan of the contacts must be hashed: a part of a stage (no statistics) after
+                # DISTINCT ON looks like 200 rows to the planner, which then joins it to the part's
+                # contacts by a nested loop over the whole scan, per upserted contact (minutes, at 1M).
+                conn.execute(sa.text("SET LOCAL enable_nestloop = off"))
+            sql = statement(webhook_outbox.merge_events(conn, team_id), scan, part)
+            merged = conn.execute(sa.text(sql), params).one()
+            merge_parts.record(conn, import_id, part, parts, merged)
+            fault_point("merge")
+        fault_point("merge_part")
+
+    merge_parts.run_at_once([functools.partial(one, part) for part in range(parts)])
+    with engine.begin() as conn:
+        state = conn.execute(sa.select(ci.c.merged_at).where(ci.c.id == import_id).with_for_update()).one()
+        if state.merged_at is not None:
+            return counts(conn, import_id)
+        merged = merge_parts.summed(conn, import_id)
+        if merged.parts_done != parts:
+            raise RuntimeError(f"import {import_id}: {merged.parts_done} of {parts} merge parts done after all ran")
         wrote = merged.created + merged.updated > 0
         created_properties = team_properties.create_missing_in(conn, team_id, new_properties or {}) if wrote else []
-        fault_point("merge")
-        record_counts(conn, import_id, state.staged_rows, merged, created_properties)
+        record_counts(conn, import_id, staged_rows, merged, created_properties)
         undo.mark_kept(conn, import_id)
+        merge_parts.clear(conn, import_id)
         result = counts(conn, import_id)
     fault_point("merged")
     return result

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from roster.runtime import settings
 from roster.runtime.faults import fault_point
-from roster.store import webhook_outbox
+from roster.store import merge_parts, webhook_outbox
 from schemas import tables as t
 
 ci, u, cp = t.contact_imports, t.import_undo, t.contact_properties
@@ -58,11 +58,12 @@ def scan_contacts(conn: Connection, rows: int) -> bool:
     return bool(rows >= max(size, 1) * share)
 
 
-def merge_ctes(scan: bool = False) -> str:
+def merge_ctes(scan: bool = False, part: str = "") -> str:
     """The merge statement's extra sub-statements that record the undo (binds :undo_import, :team).
     `scan` (see scan_contacts): read the values before by one scan of the team's contacts into a
     hash (OFFSET 0 keeps the planner from turning it back into a lookup per row), else by the
-    primary key per upserted contact.
+    primary key per upserted contact. `part`: for one part of a merge in parts, SQL true for that
+    part's contacts (merge_parts.key_filter on `email`): the scan's hash holds only those.
 
     Needs from the merge: `m` returning id, inserted, email, version, first_name, last_name,
     unsubscribed, properties (after); `in_segments`
@@ -72,7 +73,8 @@ def merge_ctes(scan: bool = False) -> str:
     moved by more than the merge's one): the values read are then not the ones overwritten.
     """
     before = (
-        "(SELECT id, team_id, version, first_name, last_name, unsubscribed, properties FROM contacts WHERE team_id = :team OFFSET 0)"
+        "(SELECT id, team_id, version, first_name, last_name, unsubscribed, properties FROM contacts "
+        f"WHERE team_id = :team{f' AND {part}' if part else ''} OFFSET 0)"
         if scan
         else "contacts"
     )
@@ -251,7 +253,6 @@ def revert(engine: Engine, team_id: int, import_id: str, resubscribe: bool = Fal
     """Put the team's contacts back as they were before the import (see the module's docstring).
     One transaction; repeating it returns the first revert's result. Raises LookupError (no such
     import of this team) or RevertRefused."""
-    params = {"import": import_id, "team": team_id, "resubscribe": resubscribe}
     with engine.begin() as conn:
         state = conn.execute(
             sa.select(
@@ -271,47 +272,78 @@ def revert(engine: Engine, team_id: int, import_id: str, resubscribe: bool = Fal
         if state.reverted_at is not None:
             return Reverted(state.revert_result or {}, already=True)
         _refuse_unless_revertible(state)
-        conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
-        # Lock the contacts first, in the merge's order, so a revert and an import cannot deadlock.
-        conn.execute(
-            sa.text(
-                "SELECT count(*) FROM (SELECT c.id FROM contacts c JOIN import_undo u ON u.contact_id = c.id "
-                'WHERE u.import_id = :import AND c.team_id = :team ORDER BY lower(c.email) COLLATE "C" FOR UPDATE OF c) locked'
-            ),
-            params,
-        )
-        conn.execute(sa.text(_CLASSIFY), params)
-        kept_topic_opt_outs = conn.execute(sa.text(_KEPT_TOPIC_OPT_OUTS), params).scalar_one()
-        restored = conn.execute(sa.text(_RESTORE_CONTACTS), params).one()
-        conn.execute(sa.text(_RESTORE_MEMBERSHIPS), params)
-        conn.execute(sa.text(_RESTORE_TOPICS), params)
-        webhook_outbox.revert_events(conn, team_id, import_id)  # restored, not yet deleted: in this transaction
-        for sql in _DELETE_CREATED[:-1]:
-            conn.execute(sa.text(sql), params)
-        deleted = conn.execute(sa.text(_DELETE_CREATED[-1]), params).rowcount
-        left: dict[str, int] = dict(
-            conn.execute(
-                sa.select(u.c.outcome, sa.func.count())
-                .where(u.c.import_id == import_id, u.c.outcome.is_not(None))
-                .group_by(u.c.outcome)
-            ).all()
-        )
         created_properties = (state.merge_details or {}).get("properties_created") or []
-        properties_deleted, properties_kept = _revert_properties(conn, team_id, state.merged_at, created_properties)
+        result = _put_back(conn, team_id, import_id, resubscribe, state.merged_at, created_properties)
         fault_point("revert")  # everything above is undone by a crash here: one transaction
-        result = {
-            "deleted": deleted,
-            "restored": restored.restored,
-            "left_unchanged": sum(left.values()),
-            "left_by_reason": {k: left[k] for k in REASONS if k in left},
-            "kept_unsubscribed": restored.kept_unsubscribed + left.get("kept_unsubscribed", 0),
-            "kept_topic_opt_outs": kept_topic_opt_outs,
-            "resubscribe": resubscribe,
-            "properties_deleted": properties_deleted,
-            "properties_kept": properties_kept,
-        }
         conn.execute(sa.update(ci).where(ci.c.id == import_id).values(reverted_at=sa.func.now(), revert_result=result))
     return Reverted(result, already=False)
+
+
+def _put_back(
+    conn: Connection, team_id: int, import_id: str, resubscribe: bool, merged_at: datetime | None, created_properties: list[str]
+) -> dict[str, Any]:
+    """The revert's work, in the caller's transaction (which holds the import's row): the contacts
+    the import's undo record lists put back, as the module's docstring says. Returns what it did."""
+    params = {"import": import_id, "team": team_id, "resubscribe": resubscribe}
+    conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
+    # Lock the contacts first, in the merge's order, so a revert and an import cannot deadlock.
+    conn.execute(
+        sa.text(
+            "SELECT count(*) FROM (SELECT c.id FROM contacts c JOIN import_undo u ON u.contact_id = c.id "
+            'WHERE u.import_id = :import AND c.team_id = :team ORDER BY lower(c.email) COLLATE "C" FOR UPDATE OF c) locked'
+        ),
+        params,
+    )
+    conn.execute(sa.text(_CLASSIFY), params)
+    kept_topic_opt_outs = conn.execute(sa.text(_KEPT_TOPIC_OPT_OUTS), params).scalar_one()
+    restored = conn.execute(sa.text(_RESTORE_CONTACTS), params).one()
+    conn.execute(sa.text(_RESTORE_MEMBERSHIPS), params)
+    conn.execute(sa.text(_RESTORE_TOPICS), params)
+    webhook_outbox.revert_events(conn, team_id, import_id)  # restored, not yet deleted: in this transaction
+    for sql in _DELETE_CREATED[:-1]:
+        conn.execute(sa.text(sql), params)
+    deleted = conn.execute(sa.text(_DELETE_CREATED[-1]), params).rowcount
+    left: dict[str, int] = dict(
+        conn.execute(
+            sa.select(u.c.outcome, sa.func.count())
+            .where(u.c.import_id == import_id, u.c.outcome.is_not(None))
+            .group_by(u.c.outcome)
+        ).all()
+    )
+    properties_deleted, properties_kept = (
+        _revert_properties(conn, team_id, merged_at, created_properties) if merged_at is not None else ([], [])
+    )
+    return {
+        "deleted": deleted,
+        "restored": restored.restored,
+        "left_unchanged": sum(left.values()),
+        "left_by_reason": {k: left[k] for k in REASONS if k in left},
+        "kept_unsubscribed": restored.kept_unsubscribed + left.get("kept_unsubscribed", 0),
+        "kept_topic_opt_outs": kept_topic_opt_outs,
+        "resubscribe": resubscribe,
+        "properties_deleted": properties_deleted,
+        "properties_kept": properties_kept,
+    }
+
+
+def revert_unfinished_merge(conn: Connection, import_id: str) -> dict[str, Any] | None:
+    """For an import that ends failed (in the transaction that says so, after it has locked the
+    import's row, so no part of its merge is in flight): a big import merged in parts
+    (roster/store/merge_parts.py) whose run failed for good after some parts committed is put
+    back as a revert would (what changed since is left, consent is kept), so a failed import wrote
+    nothing, as with the single statement. Its undo record and parts are dropped; what the put
+    back did is kept as its revert_result. None when no part had committed."""
+    if not merge_parts.begun(conn, import_id):
+        return None
+    state = conn.execute(sa.select(ci.c.team_id, ci.c.merged_at).where(ci.c.id == import_id)).one()
+    if state.merged_at is not None:  # all parts done and counted: a completed import, reverted only on request
+        return None
+    result = _put_back(conn, state.team_id, import_id, False, None, [])
+    for table in (t.import_undo, t.import_undo_segments, t.import_undo_topics):
+        conn.execute(sa.delete(table).where(table.c.import_id == import_id))
+    merge_parts.clear(conn, import_id)
+    conn.execute(sa.update(ci).where(ci.c.id == import_id).values(revert_result=result))
+    return result
 
 
 def _refuse_unless_revertible(state: sa.Row[*tuple[Any, ...]]) -> None:
