@@ -21,25 +21,20 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
 
-import psycopg
 from dagster import DagsterInstance, DagsterRunStatus, JobDefinition
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from assets.partitions import contact_imports
 from pipelines.cancelled_runs import stop_cancelled_runs
 from pipelines.dagster_internals import JobPythonOrigin, RemoteJobOrigin
 from pipelines.jobs import contact_import_job
 from pipelines.sensors import Launch, claim_launches
+from roster.runtime.listener import Listener
 
 CHANNEL = "roster_imports"
 # Launched by the launcher, not by the sensor: shown in the UI beside the sensor's runs.
 LAUNCHER_TAG = "roster/launcher"
-# How long a wait for a notification lasts before the thread looks at its stop flag (no query).
-WAIT_SECONDS = 30
-# After a database connection is lost: wait this long before connecting again.
-RECONNECT_SECONDS = 2
 log = logging.getLogger("roster.launcher")
 
 
@@ -100,47 +95,16 @@ def launch_due(instance: DagsterInstance, engine: Engine) -> list[str]:
     return submitted
 
 
-class Launcher:
-    """The thread that listens and launches; started once, in the daemon, with the daemon lock held."""
+class Launcher(Listener):
+    """The thread that listens and launches (roster/runtime/listener.py); started once, in the daemon,
+    with the daemon lock held."""
+
+    channel = CHANNEL
+    name = "roster launcher"
 
     def __init__(self, instance: DagsterInstance, url: str):
         self._instance = instance
-        self._url = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        self._stopping = threading.Event()
-        # Set once it listens and has launched what was due then: from here on it acts when told.
-        self.listening = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="roster-launcher", daemon=True)
+        super().__init__(url)
 
-    def start(self) -> Launcher:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop listening; the thread ends within a moment (a notification wakes it now)."""
-        self._stopping.set()
-        try:
-            with psycopg.connect(self._url, autocommit=True) as conn:
-                conn.execute("SELECT pg_notify(%s, '')", [CHANNEL])
-        except psycopg.Error:
-            pass
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        from roster.runtime.database import engine_for
-
-        engine = engine_for(self._url)
-        while not self._stopping.is_set():
-            try:
-                with psycopg.connect(self._url, autocommit=True, application_name="roster launcher") as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
-                    launch_due(self._instance, engine)  # what was posted before it listened
-                    self.listening.set()
-                    while not self._stopping.is_set():
-                        told = any(True for _ in conn.notifies(timeout=WAIT_SECONDS, stop_after=1))
-                        if told and not self._stopping.is_set():
-                            for _ in conn.notifies(timeout=0.01):  # the rest of a burst: one look for all
-                                pass
-                            launch_due(self._instance, engine)
-            except Exception:  # the database restarted or is unreachable: the sensor covers until it is back
-                log.warning("roster launcher: lost its database connection; listening again shortly", exc_info=True)
-                self._stopping.wait(RECONNECT_SECONDS)
+    def work(self, engine: Engine) -> None:
+        launch_due(self._instance, engine)

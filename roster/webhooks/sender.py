@@ -12,12 +12,9 @@ restart); the claims make one of them, never both, send a delivery.
 
 from __future__ import annotations
 
-import logging
-import threading
+from sqlalchemy.engine import Engine
 
-import psycopg
-from sqlalchemy.engine import Engine, make_url
-
+from roster.runtime.listener import Listener
 from roster.store import webhooks
 from roster.webhooks.delivery import deliver_due
 
@@ -28,9 +25,6 @@ LONGEST_SLEEP_SECONDS = 300
 # A round that sent nothing although something looked due (its claim was another sender's, or its
 # contact waits behind an earlier event): the shortest sleep before the next, never a busy loop.
 SHORTEST_SLEEP_SECONDS = 1
-# After a database connection is lost: wait this long before connecting again.
-RECONNECT_SECONDS = 2
-log = logging.getLogger("roster.webhooks")
 
 
 def next_sleep(engine: Engine, sent_anything: bool) -> float:
@@ -42,45 +36,12 @@ def next_sleep(engine: Engine, sent_anything: bool) -> float:
     return min(max(due_in, shortest), LONGEST_SLEEP_SECONDS)
 
 
-class WebhookSender:
+class WebhookSender(Listener):
     """Started once, in the daemon, with the daemon lock held (pipelines/run_coordinator.py)."""
 
-    def __init__(self, url: str):
-        self._url = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        self._stopping = threading.Event()
-        # Set once it listens and has sent what was due then: from here on it sends when told or due.
-        self.listening = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="roster-webhook-sender", daemon=True)
+    channel = CHANNEL
+    name = "roster webhook sender"
 
-    def start(self) -> WebhookSender:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop listening; the thread ends within a moment (a notification wakes it now)."""
-        self._stopping.set()
-        try:
-            with psycopg.connect(self._url, autocommit=True) as conn:
-                conn.execute("SELECT pg_notify(%s, '')", [CHANNEL])
-        except psycopg.Error:
-            pass
-        self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        from roster.runtime.database import engine_for
-
-        engine = engine_for(self._url)
-        while not self._stopping.is_set():
-            try:
-                with psycopg.connect(self._url, autocommit=True, application_name="roster webhook sender") as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
-                    while not self._stopping.is_set():
-                        totals = deliver_due(engine)  # what was written before it listened, then each round
-                        sleep = next_sleep(engine, bool(totals["delivered"] or totals["failed_attempts"]))
-                        self.listening.set()
-                        if sleep > 0 and any(True for _ in conn.notifies(timeout=sleep, stop_after=1)):
-                            for _ in conn.notifies(timeout=0.01):  # the rest of a burst: one round for all
-                                pass
-            except Exception:  # the database restarted or is unreachable: the sensor covers until it is back
-                log.warning("roster webhook sender: lost its database connection; listening again shortly", exc_info=True)
-                self._stopping.wait(RECONNECT_SECONDS)
+    def work(self, engine: Engine) -> float:
+        totals = deliver_due(engine)
+        return next_sleep(engine, bool(totals["delivered"] or totals["failed_attempts"]))
