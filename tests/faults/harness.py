@@ -303,3 +303,26 @@ class Team:
             ),
             "staging_tables": q("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'import\\_stage\\_%%'"),
         }
+
+
+def strike(fault: str, serve, pg, points, stage: str, worker: int) -> None:
+    """One of the faults every crash test knows, struck while a worker waits paused at `stage`, then
+    the worker let go: `worker` (SIGKILL of the run's process), `everything` (SIGKILL of `roster
+    serve` and its whole tree, then started again on the same port) or `database` (PostgreSQL
+    crashed and restarted)."""
+    if fault == "worker":
+        os.kill(worker, 9)
+        points.release(stage)
+    elif fault == "everything":
+        pids = serve.kill_everything()
+        points.release(stage)
+        deadline = time.monotonic() + 60  # SIGKILLed: gone as soon as the kernel gets to them
+        while alive(pids) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert alive(pids) == [], "processes of roster serve outlived it"
+        serve.start()  # on the same port, right away
+    elif fault == "database":
+        pg.crash_restart()
+        points.release(stage)
+    else:
+        raise ValueError(f"unknown fault {fault!r}")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.harness import FaultPoints, Team, alive, serve_world, write_file
+from tests.faults.harness import FaultPoints, Team, serve_world, strike, write_file
 
 pytestmark = pytest.mark.faults
 
@@ -141,20 +141,8 @@ def test_fault_at_stage_ends_as_an_uninterrupted_run(world, fault, stage, tmp_pa
     import_id = team.start_import(world["file"])
     worker = points.wait_paused(stage)
     started = time.monotonic()
-    if fault == "worker":
-        os.kill(worker, 9)
-        points.release(stage)
-    elif fault == "everything":
-        pids = serve.kill_everything()
-        points.release(stage)
-        deadline = time.monotonic() + 60  # SIGKILLed: gone as soon as the kernel gets to them
-        while alive(pids) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert alive(pids) == [], "processes of roster serve outlived it"
-        serve.start()  # on the same port, right away
-    elif fault == "database":
-        pg.crash_restart()
-        points.release(stage)
+    if fault in ("worker", "everything", "database"):
+        strike(fault, serve, pg, points, stage, worker)
     elif fault == "storage":
         _read_only(world["data"])
         try:

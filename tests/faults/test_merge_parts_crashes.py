@@ -11,13 +11,11 @@ equals the single statement's.
 
 from __future__ import annotations
 
-import os
-import time
 import uuid
 
 import pytest
 
-from tests.faults.harness import FaultPoints, Team, alive, serve_world, write_file
+from tests.faults.harness import FaultPoints, Team, serve_world, strike, write_file
 
 pytestmark = pytest.mark.faults
 
@@ -46,20 +44,7 @@ def test_fault_in_a_merge_in_parts_ends_as_an_uninterrupted_run(world, fault, st
     points.arm(stage)
     import_id = team.start_import(world["file"])
     worker = points.wait_paused(stage)
-    if fault == "worker":
-        os.kill(worker, 9)
-        points.release(stage)
-    elif fault == "everything":
-        pids = serve.kill_everything()
-        points.release(stage)
-        deadline = time.monotonic() + 60  # SIGKILLed: gone as soon as the kernel gets to them
-        while alive(pids) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert alive(pids) == [], "processes of roster serve outlived it"
-        serve.start()
-    elif fault == "database":
-        pg.crash_restart()
-        points.release(stage)
+    strike(fault, serve, pg, points, stage, worker)
     ended = team.wait_ended(import_id)
     assert ended["status"] == "completed", (ended, serve.log.read_text()[-4000:])
     got = team.state(import_id)
