@@ -18,16 +18,9 @@ from roster.store import cancel, merge, merge_parts, undo
 from roster.store.cancel import CancelRefused
 from schemas.column_map import parse_column_map
 from schemas.import_options import ImportOptions
+from tests.faults.harness import COLUMN_MAP, HEADER  # the crash tests' data: the same columns and map
 from tests.helpers import run, wait_for, write_csv
 
-HEADER = ["Email", "First Name", "Last Name", "Plan", "Seats", "Opted Out"]
-COLUMN_MAP = {
-    "email": "Email",
-    "first_name": "First Name",
-    "last_name": "Last Name",
-    "unsubscribed": "Opted Out",
-    "properties": {"plan": {"column": "Plan", "type": "string"}, "seats": {"column": "Seats", "type": "number"}},
-}
 EXISTING = 120  # contacts before the import: people 0..119; the file brings 60..359
 
 
