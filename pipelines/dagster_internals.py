@@ -11,6 +11,8 @@ Dagster's public API has no extension point for these. Who needs what, and why:
 - pipelines/run_launcher.py: run monitoring's health answer, the run's gRPC tag and the code
   server's gRPC calls (can a run be cancelled).
 - pipelines/warm_run.py: a ready worker executes a run as `dagster api execute_run` would.
+- dagster.yaml's compute_logs: the manager that captures nothing (Dagster exports no public
+  name for it; configs name it here, so that no config names a private Dagster module).
 - Type hints only: the instance plug-ins' config data (event_log.py, run_launcher.py), the
   launch context a run launcher is given, and the Python origin of a job (launcher.py).
 When Dagster moves one of them, this module is the one to change (and the one that fails to import).
@@ -33,6 +35,7 @@ from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.event_log.schema import SqlEventLogStorageMetadata
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME
+from dagster._core.storage.noop_compute_log_manager import NoOpComputeLogManager
 from dagster._core.storage.sql import check_alembic_revision, get_alembic_config
 from dagster._core.storage.sqlite import create_db_conn_string
 from dagster._core.storage.tags import GRPC_INFO_TAG
@@ -82,6 +85,7 @@ __all__ = [
     "InstanceRef",
     "JobPythonOrigin",
     "LaunchRunContext",
+    "NoOpComputeLogManager",
     "SqlEventLogStorageMetadata",
     "SqliteEventLogStorage",
     "SubmitRunContext",

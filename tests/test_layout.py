@@ -156,3 +156,21 @@ def test_roster_has_no_loose_modules():
     runtime/, safety/...): a newcomer finds it from the folder names, and nothing piles up at the root."""
     loose = sorted(p.name for p in (ROOT / "roster").glob("*.py") if p.name != "__init__.py")
     assert loose == [], f"modules at the root of roster/: {loose}; give each a home in a package"
+
+
+def test_private_dagster_names_live_in_one_adapter():
+    """A Dagster upgrade is checked in one place (issue 24): every `dagster._...` import of the
+    project is in pipelines/dagster_internals.py, and no Dagster config Roster ships names a
+    private Dagster module (it names the adapter instead)."""
+    adapter = ROOT / "pipelines" / "dagster_internals.py"
+    elsewhere = sorted(
+        f"{module}: {name}"
+        for module, path in _modules()
+        if path != adapter
+        for name in _imports(path)
+        if name.startswith("dagster._")
+    )
+    assert elsewhere == [], f"private Dagster imports outside the adapter: {elsewhere}"
+    configs = [ROOT / "pipelines" / "dagster.yaml", ROOT / "deploy" / "dagster.yaml"]
+    named = [f"{c.relative_to(ROOT)}: {line.strip()}" for c in configs for line in c.read_text().splitlines() if "dagster._" in line]
+    assert named == [], f"configs that name private Dagster modules: {named}"
