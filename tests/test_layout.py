@@ -172,5 +172,7 @@ def test_private_dagster_names_live_in_one_adapter():
     )
     assert elsewhere == [], f"private Dagster imports outside the adapter: {elsewhere}"
     configs = [ROOT / "pipelines" / "dagster.yaml", ROOT / "deploy" / "dagster.yaml"]
-    named = [f"{c.relative_to(ROOT)}: {line.strip()}" for c in configs for line in c.read_text().splitlines() if "dagster._" in line]
+    named = [
+        f"{c.relative_to(ROOT)}: {line.strip()}" for c in configs for line in c.read_text().splitlines() if "dagster._" in line
+    ]
     assert named == [], f"configs that name private Dagster modules: {named}"
