@@ -13,6 +13,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, overload
 
@@ -182,15 +183,17 @@ class ImportService:
           Dagster daemon's launcher submits its run at once, under the run queue's limits
           (pipelines/launcher.py; the queued-imports sensor catches what it misses);
         - `inline`: a run now, in a process of its own (development, tests), still a Dagster run
-          recorded in the instance (`python -m pipelines.launch`)."""
+          recorded in the instance: `python -m` the module the package declares as its `inline`
+          runner (pyproject.toml, entry points `roster.runners`: pipelines/launch.py)."""
         if get_settings().launch == "inline":
             imports.mark_launched(self.engine, import_id)
             owner = imports.owner(self.engine, import_id) or {}
             tags = {"roster/team": owner.get("team", ""), "roster/source": owner.get("source", "")}
             # A process per run, as Dagster's own launcher does: in-process runs in threads of one
             # process share logging locks and can deadlock.
+            (runner,) = entry_points(group="roster.runners", name="inline")
             subprocess.Popen(
-                [sys.executable, "-m", "pipelines.launch", import_id, json.dumps(tags)],
+                [sys.executable, "-m", runner.value, import_id, json.dumps(tags)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
