@@ -8,6 +8,7 @@ import shutil
 import tempfile
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -63,12 +64,19 @@ def engine(database):
 
 
 @pytest.fixture
-def team(engine) -> tuple[str, int]:
-    """A team of its own for each test: tests never see each other's contacts."""
+def team(engine) -> Iterator[tuple[str, int]]:
+    """A team of its own for each test: tests never see each other's contacts. Its webhooks end
+    with the test: their pending deliveries (often to hosts that do not resolve here) would
+    otherwise be retried by a later test's sender, in the same database, ahead of that test's own."""
+    import sqlalchemy as sa
+
     from roster.store.teams import ensure as ensure_team
 
     name = f"team-{uuid.uuid4().hex[:8]}"
-    return name, ensure_team(engine, name)
+    team_id = ensure_team(engine, name)
+    yield name, team_id
+    with engine.begin() as conn:  # the deliveries go with their webhook (ON DELETE CASCADE)
+        conn.execute(sa.text("DELETE FROM webhooks WHERE team_id = :t"), {"t": team_id})
 
 
 # `make check` runs the fast layer: the tests that need only PostgreSQL (counts, rules, mapping,
