@@ -193,7 +193,7 @@ contact_import_failures = sa.Table(
 import_undo = sa.Table(
     "import_undo",
     metadata,
-    sa.Column("import_id", UUID(as_uuid=True), sa.ForeignKey("contact_imports.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("import_id", UUID(as_uuid=True), nullable=False),  # no foreign key: see 0067_undo_cascade_trigger
     sa.Column("contact_id", UUID(as_uuid=True), nullable=False),
     sa.Column("email", sa.Text, nullable=False),
     sa.Column("created", sa.Boolean, nullable=False),
@@ -210,7 +210,7 @@ sa.Index("import_undo_import", import_undo.c.import_id)
 import_undo_segments = sa.Table(
     "import_undo_segments",
     metadata,
-    sa.Column("import_id", UUID(as_uuid=True), sa.ForeignKey("contact_imports.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("import_id", UUID(as_uuid=True), nullable=False),  # no foreign key: see 0067_undo_cascade_trigger
     sa.Column("contact_id", UUID(as_uuid=True), nullable=False),
     sa.Column("segment_id", UUID(as_uuid=True), nullable=False),
 )
@@ -219,7 +219,7 @@ sa.Index("import_undo_segments_import", import_undo_segments.c.import_id)
 import_undo_topics = sa.Table(
     "import_undo_topics",
     metadata,
-    sa.Column("import_id", UUID(as_uuid=True), sa.ForeignKey("contact_imports.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("import_id", UUID(as_uuid=True), nullable=False),  # no foreign key: see 0067_undo_cascade_trigger
     sa.Column("contact_id", UUID(as_uuid=True), nullable=False),
     sa.Column("topic_id", UUID(as_uuid=True), nullable=False),
     sa.Column("subscription_before", sa.Text),

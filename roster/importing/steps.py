@@ -7,7 +7,7 @@ returns what it found or decided, for the run's metadata.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from roster.csvfiles import MalformedCsv, SourceFile, iter_batches, open_source, sample_values
 from roster.importing.errors import ImportRefused
+from roster.importing.read_ahead import read_ahead
 from roster.importing.service import ImportService
 from roster.landing import LandingStore
 from roster.mapping import memory
@@ -171,15 +172,25 @@ class ImportSteps:
         failures.reset(self.engine, import_id)
         imports.update(self.engine, import_id, phase="staging", rows_read=0)
         props, max_field = property_fields(column_map), file_limits().max_field_bytes
-        rows_read = valid = failed = 0
-        with staging.writer(self.engine, import_id, props) as stage:
+
+        def prepared() -> Iterator[_Prepared]:
+            """Each batch read, validated and encoded for the COPY: on the read-ahead thread."""
             for batch in iter_batches(source, get_settings().batch_rows, tolerant=tolerant):
                 checked = validate(batch.frame, column_map, source.headers, max_field)
-                bad = batch.failures + _with_values(checked.failures, batch.frame, source.headers)
-                rows_read += batch.frame.height + len(batch.failures)
-                valid += checked.rows.height
-                failed += failures.record(self.engine, import_id, bad)
-                stage(checked.rows)
+                yield _Prepared(
+                    read=batch.frame.height + len(batch.failures),
+                    valid=checked.rows.height,
+                    bad=batch.failures + _with_values(checked.failures, batch.frame, source.headers),
+                    text=staging.copy_text(checked.rows, props),
+                )
+
+        rows_read = valid = failed = 0
+        with staging.writer(self.engine, import_id, props) as stage:
+            for ready in read_ahead(prepared()):
+                rows_read += ready.read
+                valid += ready.valid
+                failed += failures.record(self.engine, import_id, ready.bad)
+                stage(ready.text, ready.valid)
                 imports.update(self.engine, import_id, rows_read=rows_read)
                 cancel.check(self.engine, import_id)  # a cancelled import stops reading (its stage rolls back)
         return {"rows_read": rows_read, "rows_valid": valid, "rows_failed": failed}
@@ -263,6 +274,16 @@ class ImportSteps:
         if row["merged_at"] is not None and not options_of(row).dry_run:  # else complete() refuses: keep it
             self.landing.discard(import_id)  # Roster keeps no file of a completed import
         return imports.complete(self.engine, import_id)
+
+
+@dataclass
+class _Prepared:
+    """One batch ready to stage: its rows read, valid and failed, and the valid ones as COPY text."""
+
+    read: int
+    valid: int
+    bad: list[dict[str, Any]]
+    text: bytes
 
 
 def wanted_properties(row: dict[str, Any]) -> dict[str, str]:

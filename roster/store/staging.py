@@ -42,9 +42,17 @@ def _create_sql(import_id: str, props: list[PropertyField]) -> str:
     )
 
 
+def copy_text(rows: pl.DataFrame, props: list[PropertyField]) -> bytes:
+    """A validated batch as the writer's COPY takes it (CSV, in stage_columns' order): made where
+    the batch is read, so the encoding runs beside the COPY of the batch before."""
+    columns = stage_columns(props)
+    return rows.rename({ROW: "row_number"}).select(columns).write_csv(include_header=False, null_value="").encode()
+
+
 @contextlib.contextmanager
-def writer(engine: Engine, import_id: str, props: list[PropertyField]) -> Iterator[Callable[[pl.DataFrame], None]]:
-    """A writer of validated batches into a new staging table, all in one transaction.
+def writer(engine: Engine, import_id: str, props: list[PropertyField]) -> Iterator[Callable[[bytes, int], None]]:
+    """A writer of validated batches (copy_text's bytes and their number of rows) into a new
+    staging table, all in one transaction.
 
     The table is created in the same transaction as its COPY, so the COPY can use FREEZE: the rows
     are written once, already frozen, instead of being rewritten when first read. The number of
@@ -57,14 +65,15 @@ def writer(engine: Engine, import_id: str, props: list[PropertyField]) -> Iterat
     try:
         with raw.driver_connection.cursor() as cur:  # type: ignore[union-attr]  # a live pooled connection has one
             cur.execute(_create_sql(import_id, props))
-            # One COPY for the whole file: psycopg sends each batch from a worker thread while the
-            # next batch is read and validated.
+            # One COPY for the whole file. Each write waits until PostgreSQL has taken most of the
+            # batch (psycopg's writer is synchronous): the caller reads the next batches meanwhile
+            # on a thread of its own (roster/importing/read_ahead.py).
             with cur.copy(copy_sql) as copy:
 
-                def write(rows: pl.DataFrame) -> None:
+                def write(text: bytes, rows: int) -> None:
                     nonlocal staged
-                    copy.write(rows.rename({ROW: "row_number"}).select(columns).write_csv(include_header=False, null_value=""))
-                    staged += rows.height
+                    copy.write(text)
+                    staged += rows
                     fault_point("staging")
 
                 yield write

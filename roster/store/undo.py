@@ -1,8 +1,9 @@
 """Undo an import: what its merge changed, recorded in the merge's transaction, and the revert.
 
 The record (tables import_undo*): for each contact the merge created or changed, its values before
-and the version the merge left it at; the memberships the merge added; the topic subscriptions it
-added or changed, with the one before. The merge writes it set-based, in its own statement
+and the version the merge left it at; the memberships the merge added and the topic subscriptions it
+added or changed (with the one before), for the contacts it did not create (a created contact goes
+whole). The merge writes it set-based, in its own statement
 (merge_ctes): a sub-statement of a data-modifying WITH sees the table as it was before the
 statement, so joining the upserted ids back to `contacts` reads the values before, at the cost of
 one join and one insert (no second pass, no row-by-row trigger). That join is the record's main
@@ -92,13 +93,19 @@ def merge_ctes(scan: bool = False, part: str = "") -> str:
              OR before.first_name IS DISTINCT FROM m.first_name OR before.last_name IS DISTINCT FROM m.last_name
              OR before.unsubscribed IS DISTINCT FROM m.unsubscribed OR before.properties IS DISTINCT FROM m.properties
              OR m.id IN (SELECT contact_id FROM in_segments) OR m.id IN (SELECT contact_id FROM in_topics)
+        ), undo_kept_ids AS (
+          SELECT id FROM m WHERE NOT m.inserted
         ), undo_segments AS (
+          -- Only for the contacts it did not create: a revert deletes a created contact with its
+          -- memberships and topics, and never reads these (a 1M-row first load: 1M rows less).
           INSERT INTO import_undo_segments (import_id, contact_id, segment_id)
           SELECT CAST(:undo_import AS uuid), contact_id, segment_id FROM in_segments
+          WHERE contact_id IN (SELECT id FROM undo_kept_ids)
         ), undo_topics AS (
           INSERT INTO import_undo_topics (import_id, contact_id, topic_id, subscription_before)
           SELECT CAST(:undo_import AS uuid), it.contact_id, it.topic_id, before.subscription
           FROM in_topics it LEFT JOIN contact_topics before ON before.contact_id = it.contact_id AND before.topic_id = it.topic_id
+          WHERE it.contact_id IN (SELECT id FROM undo_kept_ids)
         )"""
 
 
