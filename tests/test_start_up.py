@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gc
+import sqlite3
 
 from roster.importing.steps import ImportSteps
 from roster.runtime import collector
@@ -37,3 +38,34 @@ def test_the_collector_paused_for_the_start_up_collects_during_the_run(engine, t
     finally:
         gc.unfreeze()
         gc.enable()
+
+
+def _shape(path) -> tuple[set, list, str]:
+    with sqlite3.connect(path) as conn:
+        schema = set(conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+        stamp = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    return schema, stamp, mode
+
+
+def test_a_new_run_file_is_what_dagster_makes(tmp_path):
+    """A run's event log file is a copy of an empty one made once per Dagster release
+    (pipelines/event_log.py): the tables, indexes, migration stamp and journal mode that
+    Dagster's own storage gives a new run's file, and the same again for the next run."""
+    from pipelines.dagster_internals import SqliteEventLogStorage
+    from pipelines.event_log import PooledSqliteEventLogStorage
+
+    dagster = SqliteEventLogStorage(str(tmp_path / "dagster"))
+    with dagster._connect("run-a"):
+        pass
+    pooled = PooledSqliteEventLogStorage(str(tmp_path / "pooled"))
+    for run_id in ("run-a", "run-b"):
+        with pooled._connect(run_id):
+            pass
+    pooled.dispose()
+    expected = _shape(tmp_path / "dagster" / "run-a.db")
+    assert expected[1] and expected[2] == "wal"
+    assert _shape(tmp_path / "pooled" / "run-a.db") == expected
+    assert _shape(tmp_path / "pooled" / "run-b.db") == expected
+    assert sorted(p.name for p in (tmp_path / "pooled").glob("*.db")) == ["index.db", "run-a.db", "run-b.db"]
+    assert not list((tmp_path / "pooled").glob("*.tmp")), "no partial copy left behind"
