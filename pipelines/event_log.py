@@ -35,7 +35,7 @@ from typing import Any, Self
 import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
 from dagster import Field, StringSource
-from dagster import __version__ as dagster_version
+from dagster.version import __version__ as dagster_version
 from sqlalchemy.engine import Connection, Engine
 
 from pipelines.dagster_internals import (
