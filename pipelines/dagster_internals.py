@@ -18,9 +18,11 @@ Dagster's public API has no extension point for these. Who needs what, and why:
 When Dagster moves one of them, this module is the one to change (and the one that fails to import).
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 import dagster._core.storage.event_log.sqlite.sqlite_event_log as sqlite_event_log_module
 from dagster import Definitions
-from dagster._cli.api import _execute_run_command_body as execute_run_command_body
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.launcher.base import CheckRunHealthResult, LaunchRunContext, WorkerStatus
@@ -40,10 +42,32 @@ from dagster._core.storage.sql import check_alembic_revision, get_alembic_config
 from dagster._core.storage.sqlite import create_db_conn_string
 from dagster._core.storage.tags import GRPC_INFO_TAG
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
-from dagster._grpc.client import DagsterGrpcClient
 from dagster._grpc.types import CanCancelExecutionRequest, CanCancelExecutionResult
 from dagster._serdes import ConfigurableClassData, deserialize_value, serialize_value
 from dagster._utils.interrupts import capture_interrupts
+
+if TYPE_CHECKING:  # imported when first asked for (`__getattr__` below)
+    from dagster._cli.api import _execute_run_command_body as execute_run_command_body
+    from dagster._grpc.client import DagsterGrpcClient
+
+# Dagster's CLI and its gRPC client (protobuf, grpc: about 110 modules, 35 ms of CPU) serve only a
+# ready worker's run and a run launcher's question to a code server. Every process that makes
+# the instance imports this module (the event log and the compute log manager live here), a
+# `roster import` too, so those two are imported the first time one of them is asked for.
+_ON_FIRST_USE = {
+    "execute_run_command_body": ("dagster._cli.api", "_execute_run_command_body"),
+    "DagsterGrpcClient": ("dagster._grpc.client", "DagsterGrpcClient"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _ON_FIRST_USE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attribute = _ON_FIRST_USE[name]
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value  # asked for once
+    return value
+
 
 # The code location the daemon and the UI load (`-m pipelines.definitions`, workspace.yaml): runs
 # are found in the workspace by this name (retries, launches through a code server, the UI).

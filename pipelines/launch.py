@@ -12,6 +12,7 @@ from typing import Any
 from dagster import DagsterInstance, ExecuteInProcessResult
 
 from assets.partitions import contact_imports
+from roster.runtime import collector
 from roster.runtime.settings import get_settings
 
 # Package data, so any install ships it (pyproject.toml); copied into DAGSTER_HOME when none is there.
@@ -59,6 +60,7 @@ def run_import(
     config = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}, **(run_config or {})}
     # Dagster's own tags (the partition's) come from partition_key; a sensor's request carries them too.
     tags = {k: v for k, v in (tags or {}).items() if not k.startswith("dagster/")}
+    collector.resume()  # loading is done: the run's own objects are collected as usual
     return import_defs.resolve_job_def("contact_import").execute_in_process(
         instance=instance,
         partition_key=import_id,
@@ -78,6 +80,7 @@ def main(argv: list[str]) -> int:
 
     from roster.runtime.lifeline import follow_parent_if_asked
 
+    collector.pause()  # until the run starts, as `roster import` does (roster/runtime/collector.py)
     follow_parent_if_asked()  # as every run worker does (pipelines/definitions.py)
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
     tags = json.loads(argv[1]) if len(argv) > 1 else {}

@@ -6,6 +6,8 @@ Rows that fail get a reason in a person's words; the rest are typed and go on to
 
 from __future__ import annotations
 
+import importlib
+import sys
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -14,6 +16,25 @@ import polars as pl
 
 from schemas import rules
 from schemas.column_map import ColumnMap
+
+
+def _pandera_strategies_without_hypothesis() -> None:
+    """pandera's first validation imports its data-synthesis module, which imports hypothesis
+    when it is installed (`schema.example()`; Roster never asks for data). Only the test tools
+    bring hypothesis into an install, where importing it was 50 ms of CPU in every import's
+    validation: the module is loaded as pandera loads it where hypothesis is absent (its own
+    fallback; the checks are registered the same). A process that has imported hypothesis
+    already (the test suite) keeps pandera's strategies as they were."""
+    if "hypothesis" in sys.modules or "pandera.strategies.base_strategies" in sys.modules:
+        return
+    sys.modules["hypothesis"] = None  # type: ignore[assignment]  # `import hypothesis` fails, as where it is absent
+    try:
+        importlib.import_module("pandera.strategies.base_strategies")
+    finally:
+        del sys.modules["hypothesis"]
+
+
+_pandera_strategies_without_hypothesis()
 
 # The row-number column of a batch (data rows count from 1 after the header).
 ROW = "__row"

@@ -103,6 +103,23 @@ def test_the_api_and_the_import_service_start_without_dagster():
     assert out.stdout.strip() == "[]"
 
 
+def test_a_run_in_this_process_loads_neither_dagster_s_grpc_client_nor_hypothesis():
+    """What `roster import` loads for its run, less two things it never uses (issue 23, its fixed
+    cost): Dagster's gRPC client and CLI (only a ready worker and a run launcher ask for them,
+    pipelines/dagster_internals.py) and hypothesis, which pandera's first validation imports for
+    data synthesis when it is installed, as the test tools install it (schemas/rows.py)."""
+    code = (
+        "import sys, pipelines.launch, pipelines.in_process, pipelines.event_log, schemas.rows; "
+        "import pandera.polars as pa, polars as pl; "
+        "pa.DataFrameSchema({'a': pa.Column(str)}).validate(pl.DataFrame({'a': ['x']})); "
+        "heavy = ('grpc', 'hypothesis', 'dagster._cli', 'dagster._grpc.client'); "
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
 def test_the_sdk_says_what_every_public_method_returns():
     import inspect
 

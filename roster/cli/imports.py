@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from roster.cli.common import StrictOpt, check_strict, err, fail, print_summary, with_import_options
+from roster.runtime import collector
 from schemas.import_options import ImportOptions
 
 if TYPE_CHECKING:  # the import service is imported when a command runs, not when the CLI starts
@@ -66,6 +67,7 @@ def import_command(
     """Import FILE now, as a run of the contact_import job, and print the finished import.
 
     Exits 1 when the import failed, and with --strict 2 when any row failed."""
+    collector.pause()  # until the run starts: roster/runtime/collector.py says why
     import_id, team_id = _create(file, team, options, launched=True)
     _run(import_id, team_id, team, as_json, strict)
 
@@ -152,6 +154,7 @@ def imports_create(
 @imports_app.command("run")
 def imports_run(import_id: str, team: TeamOpt = "default", as_json: JsonOpt = False) -> None:
     """Run (or retry) an existing import now: a retry after a crash picks up where it is safe to."""
+    collector.pause()  # until the run starts: roster/runtime/collector.py says why
     from roster.store.leases import held_leases, is_held
 
     service = _service()
@@ -168,6 +171,7 @@ def imports_start(import_id: str, team: TeamOpt = "default", as_json: JsonOpt = 
     """Start a completed dry run for real, now, and print the finished import.
 
     A new import of the dry run's file, with its options and the column map it decided."""
+    collector.pause()  # until the run starts: roster/runtime/collector.py says why
     from roster.importing.service import CannotStart
 
     service = _service()
