@@ -74,6 +74,7 @@ def serve(db: str) -> Iterator[tuple[str, dict]]:
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=60)
+            psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
 
 def client_for(base_url: str, env: dict, team: str) -> httpx.Client:
@@ -104,7 +105,7 @@ def wait_ended(client: httpx.Client, import_id: str) -> dict:
 def measure(runs: int = 7, rows: int = 1000, log=print) -> dict:
     """Seconds from POST to `completed` of `runs` imports, one after another: each run and the median."""
     data = csv_bytes(rows)
-    db = "roster_http_bench"
+    db = f"roster_http_bench_{os.getpid()}"  # its own: runs at once must not drop each other's
     times = []
     with serve(db) as (base_url, env):
         for run in range(runs):

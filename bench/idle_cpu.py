@@ -118,7 +118,9 @@ def main() -> None:
     args = ap.parse_args()
     bin_dir = args.root / ".venv" / "bin"
 
-    db = "roster_idle_bench"
+    # Its own database: two checkouts measured at once on one PostgreSQL (a before/after pair, two
+    # people) must not drop each other's.
+    db = f"roster_idle_bench_{os.getpid()}"
     psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
     psql("postgres", f"CREATE DATABASE {db}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -162,6 +164,7 @@ def main() -> None:
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=60)
+            psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
     used, names = result["used"], result["names"]
     total = sum(used.values())
     share = 100 * total / args.seconds

@@ -1,6 +1,8 @@
 """Every private Dagster name Roster uses, in one place: a Dagster upgrade is checked here.
 
 Dagster's public API has no extension point for these. Who needs what, and why:
+- pipelines/sqlite_storage.py: Dagster's SQLite schedule storage, its file kept open (Dagster
+  opens it per query), reuses its storage class, tables and migrations.
 - pipelines/event_log.py: the SQLite event log kept open (Dagster opens a connection per write)
   reuses Dagster's own storage class, schema, migrations and shard names.
 - pipelines/run_coordinator.py: the submit context.
@@ -38,6 +40,7 @@ from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.event_log.schema import SqlEventLogStorageMetadata
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME
 from dagster._core.storage.noop_compute_log_manager import NoOpComputeLogManager
+from dagster._core.storage.schedules import SqliteScheduleStorage
 from dagster._core.storage.sql import check_alembic_revision, get_alembic_config
 from dagster._core.storage.sqlite import create_db_conn_string
 from dagster._core.storage.tags import GRPC_INFO_TAG
@@ -112,6 +115,7 @@ __all__ = [
     "NoOpComputeLogManager",
     "SqlEventLogStorageMetadata",
     "SqliteEventLogStorage",
+    "SqliteScheduleStorage",
     "SubmitRunContext",
     "WorkerStatus",
     "capture_interrupts",

@@ -73,7 +73,8 @@ def commands(host: str, port: int, ui_port: int | None, workspace: Path) -> dict
     socket_path = str(workspace.parent / "code.sock")
     cmds = {
         "code": [sys.executable, "-m", "dagster", "api", "grpc", "-m", CODE_LOCATION, "--socket", socket_path],
-        "api": [sys.executable, "-m", "uvicorn", "roster.api.app:app", "--host", host, "--port", str(port), "--no-access-log"],
+        # `uvicorn roster.api.app:app --no-access-log`, its loop ticking once a second (roster/api/quiet_server.py).
+        "api": [sys.executable, "-m", "roster.api.quiet_server", "--host", host, "--port", str(port)],
         "daemon": [str(bin_dir / "dagster-daemon"), "run", "-w", str(workspace)],
     }
     if ui_port:

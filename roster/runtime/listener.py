@@ -15,6 +15,7 @@ what a listener can still miss (a daemon that was down).
 from __future__ import annotations
 
 import logging
+import select
 import threading
 
 import psycopg
@@ -73,11 +74,15 @@ class Listener:
                     self.listening.set()
                     while not self._stopping.is_set():
                         timeout = IDLE_WAIT_SECONDS if wait is None else wait
-                        told = any(True for _ in conn.notifies(timeout=timeout, stop_after=1)) if timeout > 0 else False
+                        # Waiting in the kernel until the connection has something to read: psycopg's own
+                        # wait (`notifies(timeout=...)`) wakes every 0.1 s to look for Ctrl-C.
+                        told = bool(select.select([conn.fileno()], [], [], timeout)[0]) if timeout > 0 else False
                         if self._stopping.is_set():
                             break
                         if told:
-                            for _ in conn.notifies(timeout=0.01):  # the rest of a burst: one round for all
+                            # The notification, and the rest of a burst: one round for all. A lost
+                            # connection reads as readable too, and raises here.
+                            for _ in conn.notifies(timeout=0.01):
                                 pass
                         if told or wait is not None:
                             wait = self.work(engine)

@@ -1,0 +1,111 @@
+"""Dagster's SQLite schedule storage (sensor and schedule ticks), its file kept open instead of
+reopened for every query.
+
+Dagster's `SqliteScheduleStorage` builds a new SQLAlchemy engine and opens the file again for every
+query, and asks SQLite's catalog, each time on a connection of its own, whether its tables and
+indexes exist before most of its operations: a sensor tick (the watchdog every 15 s, the
+queued-imports backstop every 30 s, ...) was about a dozen such connections in the daemon, most of
+an idle daemon's CPU (bench/idle_cpu.py).
+
+This keeps the same file, tables and settings (journal, `synchronous`: Dagster's), so the UI, the
+daemon and Dagster's own tools read it as before, and changes only how it is opened: one engine per
+process, its connections pooled. What it learns once about its tables (they exist, an index
+migration is done) it remembers: neither is ever undone.
+
+Its directory, unless configured, is DAGSTER_HOME/schedules of this process's settings (as the
+event log's, pipelines/event_log.py): an instance opened from another directory
+(`DagsterInstance.from_config`) reads this process's ticks. The run storage stays Dagster's, which
+is found from the instance's own directory.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, Self
+
+import sqlalchemy as sa
+from dagster import Field, StringSource
+from sqlalchemy.engine import Connection, Engine
+
+from pipelines.dagster_internals import ConfigurableClassData, SqliteScheduleStorage
+from roster.runtime.settings import get_settings
+
+# As Dagster's own storage waits for a busy database.
+BUSY_TIMEOUT_SECONDS = 120
+
+
+class _Pooled:
+    """`connect()` on one engine per storage, built on first use (the storage's `_conn_string`)."""
+
+    _conn_string: str
+    _pool: Engine | None = None
+    _pool_lock = threading.Lock()
+
+    def _pooled_engine(self) -> Engine:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = sa.create_engine(
+                    self._conn_string, connect_args={"timeout": BUSY_TIMEOUT_SECONDS}, pool_size=1, max_overflow=4
+                )
+            return self._pool
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with self._pooled_engine().connect() as conn, conn.begin():
+            yield conn
+
+    def _close_pool(self) -> None:
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.dispose()
+                self._pool = None
+
+
+def _config(base_dir: str | None, default: str) -> str:
+    return base_dir or str(get_settings().dagster_home / default)
+
+
+class PooledSqliteScheduleStorage(_Pooled, SqliteScheduleStorage):
+    """`SqliteScheduleStorage` (under DAGSTER_HOME/schedules unless `base_dir` says) with its file kept
+    open, and what it found out about its own tables remembered."""
+
+    _known: frozenset[str] = frozenset()
+
+    @classmethod
+    def config_type(cls) -> dict[str, Field]:
+        return {"base_dir": Field(StringSource, is_required=False)}
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]) -> Self:
+        return cls.from_local(_config(config_value.get("base_dir"), "schedules"), inst_data=inst_data)  # type: ignore[return-value]
+
+    def _remember(self, fact: str, found: bool) -> bool:
+        if found:
+            self._known = self._known | {fact}
+        return found
+
+    def has_secondary_index_table(self) -> bool:
+        if "secondary_indexes" in self._known:
+            return True
+        return self._remember("secondary_indexes", super().has_secondary_index_table())
+
+    def has_built_index(self, migration_name: str) -> bool:
+        if f"index:{migration_name}" in self._known:
+            return True
+        return self._remember(f"index:{migration_name}", super().has_built_index(migration_name))
+
+    def has_instigators_table(self) -> bool:
+        if "instigators" in self._known:
+            return True
+        return self._remember("instigators", super().has_instigators_table())
+
+    def _has_instigators_table(self, conn: Connection) -> bool:
+        if "instigators" in self._known:
+            return True
+        return self._remember("instigators", super()._has_instigators_table(conn))
+
+    def dispose(self) -> None:
+        super().dispose()
+        self._close_pool()
