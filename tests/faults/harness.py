@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import psutil
 import psycopg
+import yaml
 
 BIN = Path(sys.executable).parent
 
@@ -149,6 +150,31 @@ class Serve:
                 self.kill_everything()
 
 
+# Dagster's run monitoring asks every 20 s in the shipped instance config (pipelines/dagster.yaml)
+# and fails a dead run after two "no" answers, one tick apart: after a fault that took the daemon
+# down with its runs, up to 40 s of a case went on waiting for those ticks. The fault worlds run the
+# same monitoring, asking every 5 s; only that timing differs from the shipped config, which every
+# other test (and every user) runs.
+MONITORING_POLL_SECONDS = 5
+
+
+def write_instance_config(dagster_home: Path) -> Path:
+    """The shipped instance config with the test's shorter monitoring interval. Its first line
+    differs from the shipped one, so `roster` keeps it as a config someone wrote
+    (pipelines/launch.py) instead of copying the shipped one over it."""
+    from pipelines.launch import SHIPPED_INSTANCE_CONFIG
+
+    config = yaml.safe_load(SHIPPED_INSTANCE_CONFIG.read_text())
+    config["run_monitoring"]["poll_interval_seconds"] = MONITORING_POLL_SECONDS
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    path = dagster_home / "dagster.yaml"
+    path.write_text(
+        "# Roster's tests: pipelines/dagster.yaml with run monitoring asking every "
+        f"{MONITORING_POLL_SECONDS} s (tests/faults/harness.py)\n" + yaml.safe_dump(config, sort_keys=False)
+    )
+    return path
+
+
 @contextlib.contextmanager
 def serve_world(prefix: str, settings: dict[str, str] | None = None):
     """What every fault test starts from: an embedded PostgreSQL of its own and a `roster serve`
@@ -171,6 +197,7 @@ def serve_world(prefix: str, settings: dict[str, str] | None = None):
         ROSTER_LAUNCH="sensor",
         **(settings or {}),
     )
+    write_instance_config(data / "dagster")
     serve = Serve(env=env, log=root / "serve.log")
     serve.start()
     try:
