@@ -4,8 +4,8 @@ Who notices a dead run:
 - A run the daemon launched (API, drop folder, CRM sync, the UI): Dagster's run monitoring asks its
   code server (pipelines/run_launcher.py), fails it within about 40 s of the daemon being up,
   and the daemon's run retries start it again (pipelines/jobs.py).
-- What Dagster cannot see, this sensor covers, every 15 s, through the import's lease (a
-  PostgreSQL advisory lock the live run holds; roster/store/leases.py):
+- What Dagster cannot see, this sensor covers, every 15 s (ROSTER_WATCHDOG_TICK_SECONDS), through
+  the import's lease (a PostgreSQL advisory lock the live run holds; roster/store/leases.py):
   - a run that never had a code server (`roster import`, `dagster job execute`) whose process died:
     the run is failed in Dagster, and the import is put back in the queue;
   - an import still `in_progress` whose run ended without a retry to come (retries used up,
@@ -42,6 +42,7 @@ from sqlalchemy.engine import Engine
 
 from pipelines.sensors import partition_runs
 from resources.database import Database
+from roster.runtime.settings import get_settings
 from roster.store import imports, staging
 from roster.store.leases import STUCK_SECONDS, Holder, disown, end_sessions, held_leases, holder
 
@@ -49,7 +50,9 @@ from roster.store.leases import STUCK_SECONDS, Holder, disown, end_sessions, hel
 # before the watchdog gives up on it; a run that never started working does not count (its own
 # bound is the queue's: pipelines/sensors.py).
 MAX_ATTEMPTS = 3
-TICK_SECONDS = 15
+# ROSTER_WATCHDOG_TICK_SECONDS, read when the code location loads (15 s; Dagster's sensor loop
+# runs a sensor every 5 s at most, whatever is asked).
+TICK_SECONDS = get_settings().watchdog_tick_seconds
 # Longer than a live run goes without its lease: after a database restart it takes the lease again
 # at its next step attempt, within the step's backoff (assets/step.py).
 DEAD_AFTER_TICKS = 3

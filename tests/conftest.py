@@ -112,8 +112,10 @@ SLOW_MODULES = {
 # long module left (by their wall times on this 2-core machine).
 LONGEST_FIRST = [
     "tests/faults/test_crash_recovery.py",
+    "tests/faults/test_merge_parts_crashes.py",
     "tests/faults/test_recoverable_events.py",
     "tests/faults/test_order_and_liveness.py",
+    "tests/compat/test_resend_clients.py",
     "tests/faults/test_cancel_revert_faults.py",
 ]
 

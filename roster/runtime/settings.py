@@ -135,6 +135,12 @@ class Settings(BaseSettings):
         alias="ROSTER_STUCK_RUN_SECONDS",
         description="A run whose heartbeat has been silent this long is failed and retried (at least 3 heartbeats).",
     )
+    watchdog_tick_seconds: int = Field(
+        default=15,
+        gt=0,
+        alias="ROSTER_WATCHDOG_TICK_SECONDS",
+        description="How often the watchdog sensor looks for in_progress imports without a live run (one is settled after 3 looks in a row).",
+    )
     max_unstarted_launches: int = Field(
         default=12,
         gt=0,

