@@ -19,10 +19,11 @@ install: $(STAMP)
 run: install
 	$(BIN)/roster import examples/contacts.csv --column-map @examples/contacts.column_map.json --team example
 
-# Two workers (pytest-xdist): most of the suite's time is waiting on servers, runs and recoveries,
-# so on 2 cores the whole suite takes about half as long; tests/conftest.py says how tests are handed out.
+# Three workers (pytest-xdist), on 2 cores: most of the suite's time is waiting on servers, runs and
+# recoveries, not computing, so a third worker still shortens it; tests/conftest.py says how tests
+# are handed out. The fast layer below stays on two: it computes more than it waits.
 test: install
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 3
 
 # The fast layer, for after every change: lint, the type check, then the tests that need only
 # PostgreSQL (the `slow` ones, which start servers or processes, are left to `make test`).
