@@ -102,7 +102,7 @@ SLOW_MODULES = {
 }
 
 
-# `make test` runs the suite on two workers (pytest-xdist, `-n 2`; pyproject's addopts choose
+# `make test` runs the suite on three workers and `make check` on two (pytest-xdist, `-n 3`, `-n 2`; pyproject's addopts choose
 # `--dist loadgroup --no-loadscope-reorder`). Each worker is a pytest session of its own: its own
 # database, data directory and Dagster home (the `database` fixture above), servers on ports of
 # their own. On pytest 9 xdist cannot tag a node id with its group, so every test is a unit of its
