@@ -20,8 +20,9 @@ is found from the instance's own directory.
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Self
 
@@ -36,42 +37,16 @@ from roster.runtime.settings import get_settings
 BUSY_TIMEOUT_SECONDS = 120
 
 
-class _Pooled:
-    """`connect()` on one engine per storage, built on first use (the storage's `_conn_string`)."""
-
-    _conn_string: str
-    _pool: Engine | None = None
-    _pool_lock = threading.Lock()
-
-    def _pooled_engine(self) -> Engine:
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = sa.create_engine(
-                    self._conn_string, connect_args={"timeout": BUSY_TIMEOUT_SECONDS}, pool_size=1, max_overflow=4
-                )
-            return self._pool
-
-    @contextmanager
-    def connect(self) -> Iterator[Connection]:
-        with self._pooled_engine().connect() as conn, conn.begin():
-            yield conn
-
-    def _close_pool(self) -> None:
-        with self._pool_lock:
-            if self._pool is not None:
-                self._pool.dispose()
-                self._pool = None
-
-
-def _config(base_dir: str | None, default: str) -> str:
-    return base_dir or str(get_settings().dagster_home / default)
-
-
-class PooledSqliteScheduleStorage(_Pooled, SqliteScheduleStorage):
+class PooledSqliteScheduleStorage(SqliteScheduleStorage):
     """`SqliteScheduleStorage` (under DAGSTER_HOME/schedules unless `base_dir` says) with its file kept
     open, and what it found out about its own tables remembered."""
 
+    _pool: Engine | None = None
     _known: frozenset[str] = frozenset()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._pool_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
 
     @classmethod
     def config_type(cls) -> dict[str, Field]:
@@ -79,33 +54,42 @@ class PooledSqliteScheduleStorage(_Pooled, SqliteScheduleStorage):
 
     @classmethod
     def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]) -> Self:
-        return cls.from_local(_config(config_value.get("base_dir"), "schedules"), inst_data=inst_data)  # type: ignore[return-value]
+        base_dir = config_value.get("base_dir") or str(get_settings().dagster_home / "schedules")
+        return cls.from_local(base_dir, inst_data=inst_data)  # type: ignore[return-value]
 
-    def _remember(self, fact: str, found: bool) -> bool:
-        if found:
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """On one engine per storage, built on first use (Dagster's builds one per query)."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = sa.create_engine(
+                    self._conn_string, connect_args={"timeout": BUSY_TIMEOUT_SECONDS}, pool_size=1, max_overflow=4
+                )
+            pool = self._pool
+        with pool.connect() as conn, conn.begin():
+            yield conn
+
+    def _once_found(self, fact: str, found: Callable[[], bool]) -> bool:
+        """`found()` until it says yes, then yes without asking: a table or index, once there, stays."""
+        if fact not in self._known and found():
             self._known = self._known | {fact}
-        return found
+        return fact in self._known
 
     def has_secondary_index_table(self) -> bool:
-        if "secondary_indexes" in self._known:
-            return True
-        return self._remember("secondary_indexes", super().has_secondary_index_table())
+        return self._once_found("secondary_indexes", super().has_secondary_index_table)
 
     def has_built_index(self, migration_name: str) -> bool:
-        if f"index:{migration_name}" in self._known:
-            return True
-        return self._remember(f"index:{migration_name}", super().has_built_index(migration_name))
+        return self._once_found(f"index:{migration_name}", functools.partial(super().has_built_index, migration_name))
 
     def has_instigators_table(self) -> bool:
-        if "instigators" in self._known:
-            return True
-        return self._remember("instigators", super().has_instigators_table())
+        return self._once_found("instigators", super().has_instigators_table)
 
     def _has_instigators_table(self, conn: Connection) -> bool:
-        if "instigators" in self._known:
-            return True
-        return self._remember("instigators", super()._has_instigators_table(conn))
+        return self._once_found("instigators", functools.partial(super()._has_instigators_table, conn))
 
     def dispose(self) -> None:
         super().dispose()
-        self._close_pool()
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.dispose()
+                self._pool = None
