@@ -225,6 +225,28 @@ def serve_world(prefix: str, settings: dict[str, str] | None = None):
             shutil.rmtree(root, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def fault_world(prefix: str, settings: dict[str, str] | None = None, reference: bool = True):
+    """A serve_world with what a fault module's cases share: its fault points, the file they import
+    and, with `reference`, `expected`: the end state of that file imported without a fault, which
+    each case must end equal to, row for row."""
+    with serve_world(prefix, settings) as (root, pg, _env, serve):
+        world = {
+            "root": root,
+            "data": root / "data",
+            "pg": pg,
+            "serve": serve,
+            "points": FaultPoints(root / "fault-points"),
+            "file": write_file(root / "people.csv"),
+        }
+        if reference:
+            team = Team(serve, pg, "reference")
+            ref_id = team.start_import(world["file"])
+            assert team.wait_ended(ref_id)["status"] == "completed"
+            world["expected"] = team.state(ref_id)
+        yield world
+
+
 def create_key(pg: EmbeddedPostgres, team: str) -> str:
     """A key of the team (made if new), written straight to the world's database as `roster keys
     create` does (roster/store/keys.py): a CLI process per case cost about 3 s of Python start-up

@@ -19,7 +19,7 @@ import pytest
 
 from roster.store.leases import _lock_ids
 from roster.store.staging import stage_table
-from tests.faults.harness import FaultPoints, Team, alive, serve_world, write_file
+from tests.faults.harness import Team, alive, fault_world
 
 pytestmark = pytest.mark.faults
 
@@ -28,8 +28,8 @@ pytestmark = pytest.mark.faults
 def world():
     """A server and a database of the module's own (test_crash_recovery's world without its
     reference import, which these tests do not compare with)."""
-    with serve_world("roster-cancel-revert-") as (root, pg, _env, serve):
-        yield {"pg": pg, "serve": serve, "points": FaultPoints(root / "fault-points"), "file": write_file(root / "people.csv")}
+    with fault_world("roster-cancel-revert-", reference=False) as world:
+        yield world
 
 
 def _contacts(team: Team) -> list[tuple]:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.harness import FaultPoints, Team, serve_world, strike, write_file
+from tests.faults.harness import Team, fault_world, strike
 
 pytestmark = pytest.mark.faults
 
@@ -35,22 +35,8 @@ FAULTS = ["worker", "everything", "database", "storage"]
 
 @pytest.fixture(scope="module")
 def world():
-    with serve_world("roster-faults-") as (root, pg, _env, serve):
-        points = FaultPoints(root / "fault-points")
-        file = write_file(root / "people.csv")
-        reference = Team(serve, pg, "reference")
-        ref_id = reference.start_import(file)
-        assert reference.wait_ended(ref_id)["status"] == "completed"
-        expected = reference.state(ref_id)
-        yield {
-            "pg": pg,
-            "serve": serve,
-            "points": points,
-            "file": file,
-            "expected": expected,
-            "data": root / "data",
-            "root": root,
-        }
+    with fault_world("roster-faults-") as world:
+        yield world
 
 
 def _mount(*args: str) -> None:

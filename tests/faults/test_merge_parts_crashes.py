@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from tests.faults.harness import FaultPoints, Team, serve_world, strike, write_file
+from tests.faults.harness import Team, fault_world, strike
 
 pytestmark = pytest.mark.faults
 
@@ -25,13 +25,8 @@ FAULTS = ["worker", "everything", "database"]
 
 @pytest.fixture(scope="module")
 def world():
-    with serve_world("roster-parts-faults-", {"ROSTER_MERGE_PARTS_FROM_ROWS": "1"}) as (root, pg, _env, serve):
-        points = FaultPoints(root / "fault-points")
-        file = write_file(root / "people.csv")
-        reference = Team(serve, pg, "reference")
-        ref_id = reference.start_import(file)
-        assert reference.wait_ended(ref_id)["status"] == "completed"
-        yield {"pg": pg, "serve": serve, "points": points, "file": file, "expected": reference.state(ref_id)}
+    with fault_world("roster-parts-faults-", {"ROSTER_MERGE_PARTS_FROM_ROWS": "1"}) as world:
+        yield world
 
 
 @pytest.mark.parametrize("stage", STAGES)
