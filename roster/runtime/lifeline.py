@@ -6,14 +6,19 @@ Two ways, because Linux offers no single one that covers a whole tree:
   SIGKILL.
 - `follow_parent()`: a thread that kills this process once its parent is gone (it gets
   re-parented). For what Dagster starts below them, where no preexec hook is ours: code servers
-  and run workers load `pipelines.definitions`, which calls this when `roster serve` asked for it
+  load `pipelines.definitions`, which calls this when `roster serve` asked for it
   (ROSTER_LIFELINE=1). A worker killed this way is an ordinary dead run: its import is retried.
+- `parent_handle()` and `follow()`: the same for a run worker, which is forked by the daemon's fork
+  server (pipelines/warm_run.py), not by the daemon: the fork server holds a handle on the daemon
+  (a pidfd, no thread: a process that forks must have none), and each worker it forks follows
+  the daemon through it, not its own parent.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import select
 import signal
 import threading
 import time
@@ -43,3 +48,25 @@ def follow_parent(poll_seconds: float = 0.5) -> None:
 def follow_parent_if_asked() -> None:
     if os.environ.get(ENV) == "1":
         follow_parent()
+
+
+def parent_handle() -> int | None:
+    """A pidfd of this process's parent (None if init already is), for workers to `follow()`."""
+    parent = os.getppid()
+    if parent == 1:
+        return None
+    handle = os.pidfd_open(parent)
+    if os.getppid() != parent:  # it died before the handle was made: the pid may be another's by now
+        os.close(handle)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return handle
+
+
+def follow(handle: int) -> None:
+    """A thread that kills this process once the process behind `handle` (a pidfd) has ended."""
+
+    def watch() -> None:
+        select.select([handle], [], [])  # readable when that process ends
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="roster-lifeline", daemon=True).start()
