@@ -213,3 +213,19 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+# Threads a process has once polars is imported, from polars' own native code: its allocator's
+# background threads and its spill-file cleaner. A fork copies none of them, and a worker needs
+# none that its own polars does not start again (its thread pool starts in the worker).
+POLARS_OWN_THREADS = {"jemalloc_bg_thd", "polars-ooc-clea"}
+
+
+def test_the_server_forks_with_no_thread_of_its_own_and_polars_pool_not_started(launcher, engine, team, tmp_path):
+    _, team_id = team
+    assert _ended(launcher, _launch(launcher, engine, team_id, tmp_path, "threads")).status == DagsterRunStatus.SUCCESS
+    server = launcher._server.proc.pid
+    names = [Path(f"/proc/{server}/task/{t}/comm").read_text().strip() for t in os.listdir(f"/proc/{server}/task")]
+    main = Path(f"/proc/{server}/comm").read_text().strip()
+    assert names.count(main) == 1, names  # no Python thread beside the main one (no lifeline thread, none of Dagster's)
+    assert set(names) - {main} <= POLARS_OWN_THREADS, names  # no polars pool ("polars-0", ...): no polars work ran
