@@ -12,7 +12,7 @@ Dagster's public API has no extension point for these. Who needs what, and why:
   launcher submits an import's run the moment it is told there is one.
 - pipelines/run_launcher.py: run monitoring's health answer, the run's gRPC tag and the code
   server's gRPC calls (can a run be cancelled).
-- pipelines/warm_run.py: a ready worker executes a run as `dagster api execute_run` would.
+- pipelines/warm_run.py: a forked worker executes a run as `dagster api execute_run` would.
 - dagster.yaml's compute_logs: the manager that captures nothing (Dagster exports no public
   name for it; configs name it here, so that no config names a private Dagster module).
 - Type hints only: the instance plug-ins' config data (event_log.py, run_launcher.py), the
@@ -54,7 +54,7 @@ if TYPE_CHECKING:  # imported when first asked for (`__getattr__` below)
     from dagster._grpc.client import DagsterGrpcClient
 
 # Dagster's CLI and its gRPC client (protobuf, grpc: about 110 modules, 35 ms of CPU) serve only a
-# ready worker's run and a run launcher's question to a code server. Every process that makes
+# forked worker's run and a run launcher's question to a code server. Every process that makes
 # the instance imports this module (the event log and the compute log manager live here), a
 # `roster import` too, so those two are imported the first time one of them is asked for.
 _ON_FIRST_USE = {

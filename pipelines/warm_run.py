@@ -185,10 +185,12 @@ def _worker(run_id: str, ref: str, daemon: int | None, fds: tuple[int, int]) -> 
     finally:
         # The run's outcome is recorded; skip tearing down ~2,000 modules (about a second of CPU
         # that the next run, on 2 cores, would otherwise share), as `roster` itself does.
-        atexit._run_exitfuncs()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        try:
+            atexit._run_exitfuncs()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
 
 
 def _run(run_id: str, ref: str) -> int:

@@ -229,3 +229,15 @@ def test_the_server_forks_with_no_thread_of_its_own_and_polars_pool_not_started(
     main = Path(f"/proc/{server}/comm").read_text().strip()
     assert names.count(main) == 1, names  # no Python thread beside the main one (no lifeline thread, none of Dagster's)
     assert set(names) - {main} <= POLARS_OWN_THREADS, names  # no polars pool ("polars-0", ...): no polars work ran
+
+
+def test_a_run_handed_to_a_server_that_dies_before_forking_it_fails(launcher, engine, team, tmp_path):
+    """The daemon's first run waits for the first server to load; killed meanwhile, the server never
+    forks it: the run is failed at once (the daemon's retries start it again), not left STARTING."""
+    _, team_id = team
+    run_id = _launch(launcher, engine, team_id, tmp_path, "orphaned")
+    assert not launcher._server.ready.is_set(), "still loading"
+    launcher._server.proc.kill()
+    assert _ended(launcher, run_id).status == DagsterRunStatus.FAILURE
+    assert any("never started" in message for message in _engine_messages(launcher, run_id))
+    assert launcher.by_dagster == []

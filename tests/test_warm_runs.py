@@ -1,4 +1,4 @@
-"""The run launcher's ready worker: how run monitoring tells its run's process lives or died; and
+"""The run launcher's workers: how run monitoring tells a run's process lives or died; and
 that nothing of Roster makes Dagster's daemon poll faster than its own defaults."""
 
 from __future__ import annotations
