@@ -34,8 +34,8 @@ class _ByDagster(DefaultRunLauncher):
 class _Launches(MonitoredRunLauncher, _ByDagster):
     """The launcher under test: its `super().launch_run` is _ByDagster's."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, warm_worker: bool = True) -> None:
+        super().__init__(warm_worker=warm_worker)
         self.by_dagster = []
 
 
@@ -241,3 +241,14 @@ def test_a_run_handed_to_a_server_that_dies_before_forking_it_fails(launcher, en
     assert _ended(launcher, run_id).status == DagsterRunStatus.FAILURE
     assert any("never started" in message for message in _engine_messages(launcher, run_id))
     assert launcher.by_dagster == []
+
+
+def test_warm_worker_false_launches_through_dagster(engine, team, tmp_path):
+    """`warm_worker: false` under run_launcher.config (dagster.yaml): Dagster's launch (a code
+    server), no fork server started."""
+    _, team_id = team
+    instance = dagster_instance()  # the launcher holds it by a weak reference
+    launcher = _Launches(warm_worker=False)
+    launcher.register_instance(instance)
+    run_id = _launch(launcher, engine, team_id, tmp_path, "cold")
+    assert launcher.by_dagster == [run_id] and launcher._server is None

@@ -94,6 +94,68 @@ def test_serve_runs_imports_posted_over_http_and_stops_on_sigterm(served):
     assert still == []
 
 
+def test_a_killed_fork_server_is_replaced_and_imports_go_on(served):
+    """SIGKILL of the fork server the run launcher forks workers from (pipelines/warm_run.py): the
+    next import still completes (through a code server while a new fork server loads, or from the
+    new one), and later imports run in workers of the new server."""
+    base, headers, proc, tmp_path = served
+    from dagster import DagsterInstance, RunsFilter
+
+    from pipelines.run_launcher import WORKER_MODULE, WORKER_TAG
+
+    def post(n: int) -> str:
+        csv = f"email\nperson{n}@example.com\n".encode()
+        r = httpx.post(f"{base}/contacts/imports", headers=headers, files={"file": ("c.csv", csv, "text/csv")}, timeout=30)
+        assert r.status_code in (200, 201), r.text
+        return r.json()["id"]
+
+    def completed(import_id: str) -> None:
+        def ended() -> dict | None:
+            status = httpx.get(f"{base}/contacts/imports/{import_id}", headers=headers, timeout=30).json()
+            return status if status["status"] in ("completed", "failed") else None
+
+        status = wait_for(ended, "the import to end", timeout=SERVE_WAIT_SECONDS, every=0.2)
+        assert status["status"] == "completed", (status, (tmp_path / "serve.log").read_text()[-3000:])
+
+    def servers() -> list[psutil.Process]:
+        """The fork servers under `roster serve` (their workers have the same command line)."""
+        found = []
+        for p in psutil.Process(proc.pid).children(recursive=True):
+            try:
+                parent = p.parent()
+                if WORKER_MODULE in p.cmdline() and parent is not None and WORKER_MODULE not in parent.cmdline():
+                    found.append(p)
+            except psutil.Error:  # it ended meanwhile (a worker)
+                continue
+        return found
+
+    def tags_of(import_id: str) -> dict:
+        with DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:
+            [run] = instance.get_runs(RunsFilter(tags={"dagster/partition": import_id}))
+            return dict(run.tags)
+
+    first = post(0)
+    completed(first)
+    assert WORKER_TAG in tags_of(first)
+    [server] = servers()
+    server.kill()
+    server.wait()
+    completed(post(1))
+    [new] = wait_for(servers, "a new fork server")
+    assert new.pid != server.pid
+    posted = iter(range(2, 100))
+
+    def forked() -> bool:
+        """The next import, once the new server has loaded: run in a worker (only a forked worker
+        tags its run with its pid; a code server's run has no such tag)."""
+        import_id = post(next(posted))
+        completed(import_id)
+        return WORKER_TAG in tags_of(import_id)
+
+    wait_for(forked, "an import run in a worker of the new server", timeout=SERVE_WAIT_SECONDS, every=0)
+    assert servers() == [new], "forked by the new server, the only one"
+
+
 def test_serve_says_in_one_line_who_holds_its_port(tmp_path):
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
