@@ -6,6 +6,9 @@ Dagster's public API has no extension point for these. Who needs what, and why:
 - pipelines/event_log.py: the SQLite event log kept open (Dagster opens a connection per write)
   reuses Dagster's own storage class, schema, migrations and shard names.
 - pipelines/run_coordinator.py: the submit context.
+- pipelines/run_queue.py: the run queue's own way of counting its limits (the statuses that hold a
+  run slot, the tag limits counter, the limits' type), so that a run the launcher starts and one the
+  daemon's dequeue loop starts are counted alike.
 - pipelines/launcher.py: the origins a run needs to be submitted to the run queue (`job_origins`):
   the code location and Python module the daemon loads the job from. Dagster's public way to
   submit a run is a sensor's RunRequest, which waits for the sensor daemon's 5 s loop; the
@@ -35,7 +38,8 @@ from dagster._core.remote_origin import (
     RemoteRepositoryOrigin,
 )
 from dagster._core.run_coordinator.base import SubmitRunContext
-from dagster._core.storage.dagster_run import DagsterRun
+from dagster._core.run_coordinator.queued_run_coordinator import RunQueueConfig
+from dagster._core.storage.dagster_run import ACTIVE_RUN_STATUSES, DagsterRun
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.event_log.schema import SqlEventLogStorageMetadata
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME
@@ -48,6 +52,7 @@ from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._grpc.types import CanCancelExecutionRequest, CanCancelExecutionResult
 from dagster._serdes import ConfigurableClassData, deserialize_value, serialize_value
 from dagster._utils.interrupts import capture_interrupts
+from dagster._utils.tags import TagConcurrencyLimitsCounter
 
 if TYPE_CHECKING:  # imported when first asked for (`__getattr__` below)
     from dagster._cli.api import _execute_run_command_body as execute_run_command_body
@@ -100,6 +105,7 @@ def job_origins(defs: Definitions, job_name: str, module: str = CODE_LOCATION) -
 
 
 __all__ = [
+    "ACTIVE_RUN_STATUSES",
     "INDEX_SHARD_NAME",
     "CanCancelExecutionRequest",
     "CanCancelExecutionResult",
@@ -108,6 +114,7 @@ __all__ = [
     "DagsterGrpcClient",
     "DagsterRun",
     "RemoteJobOrigin",
+    "RunQueueConfig",
     "GRPC_INFO_TAG",
     "InstanceRef",
     "JobPythonOrigin",
@@ -117,6 +124,7 @@ __all__ = [
     "SqliteEventLogStorage",
     "SqliteScheduleStorage",
     "SubmitRunContext",
+    "TagConcurrencyLimitsCounter",
     "WorkerStatus",
     "capture_interrupts",
     "check_alembic_revision",

@@ -45,6 +45,7 @@ from pipelines.dagster_internals import (
     LaunchRunContext,
     WorkerStatus,
 )
+from pipelines.run_queue import admit
 from roster.runtime.faults import fault_point
 
 # Consecutive ticks a run must be missing before it is failed: a run that has just ended (its
@@ -79,6 +80,8 @@ class MonitoredRunLauncher(DefaultRunLauncher):
 
     def launch_run(self, context: LaunchRunContext) -> None:
         run = context.dagster_run
+        if not admit(self._instance, run):  # launched already, or back in the queue (pipelines/run_queue.py)
+            return
         if run.job_name == "contact_import":
             fault_point("launch")  # tests make launches fail here (roster/runtime/faults.py)
         if not (self._warm and run.job_name == "contact_import" and run.job_code_origin is not None):
