@@ -15,6 +15,8 @@ Dagster's public API has no extension point for these. Who needs what, and why:
   launcher submits an import's run the moment it is told there is one.
 - pipelines/run_launcher.py: run monitoring's health answer, the run's gRPC tag and the code
   server's gRPC calls (can a run be cancelled).
+- pipelines/ui_server.py: the Dagster UI's workspace (the webserver's own app, served by a quieter
+  uvicorn loop): the workspace process context and the workspace file it loads.
 - pipelines/warm_run.py: a ready worker executes a run as `dagster api execute_run` would.
 - dagster.yaml's compute_logs: the manager that captures nothing (Dagster exports no public
   name for it; configs name it here, so that no config names a private Dagster module).
@@ -56,6 +58,8 @@ from dagster._utils.tags import TagConcurrencyLimitsCounter
 
 if TYPE_CHECKING:  # imported when first asked for (`__getattr__` below)
     from dagster._cli.api import _execute_run_command_body as execute_run_command_body
+    from dagster._core.workspace.context import WorkspaceProcessContext
+    from dagster._core.workspace.load_target import WorkspaceFileTarget
     from dagster._grpc.client import DagsterGrpcClient
 
 # Dagster's CLI and its gRPC client (protobuf, grpc: about 110 modules, 35 ms of CPU) serve only a
@@ -65,6 +69,8 @@ if TYPE_CHECKING:  # imported when first asked for (`__getattr__` below)
 _ON_FIRST_USE = {
     "execute_run_command_body": ("dagster._cli.api", "_execute_run_command_body"),
     "DagsterGrpcClient": ("dagster._grpc.client", "DagsterGrpcClient"),
+    "WorkspaceProcessContext": ("dagster._core.workspace.context", "WorkspaceProcessContext"),
+    "WorkspaceFileTarget": ("dagster._core.workspace.load_target", "WorkspaceFileTarget"),
 }
 
 
@@ -126,6 +132,8 @@ __all__ = [
     "SubmitRunContext",
     "TagConcurrencyLimitsCounter",
     "WorkerStatus",
+    "WorkspaceFileTarget",
+    "WorkspaceProcessContext",
     "capture_interrupts",
     "check_alembic_revision",
     "create_db_conn_string",

@@ -114,7 +114,9 @@ def _stamped(path: Path) -> bool:
     if not path.exists():
         return False
     try:
-        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_SECONDS)) as conn:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_SECONDS)
+        ) as conn:
             return conn.execute("SELECT version_num FROM alembic_version").fetchone() is not None
     except sqlite3.Error:  # no stamp table (an old file): Dagster's own checks decide
         return False
