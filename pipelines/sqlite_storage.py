@@ -3,7 +3,7 @@ reopened for every query.
 
 Dagster's `SqliteScheduleStorage` builds a new SQLAlchemy engine and opens the file again for every
 query, and asks SQLite's catalog, each time on a connection of its own, whether its tables and
-indexes exist before most of its operations: a sensor tick (the watchdog every 15 s, the
+indexes exist before most of its operations: a sensor tick (the
 queued-imports backstop every 30 s, ...) was about a dozen such connections in the daemon, most of
 an idle daemon's CPU (bench/idle_cpu.py).
 

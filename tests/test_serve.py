@@ -58,7 +58,7 @@ def _own_database(database: str):
 
 
 @contextlib.contextmanager
-def _serve(tmp_path: Path, team: str, run_queue: dict | None = None, database: str | None = None):
+def _serve(tmp_path: Path, team: str, run_queue: dict | None = None, database: str | None = None, ui_port: int = 0):
     """`roster serve` on the test's database (or `database`), with the shipped instance config (its
     run queue's settings changed by `run_queue`, if given): (base URL, the team's key headers, the
     process, tmp_path, the environment)."""
@@ -76,7 +76,7 @@ def _serve(tmp_path: Path, team: str, run_queue: dict | None = None, database: s
     headers = _key(env, team)
     port = _free_port()
     proc = subprocess.Popen(
-        [str(BIN / "roster"), "serve", "--port", str(port), "--ui-port", "0"],
+        [str(BIN / "roster"), "serve", "--port", str(port), "--ui-port", str(ui_port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=open(tmp_path / "serve.log", "w"),
@@ -222,3 +222,23 @@ def test_many_imports_posted_at_once_keep_the_run_queue_s_limits(tmp_path, datab
         running = [t for s, e, t in spans if s <= start < e]
         assert len(running) <= limit, f"{len(running)} runs at once"
         assert running.count(team_name) == 1, f"two runs of team {team_name} at once"
+
+
+def test_the_dagster_ui_serves_the_code_location_and_the_daemon_s_health(tmp_path, team):
+    """The UI `roster serve` runs (pipelines/ui_server.py: dagster-webserver's app, a quieter loop)."""
+    ui_port = _free_port()
+    query = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
+    with _serve(tmp_path, team[0], ui_port=ui_port):
+        ui = f"http://127.0.0.1:{ui_port}"
+
+        def loaded() -> list | None:
+            try:
+                got = httpx.post(f"{ui}/graphql", json={"query": query}, timeout=30).json()
+            except httpx.HTTPError:
+                return None
+            return got["data"]["workspaceOrError"]["locationEntries"]
+
+        entries = wait_for(loaded, "the Dagster UI to answer", timeout=SERVE_WAIT_SECONDS, every=0.5)
+        assert entries == [{"name": "pipelines.definitions", "loadStatus": "LOADED"}]
+        page = httpx.get(ui, timeout=30)
+        assert page.status_code == 200 and "<html" in page.text.lower()
