@@ -189,7 +189,15 @@ def test_an_import_starts_at_once_whatever_the_run_queue_s_interval(tmp_path, da
             status = _ended(base, headers, import_id, timeout=120)
             assert status["status"] == "completed", (status, (tmp_path / "serve.log").read_text()[-3000:])
             with DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:
-                [run] = instance.get_runs(RunsFilter(tags={"dagster/partition": import_id}))
+                # The import is completed by the run's last step; the run itself ends a moment later.
+                [run] = wait_for(
+                    lambda i=import_id: [
+                        r for r in instance.get_runs(RunsFilter(tags={"dagster/partition": i})) if r.is_finished
+                    ],
+                    "the import's run to end",
+                    timeout=120,
+                )
+                assert len(instance.get_runs(RunsFilter(tags={"dagster/partition": import_id}))) == 1
             assert run.tags[LAUNCHER_TAG] == f"{import_id}:0" and run.status.value == "SUCCESS"
 
 
