@@ -6,12 +6,17 @@ Dagster's public API has no extension point for these. Who needs what, and why:
 - pipelines/event_log.py: the SQLite event log kept open (Dagster opens a connection per write)
   reuses Dagster's own storage class, schema, migrations and shard names.
 - pipelines/run_coordinator.py: the submit context.
+- pipelines/run_queue.py: the run queue's own way of counting its limits (the statuses that hold a
+  run slot, the tag limits counter, the limits' type), so that a run the launcher starts and one the
+  daemon's dequeue loop starts are counted alike.
 - pipelines/launcher.py: the origins a run needs to be submitted to the run queue (`job_origins`):
   the code location and Python module the daemon loads the job from. Dagster's public way to
   submit a run is a sensor's RunRequest, which waits for the sensor daemon's 5 s loop; the
   launcher submits an import's run the moment it is told there is one.
 - pipelines/run_launcher.py: run monitoring's health answer, the run's gRPC tag and the code
   server's gRPC calls (can a run be cancelled).
+- pipelines/ui_server.py: the Dagster UI's workspace (the webserver's own app, served by a quieter
+  uvicorn loop): the workspace process context and the workspace file it loads.
 - pipelines/warm_run.py: a forked worker executes a run as `dagster api execute_run` would.
 - dagster.yaml's compute_logs: the manager that captures nothing (Dagster exports no public
   name for it; configs name it here, so that no config names a private Dagster module).
@@ -35,7 +40,8 @@ from dagster._core.remote_origin import (
     RemoteRepositoryOrigin,
 )
 from dagster._core.run_coordinator.base import SubmitRunContext
-from dagster._core.storage.dagster_run import DagsterRun
+from dagster._core.run_coordinator.queued_run_coordinator import RunQueueConfig
+from dagster._core.storage.dagster_run import ACTIVE_RUN_STATUSES, DagsterRun
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.event_log.schema import SqlEventLogStorageMetadata
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME
@@ -48,9 +54,12 @@ from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._grpc.types import CanCancelExecutionRequest, CanCancelExecutionResult
 from dagster._serdes import ConfigurableClassData, deserialize_value, serialize_value
 from dagster._utils.interrupts import capture_interrupts
+from dagster._utils.tags import TagConcurrencyLimitsCounter
 
 if TYPE_CHECKING:  # imported when first asked for (`__getattr__` below)
     from dagster._cli.api import _execute_run_command_body as execute_run_command_body
+    from dagster._core.workspace.context import WorkspaceProcessContext
+    from dagster._core.workspace.load_target import WorkspaceFileTarget
     from dagster._grpc.client import DagsterGrpcClient
 
 # Dagster's CLI and its gRPC client (protobuf, grpc: about 110 modules, 35 ms of CPU) serve only a
@@ -60,6 +69,8 @@ if TYPE_CHECKING:  # imported when first asked for (`__getattr__` below)
 _ON_FIRST_USE = {
     "execute_run_command_body": ("dagster._cli.api", "_execute_run_command_body"),
     "DagsterGrpcClient": ("dagster._grpc.client", "DagsterGrpcClient"),
+    "WorkspaceProcessContext": ("dagster._core.workspace.context", "WorkspaceProcessContext"),
+    "WorkspaceFileTarget": ("dagster._core.workspace.load_target", "WorkspaceFileTarget"),
 }
 
 
@@ -100,6 +111,7 @@ def job_origins(defs: Definitions, job_name: str, module: str = CODE_LOCATION) -
 
 
 __all__ = [
+    "ACTIVE_RUN_STATUSES",
     "INDEX_SHARD_NAME",
     "CanCancelExecutionRequest",
     "CanCancelExecutionResult",
@@ -108,6 +120,7 @@ __all__ = [
     "DagsterGrpcClient",
     "DagsterRun",
     "RemoteJobOrigin",
+    "RunQueueConfig",
     "GRPC_INFO_TAG",
     "InstanceRef",
     "JobPythonOrigin",
@@ -117,7 +130,10 @@ __all__ = [
     "SqliteEventLogStorage",
     "SqliteScheduleStorage",
     "SubmitRunContext",
+    "TagConcurrencyLimitsCounter",
     "WorkerStatus",
+    "WorkspaceFileTarget",
+    "WorkspaceProcessContext",
     "capture_interrupts",
     "check_alembic_revision",
     "create_db_conn_string",

@@ -14,13 +14,12 @@ from pipelines.in_process import IMPORT_ASSETS, resources
 from pipelines.jobs import contact_import_job
 from pipelines.retention import landing_sweep
 from pipelines.sensors import queued_imports
-from pipelines.watchdog import import_watchdog
 from pipelines.webhook_delivery import webhook_deliveries
 
 defs = Definitions(
     assets=IMPORT_ASSETS,
     jobs=[contact_import_job],
-    sensors=[queued_imports, import_watchdog, dropped_files, landing_sweep, cancelled_imports, webhook_deliveries],
+    sensors=[queued_imports, dropped_files, landing_sweep, cancelled_imports, webhook_deliveries],
     schedules=build_schedules(),
     resources=resources(),
 )

@@ -6,9 +6,12 @@ dashboard, `roster imports create --queue`), one put back in the queue (the watc
 gave its turn back), and an import that ended (its team's next one may start now). In the
 daemon, a thread of this module listens on that channel, idle in between (no polling), and when
 told does what the queued-imports sensor does on its tick (pipelines/sensors.claim_launches): it
-claims each team's oldest unfinished import, then creates its contact_import run and submits it
-to the instance's run queue, where the limits apply as for every run; and it asks the runs of an
-import just cancelled to stop (pipelines/cancelled_runs.py). The sensors stay, as slow backstops,
+claims each team's oldest unfinished import and creates its contact_import run; and it asks the
+runs of an import just cancelled to stop (pipelines/cancelled_runs.py). The run starts at once when
+the run queue's limits allow it and no queued run would go first (pipelines/run_queue.py): the
+launcher does what the daemon's dequeue loop would do with it (marks it STARTING and hands it to
+the run launcher), without waiting for that loop's next round. Else it is submitted to the run
+queue, as every other run, and the loop starts it in its turn. The sensors stay, as slow backstops,
 for what the launcher missed (a notification lost while it reconnects after a database restart, a
 daemon that was down); the claim makes one of them, never both, start an import.
 
@@ -26,10 +29,12 @@ from dagster import DagsterInstance, DagsterRunStatus, JobDefinition
 from sqlalchemy.engine import Engine
 
 from assets.partitions import contact_imports
+from pipelines import run_queue
 from pipelines.cancelled_runs import stop_cancelled_runs
 from pipelines.dagster_internals import JobPythonOrigin, RemoteJobOrigin
 from pipelines.jobs import contact_import_job
 from pipelines.sensors import Launch, claim_launches
+from roster.importing.launches import QUEUED_TAG
 from roster.runtime.listener import Listener
 
 CHANNEL = "roster_imports"
@@ -58,6 +63,8 @@ def submit(instance: DagsterInstance, launch: Launch) -> str:
         "dagster/partition": import_id,
         "roster/team": launch["team"],
         "roster/source": launch["source"],
+        # Under the run queue's limits whichever way it starts, as the coordinator tags what it queues.
+        QUEUED_TAG: "true",
         LAUNCHER_TAG: f"{import_id}:{launch['launch']}",
     }
     run = instance.create_run_for_job(
@@ -69,14 +76,32 @@ def submit(instance: DagsterInstance, launch: Launch) -> str:
         job_code_origin=code_origin,
     )
     try:
+        with run_queue.LOCK:
+            if _starts_without_workspace(instance) and run_queue.room_for(instance, run):
+                # What the dequeue loop does: STARTING, then the run launcher (which admits it again).
+                instance.launch_run(run.run_id, workspace=None)  # type: ignore[arg-type]
+                return run.run_id
         # The queued coordinator reads no workspace (Dagster types the argument as required).
         instance.submit_run(run.run_id, workspace=None)  # type: ignore[arg-type]
     except BaseException:
         # Not left NOT_STARTED (an unfinished run would hold the import back for good): failed, so
         # the sensor launches the import again once its claim goes stale.
-        instance.report_run_failed(instance.get_run_by_id(run.run_id) or run, "the launcher could not queue this run")
+        now = instance.get_run_by_id(run.run_id) or run
+        if not now.is_finished:
+            instance.report_run_failed(now, "the launcher could not start or queue this run")
         raise
     return run.run_id
+
+
+def _starts_without_workspace(instance: DagsterInstance) -> bool:
+    """The instance's run launcher starts a contact_import run in a worker of its own, with no code
+    server to find in a workspace (the daemon's loop has one to give; this thread has none)."""
+    from pipelines.run_launcher import MonitoredRunLauncher
+
+    launcher = instance.run_launcher
+    if not isinstance(launcher, MonitoredRunLauncher):
+        return False
+    return bool(launcher.inst_data is None or launcher.inst_data.config_dict.get("warm_worker", True))
 
 
 def launch_due(instance: DagsterInstance, engine: Engine) -> list[str]:

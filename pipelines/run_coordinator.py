@@ -10,9 +10,10 @@ tagged `roster/queued`: such a run starts only in its import's turn among its te
 
 In the daemon, building this coordinator (which the daemon does as it starts, before any of its
 loops) takes the daemon lock: one daemon per database, a second one waits as a standby
-(roster/store/daemon_lock.py). Then it starts the launcher, which submits an import's run the
-moment PostgreSQL notifies that one may start (pipelines/launcher.py), and the webhook sender,
-which sends webhook events the moment they are written or due (roster/webhooks/sender.py).
+(roster/store/daemon_lock.py). Then it starts the launcher, which starts an import's run the
+moment PostgreSQL notifies that one may start (pipelines/launcher.py), the webhook sender,
+which sends webhook events the moment they are written or due (roster/webhooks/sender.py), and
+the watchdog, which settles imports whose run died (pipelines/watchdog.py).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ _once = threading.RLock()
 _lock = None
 _launcher = None
 _webhook_sender = None
+_watchdog = None
 
 
 def _take_daemon_lock() -> None:
@@ -48,8 +50,9 @@ def _take_daemon_lock() -> None:
 
 
 def _start_listeners(instance: DagsterInstance) -> None:
-    """With the daemon lock held: only the working daemon launches and sends webhook events."""
-    global _launcher, _webhook_sender
+    """With the daemon lock held: only the working daemon launches, sends webhook events and
+    settles dead imports."""
+    global _launcher, _webhook_sender, _watchdog
     with _once:
         from roster.runtime.database import database_url
 
@@ -61,6 +64,10 @@ def _start_listeners(instance: DagsterInstance) -> None:
             from roster.webhooks.sender import WebhookSender
 
             _webhook_sender = WebhookSender(database_url()).start()
+        if _watchdog is None:
+            from pipelines.watchdog import Watchdog
+
+            _watchdog = Watchdog(instance, database_url()).start()
 
 
 def _in_daemon() -> bool:

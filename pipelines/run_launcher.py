@@ -21,7 +21,7 @@ run's process lives). Two "no" answers in a row (a code server that is gone coun
 monitoring tick apart, and the run is failed; the daemon's run retries then start it again.
 
 Runs launched without a code server (`roster import`, `dagster job execute`) carry no address to
-ask: the watchdog sensor (pipelines/watchdog.py) watches those through the import's lease.
+ask: the watchdog (a thread of the daemon, pipelines/watchdog.py) watches those through the import's lease.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from pipelines.dagster_internals import (
     LaunchRunContext,
     WorkerStatus,
 )
+from pipelines.run_queue import admit, give_back
 from roster.runtime.faults import fault_point
 
 # Consecutive ticks a run must be missing before it is failed: a run that has just ended (its
@@ -82,6 +83,8 @@ class MonitoredRunLauncher(DefaultRunLauncher):
 
     def launch_run(self, context: LaunchRunContext) -> None:
         run = context.dagster_run
+        if not admit(self._instance, run):  # launched already, or back in the queue (pipelines/run_queue.py)
+            return
         if run.job_name == "contact_import":
             fault_point("launch")  # tests make launches fail here (roster/runtime/faults.py)
         if not (self._warm and run.job_name == "contact_import" and run.job_code_origin is not None):
@@ -93,6 +96,8 @@ class MonitoredRunLauncher(DefaultRunLauncher):
             if worker is not None:
                 self._workers[run.run_id] = worker
         if worker is None:
+            if context.workspace is None:  # started by the launcher, which has no code server to give
+                return give_back(self._instance, run, "No fork server is ready: back in the queue, for a code server.")
             return super().launch_run(context)
         threading.Thread(target=self._fail_if_it_dies, args=(worker,), daemon=True).start()
 
@@ -186,7 +191,7 @@ class MonitoredRunLauncher(DefaultRunLauncher):
             return self._verdict(run, self._worker_lives(run.run_id, int(run.tags[WORKER_TAG])))
         address = run.tags.get(GRPC_INFO_TAG)
         if not address:
-            return CheckRunHealthResult(WorkerStatus.RUNNING, "not launched by a code server; the watchdog sensor watches it")
+            return CheckRunHealthResult(WorkerStatus.RUNNING, "not launched by a code server; the watchdog watches it")
         return self._verdict(run, _code_server_runs(json.loads(address), run.run_id))
 
     def _verdict(self, run: DagsterRun, lives: bool) -> CheckRunHealthResult:

@@ -4,8 +4,8 @@ Who notices a dead run:
 - A run the daemon launched (API, drop folder, CRM sync, the UI): Dagster's run monitoring asks its
   code server (pipelines/run_launcher.py), fails it within about 40 s of the daemon being up,
   and the daemon's run retries start it again (pipelines/jobs.py).
-- What Dagster cannot see, this sensor covers, every 15 s (ROSTER_WATCHDOG_TICK_SECONDS), through
-  the import's lease (a PostgreSQL advisory lock the live run holds; roster/store/leases.py):
+- What Dagster cannot see, this thread of the daemon covers, every 15 s (ROSTER_WATCHDOG_TICK_SECONDS),
+  through the import's lease (a PostgreSQL advisory lock the live run holds; roster/store/leases.py):
   - a run that never had a code server (`roster import`, `dagster job execute`) whose process died:
     the run is failed in Dagster, and the import is put back in the queue;
   - an import still `in_progress` whose run ended without a retry to come (retries used up,
@@ -21,27 +21,26 @@ while no run of it waits in the queue, and never before its live run has had STA
 to take its lease (every run takes it as it starts, before its first step): a run that is
 starting, waited long in the queue, or is reconnecting after a database restart is left alone.
 A slow run is never touched: its heartbeat goes on whatever its statements take.
+
+It is a thread of the daemon (started with the daemon lock held, as the launcher and the webhook
+sender: pipelines/run_coordinator.py), not a sensor: a sensor's tick is a gRPC call to the code
+server, which builds a Dagster instance for it, and tick records in the schedule storage, about
+half of what an idle `roster serve` spent (bench/idle_cpu.py). A tick here is a few queries. What
+it did is logged (logger `roster.watchdog`) and written where it matters: the failed run's reason
+in Dagster, the import's note.
 """
 
 from __future__ import annotations
 
-import json
+import logging
+import threading
 import time
-from typing import Any
+from typing import Any, TypedDict
 
-from dagster import (
-    DagsterInstance,
-    DagsterRun,
-    DagsterRunStatus,
-    DefaultSensorStatus,
-    SensorEvaluationContext,
-    SkipReason,
-    sensor,
-)
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
 from sqlalchemy.engine import Engine
 
 from pipelines.sensors import partition_runs
-from resources.database import Database
 from roster.runtime.settings import get_settings
 from roster.store import imports, staging
 from roster.store.leases import STUCK_SECONDS, Holder, disown, end_sessions, held_leases, holder
@@ -50,8 +49,7 @@ from roster.store.leases import STUCK_SECONDS, Holder, disown, end_sessions, hel
 # before the watchdog gives up on it; a run that never started working does not count (its own
 # bound is the queue's: pipelines/sensors.py).
 MAX_ATTEMPTS = 3
-# ROSTER_WATCHDOG_TICK_SECONDS, read when the code location loads (15 s; Dagster's sensor loop
-# runs a sensor every 5 s at most, whatever is asked).
+# ROSTER_WATCHDOG_TICK_SECONDS, read when the daemon loads this module (15 s).
 TICK_SECONDS = get_settings().watchdog_tick_seconds
 # Longer than a live run goes without its lease: after a database restart it takes the lease again
 # at its next step attempt, within the step's backoff (assets/step.py).
@@ -68,30 +66,76 @@ MONITORING_GRACE_SECONDS = 30
 START_GRACE_SECONDS = 60
 _WAITING = {DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING}
 _RUNNING = {DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING}
+log = logging.getLogger("roster.watchdog")
 
 
-@sensor(minimum_interval_seconds=TICK_SECONDS, default_status=DefaultSensorStatus.RUNNING)
-def import_watchdog(context: SensorEvaluationContext, database: Database) -> SkipReason:
-    engine = database.engine()
-    suspects: dict[str, dict] = json.loads(context.cursor or "{}")  # import id -> {"ticks", "since"}
+class Suspect(TypedDict):
+    ticks: int  # ticks in a row without the lease
+    since: float  # first seen so
+
+
+class Watchdog:
+    """The watchdog's thread: a tick at once, then one every TICK_SECONDS. What it suspects is kept
+    between ticks in memory: a daemon that starts again counts from zero, which only waits longer."""
+
+    name = "roster watchdog"
+
+    def __init__(self, instance: DagsterInstance, url: str, tick_seconds: float = TICK_SECONDS):
+        self._instance = instance
+        self._url = url
+        self._tick_seconds = tick_seconds
+        self._suspects: dict[str, Suspect] = {}  # import id -> how long nobody held its lease
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=self.name.replace(" ", "-"), daemon=True)
+
+    def start(self) -> Watchdog:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        from roster.runtime.database import engine_for
+
+        engine = engine_for(self._url)
+        while not self._stopping.is_set():
+            try:
+                for action in self.tick(engine):
+                    log.warning("%s: %s", self.name, action)
+            except Exception:  # the database restarted, say: the next tick tries again
+                log.warning("%s: a tick failed; the next one tries again", self.name, exc_info=True)
+            self._stopping.wait(self._tick_seconds)
+
+    def tick(self, engine: Engine) -> list[str]:
+        """One look: what it did, in words."""
+        actions, self._suspects = look(self._instance, engine, self._suspects)
+        return actions
+
+
+def look(instance: DagsterInstance, engine: Engine, suspects: dict[str, Suspect]) -> tuple[list[str], dict[str, Suspect]]:
+    """One tick: (what was done, the suspects to count on from the next tick)."""
     held = held_leases(engine)
-    now, actions, still = time.time(), [], {}
+    now = time.time()
+    actions: list[str] = []
+    still: dict[str, Suspect] = {}
     for imp in imports.unfinished(engine):
         if imp["status"] != "in_progress":
             continue
         lease = holder(held, imp["id"])
         if lease is not None:
             if lease["silent"] >= STUCK_SECONDS:
-                actions.append(_unstick(context, engine, imp, lease))
+                actions.append(_unstick(instance, engine, imp, lease))
             continue
-        if _starting(context.instance, imp["id"], now):
+        if _starting(instance, imp["id"], now):
             continue  # a run waits in the queue or has just started: it takes the lease as it starts
-        seen = suspects.get(imp["id"], {"ticks": 0, "since": now})
-        seen["ticks"] += 1
+        seen = suspects.get(imp["id"]) or Suspect(ticks=0, since=now)
+        seen = Suspect(ticks=seen["ticks"] + 1, since=seen["since"])
         if seen["ticks"] < DEAD_AFTER_TICKS:
             still[imp["id"]] = seen
             continue
-        action = _settle(context, engine, imp, now - seen["since"])
+        action = _settle(instance, engine, imp, now - seen["since"])
         if action:
             actions.append(action)
         else:
@@ -100,15 +144,11 @@ def import_watchdog(context: SensorEvaluationContext, database: Database) -> Ski
     for import_id in set(staged) - imports.live_ids(engine, staged):
         staging.drop(engine, import_id)
         actions.append(f"dropped the staging table of ended import {import_id}")
-    context.update_cursor(json.dumps(still))
-    for action in actions:
-        context.log.info(action)
-    return SkipReason("; ".join(actions) if actions else "every in_progress import has a live run")
+    return actions, still
 
 
-def _settle(context: SensorEvaluationContext, engine: Engine, imp: dict[str, Any], dead_for: float) -> str | None:
+def _settle(instance: DagsterInstance, engine: Engine, imp: dict[str, Any], dead_for: float) -> str | None:
     """What to do about an in_progress import nobody works on; None to look again next tick."""
-    instance = context.instance
     runs = partition_runs(instance, imp["id"])  # newest first
     if any(r.status in _WAITING for r in runs):
         return None  # a run (a retry, say) waits in the queue to take it
@@ -159,7 +199,7 @@ def _starting(instance: DagsterInstance, import_id: str, now: float) -> bool:
     return False
 
 
-def _unstick(context: SensorEvaluationContext, engine: Engine, imp: dict[str, Any], lease: Holder) -> str:
+def _unstick(instance: DagsterInstance, engine: Engine, imp: dict[str, Any], lease: Holder) -> str:
     """A run that holds the lease but has not beaten for STUCK_SECONDS: the import stops naming it,
     its sessions end, and its run is failed (the daemon retries it; with no run, the lease-less
     import is settled on the next ticks)."""
@@ -167,9 +207,9 @@ def _unstick(context: SensorEvaluationContext, engine: Engine, imp: dict[str, An
     disown(engine, imp["id"])
     ended = end_sessions(engine, label=lease["label"], pid=lease["pid"])
     failed = 0
-    for run in partition_runs(context.instance, imp["id"]):
+    for run in partition_runs(instance, imp["id"]):
         if run.status in _RUNNING:
-            context.instance.report_run_failed(
+            instance.report_run_failed(
                 run,
                 f"its process made no progress for {silent} s (frozen or hung): its {ended} database "
                 "sessions were ended, and the import will be retried (roster watchdog)",

@@ -142,6 +142,8 @@ def test_the_sdk_says_what_every_public_method_returns():
 STARTED_BY_NAME = {
     # `roster serve` runs the API in a process of its own, as uvicorn would (roster/api/quiet_server.py).
     ("roster.cli", "roster.api.quiet_server"),
+    # and the Dagster UI, dagster-webserver's app with the same quiet loop (pipelines/ui_server.py).
+    ("roster.cli", "pipelines.ui_server"),
 }
 
 

@@ -54,10 +54,29 @@ def test_queued_imports_sensor_launches_each_queued_import_once(engine, team, tm
     assert queued not in [r.partition_key for r in _requests(again)]
 
 
+def _queueing_instance(tmp_path: Path):
+    """The shipped instance config with a run launcher that needs a code server (warm_worker:
+    false), which the launcher has none to give: it submits its runs to the run queue, and with no
+    daemon here they wait there (a run the launcher started itself would run in this process)."""
+    import yaml
+    from dagster import DagsterInstance
+
+    from pipelines.launch import SHIPPED_INSTANCE_CONFIG
+
+    config = yaml.safe_load(SHIPPED_INSTANCE_CONFIG.read_text())
+    config["run_launcher"]["config"]["warm_worker"] = False
+    home = tmp_path / "queueing-dagster"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    return DagsterInstance.from_config(str(home))
+
+
 def test_the_launcher_queues_a_run_when_told_and_the_team_s_next_import_when_the_first_ends(engine, team, tmp_path):
     """No sensor and no polling: creating a queued import notifies PostgreSQL, and the launcher
-    submits its run to the run queue; the team's second import waits until the first ends (its
-    end notifies too). Each import gets exactly one run, as the sensor's would be."""
+    submits its run to the run queue (this instance's run launcher cannot start it from the
+    launcher's thread: tests/test_run_queue.py and tests/test_serve.py have the runs it starts
+    itself); the team's second import waits until the first ends (its end notifies too). Each
+    import gets exactly one run, as the sensor's would be."""
     from pipelines.dagster_internals import CODE_LOCATION
     from pipelines.launcher import LAUNCHER_TAG, Launcher
     from pipelines.sensors import partition_runs
@@ -68,7 +87,7 @@ def test_the_launcher_queues_a_run_when_told_and_the_team_s_next_import_when_the
     name, team_id = team
     path = write_csv(tmp_path / "a.csv", ["Email", "First Name", "Last Name"], [ROW])
     options = ImportOptions(column_map=parse_column_map(NAMES_MAP))
-    instance = dagster_instance()
+    instance = _queueing_instance(tmp_path)
     launcher = Launcher(instance, database_url()).start()
     try:
         first = create_import(engine, LandingStore(), team_id, path, "a.csv", options, source="api")
@@ -89,6 +108,7 @@ def test_the_launcher_queues_a_run_when_told_and_the_team_s_next_import_when_the
         assert len(partition_runs(instance, first)) == 1 and len(partition_runs(instance, second)) == 1
     finally:
         launcher.stop()
+        instance.dispose()
 
 
 def _drop_tick(instance, cursor):

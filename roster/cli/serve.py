@@ -78,7 +78,8 @@ def commands(host: str, port: int, ui_port: int | None, workspace: Path) -> dict
         "daemon": [str(bin_dir / "dagster-daemon"), "run", "-w", str(workspace)],
     }
     if ui_port:
-        cmds["ui"] = [str(bin_dir / "dagster-webserver"), "-w", str(workspace), "-h", host, "-p", str(ui_port)]
+        # `dagster-webserver -w ... -h ... -p ...`, its loop ticking once a second (pipelines/ui_server.py).
+        cmds["ui"] = [sys.executable, "-m", "pipelines.ui_server", "-w", str(workspace), "-h", host, "-p", str(ui_port)]
     return cmds
 
 

@@ -23,7 +23,7 @@ import signal
 import threading
 import time
 
-PR_SET_PDEATHSIG = 1
+PR_SET_PDEATHSIG, PR_GET_PDEATHSIG = 1, 2
 ENV = "ROSTER_LIFELINE"
 
 
@@ -32,10 +32,20 @@ def die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _kernel_follows_parent() -> bool:
+    """This process was started with die_with_parent() (a death signal is set: fork clears it, so
+    only the processes `roster serve` starts itself have one): the kernel already does it."""
+    signal_number = ctypes.c_int(0)
+    ctypes.CDLL(None, use_errno=True).prctl(PR_GET_PDEATHSIG, ctypes.byref(signal_number))
+    return signal_number.value != 0
+
+
 def follow_parent(poll_seconds: float = 0.5) -> None:
     parent = os.getppid()
     if parent == 1:
         return  # already an orphan or a service of init: nothing to follow
+    if _kernel_follows_parent():
+        return  # the code server and the daemon under `roster serve`: no thread waking twice a second
 
     def watch() -> None:
         while os.getppid() == parent:

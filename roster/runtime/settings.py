@@ -139,7 +139,7 @@ class Settings(BaseSettings):
         default=15,
         gt=0,
         alias="ROSTER_WATCHDOG_TICK_SECONDS",
-        description="How often the watchdog sensor looks for in_progress imports without a live run (one is settled after 3 looks in a row).",
+        description="How often the watchdog (a thread of the daemon) looks for in_progress imports without a live run (one is settled after 3 looks in a row).",
     )
     max_unstarted_launches: int = Field(
         default=12,

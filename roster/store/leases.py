@@ -10,7 +10,7 @@ end the session within about a minute) or the database restarted. So:
 - a second run of the same import (a retry next to an orphaned worker, `roster imports run` while
   the daemon runs it) cannot get the lease and stops before it touches anything;
 - an `in_progress` import whose lease nobody holds has no live run, on whatever machine it ran:
-  that is what the watchdog sensor (pipelines/watchdog.py) looks for.
+  that is what the watchdog (pipelines/watchdog.py) looks for.
 
 The heartbeat: a thread of the run's process runs a statement on the lease's connection every
 HEARTBEAT_SECONDS, whatever the run's own thread is doing (a long merge included), so the

@@ -1,0 +1,100 @@
+"""The run queue's limits hold whoever starts a run in the daemon, its dequeue loop or the launcher
+(pipelines/run_queue.py): counted again at launch, under one lock, and no run launched twice."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+from dagster import DagsterInstance, DagsterRunStatus
+
+from pipelines import run_queue
+from pipelines.launch import SHIPPED_INSTANCE_CONFIG
+
+SHIPPED = yaml.safe_load(SHIPPED_INSTANCE_CONFIG.read_text())["run_coordinator"]["config"]
+
+
+@pytest.fixture
+def instance(tmp_path: Path):
+    """An instance with the shipped run queue (its limits as shipped), in a folder of its own."""
+    home = tmp_path / "dagster"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(SHIPPED_INSTANCE_CONFIG.read_text())
+    with DagsterInstance.from_config(str(home)) as made:
+        yield made
+
+
+def _run(instance: DagsterInstance, team: str, status: DagsterRunStatus):
+    """A contact_import run of `team`, as the launcher creates one (a queued run needs its origins)."""
+    from pipelines.launcher import _job
+
+    job, remote_origin, code_origin = _job()
+    return instance.create_run_for_job(
+        job_def=job,
+        tags={"roster/team": team, "dagster/partition": str(uuid.uuid4())},
+        status=status,
+        remote_job_origin=remote_origin,
+        job_code_origin=code_origin,
+    )
+
+
+def _status(instance: DagsterInstance, run) -> DagsterRunStatus:
+    return instance.get_run_by_id(run.run_id).status
+
+
+def test_the_limits_are_the_run_coordinator_s(instance):
+    config = run_queue.limits(instance)
+    assert config.max_concurrent_runs == SHIPPED["max_concurrent_runs"] == 2
+    assert list(config.tag_concurrency_limits) == SHIPPED["tag_concurrency_limits"]
+
+
+def test_a_run_started_over_the_limits_goes_back_in_the_queue_and_none_starts_twice(instance):
+    _run(instance, "a", DagsterRunStatus.STARTED)
+    same_team = _run(instance, "a", DagsterRunStatus.STARTING)  # as the dequeue loop leaves it before launch_run
+    assert not run_queue.admit(instance, same_team)
+    assert _status(instance, same_team) == DagsterRunStatus.QUEUED  # the loop's next round starts it in its turn
+    other = _run(instance, "b", DagsterRunStatus.STARTING)
+    assert run_queue.admit(instance, other)
+    assert not run_queue.admit(instance, other)  # a second launch of it (whoever tries) does nothing
+    assert _status(instance, other) == DagsterRunStatus.STARTING
+    third = _run(instance, "c", DagsterRunStatus.STARTING)  # two runs in progress already
+    assert not run_queue.admit(instance, third)
+    assert _status(instance, third) == DagsterRunStatus.QUEUED
+
+
+def test_the_launcher_starts_a_run_only_if_no_queued_one_could_go_first(instance):
+    _run(instance, "a", DagsterRunStatus.STARTED)
+    new = _run(instance, "n", DagsterRunStatus.NOT_STARTED)
+    assert run_queue.room_for(instance, new)
+    waiting = _run(instance, "a", DagsterRunStatus.QUEUED)  # held by its team's limit: it cannot go first
+    assert run_queue.room_for(instance, new)
+    assert not run_queue.room_for(instance, _run(instance, "a", DagsterRunStatus.NOT_STARTED))  # its team runs
+    could = _run(instance, "q", DagsterRunStatus.QUEUED)  # the loop starts it in its next round: it goes first
+    assert not run_queue.room_for(instance, new)
+    assert _status(instance, waiting) == _status(instance, could) == DagsterRunStatus.QUEUED
+
+
+def test_starts_at_once_from_many_threads_never_exceed_the_limits(instance):
+    """Twenty runs of ten teams, all STARTING at once (the loop's and the launcher's), admitted from
+    twenty threads: at most max_concurrent_runs, never two of a team; the others back in the queue."""
+    runs = [_run(instance, f"team{n % 10}", DagsterRunStatus.STARTING) for n in range(20)]
+    admitted: list = []
+    barrier = threading.Barrier(len(runs))
+
+    def start(run) -> None:
+        barrier.wait()
+        if run_queue.admit(instance, run):
+            admitted.append(run)
+
+    threads = [threading.Thread(target=start, args=(run,)) for run in runs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert 1 <= len(admitted) <= SHIPPED["max_concurrent_runs"]
+    assert len({r.tags["roster/team"] for r in admitted}) == len(admitted)
+    others = [r for r in runs if r not in admitted]
+    assert {_status(instance, r) for r in others} == {DagsterRunStatus.QUEUED}
