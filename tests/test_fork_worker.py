@@ -12,9 +12,9 @@ from pathlib import Path
 
 import psutil
 import pytest
-from dagster import DagsterEventType, DagsterRunStatus, DefaultRunLauncher
+from dagster import DagsterEventType, DagsterRunStatus, DefaultRunLauncher, RunsFilter
 
-from pipelines.dagster_internals import LaunchRunContext, job_origins, serialize_value
+from pipelines.dagster_internals import ACTIVE_RUN_STATUSES, LaunchRunContext, job_origins, serialize_value
 from pipelines.launch import dagster_instance
 from pipelines.run_launcher import WORKER_MODULE, WORKER_TAG, MonitoredRunLauncher
 from roster.landing import LandingStore
@@ -46,6 +46,10 @@ def launcher():
     launcher.register_instance(instance)
     yield launcher
     launcher.dispose()
+    # Runs this test left started (those "launched by Dagster" here never run) would count against
+    # the run queue's limits, which every launch checks (pipelines/run_queue.py), in later tests.
+    for record in instance.get_run_records(filters=RunsFilter(statuses=ACTIVE_RUN_STATUSES)):
+        instance.report_run_failed(record.dagster_run, "left started by a test of the fork server")
 
 
 @pytest.fixture
@@ -57,10 +61,17 @@ def faults(tmp_path, monkeypatch) -> Path:
     return folder
 
 
-def _launch(launcher: MonitoredRunLauncher, engine, team_id: int, tmp_path: Path, name: str) -> str:
+# What the daemon's dequeue loop passes (a workspace, so that Dagster's launch can find a code
+# server); _ByDagster never reads it. The launcher thread passes None (pipelines/launcher.py).
+THE_LOOPS_WORKSPACE = object()
+
+
+def _launch(
+    launcher: MonitoredRunLauncher, engine, team_id: int, tmp_path: Path, name: str, workspace=THE_LOOPS_WORKSPACE
+) -> str:
     """A new import of one contact and its contact_import run, launched; the run's id."""
     run = launcher._instance.get_run_by_id(_new_run(launcher._instance, engine, team_id, tmp_path, name))
-    launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))  # type: ignore[arg-type]
+    launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=workspace))  # type: ignore[arg-type]
     return run.run_id
 
 
@@ -171,6 +182,25 @@ def test_a_killed_server_is_replaced_and_runs_go_through_dagster_meanwhile(launc
     after = _launch(launcher, engine, team_id, tmp_path, "after")
     assert _ended(launcher, after).status == DagsterRunStatus.SUCCESS
     assert launcher.by_dagster == [meanwhile]
+
+
+def test_a_run_the_launcher_started_while_no_server_is_ready_goes_back_in_the_queue(launcher, engine, team, tmp_path):
+    """The launcher thread has no workspace, so no code server to start a run through: the run is
+    queued again for the dequeue loop, which has one, and is not failed."""
+    _, team_id = team
+    assert _ended(launcher, _launch(launcher, engine, team_id, tmp_path, "one")).status == DagsterRunStatus.SUCCESS
+    first = launcher._server
+    first.proc.kill()
+    wait_for(first.gone.is_set, "the launcher to see the server gone")
+
+    given_back = _launch(launcher, engine, team_id, tmp_path, "given-back", workspace=None)
+    assert launcher.by_dagster == []
+    assert launcher._instance.get_run_by_id(given_back).status == DagsterRunStatus.QUEUED
+    assert any("back in the queue" in m for m in _engine_messages(launcher, given_back))
+    # The loop starts it later, with its workspace: admitted again, not refused as launched before.
+    run = launcher._instance.get_run_by_id(given_back)
+    launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=THE_LOOPS_WORKSPACE))  # type: ignore[arg-type]
+    assert launcher.by_dagster == [given_back]
 
 
 DAEMON = """
