@@ -97,20 +97,26 @@ def json_number(value: str) -> str:
     return re.sub(r"^(-?)0+([0-9])", r"\g<1>\g<2>", value)
 
 
-def _json_pair(rows: pl.DataFrame, p: PropertyField) -> pl.Expr:
-    """The property's cell as `"key":value` (null where the cell is blank): a number property's value
-    as a JSON number, the others' as a string. Only the batch's distinct values that need it go
-    through Python (a quote, a backslash or a control character to escape; a number JSON would not
-    read), then polars puts them back; the rest are used as they are."""
-    key = json.dumps(p.key, ensure_ascii=False)
-    column = rows.get_column(p.staged)
-    if p.type == "number":
-        odd = column.filter(column.str.contains(_NOT_JSON_NUMBER)).unique().to_list()
-        number = pl.col(p.staged).replace({v: json_number(v) for v in odd}) if odd else pl.col(p.staged)
-        return pl.concat_str([pl.lit(key + ":"), number])
-    odd = column.filter(column.str.contains(_NOT_JSON_STRING)).unique().to_list()
-    text = pl.col(p.staged).replace({v: json.dumps(v, ensure_ascii=False)[1:-1] for v in odd}) if odd else pl.col(p.staged)
-    return pl.concat_str([pl.lit(key + ':"'), text, pl.lit('"')])
+def _json_values(rows: pl.DataFrame, props: list[PropertyField]) -> list[tuple[str, pl.Expr, str]]:
+    """Each property as (text before, value, text after) in the object's JSON: `"key":` and the cell
+    (null where blank), a number property's as a JSON number, the others' between quotes. Only the
+    batch's distinct values that need it go through Python (a quote, a backslash or a control
+    character to escape; a number JSON would not read), then polars puts them back."""
+    odd_of = rows.select(
+        pl.col(p.staged).str.contains(_NOT_JSON_NUMBER if p.type == "number" else _NOT_JSON_STRING).alias(p.staged) for p in props
+    )
+    out = []
+    for p in props:
+        key = json.dumps(p.key, ensure_ascii=False)
+        column = rows.get_column(p.staged)
+        odd = column.filter(odd_of.get_column(p.staged)).unique().to_list()
+        if p.type == "number":
+            fixed = {v: json_number(v) for v in odd}
+            out.append((key + ":", pl.col(p.staged).replace(fixed) if fixed else pl.col(p.staged), ""))
+        else:
+            fixed = {v: json.dumps(v, ensure_ascii=False)[1:-1] for v in odd}
+            out.append((key + ':"', pl.col(p.staged).replace(fixed) if fixed else pl.col(p.staged), '"'))
+    return out
 
 
 def properties_json(rows: pl.DataFrame, props: list[PropertyField]) -> pl.Expr:
@@ -120,7 +126,18 @@ def properties_json(rows: pl.DataFrame, props: list[PropertyField]) -> pl.Expr:
     yes/no one as "true"/"false"). The keys are the map's, written into the JSON as data."""
     if not props:
         return pl.lit("{}").alias(PROPERTIES)
-    joined = pl.concat_str([_json_pair(rows, p) for p in props], separator=",", ignore_nulls=True)
+    values = _json_values(rows, props)
+    if not any(rows.get_column(p.staged).null_count() for p in props):
+        # No blank cell in the batch: the whole object in one pass.
+        parts: list[pl.Expr] = []
+        text = "{"
+        for i, (before, value, after) in enumerate(values):
+            parts += [pl.lit(text + ("," if i else "") + before), value]
+            text = after
+        return pl.concat_str([*parts, pl.lit(text + "}")]).alias(PROPERTIES)
+    # Each pair null where its cell is blank, the pairs joined with commas between those left.
+    pairs = [pl.concat_str([pl.lit(before), value, pl.lit(after)]) for before, value, after in values]
+    joined = pl.concat_str(pairs, separator=",", ignore_nulls=True)
     return pl.concat_str([pl.lit("{"), joined, pl.lit("}")]).alias(PROPERTIES)
 
 
