@@ -65,12 +65,11 @@ def merge_times(path: Path, segment: str, repeat: int) -> tuple[list[float], lis
     import sqlalchemy as sa
 
     from roster.importing.service import ImportService
-    from roster.importing.steps import ImportSteps, column_map_of, options_of
+    from roster.importing.steps import ImportSteps, options_of
     from roster.runtime.database import get_engine
     from roster.store import imports, merge, undo
     from schemas.column_map import parse_column_map
     from schemas.import_options import ImportOptions
-    from schemas.rows import property_fields
 
     engine = get_engine()
     service = ImportService(engine)
@@ -83,7 +82,7 @@ def merge_times(path: Path, segment: str, repeat: int) -> tuple[list[float], lis
     steps.stage_rows(import_id)
     steps.create_properties(import_id)
     row = imports.require(engine, import_id)
-    props, opts = property_fields(column_map_of(row)), options_of(row)
+    opts = options_of(row)
     shipped = (undo.merge_ctes, undo.mark_kept)
 
     class Stop(Exception):
@@ -107,7 +106,7 @@ def merge_times(path: Path, segment: str, repeat: int) -> tuple[list[float], lis
             conn.execute(sa.text("VACUUM contacts, contact_segments, import_undo"))
         t0 = time.perf_counter()
         try:
-            merge.merge(engine, import_id, team_id, props, opts, maps_unsubscribed=True)
+            merge.merge(engine, import_id, team_id, opts, maps_unsubscribed=True)
         except Stop:
             pass
         return time.perf_counter() - t0, backend_cpu(started["pid"]) - started["cpu"]

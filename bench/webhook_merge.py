@@ -50,12 +50,13 @@ def main() -> None:
                     conn.execute(
                         sa.text(
                             f"CREATE UNLOGGED TABLE {stage} (row_number bigint NOT NULL, email text NOT NULL, "
-                            "first_name text, last_name text, unsubscribed boolean)"
+                            "first_name text, last_name text, unsubscribed boolean, id uuid NOT NULL DEFAULT gen_random_uuid(), "
+                            "properties text NOT NULL DEFAULT '{}')"
                         )
                     )
                     conn.execute(
                         sa.text(
-                            f"INSERT INTO {stage} SELECT g, 'user' || g || '@example.com', 'First' || g, 'Last', g % 10 = 0 "
+                            f"INSERT INTO {stage} (row_number, email, first_name, last_name, unsubscribed) SELECT g, 'user' || g || '@example.com', 'First' || g, 'Last', g % 10 = 0 "
                             "FROM generate_series(1, :n) g"
                         ),
                         {"n": args.rows},
@@ -63,7 +64,7 @@ def main() -> None:
                     conn.execute(sa.text(f"ANALYZE {stage}"))
                 imports.update(engine, import_id, staged_rows=args.rows)
                 t0 = time.perf_counter()
-                merge.merge(engine, import_id, team, [], ImportOptions(), maps_unsubscribed=True)
+                merge.merge(engine, import_id, team, ImportOptions(), maps_unsubscribed=True)
                 seconds = time.perf_counter() - t0
                 times[mode][kind].append(seconds)
                 with engine.begin() as conn:

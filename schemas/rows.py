@@ -60,8 +60,9 @@ def property_fields(column_map: ColumnMap) -> list[PropertyField]:
 
 
 def _cell(column: str) -> pl.Expr:
-    value = pl.col(column).str.strip_chars()
-    return pl.when(value == "").then(None).otherwise(value)
+    # Not when(value == "").then(None).otherwise(value): polars computed the strip twice for that,
+    # and the nine cells of the bench's file took 0.6 s per million rows instead of 0.3 s.
+    return pl.col(column).str.strip_chars().replace("", None)
 
 
 def _booleans(frame: pl.DataFrame, column: str) -> pl.Expr:

@@ -185,7 +185,7 @@ class ImportSteps:
                 )
 
         rows_read = valid = failed = 0
-        with staging.writer(self.engine, import_id, props) as stage:
+        with staging.writer(self.engine, import_id) as stage:
             for ready in read_ahead(prepared()):
                 rows_read += ready.read
                 valid += ready.valid
@@ -223,7 +223,6 @@ class ImportSteps:
                 self.engine,
                 import_id,
                 row["team_id"],
-                property_fields(column_map),
                 options,
                 maps_unsubscribed=maps_unsubscribed,
                 new_properties=wanted_properties(row),

@@ -20,7 +20,6 @@ from roster.store import properties as team_properties
 from roster.store.cancel import Cancelled
 from schemas import tables as t
 from schemas.import_options import ImportOptions
-from schemas.rows import PropertyField
 
 ci = t.contact_imports
 DETAILS = ("segments", "topics", "kept_unsubscribed", "kept_topic_opt_outs")
@@ -65,7 +64,6 @@ def merge(
     engine: Engine,
     import_id: str,
     team_id: int,
-    props: list[PropertyField],
     options: ImportOptions,
     maps_unsubscribed: bool,
     new_properties: dict[str, str] | None = None,
@@ -103,13 +101,6 @@ def merge(
         "opt_in_topics": opt_in_topics,
         "undo_import": import_id,
     }
-    pairs = []
-    for i, p in enumerate(props):
-        params[f"k{i}"] = p.key
-        # A yes/no column ("boolean" in a map) is staged as "true"/"false" and kept so: a string property.
-        cast = {"number": "::numeric"}.get(p.type, "")
-        pairs.append(f"CAST(:k{i} AS text), {p.staged}{cast}")
-    properties = f"jsonb_strip_nulls(jsonb_build_object({', '.join(pairs)}))" if pairs else "'{}'::jsonb"
     if options.on_conflict == "skip":
         conflict = "ON CONFLICT (team_id, lower(email)) DO NOTHING"
     else:
@@ -140,27 +131,44 @@ def merge(
         in_part = f" WHERE {merge_parts.key_filter('email', part)}" if part is not None else ""
         return f"""
         WITH src AS (
-          SELECT DISTINCT ON (email_key) email, email_key, first_name, last_name, unsubscribed, {properties} AS properties
+          SELECT DISTINCT ON (email_key) id, email, email_key, first_name, last_name, unsubscribed, CAST(properties AS jsonb) AS properties
           FROM (SELECT *, lower(email) COLLATE "C" AS email_key FROM {stage}{in_part}) staged
           ORDER BY email_key, row_number DESC
         ), m AS (
-          INSERT INTO contacts AS c (team_id, email, first_name, last_name, unsubscribed, properties)
-          SELECT :team, email, first_name, last_name, unsubscribed, properties FROM src ORDER BY email_key
+          INSERT INTO contacts AS c (id, team_id, email, first_name, last_name, unsubscribed, properties)
+          SELECT id, :team, email, first_name, last_name, unsubscribed, properties FROM src ORDER BY email_key
           {conflict}
           RETURNING id, (xmax = 0) AS inserted, lower(email) COLLATE "C" AS email_key, c.unsubscribed, c.email, c.version,
                     c.first_name, c.last_name, c.properties{events.returning}
-        ), in_segments AS (
+        ), in_segments_created AS (
+          -- The contacts this statement created have no memberships or topics yet (their ids are new,
+          -- from the stage): plain inserts, without ON CONFLICT's look-up and confirmation per row.
           INSERT INTO contact_segments (contact_id, segment_id, team_id)
           SELECT m.id, s.id, :team FROM m CROSS JOIN segments s
-          WHERE s.team_id = :team AND s.id = ANY(CAST(:segments AS uuid[]))
+          WHERE m.inserted AND s.team_id = :team AND s.id = ANY(CAST(:segments AS uuid[]))
+          ORDER BY m.id, s.id
+          RETURNING contact_id, segment_id
+        ), in_segments_kept AS (
+          INSERT INTO contact_segments (contact_id, segment_id, team_id)
+          SELECT m.id, s.id, :team FROM m CROSS JOIN segments s
+          WHERE NOT m.inserted AND s.team_id = :team AND s.id = ANY(CAST(:segments AS uuid[]))
           ORDER BY m.id, s.id
           ON CONFLICT DO NOTHING
           RETURNING contact_id, segment_id
-        ), in_topics AS (
+        ), in_topics_created AS (
           INSERT INTO contact_topics AS ct (contact_id, topic_id, team_id, subscription)
           SELECT m.id, tp.id, :team, wanted.subscription
           FROM m CROSS JOIN unnest(CAST(:topic_ids AS uuid[]), CAST(:topic_subs AS text[])) AS wanted(id, subscription)
           JOIN topics tp ON tp.id = wanted.id AND tp.team_id = :team
+          WHERE m.inserted
+          ORDER BY m.id, tp.id
+          RETURNING contact_id, topic_id
+        ), in_topics_kept AS (
+          INSERT INTO contact_topics AS ct (contact_id, topic_id, team_id, subscription)
+          SELECT m.id, tp.id, :team, wanted.subscription
+          FROM m CROSS JOIN unnest(CAST(:topic_ids AS uuid[]), CAST(:topic_subs AS text[])) AS wanted(id, subscription)
+          JOIN topics tp ON tp.id = wanted.id AND tp.team_id = :team
+          WHERE NOT m.inserted
           ORDER BY m.id, tp.id
           ON CONFLICT (contact_id, topic_id) DO UPDATE SET subscription = excluded.subscription
           WHERE :resubscribe OR ct.subscription <> 'opt_out' OR excluded.subscription = 'opt_out'
@@ -168,8 +176,8 @@ def merge(
         ){undo.merge_ctes(scan, merge_parts.key_filter("email", part) if part is not None else "")}{events.cte}
         SELECT (SELECT count(*) FILTER (WHERE inserted) FROM m) AS created,
                (SELECT count(*) FILTER (WHERE NOT inserted) FROM m) AS updated,
-               (SELECT count(*) FROM in_segments) AS segments,
-               (SELECT count(*) FROM in_topics) AS topics,
+               (SELECT count(*) FROM in_segments_created) + (SELECT count(*) FROM in_segments_kept) AS segments,
+               (SELECT count(*) FROM in_topics_created) + (SELECT count(*) FROM in_topics_kept) AS topics,
                {kept_unsubscribed} AS kept_unsubscribed,
                {kept_topic_opt_outs} AS kept_topic_opt_outs,
                {events.count} AS webhook_events
@@ -197,6 +205,17 @@ def merge(
 MergeStatement = Callable[[webhook_outbox.MergeEvents, bool, int | None], str]
 
 
+def _merge_settings(conn: Connection) -> None:
+    """For the merge statement, in its transaction only (SET LOCAL)."""
+    # The dedup sort of a million rows fits in memory with this, instead of spilling to disk.
+    conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
+    # No JIT compiling: the statement's cost estimates mean nothing (a stage has no statistics, and
+    # a part's enable_nestloop = off adds 10^10 to them), so PostgreSQL compiled and optimized its
+    # expressions for every merge of any size: about 1 s of CPU for each part of a 1M-row merge,
+    # more than the compiled code saved (auto_explain, 2026-12-05).
+    conn.execute(sa.text("SET LOCAL jit = off"))
+
+
 def _merge_whole(
     conn: Connection,
     import_id: str,
@@ -209,8 +228,7 @@ def _merge_whole(
 ) -> dict[str, Any]:
     """The merge as one statement, in the caller's transaction (which holds the import's row)."""
     _check_targets(conn, team_id, options)
-    # The dedup sort of a million rows fits in memory with this, instead of spilling to disk.
-    conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
+    _merge_settings(conn)
     # Per-contact webhook events, in this statement and transaction (an outbox): only when an endpoint wants them.
     sql = statement(webhook_outbox.merge_events(conn, team_id), undo.scan_contacts(conn, staged_rows), None)
     merged = conn.execute(sa.text(sql), params).one()
@@ -251,7 +269,7 @@ def _merge_in_parts(
             if state.cancelled_at is not None:
                 raise Cancelled(import_id)
             _check_targets(conn, team_id, options, refuse=not merge_parts.begun(conn, import_id))
-            conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
+            _merge_settings(conn)
             scan = undo.scan_contacts(conn, staged_rows)
             if scan:
                 # The undo's scan of the contacts must be hashed: a part of a stage (no statistics) after

@@ -67,9 +67,9 @@ def merge_ctes(scan: bool = False, part: str = "") -> str:
     part's contacts (merge_parts.key_filter on `email`): the scan's hash holds only those.
 
     Needs from the merge: `m` returning id, inserted, email, version, first_name, last_name,
-    unsubscribed, properties (after); `in_segments`
-    returning contact_id, segment_id (the memberships added); `in_topics` returning contact_id,
-    topic_id (the subscriptions added or changed). `exact` is false when another transaction
+    unsubscribed, properties (after); `in_segments_kept` returning contact_id, segment_id (the
+    memberships added to contacts it did not create); `in_topics_kept` returning contact_id,
+    topic_id (the subscriptions of those contacts it added or changed). `exact` is false when another transaction
     wrote the contact between the statement's snapshot and the upsert's row lock (the version
     moved by more than the merge's one): the values read are then not the ones overwritten.
     """
@@ -92,20 +92,16 @@ def merge_ctes(scan: bool = False, part: str = "") -> str:
           WHERE m.inserted OR before.version IS DISTINCT FROM m.version - 1
              OR before.first_name IS DISTINCT FROM m.first_name OR before.last_name IS DISTINCT FROM m.last_name
              OR before.unsubscribed IS DISTINCT FROM m.unsubscribed OR before.properties IS DISTINCT FROM m.properties
-             OR m.id IN (SELECT contact_id FROM in_segments) OR m.id IN (SELECT contact_id FROM in_topics)
-        ), undo_kept_ids AS (
-          SELECT id FROM m WHERE NOT m.inserted
+             OR m.id IN (SELECT contact_id FROM in_segments_kept) OR m.id IN (SELECT contact_id FROM in_topics_kept)
         ), undo_segments AS (
           -- Only for the contacts it did not create: a revert deletes a created contact with its
           -- memberships and topics, and never reads these (a 1M-row first load: 1M rows less).
           INSERT INTO import_undo_segments (import_id, contact_id, segment_id)
-          SELECT CAST(:undo_import AS uuid), contact_id, segment_id FROM in_segments
-          WHERE contact_id IN (SELECT id FROM undo_kept_ids)
+          SELECT CAST(:undo_import AS uuid), contact_id, segment_id FROM in_segments_kept
         ), undo_topics AS (
           INSERT INTO import_undo_topics (import_id, contact_id, topic_id, subscription_before)
           SELECT CAST(:undo_import AS uuid), it.contact_id, it.topic_id, before.subscription
-          FROM in_topics it LEFT JOIN contact_topics before ON before.contact_id = it.contact_id AND before.topic_id = it.topic_id
-          WHERE it.contact_id IN (SELECT id FROM undo_kept_ids)
+          FROM in_topics_kept it LEFT JOIN contact_topics before ON before.contact_id = it.contact_id AND before.topic_id = it.topic_id
         )"""
 
 
