@@ -42,14 +42,19 @@ class _Launches(MonitoredRunLauncher, _ByDagster):
 @pytest.fixture
 def launcher():
     instance = dagster_instance()
+    _end_runs_left_started(instance)
     launcher = _Launches()
     launcher.register_instance(instance)
     yield launcher
     launcher.dispose()
-    # Runs this test left started (those "launched by Dagster" here never run) would count against
-    # the run queue's limits, which every launch checks (pipelines/run_queue.py), in later tests.
+    _end_runs_left_started(instance)
+
+
+def _end_runs_left_started(instance) -> None:
+    """Runs that tests in this process left started (those "launched by Dagster" here never run)
+    would count against the run queue's limits, which every launch checks (pipelines/run_queue.py)."""
     for record in instance.get_run_records(filters=RunsFilter(statuses=ACTIVE_RUN_STATUSES)):
-        instance.report_run_failed(record.dagster_run, "left started by a test of the fork server")
+        instance.report_run_failed(record.dagster_run, "left started by an earlier test")
 
 
 @pytest.fixture
