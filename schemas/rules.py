@@ -62,8 +62,9 @@ PROPERTY_KEY = re.compile(PROPERTY_KEY_PATTERN)
 PROPERTY_KEY_RULE = "use 1 to 50 letters, digits or underscores"
 
 # A number PostgreSQL's numeric takes whatever its digits: the exponent and the length are
-# bounded, so no cell can overflow the cast in the merge.
-NUMBER_PATTERN = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?$"
+# bounded, so no cell can overflow the cast in the merge. ASCII digits only: `\d` would also take
+# other scripts' digits ("١٢٣"), which Python and polars accept and PostgreSQL and JSON do not.
+NUMBER_PATTERN = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$"
 NUMBER_MAX_LENGTH = 100
 _NUMBER = re.compile(NUMBER_PATTERN)
 
@@ -76,7 +77,7 @@ def is_number(value: str) -> bool:
 # thousands grouped by commas, dots, spaces or apostrophes, a decimal comma ("$1,234.50",
 # "1.234,50 €", "EUR 12,00", "CHF 1'234.50"). A number property reads them as the number.
 _CURRENCY = re.compile(r"^(?:[A-Z]{3}|[$€£¥₹₩₽₺₪฿]|R\$|US\$|C\$|A\$|kr|zł|Fr\.?)\s*|\s*(?:[A-Z]{3}|[$€£¥₹₩₽₺₪฿]|kr|zł|Fr\.?)$")
-_GROUPED = re.compile(r"^\d{1,3}(?:[ ,.'\u00a0\u202f]\d{3})+$")
+_GROUPED = re.compile(r"^[0-9]{1,3}(?:[ ,.'\u00a0\u202f][0-9]{3})+$")
 
 
 def plain_number(value: str) -> str | None:

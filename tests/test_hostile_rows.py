@@ -59,6 +59,24 @@ def test_a_number_that_would_overflow_postgresql_fails_its_row_only(engine, team
     assert float(contacts(engine, team_id)["c@x.example"]["properties"]["score"]) == 12500
 
 
+def test_a_number_in_other_scripts_digits_fails_its_row_only(engine, team, tmp_path):
+    """Python's and polars' `\\d` take any script's digits; PostgreSQL's numeric and JSON only ASCII."""
+    _, team_id = team
+    rows = [
+        ["a@x.example", "\u0661\u0662\u0663"],
+        ["b@x.example", "\uff11\uff12"],
+        ["c@x.example", "$1,234.50"],
+        ["d@x.example", "7"],
+    ]
+    cmap = {"email": "email", "properties": {"score": {"column": "score", "type": "number"}}}
+    r = run(engine, team_id, write_csv(tmp_path / "digits.csv", ["email", "score"], rows), cmap)
+    assert r["status"] == "completed", r.get("error")
+    assert r["counts"] == {"total": 4, "created": 2, "updated": 0, "skipped": 0, "failed": 2}
+    stored = contacts(engine, team_id)
+    assert set(stored) == {"c@x.example", "d@x.example"}
+    assert float(stored["c@x.example"]["properties"]["score"]) == 1234.5
+
+
 def _topic(engine, team_id: int, name: str) -> str:
     with engine.begin() as conn:
         return str(
