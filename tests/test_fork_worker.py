@@ -113,6 +113,15 @@ def _paused(faults: Path, stage: str) -> int:
     return int(wait_for(lambda: paused.exists() and paused.read_text(), f"a worker paused at {stage}"))
 
 
+def _launch_paused_at_staging(
+    launcher: MonitoredRunLauncher, engine, team_id: int, tmp_path: Path, faults: Path, name: str
+) -> tuple[str, int]:
+    """A run launched and held at its staging step: (its id, its worker's pid)."""
+    (faults / "staging.pause").write_text("")
+    run_id = _launch(launcher, engine, team_id, tmp_path, name)
+    return run_id, _paused(faults, "staging")
+
+
 def _ppid(pid: int) -> int:
     return psutil.Process(pid).ppid()
 
@@ -124,9 +133,7 @@ def _engine_messages(launcher: MonitoredRunLauncher, run_id: str) -> list[str]:
 
 def test_runs_in_a_row_are_workers_forked_by_one_server_which_reaps_them(launcher, engine, team, tmp_path, faults):
     _, team_id = team
-    (faults / "staging.pause").write_text("")
-    first = _launch(launcher, engine, team_id, tmp_path, "first")
-    worker = _paused(faults, "staging")
+    first, worker = _launch_paused_at_staging(launcher, engine, team_id, tmp_path, faults, "first")
     server = launcher._server.proc.pid
     assert _ppid(worker) == server, "forked by the server"
     assert WORKER_MODULE.encode() in Path(f"/proc/{worker}/cmdline").read_bytes()  # what run monitoring checks
@@ -146,9 +153,7 @@ def test_runs_in_a_row_are_workers_forked_by_one_server_which_reaps_them(launche
 
 def test_a_killed_worker_fails_its_run_at_once_and_the_next_run_still_works(launcher, engine, team, tmp_path, faults):
     _, team_id = team
-    (faults / "staging.pause").write_text("")
-    killed = _launch(launcher, engine, team_id, tmp_path, "killed")
-    worker = _paused(faults, "staging")
+    killed, worker = _launch_paused_at_staging(launcher, engine, team_id, tmp_path, faults, "killed")
     os.kill(worker, signal.SIGKILL)
     # No daemon here: no run monitoring, only the launcher can have failed it.
     assert _ended(launcher, killed).status == DagsterRunStatus.FAILURE
@@ -163,9 +168,7 @@ def test_a_killed_worker_fails_its_run_at_once_and_the_next_run_still_works(laun
 
 def test_a_terminated_worker_cancels_its_run(launcher, engine, team, tmp_path, faults):
     _, team_id = team
-    (faults / "staging.pause").write_text("")
-    run_id = _launch(launcher, engine, team_id, tmp_path, "cancelled")
-    worker = _paused(faults, "staging")
+    run_id, worker = _launch_paused_at_staging(launcher, engine, team_id, tmp_path, faults, "cancelled")
     assert launcher.terminate(run_id)
     (faults / "staging.paused").unlink()
     assert _ended(launcher, run_id).status == DagsterRunStatus.CANCELED
