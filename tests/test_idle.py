@@ -102,3 +102,33 @@ def test_a_process_roster_serve_starts_follows_it_without_a_thread():
     assert started.stdout.split() == ["1"], started.stderr
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert other.stdout.split() == ["2"], other.stderr  # a run worker: its parent may die without a signal to it
+
+
+def test_a_process_that_follows_its_parent_dies_with_it_without_polling():
+    """follow_parent() waits on a pidfd of the parent: killed with it, whatever kills the parent."""
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    from tests.helpers import wait_for
+
+    child = "from roster.runtime import lifeline; import time; lifeline.follow_parent(); print('following', flush=True); time.sleep(600)"
+    parent = (
+        "import subprocess, sys, time; "
+        f"c = subprocess.Popen([sys.executable, '-c', {child!r}], stdout=subprocess.PIPE, text=True); "
+        "c.stdout.readline(); print(c.pid, flush=True); time.sleep(600)"
+    )
+    started = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(started.stdout.readline())
+        assert psutil.Process(pid).is_running()
+        started.send_signal(signal.SIGKILL)
+        started.wait()
+        wait_for(
+            lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE,
+            "the child to die with its parent",
+        )
+    finally:
+        started.kill()

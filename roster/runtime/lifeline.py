@@ -4,8 +4,8 @@ Two ways, because Linux offers no single one that covers a whole tree:
 - `die_with_parent()`: PR_SET_PDEATHSIG, for the processes `roster serve` starts itself (the API,
   the Dagster daemon, the UI): the kernel sends them SIGKILL when `roster serve` dies, even by
   SIGKILL.
-- `follow_parent()`: a thread that kills this process once its parent is gone (it gets
-  re-parented). For what Dagster starts below them, where no preexec hook is ours: code servers
+- `follow_parent()`: a thread that kills this process once its parent is gone (it waits on a
+  pidfd of the parent, `follow()` below: no polling). For what Dagster starts below them, where no preexec hook is ours: code servers
   load `pipelines.definitions`, which calls this when `roster serve` asked for it
   (ROSTER_LIFELINE=1). A worker killed this way is an ordinary dead run: its import is retried.
 - `parent_handle()` and `follow()`: the same for a run worker, which is forked by the daemon's fork
@@ -21,7 +21,6 @@ import os
 import select
 import signal
 import threading
-import time
 
 PR_SET_PDEATHSIG, PR_GET_PDEATHSIG = 1, 2
 ENV = "ROSTER_LIFELINE"
@@ -40,19 +39,12 @@ def _kernel_follows_parent() -> bool:
     return signal_number.value != 0
 
 
-def follow_parent(poll_seconds: float = 0.5) -> None:
-    parent = os.getppid()
-    if parent == 1:
-        return  # already an orphan or a service of init: nothing to follow
+def follow_parent() -> None:
     if _kernel_follows_parent():
-        return  # the code server and the daemon under `roster serve`: no thread waking twice a second
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(poll_seconds)
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    threading.Thread(target=watch, name="roster-lifeline", daemon=True).start()
+        return  # the code server and the daemon under `roster serve`: no thread at all
+    handle = parent_handle()
+    if handle is not None:  # None: already an orphan or a service of init, nothing to follow
+        follow(handle)
 
 
 def follow_parent_if_asked() -> None:
