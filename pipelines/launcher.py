@@ -99,9 +99,7 @@ def _starts_without_workspace(instance: DagsterInstance) -> bool:
     from pipelines.run_launcher import MonitoredRunLauncher
 
     launcher = instance.run_launcher
-    if not isinstance(launcher, MonitoredRunLauncher):
-        return False
-    return bool(launcher.inst_data is None or launcher.inst_data.config_dict.get("warm_worker", True))
+    return isinstance(launcher, MonitoredRunLauncher) and launcher.forks_imports
 
 
 def launch_due(instance: DagsterInstance, engine: Engine) -> list[str]:

@@ -81,6 +81,11 @@ class MonitoredRunLauncher(DefaultRunLauncher):
     def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]) -> Self:
         return cls(inst_data=inst_data, **config_value)
 
+    @property
+    def forks_imports(self) -> bool:
+        """contact_import runs go to the fork server, which needs no workspace (no code server)."""
+        return self._warm
+
     def launch_run(self, context: LaunchRunContext) -> None:
         run = context.dagster_run
         if not admit(self._instance, run):  # launched already, or back in the queue (pipelines/run_queue.py)
