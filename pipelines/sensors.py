@@ -10,6 +10,8 @@ A run that fails in a step marks its import failed itself (assets/step.py); a ru
 the watchdog's (pipelines/watchdog.py).
 """
 
+import time
+
 from dagster import (
     DagsterInstance,
     DagsterRun,
@@ -41,6 +43,9 @@ MAX_LAUNCHES = 4
 # Each round is the run and its 2 daemon retries, then the queue waits 2 minutes for the next
 # (claim_queued's stale launch): the default gives up after 4 rounds, about 10 minutes.
 MAX_UNSTARTED_LAUNCHES = max(get_settings().max_unstarted_launches, 1)
+# A failed run the daemon said it would retry: how long to wait for that retry to appear (its
+# retry daemon looks every 5 s).
+RETRY_GRACE_SECONDS = 60
 UNFINISHED = [
     DagsterRunStatus.QUEUED,
     DagsterRunStatus.NOT_STARTED,
@@ -72,8 +77,10 @@ def claim_launches(instance: DagsterInstance, engine: Engine) -> list[Launch]:
     launches: list[Launch] = []
     for c in imports.claim_queued(engine, stale_after_seconds=get_settings().launch_lost_seconds):
         runs = partition_runs(instance, c["id"])
-        if any(r.status in UNFINISHED for r in runs):
-            continue  # a run for it is queued or running already (a claim renewed while it waits)
+        if any(r.status in UNFINISHED or retry_coming(instance, r) for r in runs):
+            # A run for it is queued or running already, or the daemon is about to retry one that
+            # failed (a claim renewed while it waits): a run of our own would be one too many.
+            continue
         reason = _out_of_launches(c["id"], runs)
         if reason:
             imports.fail_if_unfinished(engine, c["id"], reason)
@@ -105,6 +112,18 @@ def queued_imports(context: SensorEvaluationContext, database: Database) -> Sens
         run_requests=requests,
         dynamic_partitions_requests=[contact_imports.build_add_request([r.partition_key for r in requests])],
     )
+
+
+def retry_coming(instance: DagsterInstance, run: DagsterRun) -> bool:
+    """The daemon said it will retry this failed run, can (it knows the run's code location), has
+    not yet, and it is early enough to wait for it."""
+    if run.status != DagsterRunStatus.FAILURE or run.tags.get("dagster/will_retry") != "true":
+        return False
+    if "dagster/auto_retry_run_id" in run.tags or run.remote_job_origin is None:
+        return False
+    record = instance.get_run_record_by_id(run.run_id)
+    ended = record.end_time if record and record.end_time else time.time()
+    return time.time() - ended < RETRY_GRACE_SECONDS
 
 
 def _out_of_launches(import_id: str, runs: list) -> str | None:

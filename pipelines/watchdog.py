@@ -37,10 +37,10 @@ import threading
 import time
 from typing import Any, TypedDict
 
-from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
+from dagster import DagsterInstance, DagsterRunStatus
 from sqlalchemy.engine import Engine
 
-from pipelines.sensors import partition_runs
+from pipelines.sensors import partition_runs, retry_coming
 from roster.runtime.settings import get_settings
 from roster.store import imports, staging
 from roster.store.leases import STUCK_SECONDS, Holder, disown, end_sessions, held_leases, holder
@@ -54,9 +54,6 @@ TICK_SECONDS = get_settings().watchdog_tick_seconds
 # Longer than a live run goes without its lease: after a database restart it takes the lease again
 # at its next step attempt, within the step's backoff (assets/step.py).
 DEAD_AFTER_TICKS = 3
-# A failed run the daemon said it would retry: how long to wait for that retry to appear (its
-# retry daemon looks every 5 s).
-RETRY_GRACE_SECONDS = 60
 # A started run is Dagster's run monitoring's to fail first (for a warm worker or a code server it
 # knows within seconds to 40 s); the watchdog steps in if it has not by then (a code server whose
 # cleanup thread died, say when its storage was read-only, still lists its dead runs as running).
@@ -165,7 +162,7 @@ def _settle(instance: DagsterInstance, engine: Engine, imp: dict[str, Any], dead
         imports.complete(engine, imp["id"])
         return f"import {imp['id']}: merged before its run died, marked completed"
     latest = runs[0] if runs else None
-    if latest is not None and _retry_coming(instance, latest):
+    if latest is not None and retry_coming(instance, latest):
         return None
     if latest is not None and latest.status == DagsterRunStatus.CANCELED:
         imports.fail_if_unfinished(
@@ -216,15 +213,3 @@ def _unstick(instance: DagsterInstance, engine: Engine, imp: dict[str, Any], lea
             )
             failed += 1
     return f"import {imp['id']}: its run was silent for {silent} s; ended {ended} sessions, failed {failed} run(s)"
-
-
-def _retry_coming(instance: DagsterInstance, run: DagsterRun) -> bool:
-    """The daemon said it will retry this failed run, can (it knows the run's code location), has
-    not yet, and it is early enough to wait for it."""
-    if run.status != DagsterRunStatus.FAILURE or run.tags.get("dagster/will_retry") != "true":
-        return False
-    if "dagster/auto_retry_run_id" in run.tags or run.remote_job_origin is None:
-        return False
-    record = instance.get_run_record_by_id(run.run_id)
-    ended = record.end_time if record and record.end_time else time.time()
-    return time.time() - ended < RETRY_GRACE_SECONDS

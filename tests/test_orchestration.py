@@ -111,6 +111,45 @@ def test_the_launcher_queues_a_run_when_told_and_the_team_s_next_import_when_the
         instance.dispose()
 
 
+def test_no_new_run_while_the_daemon_is_about_to_retry_a_failed_one(engine, team, tmp_path):
+    """A run that failed and that the daemon said it will retry holds its import's claim: a claim
+    that went stale meanwhile (a slow retry round) must not start a run beside the retry, one run
+    too many against the bound on runs that never started. Once the retry is off, it may."""
+    from pipelines.launcher import _job
+    from pipelines.sensors import claim_launches
+    from roster.importing.launches import QUEUED_TAG
+
+    _, team_id = team
+    path = write_csv(tmp_path / "a.csv", ["Email", "First Name", "Last Name"], [ROW])
+    options = ImportOptions(column_map=parse_column_map(NAMES_MAP))
+    import_id = create_import(engine, LandingStore(), team_id, path, "a.csv", options, source="api")
+    instance = _queueing_instance(tmp_path)
+    try:
+        job, remote_origin, code_origin = _job()
+        run = instance.create_run_for_job(
+            job_def=job,
+            run_config={},
+            tags={**job.run_tags, "dagster/partition": import_id, QUEUED_TAG: "true"},
+            status=DagsterRunStatus.NOT_STARTED,
+            remote_job_origin=remote_origin,
+            job_code_origin=code_origin,
+        )
+        instance.report_run_failed(run, "its launch failed, for the test")
+        assert instance.get_run_by_id(run.run_id).tags["dagster/will_retry"] == "true"
+
+        def claimed() -> list[str]:
+            ids = [c["id"] for c in claim_launches(instance, engine)]
+            with engine.begin() as conn:  # the claim made stale again, as a slow round leaves it
+                conn.exec_driver_sql("UPDATE contact_imports SET launched_at = NULL WHERE id = %s", (import_id,))
+            return ids
+
+        assert import_id not in claimed()
+        instance.add_run_tags(run.run_id, {"dagster/will_retry": "false"})
+        assert import_id in claimed()
+    finally:
+        instance.dispose()
+
+
 def _drop_tick(instance, cursor):
     context = build_sensor_context(instance=instance, cursor=cursor, resources=RESOURCES)
     result = dropped_files(context)
