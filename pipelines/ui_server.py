@@ -6,6 +6,11 @@ served by uvicorn with the quiet loop of the API (roster/api/quiet_server.py): u
 `dagster-webserver` runs it, woke every 0.1 s for nothing, most of the idle UI's CPU
 (bench/idle_cpu.py). Nothing else changes: its pages, its GraphQL, its workspace and the code
 server it watches are the webserver's.
+
+The workspace is loaded at the UI's first request, not at start: a loaded workspace asks the code
+server every second whether it changed (Dagster's server watcher, which has no setting), CPU
+that a `roster serve` nobody opens the UI of would spend for nothing. The first page takes the
+second or so of loading the workspace; every later one is the webserver's.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ import argparse
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
 import uvicorn
@@ -34,6 +40,37 @@ async def _lifespan(_app: Any) -> AsyncIterator[None]:
         yield
 
 
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class LoadedOnFirstRequest:
+    """An ASGI app that builds the real one (`build`, blocking: run in a thread) when its first
+    request comes, then hands every request to it. It answers the server's lifespan itself, as the
+    webserver's app does (its lifespan is `_lifespan`: nothing to start or stop)."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._app: Any = None
+        self._building = threading.Lock()
+
+    def _get(self) -> Any:
+        with self._building:  # requests that come while it loads wait for the one app
+            if self._app is None:
+                self._app = self._build()
+            return self._app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        app = self._app or await asyncio.to_thread(self._get)
+        await app(scope, receive, send)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(
         prog="python -m pipelines.ui_server", add_help=False
@@ -47,13 +84,17 @@ def main(argv: list[str] | None = None) -> None:
     with contextlib.ExitStack() as stack:
         instance = stack.enter_context(DagsterInstance.get())
         instance.optimize_for_webserver(DEFAULT_DB_STATEMENT_TIMEOUT, DEFAULT_POOL_RECYCLE, DEFAULT_POOL_MAX_OVERFLOW)
-        context = stack.enter_context(
-            dagster_internals.WorkspaceProcessContext(
-                instance, version=__version__, workspace_load_target=dagster_internals.WorkspaceFileTarget([args.workspace])
+
+        def build() -> Any:
+            context = stack.enter_context(
+                dagster_internals.WorkspaceProcessContext(
+                    instance, version=__version__, workspace_load_target=dagster_internals.WorkspaceFileTarget([args.workspace])
+                )
             )
-        )
-        app = create_app_from_workspace_process_context(context, "", None, lifespan=_lifespan)
-        QuietServer(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")).run()
+            return create_app_from_workspace_process_context(context, "", None, lifespan=_lifespan)
+
+        app = LoadedOnFirstRequest(build)
+        QuietServer(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", lifespan="on")).run()
 
 
 if __name__ == "__main__":

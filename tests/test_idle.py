@@ -2,7 +2,9 @@
 schedule storage keeps its file open and reads no migration scripts once stamped
 (pipelines/sqlite_storage.py), the run queue's loop at Dagster's default (imports start by being
 told: pipelines/run_queue.py), sensors only as slow backstops, the watchdog a thread of the daemon
-instead of a sensor (pipelines/watchdog.py), and no lifeline thread where the kernel does its work."""
+instead of a sensor (pipelines/watchdog.py), no lifeline thread where the kernel does its work, and
+the Dagster UI's workspace (which asks the code server every second whether it changed) loaded
+only once someone opens the UI (pipelines/ui_server.py)."""
 
 from __future__ import annotations
 
@@ -132,3 +134,61 @@ def test_a_process_that_follows_its_parent_dies_with_it_without_polling():
         )
     finally:
         started.kill()
+
+
+def test_the_ui_loads_its_workspace_at_its_first_request_and_only_once():
+    """Nothing is built while nobody asks (a lifespan startup included); requests that come at once
+    while it loads share one app."""
+    import asyncio
+    import threading
+
+    from pipelines.ui_server import LoadedOnFirstRequest
+
+    builds: list[int] = []
+    loading = threading.Event()
+
+    def build():
+        loading.wait(5)  # the workspace loading; both requests arrive meanwhile
+        builds.append(1)
+
+        async def app(scope, receive, send):
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": scope["path"].encode()})
+
+        return app
+
+    ui = LoadedOnFirstRequest(build)
+
+    async def request(path: str) -> list[dict]:
+        sent: list[dict] = []
+
+        async def send(message):
+            sent.append(message)
+
+        async def receive():
+            return {"type": "http.request", "body": b""}
+
+        await ui({"type": "http", "path": path}, receive, send)
+        return sent
+
+    async def scenario() -> list[list[dict]]:
+        lifespan = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+        answers: list[dict] = []
+
+        async def receive():
+            return next(lifespan)
+
+        async def send(message):
+            answers.append(message)
+
+        await ui({"type": "lifespan"}, receive, send)
+        assert [a["type"] for a in answers] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+        assert builds == []
+        both = asyncio.gather(request("/a"), request("/b"))
+        await asyncio.sleep(0.05)
+        loading.set()
+        return await both
+
+    first, second = asyncio.run(scenario())
+    assert builds == [1]
+    assert first[-1]["body"] == b"/a" and second[-1]["body"] == b"/b"
