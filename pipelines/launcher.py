@@ -76,13 +76,9 @@ def submit(instance: DagsterInstance, launch: Launch) -> str:
         job_code_origin=code_origin,
     )
     try:
-        with run_queue.LOCK:
-            if _starts_without_workspace(instance) and run_queue.room_for(instance, run):
-                # What the dequeue loop does: STARTING, then the run launcher (which admits it again).
-                instance.launch_run(run.run_id, workspace=None)  # type: ignore[arg-type]
-                return run.run_id
-        # The queued coordinator reads no workspace (Dagster types the argument as required).
-        instance.submit_run(run.run_id, workspace=None)  # type: ignore[arg-type]
+        if not run_queue.start_if_room(instance, run):
+            # The queued coordinator reads no workspace (Dagster types the argument as required).
+            instance.submit_run(run.run_id, workspace=None)  # type: ignore[arg-type]
     except BaseException:
         # Not left NOT_STARTED (an unfinished run would hold the import back for good): failed, so
         # the sensor launches the import again once its claim goes stale.
@@ -91,15 +87,6 @@ def submit(instance: DagsterInstance, launch: Launch) -> str:
             instance.report_run_failed(now, "the launcher could not start or queue this run")
         raise
     return run.run_id
-
-
-def _starts_without_workspace(instance: DagsterInstance) -> bool:
-    """The instance's run launcher starts a contact_import run in a worker of its own, with no code
-    server to find in a workspace (the daemon's loop has one to give; this thread has none)."""
-    from pipelines.run_launcher import MonitoredRunLauncher
-
-    launcher = instance.run_launcher
-    return isinstance(launcher, MonitoredRunLauncher) and launcher.forks_imports
 
 
 def launch_due(instance: DagsterInstance, engine: Engine) -> list[str]:

@@ -6,7 +6,9 @@ would escape the per-team limit. This coordinator gives such a run its tags from
 (or from the launch config that creates one) and refuses, with a one-line reason and no import
 row, a run whose partition is missing or names no import. Every contact_import run it queues is
 tagged `roster/queued`: such a run starts only in its import's turn among its team's imports
-(assets/import_file.py).
+(assets/import_file.py). In the daemon, a contact_import run it is handed (a retry, a sensor's
+run) starts at once when the run queue's limits allow, as the launcher's runs do
+(pipelines/run_queue.start_if_room); else it queues, for the dequeue loop.
 
 In the daemon, building this coordinator (which the daemon does as it starts, before any of its
 loops) takes the daemon lock: one daemon per database, a second one waits as a standby
@@ -23,7 +25,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from dagster import DagsterInstance, DagsterRun, QueuedRunCoordinator
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, QueuedRunCoordinator
 
 from pipelines.dagster_internals import SubmitRunContext
 from roster.importing.launches import QUEUED_TAG, import_tags, refusal
@@ -103,4 +105,19 @@ class ImportRunCoordinator(QueuedRunCoordinator):
                 self._instance.add_run_tags(run.run_id, missing)
                 run = self._instance.get_run_by_id(run.run_id) or run
                 context = SubmitRunContext(run, context.workspace)
+            if _in_daemon() and run.status == DagsterRunStatus.NOT_STARTED and _started_at_once(self._instance, run):
+                return self._instance.get_run_by_id(run.run_id) or run
         return super().submit_run(context)
+
+
+def _started_at_once(instance: DagsterInstance, run: DagsterRun) -> bool:
+    """In the daemon, a run its retries or sensors submit starts at once when the limits allow, as
+    the launcher's do (pipelines/run_queue.start_if_room), instead of waiting up to the dequeue
+    loop's 5 s. A launch that fails has failed the run, as in the loop, and the daemon's retries
+    take it from there: it is not raised into the loop that submitted it."""
+    from pipelines import run_queue
+
+    try:
+        return run_queue.start_if_room(instance, run)
+    except Exception:
+        return True  # failed, not to be queued

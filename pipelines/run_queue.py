@@ -14,11 +14,12 @@ So every start passes `admit`, at the top of the run launcher's `launch_run`
   started a moment ago counts whoever started it. A run the loop dequeued over the limits is put
   back in the queue (as Dagster does with a run whose code server it cannot reach), untouched;
 - a run admitted once in this process is never launched again.
-The launcher also checks, under the same lock, before it marks its run STARTING (`room_for`), so
-its own runs are never put back. The limits are read from the instance's run coordinator config,
+The runs started at once (`start_if_room`: the launcher's, and in the daemon the retries and the
+sensors' runs the coordinator is handed) are checked under the same lock before they are marked
+STARTING (`room_for`), so they are never put back. The limits are read from the instance's run coordinator config,
 as the loop reads them; with no run queue configured there are none.
 
-The launcher starts only runs it has just created (NOT_STARTED, never QUEUED), and the loop only
+`start_if_room` starts only runs just created (NOT_STARTED, never QUEUED), and the loop only
 QUEUED ones: neither can start a run the other is starting.
 """
 
@@ -70,6 +71,28 @@ def room_for(instance: DagsterInstance, run: DagsterRun) -> bool:
         return False
     queued = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.QUEUED]))
     return not any(_room(config, q, others) for q in queued if q.run_id != run.run_id)
+
+
+def start_if_room(instance: DagsterInstance, run: DagsterRun) -> bool:
+    """Start `run`, just created (NOT_STARTED), at once as the dequeue loop would (STARTING, then the
+    run launcher, which admits it again), when the run launcher needs no workspace for it and the
+    limits let it start now (room_for). Whether it did; a False run is the caller's to queue. A
+    launch that raises has failed the run (Dagster's launch_run reports the failure) and raises."""
+    with LOCK:
+        if not (_starts_without_workspace(instance) and room_for(instance, run)):
+            return False
+        # The daemon's loops have a workspace to give; this start needs none (Dagster types it as required).
+        instance.launch_run(run.run_id, workspace=None)  # type: ignore[arg-type]
+        return True
+
+
+def _starts_without_workspace(instance: DagsterInstance) -> bool:
+    """The instance's run launcher starts a contact_import run in a worker of its own, with no code
+    server to find in a workspace."""
+    from pipelines.run_launcher import MonitoredRunLauncher
+
+    launcher = instance.run_launcher
+    return isinstance(launcher, MonitoredRunLauncher) and launcher.forks_imports
 
 
 def admit(instance: DagsterInstance, run: DagsterRun) -> bool:

@@ -263,6 +263,38 @@ def test_an_import_starts_at_once_whatever_the_run_queue_s_interval(tmp_path, da
             assert run.tags[LAUNCHER_TAG] == f"{import_id}:0" and run.status.value == "SUCCESS"
 
 
+def test_a_retried_run_starts_at_once_whatever_the_run_queue_s_interval(tmp_path, database, monkeypatch):
+    """A run whose launch failed is retried by the daemon, and the retry starts as the daemon
+    submits it when the limits allow (pipelines/run_coordinator.py), not at the queue's next round:
+    with the loop an hour apart, the import still completes, on its second run."""
+    from dagster import DagsterInstance, RunsFilter
+
+    faults = tmp_path / "fault-points"
+    faults.mkdir()
+    monkeypatch.setenv("ROSTER_FAULT_DIR", str(faults))
+    with (
+        _own_database(database) as own,
+        _serve(tmp_path, "retried", {"dequeue_interval_seconds": 3600}, own) as (base, headers, _proc, tmp_path, _env),
+    ):
+        (faults / "launch.fail").write_text("1")  # the next launch of a contact_import run fails, once
+        import_id = _post(base, headers, prefix="retried-")
+        status = _ended(base, headers, import_id, timeout=120)
+        assert status["status"] == "completed", (status, (tmp_path / "serve.log").read_text()[-3000:])
+        assert not (faults / "launch.fail").exists()  # the fault was used
+        with DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:
+            runs = wait_for(
+                lambda: (
+                    [r for r in instance.get_runs(RunsFilter(tags={"dagster/partition": import_id})) if r.is_finished][1:]
+                    and instance.get_runs(RunsFilter(tags={"dagster/partition": import_id}))
+                ),
+                "both of the import's runs to end",
+                timeout=120,
+            )
+        assert sorted(r.status.value for r in runs) == ["FAILURE", "SUCCESS"], [(r.run_id, r.status) for r in runs]
+        [retry] = [r for r in runs if r.status.value == "SUCCESS"]
+        assert retry.parent_run_id in {r.run_id for r in runs}  # the daemon's retry, not a new launch
+
+
 def test_many_imports_posted_at_once_keep_the_run_queue_s_limits(tmp_path, database):
     """Three teams post two imports each at once: the launcher starts what the limits allow, the
     queue's loop the rest; never more runs at once than max_concurrent_runs, never two of a team,
