@@ -154,6 +154,21 @@ def test_serve_runs_imports_posted_over_http_and_stops_on_sigterm(served):
     assert still == []
 
 
+def _fork_servers(proc: subprocess.Popen) -> list[psutil.Process]:
+    """The fork servers under `roster serve` (their workers have the same command line)."""
+    from pipelines.run_launcher import WORKER_MODULE
+
+    found = []
+    for p in psutil.Process(proc.pid).children(recursive=True):
+        try:
+            parent = p.parent()
+            if WORKER_MODULE in p.cmdline() and parent is not None and WORKER_MODULE not in parent.cmdline():
+                found.append(p)
+        except psutil.Error:  # it ended meanwhile (a worker)
+            continue
+    return found
+
+
 def test_a_killed_fork_server_is_replaced_and_imports_go_on(served):
     """SIGKILL of the fork server the run launcher forks workers from (pipelines/warm_run.py): the
     next import still completes (through a code server while a new fork server loads, or from the
@@ -161,7 +176,7 @@ def test_a_killed_fork_server_is_replaced_and_imports_go_on(served):
     base, headers, proc, tmp_path = served
     from dagster import DagsterInstance, RunsFilter
 
-    from pipelines.run_launcher import WORKER_MODULE, WORKER_TAG
+    from pipelines.run_launcher import WORKER_TAG
 
     def post(n: int) -> str:
         csv = f"email\nperson{n}@example.com\n".encode()
@@ -178,16 +193,7 @@ def test_a_killed_fork_server_is_replaced_and_imports_go_on(served):
         assert status["status"] == "completed", (status, (tmp_path / "serve.log").read_text()[-3000:])
 
     def servers() -> list[psutil.Process]:
-        """The fork servers under `roster serve` (their workers have the same command line)."""
-        found = []
-        for p in psutil.Process(proc.pid).children(recursive=True):
-            try:
-                parent = p.parent()
-                if WORKER_MODULE in p.cmdline() and parent is not None and WORKER_MODULE not in parent.cmdline():
-                    found.append(p)
-            except psutil.Error:  # it ended meanwhile (a worker)
-                continue
-        return found
+        return _fork_servers(proc)
 
     def tags_of(import_id: str) -> dict:
         with DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:
@@ -269,12 +275,14 @@ def test_a_retried_run_starts_at_once_whatever_the_run_queue_s_interval(tmp_path
     with the loop an hour apart, the import still completes, on its second run."""
     from dagster import DagsterInstance, RunsFilter
 
+    from pipelines.run_launcher import WORKER_TAG
+
     faults = tmp_path / "fault-points"
     faults.mkdir()
     monkeypatch.setenv("ROSTER_FAULT_DIR", str(faults))
     with (
         _own_database(database) as own,
-        _serve(tmp_path, "retried", {"dequeue_interval_seconds": 3600}, own) as (base, headers, _proc, tmp_path, _env),
+        _serve(tmp_path, "retried", {"dequeue_interval_seconds": 3600}, own) as (base, headers, proc, tmp_path, _env),
     ):
         (faults / "launch.fail").write_text("1")  # the next launch of a contact_import run fails, once
         import_id = _post(base, headers, prefix="retried-")
@@ -293,6 +301,8 @@ def test_a_retried_run_starts_at_once_whatever_the_run_queue_s_interval(tmp_path
         assert sorted(r.status.value for r in runs) == ["FAILURE", "SUCCESS"], [(r.run_id, r.status) for r in runs]
         [retry] = [r for r in runs if r.status.value == "SUCCESS"]
         assert retry.parent_run_id in {r.run_id for r in runs}  # the daemon's retry, not a new launch
+        # Forked by the one fork server of the daemon's run launcher, as the launcher's runs are.
+        assert WORKER_TAG in retry.tags and len(_fork_servers(proc)) == 1
 
 
 def test_many_imports_posted_at_once_keep_the_run_queue_s_limits(tmp_path, database):
