@@ -118,6 +118,22 @@ def test_a_merge_slower_than_the_stuck_bound_is_left_alone(world):
     _compare(world, team, import_id)
 
 
+def _story(world, import_id: str) -> str:
+    """The import's runs, oldest first: when each was created and ended, who made it (the launcher,
+    a sensor, the daemon's retries) and what it said about retrying, for a failure message."""
+    from dagster import DagsterInstance, RunsFilter
+
+    shown = ("roster/launcher", "dagster/sensor_name", "dagster/parent_run_id", "dagster/retry_number", "dagster/will_retry")
+    with DagsterInstance.from_config(str(Path(world["env"]["DAGSTER_HOME"]))) as instance:
+        records = instance.get_run_records(RunsFilter(tags={"dagster/partition": import_id}), ascending=True)
+        lines = [
+            f"{r.dagster_run.run_id[:8]} {r.dagster_run.status.value} created {r.create_timestamp:%H:%M:%S.%f} "
+            f"ended {r.end_time} {[(k.split('/')[-1], r.dagster_run.tags.get(k, '')[:8]) for k in shown]}"
+            for r in records
+        ]
+    return f"{len(lines)} runs:\n" + "\n".join(lines)
+
+
 def test_launches_that_fail_more_often_than_the_retry_budget_still_complete_the_import(world):
     """Six launches in a row fail, two whole rounds (more than the 4 runs of the retry budget,
     MAX_LAUNCHES, which counted every run before: the third round was refused): none of those
@@ -162,7 +178,7 @@ def test_a_launch_broken_for_good_ends_the_import_failed_with_the_reason(world):
         (points.folder / "launch.fail").unlink(missing_ok=True)
     assert ended["status"] == "failed", ended
     runs = _runs(world, import_id)
-    assert len(runs) == MAX_UNSTARTED and all(r.status.value == "FAILURE" for r in runs), [(r.run_id, r.status) for r in runs]
+    assert len(runs) == MAX_UNSTARTED and all(r.status.value == "FAILURE" for r in runs), _story(world, import_id)
     assert f"never started, {len(runs)} times" in ended["error"] and "roster imports run" in ended["error"], ended
     [(status,)] = pg.query("SELECT status FROM contact_imports WHERE id = %s", (import_id,))
     assert status == "failed"
