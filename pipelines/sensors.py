@@ -115,9 +115,12 @@ def queued_imports(context: SensorEvaluationContext, database: Database) -> Sens
 
 
 def retry_coming(instance: DagsterInstance, run: DagsterRun) -> bool:
-    """The daemon said it will retry this failed run, can (it knows the run's code location), has
-    not yet, and it is early enough to wait for it."""
-    if run.status != DagsterRunStatus.FAILURE or run.tags.get("dagster/will_retry") != "true":
+    """The daemon said it will retry this failed run (or has not said yet: Dagster tags a run a
+    moment after it marks it failed, longer on a busy SQLite storage), can (it knows the run's code
+    location), has not yet, and it is early enough to wait for it."""
+    if run.status != DagsterRunStatus.FAILURE or not instance.run_retries_enabled:
+        return False
+    if run.tags.get("dagster/will_retry", "true") != "true":
         return False
     if "dagster/auto_retry_run_id" in run.tags or run.remote_job_origin is None:
         return False
