@@ -177,12 +177,16 @@ class ImportSteps:
             """Each batch read, validated and encoded for the COPY: on the read-ahead thread."""
             for batch in iter_batches(source, get_settings().batch_rows, tolerant=tolerant):
                 checked = validate(batch.frame, column_map, source.headers, max_field)
-                yield _Prepared(
+                ready = _Prepared(
                     read=batch.frame.height + len(batch.failures),
                     valid=checked.rows.height,
                     bad=batch.failures + _with_values(checked.failures, batch.frame, source.headers),
                     text=staging.copy_text(checked.rows, props),
                 )
+                # Only the encoded text waits in the read-ahead queue: the batch's frames would stay
+                # referenced from here while this generator waits for room there (tens of MiB each).
+                del batch, checked
+                yield ready
 
         rows_read = valid = failed = 0
         with staging.writer(self.engine, import_id) as stage:
