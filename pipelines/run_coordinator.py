@@ -20,6 +20,7 @@ the watchdog, which settles imports whose run died (pipelines/watchdog.py).
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 from pathlib import Path
@@ -30,6 +31,7 @@ from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, QueuedRunCoor
 from pipelines.dagster_internals import SubmitRunContext
 from roster.importing.launches import QUEUED_TAG, import_tags, refusal
 
+log = logging.getLogger("roster.run_coordinator")
 # Once per process: a daemon may build more than one instance (and so coordinator) from its ref;
 # the first takes the lock (any other waits for it) and starts the launcher.
 _once = threading.RLock()
@@ -114,10 +116,13 @@ def _started_at_once(instance: DagsterInstance, run: DagsterRun) -> bool:
     """In the daemon, a run its retries or sensors submit starts at once when the limits allow, as
     the launcher's do (pipelines/run_queue.start_if_room), instead of waiting up to the dequeue
     loop's 5 s. A launch that fails has failed the run, as in the loop, and the daemon's retries
-    take it from there: it is not raised into the loop that submitted it."""
+    take it from there: it is not raised into the loop that submitted it. A run that an error
+    stopped before its launch (still NOT_STARTED) is queued instead, not left unstarted."""
     from pipelines import run_queue
 
     try:
         return run_queue.start_if_room(instance, run)
     except Exception:
-        return True  # failed, not to be queued
+        log.exception("roster: could not start run %s at once", run.run_id)
+        now = instance.get_run_by_id(run.run_id)
+        return now is None or now.status != DagsterRunStatus.NOT_STARTED

@@ -27,14 +27,15 @@ def instance(tmp_path: Path):
         yield made
 
 
-def _run(instance: DagsterInstance, team: str, status: DagsterRunStatus):
-    """A contact_import run of `team`, as the launcher creates one (a queued run needs its origins)."""
+def _run(instance: DagsterInstance, team: str, status: DagsterRunStatus, partition: str | None = None):
+    """A contact_import run of `team`, as the launcher creates one (a queued run needs its origins),
+    for `partition` (an import's id) or a made-up one."""
     from pipelines.launcher import _job
 
     job, remote_origin, code_origin = _job()
     return instance.create_run_for_job(
         job_def=job,
-        tags={"roster/team": team, "dagster/partition": str(uuid.uuid4())},
+        tags={"roster/team": team, "dagster/partition": partition or str(uuid.uuid4())},
         status=status,
         remote_job_origin=remote_origin,
         job_code_origin=code_origin,
@@ -98,3 +99,24 @@ def test_starts_at_once_from_many_threads_never_exceed_the_limits(instance):
     assert len({r.tags["roster/team"] for r in admitted}) == len(admitted)
     others = [r for r in runs if r not in admitted]
     assert {_status(instance, r) for r in others} == {DagsterRunStatus.QUEUED}
+
+
+def test_a_run_the_daemon_could_not_start_at_once_before_its_launch_is_queued(instance, engine, team, tmp_path, monkeypatch):
+    """In the daemon the coordinator starts a submitted run at once when it can
+    (pipelines/run_coordinator.py); an error before the launch (counting the limits, say) leaves
+    the run NOT_STARTED, so it goes to the queue rather than staying unstarted for good."""
+    from pipelines import run_coordinator
+    from roster.landing import LandingStore
+    from schemas.import_options import ImportOptions
+    from tests.helpers import create_import, write_csv
+
+    def broken(*_args):
+        raise RuntimeError("the run storage is away for a moment")
+
+    monkeypatch.setattr(run_coordinator, "_in_daemon", lambda: True)
+    monkeypatch.setattr(run_queue, "start_if_room", broken)
+    path = write_csv(tmp_path / "a.csv", ["Email"], [["ada@example.com"]])
+    import_id = create_import(engine, LandingStore(), team[1], path, "a.csv", ImportOptions(), source="api")
+    run = _run(instance, team[0], DagsterRunStatus.NOT_STARTED, partition=import_id)
+    instance.submit_run(run.run_id, workspace=None)
+    assert _status(instance, run) == DagsterRunStatus.QUEUED
