@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import uvicorn
@@ -32,14 +32,6 @@ from dagster_webserver.version import __version__
 from pipelines import dagster_internals
 from roster.api.quiet_server import QuietServer
 
-
-@contextlib.asynccontextmanager
-async def _lifespan(_app: Any) -> AsyncIterator[None]:
-    """As the webserver's: a stop (SIGTERM) cancels the app's lifespan, which is no error."""
-    with contextlib.suppress(asyncio.CancelledError):
-        yield
-
-
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
@@ -47,8 +39,8 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 class LoadedOnFirstRequest:
     """An ASGI app that builds the real one (`build`, blocking: run in a thread) when its first
-    request comes, then hands every request to it. It answers the server's lifespan itself, as the
-    webserver's app does (its lifespan is `_lifespan`: nothing to start or stop)."""
+    request comes, then hands every request to it. It answers the server's lifespan itself: the
+    webserver's app has nothing to start or stop, and never sees the lifespan."""
 
     def __init__(self, build: Callable[[], Any]) -> None:
         self._build = build
@@ -63,9 +55,11 @@ class LoadedOnFirstRequest:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+            # As the webserver's own lifespan: a stop (SIGTERM) that cancels it is no error.
+            with contextlib.suppress(asyncio.CancelledError):
+                while (await receive())["type"] != "lifespan.shutdown":  # the other message: startup
+                    await send({"type": "lifespan.startup.complete"})
+                await send({"type": "lifespan.shutdown.complete"})
             return
         app = self._app or await asyncio.to_thread(self._get)
         await app(scope, receive, send)
@@ -91,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
                     instance, version=__version__, workspace_load_target=dagster_internals.WorkspaceFileTarget([args.workspace])
                 )
             )
-            return create_app_from_workspace_process_context(context, "", None, lifespan=_lifespan)
+            return create_app_from_workspace_process_context(context, "", None)
 
         app = LoadedOnFirstRequest(build)
         QuietServer(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", lifespan="on")).run()
