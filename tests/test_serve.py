@@ -290,14 +290,12 @@ def test_a_retried_run_starts_at_once_whatever_the_run_queue_s_interval(tmp_path
         assert status["status"] == "completed", (status, (tmp_path / "serve.log").read_text()[-3000:])
         assert not (faults / "launch.fail").exists()  # the fault was used
         with DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:
-            runs = wait_for(
-                lambda: (
-                    [r for r in instance.get_runs(RunsFilter(tags={"dagster/partition": import_id})) if r.is_finished][1:]
-                    and instance.get_runs(RunsFilter(tags={"dagster/partition": import_id}))
-                ),
-                "both of the import's runs to end",
-                timeout=120,
-            )
+
+            def two_ended() -> list | None:
+                runs = instance.get_runs(RunsFilter(tags={"dagster/partition": import_id}))
+                return runs if sum(r.is_finished for r in runs) >= 2 else None
+
+            runs = wait_for(two_ended, "both of the import's runs to end", timeout=120)
         assert sorted(r.status.value for r in runs) == ["FAILURE", "SUCCESS"], [(r.run_id, r.status) for r in runs]
         [retry] = [r for r in runs if r.status.value == "SUCCESS"]
         assert retry.parent_run_id in {r.run_id for r in runs}  # the daemon's retry, not a new launch
