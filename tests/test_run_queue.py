@@ -113,6 +113,9 @@ def test_a_run_the_daemon_could_not_start_at_once_before_its_launch_is_queued(in
     def broken(*_args):
         raise RuntimeError("the run storage is away for a moment")
 
+    # Built first, as outside the daemon: a coordinator built "in the daemon" would take the
+    # database's daemon lock and start the launcher's threads in this test process for good.
+    assert isinstance(instance.run_coordinator, run_coordinator.ImportRunCoordinator)
     monkeypatch.setattr(run_coordinator, "_in_daemon", lambda: True)
     monkeypatch.setattr(run_queue, "start_if_room", broken)
     path = write_csv(tmp_path / "a.csv", ["Email"], [["ada@example.com"]])
